@@ -1,0 +1,38 @@
+# scratchlib: `make lab` opens the course, `make test` runs every test.
+# Both create the virtual environment .venv first (once; again when pyproject.toml changes).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --sanitize-with tests/nbval_sanitize.cfg
+export MPLBACKEND ?= Agg
+
+.PHONY: help lab test test-unit test-notebooks notebooks bench test-browser student grade clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if (3, 10) <= v[:2] <= (3, 12) else "scratchlib needs Python 3.10 to 3.12; $(PYTHON) is %d.%d (set PYTHON=python3.11)" % v[:2])'
+	$(PYTHON) -m venv $(VENV) || { echo "could not create $(VENV): install Python's venv module (Debian: apt-get install python3-venv)"; exit 1; }
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+lab: $(STAMP)  ## set up and open the course in JupyterLab
+	@bash tools/lab.sh $(VENV)
+
+test: $(STAMP)  ## set up and run the unit tests and nbval over every notebook
+	$(PY) -m pytest tests notebooks $(NBVAL)
+
+test-unit: $(STAMP)  ## only the unit tests
+	$(PY) -m pytest tests
+
+test-notebooks: $(STAMP)  ## only nbval over the notebooks
+	$(PY) -m pytest notebooks $(NBVAL)
+
+notebooks: $(STAMP)  ## re-execute every notebook in place (after editing one)
+	$(PY) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 notebooks/*.ipynb
+
+clean:  ## remove the environment and generated files
+	rm -rf $(VENV) build .pytest_cache .hypothesis

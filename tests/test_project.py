@@ -1,0 +1,46 @@
+"""The project's own files agree with each other: one list of dependencies, all notebooks tested."""
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_environment_yml_installs_the_project_with_the_python_pyproject_allows():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    env = (ROOT / "environment.yml").read_text()
+    python = re.search(r"^\s*- python=(\d+)\.(\d+)\s*$", env, re.M)
+    assert python, "environment.yml must pin the Python minor version"
+    low, high = re.fullmatch(r">=3\.(\d+),<3\.(\d+)", project["requires-python"]).groups()
+    assert int(low) <= int(python.group(2)) < int(high)
+    # pyproject.toml is the one list: environment.yml installs it and names nothing else
+    pip_lines = re.findall(r"^\s+- (.+)$", env.split("- pip:", 1)[1], re.M)
+    assert pip_lines == ["-e .[dev]"]
+    assert "dev" in project["optional-dependencies"]
+
+
+def test_torch_is_pinned_exactly():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert "torch==2.13.0" in deps
+
+
+def test_every_notebook_is_committed_with_outputs():
+    assert NOTEBOOKS, "no notebooks found"
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+        unrun = [i for i, c in enumerate(code) if c.get("execution_count") is None]
+        assert not unrun, f"{path.name}: code cells {unrun} were never run; run `make notebooks`"
+        assert nb["metadata"]["kernelspec"]["name"] == "python3", path.name
+
+
+def test_nbval_collects_every_notebook():
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "--nbval",
+                          "--nbval-current-env", "notebooks"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for path in NOTEBOOKS:
+        assert f"notebooks/{path.name}::Cell 0" in out.stdout, f"nbval did not collect {path.name}"
