@@ -53,7 +53,12 @@ class Network:
         raise ValueError(f"{layer!r} is not on this tape")
 
     def add(self, layer: Layer) -> Layer:
-        """Append ``layer`` to the tape (its inputs must already be on it); returns the layer."""
+        """Append ``layer`` to the tape (its inputs must already be on it); returns the layer.
+
+        Sets ``layer.needs_grad``: for an Input, whether it is a parameter; for any other
+        layer, whether one of its inputs needs a gradient (a parameter lies upstream).
+        A layer belongs to one network: the flag stays with the layer object.
+        """
         if not isinstance(layer, Layer):
             raise TypeError(f"Network.add needs a Layer, got {type(layer).__name__}")
         if id(layer) in self._on_tape:
