@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --sanitize-with tests/nbval_sanitize.cfg
+NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-with tests/nbval_sanitize.cfg
 # No MPLBACKEND here: the kernels of `make lab`, `make notebooks` and nbval pick matplotlib's
 # inline backend themselves, and an inherited Agg turns every inline plot off (no picture in
 # the lab, none in the committed notebooks, nbval failing on each plot cell). The unit tests
