@@ -8,5 +8,7 @@ torch tensors hold the numbers; torch's own autograd is never used.
 from scratchlib.autograd.tensor import Tensor
 from scratchlib.autograd.function import AccumulateGrad, Context, Function, backward
 from scratchlib.autograd import functional, nn, ops, optim
+from scratchlib.autograd.draw import draw_graph
 
-__all__ = ["Tensor", "Function", "Context", "AccumulateGrad", "backward", "functional", "nn", "ops", "optim"]
+__all__ = ["Tensor", "Function", "Context", "AccumulateGrad", "backward", "functional", "nn", "ops", "optim",
+           "draw_graph"]
