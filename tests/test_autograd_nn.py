@@ -266,3 +266,17 @@ def test_mlp_with_batchnorm_trains_like_torch_for_20_steps():
     ours.eval(), ref.eval()
     x = torch.randn(5, 6, dtype=F64, generator=g)
     torch.testing.assert_close(ours(Tensor(x)).data, ref(x).detach(), atol=1e-8, rtol=0)
+
+
+def test_everything_stays_on_the_device_of_the_data():
+    # the "meta" device has shapes but no numbers: any tensor made on the CPU by mistake would clash
+    model = nn.Sequential(nn.Linear(5, 4, device="meta"), nn.BatchNorm1d(4, device="meta"), nn.ReLU(),
+                          nn.Linear(4, 3, device="meta"))
+    x = Tensor(torch.empty(6, 5, device="meta"))
+    out = (model(x).exp() * 2.0 + 1.0).logsumexp(1).sum()
+    out.backward()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt.step()
+    opt.step()
+    assert all(p.grad.device.type == "meta" and p.data.device.type == "meta" for p in model.parameters())
+    assert model[1].running_mean.device.type == "meta"
