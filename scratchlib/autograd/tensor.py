@@ -184,7 +184,7 @@ class Tensor:
     def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
         """The sum divided by the number of elements summed (built from ``sum`` and ``/``)."""
         total = self.sum(axis, keepdims)
-        return total / (self.data.numel() // max(total.data.numel(), 1))
+        return total / (self.data.numel() // total.data.numel())
 
     def log(self) -> "Tensor":
         return _ops.Log.apply(self)
