@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 
 import pytest
 
@@ -15,20 +16,37 @@ from labserver import MARKER, LabServer, kill_marked, processes_with_marker
 
 def skip_or_fail(reason: str):
     if REQUIRED:
-        pytest.fail(reason + " (SCRATCHLIB_BROWSER_REQUIRED=1)", pytrace=False)
-    pytest.skip(reason)
+        pytest.fail(f"browser test required (SCRATCHLIB_BROWSER_REQUIRED=1), but {reason}", pytrace=False)
+    pytest.skip(f"browser test skipped: {reason}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _terminate_cleanly():
+    """Turn SIGTERM (`timeout`, a CI runner giving up) into KeyboardInterrupt while the browser
+    test runs, so that the fixtures' teardown still stops JupyterLab and Chromium."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = find_chromium()
     if path is None:
-        skip_or_fail("browser test skipped: no Chromium found; install one "
+        skip_or_fail("no Chromium found; install one "
                      "(Debian/Ubuntu: apt-get install chromium) or set SCRATCHLIB_CHROMIUM")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        skip_or_fail("browser test skipped: the playwright package is missing; pip install -e '.[dev]'")
+        skip_or_fail("the playwright package is missing; pip install -e '.[dev]'")
     return path
 
 

@@ -95,8 +95,8 @@ class LabServer:
     # -- starting -------------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
-        # A student's kernel picks matplotlib's inline backend itself; an MPLBACKEND from the
-        # test run (the Makefile exports Agg) would silently turn every plot off.
+        # A student's kernel picks matplotlib's inline backend itself; an MPLBACKEND inherited
+        # from the shell (Agg, say) would silently turn every plot off.
         env.pop("MPLBACKEND", None)
         env.pop("JUPYTER_TOKEN", None)
         settings = self.workdir / "lab-settings"

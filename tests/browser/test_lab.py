@@ -93,10 +93,11 @@ def test_notebook_runs_clean_in_jupyterlab(name, lab, browser):
             lab.shutdown_kernels()
 
 
-def test_widget_explorer_slider_redraws_the_plot(lab, browser):
+def test_widget_explorer_slider_redraws_the_plot(request):
     if EXPLORER is None:
         pytest.skip(f"notebook 05 does not exist yet in {NOTEBOOK_DIR}: "
                     "the widget explorer check (a slider redraws the plot) did not run")
+    lab, browser = request.getfixturevalue("lab"), request.getfixturevalue("browser")
     context, page = _kept.pop(EXPLORER, (None, None))
     if page is None:  # its run test was deselected or failed: run it here
         context = browser.new_context(viewport=VIEWPORT)
