@@ -183,9 +183,10 @@ def move_slider_and_wait_for_new_plot(page, cell_index: int, timeout_ms: float) 
     track = slider.locator(".noUi-target").bounding_box()
     handle = slider.locator(".noUi-handle").first.bounding_box()
     hx, hy = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
-    # drag to whichever end is further away, so the value surely changes
-    fraction = 0.85 if hx < track["x"] + track["width"] / 2 else 0.15
-    target = track["x"] + fraction * track["width"]
+    # Drag towards the middle of the track (the ends are where a learning rate diverges or a
+    # run gets long), or, from about the middle, a quarter of the track towards the low end.
+    middle = track["x"] + track["width"] / 2
+    target = middle if abs(hx - middle) > 0.15 * track["width"] else middle - 0.25 * track["width"]
     page.mouse.move(hx, hy)
     page.mouse.down()
     page.mouse.move(target, hy, steps=8)
