@@ -48,12 +48,25 @@ STATE_JS = r"""() => {
         .map(n => n.innerText).filter(t => /Error displaying widget|Loading widget/.test(t)) : [];
     return info;
   });
-  return {kernel: kernel ? kernel.status : null, path: panel.context.path, cells};
+  return {kernel: kernel ? kernel.status : null, path: panel.context.path, cells,
+          restarts: panel.__kernelRestarts || 0};
+}"""
+
+# Count the kernel's deaths and restarts from now on (a crashed kernel comes back idle, with
+# the rest of the cells unrun: without this the test would wait for them until its timeout).
+WATCH_JS = r"""() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  panel.__kernelRestarts = 0;
+  panel.sessionContext.statusChanged.connect((_, status) => {
+    if (['restarting', 'autorestarting', 'dead'].includes(status)) panel.__kernelRestarts += 1;
+  });
 }"""
 
 # True once Run All has finished: the kernel is idle, no cell waits ([*]), and every code cell
-# has run, or one raised (JupyterLab then stops and leaves the rest unrun).
+# has run, or one raised (JupyterLab then stops and leaves the rest unrun); or the kernel died
+# (and maybe restarted).
 DONE_JS = "() => { const s = (" + STATE_JS + r""")();
+  if (s && (s.kernel === 'dead' || (s.restarts && s.kernel === 'idle'))) return true;
   if (!s || s.kernel !== 'idle') return false;
   const code = s.cells.filter(c => c.type === 'code' && c.source.trim());
   if (code.some(c => c.pending)) return false;
@@ -104,8 +117,10 @@ class Cell:
 
 
 def state(page) -> tuple[str | None, list[Cell]]:
+    """The kernel's status ("dead" or "restarted" if it died since Run All) and the cells."""
     s = page.evaluate(STATE_JS)
-    return s["kernel"], [Cell(**c) for c in s["cells"]]
+    kernel = "restarted" if s["restarts"] and s["kernel"] != "dead" else s["kernel"]
+    return kernel, [Cell(**c) for c in s["cells"]]
 
 
 def menu(page, top: str, command: str) -> None:
@@ -136,6 +151,7 @@ def run_all(page, timeout_ms: float) -> None:
     Run > Run All Cells, and wait until the kernel has finished."""
     menu(page, "Edit", "editmenu:clear-all")  # Clear Outputs of All Cells
     page.wait_for_function(CLEARED_JS, timeout=30_000, polling=200)
+    page.evaluate(WATCH_JS)
     menu(page, "Run", "runmenu:run-all")  # Run All Cells
     page.wait_for_function(DONE_JS, timeout=timeout_ms, polling=500)
     # images decoded, widget views rendered

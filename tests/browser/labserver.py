@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -158,7 +159,7 @@ class LabServer:
 
     def lab_url(self, notebook: str) -> str:
         # ?reset: a fresh workspace, so a notebook opened by an earlier test is not reopened.
-        return f"{self.url}/lab/tree/{notebook}?reset&token={self.token}"
+        return f"{self.url}/lab/tree/{urllib.parse.quote(notebook)}?reset&token={self.token}"
 
     def api(self, method: str, path: str, timeout: float = 30):
         req = urllib.request.Request(self.url + path, method=method,

@@ -45,10 +45,19 @@ def run_in_lab(page, lab, name: str) -> list[labpage.Cell]:
             labpage.run_all(page, timeout_ms=TIMEOUT_MS)
         except labpage.PlaywrightTimeout:
             kernel, cells = labpage.state(page)
-            busy = [c.head() for c in cells if c.type == "code" and c.pending]
+            code = [c for c in cells if c.type == "code" and c.source.strip()]
+            busy = [c.head() for c in code if c.pending]
+            unrun = [c.head() for c in code if c.count is None and not c.pending]
             failure = (f"{name}: Run All Cells did not finish within {RUN_TIMEOUT_S:.0f} s (kernel "
-                       f"{kernel}; still queued or running: {busy or 'none'}; "
+                       f"{kernel}; queued or running: {busy or 'none'}; not run: {unrun or 'none'}; "
                        "SCRATCHLIB_BROWSER_TIMEOUT sets the limit)")
+    if failure is None:
+        kernel, cells = labpage.state(page)
+        if kernel != "idle":
+            unrun = [c.head() for c in cells if c.type == "code" and c.source.strip() and c.count is None]
+            failure = (f"{name}: the kernel died while running the cells (now {kernel}; "
+                       f"not run: {unrun or 'none'}); "
+                       f"JupyterLab's log:\n{lab.log_tail(1500)}")
     if failure:
         pytest.fail(failure, pytrace=False)
     return labpage.state(page)[1]
