@@ -169,9 +169,13 @@ class LabServer:
         return json.loads(body) if body else None
 
     def shutdown_kernels(self) -> None:
-        """Stop every kernel (and its session) the lab has started so far."""
-        for session in self.api("GET", "/api/sessions"):
-            self.api("DELETE", f"/api/sessions/{session['id']}")
+        """Stop every kernel (and its session) the lab has started so far. Quiet if the server
+        is gone: this runs in teardown, where it must not hide the test's own failure."""
+        try:
+            for session in self.api("GET", "/api/sessions"):
+                self.api("DELETE", f"/api/sessions/{session['id']}")
+        except (OSError, urllib.error.URLError):
+            pass
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
@@ -203,10 +207,7 @@ class LabServer:
         """Shut the server down cleanly, else by force; return the pids that had to be killed
         after that (processes started by this server that outlived it)."""
         if self.proc is not None and self.proc.poll() is None:
-            try:
-                self.shutdown_kernels()
-            except (OSError, urllib.error.URLError):
-                pass
+            self.shutdown_kernels()
             try:  # the clean way: the server stops its kernels and exits
                 self.api("POST", "/api/shutdown", timeout=10)
                 self.proc.wait(60)
