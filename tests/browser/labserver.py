@@ -168,12 +168,13 @@ class LabServer:
             body = resp.read()
         return json.loads(body) if body else None
 
-    def shutdown_kernels(self) -> None:
-        """Stop every kernel (and its session) the lab has started so far. Quiet if the server
-        is gone: this runs in teardown, where it must not hide the test's own failure."""
+    def shutdown_kernels(self, notebook: str | None = None) -> None:
+        """Stop the kernel (and session) of one notebook, or of all. Quiet if the server is
+        gone: this runs in teardown, where it must not hide the test's own failure."""
         try:
             for session in self.api("GET", "/api/sessions"):
-                self.api("DELETE", f"/api/sessions/{session['id']}")
+                if notebook is None or session.get("path") == notebook:
+                    self.api("DELETE", f"/api/sessions/{session['id']}")
         except (OSError, urllib.error.URLError):
             pass
 

@@ -99,7 +99,7 @@ def test_notebook_runs_clean_in_jupyterlab(name, lab, browser):
     finally:
         if not keep:
             context.close()
-            lab.shutdown_kernels()
+            lab.shutdown_kernels(name)  # not the others: the explorer's stays for its test
 
 
 def test_widget_explorer_slider_redraws_the_plot(request):
@@ -131,4 +131,4 @@ def test_widget_explorer_slider_redraws_the_plot(request):
                 f"{EXPLORER} after moving a slider")
     finally:
         context.close()
-        lab.shutdown_kernels()
+        lab.shutdown_kernels(EXPLORER)
