@@ -68,9 +68,19 @@ def fail_on(found: list[str], what: str) -> None:
         pytest.fail(f"{what}:\n  " + "\n  ".join(found), pytrace=False)
 
 
-def screenshot(page, name: str) -> None:
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOT_DIR / name)
+def screenshot(page, name: str, scroll_to: tuple[str, ...] = ()) -> None:
+    """Save the page as SCREENSHOT_DIR/name, scrolled to the first element matching one of
+    `scroll_to` (tried in order). Never raises: a broken page must not hide the real failure."""
+    try:
+        for selector in scroll_to:
+            target = page.locator(selector).first
+            if target.count():
+                target.scroll_into_view_if_needed()
+                break
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOT_DIR / name)
+    except Exception as e:  # noqa: BLE001 (playwright's errors, a closed page, a full disk)
+        print(f"no screenshot {name}: {e}")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS or [
@@ -84,14 +94,9 @@ def test_notebook_runs_clean_in_jupyterlab(name, lab, browser):
             cells = run_in_lab(page, lab, name)
         finally:
             # the first red output if any (a picture of what went wrong), else the first plot
-            shown = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea")
-            red = shown.locator('[data-mime-type="application/vnd.jupyter.stderr"]').first
-            plot = shown.locator("img").first
-            for target in (red, plot):
-                if target.count():
-                    target.scroll_into_view_if_needed()
-                    break
-            screenshot(page, name.replace(".ipynb", ".png"))
+            shown = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea"
+            screenshot(page, name.replace(".ipynb", ".png"),
+                       scroll_to=(f'{shown} [data-mime-type="application/vnd.jupyter.stderr"]', f"{shown} img"))
         fail_on(labpage.problems(cells, plot_cells(name)), f"{name} in JupyterLab")
         keep = name == EXPLORER
         if keep:
@@ -108,11 +113,13 @@ def test_widget_explorer_slider_redraws_the_plot(request):
                     "the widget explorer check (a slider redraws the plot) did not run")
     lab, browser = request.getfixturevalue("lab"), request.getfixturevalue("browser")
     context, page = _kept.pop(EXPLORER, (None, None))
-    if page is None:  # its run test was deselected or failed: run it here
+    fresh = page is None
+    if fresh:  # its run test was deselected or failed: run it here
         context = browser.new_context(viewport=VIEWPORT)
         page = context.new_page()
-        run_in_lab(page, lab, EXPLORER)
     try:
+        if fresh:
+            run_in_lab(page, lab, EXPLORER)
         cells = labpage.state(page)[1]
         with_sliders = [c for c in cells if c.type == "code" and c.sliders]
         assert with_sliders, f"{EXPLORER}: no ipywidgets slider rendered in any cell's output"
