@@ -170,7 +170,8 @@ def _image_grid(images: torch.Tensor, titles: Sequence[str] | None, ncols: int, 
             continue
         image = images[k]
         limit = image.abs().max().item() or 1.0
-        ax.imshow(image.numpy(), cmap=cmap, vmin=-limit if symmetric else None, vmax=limit if symmetric else None)
+        ax.imshow(image.numpy(), cmap=cmap, interpolation="nearest",
+                  vmin=-limit if symmetric else None, vmax=limit if symmetric else None)
         if titles is not None:
             ax.set_title(titles[k], fontsize=8)
     return fig
