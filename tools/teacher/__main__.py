@@ -1,0 +1,83 @@
+"""Command line: python -m teacher {check,student,map,grade} (run from the course root, tools/ on the path)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from teacher.edition import PACKAGE, scan, write_edition
+from teacher.grade import grade, load_map, problems, table, to_csv
+from teacher.markers import MarkerError
+
+
+def _print_map(data: dict) -> None:
+    for exercise, x in data["exercises"].items():
+        tests = x["tests"]
+        print(f"{exercise:<6} {x['where']}  {x['task']}")
+        print(f"       {len(tests)} tests; caught by {x['caught_by'] or 'NO TEST'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m teacher", description=__doc__)
+    parser.add_argument("--root", type=Path, default=Path("."), help="the course folder (default: .)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per test (default 120)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("check", help="check the solution markers and list the exercises")
+    student = commands.add_parser("student", help="write the student edition")
+    student.add_argument("--out", type=Path, default=None, help="default: ROOT/build/student")
+    student.add_argument("--no-map", action="store_true", help="skip finding and checking each exercise's tests")
+    commands.add_parser("map", help="list each exercise's tests (runs the course's tests once, then cached)")
+    graded = commands.add_parser("grade", help="grade a student's copy, or a folder of them")
+    graded.add_argument("dir", type=Path)
+    graded.add_argument("--csv", type=Path, default=None, help="default: DIR/grades.csv")
+    graded.add_argument("--no-notebooks", action="store_true", help="only the unit tests")
+    args = parser.parse_args(argv)
+
+    root = args.root.resolve()
+    cache = root / "build" / "exercise_map.json"
+    try:
+        course = scan(root)
+    except MarkerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        for r in sorted(course.regions, key=lambda r: tuple(map(int, r.id.split(".")))):
+            print(f"{r.id:<6} {r.where}:{r.line}  {r.task}")
+        print(f"{len(course.regions)} exercises, markers valid")
+        return 0
+    if args.command == "student":
+        out = (args.out or root / "build" / "student").resolve()
+        files = write_edition(course, out, "student")
+        print(f"wrote the student edition: {len(files)} files, {len(course.regions)} exercises stubbed, in {out}")
+        if args.no_map:
+            return 0
+        data = load_map(course, cache, timeout=max(args.timeout, 300))
+        _print_map(data)
+        found = problems(data)
+        for problem in found:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1 if found else 0
+    data = load_map(course, cache, timeout=max(args.timeout, 300))
+    if args.command == "map":
+        _print_map(data)
+        return 1 if problems(data) else 0
+    target = args.dir.resolve()
+    students = [target] if (target / PACKAGE).is_dir() else sorted(
+        d for d in target.iterdir() if (d / PACKAGE).is_dir())
+    if not students:
+        print(f"error: {target} is neither a student's copy (with {PACKAGE}/) nor a folder of them", file=sys.stderr)
+        return 2
+    graded = {}
+    for folder in students:
+        print(f"== {folder.name}")
+        graded[folder.name] = rows = grade(course, data, folder, timeout=args.timeout,
+                                           notebooks=not args.no_notebooks)
+        print(table(rows))
+    csv_path = args.csv or target / "grades.csv"
+    csv_path.write_text(to_csv(graded))
+    print(f"wrote {csv_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""Grade a student's copy with the course's own tests, exercise by exercise.
+
+Which tests check which exercise is found, never kept by hand:
+
+* unit tests: the course's tests run once against the *probe edition* (each region
+  announces itself when it runs); a test that passes on the solutions and reaches a
+  region checks that exercise. Then, for each exercise, one such test is run again with
+  only that region stubbed, and must fail naming the exercise ("the stub is caught").
+* notebook exercises: the cell holding the region and the code cells after it, up to the
+  next exercise cell (the cells that use and check what the exercise computed).
+
+A test runs in a child pytest with a time limit per test (pytest-timeout) and a watchdog;
+a test that hangs or kills its process costs that test, and the rest are run again.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from teacher.edition import PACKAGE, TEACHER_ONLY, Course, exercise_key, scan, write_edition
+
+TOOLS = Path(__file__).resolve().parents[1]
+MAP_VERSION = 1
+
+
+# ---------------------------------------------------------------- running tests
+
+def test_files(course: Course) -> list[str]:
+    return [f for f in course.files if f.startswith("tests/") and f.rsplit("/", 1)[-1].startswith("test_")
+            and f.endswith(".py") and not f.startswith(TEACHER_ONLY)]
+
+
+def run_tests(course: Course, code_dir: Path, files: list[str], select: list[str] | None = None,
+              plan: dict[str, str] | None = None, timeout: float = 120.0) -> dict[str, dict]:
+    """Run the course's tests (files, or only the node ids in select) with code_dir's package.
+
+    Returns node id -> {"outcome", "duration", "hits", "message"}. A test that hangs past the
+    time limit or takes its process down is "failed" with the reason; the others still run.
+    """
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="teacher-run-") as work:
+        work = Path(work)
+        remaining = set(_collect(course, code_dir, files, work) if select is None else select)
+        reason = ""
+        for attempt in range(len(remaining) + 1):
+            if not remaining:
+                break
+            done, started, reason = _run_once(course, code_dir, sorted(remaining), plan, timeout, work, attempt)
+            crashed = [n for n in started if n not in done]
+            results.update({n: r for n, r in done.items() if n in remaining})
+            for nodeid in crashed:
+                results[nodeid] = {"outcome": "failed", "duration": 0.0, "hits": [],
+                                   "message": f"the test did not finish: {reason}"}
+            remaining -= set(done) | set(crashed)
+            if not crashed:  # what is left was not collected: it will not be the next time either
+                break
+        for nodeid in sorted(remaining):
+            results[nodeid] = {"outcome": "failed", "duration": 0.0, "hits": [],
+                               "message": f"the test could not be collected: {reason}"}
+    return results
+
+
+def _env(code_dir: Path, work: Path, name: str) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(code_dir).resolve()), str(TOOLS)])
+    env.update({"TEACHER_RESULTS": str(work / f"{name}.jsonl"), "CI": "true", "PYTHONDONTWRITEBYTECODE": "1",
+                "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"})
+    for key in ("TEACHER_SELECT", "TEACHER_PLAN", "TEACHER_COLLECT"):
+        env.pop(key, None)
+    return env
+
+
+def _pytest(course: Course, files: list[str], timeout: float) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-p", "teacher.pytest_plugin", "-p", "no:cacheprovider",
+            "--rootdir", str(course.root), "-q", "--no-header", "-o", "console_output_style=classic",
+            f"--timeout={timeout:g}", "--continue-on-collection-errors",
+            *[str(course.root / f) for f in files]]
+
+
+def _collect(course: Course, code_dir: Path, files: list[str], work: Path) -> list[str]:
+    env = _env(code_dir, work, "collect")
+    env["TEACHER_COLLECT"] = str(work / "collected.json")
+    out = subprocess.run([*_pytest(course, files, 60), "--collect-only"], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=600)
+    if not (work / "collected.json").exists():
+        raise RuntimeError(f"could not collect the course's tests:\n{out.stdout[-3000:]}{out.stderr[-3000:]}")
+    return json.loads((work / "collected.json").read_text())
+
+
+def _run_once(course, code_dir, select, plan, timeout, work, attempt):
+    name = f"run{attempt}"
+    env = _env(code_dir, work, name)
+    (work / f"{name}-select.json").write_text(json.dumps(select))
+    env["TEACHER_SELECT"] = str(work / f"{name}-select.json")
+    files = sorted({n.split("::", 1)[0] for n in select})
+    if plan:
+        (work / f"{name}-plan.json").write_text(json.dumps(plan))
+        env["TEACHER_PLAN"] = str(work / f"{name}-plan.json")
+    results_file = Path(env["TEACHER_RESULTS"])
+    log = open(work / f"{name}.log", "w+")
+    process = subprocess.Popen(_pytest(course, files, timeout), cwd=work, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    reason, last_size, last_change = "", -1, time.monotonic()
+    while process.poll() is None:
+        time.sleep(0.2)
+        size = results_file.stat().st_size if results_file.exists() else 0
+        if size != last_size:
+            last_size, last_change = size, time.monotonic()
+        elif time.monotonic() - last_change > timeout + 60:  # pytest-timeout could not stop it
+            reason = f"no progress for {timeout + 60:g} s; the grader stopped it"
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    done, started = {}, []
+    if results_file.exists():
+        for line in results_file.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # the process died while writing
+                continue
+            if record.pop("event") == "start":
+                started.append(record["nodeid"])
+            else:
+                done[record.pop("nodeid")] = record
+    log.seek(0)
+    tail = log.read()[-2000:]
+    log.close()
+    if not reason and process.returncode not in (0, 1, 5):
+        reason = f"pytest exited with status {process.returncode}"
+    return done, started, (reason + "\n" + tail).strip()
+
+
+# ---------------------------------------------------------------- which test checks which exercise
+
+def notebook_sections(course: Course) -> dict[str, list[dict]]:
+    """Exercise id -> the notebook cells that check it: its own cell and the code cells after it."""
+    sections: dict[str, list[dict]] = {}
+    for path, cells in course.notebooks.items():
+        nb = nbformat.read(course.root / path, as_version=nbformat.NO_CONVERT)
+        starts = sorted(cells)
+        for k, start in enumerate(starts):
+            stop = starts[k + 1] if k + 1 < len(starts) else len(nb.cells)
+            chosen = [{"test": f"{path}::cell {i}", "notebook": path, "index": i, "id": nb.cells[i].get("id")}
+                      for i in range(start, stop) if nb.cells[i].cell_type == "code"
+                      and nb.cells[i].source.strip()]
+            for region in cells[start]:
+                sections[region.id] = chosen
+    return sections
+
+
+def exercise_map(course: Course, timeout: float = 300.0, verify: bool = True) -> dict:
+    """Find the tests of every exercise (see the module docstring) and check each stub is caught."""
+    with tempfile.TemporaryDirectory(prefix="teacher-probe-") as probe:
+        probe = Path(probe)
+        write_edition(course, probe, "probe")
+        results = run_tests(course, probe, test_files(course), timeout=timeout)
+        library = [r.id for path in course.sources for r in course.sources[path]]
+        tests = {exercise: [] for exercise in library}
+        for nodeid, result in sorted(results.items()):
+            if result["outcome"] == "passed":
+                for exercise in result["hits"]:
+                    tests.setdefault(exercise, []).append(nodeid)
+        caught = {exercise: None for exercise in library}
+        if verify:
+            caught = _verify(course, probe, tests, results, timeout)
+    sections = notebook_sections(course)
+    exercises = {}
+    for exercise in course.ids:
+        region = course.region(exercise)
+        entry = {"task": region.task, "where": f"{region.where}:{region.line}"}
+        if exercise in sections:
+            entry.update(tests=[c["test"] for c in sections[exercise]], cells=sections[exercise],
+                         caught_by=sections[exercise][0]["test"] if sections[exercise] else None)
+        else:
+            entry.update(tests=tests.get(exercise, []), cells=[], caught_by=caught.get(exercise))
+        exercises[exercise] = entry
+    broken = sorted(n for n, r in results.items() if r["outcome"] == "failed")
+    return {"version": MAP_VERSION, "fingerprint": course.fingerprint(), "exercises": exercises,
+            "failing_on_solutions": {n: results[n]["message"][-1500:] for n in broken}}
+
+
+def _verify(course, probe, tests, results, timeout) -> dict[str, str | None]:
+    """For each exercise, run one of its tests with only its stub in place; it must fail naming it."""
+    caught = {exercise: None for exercise in tests}
+    tried = {exercise: set() for exercise in tests}
+    for _ in range(6):
+        load: dict[str, int] = {}
+        rounds: list[dict[str, str]] = []
+        for exercise in sorted(tests, key=lambda e: len(tests[e])):
+            if caught[exercise]:
+                continue
+            candidates = [t for t in tests[exercise] if t not in tried[exercise]]
+            if not candidates:
+                continue
+            test = min(candidates, key=lambda t: (load.get(t, 0), results[t]["duration"], t))
+            tried[exercise].add(test)
+            slot = load.get(test, 0)
+            load[test] = slot + 1
+            while len(rounds) <= slot:
+                rounds.append({})
+            rounds[slot][test] = exercise
+        if not rounds:
+            break
+        for plan in rounds:
+            outcome = run_tests(course, probe, [], select=sorted(plan), plan=plan, timeout=timeout)
+            for test, exercise in plan.items():
+                result = outcome.get(test, {})
+                if result.get("outcome") == "failed" and f"exercise {exercise}:" in result.get("message", ""):
+                    caught[exercise] = test
+    return caught
+
+
+def load_map(course: Course, cache: Path | None, timeout: float = 300.0) -> dict:
+    """The exercise map, from cache when it was made from the same sources and tests."""
+    if cache is not None and cache.exists():
+        data = json.loads(cache.read_text())
+        if data.get("version") == MAP_VERSION and data.get("fingerprint") == course.fingerprint():
+            return data
+    data = exercise_map(course, timeout=timeout)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return data
+
+
+def problems(data: dict) -> list[str]:
+    """What makes a course unfit to hand out: exercises no test catches, tests failing on solutions."""
+    out = [f"exercise {e} ({x['where']}) is not caught by any test: add a test that runs it"
+           for e, x in data["exercises"].items() if not x["caught_by"]]
+    out += [f"{n} fails on the solutions:\n{m}" for n, m in data["failing_on_solutions"].items()]
+    return out
+
+
+# ---------------------------------------------------------------- notebooks
+
+def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on_error: bool = False) -> list[dict]:
+    """Run a notebook in a fresh kernel with code_dir's package first on the path.
+
+    Returns one record per code cell: index, id, ok, error (the exception line). Outputs are not
+    compared. With stop_on_error, stops at the first failing cell, as Run All does in the lab.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            interrupt_on_timeout=True, resources={"metadata": {"path": str(path.parent)}})
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "MPLBACKEND", "PYTHONDONTWRITEBYTECODE")}
+    os.environ.update(PYTHONPATH=str(Path(code_dir).resolve()), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+    records = []
+    try:
+        with client.setup_kernel():
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code" or not cell.source.strip():
+                    continue
+                record = {"index": index, "id": cell.get("id"), "ok": True, "error": ""}
+                records.append(record)
+                try:
+                    client.execute_cell(cell, index)
+                except DeadKernelError as error:
+                    record.update(ok=False, error=f"the kernel died: {error}")
+                    break
+                errors = [o for o in cell.outputs if o.output_type == "error"]
+                if errors:
+                    record.update(ok=False, error=f"{errors[0].ename}: {errors[0].evalue}")
+                    if stop_on_error:
+                        break
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return records
+
+
+# ---------------------------------------------------------------- grading
+
+@dataclass
+class Row:
+    exercise: str
+    task: str
+    where: str
+    passed: int
+    total: int
+
+    @property
+    def score(self) -> float:
+        return self.passed / self.total if self.total else 0.0
+
+
+def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, notebooks: bool = True,
+          report=print) -> list[Row]:
+    """Score a student's copy: one row per exercise (tests passed, tests total)."""
+    student = Path(student).resolve()
+    if not (student / PACKAGE).is_dir():
+        raise FileNotFoundError(f"grade: {student} has no {PACKAGE}/ folder (is it a copy of the student edition?)")
+    unit = sorted({t for x in data["exercises"].values() if not x["cells"] for t in x["tests"]})
+    results = run_tests(course, student, [], select=unit, timeout=timeout) if unit else {}
+    passed = {t for t, r in results.items() if r["outcome"] == "passed"}
+    if notebooks:
+        for path in sorted({c["notebook"] for x in data["exercises"].values() for c in x["cells"]}):
+            target = student / path
+            records = execute_notebook(target, student, timeout) if target.exists() else []
+            by_id = {r["id"]: r for r in records if r["id"]}
+            by_index = {r["index"]: r for r in records}
+            for x in data["exercises"].values():
+                for c in x["cells"]:
+                    if c["notebook"] == path:
+                        r = by_id.get(c["id"]) if c["id"] else by_index.get(c["index"])
+                        if r is not None and r["ok"]:
+                            passed.add(c["test"])
+            ok = sum(r["ok"] for r in records)
+            first = next((r for r in records if not r["ok"]), None)
+            report(f"{path}: {ok}/{len(records)} cells ran"
+                   + (f"; first error in cell {first['index']}: {first['error'][:200]}" if first else ""))
+    rows = [Row(e, x["task"], x["where"], sum(t in passed for t in x["tests"]), len(x["tests"]))
+            for e, x in sorted(data["exercises"].items(), key=lambda kv: exercise_key(kv[0]))]
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    lines = [f"{'exercise':<9} {'passed':>6} {'total':>6} {'score':>6}  task"]
+    for r in rows:
+        lines.append(f"{r.exercise:<9} {r.passed:>6} {r.total:>6} {r.score:>6.2f}  {r.task}")
+    total = sum(r.score for r in rows) / len(rows) if rows else 0.0
+    lines.append(f"{'total':<9} {sum(r.passed for r in rows):>6} {sum(r.total for r in rows):>6} {total:>6.2f}"
+                 f"  mean score over {len(rows)} exercises")
+    return "\n".join(lines)
+
+
+def to_csv(graded: dict[str, list[Row]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["student", "exercise", "passed", "total", "score", "where", "task"])
+    for name, rows in graded.items():
+        for r in rows:
+            writer.writerow([name, r.exercise, r.passed, r.total, f"{r.score:.4f}", r.where, r.task])
+    return out.getvalue()
