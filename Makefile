@@ -34,5 +34,15 @@ test-notebooks: $(STAMP)  ## only nbval over the notebooks
 notebooks: $(STAMP)  ## re-execute every notebook in place (after editing one)
 	$(PY) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 notebooks/*.ipynb
 
+# BEGIN TEACHER ONLY (left out of the student edition)
+TIMEOUT ?= 120
+student: $(STAMP)  ## write the student edition to build/student (solutions replaced by stubs)
+	PYTHONPATH=tools $(PY) -m teacher student
+
+grade: $(STAMP)  ## grade a student's copy, or a folder of copies: make grade DIR=path [TIMEOUT=120]
+	@test -n "$(DIR)" || { echo "usage: make grade DIR=path/to/a/student/copy (or a folder of copies)"; exit 2; }
+	PYTHONPATH=tools $(PY) -m teacher --timeout $(TIMEOUT) grade "$(DIR)"
+# END TEACHER ONLY
+
 clean:  ## remove the environment and generated files
 	rm -rf $(VENV) build .pytest_cache .hypothesis

@@ -62,6 +62,8 @@ class Course:
         for path in self.files:
             if path.startswith((f"{PACKAGE}/", "tests/", "notebooks/")) or path == "pyproject.toml":
                 digest.update(path.encode() + b"\0" + (self.root / path).read_bytes() + b"\0")
+        for tool in sorted(Path(__file__).parent.glob("*.py")):  # and the tools that made the map
+            digest.update(tool.name.encode() + b"\0" + tool.read_bytes() + b"\0")
         return digest.hexdigest()
 
 

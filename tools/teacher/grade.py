@@ -51,20 +51,22 @@ def run_tests(course: Course, code_dir: Path, files: list[str], select: list[str
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="teacher-run-") as work:
         work = Path(work)
-        remaining = set(_collect(course, code_dir, files, work) if select is None else select)
-        reason = ""
-        for attempt in range(len(remaining) + 1):
-            if not remaining:
-                break
-            done, started, reason = _run_once(course, code_dir, sorted(remaining), plan, timeout, work, attempt)
+        remaining, todo, reason = set(select or ()), select, ""
+        for attempt in range(10**6):
+            done, started, collected, reason = _run_once(course, code_dir, files, todo, plan, timeout, work, attempt)
+            if todo is None:  # the first run collected the tests itself
+                if collected is None:
+                    raise RuntimeError(f"could not collect the course's tests: {reason}")
+                remaining = set(collected)
             crashed = [n for n in started if n not in done]
             results.update({n: r for n, r in done.items() if n in remaining})
             for nodeid in crashed:
                 results[nodeid] = {"outcome": "failed", "duration": 0.0, "hits": [],
                                    "message": f"the test did not finish: {reason}"}
             remaining -= set(done) | set(crashed)
-            if not crashed:  # what is left was not collected: it will not be the next time either
+            if not crashed or not remaining:  # what is left was not collected; nor will it be next time
                 break
+            todo = sorted(remaining)
         for nodeid in sorted(remaining):
             results[nodeid] = {"outcome": "failed", "duration": 0.0, "hits": [],
                                "message": f"the test could not be collected: {reason}"}
@@ -83,27 +85,19 @@ def _env(code_dir: Path, work: Path, name: str) -> dict:
 
 def _pytest(course: Course, files: list[str], timeout: float) -> list[str]:
     return [sys.executable, "-m", "pytest", "-p", "teacher.pytest_plugin", "-p", "no:cacheprovider",
-            "--rootdir", str(course.root), "-q", "--no-header", "-o", "console_output_style=classic",
+            "-p", "no:nbval", "--rootdir", str(course.root), "-q", "--no-header", "-o", "console_output_style=classic",
             f"--timeout={timeout:g}", "--continue-on-collection-errors",
             *[str(course.root / f) for f in files]]
 
 
-def _collect(course: Course, code_dir: Path, files: list[str], work: Path) -> list[str]:
-    env = _env(code_dir, work, "collect")
-    env["TEACHER_COLLECT"] = str(work / "collected.json")
-    out = subprocess.run([*_pytest(course, files, 60), "--collect-only"], cwd=work, env=env,
-                         capture_output=True, text=True, timeout=600)
-    if not (work / "collected.json").exists():
-        raise RuntimeError(f"could not collect the course's tests:\n{out.stdout[-3000:]}{out.stderr[-3000:]}")
-    return json.loads((work / "collected.json").read_text())
-
-
-def _run_once(course, code_dir, select, plan, timeout, work, attempt):
+def _run_once(course, code_dir, files, select, plan, timeout, work, attempt):
     name = f"run{attempt}"
     env = _env(code_dir, work, name)
-    (work / f"{name}-select.json").write_text(json.dumps(select))
-    env["TEACHER_SELECT"] = str(work / f"{name}-select.json")
-    files = sorted({n.split("::", 1)[0] for n in select})
+    env["TEACHER_COLLECT"] = str(work / f"{name}-collected.json")
+    if select is not None:
+        (work / f"{name}-select.json").write_text(json.dumps(select))
+        env["TEACHER_SELECT"] = str(work / f"{name}-select.json")
+        files = sorted({n.split("::", 1)[0] for n in select})
     if plan:
         (work / f"{name}-plan.json").write_text(json.dumps(plan))
         env["TEACHER_PLAN"] = str(work / f"{name}-plan.json")
@@ -137,7 +131,9 @@ def _run_once(course, code_dir, select, plan, timeout, work, attempt):
     log.close()
     if not reason and process.returncode not in (0, 1, 5):
         reason = f"pytest exited with status {process.returncode}"
-    return done, started, (reason + "\n" + tail).strip()
+    collected_file = Path(env["TEACHER_COLLECT"])
+    collected = json.loads(collected_file.read_text()) if collected_file.exists() else None
+    return done, started, collected, (reason + "\n" + tail).strip()
 
 
 # ---------------------------------------------------------------- which test checks which exercise
@@ -160,18 +156,20 @@ def notebook_sections(course: Course) -> dict[str, list[dict]]:
 
 def exercise_map(course: Course, timeout: float = 300.0, verify: bool = True) -> dict:
     """Find the tests of every exercise (see the module docstring) and check each stub is caught."""
+    library = [r.id for path in course.sources for r in course.sources[path]]
+    tests: dict[str, list[str]] = {exercise: [] for exercise in library}
+    caught: dict[str, str | None] = {exercise: None for exercise in library}
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="teacher-probe-") as probe:
         probe = Path(probe)
         write_edition(course, probe, "probe")
-        results = run_tests(course, probe, test_files(course), timeout=timeout)
-        library = [r.id for path in course.sources for r in course.sources[path]]
-        tests = {exercise: [] for exercise in library}
+        if library:  # run the course's tests once to see which exercises each one reaches
+            results = run_tests(course, probe, test_files(course), timeout=timeout)
         for nodeid, result in sorted(results.items()):
             if result["outcome"] == "passed":
                 for exercise in result["hits"]:
                     tests.setdefault(exercise, []).append(nodeid)
-        caught = {exercise: None for exercise in library}
-        if verify:
+        if verify and library:
             caught = _verify(course, probe, tests, results, timeout)
     sections = notebook_sections(course)
     exercises = {}
@@ -179,8 +177,10 @@ def exercise_map(course: Course, timeout: float = 300.0, verify: bool = True) ->
         region = course.region(exercise)
         entry = {"task": region.task, "where": f"{region.where}:{region.line}"}
         if exercise in sections:
+            # a region at the top level of its cell runs whenever the cell runs: the cell catches
+            # its stub. One inside a def in the cell might never run; the grader does not guess.
             entry.update(tests=[c["test"] for c in sections[exercise]], cells=sections[exercise],
-                         caught_by=sections[exercise][0]["test"] if sections[exercise] else None)
+                         caught_by=sections[exercise][0]["test"] if region.indent == "" else None)
         else:
             entry.update(tests=tests.get(exercise, []), cells=[], caught_by=caught.get(exercise))
         exercises[exercise] = entry
@@ -235,7 +235,9 @@ def load_map(course: Course, cache: Path | None, timeout: float = 300.0) -> dict
 
 def problems(data: dict) -> list[str]:
     """What makes a course unfit to hand out: exercises no test catches, tests failing on solutions."""
-    out = [f"exercise {e} ({x['where']}) is not caught by any test: add a test that runs it"
+    out = [f"exercise {e} ({x['where']}) is not caught by any test: "
+           + ("put the region at the top level of its cell, not inside a def" if x["cells"]
+              else "add a unit test that runs it (a test that fails on the solutions does not count)")
            for e, x in data["exercises"].items() if not x["caught_by"]]
     out += [f"{n} fails on the solutions:\n{m}" for n, m in data["failing_on_solutions"].items()]
     return out
