@@ -1,0 +1,371 @@
+"""scratchlib.mlp: hand-written backprop against torch autograd, hand-worked numbers, bad input."""
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scratchlib import data
+from scratchlib.check import compare, gradcheck
+from scratchlib.mlp import Linear, MSELoss, NeuralLayer, NeuralNetwork, Sigmoid, Tanh, train
+
+F64 = torch.float64
+# Largest difference to autograd seen over 200 random networks (float64) was 3e-17; 1e-10 is
+# the course-wide bound and leaves room for other BLAS builds, still far below any real bug.
+ATOL = 1e-10
+
+
+def random_network(input_size, output_size, hidden_sizes, seed, batch_size):
+    """A float64 network with non-zero biases, and data (x, y) for it."""
+    g = torch.Generator().manual_seed(seed)
+    net = NeuralNetwork(input_size, output_size, hidden_sizes, generator=g, dtype=F64)
+    for layer in net.layers:  # zero biases would hide a wrong bias gradient
+        layer.linear.bias = torch.randn(layer.linear.out_features, generator=g, dtype=F64)
+    x = torch.randn(batch_size, input_size, generator=g, dtype=F64)
+    y = torch.rand(batch_size, output_size, generator=g, dtype=F64)
+    return net, x, y
+
+
+def check_against_autograd(net, x, y, atol=ATOL):
+    """Run net.backward and compare every weight_grad/bias_grad with torch autograd."""
+    net.backward(x, y)
+    params, grads, labels = [], [], []
+    for i, layer in enumerate(net.layers, start=1):
+        params += [layer.linear.weight, layer.linear.bias]
+        grads += [layer.linear.weight_grad, layer.linear.bias_grad]
+        labels += [f"dW{i}", f"db{i}"]
+
+    def reference_loss(*ps):  # the same network in plain torch ops, independent of scratchlib
+        h = x
+        for layer, w, b in zip(net.layers, ps[0::2], ps[1::2]):
+            z = h @ w.T + b
+            h = torch.tanh(z) if isinstance(layer.act, Tanh) else torch.sigmoid(z)
+        return torch.nn.functional.mse_loss(h, y)
+
+    return gradcheck(reference_loss, params, grads, labels=labels, atol=atol, rtol=0)
+
+
+# ---------------------------------------------------------------- the pieces
+
+def test_linear_glorot_uniform_init_zero_bias_and_no_gradient_yet():
+    layer = Linear(300, 200, generator=torch.Generator().manual_seed(0))
+    bound = math.sqrt(6 / 500)
+    assert layer.weight.shape == (200, 300) and layer.bias.shape == (200,)
+    assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.99 * bound
+    # U(-a, a) has mean 0 and variance a^2 / 3 = 2 / (in + out); 60000 draws pin both down
+    assert abs(layer.weight.mean().item()) < 0.01
+    assert layer.weight.var().item() == pytest.approx(2 / 500, rel=0.02)
+    assert torch.equal(layer.bias, torch.zeros(200))
+    assert layer.weight_grad is None and layer.bias_grad is None
+    assert layer.weight.dtype == torch.get_default_dtype()
+
+
+def test_linear_forward_is_x_w_transpose_plus_b():
+    layer = Linear(3, 2)
+    layer.weight = torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]])
+    layer.bias = torch.tensor([0.25, -1.0])
+    x = torch.tensor([[1.0, 2.0, -2.0], [-1.0, 0.0, 4.0]])
+    # row 1: (1 - 4 - 1) + 0.25 = -3.75, (0 + 6 + 2) - 1 = 7; row 2: (-1 + 0 + 2) + 0.25 = 1.25, (0 + 0 - 4) - 1 = -5
+    assert torch.equal(layer.forward(x), torch.tensor([[-3.75, 7.0], [1.25, -5.0]]))
+
+
+def test_generator_makes_init_reproducible_and_the_design_signature_works_without_it():
+    a = NeuralNetwork(2, 1, [5, 3], generator=torch.Generator().manual_seed(7))
+    b = NeuralNetwork(2, 1, [5, 3], generator=torch.Generator().manual_seed(7))
+    c = NeuralNetwork(2, 1, [5, 3], generator=torch.Generator().manual_seed(8))
+    for la, lb, lc in zip(a.layers, b.layers, c.layers):
+        assert torch.equal(la.linear.weight, lb.linear.weight)
+        assert not torch.equal(la.linear.weight, lc.linear.weight)
+    torch.manual_seed(3)
+    d = NeuralNetwork(2, 1, [5, 3])
+    torch.manual_seed(3)
+    e = NeuralNetwork(2, 1, [5, 3])
+    assert all(torch.equal(ld.linear.weight, le.linear.weight) for ld, le in zip(d.layers, e.layers))
+
+
+@given(st.lists(st.floats(-30, 30), min_size=1, max_size=12))
+def test_activations_and_their_derivatives_match_torch(values):
+    z = torch.tensor(values, dtype=F64)
+    for act, reference in ((Sigmoid(), torch.sigmoid), (Tanh(), torch.tanh)):
+        leaf = z.clone().requires_grad_(True)
+        (dz,) = torch.autograd.grad(reference(leaf).sum(), leaf)
+        torch.testing.assert_close(act.forward(z), reference(z), atol=1e-15, rtol=1e-14)
+        torch.testing.assert_close(act.get_gradient(z), dz, atol=1e-15, rtol=1e-12)
+
+
+def test_activation_derivatives_by_hand():
+    z = torch.tensor([math.log(3), -math.log(3), 0.5 * math.log(2), 0.0], dtype=F64)
+    # sigmoid(ln a) = a / (1 + a): 3/4, 1/4, sqrt2/(1+sqrt2), 1/2; sigma' = s (1 - s)
+    s = torch.tensor([0.75, 0.25, math.sqrt(2) / (1 + math.sqrt(2)), 0.5], dtype=F64)
+    torch.testing.assert_close(Sigmoid().get_gradient(z), s * (1 - s), atol=1e-15, rtol=0)
+    # tanh(ln a) = (a^2 - 1)/(a^2 + 1): 4/5, -4/5; tanh(ln2 / 2) = 1/3; tanh(0) = 0; tanh' = 1 - t^2
+    expected = torch.tensor([9 / 25, 9 / 25, 8 / 9, 1.0], dtype=F64)
+    torch.testing.assert_close(Tanh().get_gradient(z), expected, atol=1e-15, rtol=0)
+
+
+def test_sigmoid_does_not_overflow_to_nan():
+    z = torch.tensor([-1000.0, 1000.0])
+    assert torch.equal(Sigmoid().forward(z), torch.tensor([0.0, 1.0]))
+    assert torch.equal(Sigmoid().get_gradient(z), torch.tensor([0.0, 0.0]))
+
+
+@given(st.integers(1, 6), st.integers(1, 4), st.integers(0, 2**31 - 1))
+def test_mse_loss_and_gradient_match_torch(batch_size, out, seed):
+    g = torch.Generator().manual_seed(seed)
+    y_true = torch.randn(batch_size, out, generator=g, dtype=F64)
+    y_pred = torch.randn(batch_size, out, generator=g, dtype=F64)
+    loss = MSELoss()
+    torch.testing.assert_close(loss.forward(y_true, y_pred),
+                               torch.nn.MSELoss()(y_pred, y_true), atol=1e-15, rtol=1e-14)
+    gradcheck(lambda p: torch.nn.functional.mse_loss(p, y_true), [y_pred],
+              [loss.get_gradient(y_true, y_pred)], atol=ATOL, rtol=0)
+
+
+def test_mse_by_hand_with_two_outputs():
+    y_true = torch.tensor([[1.0, -2.0], [0.5, 0.0], [3.0, 1.0]])
+    y_pred = torch.tensor([[0.0, -1.0], [0.5, 2.0], [1.0, 1.5]])
+    # differences y_pred - y_true: [[-1, 1], [0, 2], [-2, 0.5]]; n = 6 elements
+    # loss = (1 + 1 + 0 + 4 + 4 + 0.25) / 6 = 10.25 / 6; gradient = 2/6 * differences
+    assert MSELoss().forward(y_true, y_pred).item() == pytest.approx(10.25 / 6, abs=1e-7)
+    torch.testing.assert_close(MSELoss().get_gradient(y_true, y_pred),
+                               torch.tensor([[-1.0, 1.0], [0.0, 2.0], [-2.0, 0.5]]) / 3)
+
+
+def test_neural_layer_keeps_its_last_input_and_pre_and_post_activation():
+    layer = NeuralLayer(3, 2, "tanh", generator=torch.Generator().manual_seed(0))
+    assert layer.last_input is None and layer.last_zin is None and layer.last_zout is None
+    x = torch.randn(4, 3)
+    out = layer.forward(x)
+    assert layer.last_input is x
+    torch.testing.assert_close(layer.last_zin, x @ layer.linear.weight.T + layer.linear.bias)
+    assert torch.equal(layer.last_zout, torch.tanh(layer.last_zin)) and out is layer.last_zout
+    assert isinstance(NeuralLayer(3, 2, "sigmoid").act, Sigmoid)
+
+
+def test_network_structure_tanh_hidden_sigmoid_output():
+    net = NeuralNetwork(2, 1, [5, 3])
+    shapes = [tuple(layer.linear.weight.shape) for layer in net.layers]
+    assert shapes == [(5, 2), (3, 5), (1, 3)]
+    assert [type(layer.act) for layer in net.layers] == [Tanh, Tanh, Sigmoid]
+    assert repr(net) == "NeuralNetwork(2 -> 5 (tanh) -> 3 (tanh) -> 1 (sigmoid))"
+    single = NeuralNetwork(4, 2, [])
+    assert len(single.layers) == 1 and isinstance(single.layers[0].act, Sigmoid)
+    out = net.forward(torch.randn(6, 2))
+    assert out.shape == (6, 1) and bool(((out > 0) & (out < 1)).all())
+
+
+# ---------------------------------------------------------------- a network worked by hand
+
+def hand_worked_network():
+    r"""3 inputs -> 2 tanh -> 1 sigmoid, batch 2, chosen so every number is a fraction.
+
+    With l2 = ln 2, l3 = ln 3: tanh(l3/2) = (3-1)/(3+1) = 1/2, tanh(l2) = (4-1)/(4+1) = 3/5,
+    sigmoid(+-l3) = 3/4, 1/4 (tanh(ln(a)/2) = (a-1)/(a+1), sigmoid(ln a) = a/(1+a)).
+    """
+    l2, l3 = math.log(2), math.log(3)
+    net = NeuralNetwork(3, 1, [2], dtype=F64)
+    hidden, out = net.layers
+    hidden.linear.weight = torch.tensor([[1.5 * l3, l3, 0.5 * l3], [l2, 2 * l2, l2]], dtype=F64)
+    hidden.linear.bias = torch.tensor([-2 * l3, -2 * l2], dtype=F64)
+    out.linear.weight = torch.tensor([[2 * l3, -5 / 3 * l3]], dtype=F64)
+    out.linear.bias = torch.tensor([-l3], dtype=F64)
+    x = torch.tensor([[2.0, -1.0, 1.0], [1.0, 1.0, -2.0]], dtype=F64)
+    y = torch.tensor([[0.5], [1.0]], dtype=F64)
+    return net, x, y
+
+
+def test_hand_worked_gradients():
+    net, x, y = hand_worked_network()
+    loss = net.backward(x, y)
+    l3 = math.log(3)
+    # Forward, in units of l3/2 and l2 for the hidden pre-activations:
+    #   unit 1: (l3/2)(3, 2, 1).x - 2 l3 -> sample 1: (l3/2)(6 - 2 + 1 - 4) = l3/2, sample 2: (l3/2)(3 + 2 - 2 - 4) = -l3/2
+    #   unit 2: l2 (1, 2, 1).x - 2 l2    -> sample 1: l2 (2 - 2 + 1 - 2) = -l2,     sample 2: l2 (1 + 2 - 2 - 2) = -l2
+    #   H = tanh = [[1/2, -3/5], [-1/2, -3/5]];  tanh' = 1 - H^2 = [[3/4, 16/25], [3/4, 16/25]]
+    #   output: l3 (2 h1 - 5/3 h2 - 1) -> sample 1: l3 (1 + 1 - 1) = l3, sample 2: l3 (-1 + 1 - 1) = -l3
+    #   y_hat = [3/4, 1/4];  y_hat - y = [1/4, -3/4];  loss = (1/16 + 9/16) / 2 = 5/16
+    # Backward:
+    #   dL/dy_hat = 2/2 (y_hat - y) = [1/4, -3/4];  sigma' = y_hat (1 - y_hat) = [3/16, 3/16]
+    #   Delta2 = [3/64, -9/64]
+    #   dW2 = Delta2^T H = 3/64 (1/2, -3/5) - 9/64 (-1/2, -3/5) = (12/128, 18/320) = (3/32, 9/160)
+    #   db2 = 3/64 - 9/64 = -3/32
+    #   Delta2 W2 = l3 [[3/32, -5/64], [-9/32, 15/64]];  (.) tanh' -> Delta1 = l3 [[9/128, -1/20], [-27/128, 3/20]]
+    #   dW1 = Delta1^T X = l3 [[(18 - 27)/128, (-9 - 27)/128, (9 + 54)/128], [(-2 + 3)/20, (1 + 3)/20, (-1 - 6)/20]]
+    #       = l3 [[-9/128, -9/32, 63/128], [1/20, 1/5, -7/20]]
+    #   db1 = l3 [9/128 - 27/128, -1/20 + 3/20] = l3 [-9/64, 1/10]
+    hidden, out = net.layers
+    compare([5 / 16, [[0.75], [0.25]], [[0.5, -0.6], [-0.5, -0.6]],
+             [[3 / 32, 9 / 160]], [-3 / 32],
+             [[-9 / 128 * l3, -9 / 32 * l3, 63 / 128 * l3], [l3 / 20, l3 / 5, -7 / 20 * l3]],
+             [-9 / 64 * l3, l3 / 10]],
+            [loss, out.last_zout, hidden.last_zout, out.linear.weight_grad, out.linear.bias_grad,
+             hidden.linear.weight_grad, hidden.linear.bias_grad],
+            labels=["loss", "y_hat", "H", "dW2", "db2", "dW1", "db1"], atol=1e-15, rtol=0)
+
+
+def test_hand_worked_gradients_agree_with_autograd_too():
+    check_against_autograd(*hand_worked_network())
+
+
+# ---------------------------------------------------------------- every gradient against autograd
+
+@pytest.mark.parametrize("batch_size", [1, 7])
+@pytest.mark.parametrize("input_size, hidden_sizes, output_size", [
+    (3, [], 1),           # no hidden layer: logistic regression with an MSE loss
+    (3, [], 2),
+    (2, [5], 1),          # one hidden layer
+    (3, [5, 4], 1),       # 3-5-4-1
+    (4, [5, 3, 6], 3),    # three hidden layers, widths up and down, three outputs
+])
+def test_every_gradient_matches_autograd(input_size, hidden_sizes, output_size, batch_size):
+    net, x, y = random_network(input_size, output_size, hidden_sizes, seed=batch_size, batch_size=batch_size)
+    table = check_against_autograd(net, x, y)
+    assert len(table.rows) == 2 * (len(hidden_sizes) + 1)
+
+
+@given(input_size=st.integers(1, 6), output_size=st.integers(1, 3),
+       hidden_sizes=st.lists(st.integers(1, 6), max_size=3),
+       batch_size=st.integers(1, 8), seed=st.integers(0, 2**31 - 1))
+def test_every_gradient_matches_autograd_for_random_sizes(input_size, output_size, hidden_sizes,
+                                                         batch_size, seed):
+    net, x, y = random_network(input_size, output_size, hidden_sizes, seed, batch_size)
+    check_against_autograd(net, x, y)
+
+
+def test_a_wrong_activation_derivative_fails_the_autograd_check(monkeypatch):
+    net, x, y = random_network(3, 1, [5, 4], seed=0, batch_size=7)
+    check_against_autograd(net, x, y)
+    monkeypatch.setattr(Tanh, "get_gradient", lambda self, z: 1 - z ** 2)  # tanh' at the wrong point
+    with pytest.raises(AssertionError, match="mismatch in dW1"):
+        check_against_autograd(net, x, y)
+
+
+def test_backward_returns_the_loss_and_overwrites_old_gradients():
+    net, x, y = random_network(3, 2, [4], seed=1, batch_size=5)
+    loss = net.backward(x, y)
+    torch.testing.assert_close(loss, net.get_loss(x, y), atol=0, rtol=0)
+    first = net.layers[0].linear.weight_grad.clone()
+    net.backward(x, y)  # the same batch again: the same gradient, not twice it
+    torch.testing.assert_close(net.layers[0].linear.weight_grad, first, atol=0, rtol=0)
+
+
+# ---------------------------------------------------------------- training
+
+def test_train_is_gradient_descent_as_torch_would_do_it():
+    net, x, y = random_network(3, 1, [4, 3], seed=2, batch_size=6)
+    params = [t.clone().requires_grad_(True) for layer in net.layers
+              for t in (layer.linear.weight, layer.linear.bias)]
+    reference_losses = []
+    for _ in range(3):  # three steps of SGD with autograd, the reference
+        h = x
+        for layer, w, b in zip(net.layers, params[0::2], params[1::2]):
+            z = h @ w.T + b
+            h = torch.tanh(z) if isinstance(layer.act, Tanh) else torch.sigmoid(z)
+        loss = torch.nn.functional.mse_loss(h, y)
+        reference_losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= 0.3 * p.grad
+                p.grad = None
+    net, losses = train(x, y, net, epochs=3, lr=0.3)
+    assert losses.shape == (3,) and losses.dtype == F64
+    torch.testing.assert_close(losses, torch.tensor(reference_losses, dtype=F64), atol=1e-12, rtol=0)
+    for layer, w, b in zip(net.layers, params[0::2], params[1::2]):
+        torch.testing.assert_close(layer.linear.weight, w.detach(), atol=1e-12, rtol=0)
+        torch.testing.assert_close(layer.linear.bias, b.detach(), atol=1e-12, rtol=0)
+
+
+def test_train_fits_the_five_points():
+    x, labels = data.five_points()
+    y = labels.float().reshape(-1, 1)
+    net = NeuralNetwork(2, 1, [5, 3], generator=torch.Generator().manual_seed(0))
+    net, losses = train(x, y, net, epochs=2500, lr=0.25)
+    assert losses.shape == (2500,)
+    assert losses[-1] < 0.001 < 0.1 < losses[0]
+    predictions = (net.forward(x) > 0.5).long().reshape(-1)
+    assert torch.equal(predictions, labels)
+
+
+# ---------------------------------------------------------------- bad input, caught before any state changes
+
+def test_bad_sizes_and_activations_are_named():
+    with pytest.raises(ValueError, match=r"Linear: in_features must be a positive integer, got 0"):
+        Linear(0, 3)
+    with pytest.raises(ValueError, match=r"Linear: out_features must be a positive integer, got 2.5"):
+        Linear(2, 2.5)
+    with pytest.raises(ValueError, match=r"NeuralLayer: activation must be one of \['sigmoid', 'tanh'\], got 'relu'"):
+        NeuralLayer(2, 3, "relu")
+    with pytest.raises(ValueError, match=r"NeuralNetwork: hidden_sizes\[1\] must be a positive integer, got -3"):
+        NeuralNetwork(2, 1, [5, -3])
+    with pytest.raises(TypeError, match=r"hidden_sizes must be a list of layer sizes, got 5"):
+        NeuralNetwork(2, 1, 5)
+    with pytest.raises(ValueError, match=r"NeuralNetwork: input_size must be a positive integer, got True"):
+        NeuralNetwork(True, 1, [])
+
+
+def test_wrong_input_shape_or_dtype_names_the_layer_and_stores_nothing():
+    net = NeuralNetwork(2, 1, [5, 3])
+    with pytest.raises(ValueError, match=r"Linear\(2 -> 5\): expected x of shape \(batch, 2\), got \(4, 3\)"):
+        net.forward(torch.randn(4, 3))
+    with pytest.raises(ValueError, match=r"got \(2,\) \(a single sample needs a batch dimension: x\[None\]\)"):
+        net.forward(torch.randn(2))
+    with pytest.raises(TypeError, match=r"Linear\(2 -> 5\): x has dtype torch.float64 but the weight is torch.float32"):
+        net.forward(torch.randn(4, 2, dtype=F64))
+    assert all(layer.last_input is None for layer in net.layers)
+
+
+def test_mismatched_x_and_y_are_caught_before_the_forward_pass():
+    net = NeuralNetwork(2, 1, [5, 3])
+    x, labels = data.five_points()
+    with pytest.raises(ValueError, match=r"NeuralNetwork.backward: expected y of shape \(5, 1\) \(one row per row "
+                                         r"of x\), got \(5,\) \(class labels of shape \(5,\) become targets"):
+        net.backward(x, labels)
+    with pytest.raises(ValueError, match=r"NeuralNetwork.get_loss: expected y of shape \(5, 1\).*got \(4, 1\)"):
+        net.get_loss(x, torch.zeros(4, 1))
+    with pytest.raises(TypeError, match=r"NeuralNetwork.backward: y has dtype torch.int64 but x has torch.float32"):
+        net.backward(x, labels.reshape(-1, 1))
+    with pytest.raises(ValueError, match=r"NeuralNetwork.backward: expected x of shape \(batch, 2\), got \(5, 3\)"):
+        net.backward(torch.zeros(5, 3), torch.zeros(5, 1))
+    assert all(layer.last_input is None and layer.linear.weight_grad is None for layer in net.layers)
+    with pytest.raises(ValueError, match=r"MSELoss.forward: y_true and y_pred must have the same shape, got \(5,\) and \(5, 1\)"):
+        MSELoss().forward(torch.zeros(5), torch.zeros(5, 1))
+    with pytest.raises(ValueError, match=r"MSELoss.get_gradient: y_true and y_pred must have the same shape"):
+        MSELoss().get_gradient(torch.zeros(5, 1), torch.zeros(1, 5))
+
+
+def test_step_before_backward_is_an_error():
+    net = NeuralNetwork(2, 1, [3])
+    with pytest.raises(RuntimeError, match=r"NeuralNetwork.step: layer 0 \(NeuralLayer\(2 -> 3, tanh\)\) has no "
+                                           r"gradient yet; call backward\(x, y\) first"):
+        net.step(0.1)
+
+
+@pytest.mark.parametrize("lr", [0, -0.1, float("nan"), float("inf"), "0.1", True])
+def test_bad_learning_rates_are_refused_before_any_update(lr):
+    net, x, y = random_network(2, 1, [3], seed=0, batch_size=4)
+    before = [layer.linear.weight.clone() for layer in net.layers]
+    net.backward(x, y)
+    with pytest.raises(ValueError, match=r"NeuralNetwork.step: lr must be a positive finite number, got"):
+        net.step(lr)
+    with pytest.raises(ValueError, match=r"train: lr must be a positive finite number, got"):
+        train(x, y, net, epochs=5, lr=lr)
+    assert all(torch.equal(b, layer.linear.weight) for b, layer in zip(before, net.layers))
+
+
+def test_bad_epochs_and_bad_data_are_refused_by_train_before_any_update():
+    net, x, y = random_network(2, 1, [3], seed=0, batch_size=4)
+    before = [layer.linear.weight.clone() for layer in net.layers]
+    with pytest.raises(ValueError, match=r"train: epochs must be a positive integer, got 0"):
+        train(x, y, net, epochs=0, lr=0.1)
+    with pytest.raises(ValueError, match=r"expected y of shape \(4, 1\)"):
+        train(x, y[:3], net, epochs=5, lr=0.1)
+    assert all(torch.equal(b, layer.linear.weight) for b, layer in zip(before, net.layers))
+
+
+def test_train_stops_on_a_non_finite_loss_and_names_the_epoch():
+    net, x, y = random_network(2, 1, [3], seed=0, batch_size=4)
+    x[1, 0] = float("nan")
+    with pytest.raises(FloatingPointError, match=r"train: the loss is nan at epoch 0"):
+        train(x, y, net, epochs=5, lr=0.1)
