@@ -1,0 +1,462 @@
+r"""The layer library: one small class per operation, each with its own local backward.
+
+Every layer is a node of a computation graph. It reads its inputs' ``output``,
+writes its own ``output`` in :meth:`Layer.forward`, and in :meth:`Layer.backward`
+turns ``grad`` = $\partial J / \partial(\text{output})$ into
+$\partial J / \partial(\text{input})$ for each input, handed over with that input's
+:meth:`Layer.accumulate_grad` (it *adds*: a layer read by several layers receives
+the sum of their gradients, the multivariate chain rule). Shapes are checked when
+layers are wired together, so the per-step work is plain tensor arithmetic.
+
+Rows are samples (batch first); weights are in torch's layout, ``W`` of shape
+(out_features, in_features), so $Z = X W^\top + b$.
+
+Used on its own, a layer hands a gradient to every input, data included. Inside a
+:class:`scratchlib.network.Network` each layer's ``needs_grad`` says whether any
+parameter lies upstream of it; gradients nobody needs (into data ``Input``\ s) are
+skipped there, as torch skips tensors without ``requires_grad``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def _shape(t) -> tuple:
+    return tuple(t.shape)
+
+
+def check_step_size(owner: str, step_size) -> float:
+    """``step_size`` as a float, or a ValueError naming ``owner`` (before anything moves)."""
+    try:
+        value = float(step_size)
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}.step: step_size must be a number, got {step_size!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{owner}.step: step_size must be positive and finite, got {step_size!r}")
+    return value
+
+
+class Layer:
+    r"""A node of the graph: ``output``, ``grad`` (same shape), forward and backward.
+
+    ``grad`` holds $\partial J/\partial(\text{output})$. It is allocated once, when the
+    layer is wired, and only ever added to (:meth:`accumulate_grad`) or zeroed
+    (:meth:`clear_grad`); it is re-allocated only when the batch size changes.
+    """
+
+    def __init__(self, *inputs: Layer, shape: tuple, dtype=None, device=None):
+        for i, layer in enumerate(inputs):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"{type(self).__name__}: input {i} must be a Layer "
+                                f"(e.g. an Input), got {type(layer).__name__}")
+        self.inputs = inputs
+        first = next((l for l in inputs if l.dtype.is_floating_point), inputs[0] if inputs else None)
+        self.dtype = dtype if dtype is not None else (first.dtype if first else torch.get_default_dtype())
+        self.device = torch.device(device) if device is not None else (
+            first.device if first else torch.device("cpu"))
+        self.shape = tuple(shape)  # the shape at wiring time; the batch size may change later
+        self.output: torch.Tensor | None = None
+        grad_dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
+        self.grad = torch.zeros(self.shape, dtype=grad_dtype, device=self.device)
+        # True on its own; a Network sets it to "a parameter lies upstream of this layer".
+        self.needs_grad = True
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"{self.name}{self.shape}"
+
+    def forward(self) -> None:
+        """Compute ``self.output`` from the inputs' outputs."""
+        raise NotImplementedError
+
+    def backward(self) -> None:
+        """Hand $\\partial J/\\partial(\\text{input})$ to each input (``self.grad`` is dJ/d(output))."""
+        raise NotImplementedError
+
+    def check_forward_ran(self) -> None:
+        """Raise a clear error when backward is called before any forward."""
+        if self.output is None:
+            raise RuntimeError(f"{self!r}.backward called before forward: run forward first")
+
+    def accumulate_grad(self, g: torch.Tensor) -> None:
+        r"""``grad += g``: add one consumer's $\partial J/\partial(\text{output})$ (shape of ``output``)."""
+        grad = self.grad
+        if g.shape != grad.shape:
+            grad = self._regrow_grad(g)
+        ### BEGIN SOLUTION 4.1: accumulate_grad: add g into the gradient buffer in place
+        grad.add_(g)
+        ### END SOLUTION
+
+    def _regrow_grad(self, g: torch.Tensor) -> torch.Tensor:
+        """A new zero buffer when the batch size changed; an error for any other shape."""
+        expected = _shape(self.output) if self.output is not None else self.shape
+        if _shape(g) != expected:
+            raise ValueError(f"{self!r}.accumulate_grad: gradient must have the shape of the "
+                             f"output {expected}, got {_shape(g)}")
+        self.grad = torch.zeros(expected, dtype=self.grad.dtype, device=self.grad.device)
+        return self.grad
+
+    def clear_grad(self) -> None:
+        """Set ``grad`` to zeros (in place)."""
+        self.grad.zero_()
+
+    def step(self, step_size: float) -> None:
+        """Plain SGD; layers without parameters only check the step size."""
+        check_step_size(self.name, step_size)
+
+
+class Input(Layer):
+    r"""A leaf of the graph: data (``train=False``) or a parameter (``train=True``).
+
+    ``set(value)`` stores a tensor of the declared shape; a data Input accepts any
+    batch size (first dimension) and keeps a reference (no copy per batch), a
+    parameter copies, so ``step`` never writes into the caller's tensor. Only
+    parameters move in ``step``: $W \leftarrow W - \eta\,\partial J/\partial W$.
+    """
+
+    def __init__(self, shape, train: bool = False, dtype=None, device=None):
+        shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+        if any(s < 0 for s in shape):
+            raise ValueError(f"Input: shape must have non-negative sizes, got {shape}")
+        dtype = dtype if dtype is not None else torch.get_default_dtype()
+        super().__init__(shape=shape, dtype=dtype, device=device)
+        self.train = bool(train)
+        self.output = torch.zeros(shape, dtype=dtype, device=self.device)
+        self.label_range: int | None = None  # set by SoftmaxCrossEntropy on its target
+
+    def __repr__(self) -> str:
+        return f"Input{self.shape}" + (" (parameter)" if self.train else "")
+
+    def set(self, value) -> Input:
+        """Store ``value`` (checked against the declared shape first); returns self."""
+        value = torch.as_tensor(value)
+        shape = _shape(value)
+        if self.train or len(self.shape) == 0:
+            ok = shape == self.shape
+        else:
+            ok = len(shape) == len(self.shape) and shape[1:] == self.shape[1:]
+        if not ok:
+            what = "" if self.train or not self.shape else " (any batch size)"
+            raise ValueError(f"{self!r}.set: expected shape {self.shape}{what}, got {shape}")
+        if self.label_range is not None:
+            check_labels(value, self.label_range, f"{self!r}.set")
+        if self.train:
+            self.output.copy_(value)
+        else:
+            if value.device != self.device or (value.is_floating_point() and value.dtype != self.dtype):
+                value = value.to(self.device, self.dtype if value.is_floating_point() else value.dtype)
+            self.output = value
+            self.dtype = value.dtype
+        return self
+
+    def randomize(self, generator: torch.Generator | None = None) -> Input:
+        r"""Random values; returns self.
+
+        A 2-D parameter (a weight matrix, (out, in)) gets Glorot uniform
+        $U(-a, a)$, $a = \sqrt{6 / (\text{in} + \text{out})}$; anything else a standard normal.
+        The numbers are drawn on the CPU from ``generator``, so they do not depend on the device.
+        """
+        dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
+        if self.train and len(self.shape) == 2:
+            bound = math.sqrt(6.0 / max(1, self.shape[0] + self.shape[1]))
+            value = (torch.rand(self.shape, generator=generator, dtype=dtype) * 2 - 1) * bound
+        else:
+            value = torch.randn(self.output.shape, generator=generator, dtype=dtype)
+        if self.train:
+            self.output.copy_(value)
+        else:
+            self.output = value.to(self.device)
+            self.dtype = dtype
+        return self
+
+    def forward(self) -> None:
+        """Nothing to compute: the value is whatever was last set."""
+
+    def backward(self) -> None:
+        """A leaf: its gradient stays in ``grad``."""
+
+    def step(self, step_size: float) -> None:
+        r"""$W \leftarrow W - \eta\, \partial J / \partial W$ for a parameter; data never moves."""
+        step_size = check_step_size(repr(self), step_size)
+        if self.train:
+            self.output.add_(self.grad, alpha=-step_size)
+
+
+def check_labels(labels: torch.Tensor, classes: int, where: str) -> None:
+    """Integer labels in [0, classes), or a ValueError naming ``where``."""
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise ValueError(f"{where}: class labels must be integers, got dtype {labels.dtype}")
+    if labels.numel():
+        low, high = torch.aminmax(labels)
+        low, high = int(low), int(high)
+        if low < 0 or high >= classes:
+            raise ValueError(f"{where}: class labels must lie in [0, {classes}), "
+                             f"got values from {low} to {high}")
+
+
+class Linear(Layer):
+    r"""$Z = X W^\top + b$: an affine map of each row.
+
+    Shapes: X (B, in), W (out, in), b (out,), Z (B, out). With $G = \partial J/\partial Z$:
+    $\partial J/\partial X = G W$, $\partial J/\partial W = G^\top X$,
+    $\partial J/\partial b = \sum_i G_{i,:}$ (the column sums of G).
+    """
+
+    def __init__(self, x: Layer, W: Layer, b: Layer):
+        if len(W.shape) != 2:
+            raise ValueError(f"Linear: W must be 2-D (out_features, in_features), got shape {W.shape}")
+        out_features, in_features = W.shape
+        if len(x.shape) != 2 or x.shape[1] != in_features:
+            raise ValueError(f"Linear: x must have shape (batch, {in_features}) to match W of shape "
+                             f"{W.shape}, got {x.shape}")
+        if b.shape != (out_features,):
+            raise ValueError(f"Linear: b must have shape ({out_features},) to match W of shape "
+                             f"{W.shape}, got {b.shape}")
+        super().__init__(x, W, b, shape=(x.shape[0], out_features))
+        self.x, self.W, self.b = x, W, b
+
+    def forward(self) -> None:
+        ### BEGIN SOLUTION 4.2: Linear.forward: Z = X W^T + b in one fused call
+        self.output = torch.addmm(self.b.output, self.x.output, self.W.output.T)  # (B, out)
+        ### END SOLUTION
+
+    def backward(self) -> None:
+        self.check_forward_ran()
+        g = self.grad                                                  # (B, out)
+        ### BEGIN SOLUTION 4.3: Linear.backward: hand dJ/dX, dJ/dW, dJ/db to the inputs
+        if self.x.needs_grad:
+            self.x.accumulate_grad(g @ self.W.output)                  # (B, in)
+        if self.W.needs_grad:
+            self.W.accumulate_grad(g.T @ self.x.output)                # (out, in)
+        if self.b.needs_grad:
+            self.b.accumulate_grad(g.sum(0))                           # (out,)
+        ### END SOLUTION
+
+
+class ReLU(Layer):
+    r"""$Y = \max(X, 0)$ element-wise.  Backward: $\partial J/\partial X = G \odot [X > 0]$."""
+
+    def __init__(self, x: Layer):
+        super().__init__(x, shape=x.shape)
+        self.x = x
+
+    def forward(self) -> None:
+        ### BEGIN SOLUTION 4.4: ReLU.forward
+        self.output = torch.relu(self.x.output)
+        ### END SOLUTION
+
+    def backward(self) -> None:
+        self.check_forward_ran()
+        ### BEGIN SOLUTION 4.5: ReLU.backward: pass the gradient where the input was positive
+        if self.x.needs_grad:
+            self.x.accumulate_grad(self.grad * (self.output > 0))
+        ### END SOLUTION
+
+
+class Sigmoid(Layer):
+    r"""$Y = \sigma(X) = 1 / (1 + e^{-X})$.  Backward: $\partial J/\partial X = G \odot Y \odot (1 - Y)$."""
+
+    def __init__(self, x: Layer):
+        super().__init__(x, shape=x.shape)
+        self.x = x
+
+    def forward(self) -> None:
+        ### BEGIN SOLUTION 4.6: Sigmoid.forward
+        self.output = torch.sigmoid(self.x.output)
+        ### END SOLUTION
+
+    def backward(self) -> None:
+        self.check_forward_ran()
+        ### BEGIN SOLUTION 4.7: Sigmoid.backward: G * Y * (1 - Y), from the saved output
+        if self.x.needs_grad:
+            y = self.output
+            self.x.accumulate_grad(self.grad * y * (1 - y))
+        ### END SOLUTION
+
+
+class Tanh(Layer):
+    r"""$Y = \tanh(X)$.  Backward: $\partial J/\partial X = G \odot (1 - Y^2)$."""
+
+    def __init__(self, x: Layer):
+        super().__init__(x, shape=x.shape)
+        self.x = x
+
+    def forward(self) -> None:
+        ### BEGIN SOLUTION 4.8: Tanh.forward
+        self.output = torch.tanh(self.x.output)
+        ### END SOLUTION
+
+    def backward(self) -> None:
+        self.check_forward_ran()
+        ### BEGIN SOLUTION 4.9: Tanh.backward: G * (1 - Y^2), from the saved output
+        if self.x.needs_grad:
+            y = self.output
+            self.x.accumulate_grad(self.grad * (1 - y * y))
+        ### END SOLUTION
+
+
+class Scale(Layer):
+    r"""$Y = c X$ for a fixed number $c$.  Backward: $\partial J/\partial X = c\, G$."""
+
+    def __init__(self, x: Layer, factor: float):
+        factor = float(factor)
+        if not math.isfinite(factor):
+            raise ValueError(f"Scale: factor must be finite, got {factor}")
+        super().__init__(x, shape=x.shape)
+        self.x, self.factor = x, factor
+
+    def forward(self) -> None:
+        ### BEGIN SOLUTION 4.10: Scale.forward
+        self.output = self.x.output * self.factor
+        ### END SOLUTION
+
+    def backward(self) -> None:
+        self.check_forward_ran()
+        ### BEGIN SOLUTION 4.11: Scale.backward
+        if self.x.needs_grad:
+            self.x.accumulate_grad(self.grad * self.factor)
+        ### END SOLUTION
+
+
+class Sum(Layer):
+    r"""$s = a + b$ (two scalars, e.g. loss + regularization).
+
+    Backward: $\partial J/\partial a = \partial J/\partial b = \partial J/\partial s$.
+    """
+
+    def __init__(self, a: Layer, b: Layer):
+        if a.shape != b.shape:
+            raise ValueError(f"Sum: a and b must have the same shape, got {a.shape} and {b.shape}")
+        super().__init__(a, b, shape=a.shape)
+        self.a, self.b = a, b
+
+    def forward(self) -> None:
+        ### BEGIN SOLUTION 4.12: Sum.forward
+        self.output = self.a.output + self.b.output
+        ### END SOLUTION
+
+    def backward(self) -> None:
+        self.check_forward_ran()
+        ### BEGIN SOLUTION 4.13: Sum.backward: both inputs receive the same gradient
+        if self.a.needs_grad:
+            self.a.accumulate_grad(self.grad)
+        if self.b.needs_grad:
+            self.b.accumulate_grad(self.grad)
+        ### END SOLUTION
+
+
+class Regularization(Layer):
+    r"""$R = \lambda \lVert W \rVert_F^2 = \lambda \sum_{jk} W_{jk}^2$ (weight decay), a scalar.
+
+    Backward: $\partial J/\partial W = 2 \lambda\, g\, W$ with $g = \partial J/\partial R$.
+    """
+
+    def __init__(self, W: Layer, strength: float):
+        strength = float(strength)
+        if not (math.isfinite(strength) and strength >= 0):
+            raise ValueError(f"Regularization: strength must be finite and >= 0, got {strength}")
+        super().__init__(W, shape=())
+        self.W, self.strength = W, strength
+
+    def forward(self) -> None:
+        ### BEGIN SOLUTION 4.14: Regularization.forward: strength times the sum of squares
+        w = self.W.output.reshape(-1)
+        self.output = torch.dot(w, w) * self.strength
+        ### END SOLUTION
+
+    def backward(self) -> None:
+        self.check_forward_ran()
+        ### BEGIN SOLUTION 4.15: Regularization.backward: 2 * strength * g * W
+        if self.W.needs_grad:
+            self.W.accumulate_grad(self.W.output * (2 * self.strength * self.grad))
+        ### END SOLUTION
+
+
+class MSELoss(Layer):
+    r"""$L = \frac{1}{N} \sum (P - T)^2$ over all $N$ elements (as torch.nn.MSELoss).
+
+    Backward: $\partial J/\partial P = \frac{2 g}{N}(P - T)$ and
+    $\partial J/\partial T = -\partial J/\partial P$, with $g = \partial J/\partial L$.
+    """
+
+    def __init__(self, pred: Layer, target: Layer):
+        if pred.shape != target.shape:
+            raise ValueError(f"MSELoss: pred and target must have the same shape, got "
+                             f"{pred.shape} and {target.shape}")
+        super().__init__(pred, target, shape=())
+        self.pred, self.target = pred, target
+
+    def forward(self) -> None:
+        pred, target = self.pred.output, self.target.output
+        if pred.shape != target.shape:  # a batch-size change on one side only
+            raise ValueError(f"MSELoss.forward: pred has shape {_shape(pred)} but target has "
+                             f"shape {_shape(target)}")
+        ### BEGIN SOLUTION 4.16: MSELoss.forward: mean of squared differences (keep the difference)
+        self.diff = pred - target
+        self.output = torch.mean(self.diff * self.diff)
+        ### END SOLUTION
+
+    def backward(self) -> None:
+        self.check_forward_ran()
+        ### BEGIN SOLUTION 4.17: MSELoss.backward: 2 g (P - T) / N to pred, its negative to target
+        d_pred = self.diff * (2 * self.grad / self.diff.numel())
+        if self.pred.needs_grad:
+            self.pred.accumulate_grad(d_pred)
+        if self.target.needs_grad:
+            self.target.accumulate_grad(-d_pred)
+        ### END SOLUTION
+
+
+class SoftmaxCrossEntropy(Layer):
+    r"""Mean cross-entropy of softmax(logits) against integer class labels; stable for any logits.
+
+    With $\log p_{ic} = L_{ic} - \log \sum_k e^{L_{ik}}$ (log-softmax, computed once with
+    the log-sum-exp shift), $J_{CE} = -\frac{1}{B} \sum_i \log p_{i, t_i}$.
+    ``classifications`` $= p$ (the softmax, (B, C)) is the second output.
+    Backward: $\partial J/\partial L = \frac{g}{B}(p - \mathrm{onehot}(t))$. The integer labels
+    get no gradient. Shapes: logits (B, C), target (B,) integers in [0, C).
+    """
+
+    def __init__(self, logits: Layer, target: Layer):
+        if len(logits.shape) != 2:
+            raise ValueError(f"SoftmaxCrossEntropy: logits must be 2-D (batch, classes), got {logits.shape}")
+        if target.shape != logits.shape[:1]:
+            raise ValueError(f"SoftmaxCrossEntropy: target must have shape ({logits.shape[0]},) "
+                             f"to match logits of shape {logits.shape}, got {target.shape}")
+        classes = logits.shape[1]
+        if isinstance(target, Input):
+            if not target.dtype.is_floating_point or target.output.any():
+                check_labels(target.output, classes, "SoftmaxCrossEntropy")
+            target.label_range = classes  # later values are checked by target.set
+        super().__init__(logits, target, shape=())
+        self.logits, self.target, self.classes = logits, target, classes
+        self.classifications: torch.Tensor | None = None
+
+    def forward(self) -> None:
+        logits, target = self.logits.output, self.target.output
+        if target.shape[0] != logits.shape[0]:  # a batch-size change on one side only
+            raise ValueError(f"SoftmaxCrossEntropy.forward: {logits.shape[0]} rows of logits but "
+                             f"{target.shape[0]} labels")
+        if target.is_floating_point() or not isinstance(self.target, Input):
+            check_labels(target, self.classes, "SoftmaxCrossEntropy.forward")  # Inputs check on set
+        ### BEGIN SOLUTION 4.18: SoftmaxCrossEntropy.forward: log-softmax once, softmax from it, mean NLL
+        self.index = target.unsqueeze(1)                               # (B, 1)
+        log_p = torch.log_softmax(logits, dim=1)                       # (B, C), stable
+        self.classifications = log_p.exp()                             # softmax, (B, C)
+        self.output = log_p.gather(1, self.index).sum() * (-1.0 / logits.shape[0])
+        ### END SOLUTION
+
+    def backward(self) -> None:
+        self.check_forward_ran()
+        ### BEGIN SOLUTION 4.19: SoftmaxCrossEntropy.backward: g (softmax - onehot) / B
+        if self.logits.needs_grad:
+            p = self.classifications
+            d_logits = p.scatter_add(1, self.index, torch.full_like(self.index, -1, dtype=p.dtype))
+            d_logits.mul_(self.grad / p.shape[0])
+            self.logits.accumulate_grad(d_logits)
+        ### END SOLUTION
