@@ -41,9 +41,12 @@ def check_step_size(owner: str, step_size) -> float:
 class Layer:
     r"""A node of the graph: ``output``, ``grad`` (same shape), forward and backward.
 
-    ``grad`` holds $\partial J/\partial(\text{output})$. It is allocated once, when the
-    layer is wired, and only ever added to (:meth:`accumulate_grad`) or zeroed
-    (:meth:`clear_grad`); it is re-allocated only when the batch size changes.
+    ``grad`` holds $\partial J/\partial(\text{output})$. Its buffer is allocated once,
+    when the layer is wired (again only if the batch size changes), and only ever
+    added to (:meth:`accumulate_grad`) or cleared (:meth:`clear_grad`). Clearing is
+    lazy: it marks the buffer as zero, and the next accumulation *writes* instead of
+    adding (one pass over memory instead of three); reading ``grad`` in between
+    gives zeros, as it should.
     """
 
     def __init__(self, *inputs: Layer, shape: tuple, dtype=None, device=None):
@@ -59,9 +62,23 @@ class Layer:
         self.shape = tuple(shape)  # the shape at wiring time; the batch size may change later
         self.output: torch.Tensor | None = None
         grad_dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
-        self.grad = torch.zeros(self.shape, dtype=grad_dtype, device=self.device)
+        self._grad = torch.zeros(self.shape, dtype=grad_dtype, device=self.device)
+        self._grad_is_zero = True  # the buffer's contents are stale: it stands for zeros
         # True on its own; a Network sets it to "a parameter lies upstream of this layer".
         self.needs_grad = True
+
+    @property
+    def grad(self) -> torch.Tensor:
+        r"""$\partial J/\partial(\text{output})$, the shape of ``output``."""
+        if self._grad_is_zero:
+            self._grad.zero_()
+            self._grad_is_zero = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: torch.Tensor) -> None:
+        self._grad = value
+        self._grad_is_zero = False
 
     @property
     def name(self) -> str:
@@ -83,27 +100,54 @@ class Layer:
         if self.output is None:
             raise RuntimeError(f"{self!r}.backward called before forward: run forward first")
 
+    def _buffer_for(self, shape) -> torch.Tensor:
+        """The grad buffer, checked against ``shape`` (re-allocated for a new batch size)."""
+        grad = self._grad
+        if shape != grad.shape:
+            expected = _shape(self.output) if self.output is not None else self.shape
+            if _shape(shape) != expected:
+                raise ValueError(f"{self!r}.accumulate_grad: gradient must have the shape of the "
+                                 f"output {expected}, got {_shape(shape)}")
+            grad = self._grad = torch.empty(expected, dtype=grad.dtype, device=grad.device)
+            self._grad_is_zero = True
+        return grad
+
     def accumulate_grad(self, g: torch.Tensor) -> None:
         r"""``grad += g``: add one consumer's $\partial J/\partial(\text{output})$ (shape of ``output``)."""
-        grad = self.grad
-        if g.shape != grad.shape:
-            grad = self._regrow_grad(g)
+        grad = self._buffer_for(g.shape)
         ### BEGIN SOLUTION 4.1: accumulate_grad: add g into the gradient buffer in place
-        grad.add_(g)
+        if self._grad_is_zero:       # grad is 0 + g: write g, no need to zero first
+            grad.copy_(g)
+            self._grad_is_zero = False
+        else:
+            grad.add_(g)
         ### END SOLUTION
 
-    def _regrow_grad(self, g: torch.Tensor) -> torch.Tensor:
-        """A new zero buffer when the batch size changed; an error for any other shape."""
-        expected = _shape(self.output) if self.output is not None else self.shape
-        if _shape(g) != expected:
-            raise ValueError(f"{self!r}.accumulate_grad: gradient must have the shape of the "
-                             f"output {expected}, got {_shape(g)}")
-        self.grad = torch.zeros(expected, dtype=self.grad.dtype, device=self.grad.device)
-        return self.grad
+    def accumulate_matmul(self, a: torch.Tensor, b: torch.Tensor) -> None:
+        """``accumulate_grad(a @ b)`` in one fused call, with no temporary (``addmm_``)."""
+        grad = self._buffer_for((a.shape[0], b.shape[1]))
+        if self._grad_is_zero:
+            torch.mm(a, b, out=grad)
+            self._grad_is_zero = False
+        else:
+            grad.addmm_(a, b)
+
+    def accumulate_product(self, a: torch.Tensor, b: torch.Tensor, value: float = 1.0) -> None:
+        """``accumulate_grad(value * a * b)`` in one fused call (``addcmul_``).
+
+        ``a`` has the shape of ``grad``; ``b`` has it too, or is a scalar tensor (such as
+        the upstream gradient of a scalar layer: no host synchronization needed).
+        """
+        grad = self._buffer_for(a.shape)
+        if self._grad_is_zero:
+            torch.mul(a, b if value == 1.0 else b * value, out=grad)
+            self._grad_is_zero = False
+        else:
+            grad.addcmul_(a, b, value=value)
 
     def clear_grad(self) -> None:
-        """Set ``grad`` to zeros (in place)."""
-        self.grad.zero_()
+        """Set ``grad`` to zeros (lazily: the buffer is overwritten by the next accumulation)."""
+        self._grad_is_zero = True
 
     def step(self, step_size: float) -> None:
         """Plain SGD; layers without parameters only check the step size."""
@@ -222,7 +266,7 @@ class Linear(Layer):
 
     def forward(self) -> None:
         ### BEGIN SOLUTION 4.2: Linear.forward: Z = X W^T + b in one fused call
-        self.output = torch.addmm(self.b.output, self.x.output, self.W.output.T)  # (B, out)
+        self.output = torch.addmm(self.b.output, self.x.output, self.W.output.t())  # (B, out)
         ### END SOLUTION
 
     def backward(self) -> None:
@@ -231,8 +275,8 @@ class Linear(Layer):
         ### BEGIN SOLUTION 4.3: Linear.backward: hand dJ/dX, dJ/dW, dJ/db to the inputs
         if self.x.needs_grad:
             self.x.accumulate_grad(g @ self.W.output)                  # (B, in)
-        if self.W.needs_grad:
-            self.W.accumulate_grad(g.T @ self.x.output)                # (out, in)
+        if self.W.needs_grad:  # accumulate_grad(g.T @ X), fused
+            self.W.accumulate_matmul(g.t(), self.x.output)             # (out, in)
         if self.b.needs_grad:
             self.b.accumulate_grad(g.sum(0))                           # (out,)
         ### END SOLUTION
@@ -254,7 +298,7 @@ class ReLU(Layer):
         self.check_forward_ran()
         ### BEGIN SOLUTION 4.5: ReLU.backward: pass the gradient where the input was positive
         if self.x.needs_grad:
-            self.x.accumulate_grad(self.grad * (self.output > 0))
+            self.x.accumulate_product(self.grad, self.output > 0)
         ### END SOLUTION
 
 
@@ -275,7 +319,7 @@ class Sigmoid(Layer):
         ### BEGIN SOLUTION 4.7: Sigmoid.backward: G * Y * (1 - Y), from the saved output
         if self.x.needs_grad:
             y = self.output
-            self.x.accumulate_grad(self.grad * y * (1 - y))
+            self.x.accumulate_product(self.grad, y * (1 - y))
         ### END SOLUTION
 
 
@@ -296,7 +340,7 @@ class Tanh(Layer):
         ### BEGIN SOLUTION 4.9: Tanh.backward: G * (1 - Y^2), from the saved output
         if self.x.needs_grad:
             y = self.output
-            self.x.accumulate_grad(self.grad * (1 - y * y))
+            self.x.accumulate_product(self.grad, 1 - y * y)
         ### END SOLUTION
 
 
@@ -373,7 +417,7 @@ class Regularization(Layer):
         self.check_forward_ran()
         ### BEGIN SOLUTION 4.15: Regularization.backward: 2 * strength * g * W
         if self.W.needs_grad:
-            self.W.accumulate_grad(self.W.output * (2 * self.strength * self.grad))
+            self.W.accumulate_product(self.W.output, self.grad, 2 * self.strength)  # += 2 lambda g W
         ### END SOLUTION
 
 
@@ -404,11 +448,11 @@ class MSELoss(Layer):
     def backward(self) -> None:
         self.check_forward_ran()
         ### BEGIN SOLUTION 4.17: MSELoss.backward: 2 g (P - T) / N to pred, its negative to target
-        d_pred = self.diff * (2 * self.grad / self.diff.numel())
+        scale = 2.0 / self.diff.numel()
         if self.pred.needs_grad:
-            self.pred.accumulate_grad(d_pred)
+            self.pred.accumulate_product(self.diff, self.grad, scale)      # += (2 g / N) (P - T)
         if self.target.needs_grad:
-            self.target.accumulate_grad(-d_pred)
+            self.target.accumulate_product(self.diff, self.grad, -scale)   # += -(2 g / N) (P - T)
         ### END SOLUTION
 
 
@@ -436,6 +480,7 @@ class SoftmaxCrossEntropy(Layer):
         super().__init__(logits, target, shape=())
         self.logits, self.target, self.classes = logits, target, classes
         self.classifications: torch.Tensor | None = None
+        self._minus_one = torch.tensor(-1.0, dtype=self.dtype, device=self.device)
 
     def forward(self) -> None:
         logits, target = self.logits.output, self.target.output
@@ -455,8 +500,7 @@ class SoftmaxCrossEntropy(Layer):
         self.check_forward_ran()
         ### BEGIN SOLUTION 4.19: SoftmaxCrossEntropy.backward: g (softmax - onehot) / B
         if self.logits.needs_grad:
-            p = self.classifications
-            d_logits = p.scatter_add(1, self.index, torch.full_like(self.index, -1, dtype=p.dtype))
-            d_logits.mul_(self.grad / p.shape[0])
-            self.logits.accumulate_grad(d_logits)
+            p = self.classifications                                   # (B, C)
+            p_minus_onehot = p.scatter_add(1, self.index, self._minus_one.expand(self.index.shape))
+            self.logits.accumulate_product(p_minus_onehot, self.grad, 1.0 / p.shape[0])
         ### END SOLUTION

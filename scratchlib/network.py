@@ -32,7 +32,6 @@ class Network:
         self._compute: list[Layer] = []      # layers with work in forward (not Inputs)
         self._backward: list[Layer] = []     # the same, reversed, where a parameter is upstream
         self._intermediate: list[Layer] = []  # non-Input layers whose grad backward fills
-        self._grads_clean = True             # intermediate grads are zero (after clear_grad)
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -103,23 +102,19 @@ class Network:
         if last.output is None:
             raise RuntimeError(f"Network.backward called before forward: the last layer {last!r} "
                                f"has no output yet; run forward first")
-        if not self._grads_clean:
-            torch._foreach_zero_([layer.grad for layer in self._intermediate])
-        self._grads_clean = False
-        if last.grad.shape != last.output.shape:
-            last.grad = torch.zeros_like(last.output)
+        for layer in self._intermediate:  # their grads hold this pass only
+            layer.clear_grad()
         ### BEGIN SOLUTION 4.20: Network.backward: seed dJ/dJ = 1, then every layer's backward in reverse
-        last.grad.fill_(1.0)
+        last.grad = torch.ones_like(last.output)
         for layer in self._backward:
             layer.backward()
         ### END SOLUTION
 
     def clear_grad(self) -> None:
         """Zero every grad that ``backward`` writes (parameters and the layers between)."""
-        grads = [l.grad for l in self.layers if l.needs_grad]
-        if grads:
-            torch._foreach_zero_(grads)
-        self._grads_clean = True
+        for layer in self.layers:
+            if layer.needs_grad:
+                layer.clear_grad()
 
     def step(self, step_size: float) -> None:
         r"""Plain SGD on every parameter: $W \leftarrow W - \eta\, \partial J/\partial W$."""
