@@ -228,7 +228,7 @@ def _student_with(fresh: Path, target: Path, double: str, relu: str) -> Path:
 def test_an_endless_loop_costs_only_its_exercise(fixture_course, fresh, tmp_path):
     course, data = fixture_course
     student = _student_with(fresh, tmp_path / "looping", "return x + x", "while True:\n            pass")
-    rows = grade(course, data, student, timeout=2, notebooks=False)
+    rows = grade(course, data, student, timeout=2, notebooks="none")
     assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 3), ("3.1", 3, 3), ("3.2", 0, 1)]
 
 
@@ -236,7 +236,7 @@ def test_a_crash_costs_only_the_tests_that_crashed(fixture_course, fresh, tmp_pa
     course, data = fixture_course
     student = _student_with(fresh, tmp_path / "crashing", "import os\n    os._exit(3)",
                             "out.append(g if value > 0 else 0.0)")
-    rows = grade(course, data, student, timeout=30, notebooks=False)
+    rows = grade(course, data, student, timeout=30, notebooks="none")
     assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 3), ("3.1", 0, 3), ("3.2", 1, 1)]
 
 
@@ -254,7 +254,7 @@ def test_make_grade_grades_a_folder_of_submissions_into_one_csv(fixture_course, 
     shutil.copytree(fresh, submissions / "ada")
     _student_with(fresh, submissions / "bob", "return 2 * x", "out.append(0.0)")
     out = subprocess.run([sys.executable, "-m", "teacher", "--timeout", "30", "grade", str(submissions),
-                          "--no-notebooks"], cwd=course.root, capture_output=True, text=True,
+                          "--notebooks", "none"], cwd=course.root, capture_output=True, text=True,
                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "tools")})
     assert out.returncode == 0, out.stdout + out.stderr
     assert "== ada" in out.stdout and "== bob" in out.stdout

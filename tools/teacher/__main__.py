@@ -5,13 +5,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from teacher.edition import PACKAGE, scan, write_edition
+from teacher.edition import PACKAGE, exercise_key, scan, write_edition
 from teacher.grade import grade, load_map, problems, table, to_csv
 from teacher.markers import MarkerError
 
 
 def _print_map(data: dict) -> None:
-    for exercise, x in data["exercises"].items():
+    for exercise, x in sorted(data["exercises"].items(), key=lambda kv: exercise_key(kv[0])):
         tests = x["tests"]
         print(f"{exercise:<6} {x['where']}  {x['task']}")
         print(f"       {len(tests)} tests; caught by {x['caught_by'] or 'NO TEST'}")
@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     graded = commands.add_parser("grade", help="grade a student's copy, or a folder of them")
     graded.add_argument("dir", type=Path)
     graded.add_argument("--csv", type=Path, default=None, help="default: DIR/grades.csv")
-    graded.add_argument("--no-notebooks", action="store_true", help="only the unit tests")
+    graded.add_argument("--notebooks", choices=["exercises", "all", "none"], default="exercises",
+                        help="notebooks to execute: those with exercise cells (default; they are scored), "
+                             "all (the others are reported, not scored), or none")
     args = parser.parse_args(argv)
 
     root = args.root.resolve()
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.command == "check":
-        for r in sorted(course.regions, key=lambda r: tuple(map(int, r.id.split(".")))):
+        for r in sorted(course.regions, key=lambda r: exercise_key(r.id)):
             print(f"{r.id:<6} {r.where}:{r.line}  {r.task}")
         print(f"{len(course.regions)} exercises, markers valid")
         return 0
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     for folder in students:
         print(f"== {folder.name}")
         graded[folder.name] = rows = grade(course, data, folder, timeout=args.timeout,
-                                           notebooks=not args.no_notebooks)
+                                           notebooks=args.notebooks)
         print(table(rows))
     csv_path = args.csv or target / "grades.csv"
     csv_path.write_text(to_csv(graded))

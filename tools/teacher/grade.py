@@ -301,17 +301,27 @@ class Row:
         return self.passed / self.total if self.total else 0.0
 
 
-def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, notebooks: bool = True,
+def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, notebooks: str = "exercises",
           report=print) -> list[Row]:
-    """Score a student's copy: one row per exercise (tests passed, tests total)."""
+    """Score a student's copy: one row per exercise (tests passed, tests total).
+
+    Library exercises are scored by the course's unit tests, notebook exercises by their
+    cells. notebooks: which notebooks to execute: "exercises" (those with exercise cells),
+    "all" (the others are reported, not scored) or "none".
+    """
     student = Path(student).resolve()
     if not (student / PACKAGE).is_dir():
         raise FileNotFoundError(f"grade: {student} has no {PACKAGE}/ folder (is it a copy of the student edition?)")
     unit = sorted({t for x in data["exercises"].values() if not x["cells"] for t in x["tests"]})
     results = run_tests(course, student, [], select=unit, timeout=timeout) if unit else {}
     passed = {t for t, r in results.items() if r["outcome"] == "passed"}
-    if notebooks:
-        for path in sorted({c["notebook"] for x in data["exercises"].values() for c in x["cells"]}):
+    scored = {c["notebook"] for x in data["exercises"].values() for c in x["cells"]}
+    chosen = {"none": set(), "exercises": scored,
+              "all": scored | {f for f in course.files if f.startswith("notebooks/") and f.endswith(".ipynb")}}
+    if notebooks not in chosen:
+        raise ValueError(f"grade: notebooks must be one of {sorted(chosen)}, got {notebooks!r}")
+    if chosen[notebooks]:
+        for path in sorted(chosen[notebooks]):
             target = student / path
             records = execute_notebook(target, student, timeout) if target.exists() else []
             by_id = {r["id"]: r for r in records if r["id"]}
