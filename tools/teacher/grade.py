@@ -85,7 +85,7 @@ def _env(code_dir: Path, work: Path, name: str) -> dict:
 
 def _pytest(course: Course, files: list[str], timeout: float) -> list[str]:
     return [sys.executable, "-m", "pytest", "-p", "teacher.pytest_plugin", "-p", "no:cacheprovider",
-            "-p", "no:nbval", "--rootdir", str(course.root), "-q", "--no-header", "-o", "console_output_style=classic",
+            "-p", "no:nbval", "--rootdir", str(course.root), "-q", "--no-header", "--tb=short", "-o", "console_output_style=classic",
             f"--timeout={timeout:g}", "--continue-on-collection-errors",
             *[str(course.root / f) for f in files]]
 

@@ -40,6 +40,17 @@ def _write(record):
             f.write(json.dumps(record) + "\n")
 
 
+def pytest_configure(config):
+    """Hypothesis without shrinking: a stub fails on every example, and shrinking it only costs time."""
+    try:
+        from hypothesis import Phase, settings
+    except ImportError:
+        return
+    settings.register_profile("teacher", parent=settings.default, database=None,
+                              phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    settings.load_profile("teacher")
+
+
 def pytest_collection_modifyitems(config, items):
     collect = os.environ.get("TEACHER_COLLECT")
     if collect:
