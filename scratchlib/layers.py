@@ -105,9 +105,9 @@ class Layer:
         grad = self._grad
         if shape != grad.shape:
             expected = _shape(self.output) if self.output is not None else self.shape
-            if _shape(shape) != expected:
+            if tuple(shape) != expected:
                 raise ValueError(f"{self!r}.accumulate_grad: gradient must have the shape of the "
-                                 f"output {expected}, got {_shape(shape)}")
+                                 f"output {expected}, got {tuple(shape)}")
             grad = self._grad = torch.empty(expected, dtype=grad.dtype, device=grad.device)
             self._grad_is_zero = True
         return grad

@@ -207,3 +207,141 @@ def show_misclassified(x, y_true, y_pred, max_images: int = 16, ncols: int = 8, 
     images = x[wrong].double().reshape(-1, *shape)
     titles = [f"{y_true[k].item()} -> {y_pred[k].item()}" for k in wrong.tolist()]
     return _image_grid(images, titles, ncols, "gray_r", symmetric=False)
+# colours of the graph drawing: data, parameters, operations, losses, the weight-decay branch
+_NODE_COLOURS = {"data": "#cfe2f3", "parameter": "#fce5cd", "operation": "#eeeeee",
+                 "loss": "#f4cccc", "weight decay": "#d9ead3"}
+
+
+def _node_kind(layer) -> str:
+    name = type(layer).__name__
+    if name == "Input":
+        return "parameter" if getattr(layer, "train", False) else "data"
+    if name == "Regularization":
+        return "weight decay"
+    if name in ("MSELoss", "SoftmaxCrossEntropy", "Sum"):
+        return "loss"
+    return "operation"
+
+
+def _default_labels(net) -> dict:
+    """Names for the Inputs of an ``mlp`` network (x, y, W1, b1, ...); generic ones otherwise."""
+    labels = {}
+    for attr, label in (("x", "x"), ("target", "y")):
+        layer = getattr(net, attr, None)
+        if layer is not None:
+            labels[id(layer)] = label
+    for attr, letter in (("weights", "W"), ("biases", "b")):
+        for i, layer in enumerate(getattr(net, attr, []) or [], start=1):
+            labels[id(layer)] = f"{letter}{i}"
+    return labels
+
+
+def network_layout(net) -> dict:
+    """Positions (column, row) of every layer on the tape, for :func:`draw_network`.
+
+    Columns follow the tape: an operation sits one column right of its deepest input,
+    and each Input (and each side branch) is pulled right, next to the first layer that
+    reads it. The main path (from the last layer back through each layer's first
+    input) runs along row 0; Inputs stack above it in their column (those read by
+    fewer layers nearer), and side branches such as the Regularization layers of
+    weight decay run along a row of their own at the top.
+    """
+    layers = list(net.layers)
+    consumers = {id(l): [] for l in layers}
+    for layer in layers:
+        for source in layer.inputs:
+            consumers[id(source)].append(layer)
+    column = {}
+    for layer in layers:  # as early as possible
+        column[id(layer)] = 1 + max((column[id(s)] for s in layer.inputs), default=-1)
+    for layer in reversed(layers):  # then as late as its consumers allow
+        used_by = consumers[id(layer)]
+        if used_by:
+            column[id(layer)] = min(column[id(c)] for c in used_by) - 1
+    main, layer = set(), layers[-1]
+    while True:
+        main.add(id(layer))
+        if not layer.inputs:
+            break
+        layer = layer.inputs[0]
+    stacks: dict[int, list] = {}
+    branches: dict[int, list] = {}
+    for i, layer in enumerate(layers):
+        if id(layer) in main:
+            continue
+        if type(layer).__name__ == "Input":
+            stacks.setdefault(column[id(layer)], []).append((len(consumers[id(layer)]), i, layer))
+        else:
+            branches.setdefault(column[id(layer)], []).append(layer)
+    positions = {id(l): (float(column[id(l)]), 0.0) for l in layers if id(l) in main}
+    for c, members in stacks.items():
+        for r, (_, _, layer) in enumerate(sorted(members, key=lambda m: m[:2]), start=1):
+            positions[id(layer)] = (float(c), float(r))
+    top = max((len(m) for m in stacks.values()), default=0) + 1
+    for c, members in branches.items():
+        for r, layer in enumerate(members):
+            positions[id(layer)] = (float(c), float(top + r))
+    return positions
+
+
+def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, title: str | None = None):
+    """Draw a Network's tape as a graph, from the Network object itself.
+
+    Nodes are the layers (name and output shape), arrows run from each input to the
+    layer that reads it. Data Inputs, parameters (``train=True``), operations, losses
+    and the weight-decay branch (Regularization layers, dashed green arrows) have
+    their own colours, with a legend. ``labels`` maps layers to names (an ``mlp``
+    network is named x, y, W1, b1, ... by default); ``highlight`` is a layer or a list
+    of layers drawn with a thick red border (e.g. the step of a backward pass).
+    Returns the Axes.
+    """
+    from matplotlib.patches import Patch
+
+    layers = list(net.layers)
+    if not layers:
+        raise ValueError("draw_network: the network has no layers yet")
+    names = _default_labels(net)
+    for layer, label in (labels or {}).items():
+        names[id(layer)] = str(label)
+    positions = network_layout(net)
+    width = max(x for x, _ in positions.values()) + 1
+    height = max(y for _, y in positions.values()) + 1
+    ax = _axes(ax, figsize=(min(1.25 * width + 0.5, 13), min(0.8 * height + 1.0, 8)))
+    if highlight is None:
+        highlight = []
+    elif not isinstance(highlight, (list, tuple)):
+        highlight = [highlight]
+    marked = {id(l) for l in highlight}
+    for layer in layers:
+        x1, y1 = positions[id(layer)]
+        for source in layer.inputs:
+            x0, y0 = positions[id(source)]
+            branch = "weight decay" in (_node_kind(layer), _node_kind(source))
+            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                        arrowprops=dict(arrowstyle="-|>", color="#38761d" if branch else "#555555",
+                                        linestyle="--" if branch else "-", lw=1.2,
+                                        shrinkA=16, shrinkB=16, connectionstyle="arc3,rad=0.08"))
+    for layer in layers:
+        x, y = positions[id(layer)]
+        kind = _node_kind(layer)
+        shape = "x".join(str(s) for s in layer.shape) or "scalar"
+        text = f"{names.get(id(layer), type(layer).__name__)}\n{shape}"
+        if kind == "weight decay":
+            text = f"{type(layer).__name__}\n$\\lambda$={layer.strength:g}"
+        if kind in ("data", "parameter") and id(layer) not in names:
+            text = f"{'param' if kind == 'parameter' else 'data'}\n{shape}"
+        ax.text(x, y, text, ha="center", va="center", fontsize=7, zorder=3,
+                bbox=dict(boxstyle="round,pad=0.3" if kind != "data" else "square,pad=0.3",
+                          facecolor=_NODE_COLOURS[kind],
+                          edgecolor="#cc0000" if id(layer) in marked else "#444444",
+                          linewidth=2.5 if id(layer) in marked else 0.8))
+    ax.set_xlim(-0.6, width - 0.4)
+    ax.set_ylim(-0.6, height - 0.4)
+    ax.axis("off")
+    used = {_node_kind(l) for l in layers}
+    legend = [Patch(facecolor=c, edgecolor="#444444", label=k) for k, c in _NODE_COLOURS.items() if k in used]
+    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(legend),
+              fontsize=7, frameon=False)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -104,3 +104,59 @@ def test_show_misclassified_titles_true_and_predicted():
     plt.close(fig)
     with pytest.raises(ValueError, match="same length, got 6, 6 and 5"):
         plots.show_misclassified(x, [1] * 6, [1] * 5)
+def _nodes(ax):
+    """The node labels of a drawn network (the arrows are Annotations, also Text)."""
+    return [t for t in ax.texts if type(t).__name__ == "Text"]
+
+
+def _weight_decay_mlp():
+    from scratchlib.network import mlp
+    return mlp([2, 3, 2], regularization=0.01, batch_size=4, generator=torch.Generator().manual_seed(0))
+
+
+def test_draw_network_draws_every_layer_and_every_wire():
+    net = _weight_decay_mlp()
+    ax = plots.draw_network(net, title="weight decay")
+    texts = [t.get_text() for t in _nodes(ax)]
+    assert len(texts) == len(net.layers)
+    assert {"x\n4x2", "y\n4", "W1\n3x2", "b1\n3", "W2\n2x3", "b2\n2", "Linear\n4x3", "ReLU\n4x3"} <= set(texts)
+    assert texts.count("Regularization\n$\\lambda$=0.01") == 2
+    arrows = [c for c in ax.get_children() if type(c).__name__ == "Annotation" and not c.get_text()]
+    assert len(arrows) == sum(len(l.inputs) for l in net.layers)
+    assert ax.get_title() == "weight decay"
+    plt.close(ax.figure)
+
+
+def test_draw_network_tells_parameters_data_and_the_weight_decay_branch_apart():
+    net = _weight_decay_mlp()
+    ax = plots.draw_network(net)
+    colour = {t.get_text().split("\n")[0]: t.get_bbox_patch().get_facecolor() for t in _nodes(ax)}
+    assert colour["W1"] == colour["b2"] != colour["x"] == colour["y"]
+    assert colour["Regularization"] not in (colour["W1"], colour["x"], colour["Linear"])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["data", "parameter", "operation", "loss", "weight decay"]
+    dashed = [c for c in ax.get_children() if type(c).__name__ == "Annotation"
+              and c.arrow_patch is not None and c.arrow_patch.get_linestyle() != "-"]
+    assert len(dashed) == 4  # W1 -> R1, W2 -> R2, R1 -> Sum, R2 -> Sum
+    # the main path runs along row 0, the weight-decay branch along the top row
+    pos = plots.network_layout(net)
+    assert pos[id(net.x)][1] == pos[id(net.loss)][1] == pos[id(net.objective)][1] == 0
+    assert all(pos[id(r)][1] > pos[id(w)][1] for r, w in zip(net.regularizers, net.weights))
+    plt.close(ax.figure)
+
+
+def test_draw_network_on_given_axes_with_labels_and_highlight():
+    from scratchlib.layers import Input, ReLU
+    from scratchlib.network import Network
+    net = Network()
+    x = net.add(Input((2, 3)))
+    r = net.add(ReLU(x))
+    fig, ax = plt.subplots()
+    out = plots.draw_network(net, ax=ax, labels={x: "input"}, highlight=r)
+    assert out is ax
+    texts = {t.get_text(): t for t in _nodes(ax)}
+    assert set(texts) == {"input\n2x3", "ReLU\n2x3"}
+    assert texts["ReLU\n2x3"].get_bbox_patch().get_linewidth() > texts["input\n2x3"].get_bbox_patch().get_linewidth()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="draw_network: the network has no layers yet"):
+        plots.draw_network(Network())

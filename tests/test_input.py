@@ -1,0 +1,98 @@
+"""Input: set, randomize, step; data versus parameters."""
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from layer_testing import F64, assert_close, sizes, t, tensors
+from scratchlib.layers import Input
+
+W = t([[1, -2, 0.5], [0, 3, -1]])
+G = t([[2, -1, 4], [0.5, 3, -2]])
+
+
+def test_set_stores_the_value_and_forward_backward_do_nothing():
+    w = Input((2, 3), dtype=F64).set(W)
+    w.forward()
+    w.backward()
+    assert w.output.tolist() == W.tolist()
+    assert w.grad.shape == (2, 3) and w.grad.abs().sum() == 0
+
+
+def test_step_by_hand():
+    # W - 0.5 G = [[1 - 1, -2 + 0.5, 0.5 - 2], [0 - 0.25, 3 - 1.5, -1 + 1]]
+    w = Input((2, 3), train=True, dtype=F64).set(W)
+    w.accumulate_grad(G)
+    w.step(0.5)
+    assert w.output.tolist() == [[0.0, -1.5, -1.5], [-0.25, 1.5, 0.0]]
+    assert W.tolist() == [[1, -2, 0.5], [0, 3, -1]]  # set copied: the caller's tensor is untouched
+
+
+def test_data_does_not_move_and_keeps_a_reference():
+    x = Input((2, 3), dtype=F64).set(W)
+    assert x.output is W                  # no copy per batch
+    x.accumulate_grad(G)
+    x.step(0.5)
+    assert x.output.tolist() == W.tolist()
+
+
+@given(rows=sizes, cols=sizes, lr=st.floats(1e-3, 10), data=st.data())
+def test_step_is_plain_sgd(rows, cols, lr, data):
+    value, grad = data.draw(tensors((rows, cols))), data.draw(tensors((rows, cols)))
+    w = Input((rows, cols), train=True, dtype=F64).set(value)
+    w.accumulate_grad(grad)
+    w.step(lr)
+    assert_close(w.output, value - lr * grad, tol=1e-12)
+
+
+def test_accumulate_grad_adds_and_clear_grad_zeroes():
+    w = Input((2, 3), train=True, dtype=F64).set(W)
+    w.accumulate_grad(G)
+    w.accumulate_grad(-2 * G)
+    assert w.grad.tolist() == (-G).tolist()
+    w.clear_grad()
+    assert w.grad.abs().sum() == 0
+    w.accumulate_grad(G)
+    assert w.grad.tolist() == G.tolist()
+
+
+def test_randomize_is_repeatable_and_glorot_for_weights():
+    a = Input((30, 20), train=True).randomize(torch.Generator().manual_seed(1))
+    b = Input((30, 20), train=True).randomize(torch.Generator().manual_seed(1))
+    assert torch.equal(a.output, b.output)
+    bound = math.sqrt(6 / 50)
+    assert a.output.abs().max() <= bound and a.output.abs().max() > 0.9 * bound
+    x = Input((500, 4)).randomize(torch.Generator().manual_seed(2))   # data: standard normal
+    assert abs(x.output.std().item() - 1) < 0.1
+
+
+def test_data_takes_any_batch_size_parameters_do_not():
+    x = Input((4, 3))
+    x.set(torch.zeros(7, 3))
+    assert x.output.shape == (7, 3)
+    w = Input((4, 3), train=True)
+    with pytest.raises(ValueError, match=r"Input\(4, 3\) \(parameter\).set: expected shape \(4, 3\), got \(7, 3\)"):
+        w.set(torch.ones(7, 3))
+    assert w.output.abs().sum() == 0
+
+
+def test_bad_input_is_refused_before_anything_changes():
+    x = Input((2, 3), dtype=F64).set(W)
+    with pytest.raises(ValueError, match=r"Input\(2, 3\).set: expected shape \(2, 3\) \(any batch size\), got \(2, 4\)"):
+        x.set(torch.zeros(2, 4))
+    assert x.output is W
+    w = Input((2, 3), train=True, dtype=F64).set(W)
+    w.accumulate_grad(G)
+    with pytest.raises(ValueError, match=r"Input\(2, 3\) \(parameter\).accumulate_grad: gradient must have "
+                                         r"the shape of the output \(2, 3\), got \(3, 2\)"):
+        w.accumulate_grad(torch.ones(3, 2, dtype=F64))
+    for bad in (0, -0.1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=r"Input\(2, 3\) \(parameter\).step: step_size must be positive and finite"):
+            w.step(bad)
+    with pytest.raises(TypeError, match=r"step_size must be a number, got 'big'"):
+        w.step("big")
+    assert w.output.tolist() == W.tolist() and w.grad.tolist() == G.tolist()
+    with pytest.raises(ValueError, match=r"Input: shape must have non-negative sizes, got \(2, -1\)"):
+        Input((2, -1))

@@ -1,0 +1,224 @@
+"""Network: the tape, its backward walk, weight decay as a parallel branch, and the mlp helper."""
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from layer_testing import F64, assert_close, t, tensors
+from scratchlib.layers import Input, Linear, MSELoss, Regularization, ReLU, SoftmaxCrossEntropy, Sum, Tanh
+from scratchlib.network import MLP, Network, mlp
+
+
+def tiny_network():
+    """J = MSE(x W^T + b, y) + 0.1 ||W||^2 on a batch of 2."""
+    net = Network()
+    x = net.add(Input((2, 2), dtype=F64).set(t([[1, -1], [2, 0.5]])))
+    y = net.add(Input((2, 1), dtype=F64).set(t([[2], [3]])))
+    W = net.add(Input((1, 2), train=True, dtype=F64).set(t([[0.5, -2]])))
+    b = net.add(Input((1,), train=True, dtype=F64).set(t([1])))
+    z = net.add(Linear(x, W, b))
+    loss = net.add(MSELoss(z, y))
+    reg = net.add(Regularization(W, 0.1))
+    net.add(Sum(loss, reg))
+    return net, x, y, W, b, z, loss
+
+
+def test_tiny_network_by_hand():
+    # z = x W^T + b = [[0.5 + 2 + 1], [1 - 1 + 1]] = [[3.5], [1]];  D = z - y = [[1.5], [-2]]
+    # MSE = (2.25 + 4) / 2 = 3.125;  R = 0.1 (0.25 + 4) = 0.425;  J = 3.55
+    # dJ/dz = (2 / N) D = D;  dW = D^T x + 2 (0.1) W = [1.5 - 4, -1.5 - 1] + [0.1, -0.4] = [-2.4, -2.9]
+    # db = 1.5 - 2 = -0.5;  the data x and y get no gradient inside a network
+    net, x, y, W, b, z, loss = tiny_network()
+    assert_close(net.forward(), t(3.55), tol=1e-14)
+    net.backward()
+    assert_close(W.grad, t([[-2.4, -2.9]]), tol=1e-14)
+    assert b.grad.tolist() == [-0.5]
+    assert z.grad.tolist() == [[1.5], [-2.0]]
+    assert x.grad.abs().sum() == 0 and y.grad.abs().sum() == 0
+    assert [l.needs_grad for l in net.layers] == [False, False, True, True, True, True, True, True]
+
+
+def test_backward_twice_accumulates_parameters_only_and_clear_grad_zeroes():
+    net, x, y, W, b, z, loss = tiny_network()
+    net.forward()
+    net.backward()
+    net.backward()                        # as torch: parameter grads add up, the layers in between do not
+    assert_close(W.grad, 2 * t([[-2.4, -2.9]]), tol=1e-14)
+    assert z.grad.tolist() == [[1.5], [-2.0]]
+    net.clear_grad()
+    assert W.grad.abs().sum() == 0 and z.grad.abs().sum() == 0
+
+
+def test_step_moves_every_parameter_and_nothing_else():
+    net, x, y, W, b, z, loss = tiny_network()
+    net.forward()
+    net.backward()
+    net.step(0.5)
+    assert_close(W.output, t([[0.5 + 1.2, -2 + 1.45]]), tol=1e-14)
+    assert b.output.tolist() == [1.25]
+    assert x.output.tolist() == [[1, -1], [2, 0.5]]
+    assert net.parameters() == [W, b]
+
+
+def weight_decay_network(x, labels, W1, b1, W2, b2, strength):
+    """J = CE(W2 relu(W1 x + b1) + b2) + strength ||W1||^2 + strength ||W2||^2, built layer by layer."""
+    net = Network()
+    xs = net.add(Input(tuple(x.shape), dtype=F64).set(x))
+    target = net.add(Input(tuple(labels.shape), dtype=torch.int64).set(labels))
+    params = [net.add(Input(tuple(v.shape), train=True, dtype=F64).set(v)) for v in (W1, b1, W2, b2)]
+    hidden = net.add(ReLU(net.add(Linear(xs, params[0], params[1]))))
+    logits = net.add(Linear(hidden, params[2], params[3]))
+    ce = net.add(SoftmaxCrossEntropy(logits, target))
+    r1 = net.add(Regularization(params[0], strength))
+    r2 = net.add(Regularization(params[2], strength))
+    net.add(Sum(net.add(Sum(ce, r1)), r2))
+    return net, params
+
+
+def torch_weight_decay(x, labels, W1, b1, W2, b2, strength):
+    logits = torch.relu(x @ W1.T + b1) @ W2.T + b2
+    return (torch.nn.functional.cross_entropy(logits, labels)
+            + strength * (W1 ** 2).sum() + strength * (W2 ** 2).sum())
+
+
+@given(batch=st.integers(2, 6), n_in=st.integers(1, 5), hidden=st.integers(1, 6),
+       classes=st.integers(2, 5), strength=st.floats(0, 1), data=st.data())
+def test_weight_decay_network_matches_torch_autograd(batch, n_in, hidden, classes, strength, data):
+    values = [data.draw(tensors(s)) for s in [(batch, n_in), (hidden, n_in), (hidden,), (classes, hidden), (classes,)]]
+    x, W1, b1, W2, b2 = values
+    labels = torch.tensor(data.draw(st.lists(st.integers(0, classes - 1), min_size=batch, max_size=batch)))
+    net, params = weight_decay_network(x, labels, W1, b1, W2, b2, strength)
+    J = net.forward()
+    net.backward()
+    leaves = [v.clone().requires_grad_() for v in (W1, b1, W2, b2)]
+    ref = torch_weight_decay(x, labels, *leaves, strength)
+    ref.backward()
+    assert_close(J, ref.detach())
+    for p, leaf in zip(params, leaves):
+        assert_close(p.grad, leaf.grad)
+
+
+def test_a_layer_read_twice_receives_the_sum_of_gradients():
+    # h = tanh(x W^T + b) feeds two heads; J = MSE(h V1^T, y1) + MSE(h V2^T, y2)
+    g = torch.Generator().manual_seed(3)
+    x, W, b, V1, V2, y1, y2 = (torch.randn(s, generator=g, dtype=F64)
+                               for s in [(4, 3), (5, 3), (5,), (2, 5), (3, 5), (4, 2), (4, 3)])
+    net = Network()
+    xs, t1, t2 = (net.add(Input(tuple(v.shape), dtype=F64).set(v)) for v in (x, y1, y2))
+    pW, pb, pV1, pV2 = (net.add(Input(tuple(v.shape), train=True, dtype=F64).set(v)) for v in (W, b, V1, V2))
+    zero1, zero2 = net.add(Input((2,), dtype=F64)), net.add(Input((3,), dtype=F64))
+    h = net.add(Tanh(net.add(Linear(xs, pW, pb))))
+    head1 = net.add(MSELoss(net.add(Linear(h, pV1, zero1)), t1))
+    head2 = net.add(MSELoss(net.add(Linear(h, pV2, zero2)), t2))
+    net.add(Sum(head1, head2))
+    net.forward()
+    net.backward()
+    leaves = [v.clone().requires_grad_() for v in (W, b, V1, V2)]
+    lW, lb, lV1, lV2 = leaves
+    hh = torch.tanh(x @ lW.T + lb)
+    (((hh @ lV1.T - y1) ** 2).mean() + ((hh @ lV2.T - y2) ** 2).mean()).backward()
+    for p, leaf in zip((pW, pb, pV1, pV2), leaves):
+        assert_close(p.grad, leaf.grad)
+
+
+def test_a_layer_on_its_own_still_hands_gradients_to_data():
+    x = Input((2, 2), dtype=F64).set(t([[1, -1], [2, 0.5]]))
+    W = Input((1, 2), train=True, dtype=F64).set(t([[0.5, -2]]))
+    layer = Linear(x, W, Input((1,), dtype=F64))
+    layer.forward()
+    layer.accumulate_grad(t([[1.5], [-2.0]]))
+    layer.backward()
+    assert x.grad.tolist() == [[0.75, -3.0], [-1.0, 4.0]]   # G W
+
+
+def test_add_refuses_a_layer_before_its_inputs():
+    net = Network()
+    x = net.add(Input((2, 3)))
+    W, b = Input((4, 3), train=True), Input((4,), train=True)
+    net.add(W)
+    with pytest.raises(ValueError, match=r"Network.add: input 2 of Linear\(2, 4\), Input\(4,\) \(parameter\), "
+                                         r"is not on the tape yet"):
+        net.add(Linear(x, W, b))
+    assert len(net) == 2
+    with pytest.raises(ValueError, match=r"Network.add: Input\(2, 3\) is already on the tape"):
+        net.add(x)
+    with pytest.raises(TypeError, match=r"Network.add needs a Layer, got Tensor"):
+        net.add(torch.zeros(2))
+    assert net.layers == [x, W]
+
+
+def test_backward_before_forward_and_bad_step_sizes_change_nothing():
+    with pytest.raises(RuntimeError, match=r"Network.backward: the tape is empty"):
+        Network().backward()
+    net, x, y, W, b, z, loss = tiny_network()
+    with pytest.raises(RuntimeError, match=r"Network.backward called before forward: the last layer Sum\(\) has no output"):
+        net.backward()
+    assert W.grad.abs().sum() == 0
+    net.forward()
+    net.backward()
+    before = [p.output.clone() for p in net.parameters()]
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"Network.step: step_size must be positive and finite"):
+            net.step(bad)
+    assert all(torch.equal(p.output, v) for p, v in zip(net.parameters(), before))
+
+
+def test_forward_upto_runs_a_prefix_of_the_tape():
+    net, x, y, W, b, z, loss = tiny_network()
+    out = net.forward(upto=z)
+    assert out.tolist() == [[3.5], [1.0]] and loss.output is None
+    assert "4: Linear(2, 1) <- [0, 2, 3]" in repr(net)
+
+
+def test_mlp_builds_the_weight_decay_network():
+    net = mlp([3, 5, 4], regularization=0.01, batch_size=6, generator=torch.Generator().manual_seed(0), dtype=F64)
+    assert isinstance(net, MLP)
+    assert net.parameters() == [net.weights[0], net.biases[0], net.weights[1], net.biases[1]]
+    assert [w.shape for w in net.weights] == [(5, 3), (4, 5)] and net.biases[0].output.abs().sum() == 0
+    assert isinstance(net.loss, SoftmaxCrossEntropy) and net.objective is net.layers[-1]
+    assert [r.W for r in net.regularizers] == net.weights and net.logits is net.linears[-1]
+    g = torch.Generator().manual_seed(1)
+    x, labels = torch.randn(6, 3, generator=g, dtype=F64), torch.randint(0, 4, (6,), generator=g)
+    for b_ in net.biases:
+        b_.randomize(g)
+    net.x.set(x)
+    net.target.set(labels)
+    J = net.forward()
+    net.backward()
+    leaves = [p.output.clone().requires_grad_() for p in net.parameters()]
+    ref = torch_weight_decay(x, labels, *leaves, 0.01)
+    ref.backward()
+    assert_close(J, ref.detach())
+    for p, leaf in zip(net.parameters(), leaves):
+        assert_close(p.grad, leaf.grad)
+    assert_close(net.classifications, torch.softmax(net.logits.output, dim=1))
+    assert net.predict(torch.randn(11, 3, dtype=F64)).shape == (11, 4)
+
+
+def test_mlp_with_mse_and_a_sigmoid_output_trains():
+    net = mlp([2, 8, 1], activation="tanh", loss="mse", output_activation="sigmoid", batch_size=4,
+              generator=torch.Generator().manual_seed(0))
+    x = torch.tensor([[0.0, 0], [0, 1], [1, 0], [1, 1]])
+    net.x.set(x)
+    net.target.set(torch.tensor([[0.0], [1], [1], [0]]))
+    first = net.forward().item()
+    for _ in range(300):
+        net.clear_grad()
+        net.forward()
+        net.backward()
+        net.step(2.0)
+    assert net.forward().item() < 0.5 * first
+    assert net.prediction is net.layers[-2] and net.regularizers == [] and net.objective is net.loss
+
+
+def test_mlp_refuses_bad_arguments():
+    with pytest.raises(ValueError, match=r"mlp: sizes must be at least two positive numbers, got \[3\]"):
+        mlp([3])
+    with pytest.raises(ValueError, match=r"mlp: activation must be one of"):
+        mlp([3, 2], activation="gelu")
+    with pytest.raises(ValueError, match=r"mlp: loss must be 'cross_entropy' or 'mse'"):
+        mlp([3, 2], loss="hinge")
+    with pytest.raises(ValueError, match=r"mlp: regularization must be >= 0, got -1"):
+        mlp([3, 2], regularization=-1)
+    with pytest.raises(ValueError, match=r"mlp: output_activation"):
+        mlp([3, 2], output_activation="sigmoid")

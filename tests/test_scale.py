@@ -1,0 +1,51 @@
+"""Scale: Y = c X, dX = c G, by hand and against torch autograd."""
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from layer_testing import F64, check_layer_against_torch, inputs, run, sizes, t, tensors
+from scratchlib.layers import Scale
+
+X = t([[1, -2, 0.5], [3, 0, -4]])
+G = t([[2, -1, 4], [0.5, 3, -2]])
+
+
+def test_forward_and_backward_by_hand():
+    # c = -2.5:  Y = -2.5 X = [[-2.5, 5, -1.25], [-7.5, 0, 10]]
+    # dX = -2.5 G = [[-5, 2.5, -10], [-1.25, -7.5, 5]]
+    x, = inputs(X)
+    out = run(Scale(x, -2.5), G)
+    assert out.tolist() == [[-2.5, 5.0, -1.25], [-7.5, 0.0, 10.0]]
+    assert x.grad.tolist() == [[-5.0, 2.5, -10.0], [-1.25, -7.5, 5.0]]
+
+
+@given(batch=sizes, width=sizes, factor=st.floats(-5, 5), data=st.data())
+def test_matches_torch_autograd(batch, width, factor, data):
+    check_layer_against_torch(lambda x: Scale(x, factor), lambda x: x * factor,
+                              [data.draw(tensors((batch, width)))])
+
+
+def test_accumulate_grad_adds_and_step_moves_nothing():
+    x, = inputs(X)
+    layer = Scale(x, 2.0)
+    layer.forward()
+    layer.accumulate_grad(G)
+    layer.accumulate_grad(G)
+    layer.backward()
+    assert x.grad.tolist() == (4 * G).tolist()
+    layer.step(0.1)
+    assert x.output.tolist() == X.tolist()
+
+
+def test_bad_input_is_refused_before_anything_changes():
+    x, = inputs(X)
+    with pytest.raises(ValueError, match=r"Scale: factor must be finite, got inf"):
+        Scale(x, float("inf"))
+    layer = Scale(x, 3.0)
+    with pytest.raises(RuntimeError, match=r"Scale\(2, 3\).backward called before forward"):
+        layer.backward()
+    layer.forward()
+    with pytest.raises(ValueError, match=r"Scale\(2, 3\).accumulate_grad: .* got \(3,\)"):
+        layer.accumulate_grad(torch.ones(3, dtype=F64))
+    assert layer.grad.abs().sum() == 0
