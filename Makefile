@@ -6,7 +6,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --sanitize-with tests/nbval_sanitize.cfg
-export MPLBACKEND ?= Agg
+# No MPLBACKEND here: the kernels of `make lab`, `make notebooks` and nbval pick matplotlib's
+# inline backend themselves, and an inherited Agg turns every inline plot off (no picture in
+# the lab, none in the committed notebooks, nbval failing on each plot cell). The unit tests
+# select Agg in tests/conftest.py.
 
 .PHONY: help lab test test-unit test-notebooks notebooks bench test-browser student grade clean
 

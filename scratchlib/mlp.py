@@ -89,7 +89,7 @@ class Sigmoid:
     r"""$\sigma(z) = 1 / (1 + e^{-z})$ element-wise, with $\sigma'(z) = \sigma(z)\,(1 - \sigma(z))$."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 1 / (1 + torch.exp(-x))  # exp overflows to inf for very negative x: 1/inf = 0, no NaN
+        return torch.sigmoid(x)  # = 1 / (1 + exp(-x)), one fused op, no overflow for large |x|
 
     def get_gradient(self, x: torch.Tensor) -> torch.Tensor:
         r"""$\sigma'(x)$ element-wise, at the pre-activation $x$ (any shape)."""
