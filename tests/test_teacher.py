@@ -159,10 +159,13 @@ def test_student_notebook_clears_only_the_exercise_cells(fixture_course, fresh):
     before = nbformat.read(course.root / "notebooks/01_demo.ipynb", as_version=4)
     after = nbformat.read(fresh / "notebooks/01_demo.ipynb", as_version=4)
     assert len(before.cells) == len(after.cells)
+    assert "BEGIN SOLUTION" in before.cells[6].outputs[0].text  # it printed the library's source
     for index, (old, new) in enumerate(zip(before.cells, after.cells)):
         if index == 2:
             assert new.source == 'raise NotImplementedError("exercise 1.1: set y to double of 21")\nprint(f"y = {y}")'
             assert new.outputs == [] and new.execution_count is None
+        elif index == 6:  # an output showing solution source is cleared; the cell itself is kept
+            assert new.source == old.source and new.outputs == [] and new.execution_count is None
         else:
             assert new == old, f"cell {index} changed"
 
@@ -181,7 +184,8 @@ def test_each_exercise_is_mapped_to_the_tests_that_catch_it(fixture_course):
                                          "tests/test_ops.py::test_double_any_number[0.5]"]
     # the length check raises before the exercise's code: it checks no exercise
     assert exercises["3.2"]["tests"] == ["tests/test_ops.py::test_relu_backward"]
-    assert exercises["1.1"]["tests"] == [f"notebooks/01_demo.ipynb::cell {i}" for i in (2, 3, 5)]
+    # its section is cells 2, 3, 5, 6; 5 and 6 run without y, so they do not check 1.1
+    assert exercises["1.1"]["tests"] == [f"notebooks/01_demo.ipynb::cell {i}" for i in (2, 3)]
     assert all(x["caught_by"] for x in exercises.values())
     assert problems(data) == []
 
@@ -201,8 +205,8 @@ def test_a_test_that_never_fails_on_a_stub_leaves_its_exercise_uncaught(tmp_path
 def test_the_fresh_student_edition_scores_zero_everywhere(fixture_course, fresh):
     course, data = fixture_course
     rows = grade(course, data, fresh, timeout=30, report=lambda line: None)
-    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 3), ("3.1", 0, 3), ("3.2", 0, 1)]
-    assert "total          0      7   0.00" in table(rows)
+    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 2), ("3.1", 0, 3), ("3.2", 0, 1)]
+    assert "total          0      6   0.00" in table(rows)
 
 
 def test_the_edition_with_solutions_restored_scores_full_marks(fixture_course, tmp_path):
@@ -211,7 +215,7 @@ def test_the_edition_with_solutions_restored_scores_full_marks(fixture_course, t
     assert "SOLUTION" not in (tmp_path / "solved/scratchlib/ops.py").read_text()
     rows = grade(course, data, tmp_path / "solved", timeout=30, report=lambda line: None)
     assert [(r.exercise, r.passed, r.total, r.score) for r in rows] == [
-        ("1.1", 3, 3, 1.0), ("3.1", 3, 3, 1.0), ("3.2", 1, 1, 1.0)]
+        ("1.1", 2, 2, 1.0), ("3.1", 3, 3, 1.0), ("3.2", 1, 1, 1.0)]
 
 
 def _student_with(fresh: Path, target: Path, double: str, relu: str) -> Path:
@@ -229,7 +233,7 @@ def test_an_endless_loop_costs_only_its_exercise(fixture_course, fresh, tmp_path
     course, data = fixture_course
     student = _student_with(fresh, tmp_path / "looping", "return x + x", "while True:\n            pass")
     rows = grade(course, data, student, timeout=2, notebooks="none")
-    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 3), ("3.1", 3, 3), ("3.2", 0, 1)]
+    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 2), ("3.1", 3, 3), ("3.2", 0, 1)]
 
 
 def test_a_crash_costs_only_the_tests_that_crashed(fixture_course, fresh, tmp_path):
@@ -237,7 +241,7 @@ def test_a_crash_costs_only_the_tests_that_crashed(fixture_course, fresh, tmp_pa
     student = _student_with(fresh, tmp_path / "crashing", "import os\n    os._exit(3)",
                             "out.append(g if value > 0 else 0.0)")
     rows = grade(course, data, student, timeout=30, notebooks="none")
-    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 3), ("3.1", 0, 3), ("3.2", 1, 1)]
+    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 2), ("3.1", 0, 3), ("3.2", 1, 1)]
 
 
 def test_a_student_notebook_runs_up_to_its_first_stub_and_stops_naming_it(fresh):

@@ -1,14 +1,16 @@
 """The course as files: find every solution region, and write an edition of the course.
 
 Editions (all from the one course source):
-    student  each region replaced by its stub, exercise cells' outputs cleared,
-             teacher-only files and blocks left out
+    student  each region replaced by its stub, exercise cells' outputs cleared (and those
+             of cells that displayed solution source), teacher-only files and blocks left out
     solved   each region replaced by its code without markers (a perfect submission)
-    probe    the package only, each region announcing itself to the grader (tools only)
+    probe    for the grader only: the package's regions announce themselves (and raise
+             their stub when the grader asks), the notebooks' regions are stubbed
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -144,12 +146,17 @@ def edition_file(course: Course, path: str, mode: str) -> bytes:
     raw = (course.root / path).read_bytes()
     if path in course.sources:
         return rewrite(raw.decode("utf-8"), course.sources[path], mode).encode("utf-8")
-    if path in course.notebooks:
+    if path.endswith(".ipynb") and (path in course.notebooks or b"BEGIN SOLUTION" in raw):
         nb = nbformat.read(course.root / path, as_version=nbformat.NO_CONVERT)
-        for index, regions in course.notebooks[path].items():
+        for index, regions in course.notebooks.get(path, {}).items():
             cell = nb.cells[index]
-            cell.source = rewrite(cell.source, regions, mode)
+            cell.source = rewrite(cell.source, regions, "student" if mode == "probe" else mode)
             cell.outputs, cell.execution_count = [], None
+        for cell in nb.cells:
+            # an output that shows library source (show_source) shows the solutions: clear it;
+            # the student's own run of the cell shows the student's code
+            if cell.cell_type == "code" and "BEGIN SOLUTION" in json.dumps(cell.outputs):
+                cell.outputs, cell.execution_count = [], None
         text = nbformat.writes(nb)
         return (text if text.endswith("\n") else text + "\n").encode("utf-8")
     if mode != "probe" and not path.endswith(".ipynb") and b"TEACHER ONLY" in raw:
@@ -166,7 +173,7 @@ def write_edition(course: Course, out: Path, mode: str = "student") -> list[str]
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
-    files = [f for f in course.files if mode != "probe" or f.startswith(f"{PACKAGE}/")]
+    files = course.files
     for path in files:
         target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)

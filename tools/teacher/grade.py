@@ -6,8 +6,9 @@ Which tests check which exercise is found, never kept by hand:
   announces itself when it runs); a test that passes on the solutions and reaches a
   region checks that exercise. Then, for each exercise, one such test is run again with
   only that region stubbed, and must fail naming the exercise ("the stub is caught").
-* notebook exercises: the cell holding the region and the code cells after it, up to the
-  next exercise cell (the cells that use and check what the exercise computed).
+* notebook exercises: each notebook runs once with its exercise cells stubbed (the library
+  solved); the cells of an exercise's section (its cell and the code cells after it, up to
+  the next exercise cell) that fail there check it, and one must fail naming it.
 
 A test runs in a child pytest with a time limit per test (pytest-timeout) and a watchdog;
 a test that hangs or kills its process costs that test, and the rest are run again.
@@ -171,16 +172,24 @@ def exercise_map(course: Course, timeout: float = 300.0, verify: bool = True) ->
                     tests.setdefault(exercise, []).append(nodeid)
         if verify and library:
             caught = _verify(course, probe, tests, results, timeout)
-    sections = notebook_sections(course)
+        # notebooks: run each one with its exercise cells stubbed (library solved); a cell of an
+        # exercise's section checks it when it fails there; the stub is caught by the cell that
+        # fails naming the exercise
+        sections = notebook_sections(course)
+        failed = {}
+        for path in sorted(course.notebooks):
+            for record in execute_notebook(probe / path, probe, timeout):
+                if not record["ok"]:
+                    failed[f"{path}::cell {record['index']}"] = record["error"]
     exercises = {}
     for exercise in course.ids:
         region = course.region(exercise)
         entry = {"task": region.task, "where": f"{region.where}:{region.line}"}
         if exercise in sections:
-            # a region at the top level of its cell runs whenever the cell runs: the cell catches
-            # its stub. One inside a def in the cell might never run; the grader does not guess.
-            entry.update(tests=[c["test"] for c in sections[exercise]], cells=sections[exercise],
-                         caught_by=sections[exercise][0]["test"] if region.indent == "" else None)
+            cells = [c for c in sections[exercise] if c["test"] in failed]
+            entry.update(tests=[c["test"] for c in cells], cells=cells,
+                         caught_by=next((c["test"] for c in cells
+                                         if f"exercise {exercise}:" in failed[c["test"]]), None))
         else:
             entry.update(tests=tests.get(exercise, []), cells=[], caught_by=caught.get(exercise))
         exercises[exercise] = entry
@@ -236,7 +245,7 @@ def load_map(course: Course, cache: Path | None, timeout: float = 300.0) -> dict
 def problems(data: dict) -> list[str]:
     """What makes a course unfit to hand out: exercises no test catches, tests failing on solutions."""
     out = [f"exercise {e} ({x['where']}) is not caught by any test: "
-           + ("put the region at the top level of its cell, not inside a def" if x["cells"]
+           + ("no cell of its section fails naming it when it is stubbed" if " cell " in x["where"]
               else "add a unit test that runs it (a test that fails on the solutions does not count)")
            for e, x in data["exercises"].items() if not x["caught_by"]]
     out += [f"{n} fails on the solutions:\n{m}" for n, m in data["failing_on_solutions"].items()]
