@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "student":
         out = (args.out or root / "build" / "student").resolve()
-        files = write_edition(course, out, "student")
+        try:
+            files = write_edition(course, out, "student")
+        except MarkerError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         print(f"wrote the student edition: {len(files)} files, {len(course.regions)} exercises stubbed, in {out}")
         if args.no_map:
             return 0
