@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from teacher.edition import PACKAGE, exercise_key, scan, write_edition
+import teacher.grade as grade_module
 from teacher.grade import grade, load_map, problems, table, to_csv
 from teacher.markers import MarkerError
 
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m teacher", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path("."), help="the course folder (default: .)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per test (default 120)")
+    parser.add_argument("--jobs", type=int, default=None, help="pytest processes side by side (default: 2 or the cores)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("check", help="check the solution markers and list the exercises")
     student = commands.add_parser("student", help="write the student edition")
@@ -36,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     root = args.root.resolve()
+    if args.jobs:
+        grade_module.WORKERS = max(1, args.jobs)
     cache = root / "build" / "exercise_map.json"
     try:
         course = scan(root)
@@ -67,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "map":
         _print_map(data)
         return 1 if problems(data) else 0
+    for problem in problems(data):
+        print(f"warning: {problem.splitlines()[0]}", file=sys.stderr)
     target = args.dir.resolve()
     students = [target] if (target / PACKAGE).is_dir() else sorted(
         d for d in target.iterdir() if (d / PACKAGE).is_dir())
