@@ -4,6 +4,8 @@ The mechanics run on tests/teacher_fixture (a tiny torch-free course, seconds); 
 course gets the checks that matter for handing it out: valid markers, a deterministic
 edition that imports, every exercise caught by a test, notebooks that stop at their stub.
 """
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,8 +19,9 @@ FIXTURE = ROOT / "tests" / "teacher_fixture"
 sys.path.insert(0, str(ROOT / "tools"))
 
 from teacher.edition import PACKAGE, scan, write_edition  # noqa: E402
-from teacher.grade import execute_notebook, exercise_map, grade, load_map, problems, table  # noqa: E402
+from teacher.grade import exercise_map, grade, load_map, problems, table  # noqa: E402
 from teacher.markers import MarkerError, check_python_source, find_regions, rewrite  # noqa: E402
+from teacher.runner import execute_notebook  # noqa: E402
 
 SOURCE = '''def forward(self):
     """Doc."""
@@ -253,13 +256,13 @@ def test_a_student_notebook_runs_up_to_its_first_stub_and_stops_naming_it(fresh)
 def test_make_grade_grades_a_folder_of_submissions_into_one_csv(fixture_course, fresh, tmp_path):
     course, data = fixture_course
     (course.root / "build").mkdir(exist_ok=True)
-    (course.root / "build/exercise_map.json").write_text(__import__("json").dumps(data))  # as make student leaves it
+    (course.root / "build/exercise_map.json").write_text(json.dumps(data))  # as make student leaves it
     submissions = tmp_path / "submissions"
     shutil.copytree(fresh, submissions / "ada")
     _student_with(fresh, submissions / "bob", "return 2 * x", "out.append(0.0)")
     out = subprocess.run([sys.executable, "-m", "teacher", "--timeout", "30", "grade", str(submissions),
                           "--notebooks", "none"], cwd=course.root, capture_output=True, text=True,
-                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "tools")})
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "tools")})
     assert out.returncode == 0, out.stdout + out.stderr
     assert "== ada" in out.stdout and "== bob" in out.stdout
     lines = (submissions / "grades.csv").read_text().splitlines()
@@ -302,7 +305,7 @@ def test_the_course_student_package_imports(course, student_edition):
                       for p in course.files if p.startswith(f"{PACKAGE}/") and p.endswith(".py")})
     code = "import importlib\nfor name in %r:\n    importlib.import_module(name)\nprint('ok')" % modules
     out = subprocess.run([sys.executable, "-c", code], cwd=student_edition, capture_output=True, text=True,
-                         env={**__import__("os").environ, "PYTHONPATH": str(student_edition), "MPLBACKEND": "Agg"})
+                         env={**os.environ, "PYTHONPATH": str(student_edition), "MPLBACKEND": "Agg"})
     assert out.stdout.strip() == "ok", out.stderr
 
 
