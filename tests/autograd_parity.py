@@ -31,3 +31,18 @@ def parity(fn, torch_fn, *inputs, grad_output_seed=0):
     for i, (a, r) in enumerate(zip(ours, refs)):
         assert_close(a.grad, torch.zeros_like(r) if r.grad is None else r.grad, f"grad of input {i}")
     return out
+
+
+def numerical_gradient(f, x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Central differences of the scalar f at x, one element at a time."""
+    grad = torch.zeros_like(x)
+    flat, out = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.numel()):
+        keep = flat[i].item()
+        flat[i] = keep + eps
+        up = f(x)
+        flat[i] = keep - eps
+        down = f(x)
+        flat[i] = keep
+        out[i] = (up - down) / (2 * eps)
+    return grad

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import assert_close, parity
+from autograd_parity import assert_close, numerical_gradient, parity
 from scratchlib.autograd import Tensor, nn, optim
 from scratchlib.autograd import functional as F
 
@@ -266,3 +266,39 @@ def test_mlp_with_batchnorm_trains_like_torch_for_20_steps():
     ours.eval(), ref.eval()
     x = torch.randn(5, 6, dtype=F64, generator=g)
     torch.testing.assert_close(ours(Tensor(x)).data, ref(x).detach(), atol=1e-8, rtol=0)
+
+
+def test_everything_stays_on_the_device_of_the_data():
+    # the "meta" device has shapes but no numbers: any tensor made on the CPU by mistake would clash
+    model = nn.Sequential(nn.Linear(5, 4, device="meta"), nn.BatchNorm1d(4, device="meta"), nn.ReLU(),
+                          nn.Linear(4, 3, device="meta"))
+    x = Tensor(torch.empty(6, 5, device="meta"))
+    out = (model(x).exp() * 2.0 + 1.0).logsumexp(1).sum()
+    out.backward()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt.step()
+    opt.step()
+    assert all(p.grad.device.type == "meta" and p.data.device.type == "meta" for p in model.parameters())
+    assert model[1].running_mean.device.type == "meta"
+
+
+@pytest.mark.parametrize("layer", ["linear", "batchnorm", "cross_entropy", "mlp"])
+def test_layers_agree_with_finite_differences(layer):
+    g = gen(5)
+    x = torch.randn(5, 4, dtype=F64, generator=g)
+    target = torch.tensor([0, 2, 1, 2, 1])
+    bn = nn.BatchNorm1d(4, dtype=F64)
+    bn.weight.data.uniform_(0.5, 1.5, generator=g)
+    bn.bias.data.uniform_(-0.5, 0.5, generator=g)
+    lin = nn.Linear(4, 3, dtype=F64, generator=g)
+    G = torch.randn(5, 4, dtype=F64, generator=g)
+    objective = {  # a scalar function of the input x, through the layer
+        "linear": lambda t: (lin(t) * G[:, :3]).sum(),
+        "batchnorm": lambda t: (bn(t) * G).sum(),  # training mode: batch statistics
+        "cross_entropy": lambda t: nn.CrossEntropyLoss()(t, target),
+        "mlp": lambda t: nn.CrossEntropyLoss()(lin(bn(t).relu()), target),
+    }[layer]
+    leaf = Tensor(x.clone(), requires_grad=True)
+    objective(leaf).backward()
+    numeric = numerical_gradient(lambda v: objective(Tensor(v)).item(), x.clone())
+    torch.testing.assert_close(leaf.grad, numeric, atol=1e-7, rtol=1e-7)

@@ -44,7 +44,8 @@ class Tensor:
             raise TypeError("Tensor(data) needs a torch.Tensor, a number or a list, got a "
                             "scratchlib Tensor: use its .data (or .detach())")
         if isinstance(data, torch.Tensor):
-            data = data.detach()  # the engine keeps torch's autograd out: no history, no grad
+            if data.requires_grad:  # the engine keeps torch's autograd out: no history, no grad
+                data = data.detach()
         else:
             data = torch.as_tensor(data)
         if requires_grad and not (data.is_floating_point() or data.is_complex()):
@@ -183,7 +184,7 @@ class Tensor:
     def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
         """The sum divided by the number of elements summed (built from ``sum`` and ``/``)."""
         total = self.sum(axis, keepdims)
-        return total / (self.data.numel() // max(total.data.numel(), 1))
+        return total / (self.data.numel() // total.data.numel())
 
     def log(self) -> "Tensor":
         return _ops.Log.apply(self)
