@@ -54,6 +54,10 @@ class Layer:
             if not isinstance(layer, Layer):
                 raise TypeError(f"{type(self).__name__}: input {i} must be a Layer "
                                 f"(e.g. an Input), got {type(layer).__name__}")
+        devices = {str(l.device) for l in inputs}
+        if len(devices) > 1:
+            raise ValueError(f"{type(self).__name__}: inputs live on different devices: "
+                             + ", ".join(f"{l!r} on {l.device}" for l in inputs))
         self.inputs = inputs
         first = next((l for l in inputs if l.dtype.is_floating_point), inputs[0] if inputs else None)
         self.dtype = dtype if dtype is not None else (first.dtype if first else torch.get_default_dtype())
@@ -108,7 +112,8 @@ class Layer:
             if tuple(shape) != expected:
                 raise ValueError(f"{self!r}.accumulate_grad: gradient must have the shape of the "
                                  f"output {expected}, got {tuple(shape)}")
-            grad = self._grad = torch.empty(expected, dtype=grad.dtype, device=grad.device)
+            device = self.output.device if self.output is not None else grad.device
+            grad = self._grad = torch.empty(expected, dtype=grad.dtype, device=device)
             self._grad_is_zero = True
         return grad
 
@@ -161,6 +166,10 @@ class Input(Layer):
     batch size (first dimension) and keeps a reference (no copy per batch), a
     parameter copies, so ``step`` never writes into the caller's tensor. Only
     parameters move in ``step``: $W \leftarrow W - \eta\,\partial J/\partial W$.
+
+    Device: with ``device`` given, values are moved there; without, the Input follows
+    the device of the values it is given (set parameters and data before wiring the
+    layers that read them, which take their device from their inputs).
     """
 
     def __init__(self, shape, train: bool = False, dtype=None, device=None):
@@ -169,6 +178,7 @@ class Input(Layer):
             raise ValueError(f"Input: shape must have non-negative sizes, got {shape}")
         dtype = dtype if dtype is not None else torch.get_default_dtype()
         super().__init__(shape=shape, dtype=dtype, device=device)
+        self._fixed_device = device is not None
         self.train = bool(train)
         self.output = torch.zeros(shape, dtype=dtype, device=self.device)
         self.label_range: int | None = None  # set by SoftmaxCrossEntropy on its target
@@ -189,6 +199,8 @@ class Input(Layer):
             raise ValueError(f"{self!r}.set: expected shape {self.shape}{what}, got {shape}")
         if self.label_range is not None:
             check_labels(value, self.label_range, f"{self!r}.set")
+        if not self._fixed_device and value.device != self.device:
+            self._move_to(value.device)
         if self.train:
             self.output.copy_(value)
         else:
@@ -197,6 +209,13 @@ class Input(Layer):
             self.output = value
             self.dtype = value.dtype
         return self
+
+    def _move_to(self, device: torch.device) -> None:
+        """Follow values onto another device (value and grad buffer move along)."""
+        self.device = device
+        self.output = self.output.to(device)
+        self._grad = torch.zeros(self._grad.shape, dtype=self._grad.dtype, device=device)
+        self._grad_is_zero = True
 
     def randomize(self, generator: torch.Generator | None = None) -> Input:
         r"""Random values; returns self.
@@ -273,9 +292,9 @@ class Linear(Layer):
         self.check_forward_ran()
         g = self.grad                                                  # (B, out)
         ### BEGIN SOLUTION 4.3: Linear.backward: hand dJ/dX, dJ/dW, dJ/db to the inputs
-        if self.x.needs_grad:
-            self.x.accumulate_grad(g @ self.W.output)                  # (B, in)
-        if self.W.needs_grad:  # accumulate_grad(g.T @ X), fused
+        if self.x.needs_grad:  # accumulate_grad(g @ W), written straight into x's buffer
+            self.x.accumulate_matmul(g, self.W.output)                 # (B, in)
+        if self.W.needs_grad:  # accumulate_grad(g.T @ X)
             self.W.accumulate_matmul(g.t(), self.x.output)             # (out, in)
         if self.b.needs_grad:
             self.b.accumulate_grad(g.sum(0))                           # (out,)

@@ -32,6 +32,7 @@ class Network:
         self._compute: list[Layer] = []      # layers with work in forward (not Inputs)
         self._backward: list[Layer] = []     # the same, reversed, where a parameter is upstream
         self._intermediate: list[Layer] = []  # non-Input layers whose grad backward fills
+        self._with_grad: list[Layer] = []      # every layer whose grad backward fills
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -52,7 +53,12 @@ class Network:
         raise ValueError(f"{layer!r} is not on this tape")
 
     def add(self, layer: Layer) -> Layer:
-        """Append ``layer`` to the tape (its inputs must already be on it); returns the layer."""
+        """Append ``layer`` to the tape (its inputs must already be on it); returns the layer.
+
+        Sets ``layer.needs_grad``: for an Input, whether it is a parameter; for any other
+        layer, whether one of its inputs needs a gradient (a parameter lies upstream).
+        A layer belongs to one network: the flag stays with the layer object.
+        """
         if not isinstance(layer, Layer):
             raise TypeError(f"Network.add needs a Layer, got {type(layer).__name__}")
         if id(layer) in self._on_tape:
@@ -65,12 +71,15 @@ class Network:
         self._on_tape.add(id(layer))
         if isinstance(layer, Input):
             layer.needs_grad = layer.train
+            if layer.train:
+                self._with_grad.append(layer)
         else:
             layer.needs_grad = any(source.needs_grad for source in layer.inputs)
             self._compute.append(layer)
             if layer.needs_grad:
                 self._backward.insert(0, layer)
                 self._intermediate.append(layer)
+                self._with_grad.append(layer)
         return layer
 
     def parameters(self) -> list[Input]:
@@ -112,9 +121,8 @@ class Network:
 
     def clear_grad(self) -> None:
         """Zero every grad that ``backward`` writes (parameters and the layers between)."""
-        for layer in self.layers:
-            if layer.needs_grad:
-                layer.clear_grad()
+        for layer in self._with_grad:
+            layer.clear_grad()
 
     def step(self, step_size: float) -> None:
         r"""Plain SGD on every parameter: $W \leftarrow W - \eta\, \partial J/\partial W$."""

@@ -96,3 +96,13 @@ def test_bad_input_is_refused_before_anything_changes():
     assert w.output.tolist() == W.tolist() and w.grad.tolist() == G.tolist()
     with pytest.raises(ValueError, match=r"Input: shape must have non-negative sizes, got \(2, -1\)"):
         Input((2, -1))
+
+
+def test_an_input_follows_its_values_device_unless_told_one():
+    meta = torch.device("meta")  # a device without data: shapes and devices only
+    x = Input((2, 3)).set(torch.zeros(2, 3, device=meta))
+    w = Input((2, 3), train=True).set(torch.zeros(2, 3, device=meta))
+    assert x.output.device == w.output.device == w.grad.device == meta
+    assert w.device == meta
+    fixed = Input((2, 3), device="cpu").set(torch.ones(2, 3))
+    assert fixed.device == torch.device("cpu")

@@ -102,3 +102,10 @@ def test_a_new_batch_size_flows_through():
     run(layer, G[:1])
     assert layer.output.tolist() == [[-0.5, 9.0]]
     assert w.grad.tolist() == [[1.0, -2.0, 3.0], [-2.0, 4.0, -6.0]]
+
+
+def test_inputs_on_different_devices_are_refused_when_wiring():
+    x = Input((2, 3)).set(torch.zeros(2, 3, device="meta"))
+    with pytest.raises(ValueError, match=r"Linear: inputs live on different devices: Input\(2, 3\) on meta, "
+                                         r"Input\(2, 3\) \(parameter\) on cpu"):
+        Linear(x, Input((2, 3), train=True), Input((2,), train=True))

@@ -40,6 +40,8 @@ def test_matches_torch_autograd(batch, classes, data):
     assert_close(layer.output, ref)
     assert_close(logits.grad, d_logits)
     assert_close(layer.classifications, torch.softmax(values, dim=1))
+    layer.backward()                      # the accumulate path: logits.grad now holds twice the gradient
+    assert_close(logits.grad, 2 * d_logits)
 
 
 @pytest.mark.parametrize("size", [1e4, -1e4, 1e300])
