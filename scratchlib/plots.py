@@ -170,7 +170,8 @@ def _image_grid(images: torch.Tensor, titles: Sequence[str] | None, ncols: int, 
             continue
         image = images[k]
         limit = image.abs().max().item() or 1.0
-        ax.imshow(image.numpy(), cmap=cmap, vmin=-limit if symmetric else None, vmax=limit if symmetric else None)
+        ax.imshow(image.numpy(), cmap=cmap, interpolation="nearest",
+                  vmin=-limit if symmetric else None, vmax=limit if symmetric else None)
         if titles is not None:
             ax.set_title(titles[k], fontsize=8)
     return fig
@@ -207,6 +208,8 @@ def show_misclassified(x, y_true, y_pred, max_images: int = 16, ncols: int = 8, 
     images = x[wrong].double().reshape(-1, *shape)
     titles = [f"{y_true[k].item()} -> {y_pred[k].item()}" for k in wrong.tolist()]
     return _image_grid(images, titles, ncols, "gray_r", symmetric=False)
+
+
 # colours of the graph drawing: data, parameters, operations, losses, the weight-decay branch
 _NODE_COLOURS = {"data": "#cfe2f3", "parameter": "#fce5cd", "operation": "#eeeeee",
                  "loss": "#f4cccc", "weight decay": "#d9ead3"}

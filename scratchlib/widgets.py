@@ -130,8 +130,8 @@ class Explorer:
     def _draw(self, x, y) -> None:
         if self.figure is not None:
             plt.close(self.figure)
-        self.figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
-        plots.plot_decision_boundary(self.net.predict, x, y, ax=left, resolution=120, title=self.dataset.value)
+        self.figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+        plots.plot_decision_boundary(self.net.predict, x, y, ax=left, resolution=100, title=self.dataset.value)
         curves = {"train": self.history.epoch_loss}
         if self.history.val_loss:
             curves["held-out"] = self.history.val_loss

@@ -104,6 +104,8 @@ def test_show_misclassified_titles_true_and_predicted():
     plt.close(fig)
     with pytest.raises(ValueError, match="same length, got 6, 6 and 5"):
         plots.show_misclassified(x, [1] * 6, [1] * 5)
+
+
 def _nodes(ax):
     """The node labels of a drawn network (the arrows are Annotations, also Text)."""
     return [t for t in ax.texts if type(t).__name__ == "Text"]
