@@ -4,8 +4,8 @@ Editions (all from the one course source):
     student  each region replaced by its stub, exercise cells' outputs cleared (and those
              of cells that displayed solution source), teacher-only files and blocks left out
     solved   each region replaced by its code without markers (a perfect submission)
-    probe    for the grader only: the package's regions announce themselves (and raise
-             their stub when the grader asks), the notebooks' regions are stubbed
+    probe    for the grader only: every region announces itself when it runs, and raises
+             its stub when the grader asks
 """
 from __future__ import annotations
 
@@ -29,14 +29,24 @@ SKIP_PARTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".
 # student edition (Makefile targets and the README section that only teachers need)
 TEACHER_BLOCK = ("BEGIN TEACHER ONLY", "END TEACHER ONLY")
 
-PROBE_MODULE = '''"""Written by the grader into its probe edition: records which exercises a test reaches."""
+PROBE_MODULE = '''"""Written by the grader into its probe edition: records which exercises a test or cell reaches."""
+import os
+
 hits = set()
-stub = None  # the exercise whose stub the grader wants raised
+# the exercises whose stub the grader wants raised (pytest sets it per test; a kernel reads it
+# from the environment)
+stubs = set(filter(None, os.environ.get("TEACHER_STUB", "").split(",")))
+_log = open(os.environ["TEACHER_PROBE_LOG"], "a", buffering=1) if os.environ.get("TEACHER_PROBE_LOG") else None
+_last = None
 
 
 def enter(exercise, message):
+    global _last
     hits.add(exercise)
-    if exercise == stub:
+    if _log is not None and exercise != _last:
+        _log.write(exercise + "\\n")
+        _last = exercise
+    if exercise in stubs:
         raise NotImplementedError(message)
 '''
 
@@ -150,7 +160,7 @@ def edition_file(course: Course, path: str, mode: str) -> bytes:
         nb = nbformat.read(course.root / path, as_version=nbformat.NO_CONVERT)
         for index, regions in course.notebooks.get(path, {}).items():
             cell = nb.cells[index]
-            cell.source = rewrite(cell.source, regions, "student" if mode == "probe" else mode)
+            cell.source = rewrite(cell.source, regions, mode)
             cell.outputs, cell.execution_count = [], None
         for cell in nb.cells:
             # an output that shows library source (show_source) shows the solutions: clear it;

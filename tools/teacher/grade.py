@@ -6,9 +6,8 @@ Which tests check which exercise is found, never kept by hand:
   announces itself when it runs); a test that passes on the solutions and reaches a
   region checks that exercise. Then, for each exercise, one such test is run again with
   only that region stubbed, and must fail naming the exercise ("the stub is caught").
-* notebook exercises: each notebook runs once with its exercise cells stubbed (the library
-  solved); the cells of an exercise's section (its cell and the code cells after it, up to
-  the next exercise cell) that fail there check it, and one must fail naming it.
+* notebook exercises: the cells that reach the exercise's code, and the cells after it
+  that fail when the notebook's exercises are stubbed (see notebook_tests).
 
 The tests and notebooks run through teacher.runner: a time limit per test, and a crash
 costs only the test that crashed.
@@ -33,20 +32,37 @@ MAP_VERSION = 1
 
 # ---------------------------------------------------------------- which test checks which exercise
 
-def notebook_sections(course: Course) -> dict[str, list[dict]]:
-    """Exercise id -> the notebook cells that check it: its own cell and the code cells after it."""
-    sections: dict[str, list[dict]] = {}
-    for path, cells in course.notebooks.items():
+def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dict]:
+    """The cells that check each notebook exercise, and the one that catches its stub.
+
+    Each notebook with exercise cells runs twice in the probe edition. With the solutions,
+    to learn which exercises each cell reaches: a cell that reaches an exercise (calls the
+    function the exercise completes, or is its cell) checks it, and with the exercise
+    stubbed it raises naming it (the first such cell is the catch, unless it catches
+    exceptions itself). With the notebook's exercises stubbed, to find the cells that use
+    what an exercise computed: the cells of its section (its cell and the code cells after
+    it, up to the next exercise cell) that fail then check it too.
+    """
+    found = {}
+    for path, cells in sorted(course.notebooks.items()):
         nb = nbformat.read(course.root / path, as_version=nbformat.NO_CONVERT)
+        ids = [r.id for index in sorted(cells) for r in cells[index]]
+        solved = {r["index"]: r for r in execute_notebook(probe / path, probe, timeout, probe=True)}
+        stubbed = {r["index"]: r for r in execute_notebook(probe / path, probe, timeout, stubs=ids)}
         starts = sorted(cells)
         for k, start in enumerate(starts):
             stop = starts[k + 1] if k + 1 < len(starts) else len(nb.cells)
-            chosen = [{"test": f"{path}::cell {i}", "notebook": path, "index": i, "id": nb.cells[i].get("id")}
-                      for i in range(start, stop) if nb.cells[i].cell_type == "code"
-                      and nb.cells[i].source.strip()]
             for region in cells[start]:
-                sections[region.id] = chosen
-    return sections
+                reach = [i for i, r in solved.items() if r["ok"] and region.id in r["hits"]]
+                uses = [i for i in range(start, stop) if i in stubbed and not stubbed[i]["ok"]
+                        and solved.get(i, {}).get("ok")]
+                chosen = sorted(set(reach) | set(uses))
+                catch = next((i for i in reach if "except" not in nb.cells[i].source), None)
+                found[region.id] = {
+                    "cells": [{"test": f"{path}::cell {i}", "notebook": path, "index": i,
+                               "id": nb.cells[i].get("id")} for i in chosen],
+                    "caught_by": None if catch is None else f"{path}::cell {catch}"}
+    return found
 
 
 def exercise_map(course: Course, timeout: float = 300.0, verify: bool = True) -> dict:
@@ -66,24 +82,14 @@ def exercise_map(course: Course, timeout: float = 300.0, verify: bool = True) ->
                     tests.setdefault(exercise, []).append(nodeid)
         if verify and library:
             caught = _verify(course, probe, tests, results, timeout)
-        # notebooks: run each one with its exercise cells stubbed (library solved); a cell of an
-        # exercise's section checks it when it fails there; the stub is caught by the cell that
-        # fails naming the exercise
-        sections = notebook_sections(course)
-        failed = {}
-        for path in sorted(course.notebooks):
-            for record in execute_notebook(probe / path, probe, timeout):
-                if not record["ok"]:
-                    failed[f"{path}::cell {record['index']}"] = record["error"]
+        notebooks = notebook_tests(course, probe, timeout)
     exercises = {}
     for exercise in course.ids:
         region = course.region(exercise)
         entry = {"task": region.task, "where": f"{region.where}:{region.line}"}
-        if exercise in sections:
-            cells = [c for c in sections[exercise] if c["test"] in failed]
-            entry.update(tests=[c["test"] for c in cells], cells=cells,
-                         caught_by=next((c["test"] for c in cells
-                                         if f"exercise {exercise}:" in failed[c["test"]]), None))
+        if exercise in notebooks:
+            cells = notebooks[exercise]["cells"]
+            entry.update(tests=[c["test"] for c in cells], cells=cells, caught_by=notebooks[exercise]["caught_by"])
         else:
             entry.update(tests=tests.get(exercise, []), cells=[], caught_by=caught.get(exercise))
         exercises[exercise] = entry
@@ -141,7 +147,7 @@ def load_map(course: Course, cache: Path | None, timeout: float = 300.0) -> dict
 def problems(data: dict) -> list[str]:
     """What makes a course unfit to hand out: exercises no test catches, tests failing on solutions."""
     out = [f"exercise {e} ({x['where']}) is not caught by any test: "
-           + ("no cell of its section fails naming it when it is stubbed" if " cell " in x["where"]
+           + ("no cell runs its code (call the function it completes in a later cell)" if " cell " in x["where"]
               else "add a unit test that runs it (a test that fails on the solutions does not count)")
            for e, x in data["exercises"].items() if not x["caught_by"]]
     out += [f"{n} fails on the solutions:\n{m}" for n, m in data["failing_on_solutions"].items()]

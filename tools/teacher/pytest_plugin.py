@@ -72,7 +72,8 @@ def pytest_runtest_logstart(nodeid, location):
     probe = _probe()
     if probe is not None:
         probe.hits.clear()
-        probe.stub = (_state.setdefault("plan", _load("TEACHER_PLAN") or {})).get(nodeid)
+        stub = (_state.setdefault("plan", _load("TEACHER_PLAN") or {})).get(nodeid)
+        probe.stubs = {stub} if stub else set()
     _write({"event": "start", "nodeid": nodeid})
 
 
@@ -95,5 +96,5 @@ def pytest_runtest_logfinish(nodeid, location):
     probe = _probe()
     current["hits"] = sorted(probe.hits) if probe is not None else []
     if probe is not None:
-        probe.stub = None
+        probe.stubs = set()
     _write({"event": "done", **current})

@@ -88,7 +88,7 @@ def _env(code_dir: Path, work: Path, name: str) -> dict:
     env["PYTHONPATH"] = os.pathsep.join([str(Path(code_dir).resolve()), str(TOOLS)])
     env.update({"TEACHER_RESULTS": str(work / f"{name}.jsonl"), "CI": "true", "PYTHONDONTWRITEBYTECODE": "1",
                 "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"})
-    for key in ("TEACHER_SELECT", "TEACHER_PLAN", "TEACHER_COLLECT"):
+    for key in ("TEACHER_SELECT", "TEACHER_PLAN", "TEACHER_COLLECT", "TEACHER_STUB", "TEACHER_PROBE_LOG"):
         env.pop(key, None)
     return env
 
@@ -146,11 +146,14 @@ def _run_once(course, code_dir, files, select, plan, timeout, work, attempt):
     return done, started, collected, (reason + "\n" + tail).strip()
 
 
-def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on_error: bool = False) -> list[dict]:
+def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on_error: bool = False,
+                     stubs: list[str] = (), probe: bool = False) -> list[dict]:
     """Run a notebook in a fresh kernel with code_dir's package first on the path.
 
-    Returns one record per code cell: index, id, ok, error (the exception line). Outputs are not
-    compared. With stop_on_error, stops at the first failing cell, as Run All does in the lab.
+    Returns one record per code cell: index, id, ok, error (the exception line), and with
+    probe (code_dir is a probe edition) hits, the exercises the cell reached; stubs are the
+    exercises whose stub the probe raises. Outputs are not compared. With stop_on_error,
+    stops at the first failing cell, as Run All does in the lab.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
@@ -158,27 +161,36 @@ def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                             interrupt_on_timeout=True, resources={"metadata": {"path": str(path.parent)}})
-    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "MPLBACKEND", "PYTHONDONTWRITEBYTECODE")}
-    os.environ.update(PYTHONPATH=str(Path(code_dir).resolve()), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+    log = Path(tempfile.mkstemp(prefix="teacher-probe-", suffix=".log")[1])
+    settings = {"PYTHONPATH": str(Path(code_dir).resolve()), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
+                "TEACHER_STUB": ",".join(stubs), "TEACHER_PROBE_LOG": str(log) if probe else ""}
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)  # the kernel inherits them
     records = []
     try:
         with client.setup_kernel():
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code" or not cell.source.strip():
                     continue
-                record = {"index": index, "id": cell.get("id"), "ok": True, "error": ""}
+                record = {"index": index, "id": cell.get("id"), "ok": True, "error": "", "hits": []}
                 records.append(record)
+                seen = log.stat().st_size
                 try:
                     client.execute_cell(cell, index)
                 except DeadKernelError as error:
                     record.update(ok=False, error=f"the kernel died: {error}")
                     break
+                finally:
+                    with open(log) as f:
+                        f.seek(seen)
+                        record["hits"] = sorted(set(f.read().split()))
                 errors = [o for o in cell.outputs if o.output_type == "error"]
                 if errors:
                     record.update(ok=False, error=f"{errors[0].ename}: {errors[0].evalue}")
                     if stop_on_error:
                         break
     finally:
+        log.unlink()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
