@@ -19,13 +19,14 @@ import io
 import json
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from teacher.edition import PACKAGE, Course, exercise_key, write_edition
-from teacher.runner import execute_notebook, run_tests, test_files
+from teacher.runner import WORKERS, execute_notebook, run_tests, test_files
 
 MAP_VERSION = 1
 
@@ -37,18 +38,24 @@ def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dic
 
     Each notebook with exercise cells runs twice in the probe edition. With the solutions,
     to learn which exercises each cell reaches: a cell that reaches an exercise (calls the
-    function the exercise completes, or is its cell) checks it, and with the exercise
-    stubbed it raises naming it (the first such cell is the catch, unless it catches
-    exceptions itself). With the notebook's exercises stubbed, to find the cells that use
-    what an exercise computed: the cells of its section (its cell and the code cells after
-    it, up to the next exercise cell) that fail then check it too.
+    function the exercise completes, or is its cell) checks it. With the notebook's
+    exercises stubbed, to find the cells that use what an exercise computed: the cells of its section (its cell and the code cells after
+    it, up to the next exercise cell) that fail then check it too. Then one run per exercise
+    with only its stub shows which cell catches it.
     """
+    def run(job):
+        path, stubs = job
+        return {r["index"]: r for r in execute_notebook(probe / path, probe, timeout, probe=not stubs, stubs=stubs)}
+
+    paths = sorted(course.notebooks)
+    ids = {path: [r.id for i in sorted(course.notebooks[path]) for r in course.notebooks[path][i]] for path in paths}
+    with ThreadPoolExecutor(WORKERS) as pool:
+        runs = list(pool.map(run, [(path, stubs) for path in paths for stubs in ([], ids[path])]))
     found = {}
-    for path, cells in sorted(course.notebooks.items()):
+    for n, path in enumerate(paths):
+        cells = course.notebooks[path]
         nb = nbformat.read(course.root / path, as_version=nbformat.NO_CONVERT)
-        ids = [r.id for index in sorted(cells) for r in cells[index]]
-        solved = {r["index"]: r for r in execute_notebook(probe / path, probe, timeout, probe=True)}
-        stubbed = {r["index"]: r for r in execute_notebook(probe / path, probe, timeout, stubs=ids)}
+        solved, stubbed = runs[2 * n], runs[2 * n + 1]
         starts = sorted(cells)
         for k, start in enumerate(starts):
             stop = starts[k + 1] if k + 1 < len(starts) else len(nb.cells)
@@ -57,11 +64,25 @@ def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dic
                 uses = [i for i in range(start, stop) if i in stubbed and not stubbed[i]["ok"]
                         and solved.get(i, {}).get("ok")]
                 chosen = sorted(set(reach) | set(uses))
-                catch = next((i for i in reach if "except" not in nb.cells[i].source), None)
                 found[region.id] = {
                     "cells": [{"test": f"{path}::cell {i}", "notebook": path, "index": i,
                                "id": nb.cells[i].get("id")} for i in chosen],
-                    "caught_by": None if catch is None else f"{path}::cell {catch}"}
+                    "caught_by": None}
+    # the catch, proved: the notebook run with only that exercise stubbed stops at a cell
+    # that fails naming it (runs stop at the first error, so this costs a prefix of the notebook)
+
+    def first_failure(job):
+        path, exercise = job
+        records = execute_notebook(probe / path, probe, timeout, stop_on_error=True, stubs=[exercise])
+        last = records[-1] if records else None
+        if last is not None and not last["ok"] and f"exercise {exercise}:" in last["error"]:
+            return exercise, f"{path}::cell {last['index']}"
+        return exercise, None
+
+    jobs = [(path, r.id) for path, cells in sorted(course.notebooks.items()) for i in sorted(cells) for r in cells[i]]
+    with ThreadPoolExecutor(WORKERS) as pool:
+        for exercise, catch in pool.map(first_failure, jobs):
+            found[exercise]["caught_by"] = catch
     return found
 
 

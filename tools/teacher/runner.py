@@ -164,11 +164,9 @@ def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on
     log = Path(tempfile.mkstemp(prefix="teacher-probe-", suffix=".log")[1])
     settings = {"PYTHONPATH": str(Path(code_dir).resolve()), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
                 "TEACHER_STUB": ",".join(stubs), "TEACHER_PROBE_LOG": str(log) if probe else ""}
-    saved = {k: os.environ.get(k) for k in settings}
-    os.environ.update(settings)  # the kernel inherits them
     records = []
     try:
-        with client.setup_kernel():
+        with client.setup_kernel(env={**os.environ, **settings}):
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code" or not cell.source.strip():
                     continue
@@ -191,9 +189,4 @@ def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on
                         break
     finally:
         log.unlink()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return records
