@@ -87,3 +87,45 @@ def test_widget_tree_holds_every_control():
         stack.extend(getattr(node, "children", ()))
     for control in e.controls + [e.train_button, e.auto, e.status, e.output]:
         assert any(control is node for node in found)
+
+
+def test_record_backward_ends_where_network_backward_ends():
+    from scratchlib.network import mlp
+
+    g = torch.Generator().manual_seed(3)
+    net = mlp([3, 4, 2], regularization=0.1, generator=g, dtype=torch.float64)
+    net.x.set(torch.randn(5, 3, generator=g, dtype=torch.float64))
+    net.target.set(torch.tensor([0, 1, 1, 0, 1]))
+    net.forward()
+    record = widgets.record_backward(net)
+    stepped = {id(p): p.grad.clone() for p in net.parameters()}
+    net.clear_grad()
+    net.backward()
+    for p in net.parameters():
+        torch.testing.assert_close(stepped[id(p)], p.grad, rtol=0, atol=0)
+    # step 0: only the seed; then one step per layer with a parameter upstream, last layer first
+    first_layer, first = record[0]
+    assert first_layer is net.layers[-1] and first[id(first_layer)].item() == 1.0
+    assert all(grad.abs().sum() == 0 for key, grad in first.items() if key != id(first_layer))
+    computed = [layer for layer, _ in record[1:]]
+    assert computed[0] is net.layers[-1] and computed[-1] is net.linears[0]
+    assert len(record) == 1 + sum(1 for l in net.layers if l.needs_grad and l not in net.parameters())
+
+
+def test_backward_stepper_slider_moves_the_highlight():
+    from scratchlib.network import mlp
+
+    net = mlp([2, 3, 2], generator=torch.Generator().manual_seed(0))
+    with pytest.raises(RuntimeError, match=r"run net.forward\(\) first"):
+        widgets.backward_stepper(net)
+    net.x.set(torch.tensor([[1.0, -2.0], [0.5, 3.0]]))
+    net.target.set(torch.tensor([1, 0]))
+    net.forward()
+    stepper = widgets.backward_stepper(net)
+    assert stepper.slider.max == len(stepper.record) - 1 == 4  # seed, loss, Linear, ReLU, Linear
+    assert stepper.status.value.startswith("step 0: seed dJ/dJ = 1 at SoftmaxCrossEntropy")
+    stepper.slider.value = 2
+    assert stepper.status.value.startswith("step 2 of 4: Linear") and "ReLU(1, 3), Input(2, 3) (parameter)" in stepper.status.value
+    texts = [t.get_text() for t in stepper.figure.axes[0].texts]
+    assert any(t.startswith("W2\n|grad| ") for t in texts) and any(t.startswith("b1\n|grad| 0\n") for t in texts)
+    assert stepper.figure.axes[0].get_title() == stepper.status.value
