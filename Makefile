@@ -45,6 +45,15 @@ notebooks: $(STAMP)  ## re-execute every notebook in place (after editing one)
 
 bench: $(STAMP)  ## time one SGD step, ours vs torch (DEVICE=cuda to use a GPU)
 	$(PY) benchmarks/train_step.py --device $(or $(DEVICE),cpu) --csv build/bench.csv
+# BEGIN TEACHER ONLY (left out of the student edition)
+TIMEOUT ?= 120
+student: $(STAMP)  ## write the student edition to build/student (solutions replaced by stubs)
+	PYTHONPATH=tools $(PY) -m teacher student
+
+grade: $(STAMP)  ## grade a student's copy, or a folder of copies: make grade DIR=path [TIMEOUT=120]
+	@test -n "$(DIR)" || { echo "usage: make grade DIR=path/to/a/student/copy (or a folder of copies)"; exit 2; }
+	PYTHONPATH=tools $(PY) -m teacher --timeout $(TIMEOUT) grade "$(DIR)"
+# END TEACHER ONLY
 
 clean:  ## remove the environment and generated files
 	rm -rf $(VENV) build .pytest_cache .hypothesis

@@ -1,0 +1,323 @@
+"""The teacher tools: markers, the student edition, and the grader, round trip.
+
+The mechanics run on tests/teacher_fixture (a tiny torch-free course, seconds); the real
+course gets the checks that matter for handing it out: valid markers, a deterministic
+edition that imports, every exercise caught by a test, notebooks that stop at their stub.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "teacher_fixture"
+sys.path.insert(0, str(ROOT / "tools"))
+
+from teacher.edition import PACKAGE, scan, write_edition  # noqa: E402
+from teacher.grade import exercise_map, grade, load_map, problems, table  # noqa: E402
+from teacher.markers import MarkerError, check_python_source, find_regions, rewrite  # noqa: E402
+from teacher.runner import execute_notebook  # noqa: E402
+
+SOURCE = '''def forward(self):
+    """Doc."""
+    x = self.x
+    ### BEGIN SOLUTION 4.1: Linear.forward: y = x W^T + b
+    y = x @ self.W.T
+    y = y + self.b
+    ### END SOLUTION
+    return y
+
+
+def backward(self, g):
+    if g is None:
+        raise ValueError("no grad")
+    for k in range(2):
+        ### BEGIN SOLUTION 4.2: Linear.backward: "dx" = g W
+        self.dx = g @ self.W
+        ### END SOLUTION
+'''
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ---------------------------------------------------------------- markers
+
+def test_regions_are_found_with_id_task_and_place():
+    regions = find_regions(SOURCE, "layers.py")
+    assert [(r.id, r.task, r.line, r.indent) for r in regions] == [
+        ("4.1", "Linear.forward: y = x W^T + b", 4, "    "),
+        ("4.2", 'Linear.backward: "dx" = g W', 15, "        ")]
+    assert regions[0].body == ("    y = x @ self.W.T\n", "    y = y + self.b\n")
+
+
+def test_student_text_has_stubs_at_the_region_indentation_and_every_other_byte_kept():
+    regions = find_regions(SOURCE, "layers.py")
+    student = rewrite(SOURCE, regions, "student")
+    assert '    raise NotImplementedError("exercise 4.1: Linear.forward: y = x W^T + b")\n    return y\n' in student
+    assert '        raise NotImplementedError("exercise 4.2: Linear.backward: \\"dx\\" = g W")\n' in student
+    lines = SOURCE.splitlines(keepends=True)
+    outside = [line for i, line in enumerate(lines) if not any(r.begin <= i <= r.end for r in regions)]
+    assert [line for line in student.splitlines(keepends=True) if "NotImplementedError" not in line] == outside
+    check_python_source(SOURCE, regions, "layers.py")
+    namespace = {}
+    exec(compile(student, "student", "exec"), namespace)
+    with pytest.raises(NotImplementedError, match=r'^exercise 4\.2: Linear\.backward: "dx" = g W$'):
+        namespace["backward"](object(), 1)
+
+
+def test_windows_line_endings_and_a_missing_final_newline_survive():
+    text = "a = 1\r\n### BEGIN SOLUTION 1.1: set b\r\nb = 2\r\n### END SOLUTION"
+    regions = find_regions(text, "cell")
+    assert rewrite(text, regions, "student") == 'a = 1\r\nraise NotImplementedError("exercise 1.1: set b")'
+    assert rewrite(text, regions, "solved") == "a = 1\r\nb = 2"
+
+
+def test_solved_drops_the_markers_and_probe_keeps_the_line_numbers():
+    regions = find_regions(SOURCE, "layers.py")
+    solved = rewrite(SOURCE, regions, "solved")
+    assert "SOLUTION" not in solved and "    y = y + self.b\n" in solved
+    probe = rewrite(SOURCE, regions, "probe")
+    assert len(probe.splitlines()) == len(SOURCE.splitlines())
+    assert "__import__('_teacher_probe').enter('4.1', 'exercise 4.1: Linear.forward: y = x W^T + b')" in probe
+
+
+@pytest.mark.parametrize("text, message", [
+    ("def f():\n    ### BEGIN SOLUTION 1.1: a\n    x = 1\n", r"f\.py:2: BEGIN SOLUTION 1\.1 is never closed"),
+    ("def f():\n    x = 1\n    ### END SOLUTION\n", r"f\.py:3: END SOLUTION without a BEGIN"),
+    ("def f():\n    ### BEGIN SOLUTION 1.1: a\n    ### BEGIN SOLUTION 1.2: b\n    x = 1\n"
+     "    ### END SOLUTION\n    ### END SOLUTION\n", r"f\.py:3: BEGIN SOLUTION inside the region opened at line 2"),
+    ("def f():\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION\n", r"f\.py:2: malformed marker"),
+    ("def f():\n    ### BEGIN SOLUTION 1.1\n    x = 1\n    ### END SOLUTION\n", r"f\.py:2: malformed marker"),
+    ("def f():\n    ### BEGIN SOLUTION one: task\n    x = 1\n    ### END SOLUTION\n", r"f\.py:2: malformed"),
+    ("def f():\n    # BEGIN SOLUTION 1.1: a\n    x = 1\n", r"f\.py:2: malformed marker"),
+    ("def f():\n    ### BEGIN SOLUTION 1.1: a\n    x = 1\n  ### END SOLUTION\n", r"f\.py:4: END SOLUTION is indented 2"),
+    ("def f():\n    ### BEGIN SOLUTION 1.1: a\n\n    ### END SOLUTION\n", r"f\.py:2: exercise 1\.1 has no code"),
+    ("def f():\n    if x:\n        ### BEGIN SOLUTION 1.1: a\n        y = 1\n    z = 2\n        ### END SOLUTION\n",
+     r"f\.py:5: line is indented less than the markers of exercise 1\.1"),
+])
+def test_malformed_markers_are_clear_errors_naming_file_and_line(text, message):
+    with pytest.raises(MarkerError, match=message):
+        find_regions(text, "f.py")
+
+
+@pytest.mark.parametrize("text", [
+    "### BEGIN SOLUTION 1.1: a module-level region\nx = 1\n### END SOLUTION\n",
+    "class A:\n    ### BEGIN SOLUTION 1.1: a class body\n    x = 1\n    ### END SOLUTION\n",
+])
+def test_a_region_outside_a_function_body_is_refused(text):
+    with pytest.raises(MarkerError, match=r"f\.py:\d: exercise 1\.1 is not inside a function body"):
+        check_python_source(text, find_regions(text, "f.py"), "f.py")
+
+
+def test_a_duplicate_id_across_the_course_names_both_places(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURE, course)
+    extra = course / PACKAGE / "more.py"
+    extra.write_text("def g():\n    ### BEGIN SOLUTION 3.2: again\n    return 1\n    ### END SOLUTION\n")
+    with pytest.raises(MarkerError, match=r"scratchlib/ops\.py:18: exercise id 3\.2 is used twice \(also at scratchlib/more\.py:2\)"):
+        scan(course)
+
+
+# ---------------------------------------------------------------- the fixture course, round trip
+
+@pytest.fixture(scope="module")
+def fixture_course(tmp_path_factory):
+    """The fixture course copied out of the repository, scanned, with its exercise map."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(FIXTURE, root, dirs_exist_ok=True)
+    course = scan(root)
+    return course, exercise_map(course, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def fresh(fixture_course, tmp_path_factory):
+    course, _ = fixture_course
+    out = tmp_path_factory.mktemp("student") / "student"
+    write_edition(course, out, "student")
+    return out
+
+
+def test_the_student_edition_is_the_course_with_stubs_and_no_teacher_material(fixture_course, fresh):
+    course, _ = fixture_course
+    files = tree(fresh)
+    assert sorted(files) == ["Makefile", "README.md", "notebooks/01_demo.ipynb", "pyproject.toml",
+                             "scratchlib/__init__.py", "scratchlib/ops.py", "tests/test_ops.py"]
+    ops = files["scratchlib/ops.py"].decode()
+    assert 'raise NotImplementedError("exercise 3.1: double: return twice x")' in ops
+    assert "SOLUTION" not in ops and "2 * x" not in ops
+    assert files["tests/test_ops.py"] == (course.root / "tests/test_ops.py").read_bytes()
+    assert b"TEACHER" not in files["Makefile"] and b"student:" not in files["Makefile"]
+    assert b"teachers only" not in files["README.md"] and b"no torch" in files["README.md"]
+
+
+def test_student_notebook_clears_only_the_exercise_cells(fixture_course, fresh):
+    course, _ = fixture_course
+    before = nbformat.read(course.root / "notebooks/01_demo.ipynb", as_version=4)
+    after = nbformat.read(fresh / "notebooks/01_demo.ipynb", as_version=4)
+    assert len(before.cells) == len(after.cells)
+    assert "BEGIN SOLUTION" in before.cells[6].outputs[0].text  # it printed the library's source
+    for index, (old, new) in enumerate(zip(before.cells, after.cells)):
+        if index == 2:
+            assert new.source == 'raise NotImplementedError("exercise 1.1: set y to double of 21")\nprint(f"y = {y}")'
+            assert new.outputs == [] and new.execution_count is None
+        elif index == 6:  # an output showing solution source is cleared; the cell itself is kept
+            assert new.source == old.source and new.outputs == [] and new.execution_count is None
+        else:
+            assert new == old, f"cell {index} changed"
+
+
+def test_generating_the_edition_is_deterministic(fixture_course, fresh, tmp_path):
+    course, _ = fixture_course
+    write_edition(scan(course.root), tmp_path / "again", "student")
+    assert tree(tmp_path / "again") == tree(fresh)
+
+
+def test_each_exercise_is_mapped_to_the_tests_that_catch_it(fixture_course):
+    _, data = fixture_course
+    exercises = data["exercises"]
+    assert sorted(exercises) == ["1.1", "3.1", "3.2"]
+    assert exercises["3.1"]["tests"] == ["tests/test_ops.py::test_double", "tests/test_ops.py::test_double_any_number[-3]",
+                                         "tests/test_ops.py::test_double_any_number[0.5]"]
+    # the length check raises before the exercise's code: it checks no exercise
+    assert exercises["3.2"]["tests"] == ["tests/test_ops.py::test_relu_backward"]
+    # its section is cells 2, 3, 5, 6; 5 and 6 run without y, so they do not check 1.1
+    assert exercises["1.1"]["tests"] == [f"notebooks/01_demo.ipynb::cell {i}" for i in (2, 3)]
+    assert all(x["caught_by"] for x in exercises.values())
+    assert problems(data) == []
+
+
+def test_a_test_that_never_fails_on_a_stub_leaves_its_exercise_uncaught(tmp_path):
+    root = tmp_path / "course"
+    shutil.copytree(FIXTURE, root)
+    (root / "tests/test_ops.py").write_text(
+        "from scratchlib.ops import relu_backward\n\n\ndef test_swallows():\n"
+        "    try:\n        relu_backward([1.0], [2.0])\n    except NotImplementedError:\n        pass\n")
+    data = exercise_map(scan(root), timeout=60)
+    assert data["exercises"]["3.2"]["tests"] == ["tests/test_ops.py::test_swallows"]
+    assert data["exercises"]["3.2"]["caught_by"] is None
+    assert any("exercise 3.1" in p for p in problems(data)) and any("exercise 3.2" in p for p in problems(data))
+
+
+def test_the_fresh_student_edition_scores_zero_everywhere(fixture_course, fresh):
+    course, data = fixture_course
+    rows = grade(course, data, fresh, timeout=30, report=lambda line: None)
+    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 2), ("3.1", 0, 3), ("3.2", 0, 1)]
+    assert "total          0      6   0.00" in table(rows)
+
+
+def test_the_edition_with_solutions_restored_scores_full_marks(fixture_course, tmp_path):
+    course, data = fixture_course
+    write_edition(course, tmp_path / "solved", "solved")
+    assert "SOLUTION" not in (tmp_path / "solved/scratchlib/ops.py").read_text()
+    rows = grade(course, data, tmp_path / "solved", timeout=30, report=lambda line: None)
+    assert [(r.exercise, r.passed, r.total, r.score) for r in rows] == [
+        ("1.1", 2, 2, 1.0), ("3.1", 3, 3, 1.0), ("3.2", 1, 1, 1.0)]
+
+
+def _student_with(fresh: Path, target: Path, double: str, relu: str) -> Path:
+    shutil.copytree(fresh, target)
+    ops = target / PACKAGE / "ops.py"
+    text = ops.read_text()
+    text = text.replace('raise NotImplementedError("exercise 3.1: double: return twice x")', double)
+    text = text.replace('raise NotImplementedError("exercise 3.2: relu_backward: pass g where value > 0, else 0.0")',
+                        relu)
+    ops.write_text(text)
+    return target
+
+
+def test_an_endless_loop_costs_only_its_exercise(fixture_course, fresh, tmp_path):
+    course, data = fixture_course
+    student = _student_with(fresh, tmp_path / "looping", "return x + x", "while True:\n            pass")
+    rows = grade(course, data, student, timeout=2, notebooks="none")
+    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 2), ("3.1", 3, 3), ("3.2", 0, 1)]
+
+
+def test_a_crash_costs_only_the_tests_that_crashed(fixture_course, fresh, tmp_path):
+    course, data = fixture_course
+    student = _student_with(fresh, tmp_path / "crashing", "import os\n    os._exit(3)",
+                            "out.append(g if value > 0 else 0.0)")
+    rows = grade(course, data, student, timeout=30, notebooks="none")
+    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 2), ("3.1", 0, 3), ("3.2", 1, 1)]
+
+
+def test_a_student_notebook_runs_up_to_its_first_stub_and_stops_naming_it(fresh):
+    records = execute_notebook(fresh / "notebooks/01_demo.ipynb", fresh, timeout=60, stop_on_error=True)
+    assert [(r["index"], r["ok"]) for r in records] == [(1, True), (2, False)]
+    assert records[-1]["error"] == "NotImplementedError: exercise 1.1: set y to double of 21"
+
+
+def test_make_grade_grades_a_folder_of_submissions_into_one_csv(fixture_course, fresh, tmp_path):
+    course, data = fixture_course
+    (course.root / "build").mkdir(exist_ok=True)
+    (course.root / "build/exercise_map.json").write_text(json.dumps(data))  # as make student leaves it
+    submissions = tmp_path / "submissions"
+    shutil.copytree(fresh, submissions / "ada")
+    _student_with(fresh, submissions / "bob", "return 2 * x", "out.append(0.0)")
+    out = subprocess.run([sys.executable, "-m", "teacher", "--timeout", "30", "grade", str(submissions),
+                          "--notebooks", "none"], cwd=course.root, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "tools")})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "== ada" in out.stdout and "== bob" in out.stdout
+    lines = (submissions / "grades.csv").read_text().splitlines()
+    assert lines[0] == "student,exercise,passed,total,score,where,task"
+    assert "bob,3.1,3,3,1.0000,scratchlib/ops.py:6,double: return twice x" in lines
+    assert "bob,3.2,0,1,0.0000,scratchlib/ops.py:18,\"relu_backward: pass g where value > 0, else 0.0\"" in lines
+    assert "ada,3.1,0,3,0.0000,scratchlib/ops.py:6,double: return twice x" in lines
+
+
+# ---------------------------------------------------------------- the real course
+
+@pytest.fixture(scope="module")
+def course():
+    return scan(ROOT)
+
+
+@pytest.fixture(scope="module")
+def student_edition(course, tmp_path_factory):
+    out = tmp_path_factory.mktemp("course-student") / "student"
+    write_edition(course, out, "student")
+    return out
+
+
+def test_the_course_edition_is_deterministic_and_has_no_solutions(course, student_edition, tmp_path):
+    write_edition(scan(ROOT), tmp_path / "again", "student")
+    files = tree(student_edition)
+    assert tree(tmp_path / "again") == files
+    for name in ("pyproject.toml", "Makefile", "README.md", f"{PACKAGE}/__init__.py"):
+        assert name in files
+    assert not [f for f in files if f.startswith(("tools/teacher/", "tests/teacher_fixture/", "tests/test_teacher"))]
+    leaks = [f for f, data in files.items() if b"BEGIN SOLUTION" in data or b"TEACHER ONLY" in data]
+    assert leaks == []
+    for region in course.regions:
+        path = region.where.split(" cell ")[0]
+        assert region.stub().strip().encode() in files[path] or path.endswith(".ipynb")
+
+
+def test_the_course_student_package_imports(course, student_edition):
+    modules = sorted({p.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+                      for p in course.files if p.startswith(f"{PACKAGE}/") and p.endswith(".py")})
+    code = "import importlib\nfor name in %r:\n    importlib.import_module(name)\nprint('ok')" % modules
+    out = subprocess.run([sys.executable, "-c", code], cwd=student_edition, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(student_edition), "MPLBACKEND": "Agg"})
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_every_course_exercise_is_caught_by_a_test(course):
+    """Runs the course's unit tests once against the probe edition (cached in build/ by content)."""
+    data = load_map(course, ROOT / "build" / "exercise_map.json")
+    assert problems(data) == []
+    assert sorted(data["exercises"]) == sorted(course.ids)
+
+
+def test_course_student_notebooks_stop_at_a_stub_naming_the_exercise(course, student_edition):
+    for path in sorted(course.notebooks):
+        records = execute_notebook(student_edition / path, student_edition, timeout=300, stop_on_error=True)
+        assert records and not records[-1]["ok"], f"{path} ran to the end"
+        assert records[-1]["error"].startswith("NotImplementedError: exercise "), (path, records[-1])

@@ -1,0 +1,194 @@
+"""The course as files: find every solution region, and write an edition of the course.
+
+Editions (all from the one course source):
+    student  each region replaced by its stub, exercise cells' outputs cleared (and those
+             of cells that displayed solution source), teacher-only files and blocks left out
+    solved   each region replaced by its code without markers (a perfect submission)
+    probe    for the grader only: every region announces itself when it runs, and raises
+             its stub when the grader asks
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from teacher.markers import MarkerError, Region, check_python_source, find_regions, rewrite
+
+PACKAGE = "scratchlib"
+# never part of an edition: the teacher's tools, their tests, generated files
+TEACHER_ONLY = ("tools/teacher/", "tests/test_teacher.py", "tests/teacher_fixture/", "build/")
+SKIP_PARTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints", "build"}
+# lines from one naming BEGIN TEACHER ONLY to one naming END TEACHER ONLY are left out of the
+# student edition (Makefile targets and the README section that only teachers need)
+TEACHER_BLOCK = ("BEGIN TEACHER ONLY", "END TEACHER ONLY")
+
+PROBE_MODULE = '''"""Written by the grader into its probe edition: records which exercises a test or cell reaches."""
+import os
+
+hits = set()
+# the exercises whose stub the grader wants raised (pytest sets it per test; a kernel reads it
+# from the environment)
+stubs = set(filter(None, os.environ.get("TEACHER_STUB", "").split(",")))
+_log = open(os.environ["TEACHER_PROBE_LOG"], "a", buffering=1) if os.environ.get("TEACHER_PROBE_LOG") else None
+_last = None
+
+
+def enter(exercise, message):
+    global _last
+    hits.add(exercise)
+    if _log is not None and exercise != _last:
+        _log.write(exercise + "\\n")
+        _last = exercise
+    if exercise in stubs:
+        raise NotImplementedError(message)
+'''
+
+
+@dataclass
+class Course:
+    """A course folder, its files, and its solution regions (checked)."""
+
+    root: Path
+    files: list[str]
+    regions: list[Region] = field(default_factory=list)
+    sources: dict[str, list[Region]] = field(default_factory=dict)      # .py path -> regions
+    notebooks: dict[str, dict[int, list[Region]]] = field(default_factory=dict)  # path -> cell -> regions
+
+    @property
+    def ids(self) -> list[str]:
+        return sorted((r.id for r in self.regions), key=exercise_key)
+
+    def region(self, exercise: str) -> Region:
+        return next(r for r in self.regions if r.id == exercise)
+
+    def fingerprint(self) -> str:
+        """A hash of everything that decides which test checks which exercise."""
+        digest = hashlib.sha256()
+        for path in self.files:
+            if path.startswith((f"{PACKAGE}/", "tests/", "notebooks/")) or path == "pyproject.toml":
+                digest.update(path.encode() + b"\0" + (self.root / path).read_bytes() + b"\0")
+        for tool in sorted(Path(__file__).parent.glob("*.py")):  # and the tools that made the map
+            digest.update(tool.name.encode() + b"\0" + tool.read_bytes() + b"\0")
+        return digest.hexdigest()
+
+
+def exercise_key(exercise: str) -> tuple[int, int]:
+    major, minor = exercise.split(".")
+    return int(major), int(minor)
+
+
+def list_files(root: Path) -> list[str]:
+    """The course's files, as git sees them (tracked, and untracked but not ignored)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             cwd=root, capture_output=True, check=True).stdout
+        files = {f for f in out.decode().split("\0") if f and (root / f).is_file()}
+    except (OSError, subprocess.CalledProcessError):
+        files = set()
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if d not in SKIP_PARTS and not d.startswith(".")]
+            for name in filenames:
+                files.add((Path(dirpath) / name).relative_to(root).as_posix())
+    return sorted(f for f in files if not f.startswith(TEACHER_ONLY) and not SKIP_PARTS & set(f.split("/")))
+
+
+def scan(root: Path) -> Course:
+    """Find and check every solution region of the course under root.
+
+    Raises MarkerError naming the file and line of the first problem, and for an id used
+    twice anywhere in the course, both places.
+    """
+    root = Path(root).resolve()
+    course = Course(root, list_files(root))
+    seen: dict[str, Region] = {}
+    for path in course.files:
+        found = []
+        if path.startswith(f"{PACKAGE}/") and path.endswith(".py"):
+            text = (root / path).read_bytes().decode("utf-8")
+            found = find_regions(text, path)
+            check_python_source(text, found, path)
+            if found:
+                course.sources[path] = found
+        elif path.startswith("notebooks/") and path.endswith(".ipynb"):
+            nb = nbformat.read(root / path, as_version=nbformat.NO_CONVERT)
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    cell_regions = find_regions(cell.source, f"{path} cell {index}")
+                    if cell_regions:
+                        course.notebooks.setdefault(path, {})[index] = cell_regions
+                        found += cell_regions
+        for r in found:
+            if r.id in seen:
+                raise MarkerError(f"{r.where}:{r.line}: exercise id {r.id} is used twice "
+                                  f"(also at {seen[r.id].where}:{seen[r.id].line})")
+            seen[r.id] = r
+        course.regions += found
+    return course
+
+
+def _drop_teacher_blocks(text: str, path: str) -> str:
+    out, start = [], None
+    for i, line in enumerate(text.splitlines(keepends=True)):
+        if TEACHER_BLOCK[0] in line:
+            if start is not None:
+                raise MarkerError(f"{path}:{i + 1}: {TEACHER_BLOCK[0]} inside another (line {start + 1})")
+            start = i
+        elif TEACHER_BLOCK[1] in line:
+            if start is None:
+                raise MarkerError(f"{path}:{i + 1}: {TEACHER_BLOCK[1]} without a {TEACHER_BLOCK[0]}")
+            start = None
+        elif start is None:
+            out.append(line)
+    if start is not None:
+        raise MarkerError(f"{path}:{start + 1}: {TEACHER_BLOCK[0]} is never closed")
+    return "".join(out)
+
+
+def edition_file(course: Course, path: str, mode: str) -> bytes:
+    """The bytes of one course file in the given edition."""
+    raw = (course.root / path).read_bytes()
+    if path in course.sources:
+        return rewrite(raw.decode("utf-8"), course.sources[path], mode).encode("utf-8")
+    if path.endswith(".ipynb") and (path in course.notebooks or b"BEGIN SOLUTION" in raw):
+        nb = nbformat.read(course.root / path, as_version=nbformat.NO_CONVERT)
+        for index, regions in course.notebooks.get(path, {}).items():
+            cell = nb.cells[index]
+            cell.source = rewrite(cell.source, regions, mode)
+            cell.outputs, cell.execution_count = [], None
+        for cell in nb.cells:
+            # an output that shows library source (show_source) shows the solutions: clear it;
+            # the student's own run of the cell shows the student's code
+            if cell.cell_type == "code" and "BEGIN SOLUTION" in json.dumps(cell.outputs):
+                cell.outputs, cell.execution_count = [], None
+        text = nbformat.writes(nb)
+        return (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    if mode != "probe" and not path.endswith(".ipynb") and b"TEACHER ONLY" in raw:
+        return _drop_teacher_blocks(raw.decode("utf-8"), path).encode("utf-8")
+    return raw
+
+
+def write_edition(course: Course, out: Path, mode: str = "student") -> list[str]:
+    """Write the edition under out (emptied first); returns the files written, sorted.
+
+    The same course gives the same bytes on every run: files are read in sorted order and
+    nothing (time, paths, random ids) from the run enters them.
+    """
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    files = course.files
+    for path in files:
+        target = out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(edition_file(course, path, mode))
+        shutil.copymode(course.root / path, target)
+    if mode == "probe":
+        (out / "_teacher_probe.py").write_text(PROBE_MODULE)
+    return files

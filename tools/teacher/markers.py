@@ -1,0 +1,168 @@
+r"""Solution regions: find them, check them, and rewrite the text around them.
+
+A region is written (in a .py source, indented inside a function body, or in a
+notebook code cell)::
+
+    ### BEGIN SOLUTION 4.3: Linear.backward: hand dJ/dx, dJ/dW, dJ/db to the inputs
+    ...the solution code...
+    ### END SOLUTION
+
+The markers are nbgrader's (so nbgrader still recognises the regions); the id
+(``<notebook>.<n>``) and the one-line task after it are ours. Every function here
+works on text split with ``str.splitlines(keepends=True)``, so whatever lies
+outside a region comes back byte for byte.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]+(?P<id>\d+\.\d+):[ \t]*(?P<task>\S.*?)[ \t]*$")
+END = re.compile(r"^(?P<indent>[ \t]*)### END SOLUTION[ \t]*$")
+# anything that looks like a marker (a comment naming BEGIN/END SOLUTION) must be a valid one
+MARKER_LIKE = re.compile(r"^[ \t]*#.*\b(BEGIN|END)[ \t]+SOLUTION\b")
+
+
+class MarkerError(ValueError):
+    """A malformed solution region; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """One solution region: its id, task, where it is, and its lines (markers excluded)."""
+
+    id: str
+    task: str
+    where: str          # "scratchlib/layers.py" or "notebooks/03_x.ipynb cell 7"
+    begin: int          # index of the BEGIN line in the text's lines (0-based)
+    end: int            # index of the END line
+    indent: str
+    body: tuple[str, ...]
+
+    @property
+    def line(self) -> int:
+        """1-based line number of the BEGIN marker (for messages)."""
+        return self.begin + 1
+
+    @property
+    def message(self) -> str:
+        return f"exercise {self.id}: {self.task}"
+
+    def stub(self, newline: str = "\n") -> str:
+        """The line that replaces the region in the student edition."""
+        return f"{self.indent}raise NotImplementedError({_literal(self.message)}){newline}"
+
+
+def _literal(text: str) -> str:
+    """A double-quoted Python string literal for text."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _newline(line: str) -> str:
+    return line[len(line.rstrip("\r\n")):]
+
+
+def find_regions(text: str, where: str) -> list[Region]:
+    """The solution regions of one text (a source file or a cell), checked.
+
+    Raises MarkerError for: a BEGIN without its END, an END without a BEGIN, a BEGIN
+    inside a region (regions do not nest), a marker without an id and task, an END
+    indented differently from its BEGIN, a region with no code, a body line indented
+    less than its markers.
+    """
+    lines = text.splitlines(keepends=True)
+    regions, open_ = [], None
+    for i, raw in enumerate(lines):
+        line = raw.rstrip("\r\n")
+        begin, end = BEGIN.match(line), END.match(line)
+        if begin:
+            if open_ is not None:
+                raise MarkerError(f"{where}:{i + 1}: BEGIN SOLUTION inside the region opened at line "
+                                  f"{open_[0] + 1} (regions do not nest; close it with ### END SOLUTION)")
+            open_ = (i, begin)
+        elif end:
+            if open_ is None:
+                raise MarkerError(f"{where}:{i + 1}: END SOLUTION without a BEGIN SOLUTION before it")
+            start, match = open_
+            if end["indent"] != match["indent"]:
+                raise MarkerError(f"{where}:{i + 1}: END SOLUTION is indented {len(end['indent'])} "
+                                  f"columns, its BEGIN at line {start + 1} {len(match['indent'])}")
+            body = tuple(lines[start + 1:i])
+            if not any(b.strip() for b in body):
+                raise MarkerError(f"{where}:{start + 1}: exercise {match['id']} has no code between its markers")
+            for j, b in enumerate(body, start + 2):
+                if b.strip() and not b.startswith(match["indent"]):
+                    raise MarkerError(f"{where}:{j}: line is indented less than the markers of "
+                                      f"exercise {match['id']} (line {start + 1})")
+            regions.append(Region(match["id"], match["task"], where, start, i, match["indent"], body))
+            open_ = None
+        elif MARKER_LIKE.match(line):
+            raise MarkerError(f"{where}:{i + 1}: malformed marker {line.strip()!r}; write "
+                              f"'### BEGIN SOLUTION <id>: <task>' (id like 4.3) or '### END SOLUTION'")
+    if open_ is not None:
+        raise MarkerError(f"{where}:{open_[0] + 1}: BEGIN SOLUTION {open_[1]['id']} is never closed "
+                          f"(no ### END SOLUTION after it)")
+    return regions
+
+
+def rewrite(text: str, regions: list[Region], mode: str) -> str:
+    """The text with each region replaced; everything outside the regions is kept as is.
+
+    mode "student": the stub ``raise NotImplementedError("exercise <id>: <task>")``.
+    mode "solved":  the solution code without its markers (what a perfect student hands in).
+    mode "probe":   the BEGIN line becomes a call to the grader's probe (records that the
+                    region ran; raises the stub's error when the grader asks), the body and
+                    the END comment stay, so line numbers do not move.
+    """
+    lines = text.splitlines(keepends=True)
+    out, at = [], 0
+    for r in regions:
+        out.extend(lines[at:r.begin])
+        newline = _newline(lines[r.begin]) or "\n"
+        if mode == "student":
+            out.append(r.stub(newline))
+        elif mode == "solved":
+            out.extend(r.body)
+        elif mode == "probe":
+            out.append(f"{r.indent}__import__('_teacher_probe').enter({r.id!r}, {r.message!r}){newline}")
+            out.extend(r.body)
+            out.append(lines[r.end])
+        else:
+            raise ValueError(f"rewrite: mode must be 'student', 'solved' or 'probe', got {mode!r}")
+        at = r.end + 1
+        if not _newline(lines[r.end]) and out and at == len(lines):
+            out[-1] = out[-1].rstrip("\r\n")  # the text ended on END SOLUTION without a newline
+    out.extend(lines[at:])
+    return "".join(out)
+
+
+def check_python_source(text: str, regions: list[Region], where: str) -> None:
+    """A .py source with its regions stubbed must still compile, each stub inside a function body."""
+    if not regions:
+        return
+    student = rewrite(text, regions, "student")
+    try:
+        tree = ast.parse(student, filename=where)
+    except SyntaxError as error:
+        raise MarkerError(f"{where}:{error.lineno}: the student edition does not compile ({error.msg}); "
+                          f"a region must hold whole statements") from None
+    # line of each stub in the student text
+    stub_lines, shift = {}, 0
+    for r in regions:
+        stub_lines[r.begin - shift + 1] = r
+        shift += r.end - r.begin
+    inside = set()
+
+    def visit(node, in_function):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Raise) and child.lineno in stub_lines and in_function:
+                inside.add(child.lineno)
+            visit(child, isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  or (in_function and not isinstance(child, ast.ClassDef)))
+
+    visit(tree, False)
+    for lineno, r in stub_lines.items():
+        if lineno not in inside:
+            raise MarkerError(f"{where}:{r.line}: exercise {r.id} is not inside a function body; "
+                              f"its stub would raise when the module is imported")

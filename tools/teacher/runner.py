@@ -1,0 +1,192 @@
+"""Run the course's tests and notebooks against some copy of the package, safely.
+
+Each test runs in a child pytest (loaded with teacher.pytest_plugin) with a time limit per
+test (pytest-timeout) and a watchdog; a test that hangs or kills its process costs that
+test, and the rest are run again. Notebooks run in a fresh kernel, outputs not compared.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+
+from teacher.edition import TEACHER_ONLY, Course
+
+TOOLS = Path(__file__).resolve().parents[1]
+
+
+def test_files(course: Course) -> list[str]:
+    return [f for f in course.files if f.startswith("tests/") and f.rsplit("/", 1)[-1].startswith("test_")
+            and f.endswith(".py") and not f.startswith(TEACHER_ONLY)]
+
+
+WORKERS = int(os.environ.get("TEACHER_WORKERS", min(2, os.cpu_count() or 1)))
+
+
+def run_tests(course: Course, code_dir: Path, files: list[str], select: list[str] | None = None,
+              plan: dict[str, str] | None = None, timeout: float = 120.0, workers: int | None = None) -> dict[str, dict]:
+    """Run the course's tests (files, or only the node ids in select) with code_dir's package.
+
+    Returns node id -> {"outcome", "duration", "hits", "message"}. A test that hangs past the
+    time limit or takes its process down is "failed" with the reason; the others still run.
+    The test files are shared out over `workers` pytest processes running side by side.
+    """
+    if select is not None:
+        files = sorted({n.split("::", 1)[0] for n in select})
+    if not files:
+        return {}
+    weight = {f: (sum(n.startswith(f + "::") for n in select) if select is not None
+                  else (course.root / f).stat().st_size) for f in files}
+    shards: list[list[str]] = [[] for _ in range(max(1, min(workers or WORKERS, len(files))))]
+    for f in sorted(files, key=lambda f: (-weight[f], f)):  # heaviest first, into the lightest shard
+        min(shards, key=lambda shard: sum(weight[g] for g in shard)).append(f)
+    jobs = [(shard, None if select is None else [n for n in select if n.split("::", 1)[0] in shard])
+            for shard in shards]
+    results: dict[str, dict] = {}
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        for part in pool.map(lambda job: _run_shard(course, code_dir, *job, plan, timeout), jobs):
+            results.update(part)
+    return results
+
+
+def _run_shard(course, code_dir, files, select, plan, timeout) -> dict[str, dict]:
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="teacher-run-") as work:
+        work = Path(work)
+        remaining, todo, reason = set(select or ()), select, ""
+        for attempt in range(10**6):
+            done, started, collected, reason = _run_once(course, code_dir, files, todo, plan, timeout, work, attempt)
+            if todo is None:  # the first run collected the tests itself
+                if collected is None:
+                    raise RuntimeError(f"could not collect the course's tests: {reason}")
+                remaining = set(collected)
+            crashed = [n for n in started if n not in done]
+            results.update({n: r for n, r in done.items() if n in remaining})
+            for nodeid in crashed:
+                results[nodeid] = {"outcome": "failed", "duration": 0.0, "hits": [],
+                                   "message": f"the test did not finish: {reason}"}
+            remaining -= set(done) | set(crashed)
+            if not crashed or not remaining:  # what is left was not collected; nor will it be next time
+                break
+            todo = sorted(remaining)
+        for nodeid in sorted(remaining):
+            results[nodeid] = {"outcome": "failed", "duration": 0.0, "hits": [],
+                               "message": f"the test could not be collected: {reason}"}
+    return results
+
+
+def _env(code_dir: Path, work: Path, name: str) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(code_dir).resolve()), str(TOOLS)])
+    env.update({"TEACHER_RESULTS": str(work / f"{name}.jsonl"), "CI": "true", "PYTHONDONTWRITEBYTECODE": "1",
+                "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"})
+    for key in ("TEACHER_SELECT", "TEACHER_PLAN", "TEACHER_COLLECT", "TEACHER_STUB", "TEACHER_PROBE_LOG"):
+        env.pop(key, None)
+    return env
+
+
+def _pytest(course: Course, files: list[str], timeout: float) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-p", "teacher.pytest_plugin", "-p", "no:cacheprovider",
+            "-p", "no:nbval", "--rootdir", str(course.root), "-q", "--no-header", "--tb=short", "-o", "console_output_style=classic",
+            f"--timeout={timeout:g}", "--continue-on-collection-errors",
+            *[str(course.root / f) for f in files]]
+
+
+def _run_once(course, code_dir, files, select, plan, timeout, work, attempt):
+    name = f"run{attempt}"
+    env = _env(code_dir, work, name)
+    env["TEACHER_COLLECT"] = str(work / f"{name}-collected.json")
+    if select is not None:
+        (work / f"{name}-select.json").write_text(json.dumps(select))
+        env["TEACHER_SELECT"] = str(work / f"{name}-select.json")
+        files = sorted({n.split("::", 1)[0] for n in select})
+    if plan:
+        (work / f"{name}-plan.json").write_text(json.dumps(plan))
+        env["TEACHER_PLAN"] = str(work / f"{name}-plan.json")
+    results_file = Path(env["TEACHER_RESULTS"])
+    log = open(work / f"{name}.log", "w+")
+    process = subprocess.Popen(_pytest(course, files, timeout), cwd=work, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    reason, last_size, last_change = "", -1, time.monotonic()
+    while process.poll() is None:
+        time.sleep(0.2)
+        size = results_file.stat().st_size if results_file.exists() else 0
+        if size != last_size:
+            last_size, last_change = size, time.monotonic()
+        elif time.monotonic() - last_change > timeout + 60:  # pytest-timeout could not stop it
+            reason = f"no progress for {timeout + 60:g} s; the grader stopped it"
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    done, started = {}, []
+    if results_file.exists():
+        for line in results_file.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # the process died while writing
+                continue
+            if record.pop("event") == "start":
+                started.append(record["nodeid"])
+            else:
+                done[record.pop("nodeid")] = record
+    log.seek(0)
+    tail = log.read()[-2000:]
+    log.close()
+    if not reason and process.returncode not in (0, 1, 5):
+        reason = f"pytest exited with status {process.returncode}"
+    collected_file = Path(env["TEACHER_COLLECT"])
+    collected = json.loads(collected_file.read_text()) if collected_file.exists() else None
+    return done, started, collected, (reason + "\n" + tail).strip()
+
+
+def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on_error: bool = False,
+                     stubs: list[str] = (), probe: bool = False) -> list[dict]:
+    """Run a notebook in a fresh kernel with code_dir's package first on the path.
+
+    Returns one record per code cell: index, id, ok, error (the exception line), and with
+    probe (code_dir is a probe edition) hits, the exercises the cell reached; stubs are the
+    exercises whose stub the probe raises. Outputs are not compared. With stop_on_error,
+    stops at the first failing cell, as Run All does in the lab.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            interrupt_on_timeout=True, resources={"metadata": {"path": str(path.parent)}})
+    log = Path(tempfile.mkstemp(prefix="teacher-probe-", suffix=".log")[1])
+    settings = {"PYTHONPATH": str(Path(code_dir).resolve()), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
+                "TEACHER_STUB": ",".join(stubs), "TEACHER_PROBE_LOG": str(log) if probe else ""}
+    records = []
+    try:
+        with client.setup_kernel(env={**os.environ, **settings}):
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code" or not cell.source.strip():
+                    continue
+                record = {"index": index, "id": cell.get("id"), "ok": True, "error": "", "hits": []}
+                records.append(record)
+                seen = log.stat().st_size
+                try:
+                    client.execute_cell(cell, index)
+                except DeadKernelError as error:
+                    record.update(ok=False, error=f"the kernel died: {error}")
+                    break
+                finally:
+                    with open(log) as f:
+                        f.seek(seen)
+                        record["hits"] = sorted(set(f.read().split()))
+                errors = [o for o in cell.outputs if o.output_type == "error"]
+                if errors:
+                    record.update(ok=False, error=f"{errors[0].ename}: {errors[0].evalue}")
+                    if stop_on_error:
+                        break
+    finally:
+        log.unlink()
+    return records
