@@ -1,0 +1,239 @@
+r"""The graph and the engine: ``Function.apply`` records, ``backward`` replays in reverse.
+
+Every differentiable operation is a :class:`Function` subclass with two static
+methods working on plain torch tensors:
+
+* ``forward(ctx, *inputs)`` computes the result and saves what backward needs
+  (``ctx.save_for_backward(...)``);
+* ``backward(ctx, grad)`` receives $G = \partial L/\partial\,\mathrm{output}$ and returns
+  $\partial L/\partial\,\mathrm{input}_i$ for each input (``None`` for constants).
+
+``Function.apply`` runs ``forward`` and, when any input requires a gradient, makes
+the ``ctx`` a node of the graph: it becomes the result's ``grad_fn`` and links to
+the nodes of its inputs in ``ctx.next_functions`` (the input's own ``grad_fn``, or
+an :class:`AccumulateGrad` node for a leaf). :func:`backward` then visits the nodes
+in reverse topological order, each once, summing the gradients that arrive at a node
+from several uses before running it.
+"""
+from __future__ import annotations
+
+import weakref
+
+import torch
+
+from scratchlib.autograd.tensor import Tensor
+
+
+class Context:
+    """A node of the graph: what one ``Function`` call saved, and where its inputs came from.
+
+    ``forward`` stores tensors with :meth:`save_for_backward` and may set any other
+    attribute (shapes, flags); ``backward`` reads them back. ``next_functions[i]``
+    is the node that receives the gradient of input ``i`` (``None`` where no gradient
+    is needed), and ``needs_input_grad[i]`` says whether input ``i`` wants one.
+    """
+
+    def __init__(self, function: type, next_functions: tuple, needs_input_grad: tuple):
+        self.function = function
+        self.next_functions = next_functions
+        self.needs_input_grad = needs_input_grad
+        self.input_shapes = None  # filled in by apply, checked against backward's results
+        self.retained = None      # weak reference to an output whose .grad is kept
+        self._saved = ()
+        self._released = False
+
+    def save_for_backward(self, *tensors) -> None:
+        """Keep these torch tensors for ``backward`` (freed after it unless ``retain_graph``)."""
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._released:
+            raise RuntimeError(
+                f"trying to run backward through {self.name()} a second time, but its saved "
+                "tensors were already freed after the first backward; call "
+                "backward(retain_graph=True) the first time to keep them")
+        return self._saved
+
+    def release(self) -> None:
+        """Free the saved tensors (backward calls this once the node has run)."""
+        self._saved = ()
+        self._released = True
+
+    def name(self) -> str:
+        return f"{self.function.__name__}Backward"
+
+    def run(self, grad: torch.Tensor) -> tuple:
+        """Call the Function's backward and check that it returned one gradient per input."""
+        grads = self.function.backward(self, grad)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != len(self.next_functions):
+            raise RuntimeError(f"{self.function.__name__}.backward returned {len(grads)} gradients, "
+                               f"expected {len(self.next_functions)} (one per forward input; "
+                               "None for constants)")
+        return grads
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+class AccumulateGrad:
+    r"""The node behind a leaf that requires grad: it adds what arrives to ``leaf.grad``."""
+
+    __slots__ = ("variable", "next_functions", "retained", "__weakref__")
+
+    def __init__(self, variable: Tensor):
+        self.variable = variable
+        self.next_functions = ()
+        self.retained = None
+
+    def run(self, grad: torch.Tensor) -> tuple:
+        variable = self.variable
+        ### BEGIN SOLUTION 6.1: AccumulateGrad: add the incoming gradient to the leaf's .grad
+        if not grad.is_contiguous():  # e.g. the stride-0 view that sum's backward expands
+            grad = grad.contiguous()
+        if variable.grad is None:
+            variable.grad = grad
+        else:
+            # "+=" out of place: the first gradient we stored may be a buffer that
+            # another leaf holds too (add hands the same G to both of its inputs)
+            variable.grad = variable.grad + grad
+        ### END SOLUTION
+        return ()
+
+    def release(self) -> None:
+        pass
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+def _node_of(tensor: Tensor):
+    """The node that receives ``tensor``'s gradient: its grad_fn, or its leaf accumulator."""
+    if tensor.grad_fn is not None:
+        return tensor.grad_fn
+    accumulator = tensor._accumulator() if tensor._accumulator is not None else None
+    if accumulator is None:  # one per leaf while a graph that uses it is alive
+        accumulator = AccumulateGrad(tensor)
+        tensor._accumulator = weakref.ref(accumulator)
+    return accumulator
+
+
+class Function:
+    """An operation with a hand-written derivative: subclass and write ``forward`` and ``backward``."""
+
+    @staticmethod
+    def forward(ctx: Context, *inputs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: torch.Tensor):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args) -> Tensor:
+        """Run ``forward`` on the inputs' data and link the result into the graph.
+
+        Tensor arguments are passed to ``forward`` as their ``.data``; anything else
+        (numbers, axes, plain torch tensors) is passed as is and treated as a constant.
+        """
+        raw, next_functions, needs = [], [], []
+        requires_grad = False
+        for arg in args:
+            if isinstance(arg, Tensor):
+                raw.append(arg.data)
+                if arg.requires_grad:
+                    requires_grad = True
+                    next_functions.append(_node_of(arg))
+                    needs.append(True)
+                    continue
+            else:
+                raw.append(arg)
+            next_functions.append(None)
+            needs.append(False)
+        ctx = Context(cls, tuple(next_functions), tuple(needs))
+        try:
+            data = cls.forward(ctx, *raw)
+        except RuntimeError as error:  # torch's shape errors, with the op and the shapes named
+            shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, torch.Tensor) else repr(a)
+                               for a in raw)
+            raise ValueError(f"{cls.__name__} got incompatible inputs ({shapes}): {error}") from None
+        result = Tensor(data, requires_grad=requires_grad, is_leaf=not requires_grad)
+        if requires_grad:
+            ctx.input_shapes = tuple(a.shape if isinstance(a, torch.Tensor) else None for a in raw)
+            result.grad_fn = ctx
+        return result
+
+
+def _dependencies(root) -> dict:
+    """For each node reachable from ``root``: how many edges lead into it."""
+    counts = {}
+    stack = [root]
+    while stack:  # an explicit stack: a chain of any length, no recursion limit
+        node = stack.pop()
+        for child in node.next_functions:
+            if child is None:
+                continue
+            if child in counts:
+                counts[child] += 1
+            else:
+                counts[child] = 1
+                stack.append(child)
+    return counts
+
+
+def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
+    r"""Back-propagate $G = \partial L/\partial\,\mathrm{tensor}$ through the graph behind ``tensor``."""
+    if not tensor.requires_grad:
+        raise RuntimeError("backward() on a tensor that does not require grad: no input of the "
+                           "computation was created with requires_grad=True")
+    if gradient is None:
+        if tensor.data.numel() != 1:
+            raise RuntimeError(f"backward() without a gradient works only for a scalar output; this "
+                               f"output has shape {tuple(tensor.shape)}: pass backward(gradient) "
+                               "with dL/d(output) of that shape")
+        gradient = torch.ones_like(tensor.data)
+    else:
+        gradient = gradient.data if isinstance(gradient, Tensor) else torch.as_tensor(gradient)
+        if gradient.shape != tensor.shape:
+            raise RuntimeError(f"backward(gradient): gradient has shape {tuple(gradient.shape)}, but "
+                               f"the output has shape {tuple(tensor.shape)}")
+        # our copy: the leaves may keep it as their .grad, and the caller keeps theirs
+        gradient = gradient.to(tensor.data.dtype, copy=True)
+    root = _node_of(tensor)
+
+    ### BEGIN SOLUTION 6.2: the traversal: each node once, in reverse topological order
+    dependencies = _dependencies(root)
+    buffers = {root: gradient}   # node -> the sum of the gradients that reached it so far
+    ready = [root]               # nodes whose every consumer has already run
+    while ready:
+        node = ready.pop()
+        grad = buffers.pop(node, None)
+        if grad is None:  # no path from the output carried a gradient here: pass nothing on
+            grads = (None,) * len(node.next_functions)
+        else:
+            if node.retained is not None and node.retained() is not None:
+                node.retained().grad = grad
+            grads = node.run(grad)
+        if not retain_graph:
+            node.release()
+        for i, (child, child_grad) in enumerate(zip(node.next_functions, grads)):
+            if child is None:
+                continue
+            if child_grad is not None:
+                if child_grad.shape != node.input_shapes[i]:
+                    raise RuntimeError(f"{node.function.__name__}.backward returned a gradient of shape "
+                                       f"{tuple(child_grad.shape)} for input {i}, whose shape is "
+                                       f"{tuple(node.input_shapes[i])}")
+                if child in buffers:
+                    buffers[child] = buffers[child] + child_grad  # a value used more than once
+                else:
+                    buffers[child] = child_grad
+            dependencies[child] -= 1
+            if dependencies[child] == 0:
+                ready.append(child)
+    ### END SOLUTION

@@ -1,0 +1,132 @@
+r"""Fused operations for the layers: one ``Function`` each, as torch fuses them.
+
+A layer could be built from the elementary ops (``x @ W.T + b`` is three graph
+nodes); one node with the whole derivative is faster and is what torch does
+(``addmm``, ``batch_norm``, ``log_softmax`` + ``nll_loss``). Each is checked against
+the composition of elementary ops and against torch in the tests.
+"""
+from __future__ import annotations
+
+import torch
+
+from scratchlib.autograd.function import Context, Function
+from scratchlib.autograd.tensor import Tensor
+
+
+class LinearFunction(Function):
+    r"""$Y = X W^\top + b$; shapes X (B, in), W (out, in), b (out,) -> Y (B, out).
+
+    Backward: $dX = G W$, $dW = G^\top X$, $db = \sum_i G_i$ (sum over the batch).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x, weight, bias=None):
+        ctx.save_for_backward(x, weight)
+        if bias is None:
+            return x @ weight.T
+        return torch.addmm(bias, x, weight.T)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.18: LinearFunction.backward: dX, dW, db
+        x, weight = ctx.saved_tensors
+        dx = grad @ weight if ctx.needs_input_grad[0] else None        # (B, in)
+        dweight = grad.T @ x if ctx.needs_input_grad[1] else None     # (out, in)
+        dbias = grad.sum(0) if ctx.needs_input_grad[2] else None      # (out,)
+        return dx, dweight, dbias
+        ### END SOLUTION
+
+
+def linear(x, weight, bias=None) -> Tensor:
+    r"""$X W^\top + b$ as one graph node."""
+    if x.shape[-1:] != weight.shape[1:] or x.data.dim() != 2:
+        raise ValueError(f"linear: input of shape {tuple(x.shape)} does not fit a weight of shape "
+                         f"{tuple(weight.shape)}: expected (batch, {weight.shape[1]})")
+    return LinearFunction.apply(x, weight, bias)
+
+
+class BatchNormFunction(Function):
+    r"""Batch normalization in training mode, over the batch dimension of X (B, C).
+
+    Forward: $\mu = \frac1B\sum_i x_i$, $\sigma^2 = \frac1B\sum_i (x_i-\mu)^2$ (biased),
+    $\hat x = (x - \mu)/\sqrt{\sigma^2+\epsilon}$, $y = \gamma \hat x + \beta$.
+
+    Backward, with $d\hat x = G\gamma$: $dx = \frac{1}{B\sqrt{\sigma^2+\epsilon}}
+    \big(B\,d\hat x - \sum_i d\hat x_i - \hat x \sum_i d\hat x_i \hat x_i\big)$,
+    $d\gamma = \sum_i G_i \hat x_i$, $d\beta = \sum_i G_i$.
+
+    The running statistics (plain torch tensors, outside the graph) move towards the
+    batch's: $r \leftarrow (1 - m)\,r + m\,s$ with the unbiased variance
+    $\frac{B}{B-1}\sigma^2$ for the running variance, as torch does.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x, weight, bias, running_mean, running_var, momentum, eps):
+        var, mean = torch.var_mean(x, dim=0, unbiased=False)
+        inv_std = (var + eps).rsqrt()
+        x_hat = (x - mean) * inv_std
+        ctx.save_for_backward(x_hat, weight, inv_std)
+        if running_mean is not None:
+            batch = x.shape[0]
+            running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
+            running_var.mul_(1 - momentum).add_(var, alpha=momentum * batch / (batch - 1))
+        return x_hat * weight + bias
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.19: BatchNormFunction.backward: dx, dgamma, dbeta
+        x_hat, weight, inv_std = ctx.saved_tensors
+        batch = grad.shape[0]
+        dweight = (grad * x_hat).sum(0)
+        dbias = grad.sum(0)
+        dx_hat = grad * weight
+        dx = (inv_std / batch) * (batch * dx_hat - dx_hat.sum(0) - x_hat * (dx_hat * x_hat).sum(0))
+        return dx, dweight, dbias, None, None, None, None
+        ### END SOLUTION
+
+
+class CrossEntropyFunction(Function):
+    r"""Mean cross-entropy of logits Z (B, C) against integer targets y (B,).
+
+    $L = -\frac1B \sum_i \log p_{i,y_i}$ with $\log p_{ij} = z_{ij} - \mathrm{lse}(z_i)$ and
+    $\mathrm{lse}(z_i) = m_i + \log\sum_j e^{z_{ij}-m_i}$, $m_i = \max_j z_{ij}$ (no overflow).
+
+    Backward: $dZ = \frac{G}{B}(\mathrm{softmax}(Z) - \mathrm{onehot}(y))$.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, logits, target):
+        log_p = torch.log_softmax(logits, dim=1)
+        ctx.save_for_backward(log_p, target)
+        return -log_p.gather(1, target.unsqueeze(1)).mean()
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.20: CrossEntropyFunction.backward: (softmax - onehot) / B
+        log_p, target = ctx.saved_tensors
+        dlogits = log_p.exp()
+        dlogits[torch.arange(len(target), device=target.device), target] -= 1.0
+        return dlogits * (grad / len(target)), None
+        ### END SOLUTION
+
+
+def cross_entropy(logits, target) -> Tensor:
+    """Mean cross-entropy; ``target`` holds class indices in [0, C) (a torch or scratchlib tensor)."""
+    target = target.data if isinstance(target, Tensor) else torch.as_tensor(target)
+    if logits.data.dim() != 2:
+        raise ValueError(f"CrossEntropyLoss expects logits of shape (batch, classes), got {tuple(logits.shape)}")
+    batch, classes = logits.shape
+    if target.shape != (batch,):
+        raise ValueError(f"CrossEntropyLoss expects targets of shape ({batch},) for logits of shape "
+                         f"{tuple(logits.shape)}, got {tuple(target.shape)}")
+    if target.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        raise TypeError(f"CrossEntropyLoss expects integer class labels, got dtype {target.dtype}")
+    if batch == 0:
+        raise ValueError("CrossEntropyLoss got an empty batch")
+    low, high = torch.aminmax(target)
+    low, high = int(low), int(high)
+    if low < 0 or high >= classes:
+        bad = low if low < 0 else high
+        raise ValueError(f"CrossEntropyLoss: label {bad} is outside [0, {classes}) for logits with "
+                         f"{classes} classes")
+    return CrossEntropyFunction.apply(logits, target.long())

@@ -1,0 +1,186 @@
+r"""Layers on the engine, with torch.nn's names: Module, Sequential, Linear, ReLU, BatchNorm1d, CrossEntropyLoss.
+
+A ``Module`` owns parameters (``Tensor``s with ``is_parameter=True`` and
+``requires_grad=True``) and sub-modules as plain attributes; ``parameters()`` finds
+them in the order they were assigned, as torch does. Calling a module runs its
+``forward``; the graph for ``backward`` is recorded by the Functions it uses.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from scratchlib.autograd import functional as F
+from scratchlib.autograd.tensor import Tensor
+
+
+class Module:
+    """Base class: parameters and sub-modules are found among the attributes."""
+
+    def __init__(self):
+        self.training = True
+
+    def forward(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward")
+
+    def __call__(self, *inputs):
+        return self.forward(*inputs)
+
+    def named_parameters(self, prefix: str = ""):
+        """``(name, parameter)`` pairs, each parameter once, in the order assigned."""
+        seen = set()
+        for name, value in vars(self).items():
+            if isinstance(value, Tensor) and value.is_parameter:
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    yield prefix + name, value
+            elif isinstance(value, Module):
+                for sub_name, p in value.named_parameters(prefix + name + "."):
+                    if id(p) not in seen:
+                        seen.add(id(p))
+                        yield sub_name, p
+
+    def parameters(self) -> list:
+        """The learnable tensors of this module and its sub-modules."""
+        return [p for _, p in self.named_parameters()]
+
+    def modules(self):
+        yield self
+        for value in vars(self).values():
+            if isinstance(value, Module):
+                yield from value.modules()
+
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (BatchNorm uses batch statistics); returns the module."""
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode (BatchNorm uses its running statistics); returns the module."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+def _parameter(data: torch.Tensor) -> Tensor:
+    return Tensor(data, requires_grad=True, is_parameter=True)
+
+
+class Sequential(Module):
+    """Modules applied one after another: ``Sequential(a, b)(x) = b(a(x))``."""
+
+    def __init__(self, *modules: Module):
+        super().__init__()
+        for i, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential takes Modules, got {type(module).__name__} at position {i}")
+            setattr(self, str(i), module)
+        self.layers = tuple(modules)  # a tuple: not searched for parameters a second time
+
+    def forward(self, x):
+        for module in self.layers:
+            x = module(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __repr__(self) -> str:
+        inner = "".join(f"\n  ({i}): {m!r}" for i, m in enumerate(self.layers))
+        return f"Sequential({inner}\n)"
+
+
+class Linear(Module):
+    r"""$Y = X W^\top + b$: X (B, in_features) -> Y (B, out_features).
+
+    torch's default initialisation: $W_{ij}, b_i \sim U(-1/\sqrt{\mathrm{in}}, 1/\sqrt{\mathrm{in}})$
+    (Kaiming uniform with $a=\sqrt5$), drawn weight first, so that the same seed
+    gives the same numbers as ``torch.nn.Linear``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 generator: torch.Generator | None = None, dtype=None, device=None):
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features)
+        weight = torch.empty(out_features, in_features, dtype=dtype, device=device)
+        self.weight = _parameter(weight.uniform_(-bound, bound, generator=generator))
+        self.bias = None
+        if bias:
+            b = torch.empty(out_features, dtype=dtype, device=device)
+            self.bias = _parameter(b.uniform_(-bound, bound, generator=generator))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"Linear({self.in_features}, {self.out_features}) expects input of shape "
+                             f"(batch, {self.in_features}), got {tuple(x.shape)}")
+        return F.LinearFunction.apply(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class ReLU(Module):
+    r"""$\max(x, 0)$ elementwise."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class BatchNorm1d(Module):
+    r"""Normalize each feature over the batch, then scale and shift: X (B, C) -> (B, C).
+
+    Training: batch mean and biased variance normalize, $y = \gamma\hat x + \beta$, and
+    the running statistics move by ``momentum`` (unbiased variance). Evaluation:
+    $y = \gamma (x - \hat\mu)/\sqrt{\hat\sigma^2 + \epsilon} + \beta$ with the running $\hat\mu, \hat\sigma^2$.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 dtype=None, device=None):
+        super().__init__()
+        if not isinstance(num_features, int) or num_features <= 0:
+            raise ValueError(f"BatchNorm1d: num_features must be a positive integer, got {num_features!r}")
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = _parameter(torch.ones(num_features, dtype=dtype, device=device))
+        self.bias = _parameter(torch.zeros(num_features, dtype=dtype, device=device))
+        self.running_mean = torch.zeros(num_features, dtype=dtype, device=device)
+        self.running_var = torch.ones(num_features, dtype=dtype, device=device)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d({self.num_features}) expects input of shape "
+                             f"(batch, {self.num_features}), got {tuple(x.shape)}")
+        if self.training:
+            if x.shape[0] < 2:
+                raise ValueError(f"BatchNorm1d({self.num_features}) in training needs a batch of at least "
+                                 f"2 rows to estimate a variance, got {x.shape[0]}")
+            return F.BatchNormFunction.apply(x, self.weight, self.bias, self.running_mean,
+                                             self.running_var, self.momentum, self.eps)
+        inv_std = (self.running_var + self.eps).rsqrt()   # constants: no gradient flows to them
+        return (x - self.running_mean) * inv_std * self.weight + self.bias
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class CrossEntropyLoss(Module):
+    r"""Mean cross-entropy of logits (B, C) against integer labels (B,), via a stable log-sum-exp."""
+
+    def forward(self, logits: Tensor, target) -> Tensor:
+        return F.cross_entropy(logits, target)

@@ -1,0 +1,304 @@
+r"""The elementary operations, each a ``Function``: forward and backward side by side.
+
+Notation: $G = \partial L/\partial\,\mathrm{out}$ is the gradient ``backward`` receives
+(same shape as the output); it returns $\partial L/\partial\,\mathrm{input}$ for each input.
+
+Broadcasting: an elementwise op on shapes (2, 3) and (3,) uses the (3,) input in
+every row, so its gradient is the sum of $G$ over the rows. :func:`sum_to_shape`
+undoes broadcasting this way for every elementwise op.
+"""
+from __future__ import annotations
+
+import torch
+
+from scratchlib.autograd.function import Context, Function
+
+
+def sum_to_shape(grad: torch.Tensor, shape) -> torch.Tensor:
+    r"""Sum ``grad`` over the dimensions broadcasting added or stretched, back to ``shape``.
+
+    Broadcasting prepends dimensions and repeats size-1 ones; an input used in $k$
+    places receives the sum of the $k$ gradients. E.g. (4, 2, 3) -> (2, 1): sum over
+    dimension 0, then over the last dimension keeping it.
+    """
+    if grad.shape == shape:
+        return grad
+    ### BEGIN SOLUTION 6.3: sum_to_shape: sum the gradient back over broadcast dimensions
+    extra = grad.dim() - len(shape)
+    stretched = [extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1]
+    dims = list(range(extra)) + stretched
+    if dims:
+        grad = grad.sum(dim=dims, keepdim=True)
+    return grad.reshape(shape)
+    ### END SOLUTION
+
+
+def _shape(x):
+    return x.shape if isinstance(x, torch.Tensor) else ()
+
+
+class Add(Function):
+    r"""$a + b$ (broadcasting). Backward: $da = G$, $db = G$, each summed to its input's shape."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.shapes = (_shape(a), _shape(b))
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.4: Add.backward
+        shape_a, shape_b = ctx.shapes
+        da = sum_to_shape(grad, shape_a) if ctx.needs_input_grad[0] else None
+        db = sum_to_shape(grad, shape_b) if ctx.needs_input_grad[1] else None
+        return da, db
+        ### END SOLUTION
+
+
+class Sub(Function):
+    r"""$a - b$ (broadcasting). Backward: $da = G$, $db = -G$."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.shapes = (_shape(a), _shape(b))
+        return a - b
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.5: Sub.backward
+        shape_a, shape_b = ctx.shapes
+        da = sum_to_shape(grad, shape_a) if ctx.needs_input_grad[0] else None
+        db = sum_to_shape(-grad, shape_b) if ctx.needs_input_grad[1] else None
+        return da, db
+        ### END SOLUTION
+
+
+class Mul(Function):
+    r"""$a \odot b$ (broadcasting). Backward: $da = G \odot b$, $db = G \odot a$."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.6: Mul.backward
+        a, b = ctx.saved_tensors
+        da = sum_to_shape(grad * b, _shape(a)) if ctx.needs_input_grad[0] else None
+        db = sum_to_shape(grad * a, _shape(b)) if ctx.needs_input_grad[1] else None
+        return da, db
+        ### END SOLUTION
+
+
+class Div(Function):
+    r"""$a / b$ (broadcasting). Backward: $da = G / b$, $db = -G \odot a / b^2$."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.7: Div.backward
+        a, b = ctx.saved_tensors
+        da = sum_to_shape(grad / b, _shape(a)) if ctx.needs_input_grad[0] else None
+        db = sum_to_shape(-grad * a / (b * b), _shape(b)) if ctx.needs_input_grad[1] else None
+        return da, db
+        ### END SOLUTION
+
+
+class Neg(Function):
+    r"""$-x$. Backward: $dx = -G$."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.8: Neg.backward
+        return -grad
+        ### END SOLUTION
+
+
+class Pow(Function):
+    r"""$x^p$ for a constant $p$. Backward: $dx = G \odot p\, x^{p-1}$."""
+
+    @staticmethod
+    def forward(ctx: Context, x, exponent):
+        ctx.save_for_backward(x)
+        ctx.exponent = exponent
+        return x ** exponent
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.9: Pow.backward
+        (x,) = ctx.saved_tensors
+        p = ctx.exponent
+        if p == 0:
+            return torch.zeros_like(x), None
+        return grad * (p * x ** (p - 1)), None
+        ### END SOLUTION
+
+
+class MatMul(Function):
+    r"""$A B$ for matrices, or stacks of them with broadcast batch dimensions.
+
+    Shapes (..., n, k) @ (..., k, m) -> (..., n, m). Backward: $dA = G B^\top$,
+    $dB = A^\top G$ (summed over broadcast batch dimensions).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        if len(_shape(a)) < 2 or len(_shape(b)) < 2:
+            raise ValueError(f"MatMul needs two tensors of at least 2 dimensions, got shapes "
+                             f"{tuple(_shape(a))} and {tuple(_shape(b))}")
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.10: MatMul.backward
+        a, b = ctx.saved_tensors
+        da = sum_to_shape(grad @ b.mT, a.shape) if ctx.needs_input_grad[0] else None
+        db = sum_to_shape(a.mT @ grad, b.shape) if ctx.needs_input_grad[1] else None
+        return da, db
+        ### END SOLUTION
+
+
+class Transpose(Function):
+    r"""The dimensions reversed ($X^\top$ for a matrix). Backward: $dX = G^\top$."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        return x.permute(tuple(reversed(range(x.dim()))))
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.11: Transpose.backward
+        return grad.permute(tuple(reversed(range(grad.dim()))))
+        ### END SOLUTION
+
+
+class Reshape(Function):
+    r"""The same elements in another shape. Backward: $G$ reshaped to the input's shape."""
+
+    @staticmethod
+    def forward(ctx: Context, x, shape):
+        ctx.input_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.12: Reshape.backward
+        return grad.reshape(ctx.input_shape), None
+        ### END SOLUTION
+
+
+def _axes(axis, ndim: int) -> tuple:
+    """``axis`` (None, an int or a tuple of ints, negatives allowed) as sorted non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
+    return tuple(sorted(a % max(ndim, 1) for a in axes))
+
+
+class Sum(Function):
+    r"""$\sum$ over ``axis`` (all by default). Backward: $G$ copied along the summed axes."""
+
+    @staticmethod
+    def forward(ctx: Context, x, axis=None, keepdims=False):
+        axes = _axes(axis, x.dim())
+        ctx.input_shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
+        if not axes:  # sum over no axes (e.g. a 0-d tensor)
+            return x.clone()
+        return x.sum(dim=axes, keepdim=keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.13: Sum.backward
+        if not ctx.keepdims:
+            for a in ctx.axes:  # ascending: each unsqueeze puts a summed axis back in place
+                grad = grad.unsqueeze(a)
+        return grad.expand(ctx.input_shape), None, None
+        ### END SOLUTION
+
+
+class Log(Function):
+    r"""$\log x$ elementwise. Backward: $dx = G / x$."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        ctx.save_for_backward(x)
+        return x.log()
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.14: Log.backward
+        (x,) = ctx.saved_tensors
+        return grad / x
+        ### END SOLUTION
+
+
+class Exp(Function):
+    r"""$e^x$ elementwise. Backward: $dx = G \odot e^x$ (the saved output)."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        out = x.exp()
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.15: Exp.backward
+        (out,) = ctx.saved_tensors
+        return grad * out
+        ### END SOLUTION
+
+
+class ReLU(Function):
+    r"""$\max(x, 0)$ elementwise. Backward: $dx = G$ where $x > 0$, else 0."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        out = x.relu()
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.16: ReLU.backward
+        (out,) = ctx.saved_tensors
+        # out = max(x, 0) >= 0, so sign(out) is exactly [x > 0] (and one fast multiply)
+        return grad * out.sign()
+        ### END SOLUTION
+
+
+class LogSumExp(Function):
+    r"""$\mathrm{lse}(x) = m + \log \sum_j e^{x_j - m}$ over ``axis``, $m = \max_j x_j$ (no overflow).
+
+    Backward: $dx_j = G\, e^{x_j - \mathrm{lse}(x)}$, the softmax of $x$ along ``axis``.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x, axis, keepdims=False):
+        axes = _axes(axis, x.dim())
+        out = torch.logsumexp(x, dim=axes, keepdim=True)
+        ctx.save_for_backward(x, out)
+        ctx.keepdims = keepdims
+        return out if keepdims else out.squeeze(axes)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.17: LogSumExp.backward
+        x, out = ctx.saved_tensors
+        if not ctx.keepdims:
+            grad = grad.reshape(out.shape)
+        return grad * (x - out).exp(), None, None
+        ### END SOLUTION

@@ -1,0 +1,205 @@
+r"""``Tensor``: a torch tensor that remembers how it was computed.
+
+A ``Tensor`` holds its numbers in ``.data`` (a plain ``torch.Tensor`` that never
+requires torch's own grad) and, when it was computed from tensors that require a
+gradient, the graph node that made it in ``.grad_fn``. Calling ``.backward()`` on a
+scalar walks that graph in reverse and leaves $\partial L / \partial t$ in ``t.grad``
+for every leaf ``t`` with ``requires_grad=True``.
+
+Every operator here is one line that hands the work to a :class:`Function` in
+``scratchlib.autograd.ops``; the graph bookkeeping lives in ``function.py``.
+"""
+from __future__ import annotations
+
+import weakref
+
+import torch
+
+
+class Tensor:
+    r"""An n-dimensional array with reverse-mode automatic differentiation.
+
+    Args:
+        data: a ``torch.Tensor`` (used as is, detached from torch's autograd) or
+            anything ``torch.as_tensor`` accepts (numbers, nested lists).
+        requires_grad: whether ``backward`` should compute $\partial L/\partial$ this.
+        is_leaf: ``True`` for tensors the user creates; ``Function.apply`` makes
+            results that require grad non-leaves.
+        is_parameter: marks the learnable tensors of an ``nn.Module``.
+
+    Attributes:
+        grad: a ``torch.Tensor`` of ``data``'s shape once ``backward`` has reached this
+            leaf (``None`` before); gradients are data and never enter the graph.
+        grad_fn: the graph node (a :class:`Context`) that computed this tensor, or
+            ``None`` for leaves and for results no gradient flows through.
+    """
+
+    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "is_leaf", "is_parameter",
+                 "_accumulator", "__weakref__")
+    __array_priority__ = 1000  # numpy scalars on the left defer to our __radd__, __rmul__, ...
+
+    def __init__(self, data, requires_grad: bool = False, is_leaf: bool = True,
+                 is_parameter: bool = False):
+        if isinstance(data, Tensor):
+            raise TypeError("Tensor(data) needs a torch.Tensor, a number or a list, got a "
+                            "scratchlib Tensor: use its .data (or .detach())")
+        if isinstance(data, torch.Tensor):
+            if data.requires_grad:  # the engine keeps torch's autograd out: no history, no grad
+                data = data.detach()
+        else:
+            data = torch.as_tensor(data)
+        if requires_grad and not (data.is_floating_point() or data.is_complex()):
+            raise TypeError(f"only floating-point tensors can require a gradient, got dtype {data.dtype}")
+        self.data = data
+        self.requires_grad = bool(requires_grad)
+        self.is_leaf = bool(is_leaf)
+        self.is_parameter = bool(is_parameter)
+        self.grad = None
+        self.grad_fn = None
+        self._accumulator = None  # weak reference to this leaf's AccumulateGrad node
+
+    # ----------------------------------------------------------------- constructors
+    @classmethod
+    def zeros(cls, *shape, requires_grad=False, dtype=None, device=None) -> "Tensor":
+        """A tensor of zeros, ``Tensor.zeros(2, 3)`` or ``Tensor.zeros((2, 3))``."""
+        return cls(torch.zeros(*shape, dtype=dtype, device=device), requires_grad=requires_grad)
+
+    @classmethod
+    def ones(cls, *shape, requires_grad=False, dtype=None, device=None) -> "Tensor":
+        """A tensor of ones, ``Tensor.ones(2, 3)`` or ``Tensor.ones((2, 3))``."""
+        return cls(torch.ones(*shape, dtype=dtype, device=device), requires_grad=requires_grad)
+
+    @classmethod
+    def randn(cls, *shape, requires_grad=False, dtype=None, device=None, generator=None) -> "Tensor":
+        """Standard normal samples, drawn from ``generator`` (torch's global one if ``None``)."""
+        data = torch.randn(*shape, dtype=dtype, device=device, generator=generator)
+        return cls(data, requires_grad=requires_grad)
+
+    # ------------------------------------------------------------------- properties
+    @property
+    def shape(self) -> torch.Size:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.dim()
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.data.device
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> float:
+        return self.data.item()
+
+    def detach(self) -> "Tensor":
+        """The same data with no history and no gradient."""
+        return Tensor(self.data)
+
+    def __repr__(self) -> str:
+        body = repr(self.data)[len("tensor("):-1]
+        if self.grad_fn is not None:
+            return f"Tensor({body}, grad_fn=<{self.grad_fn.name()}>)"
+        return f"Tensor({body}, requires_grad=True)" if self.requires_grad else f"Tensor({body})"
+
+    # ---------------------------------------------------------------- differentiation
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        r"""Accumulate $\partial\,\mathrm{self}/\partial t$ into ``t.grad`` for every leaf ``t``.
+
+        ``gradient`` is $\partial L/\partial\,\mathrm{self}$ (same shape as ``self``); it may be
+        left out only for a scalar, where it is 1. The graph's saved tensors are freed
+        on the way unless ``retain_graph=True``.
+        """
+        _function.backward(self, gradient, retain_graph)
+
+    def retain_grad(self) -> "Tensor":
+        """Keep ``.grad`` on this non-leaf too (leaves keep theirs anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        if self.grad_fn is not None:
+            self.grad_fn.retained = weakref.ref(self)
+        return self
+
+    # ------------------------------------------------------------------- arithmetic
+    def __add__(self, other):
+        return _ops.Add.apply(self, other)
+
+    def __radd__(self, other):
+        return _ops.Add.apply(other, self)
+
+    def __sub__(self, other):
+        return _ops.Sub.apply(self, other)
+
+    def __rsub__(self, other):
+        return _ops.Sub.apply(other, self)
+
+    def __mul__(self, other):
+        return _ops.Mul.apply(self, other)
+
+    def __rmul__(self, other):
+        return _ops.Mul.apply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.Div.apply(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.Div.apply(other, self)
+
+    def __neg__(self):
+        return _ops.Neg.apply(self)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, (Tensor, torch.Tensor)):
+            raise TypeError("Tensor ** exponent supports a constant (Python number) exponent only")
+        return _ops.Pow.apply(self, exponent)
+
+    def __matmul__(self, other):
+        return _ops.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.MatMul.apply(other, self)
+
+    # ------------------------------------------------------------------ other ops
+    @property
+    def T(self) -> "Tensor":
+        """The dimensions in reverse order (the transpose of a matrix)."""
+        return _ops.Transpose.apply(self)
+
+    def reshape(self, *shape) -> "Tensor":
+        """The same elements in a new shape, ``x.reshape(2, -1)`` or ``x.reshape((2, -1))``."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list, torch.Size)):
+            shape = tuple(shape[0])
+        return _ops.Reshape.apply(self, shape)
+
+    def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Sum over ``axis`` (an int, a tuple of ints, or ``None`` for all)."""
+        return _ops.Sum.apply(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """The sum divided by the number of elements summed (built from ``sum`` and ``/``)."""
+        total = self.sum(axis, keepdims)
+        return total / (self.data.numel() // total.data.numel())
+
+    def log(self) -> "Tensor":
+        return _ops.Log.apply(self)
+
+    def exp(self) -> "Tensor":
+        return _ops.Exp.apply(self)
+
+    def relu(self) -> "Tensor":
+        return _ops.ReLU.apply(self)
+
+    def logsumexp(self, axis, keepdims: bool = False) -> "Tensor":
+        r"""$\log \sum_j e^{x_j}$ over ``axis``, computed without overflow."""
+        return _ops.LogSumExp.apply(self, axis, keepdims)
+
+
+# The operators above build on ops, and ops build on Tensor: import them last.
+from scratchlib.autograd import function as _function  # noqa: E402
+from scratchlib.autograd import ops as _ops  # noqa: E402

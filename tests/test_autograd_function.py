@@ -1,0 +1,250 @@
+"""The graph and the engine (scratchlib.autograd.function): traversal, accumulation, freeing, errors."""
+import gc
+import weakref
+
+import pytest
+import torch
+
+from autograd_parity import assert_close, parity
+from scratchlib.autograd import AccumulateGrad, Function, Tensor
+
+F64 = torch.float64
+
+
+def leaf(values):
+    return Tensor(torch.tensor(values, dtype=F64), requires_grad=True)
+
+
+def test_chain_rule_on_a_scalar_expression_by_hand():
+    # L = (a * b + c) ** 2 with a = 2, b = -3, c = 10: u = a b + c = 4, L = 16
+    # dL/du = 2u = 8; dL/da = 8 b = -24; dL/db = 8 a = 16; dL/dc = 8
+    a, b, c = leaf(2.0), leaf(-3.0), leaf(10.0)
+    u = a * b + c
+    u.retain_grad()
+    loss = u ** 2
+    loss.backward()
+    assert loss.item() == 16.0
+    assert (u.grad.item(), a.grad.item(), b.grad.item(), c.grad.item()) == (8.0, -24.0, 16.0, 8.0)
+
+
+def test_fan_out_adds_the_gradients_of_every_use():
+    # y = x * x + x: dy/dx = 2x + 1, summed over uses (the early tinygrad bug gave x or 1)
+    x = leaf([[1.5, -2.0, 0.25], [3.0, -0.5, 1.0]])
+    g = torch.tensor([[1.0, -2.0, 0.5], [2.0, 1.0, -1.0]], dtype=F64)
+    (x * x + x).backward(g)
+    assert_close(x.grad, g * (2 * x.data + 1))
+
+
+def test_a_diamond_runs_each_node_once_and_matches_torch():
+    calls = []
+
+    class Counted(Function):  # the top of the diamond: identity that counts its backward calls
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            calls.append(grad.clone())
+            return grad
+
+    def ours(x):
+        top = Counted.apply(x)
+        left, right = top * 2.0, top.exp()
+        return (left * right + left).sum(1)
+
+    def theirs(x):
+        left, right = x * 2.0, x.exp()
+        return (left * right + left).sum(1)
+
+    x = torch.randn(3, 4, dtype=F64, generator=torch.Generator().manual_seed(1))
+    parity(ours, theirs, x, grad_output_seed=2)
+    assert len(calls) == 1, "the shared node ran more than once"
+    # ...and it received the sum of both branches at once: 2 e^x (1 + x) + 2 (times the output grad)
+
+
+def test_a_chain_of_ten_thousand_ops_needs_no_recursion():
+    x = leaf(0.5)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001 + 0.0
+    y.backward()
+    assert x.grad.item() == pytest.approx(1.0001 ** 10_000, rel=1e-9)
+    # and the chain is freed again without recursion trouble
+    ref = weakref.ref(y.grad_fn)
+    del y
+    assert ref() is None
+
+
+def test_gradients_accumulate_over_backward_calls():
+    x = leaf([1.0, -2.0, 3.0])
+    (x * x).sum().backward()
+    (x * 3.0).sum().backward()
+    assert_close(x.grad, 2 * x.data + 3.0)
+
+
+def test_a_leaf_used_in_two_graphs_with_shared_first_gradient_is_not_aliased():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (a + b).sum().backward()  # the same ones reach a and b
+    (a * 5.0).sum().backward()
+    assert_close(a.grad, torch.tensor([6.0, 6.0], dtype=F64))
+    assert_close(b.grad, torch.tensor([1.0, 1.0], dtype=F64))
+
+
+def test_second_backward_through_freed_buffers_is_a_clear_error():
+    x = leaf([1.0, 2.0])
+    loss = (x * x).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match=r"MulBackward a second time.*retain_graph=True"):
+        loss.backward()
+
+
+def test_retain_graph_keeps_the_buffers_for_a_second_backward():
+    x = leaf([1.0, -2.0])
+    loss = (x * x).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    assert_close(x.grad, 4 * x.data)
+
+
+def test_saved_tensors_are_freed_and_the_graph_dies_with_its_output():
+    x = leaf([1.0, 2.0])
+    loss = (x.exp() * x).sum()
+    mul = loss.grad_fn.next_functions[0]
+    loss.backward()
+    assert mul._saved == ()
+    nodes = [weakref.ref(loss.grad_fn), weakref.ref(mul)]
+    accumulator = weakref.ref(mul.next_functions[1])
+    gc.disable()  # no reference cycles: plain reference counting frees the graph
+    try:
+        del loss, mul
+        assert all(ref() is None for ref in nodes)
+        assert accumulator() is None
+    finally:
+        gc.enable()
+
+
+def test_a_leaf_has_one_accumulate_grad_node_per_graph():
+    x = leaf([1.0, 2.0])
+    y = x * 2.0 + x
+    mul_node, add_node = y.grad_fn.next_functions
+    accumulators = {mul_node.next_functions[0], y.grad_fn.next_functions[1]}
+    assert len(accumulators) == 1 and isinstance(accumulators.pop(), AccumulateGrad)
+
+
+def test_backward_on_a_non_scalar_needs_a_gradient():
+    x = leaf([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    with pytest.raises(RuntimeError, match=r"only for a scalar.*shape \(2, 3\).*backward\(gradient\)"):
+        (x * 2.0).backward()
+    with pytest.raises(RuntimeError, match=r"gradient has shape \(3,\).*output has shape \(2, 3\)"):
+        (x * 2.0).backward(torch.ones(3, dtype=F64))
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor(torch.ones(2)).sum().backward()
+
+
+def test_a_backward_returning_a_wrong_shape_or_count_is_named():
+    class BadShape(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.sum()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad  # should be expanded to the input's shape
+
+    class BadCount(Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x * y
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad
+
+    x = leaf([1.0, 2.0, 3.0])
+    with pytest.raises(RuntimeError, match=r"BadShape.backward returned a gradient of shape \(\) for input 0.*\(3,\)"):
+        BadShape.apply(x).backward()
+    with pytest.raises(RuntimeError, match="BadCount.backward returned 1 gradients, expected 2"):
+        BadCount.apply(x, x).sum().backward()
+
+
+def test_the_user_gradient_is_copied_not_kept():
+    x = leaf([1.0, 2.0])
+    g = torch.tensor([3.0, -1.0], dtype=F64)
+    x.backward(g)
+    x.grad.mul_(0)
+    assert g.tolist() == [3.0, -1.0]
+
+
+def test_only_inputs_that_require_grad_get_gradients():
+    w = leaf([[1.0, -1.0], [0.5, 2.0]])
+    x = Tensor(torch.tensor([[3.0, 4.0]], dtype=F64))
+    out = x @ w
+    assert out.requires_grad and not out.is_leaf and out.grad_fn.needs_input_grad == (False, True)
+    out.sum().backward()
+    assert x.grad is None
+    assert_close(w.grad, torch.tensor([[3.0, 3.0], [4.0, 4.0]], dtype=F64))
+    constant = x * 2.0
+    assert constant.grad_fn is None and constant.is_leaf and not constant.requires_grad
+
+
+def test_a_branch_that_carries_no_gradient_does_not_block_the_rest():
+    class NoGrad(Function):  # passes the value on, but no gradient back
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            return None
+
+    x = leaf([1.0, 2.0])
+    y = x * 3.0
+    (NoGrad.apply(y) + y).sum().backward()
+    assert_close(x.grad, torch.tensor([3.0, 3.0], dtype=F64))
+
+
+def test_torch_autograd_is_never_used(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("torch autograd was called")
+
+    monkeypatch.setattr(torch.autograd, "backward", forbidden)
+    monkeypatch.setattr(torch.autograd, "grad", forbidden)
+    monkeypatch.setattr(torch.Tensor, "backward", forbidden)
+    # data created with torch's requires_grad is detached on the way in
+    x = Tensor(torch.randn(4, 3, dtype=F64, requires_grad=True), requires_grad=True)
+    w = Tensor(torch.randn(3, 2, dtype=F64), requires_grad=True)
+    out = ((x @ w).relu() - 1.0).exp().sum()
+    assert not any(t.data.requires_grad for t in (x, w, out))
+    out.backward()
+    assert not x.grad.requires_grad and x.grad.grad_fn is None
+    # and the same numbers come out with torch's grad mode switched off
+    with torch.no_grad():
+        x2 = Tensor(x.data, requires_grad=True)
+        w2 = Tensor(w.data, requires_grad=True)
+        ((x2 @ w2).relu() - 1.0).exp().sum().backward()
+    assert_close(x2.grad, x.grad)
+    assert_close(w2.grad, w.grad)
+
+
+def test_tensor_constructors_and_properties():
+    z, o = Tensor.zeros(2, 3), Tensor.ones((2, 3), dtype=F64, requires_grad=True)
+    assert z.shape == (2, 3) and z.data.sum().item() == 0 and not z.requires_grad
+    assert o.dtype == F64 and o.requires_grad and o.is_leaf and o.ndim == 2 and len(o) == 2
+    g = torch.Generator().manual_seed(3)
+    r = Tensor.randn(4, generator=g)
+    assert torch.equal(r.data, torch.randn(4, generator=torch.Generator().manual_seed(3)))
+    assert Tensor([1.0, 2.0]).data.tolist() == [1.0, 2.0]
+    assert "grad_fn=<AddBackward>" in repr(o + 1.0)
+    assert repr(Tensor(torch.tensor([1.0]))) == "Tensor([1.])"
+    with pytest.raises(TypeError, match="floating-point"):
+        Tensor(torch.tensor([1, 2]), requires_grad=True)
+    with pytest.raises(TypeError, match="scratchlib Tensor"):
+        Tensor(o)
+    d = (o * 2.0).detach()
+    assert d.grad_fn is None and not d.requires_grad
+
+
+def test_retain_grad_needs_a_tensor_that_requires_grad():
+    with pytest.raises(RuntimeError, match="retain_grad"):
+        Tensor(torch.ones(2)).retain_grad()

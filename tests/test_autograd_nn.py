@@ -1,0 +1,304 @@
+"""Modules and fused functions (scratchlib.autograd.nn, .functional) against torch.nn in float64."""
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autograd_parity import assert_close, numerical_gradient, parity
+from scratchlib.autograd import Tensor, nn, optim
+from scratchlib.autograd import functional as F
+
+F64 = torch.float64
+seeds = st.integers(0, 2**31 - 1)
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def torch_linear_like(ours: nn.Linear) -> torch.nn.Linear:
+    ref = torch.nn.Linear(ours.in_features, ours.out_features, dtype=F64)
+    with torch.no_grad():
+        ref.weight.copy_(ours.weight.data)
+        ref.bias.copy_(ours.bias.data)
+    return ref
+
+
+# ------------------------------------------------------------------------ Linear
+@given(batch=st.integers(1, 6), n_in=st.integers(1, 7), n_out=st.integers(1, 5), seed=seeds)
+def test_linear_function_matches_torch(batch, n_in, n_out, seed):
+    g = gen(seed)
+    x, w, b = (torch.randn(s, dtype=F64, generator=g) for s in ((batch, n_in), (n_out, n_in), (n_out,)))
+    parity(F.linear, torch.nn.functional.linear, x, w, b, grad_output_seed=seed)
+    parity(F.linear, torch.nn.functional.linear, x, w, grad_output_seed=seed)  # no bias
+
+
+def test_linear_by_hand():
+    # X (2, 3), W (2, 3), b (2,), output gradient G (2, 2):
+    # Y = X W^T + b = [[1*1 + 2*0 + -1*2 + 0.5, 1*-1 + 2*3 + -1*1 - 1], [...]] = [[-0.5, 3], [1.5, 4]]
+    # dX = G W, dW = G^T X, db = column sums of G
+    x = Tensor(torch.tensor([[1.0, 2.0, -1.0], [0.0, -1.0, 3.0]], dtype=F64), requires_grad=True)
+    layer = nn.Linear(3, 2, dtype=F64)
+    layer.weight.data.copy_(torch.tensor([[1.0, 0.0, 2.0], [-1.0, 3.0, 1.0]]))
+    layer.bias.data.copy_(torch.tensor([0.5, -1.0]))
+    y = layer(x)
+    # row 2: [0 + 0 + 6 + 0.5, 0 - 3 + 3 - 1] = [6.5, -1]
+    assert_close(y, torch.tensor([[-0.5, 3.0], [6.5, -1.0]], dtype=F64))
+    g = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=F64)
+    y.backward(g)
+    # dX row 1 = 1*[1, 0, 2] - 2*[-1, 3, 1] = [3, -6, 0]; row 2 = 0.5*[1, 0, 2] + 3*[-1, 3, 1] = [-2.5, 9, 4]
+    assert_close(x.grad, torch.tensor([[3.0, -6.0, 0.0], [-2.5, 9.0, 4.0]], dtype=F64))
+    # dW row 1 = 1*[1, 2, -1] + 0.5*[0, -1, 3] = [1, 1.5, 0.5]; row 2 = -2*[1, 2, -1] + 3*[0, -1, 3] = [-2, -7, 11]
+    assert_close(layer.weight.grad, torch.tensor([[1.0, 1.5, 0.5], [-2.0, -7.0, 11.0]], dtype=F64))
+    assert_close(layer.bias.grad, torch.tensor([1.5, 1.0], dtype=F64))
+
+
+def test_linear_initialises_as_torch():
+    torch.manual_seed(7)
+    ours = nn.Linear(5, 3)
+    torch.manual_seed(7)
+    ref = torch.nn.Linear(5, 3)
+    assert torch.equal(ours.weight.data, ref.weight.data) and torch.equal(ours.bias.data, ref.bias.data)
+    wide = nn.Linear(400, 300, generator=gen(0))
+    bound = 1 / math.sqrt(400)
+    for p in (wide.weight.data, wide.bias.data):
+        assert p.abs().max() <= bound and p.abs().max() > 0.99 * bound
+    assert torch.equal(nn.Linear(4, 2, generator=gen(1)).weight.data, nn.Linear(4, 2, generator=gen(1)).weight.data)
+    assert ours.weight.is_parameter and ours.weight.requires_grad and ours.weight.is_leaf
+    assert nn.Linear(3, 2, bias=False).parameters().__len__() == 1
+
+
+def test_linear_rejects_bad_shapes_and_sizes():
+    layer = nn.Linear(4, 2)
+    with pytest.raises(ValueError, match=r"Linear\(4, 2\) expects input of shape \(batch, 4\), got \(3, 5\)"):
+        layer(Tensor(torch.randn(3, 5)))
+    with pytest.raises(ValueError, match="out_features must be a positive integer, got 0"):
+        nn.Linear(3, 0)
+    with pytest.raises(ValueError, match=r"linear: input of shape \(3, 5\)"):
+        F.linear(Tensor(torch.randn(3, 5)), layer.weight, layer.bias)
+
+
+# -------------------------------------------------------------------- BatchNorm1d
+def batchnorm_pair(features, seed):
+    ours = nn.BatchNorm1d(features, dtype=F64)
+    ref = torch.nn.BatchNorm1d(features, dtype=F64)
+    g = gen(seed)
+    with torch.no_grad():  # non-trivial scale and shift
+        for p, q in ((ours.weight, ref.weight), (ours.bias, ref.bias)):
+            q.copy_(torch.randn(features, dtype=F64, generator=g))
+            p.data.copy_(q)
+    return ours, ref
+
+
+@given(batch=st.integers(2, 8), features=st.integers(1, 5), seed=seeds, steps=st.integers(1, 4))
+def test_batchnorm_training_matches_torch_including_running_statistics(batch, features, seed, steps):
+    ours, ref = batchnorm_pair(features, seed)
+    g = gen(seed + 1)
+    for step in range(steps):
+        x = 3.0 * torch.randn(batch, features, dtype=F64, generator=g) + 1.5
+        xo, xr = Tensor(x, requires_grad=True), x.clone().requires_grad_(True)
+        yo, yr = ours(xo), ref(xr)
+        assert_close(yo, yr, "forward")
+        grad = torch.randn(batch, features, dtype=F64, generator=g)
+        yo.backward(grad)
+        yr.backward(grad)
+        assert_close(xo.grad, xr.grad, f"dx at step {step}")
+    assert_close(ours.weight.grad, ref.weight.grad, "dgamma (accumulated)")
+    assert_close(ours.bias.grad, ref.bias.grad, "dbeta (accumulated)")
+    assert_close(ours.running_mean, ref.running_mean, "running mean")
+    assert_close(ours.running_var, ref.running_var, "running var")
+
+
+@given(batch=st.integers(1, 6), features=st.integers(1, 5), seed=seeds)
+def test_batchnorm_eval_uses_running_statistics_like_torch(batch, features, seed):
+    ours, ref = batchnorm_pair(features, seed)
+    g = gen(seed + 2)
+    for _ in range(3):  # move the running statistics away from 0 and 1 first
+        x = 2.0 * torch.randn(4, features, dtype=F64, generator=g) - 1.0
+        ours(Tensor(x))
+        ref(x)
+    assert ours.eval() is ours and not ours.training
+    ref.eval()
+    x = torch.randn(batch, features, dtype=F64, generator=g)
+    running = ours.running_mean.clone(), ours.running_var.clone()
+    parity(ours, ref, x, grad_output_seed=seed)
+    assert_close(ours.weight.grad, ref.weight.grad, "dgamma")
+    assert_close(ours.bias.grad, ref.bias.grad, "dbeta")
+    assert torch.equal(ours.running_mean, running[0]) and torch.equal(ours.running_var, running[1])
+
+
+def test_batchnorm_by_hand():
+    # one feature, batch [0, 3, 6], eps 0: mean 3, biased var 6, x_hat = [-a, 0, a] with a = sqrt(1.5);
+    # gamma 2, beta 0.5 -> y = [0.5 - 2a, 0.5, 0.5 + 2a].
+    # running mean 0.9*0 + 0.1*3 = 0.3; unbiased var 9 -> running var 0.9*1 + 0.1*9 = 1.8.
+    # output gradient G = [1, 0, 0]: dgamma = sum G x_hat = -a, dbeta = 1, dx_hat = G gamma = [2, 0, 0];
+    # dx = (3 dx_hat - sum dx_hat - x_hat sum(dx_hat x_hat)) / (3 sqrt 6)
+    #    = ([6, 0, 0] - 2 - [-a, 0, a](-2a)) / (3 sqrt 6) = [1, -2, 1] / (3 sqrt 6)
+    a = math.sqrt(1.5)
+    bn = nn.BatchNorm1d(1, eps=0.0, dtype=F64)
+    bn.weight.data.fill_(2.0)
+    bn.bias.data.fill_(0.5)
+    x = Tensor(torch.tensor([[0.0], [3.0], [6.0]], dtype=F64), requires_grad=True)
+    y = bn(x)
+    y.backward(torch.tensor([[1.0], [0.0], [0.0]], dtype=F64))
+    assert_close(y, torch.tensor([[0.5 - 2 * a], [0.5], [0.5 + 2 * a]], dtype=F64))
+    assert_close(bn.running_mean, torch.tensor([0.3], dtype=F64))
+    assert_close(bn.running_var, torch.tensor([1.8], dtype=F64))
+    assert_close(bn.weight.grad, torch.tensor([-a], dtype=F64))
+    assert_close(bn.bias.grad, torch.tensor([1.0], dtype=F64))
+    assert_close(x.grad, torch.tensor([[1.0], [-2.0], [1.0]], dtype=F64) / (3 * math.sqrt(6)))
+
+
+def test_batchnorm_rejects_bad_input_before_touching_its_statistics():
+    bn = nn.BatchNorm1d(3)
+    with pytest.raises(ValueError, match=r"BatchNorm1d\(3\) expects input of shape \(batch, 3\), got \(4, 2\)"):
+        bn(Tensor(torch.randn(4, 2)))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        bn(Tensor(torch.randn(1, 3)))
+    assert torch.equal(bn.running_mean, torch.zeros(3)) and torch.equal(bn.running_var, torch.ones(3))
+    bn.eval()
+    assert bn(Tensor(torch.randn(1, 3))).shape == (1, 3)  # a single row is fine in eval
+
+
+# ---------------------------------------------------------------- CrossEntropyLoss
+@given(batch=st.integers(1, 6), classes=st.integers(2, 6), seed=seeds, scale=st.sampled_from([1.0, 500.0]))
+def test_cross_entropy_matches_torch_even_for_huge_logits(batch, classes, seed, scale):
+    g = gen(seed)
+    logits = scale * torch.randn(batch, classes, dtype=F64, generator=g)
+    target = torch.randint(0, classes, (batch,), generator=g)
+    loss = parity(lambda z: nn.CrossEntropyLoss()(z, target),
+                  lambda z: torch.nn.functional.cross_entropy(z, target), logits, grad_output_seed=seed)
+    assert math.isfinite(loss.item())
+    # the same loss composed from elementary ops (log-sum-exp) agrees too
+    onehot = torch.nn.functional.one_hot(target, classes).to(F64)
+    parity(lambda z: (z.logsumexp(1) - (z * onehot).sum(1)).mean(),
+           lambda z: torch.nn.functional.cross_entropy(z, target), logits, grad_output_seed=seed)
+
+
+def test_cross_entropy_by_hand():
+    # logits [[0, ln 3], [ln 2, 0]] -> softmax rows [1/4, 3/4] and [2/3, 1/3]; targets [1, 1]
+    # L = -(ln 3/4 + ln 1/3) / 2; dZ = (softmax - onehot) / 2 = [[1/8, -1/8], [1/3, -1/3]]
+    z = Tensor(torch.tensor([[0.0, math.log(3)], [math.log(2), 0.0]], dtype=F64), requires_grad=True)
+    loss = nn.CrossEntropyLoss()(z, Tensor(torch.tensor([1, 1])))
+    loss.backward()
+    assert loss.item() == pytest.approx(-(math.log(0.75) + math.log(1 / 3)) / 2, abs=1e-15)
+    assert_close(z.grad, torch.tensor([[1 / 8, -1 / 8], [1 / 3, -1 / 3]], dtype=F64))
+
+
+def test_cross_entropy_rejects_bad_labels_and_shapes():
+    loss = nn.CrossEntropyLoss()
+    z = Tensor(torch.randn(3, 4), requires_grad=True)
+    with pytest.raises(ValueError, match=r"label 4 is outside \[0, 4\)"):
+        loss(z, torch.tensor([0, 4, 1]))
+    with pytest.raises(ValueError, match=r"label -1 is outside \[0, 4\)"):
+        loss(z, torch.tensor([0, -1, 1]))
+    with pytest.raises(ValueError, match=r"targets of shape \(3,\).*got \(2,\)"):
+        loss(z, torch.tensor([0, 1]))
+    with pytest.raises(TypeError, match="integer class labels"):
+        loss(z, torch.tensor([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"logits of shape \(batch, classes\), got \(4,\)"):
+        loss(Tensor(torch.randn(4)), torch.tensor([0]))
+
+
+# ------------------------------------------------------------ Module and Sequential
+def test_sequential_finds_parameters_in_order_and_switches_modes():
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2))
+    names = [n for n, _ in model.named_parameters()]
+    assert names == ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"]
+    assert [tuple(p.shape) for p in model.parameters()] == [(3, 4), (3,), (3,), (3,), (2, 3), (2,)]
+    assert model.eval() is model and not any(m.training for m in model.modules())
+    assert all(m.training for m in model.train().modules())
+    assert len(model) == 4 and isinstance(model[2], nn.ReLU)
+    assert "BatchNorm1d(3, eps=1e-05, momentum=0.1)" in repr(model)
+    with pytest.raises(TypeError, match="Sequential takes Modules"):
+        nn.Sequential(nn.ReLU(), torch.nn.ReLU())
+
+
+def test_a_shared_parameter_is_listed_once():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first = nn.Linear(3, 3)
+            self.second = nn.Linear(3, 3)
+            self.second.weight = self.first.weight
+
+        def forward(self, x):
+            return self.second(self.first(x))
+
+    model = Tied()
+    assert len(model.parameters()) == 3
+    model(Tensor(torch.randn(2, 3))).sum().backward()
+    assert model.first.weight.grad is not None
+
+
+# ------------------------------------------------ a whole MLP trained against torch.nn
+def test_mlp_with_batchnorm_trains_like_torch_for_20_steps():
+    torch.manual_seed(0)
+    ours = nn.Sequential(nn.Linear(6, 8, dtype=F64), nn.BatchNorm1d(8, dtype=F64), nn.ReLU(),
+                         nn.Linear(8, 3, dtype=F64))
+    ref = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(),
+                              torch.nn.Linear(8, 3)).to(F64)
+    with torch.no_grad():
+        for p, q in zip(ours.parameters(), ref.parameters()):
+            q.copy_(p.data)
+    opt = optim.SGD(ours.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+    loss_fn, ref_loss_fn = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    g = gen(0)
+    for step in range(20):
+        x = torch.randn(16, 6, dtype=F64, generator=g)
+        y = torch.randint(0, 3, (16,), generator=g)
+        opt.zero_grad()
+        loss = loss_fn(ours(Tensor(x)), y)
+        loss.backward()
+        opt.step()
+        ref_opt.zero_grad()
+        ref_loss = ref_loss_fn(ref(x), y)
+        ref_loss.backward()
+        ref_opt.step()
+        assert abs(loss.item() - ref_loss.item()) < 1e-8, f"loss at step {step}"
+    for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p.data, q.detach(), atol=1e-8, rtol=0, msg=lambda m: f"{name}: {m}")
+    torch.testing.assert_close(ours[1].running_mean, ref[1].running_mean, atol=1e-8, rtol=0)
+    torch.testing.assert_close(ours[1].running_var, ref[1].running_var, atol=1e-8, rtol=0)
+    ours.eval(), ref.eval()
+    x = torch.randn(5, 6, dtype=F64, generator=g)
+    torch.testing.assert_close(ours(Tensor(x)).data, ref(x).detach(), atol=1e-8, rtol=0)
+
+
+def test_everything_stays_on_the_device_of_the_data():
+    # the "meta" device has shapes but no numbers: any tensor made on the CPU by mistake would clash
+    model = nn.Sequential(nn.Linear(5, 4, device="meta"), nn.BatchNorm1d(4, device="meta"), nn.ReLU(),
+                          nn.Linear(4, 3, device="meta"))
+    x = Tensor(torch.empty(6, 5, device="meta"))
+    out = (model(x).exp() * 2.0 + 1.0).logsumexp(1).sum()
+    out.backward()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt.step()
+    opt.step()
+    assert all(p.grad.device.type == "meta" and p.data.device.type == "meta" for p in model.parameters())
+    assert model[1].running_mean.device.type == "meta"
+
+
+@pytest.mark.parametrize("layer", ["linear", "batchnorm", "cross_entropy", "mlp"])
+def test_layers_agree_with_finite_differences(layer):
+    g = gen(5)
+    x = torch.randn(5, 4, dtype=F64, generator=g)
+    target = torch.tensor([0, 2, 1, 2, 1])
+    bn = nn.BatchNorm1d(4, dtype=F64)
+    bn.weight.data.uniform_(0.5, 1.5, generator=g)
+    bn.bias.data.uniform_(-0.5, 0.5, generator=g)
+    lin = nn.Linear(4, 3, dtype=F64, generator=g)
+    G = torch.randn(5, 4, dtype=F64, generator=g)
+    objective = {  # a scalar function of the input x, through the layer
+        "linear": lambda t: (lin(t) * G[:, :3]).sum(),
+        "batchnorm": lambda t: (bn(t) * G).sum(),  # training mode: batch statistics
+        "cross_entropy": lambda t: nn.CrossEntropyLoss()(t, target),
+        "mlp": lambda t: nn.CrossEntropyLoss()(lin(bn(t).relu()), target),
+    }[layer]
+    leaf = Tensor(x.clone(), requires_grad=True)
+    objective(leaf).backward()
+    numeric = numerical_gradient(lambda v: objective(Tensor(v)).item(), x.clone())
+    torch.testing.assert_close(leaf.grad, numeric, atol=1e-7, rtol=1e-7)

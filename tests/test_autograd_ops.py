@@ -1,0 +1,237 @@
+"""Every elementary op, forward and backward, against torch autograd in float64 (scratchlib.autograd.ops)."""
+import re
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autograd_parity import assert_close, numerical_gradient, parity
+from scratchlib.autograd import Function, Tensor
+from scratchlib.autograd.ops import sum_to_shape
+
+F64 = torch.float64
+
+
+@st.composite
+def shapes(draw, min_dims=0, max_dims=3):
+    return tuple(draw(st.lists(st.integers(1, 4), min_size=min_dims, max_size=max_dims)))
+
+
+@st.composite
+def broadcast_pair(draw):
+    """Two shapes that broadcast: the second drops leading dims and turns some sizes into 1."""
+    a = draw(shapes(max_dims=3))
+    keep = draw(st.integers(0, len(a)))
+    b = [1 if draw(st.booleans()) else s for s in a[len(a) - keep:]]
+    return (a, tuple(b)) if draw(st.booleans()) else (tuple(b), a)
+
+
+def randn(shape, seed, positive=False, away_from_zero=False):
+    x = torch.randn(shape, dtype=F64, generator=torch.Generator().manual_seed(seed))
+    if positive:
+        return x.abs() + 0.5
+    if away_from_zero:
+        return torch.where(x < 0, x - 0.5, x + 0.5)
+    return x
+
+
+seeds = st.integers(0, 2**31 - 1)
+
+BINARY = {  # name: (ours, torch's, keep the second input away from zero)
+    "add": (lambda a, b: a + b, lambda a, b: a + b, False),
+    "sub": (lambda a, b: a - b, lambda a, b: a - b, False),
+    "mul": (lambda a, b: a * b, lambda a, b: a * b, False),
+    "div": (lambda a, b: a / b, lambda a, b: a / b, True),
+}
+
+
+@pytest.mark.parametrize("name", BINARY)
+@given(pair=broadcast_pair(), seed=seeds)
+def test_binary_ops_with_broadcasting_match_torch(name, pair, seed):
+    ours, theirs, nonzero = BINARY[name]
+    a = randn(pair[0], seed)
+    b = randn(pair[1], seed + 1, away_from_zero=nonzero)
+    parity(ours, theirs, a, b, grad_output_seed=seed)
+
+
+@pytest.mark.parametrize("name", BINARY)
+@given(shape=shapes(), seed=seeds, constant=st.floats(0.5, 3.0))
+def test_binary_ops_with_a_constant_on_either_side(name, shape, seed, constant):
+    ours, theirs, _ = BINARY[name]
+    x = randn(shape, seed, away_from_zero=True)
+    parity(lambda t: ours(t, constant), lambda t: theirs(t, constant), x, grad_output_seed=seed)
+    parity(lambda t: ours(-constant, t), lambda t: theirs(-constant, t), x, grad_output_seed=seed)
+    c = randn(shape[-1:], seed + 2, away_from_zero=True)  # a plain torch tensor is a constant too
+    parity(lambda t: ours(t, c), lambda t: theirs(t, c), x, grad_output_seed=seed)
+
+
+UNARY = {  # name: (ours, torch's, needs positive input)
+    "neg": (lambda x: -x, lambda x: -x, False),
+    "exp": (lambda x: x.exp(), lambda x: x.exp(), False),
+    "log": (lambda x: x.log(), lambda x: x.log(), True),
+    "relu": (lambda x: x.relu(), lambda x: x.relu(), False),
+    "T": (lambda x: x.T, lambda x: x.permute(tuple(reversed(range(x.dim())))), False),
+    "square": (lambda x: x ** 2, lambda x: x ** 2, False),
+    "cube": (lambda x: x ** 3, lambda x: x ** 3, False),
+    "sqrt": (lambda x: x ** 0.5, lambda x: x ** 0.5, True),
+    "pow -1.5": (lambda x: x ** -1.5, lambda x: x ** -1.5, True),
+    "pow 0": (lambda x: x ** 0, lambda x: x ** 0, False),
+    "mean": (lambda x: x.mean(), lambda x: x.mean(), False),
+}
+
+
+@pytest.mark.parametrize("name", UNARY)
+@given(shape=shapes(), seed=seeds)
+def test_unary_ops_match_torch(name, shape, seed):
+    ours, theirs, positive = UNARY[name]
+    parity(ours, theirs, randn(shape, seed, positive=positive), grad_output_seed=seed)
+
+
+@st.composite
+def shape_and_axis(draw):
+    shape = draw(shapes(min_dims=1, max_dims=4))
+    kind = draw(st.sampled_from(["none", "int", "tuple"]))
+    if kind == "none":
+        return shape, None
+    if kind == "int":
+        return shape, draw(st.integers(-len(shape), len(shape) - 1))
+    axes = draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, unique=True))
+    return shape, tuple(axes)
+
+
+@given(shape_axis=shape_and_axis(), keepdims=st.booleans(), seed=seeds)
+def test_sum_matches_torch(shape_axis, keepdims, seed):
+    shape, axis = shape_axis
+    dims = tuple(range(len(shape))) if axis is None else axis
+    parity(lambda x: x.sum(axis, keepdims), lambda x: x.sum(dim=dims, keepdim=keepdims),
+           randn(shape, seed), grad_output_seed=seed)
+
+
+@given(shape_axis=shape_and_axis(), keepdims=st.booleans(), seed=seeds)
+def test_mean_over_an_axis_matches_torch(shape_axis, keepdims, seed):
+    shape, axis = shape_axis
+    dims = tuple(range(len(shape))) if axis is None else axis
+    parity(lambda x: x.mean(axis, keepdims), lambda x: x.mean(dim=dims, keepdim=keepdims),
+           randn(shape, seed), grad_output_seed=seed)
+
+
+@given(shape_axis=shape_and_axis(), keepdims=st.booleans(), seed=seeds, scale=st.sampled_from([1.0, 1000.0]))
+def test_logsumexp_matches_torch_even_for_huge_values(shape_axis, keepdims, seed, scale):
+    shape, axis = shape_axis
+    dims = tuple(range(len(shape))) if axis is None else axis
+    out = parity(lambda x: x.logsumexp(axis, keepdims), lambda x: torch.logsumexp(x, dim=dims, keepdim=keepdims),
+                 scale * randn(shape, seed), grad_output_seed=seed)
+    assert torch.isfinite(out.data).all()
+
+
+@given(shape=shapes(min_dims=1, max_dims=4), seed=seeds, flat_first=st.booleans())
+def test_reshape_matches_torch(shape, seed, flat_first):
+    n = torch.Size(shape).numel()
+    target = (n,) if flat_first else (-1, shape[-1])
+    parity(lambda x: x.reshape(*target), lambda x: x.reshape(target), randn(shape, seed), grad_output_seed=seed)
+    parity(lambda x: x.reshape(target), lambda x: x.reshape(target), randn(shape, seed), grad_output_seed=seed)
+
+
+@st.composite
+def matmul_shapes(draw):
+    n, k, m = draw(st.integers(1, 5)), draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    batch = draw(shapes(max_dims=2))
+    batch_b = tuple(1 if draw(st.booleans()) else s for s in batch)[draw(st.integers(0, len(batch))):]
+    return batch + (n, k), batch_b + (k, m)
+
+
+@given(ab=matmul_shapes(), seed=seeds)
+def test_matmul_matches_torch_for_matrices_and_broadcast_stacks(ab, seed):
+    parity(lambda a, b: a @ b, lambda a, b: a @ b, randn(ab[0], seed), randn(ab[1], seed + 1), grad_output_seed=seed)
+
+
+@given(shape=shapes(min_dims=2, max_dims=2), seed=seeds)
+def test_matmul_with_a_constant_matrix_on_the_left(shape, seed):
+    c = randn((3, shape[0]), seed + 5)
+    parity(lambda x: c @ x, lambda x: c @ x, randn(shape, seed), grad_output_seed=seed)
+
+
+def test_hand_worked_expression():
+    # f = sum((a * b + a) / c) with a = [[1, -2, 3], [-1, 0.5, 2]], b = [2, -1, 0.5] (broadcast over
+    # the 2 rows), c = 4, and output gradient 1:
+    #   df/da = (b + 1) / c = [0.75, 0, 0.375] in each row
+    #   df/db = sum over rows of a / c = [0, -1.5, 5] / 4 = [0, -0.375, 1.25]
+    a = Tensor(torch.tensor([[1.0, -2.0, 3.0], [-1.0, 0.5, 2.0]], dtype=F64), requires_grad=True)
+    b = Tensor(torch.tensor([2.0, -1.0, 0.5], dtype=F64), requires_grad=True)
+    f = ((a * b + a) / 4.0).sum()
+    f.backward()
+    # f = (2 + 2 + 1.5 - 2 - 0.5 + 1 + 1 - 2 + 3 - 1 + 0.5 + 2) / 4 = 7.5 / 4
+    assert f.item() == pytest.approx(7.5 / 4, abs=1e-15)
+    assert_close(a.grad, torch.tensor([[0.75, 0.0, 0.375]] * 2, dtype=F64))
+    assert_close(b.grad, torch.tensor([0.0, -0.375, 1.25], dtype=F64))
+
+
+def test_sum_to_shape_undoes_broadcasting():
+    grad = torch.arange(24.0).reshape(4, 2, 3)
+    # (2, 1) broadcast to (4, 2, 3): sum over dimension 0 and over the last one
+    assert_close(sum_to_shape(grad, torch.Size([2, 1])).double(),
+                 grad.sum(0).sum(1, keepdim=True).double())
+    assert sum_to_shape(grad, grad.shape) is grad
+    assert sum_to_shape(grad, torch.Size([])).item() == grad.sum().item()
+
+
+@pytest.mark.parametrize("expr, shapes_, op", [
+    (lambda a, b: a + b, [(2, 3), (4,)], "Add"),
+    (lambda a, b: a * b, [(2, 3), (3, 2)], "Mul"),
+    (lambda a, b: a - b, [(5,), (2,)], "Sub"),
+    (lambda a, b: a / b, [(2, 3), (2,)], "Div"),
+    (lambda a, b: a @ b, [(2, 3), (4, 5)], "MatMul"),
+])
+def test_incompatible_shapes_are_a_clear_error(expr, shapes_, op):
+    a, b = (Tensor(torch.randn(s), requires_grad=True) for s in shapes_)
+    with pytest.raises(ValueError, match=re.escape(f"{op} got incompatible inputs ({shapes_[0]}, {shapes_[1]})")):
+        expr(a, b)
+
+
+def test_matmul_of_a_vector_and_a_bad_reshape_are_clear_errors():
+    with pytest.raises(ValueError, match=r"MatMul needs two tensors of at least 2 dimensions.*\(3,\)"):
+        Tensor(torch.randn(2, 3)) @ Tensor(torch.randn(3))
+    with pytest.raises(ValueError, match=r"Reshape .*\(2, 3\).*\(4, 2\)"):
+        Tensor(torch.randn(2, 3)).reshape(4, 2)
+    with pytest.raises(ValueError, match="axis 2 is out of range"):
+        Tensor(torch.randn(2, 3)).sum(2)
+    with pytest.raises(TypeError, match="constant"):
+        Tensor(torch.randn(2)) ** Tensor(torch.randn(2))
+
+
+def test_a_deliberately_wrong_backward_fails_the_parity_check():
+    class WrongMul(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, grad):
+            a, b = ctx.saved_tensors
+            return grad * b, grad * b  # the second should be grad * a
+
+    with pytest.raises(AssertionError, match="grad of input 1"):
+        parity(WrongMul.apply, lambda a, b: a * b, randn((2, 3), 0), randn((2, 3), 1))
+
+
+@pytest.mark.parametrize("name", [*BINARY, *UNARY])
+def test_every_op_agrees_with_finite_differences(name):
+    # J = sum(op(inputs) * G) for a fixed random G; central differences err by O(eps^2) ~ 1e-10,
+    # plus rounding of about 1e-16 / eps: 1e-7 is well above both and far below any real mistake
+    binary = name in BINARY
+    ours = (BINARY if binary else UNARY)[name][0]
+    positive = not binary and UNARY[name][2]
+    inputs = [randn((3, 4), 10, positive=positive)]
+    if binary:
+        inputs.append(randn((4,), 11, away_from_zero=True))
+    G = randn(tuple(ours(*[Tensor(t) for t in inputs]).shape), 12)
+    leaves = [Tensor(t.clone(), requires_grad=True) for t in inputs]
+    (ours(*leaves) * G).sum().backward()
+    for i, t in enumerate(inputs):
+        def J(v, i=i):
+            args = [Tensor(v if j == i else u) for j, u in enumerate(inputs)]
+            return (ours(*args) * G).sum().item()
+        numeric = numerical_gradient(J, t.clone())
+        torch.testing.assert_close(leaves[i].grad, numeric, atol=1e-7, rtol=1e-7)
