@@ -37,7 +37,7 @@ _WRAPPED = ("backward", "accumulate_grad", "accumulate_matmul", "accumulate_prod
 
 @dataclass
 class Event:
-    """One step of a backward pass: ``kind`` is "seed", "backward" or "sum".
+    """One step of a backward pass: ``kind`` is "seed", "backward", "sum" (or "accumulate", autograd).
 
     ``node`` is the layer the step happens at and ``grad`` its gradient at that moment
     (for "sum": the total after the addition). ``handed`` lists (input, gradient) for a
@@ -81,18 +81,26 @@ def node_names(net, labels=None) -> dict:
 class Replay:
     """The events of one recorded backward pass, with the values and names to show them.
 
-    ``replay[i]`` is the i-th :class:`Event`; ``grads_at(i)`` the gradient every layer
-    holds once events 0..i have happened (layers not reached yet are missing).
+    ``replay[i]`` is the i-th :class:`Event`; ``grads_at(i)`` the gradient every node
+    holds once events 0..i have happened (nodes not reached yet are missing). The nodes
+    are a Network's layers (:func:`record_backward`) or the nodes of an autograd graph
+    (:func:`scratchlib.autograd.replay.record_backward`).
     """
 
-    def __init__(self, net, labels=None):
+    def __init__(self, nodes, names: dict, values: dict, net=None):
         self.net = net
-        self.nodes = list(net.layers)
-        self.names = node_names(net, labels)
-        self.values = {id(l): (l.output.detach().clone() if l.output is not None else None) for l in self.nodes}
+        self.nodes = list(nodes)
+        self.names = names    # id(node) -> short name
+        self.values = values  # id(node) -> its output (None where it was not kept)
         self.events: list[Event] = []
+        self.symbol = "J"     # the output's letter, for the seed: dJ/dJ = 1
         self._current: Event | None = None
-        self._received: dict[int, torch.Tensor] = {}  # running total per layer id
+        self._received: dict[int, torch.Tensor] = {}  # running total per node id
+
+    @classmethod
+    def for_network(cls, net, labels=None) -> "Replay":
+        values = {id(l): (l.output.detach().clone() if l.output is not None else None) for l in net.layers}
+        return cls(net.layers, node_names(net, labels), values, net=net)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -107,18 +115,22 @@ class Replay:
         return self.names.get(id(node), getattr(node, "name", type(node).__name__))
 
     def describe(self, i: int) -> str:
-        """One line for event ``i``, e.g. ``5 backward Linear2: -> W2 (3, 4), b2 (3,), ReLU (5, 4)``."""
-        e = self.events[i]
+        """One line for event ``i``, e.g. ``6 backward Linear2: -> ReLU (4, 3), W2 (2, 3), b2 = [0.1, -0.1]``."""
+        e, name = self.events[i], self.name
         if e.kind == "seed":
-            return f"{i} seed {self.name(e.node)}: dJ/dJ = {_numbers(e.grad)}"
+            return f"{i} seed {name(e.node)}: d{self.symbol}/d{self.symbol} = {_numbers(e.grad)}"
         if e.kind == "sum":
-            return (f"{i} sum {self.name(e.node)}: the gradient from {self.name(e.source)} meets the "
-                    f"one already there, {len(e.terms)} terms")
-        handed = ", ".join(f"{self.name(n)} {tuple(g.shape)}" for n, g in e.handed) or "nothing (no input needs a gradient)"
-        return f"{i} backward {self.name(e.node)}: -> {handed}"
+            text = f"{i} sum {name(e.node)}: the gradient from {name(e.source)} meets the one already there"
+            if e.grad.numel() <= 4:
+                return text + ": " + " + ".join(_numbers(t) for t in e.terms) + f" = {_numbers(e.grad)}"
+            return text + f", {len(e.terms)} terms of shape {tuple(e.grad.shape)}"
+        if e.kind == "accumulate":
+            return f"{i} accumulate {name(e.node)}: {name(e.node)}.grad += {_brief(e.grad).lstrip('= ')}"
+        handed = ", ".join(f"{name(n)} {_brief(g)}" for n, g in e.handed) or "nothing (no input needs a gradient)"
+        return f"{i} backward {name(e.node)}: -> {handed}"
 
     def grads_at(self, step: int) -> dict:
-        """id(layer) -> its gradient after events 0..``step`` (only the layers reached by then)."""
+        """id(node) -> its gradient after events 0..``step`` (only the nodes reached by then)."""
         if not -len(self.events) <= step < len(self.events):
             raise IndexError(f"Replay.grads_at: step must lie in [0, {len(self.events)}), got {step}")
         step %= len(self.events)
@@ -137,31 +149,34 @@ class Replay:
         return [g for e in self.events if e.kind == "backward" for n, g in e.handed if n is node]
 
     def final_grads(self) -> dict:
-        """id(layer) -> the gradient it holds at the end of the replay."""
+        """id(node) -> the gradient it holds at the end of the replay."""
         return self.grads_at(len(self.events) - 1) if self.events else {}
 
     # ------------------------------------------------------------- recording hooks
-    def _begin(self, layer: Layer) -> None:
-        if id(layer) not in self._received:  # nobody handed it a gradient: the seed, or a dead end (zeros)
-            grad = layer.grad.detach().clone()
-            self._received[id(layer)] = grad
+    def _begin(self, node, grad: torch.Tensor, kind: str = "backward") -> None:
+        """``node`` starts its backward with ``grad`` (copied if nobody handed it one: seed or dead end)."""
+        if id(node) not in self._received:
+            grad = grad.detach().clone()
+            self._received[id(node)] = grad
             if not self.events:
-                self.events.append(Event("seed", layer, grad))
-        self._current = Event("backward", layer, self._received[id(layer)])
+                self.events.append(Event("seed", node, grad))
+        self._current = Event(kind, node, self._received[id(node)])
         self.events.append(self._current)
 
     def _end(self) -> None:
         self._current = None
 
-    def _handed(self, layer: Layer, g: torch.Tensor) -> None:
+    def _handed(self, node, g: torch.Tensor, total: torch.Tensor | None = None) -> None:
+        """``g`` arrived at ``node``; ``total`` is what the node holds now (default: the sum, in arrival order)."""
         source = self._current.node if self._current is not None else None
         if self._current is not None:
-            self._current.handed.append((layer, g))
-        earlier = self._received.get(id(layer))
-        total = layer.grad.detach().clone()  # the buffer itself, after the (fused) addition
-        self._received[id(layer)] = total
+            self._current.handed.append((node, g))
+        earlier = self._received.get(id(node))
+        if total is None:
+            total = g if earlier is None else earlier + g
+        self._received[id(node)] = total
         if earlier is not None:
-            self.events.append(Event("sum", layer, total, terms=[earlier, g], source=source))
+            self.events.append(Event("sum", node, total, terms=[earlier, g], source=source))
 
 
 def _alone(layer: Layer, method: str, *args, **kwargs) -> torch.Tensor:
@@ -176,7 +191,7 @@ def _alone(layer: Layer, method: str, *args, **kwargs) -> torch.Tensor:
 
 def _wrap_backward(replay: Replay, layer: Layer, original):
     def backward():
-        replay._begin(layer)
+        replay._begin(layer, layer.grad)
         try:
             original()
         finally:
@@ -187,7 +202,7 @@ def _wrap_backward(replay: Replay, layer: Layer, original):
 def _wrap_accumulate(replay: Replay, layer: Layer, method: str, original):
     def accumulate(*args, **kwargs):
         original(*args, **kwargs)  # the real work first: a bad shape raises before anything is recorded
-        replay._handed(layer, _alone(layer, method, *args, **kwargs))
+        replay._handed(layer, _alone(layer, method, *args, **kwargs), layer.grad.detach().clone())
     return accumulate
 
 
@@ -198,7 +213,7 @@ def recording(net, labels=None):
     ``with recording(net) as replay: net.backward()`` gives the same gradients as
     ``net.backward()`` alone, bit for bit; the wrappers are gone after the block.
     """
-    replay = Replay(net, labels)
+    replay = Replay.for_network(net, labels)
     saved = []
     for layer in net.layers:
         for method in _WRAPPED:
@@ -237,6 +252,11 @@ def record_backward(net, labels=None) -> Replay:
             buffer.copy_(contents)
             layer._grad, layer._grad_is_zero = buffer, is_zero
     return replay
+
+
+def _brief(t: torch.Tensor) -> str:
+    """``= [numbers]`` for a small tensor, its shape for a big one."""
+    return f"= {_numbers(t)}" if t.numel() <= 4 else str(tuple(t.shape))
 
 
 def _numbers(t: torch.Tensor, digits: int = 4) -> str:

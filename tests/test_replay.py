@@ -33,16 +33,16 @@ def test_the_events_of_the_weight_decay_network():
     replay = record_backward(weight_decay_net())
     assert [replay.describe(i) for i in range(len(replay))] == [
         "0 seed Sum2: dJ/dJ = 1",
-        "1 backward Sum2: -> Sum1 (), Regularization2 ()",
+        "1 backward Sum2: -> Sum1 = 1, Regularization2 = 1",
         "2 backward Regularization2: -> W2 (2, 3)",
-        "3 backward Sum1: -> SoftmaxCrossEntropy (), Regularization1 ()",
+        "3 backward Sum1: -> SoftmaxCrossEntropy = 1, Regularization1 = 1",
         "4 backward Regularization1: -> W1 (3, 2)",
         "5 backward SoftmaxCrossEntropy: -> Linear2 (4, 2)",
-        "6 backward Linear2: -> ReLU (4, 3), W2 (2, 3), b2 (2,)",
-        "7 sum W2: the gradient from Linear2 meets the one already there, 2 terms",
+        "6 backward Linear2: -> ReLU (4, 3), W2 (2, 3), b2 = [0.1825, -0.1825]",
+        "7 sum W2: the gradient from Linear2 meets the one already there, 2 terms of shape (2, 3)",
         "8 backward ReLU: -> Linear1 (4, 3)",
-        "9 backward Linear1: -> W1 (3, 2), b1 (3,)",
-        "10 sum W1: the gradient from Linear1 meets the one already there, 2 terms",
+        "9 backward Linear1: -> W1 (3, 2), b1 = [0, -0.002634, -0.136]",
+        "10 sum W1: the gradient from Linear1 meets the one already there, 2 terms of shape (3, 2)",
     ]
     W2 = replay.net.weights[1]
     meet = replay[7]

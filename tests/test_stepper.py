@@ -44,7 +44,7 @@ def test_step_and_frames():
     stepper = BackwardStepper(small_net())
     assert len(stepper) == 11 and stepper.step == 0
     stepper.step = 7
-    assert stepper.describe() == "7 sum W2: the gradient from Linear2 meets the one already there, 2 terms"
+    assert stepper.describe() == "7 sum W2: the gradient from Linear2 meets the one already there, 2 terms of shape (2, 3)"
     fig = stepper.frame()
     graph, text = fig.axes
     assert "sum W2" in graph.get_title()
