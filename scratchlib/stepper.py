@@ -8,6 +8,7 @@ which leaves the network's gradients untouched.
 from __future__ import annotations
 
 import io
+import re
 
 import matplotlib.pyplot as plt
 import torch
@@ -49,15 +50,20 @@ def matrix_text(t: torch.Tensor, indent: str = "    ", max_numbers: int = 30) ->
 def local_rule(replay: Replay, i: int) -> str:
     """The local rule applied at event ``i`` of ``replay``, written out with its numbers."""
     e = replay[i]
-    name = replay.name
+    name, J = replay.name, replay.symbol
     if e.kind == "seed":
-        return f"seed: dJ/d{name(e.node)} = dJ/dJ = 1\n" + matrix_text(e.grad)
+        head = f"d{J}/d{J}" if name(e.node) == J else f"d{J}/d{name(e.node)} = d{J}/d{J}"
+        return f"seed: {head} = 1\n" + matrix_text(e.grad)
     if e.kind == "sum":
         earlier, new = e.terms
         return (f"paths meet at {name(e.node)}: its gradient is the sum\n"
-                f"dJ/d{name(e.node)} = (what was there) + (from {name(e.source)})\n\n"
+                f"d{J}/d{name(e.node)} = (what was there) + (from {name(e.source)})\n\n"
                 f"what was there:\n{matrix_text(earlier)}\n+ from {name(e.source)}:\n{matrix_text(new)}\n"
-                f"= dJ/d{name(e.node)}:\n{matrix_text(e.grad)}")
+                f"= d{J}/d{name(e.node)}:\n{matrix_text(e.grad)}")
+    if e.kind == "accumulate":
+        return f"{name(e.node)}.grad += G  (AccumulateGrad adds what arrives)\n" + matrix_text(e.grad)
+    if hasattr(e.node, "function"):  # a node of an autograd graph
+        return _autograd_rule(replay, e)
     layer = e.node
     lines = [f"{name(layer)}.backward, G = dJ/d{name(layer)} {tuple(e.grad.shape)}:", matrix_text(e.grad)]
     if not e.handed:
@@ -82,19 +88,65 @@ def local_rule(replay: Replay, i: int) -> str:
     return "\n".join(lines)
 
 
+_LATEX = [(r"\\odot", "*"), (r"\\top", "T"), (r"\\partial", "d"), (r"\\sum_i", "sum_i "), (r"\\,", " "),
+          (r"\\mathrm{(\w+)}", r"\1"), (r"\\frac{G}{B}", "(G/B)"), (r"[{}$]", ""), (r"\\", "")]
+
+
+def backward_line(function: type) -> str:
+    """The "Backward: ..." sentence of a Function's docstring, in plain text."""
+    doc = " ".join((function.__doc__ or "").split())
+    start = doc.find("Backward")
+    if start < 0:
+        return "(no Backward line in its docstring)"
+    end = doc.find(". ", start)
+    text = doc[start:end + 1 if end >= 0 else None]
+    for pattern, replacement in _LATEX:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
+def _autograd_rule(replay: Replay, e) -> str:
+    name, node, symbol = replay.name, e.node, replay.symbol
+    lines = [f"{name(node)}: {node.function.__name__}.backward, G = d{symbol}/d{name(node)}:",
+             matrix_text(e.grad), "", backward_line(node.function)]
+    saved = [t for t in getattr(node, "_saved", ()) if isinstance(t, torch.Tensor)]
+    if saved:
+        lines.append("saved by forward: " + ", ".join(f"{tuple(t.shape)}" if t.numel() > 4 else
+                                                      matrix_text(t, indent="").replace("\n", " ") for t in saved))
+    handed, k = e.handed, 0
+    for i, child in enumerate(node.next_functions):  # handed follows the inputs' order
+        if k < len(handed) and child is handed[k][0]:
+            lines += [f"\nd{symbol}/d{name(child)} (input {i}) =", matrix_text(handed[k][1])]
+            k += 1
+    return "\n".join(lines)
+
+
 class BackwardStepper:
     """The logic of the backward stepper, no widgets: a replay, a current ``step``, its pictures.
 
-    ``BackwardStepper(net)`` records one backward pass of the network's last forward
-    (its gradients stay as they were). ``frame(i)`` is a matplotlib Figure: the graph
+    ``BackwardStepper(net)`` records one backward pass of the network's last forward,
+    ``BackwardStepper(L, names)`` one through the autograd graph behind the Tensor ``L``
+    (every gradient stays as it was). ``frame(i)`` is a matplotlib Figure: the graph
     at step ``i`` (left) and the local rule of that step with its numbers (right).
     """
 
-    def __init__(self, net, labels=None):
-        self.net = net
-        self.replay = record_backward(net, labels)
+    def __init__(self, net_or_tensor, labels=None):
+        self.net = net_or_tensor
         self.labels = labels
         self._step = 0
+        if hasattr(net_or_tensor, "layers"):
+            self.replay = record_backward(net_or_tensor, labels)
+        else:  # an autograd Tensor: labels maps names to tensors, as for draw_graph
+            from scratchlib.autograd.replay import record_backward as record_graph
+            self.replay = record_graph(net_or_tensor, labels)
+
+    def draw(self, i: int | None = None, ax=None):
+        """The graph at step ``i`` (default: the current step); returns the Axes."""
+        i = self.step if i is None else i
+        if self.replay.net is not None:
+            return plots.draw_network(self.net, ax=ax, labels=self.labels, step=i, replay=self.replay)
+        from scratchlib.autograd.draw import draw_graph
+        return draw_graph(self.net, self.labels, ax=ax, step=i, replay=self.replay)
 
     def __len__(self) -> int:
         return len(self.replay)
@@ -120,9 +172,9 @@ class BackwardStepper:
         """The Figure for step ``i`` (default: the current step): graph left, rule right."""
         i = self.step if i is None else i
         fig, (graph, text) = plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [2.4, 1]})
-        plots.draw_network(self.net, ax=graph, labels=self.labels, step=i, replay=self.replay)
+        self.draw(i, ax=graph)
         text.axis("off")
-        text.text(0.0, 1.0, self.rule(i), family="monospace", fontsize=7, va="top", ha="left",
+        text.text(0.0, 1.0, self.rule(i), family="monospace", fontsize=7.5, va="top", ha="left",
                   transform=text.transAxes)
         text.set_title("the local rule at this step", fontsize=9)
         fig.tight_layout()
@@ -137,15 +189,18 @@ class BackwardStepper:
         return buffer.getvalue()
 
 
-def backward_stepper(net, labels=None, interval_ms: int = 1200):
-    """A slider and Play button over one recorded backward pass of ``net``, drawn on its graph.
+def backward_stepper(net_or_tensor, labels=None, interval_ms: int = 1200):
+    """A slider and Play button over one recorded backward pass, drawn on the graph.
+
+    ``net_or_tensor`` is a Network (after its forward; ``labels`` maps layers to names) or
+    an autograd Tensor (``labels`` maps names to tensors, as for ``draw_graph``).
 
     Returns an ipywidgets VBox; its ``stepper`` (the :class:`BackwardStepper`), ``slider``,
     ``play``, ``caption`` and ``image`` attributes are there for tests and tinkering.
     """
     import ipywidgets as widgets
 
-    stepper = BackwardStepper(net, labels)
+    stepper = BackwardStepper(net_or_tensor, labels)
     last = len(stepper) - 1
     play = widgets.Play(value=0, min=0, max=last, step=1, interval=interval_ms, description="play")
     slider = widgets.IntSlider(value=0, min=0, max=last, step=1, description="step",
