@@ -226,7 +226,7 @@ def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, ti
     if grads is None:
         ax = _axes(ax, figsize=(min(1.25 * width + 0.5, 13), min(0.8 * height + 1.0, 8)))
     else:
-        ax = _axes(ax, figsize=(min(1.75 * width + 0.5, 16), min(1.1 * height + 1.2, 10)))
+        ax = _axes(ax, figsize=(min(1.5 * width + 0.5, 15), min(1.0 * height + 1.2, 10)))
     if highlight is None:
         highlight = []
     elif not isinstance(highlight, (list, tuple)):
@@ -273,7 +273,7 @@ def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, ti
             edge, width_ = "#e69138", 2.5
         if id(layer) in marked:
             edge, width_ = "#cc0000", 2.5
-        ax.text(x, y, text, ha="center", va="center", fontsize=7 if grads is None else 6, zorder=3,
+        ax.text(x, y, text, ha="center", va="center", fontsize=7 if grads is None else 6.5, zorder=3,
                 color=colour,
                 bbox=dict(boxstyle="round,pad=0.3" if kind != "data" else "square,pad=0.3",
                           facecolor=face, edgecolor=edge, linewidth=width_, linestyle=style))

@@ -171,7 +171,7 @@ class BackwardStepper:
     def frame(self, i: int | None = None):
         """The Figure for step ``i`` (default: the current step): graph left, rule right."""
         i = self.step if i is None else i
-        fig, (graph, text) = plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [2.4, 1]})
+        fig, (graph, text) = plt.subplots(1, 2, figsize=(14, 5.2), gridspec_kw={"width_ratios": [2.4, 1]})
         self.draw(i, ax=graph)
         text.axis("off")
         text.text(0.0, 1.0, self.rule(i), family="monospace", fontsize=7.5, va="top", ha="left",
@@ -180,7 +180,7 @@ class BackwardStepper:
         fig.tight_layout()
         return fig
 
-    def png(self, i: int | None = None, dpi: int = 80) -> bytes:
+    def png(self, i: int | None = None, dpi: int = 72) -> bytes:
         """``frame(i)`` as PNG bytes (the figure is closed again)."""
         fig = self.frame(i)
         buffer = io.BytesIO()
