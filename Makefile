@@ -25,11 +25,17 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)  ## set up and open the course in JupyterLab
 	@bash tools/lab.sh $(VENV)
 
-test: $(STAMP)  ## set up and run the unit tests and nbval over every notebook
-	$(PY) -m pytest tests notebooks $(NBVAL)
+test: $(STAMP)  ## set up and run the unit tests, nbval and the browser test over every notebook
+	$(PY) -m pytest -rs tests notebooks $(NBVAL)
 
 test-unit: $(STAMP)  ## only the unit tests
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -m "not browser"
+
+# The browser test runs every notebook through JupyterLab in a headless Chromium (Debian:
+# apt-get install chromium). `make test` skips it, saying so, where no Chromium is installed;
+# here a missing Chromium is a failure. Screenshots land in build/screenshots/.
+test-browser: $(STAMP)  ## only the browser test: the notebooks in JupyterLab, in headless Chromium
+	SCRATCHLIB_BROWSER_REQUIRED=1 $(PY) -m pytest -rs tests/browser -m browser
 
 test-notebooks: $(STAMP)  ## only nbval over the notebooks
 	$(PY) -m pytest notebooks $(NBVAL)

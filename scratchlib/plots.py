@@ -96,6 +96,120 @@ def plot_losses(losses: Sequence[float] | Mapping[str, Sequence[float]], ax=None
     return ax
 
 
+def plot_accuracy(accuracies: Sequence[float] | Mapping[str, Sequence[float]], ax=None,
+                  xlabel: str = "epoch", title: str | None = None, steps: Mapping[str, Sequence[int]] | None = None):
+    """Accuracy curves in percent: one sequence of fractions in [0, 1], or a mapping label -> sequence.
+
+    ``steps`` optionally gives the x position of each value per label (held-out accuracy
+    measured every few steps); by default the values sit at 0, 1, 2, ...
+    """
+    ax = _axes(ax)
+    curves = accuracies if isinstance(accuracies, Mapping) else {"accuracy": accuracies}
+    for label, values in curves.items():
+        values = [100 * float(v) for v in values]
+        xs = list((steps or {}).get(label, range(len(values))))
+        if len(xs) != len(values):
+            raise ValueError(f"plot_accuracy: {label!r} has {len(values)} values but {len(xs)} positions")
+        ax.plot(xs, values, label=str(label), marker="." if len(values) < 30 else None)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy (%)")
+    if len(curves) > 1:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def confusion_matrix(y_true, y_pred, classes: int | None = None) -> torch.Tensor:
+    """Counts ``C[i, j]``: how many samples of true class i were predicted as class j, shape (classes, classes)."""
+    y_true = torch.as_tensor(y_true).detach().cpu().reshape(-1).long()
+    y_pred = torch.as_tensor(y_pred).detach().cpu().reshape(-1).long()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"confusion_matrix: {len(y_true)} true labels but {len(y_pred)} predictions")
+    if classes is None:
+        classes = int(max(y_true.max().item(), y_pred.max().item())) + 1 if len(y_true) else 0
+    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(f"confusion_matrix: {name} must lie in [0, {classes}), "
+                             f"got values from {labels.min().item()} to {labels.max().item()}")
+    return torch.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(classes, classes)
+
+
+def plot_confusion_matrix(y_true, y_pred, classes: int | None = None, ax=None, title: str | None = None):
+    """The confusion matrix as a picture with the count in every cell (rows: true class, columns: predicted)."""
+    counts = confusion_matrix(y_true, y_pred, classes)
+    k = len(counts)
+    ax = _axes(ax, figsize=(4.5, 4))
+    ax.imshow(counts.numpy(), cmap="Blues")
+    high = counts.max().item()
+    for i in range(k):
+        for j in range(k):
+            value = counts[i, j].item()
+            if value:
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=7 if k > 5 else 9,
+                        color="white" if value > high / 2 else "black")
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title or f"accuracy {100 * counts.diag().sum().item() / max(counts.sum().item(), 1):.1f}%")
+    return ax
+
+
+def _image_grid(images: torch.Tensor, titles: Sequence[str] | None, ncols: int, cmap: str,
+                symmetric: bool, figsize_per_image: float = 0.9):
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(figsize_per_image * ncols, (figsize_per_image + 0.15) * nrows),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k >= n:
+            continue
+        image = images[k]
+        limit = image.abs().max().item() or 1.0
+        ax.imshow(image.numpy(), cmap=cmap, interpolation="nearest",
+                  vmin=-limit if symmetric else None, vmax=limit if symmetric else None)
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=8)
+    return fig
+
+
+def show_weights(weight, shape: tuple[int, int] = (28, 28), max_units: int = 32, ncols: int = 8):
+    """First-layer weights as images: row k of ``weight`` (out_features, in_features) is unit k's template.
+
+    Each image has its own symmetric colour scale (blue negative, red positive), so a
+    unit's pattern shows whatever its size. Returns the Figure.
+    """
+    weight = torch.as_tensor(weight).detach().cpu().double()
+    if weight.dim() != 2 or weight.shape[1] != shape[0] * shape[1]:
+        raise ValueError(f"show_weights: expected a weight of shape (out_features, {shape[0] * shape[1]}), "
+                         f"got {tuple(weight.shape)}")
+    units = weight[:max_units].reshape(-1, *shape)
+    return _image_grid(units, [f"unit {k}" for k in range(len(units))], ncols, "bwr", symmetric=True)
+
+
+def show_misclassified(x, y_true, y_pred, max_images: int = 16, ncols: int = 8, shape: tuple[int, int] = (28, 28)):
+    """The first ``max_images`` samples whose prediction is wrong, titled "true -> predicted". Returns the Figure."""
+    x = torch.as_tensor(x).detach().cpu()
+    y_true = torch.as_tensor(y_true).detach().cpu().reshape(-1)
+    y_pred = torch.as_tensor(y_pred).detach().cpu().reshape(-1)
+    if not len(x) == len(y_true) == len(y_pred):
+        raise ValueError(f"show_misclassified: x, y_true and y_pred need the same length, "
+                         f"got {len(x)}, {len(y_true)} and {len(y_pred)}")
+    wrong = torch.nonzero(y_true != y_pred).flatten()[:max_images]
+    if len(wrong) == 0:
+        fig, ax = plt.subplots(figsize=(3, 0.6))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no misclassified samples", ha="center", va="center")
+        return fig
+    images = x[wrong].double().reshape(-1, *shape)
+    titles = [f"{y_true[k].item()} -> {y_pred[k].item()}" for k in wrong.tolist()]
+    return _image_grid(images, titles, ncols, "gray_r", symmetric=False)
+
+
 # colours of the graph drawing: data, parameters, operations, losses, the weight-decay branch
 _NODE_COLOURS = {"data": "#cfe2f3", "parameter": "#fce5cd", "operation": "#eeeeee",
                  "loss": "#f4cccc", "weight decay": "#d9ead3"}
@@ -292,114 +406,3 @@ def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, ti
         ax.set_title(f"step {replay.events.index(event)} of {len(replay)}: " + replay.describe(replay.events.index(event)).split(" ", 1)[1],
                      fontsize=8)
     return ax
-def plot_accuracy(accuracies: Sequence[float] | Mapping[str, Sequence[float]], ax=None,
-                  xlabel: str = "epoch", title: str | None = None, steps: Mapping[str, Sequence[int]] | None = None):
-    """Accuracy curves in percent: one sequence of fractions in [0, 1], or a mapping label -> sequence.
-
-    ``steps`` optionally gives the x position of each value per label (held-out accuracy
-    measured every few steps); by default the values sit at 0, 1, 2, ...
-    """
-    ax = _axes(ax)
-    curves = accuracies if isinstance(accuracies, Mapping) else {"accuracy": accuracies}
-    for label, values in curves.items():
-        values = [100 * float(v) for v in values]
-        xs = list((steps or {}).get(label, range(len(values))))
-        if len(xs) != len(values):
-            raise ValueError(f"plot_accuracy: {label!r} has {len(values)} values but {len(xs)} positions")
-        ax.plot(xs, values, label=str(label), marker="." if len(values) < 30 else None)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("accuracy (%)")
-    if len(curves) > 1:
-        ax.legend()
-    if title:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    return ax
-
-
-def confusion_matrix(y_true, y_pred, classes: int | None = None) -> torch.Tensor:
-    """Counts ``C[i, j]``: how many samples of true class i were predicted as class j, shape (classes, classes)."""
-    y_true = torch.as_tensor(y_true).detach().cpu().reshape(-1).long()
-    y_pred = torch.as_tensor(y_pred).detach().cpu().reshape(-1).long()
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"confusion_matrix: {len(y_true)} true labels but {len(y_pred)} predictions")
-    if classes is None:
-        classes = int(max(y_true.max().item(), y_pred.max().item())) + 1 if len(y_true) else 0
-    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
-        if len(labels) and (labels.min() < 0 or labels.max() >= classes):
-            raise ValueError(f"confusion_matrix: {name} must lie in [0, {classes}), "
-                             f"got values from {labels.min().item()} to {labels.max().item()}")
-    return torch.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(classes, classes)
-
-
-def plot_confusion_matrix(y_true, y_pred, classes: int | None = None, ax=None, title: str | None = None):
-    """The confusion matrix as a picture with the count in every cell (rows: true class, columns: predicted)."""
-    counts = confusion_matrix(y_true, y_pred, classes)
-    k = len(counts)
-    ax = _axes(ax, figsize=(4.5, 4))
-    ax.imshow(counts.numpy(), cmap="Blues")
-    high = counts.max().item()
-    for i in range(k):
-        for j in range(k):
-            value = counts[i, j].item()
-            if value:
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=7 if k > 5 else 9,
-                        color="white" if value > high / 2 else "black")
-    ax.set_xticks(range(k))
-    ax.set_yticks(range(k))
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title or f"accuracy {100 * counts.diag().sum().item() / max(counts.sum().item(), 1):.1f}%")
-    return ax
-
-
-def _image_grid(images: torch.Tensor, titles: Sequence[str] | None, ncols: int, cmap: str,
-                symmetric: bool, figsize_per_image: float = 0.9):
-    n = len(images)
-    ncols = max(1, min(ncols, n))
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(figsize_per_image * ncols, (figsize_per_image + 0.15) * nrows),
-                             squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if k >= n:
-            continue
-        image = images[k]
-        limit = image.abs().max().item() or 1.0
-        ax.imshow(image.numpy(), cmap=cmap, vmin=-limit if symmetric else None, vmax=limit if symmetric else None)
-        if titles is not None:
-            ax.set_title(titles[k], fontsize=8)
-    return fig
-
-
-def show_weights(weight, shape: tuple[int, int] = (28, 28), max_units: int = 32, ncols: int = 8):
-    """First-layer weights as images: row k of ``weight`` (out_features, in_features) is unit k's template.
-
-    Each image has its own symmetric colour scale (blue negative, red positive), so a
-    unit's pattern shows whatever its size. Returns the Figure.
-    """
-    weight = torch.as_tensor(weight).detach().cpu().double()
-    if weight.dim() != 2 or weight.shape[1] != shape[0] * shape[1]:
-        raise ValueError(f"show_weights: expected a weight of shape (out_features, {shape[0] * shape[1]}), "
-                         f"got {tuple(weight.shape)}")
-    units = weight[:max_units].reshape(-1, *shape)
-    return _image_grid(units, [f"unit {k}" for k in range(len(units))], ncols, "bwr", symmetric=True)
-
-
-def show_misclassified(x, y_true, y_pred, max_images: int = 16, ncols: int = 8, shape: tuple[int, int] = (28, 28)):
-    """The first ``max_images`` samples whose prediction is wrong, titled "true -> predicted". Returns the Figure."""
-    x = torch.as_tensor(x).detach().cpu()
-    y_true = torch.as_tensor(y_true).detach().cpu().reshape(-1)
-    y_pred = torch.as_tensor(y_pred).detach().cpu().reshape(-1)
-    if not len(x) == len(y_true) == len(y_pred):
-        raise ValueError(f"show_misclassified: x, y_true and y_pred need the same length, "
-                         f"got {len(x)}, {len(y_true)} and {len(y_pred)}")
-    wrong = torch.nonzero(y_true != y_pred).flatten()[:max_images]
-    if len(wrong) == 0:
-        fig, ax = plt.subplots(figsize=(3, 0.6))
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, "no misclassified samples", ha="center", va="center")
-        return fig
-    images = x[wrong].double().reshape(-1, *shape)
-    titles = [f"{y_true[k].item()} -> {y_pred[k].item()}" for k in wrong.tolist()]
-    return _image_grid(images, titles, ncols, "gray_r", symmetric=False)

@@ -48,6 +48,64 @@ def test_plot_losses_draws_one_line_per_curve():
     plt.close(ax.figure)
 
 
+def test_plot_accuracy_in_percent_with_positions():
+    ax = plots.plot_accuracy({"train": [0.5, 0.75, 0.9], "held-out": [0.4, 0.8]},
+                             steps={"held-out": [0, 2]})
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["train", "held-out"]
+    assert list(lines[0].get_ydata()) == [50.0, 75.0, 90.0]
+    assert list(lines[1].get_xdata()) == [0, 2]
+    assert ax.get_ylabel() == "accuracy (%)"
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="'a' has 2 values but 3 positions"):
+        plots.plot_accuracy({"a": [0.1, 0.2]}, steps={"a": [0, 1, 2]})
+
+
+def test_confusion_matrix_counts():
+    # true 0 0 1 2 2 2, predicted 0 1 1 2 0 2: row = true class, column = prediction
+    counts = plots.confusion_matrix(torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([0, 1, 1, 2, 0, 2]))
+    assert counts.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+    assert plots.confusion_matrix([1], [1], classes=4).shape == (4, 4)
+    with pytest.raises(ValueError, match=r"y_pred must lie in \[0, 3\), got values from 0 to 5"):
+        plots.confusion_matrix([0, 1], [0, 5], classes=3)
+    with pytest.raises(ValueError, match="2 true labels but 3 predictions"):
+        plots.confusion_matrix([0, 1], [0, 1, 1])
+
+
+def test_plot_confusion_matrix_writes_the_counts():
+    ax = plots.plot_confusion_matrix([0, 0, 1, 1], [0, 1, 1, 1])
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "1", "2"]
+    assert ax.get_title() == "accuracy 75.0%"
+    plt.close(ax.figure)
+
+
+def test_show_weights_draws_one_image_per_unit():
+    weight = torch.randn(5, 784, generator=torch.Generator().manual_seed(0))
+    fig = plots.show_weights(weight, ncols=3)
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 5 and len(fig.axes) == 6  # 2 rows of 3, the last one blank
+    shown = images[1].images[0].get_array()
+    assert shown.shape == (28, 28)
+    torch.testing.assert_close(torch.as_tensor(shown.data), weight[1].double().reshape(28, 28))
+    low, high = images[1].images[0].get_clim()
+    assert low == -high == -weight[1].abs().max().item()  # symmetric: zero is white
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"shape \(out_features, 784\), got \(5, 10\)"):
+        plots.show_weights(torch.zeros(5, 10))
+
+
+def test_show_misclassified_titles_true_and_predicted():
+    x = torch.rand(6, 784, generator=torch.Generator().manual_seed(1))
+    fig = plots.show_misclassified(x, [1, 2, 3, 4, 5, 6], [1, 7, 3, 0, 5, 6])
+    assert [ax.get_title() for ax in fig.axes if ax.images] == ["2 -> 7", "4 -> 0"]
+    plt.close(fig)
+    fig = plots.show_misclassified(x, [1] * 6, [1] * 6)
+    assert "no misclassified" in fig.axes[0].texts[0].get_text()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="same length, got 6, 6 and 5"):
+        plots.show_misclassified(x, [1] * 6, [1] * 5)
+
+
 def _nodes(ax):
     """The node labels of a drawn network (the arrows are Annotations, also Text)."""
     return [t for t in ax.texts if type(t).__name__ == "Text"]
@@ -161,61 +219,3 @@ def test_summarize_shows_small_tensors_and_ranges():
     assert plots.summarize(torch.tensor(0.123456)) == "0.123"
     assert plots.summarize(torch.tensor([1.0, -0.0, 2.5])) == "[1, 0, 2.5]"
     assert plots.summarize(torch.arange(6.0) - 2) == "-2 .. 3"
-
-
-def test_plot_accuracy_in_percent_with_positions():
-    ax = plots.plot_accuracy({"train": [0.5, 0.75, 0.9], "held-out": [0.4, 0.8]},
-                             steps={"held-out": [0, 2]})
-    lines = ax.get_lines()
-    assert [line.get_label() for line in lines] == ["train", "held-out"]
-    assert list(lines[0].get_ydata()) == [50.0, 75.0, 90.0]
-    assert list(lines[1].get_xdata()) == [0, 2]
-    assert ax.get_ylabel() == "accuracy (%)"
-    plt.close(ax.figure)
-    with pytest.raises(ValueError, match="'a' has 2 values but 3 positions"):
-        plots.plot_accuracy({"a": [0.1, 0.2]}, steps={"a": [0, 1, 2]})
-
-
-def test_confusion_matrix_counts():
-    # true 0 0 1 2 2 2, predicted 0 1 1 2 0 2: row = true class, column = prediction
-    counts = plots.confusion_matrix(torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([0, 1, 1, 2, 0, 2]))
-    assert counts.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
-    assert plots.confusion_matrix([1], [1], classes=4).shape == (4, 4)
-    with pytest.raises(ValueError, match=r"y_pred must lie in \[0, 3\), got values from 0 to 5"):
-        plots.confusion_matrix([0, 1], [0, 5], classes=3)
-    with pytest.raises(ValueError, match="2 true labels but 3 predictions"):
-        plots.confusion_matrix([0, 1], [0, 1, 1])
-
-
-def test_plot_confusion_matrix_writes_the_counts():
-    ax = plots.plot_confusion_matrix([0, 0, 1, 1], [0, 1, 1, 1])
-    assert sorted(t.get_text() for t in ax.texts) == ["1", "1", "2"]
-    assert ax.get_title() == "accuracy 75.0%"
-    plt.close(ax.figure)
-
-
-def test_show_weights_draws_one_image_per_unit():
-    weight = torch.randn(5, 784, generator=torch.Generator().manual_seed(0))
-    fig = plots.show_weights(weight, ncols=3)
-    images = [ax for ax in fig.axes if ax.images]
-    assert len(images) == 5 and len(fig.axes) == 6  # 2 rows of 3, the last one blank
-    shown = images[1].images[0].get_array()
-    assert shown.shape == (28, 28)
-    torch.testing.assert_close(torch.as_tensor(shown.data), weight[1].double().reshape(28, 28))
-    low, high = images[1].images[0].get_clim()
-    assert low == -high == -weight[1].abs().max().item()  # symmetric: zero is white
-    plt.close(fig)
-    with pytest.raises(ValueError, match=r"shape \(out_features, 784\), got \(5, 10\)"):
-        plots.show_weights(torch.zeros(5, 10))
-
-
-def test_show_misclassified_titles_true_and_predicted():
-    x = torch.rand(6, 784, generator=torch.Generator().manual_seed(1))
-    fig = plots.show_misclassified(x, [1, 2, 3, 4, 5, 6], [1, 7, 3, 0, 5, 6])
-    assert [ax.get_title() for ax in fig.axes if ax.images] == ["2 -> 7", "4 -> 0"]
-    plt.close(fig)
-    fig = plots.show_misclassified(x, [1] * 6, [1] * 6)
-    assert "no misclassified" in fig.axes[0].texts[0].get_text()
-    plt.close(fig)
-    with pytest.raises(ValueError, match="same length, got 6, 6 and 5"):
-        plots.show_misclassified(x, [1] * 6, [1] * 5)

@@ -1,0 +1,237 @@
+"""An interactive explorer: pick a toy data set and the metaparameters, watch the network learn.
+
+``Explorer()`` in a notebook cell shows the controls (data set, hidden sizes, learning
+rate, regularization, epochs, batch size, seed) above the decision boundary and the
+loss curve; every change (or the "train" button) trains a fresh library network and
+redraws. The logic lives in :meth:`Explorer.run`, so tests drive it without a browser:
+set the widgets' values, call ``run()`` (or ``train_button.click()``), read
+``history``, ``net`` and ``status``.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import torch
+import ipywidgets as w
+
+from scratchlib import data, plots, train
+from scratchlib.network import mlp
+
+#: name -> (function making (x, y) from a seed, whether a second seed gives a held-out set)
+DATASETS = {
+    "five points": (lambda seed: data.five_points(), False),
+    "xor": (lambda seed: data.xor(n=200, seed=seed), True),
+    "circles": (lambda seed: data.circles(n=200, seed=seed), True),
+    "spirals": (lambda seed: data.spirals(n=300, seed=seed), True),
+}
+REGULARIZATION = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+def parse_hidden(text: str) -> list[int]:
+    """ "16, 8" -> [16, 8]; "" -> [] (no hidden layer); anything else is a ValueError."""
+    parts = [p for p in text.replace(",", " ").split()]
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"hidden sizes must be whole numbers separated by commas, got {text!r}") from None
+    if any(s < 1 or s > 512 for s in sizes):
+        raise ValueError(f"hidden sizes must lie between 1 and 512, got {text!r}")
+    return sizes
+
+
+class Explorer:
+    """Controls + a picture; ``run()`` trains a fresh network from the current values and redraws."""
+
+    def __init__(self, dataset: str = "circles", hidden: str = "16", lr: float = 0.3,
+                 regularization: float = 0.0, epochs: int = 100, batch_size: int = 20,
+                 activation: str = "tanh", seed: int = 0, auto: bool = True):
+        style = {"description_width": "110px"}
+        self.dataset = w.Dropdown(options=list(DATASETS), value=dataset, description="data set", style=style)
+        self.hidden = w.Text(value=hidden, description="hidden sizes", continuous_update=False, style=style)
+        self.activation = w.Dropdown(options=["tanh", "relu", "sigmoid"], value=activation,
+                                     description="activation", style=style)
+        self.lr = w.FloatLogSlider(value=lr, base=10, min=-3, max=1, step=0.25, description="learning rate",
+                                   continuous_update=False, readout_format=".3g", style=style)
+        self.regularization = w.SelectionSlider(options=REGULARIZATION, value=regularization,
+                                                description="regularization", continuous_update=False,
+                                                style=style)
+        self.epochs = w.IntSlider(value=epochs, min=1, max=500, step=1, description="epochs",
+                                  continuous_update=False, style=style)
+        self.batch_size = w.IntSlider(value=batch_size, min=1, max=100, description="batch size",
+                                      continuous_update=False, style=style)
+        self.seed = w.IntText(value=seed, description="seed", style=style)
+        self.auto = w.Checkbox(value=auto, description="retrain on every change")
+        self.train_button = w.Button(description="train", button_style="primary")
+        self.status = w.HTML()
+        self.output = w.Output()
+        self.controls = [self.dataset, self.hidden, self.activation, self.lr, self.regularization,
+                         self.epochs, self.batch_size, self.seed]
+        self.train_button.on_click(self.run)
+        for control in self.controls:
+            control.observe(self._changed, names="value")
+        self.net = self.history = self.figure = None
+        self.runs = 0
+
+    @property
+    def widget(self) -> w.Widget:
+        """The whole explorer as one widget."""
+        left = w.VBox(self.controls[:4])
+        right = w.VBox(self.controls[4:] + [w.HBox([self.train_button, self.auto])])
+        return w.VBox([w.HBox([left, right]), self.status, self.output])
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+        if self.history is None:
+            self.run()
+
+    def _changed(self, change) -> None:
+        if self.auto.value:
+            self.run()
+
+    def run(self, _button=None) -> train.History | None:
+        """Train a fresh network with the current values, redraw, and return its History (None on an error)."""
+        self.runs += 1
+        try:
+            hidden = parse_hidden(self.hidden.value)
+        except ValueError as err:
+            self.status.value = f"<b>error:</b> {err}"
+            return None
+        make, has_held_out = DATASETS[self.dataset.value]
+        x, y = make(self.seed.value)
+        x_val, y_val = make(self.seed.value + 1) if has_held_out else (None, None)
+        classes = int(y.max()) + 1
+        strength = float(self.regularization.value)
+        generator = torch.Generator().manual_seed(self.seed.value)
+        self.net = mlp([2, *hidden, classes], activation=self.activation.value, regularization=strength,
+                       generator=generator)
+        try:
+            self.history = train.train(self.net, x, y, epochs=self.epochs.value, lr=self.lr.value,
+                                       batch_size=min(self.batch_size.value, len(x)), x_val=x_val, y_val=y_val,
+                                       seed=self.seed.value, progress=False)
+        except train.TrainingDiverged as err:
+            self.history = err.history
+            self.status.value = f"<b>diverged:</b> {err}"
+            return None
+        self.status.value = self.describe()
+        self._draw(x, y)
+        return self.history
+
+    def describe(self) -> str:
+        """The last run in one line, numbers rounded."""
+        h = self.history
+        text = (f"{self.dataset.value}: hidden {parse_hidden(self.hidden.value)}, lr {self.lr.value:.3g}, "
+                f"regularization {self.regularization.value:g}, {h.epochs} epochs: "
+                f"train accuracy {100 * h.epoch_accuracy[-1]:.1f}%")
+        if h.val_accuracy:
+            text += f", held-out {100 * h.val_accuracy[-1]:.1f}%"
+        return text
+
+    def _draw(self, x, y) -> None:
+        if self.figure is not None:
+            plt.close(self.figure)
+        self.figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+        plots.plot_decision_boundary(self.net.predict, x, y, ax=left, resolution=100, title=self.dataset.value)
+        curves = {"train": self.history.epoch_loss}
+        if self.history.val_loss:
+            curves["held-out"] = self.history.val_loss
+        plots.plot_losses(curves, ax=right, xlabel="epoch", title="loss")
+        self.figure.tight_layout()
+        with self.output:
+            self.output.clear_output(wait=True)
+            from IPython.display import display
+
+            display(self.figure)
+        plt.close(self.figure)
+
+
+def explorer(**kwargs) -> Explorer:
+    """Make an :class:`Explorer` (see its arguments); the last line of a cell shows it."""
+    return Explorer(**kwargs)
+
+
+def record_backward(net) -> list:
+    r"""Run ``net``'s backward pass one layer at a time and record every gradient after each step.
+
+    Step 0 seeds $\partial J/\partial J = 1$ at the last layer; step $k$ is the $k$-th layer's
+    ``backward`` in reverse tape order (layers no parameter needs are skipped, as in
+    ``Network.backward``). Returns a list of ``(layer, {id(l): grad of l})``. Afterwards the
+    grads are exactly what ``net.clear_grad(); net.backward()`` leaves. Needs a forward pass first.
+    """
+    from scratchlib.layers import Input
+
+    last = net.layers[-1] if net.layers else None
+    if last is None or last.output is None:
+        raise RuntimeError("record_backward: run net.forward() first (the last layer has no output yet)")
+    tracked = [layer for layer in net.layers if layer.needs_grad]
+
+    def snapshot():
+        return {id(layer): layer.grad.clone() for layer in tracked}
+
+    net.clear_grad()
+    last.grad = torch.ones_like(last.output)
+    record = [(last, snapshot())]
+    for layer in reversed(net.layers):
+        if isinstance(layer, Input) or not layer.needs_grad:
+            continue
+        layer.backward()
+        record.append((layer, snapshot()))
+    return record
+
+
+class BackwardStepper:
+    """A slider over a recorded backward pass: step k highlights the layer whose backward just ran
+    and labels every node with the size of its gradient so far, $\\lVert \\partial J/\\partial(\\text{output}) \\rVert$."""
+
+    def __init__(self, net):
+        self.net = net
+        self.record = record_backward(net)
+        self.slider = w.IntSlider(value=0, min=0, max=len(self.record) - 1, description="backward step",
+                                  style={"description_width": "110px"})
+        self.status = w.HTML()
+        self.output = w.Output()
+        self.figure = None
+        self.slider.observe(lambda change: self.show(change["new"]), names="value")
+        self.show(0)
+
+    @property
+    def widget(self) -> w.Widget:
+        return w.VBox([self.slider, self.status, self.output])
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    def describe(self, step: int) -> str:
+        layer, _ = self.record[step]
+        if step == 0:
+            return f"step 0: seed dJ/dJ = 1 at {layer!r}"
+        receivers = ", ".join(repr(source) for source in layer.inputs if source.needs_grad) or "nothing"
+        return f"step {step} of {len(self.record) - 1}: {layer!r}.backward() hands gradients to {receivers}"
+
+    def show(self, step: int) -> None:
+        """Draw the graph as it stands after ``step``."""
+        layer, grads = self.record[step]
+        default = plots._default_labels(self.net)
+        labels = {}
+        for node in self.net.layers:
+            if id(node) in grads:
+                name = default.get(id(node), node.name)
+                labels[node] = f"{name}\n|grad| {grads[id(node)].norm().item():.3g}"
+        self.status.value = self.describe(step)
+        if self.figure is not None:
+            plt.close(self.figure)
+        self.figure, ax = plt.subplots(figsize=(10, 4))
+        plots.draw_network(self.net, ax=ax, labels=labels, highlight=layer, title=self.describe(step))
+        with self.output:
+            self.output.clear_output(wait=True)
+            from IPython.display import display
+
+            display(self.figure)
+        plt.close(self.figure)
+
+
+def backward_stepper(net) -> BackwardStepper:
+    """A :class:`BackwardStepper` over ``net``'s backward pass (run ``net.forward()`` first)."""
+    return BackwardStepper(net)

@@ -1,0 +1,206 @@
+"""The training loop: the step is SGD exactly, the loop matches torch.nn + autograd, the history adds up."""
+import math
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+from scratchlib import data, train
+from scratchlib.network import mlp
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny matrices: with 2 threads on a busy 2-core machine a 20x8 matmul costs ~800 us, with 1 ~5 us."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def blobs(n=30, features=3, classes=4, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % classes
+    centres = 2 * torch.randn(classes, features, generator=g, dtype=dtype)
+    return centres[y] + torch.randn(n, features, generator=g, dtype=dtype), y
+
+
+def net64(sizes=(3, 5, 4), seed=1, **kwargs):
+    return mlp(list(sizes), generator=torch.Generator().manual_seed(seed), dtype=torch.float64, **kwargs)
+
+
+def weights(net):
+    return [p.output.clone() for p in net.parameters()]
+
+
+def test_train_step_is_one_sgd_step_on_the_objective():
+    x, y = blobs(n=6)
+    net = net64(regularization=0.03)
+    before = weights(net)
+    # the same objective by autograd: J = CE(x W1^T + b1 -> relu -> W2, b2) + 0.03 (|W1|^2 + |W2|^2)
+    W1, b1, W2, b2 = (p.clone().requires_grad_() for p in before)
+    logits = torch.relu(x @ W1.T + b1) @ W2.T + b2
+    J = torch.nn.functional.cross_entropy(logits, y) + 0.03 * ((W1 ** 2).sum() + (W2 ** 2).sum())
+    J.backward()
+    objective = train.train_step(net, x, y, lr=0.7)
+    assert objective == pytest.approx(J.item(), rel=1e-14)
+    for p, ref in zip(net.parameters(), (W1, b1, W2, b2)):
+        torch.testing.assert_close(p.output, ref.detach() - 0.7 * ref.grad, rtol=0, atol=1e-14)
+
+
+def test_library_loop_matches_torch_nn_with_autograd_step_for_step():
+    x, y = blobs(n=50)
+    x_val, y_val = blobs(n=20, seed=3)
+    net = net64(sizes=(3, 6, 5, 4), regularization=0.01)
+    twin = train.to_torch(net)
+    mine = train.train(net, x, y, epochs=3, lr=0.3, batch_size=8, x_val=x_val, y_val=y_val, seed=4,
+                       progress=False)
+    ref = train.train_torch(twin, x, y, epochs=3, lr=0.3, batch_size=8, regularization=0.01,
+                            x_val=x_val, y_val=y_val, seed=4)
+    assert len(mine.step_loss) == len(ref.step_loss) == 3 * 7  # ceil(50 / 8) = 7 steps per epoch
+    # float64 differences seen: about 1e-16; the losses move by far more than that per step
+    torch.testing.assert_close(torch.tensor(mine.step_loss), torch.tensor(ref.step_loss), rtol=0, atol=1e-12)
+    assert mine.step_accuracy == ref.step_accuracy and mine.val_accuracy == ref.val_accuracy
+    torch.testing.assert_close(torch.tensor(mine.val_loss), torch.tensor(ref.val_loss), rtol=0, atol=1e-12)
+    linears = [m for m in twin if isinstance(m, torch.nn.Linear)]
+    for W, linear in zip(net.weights, linears):
+        torch.testing.assert_close(W.output, linear.weight.detach(), rtol=0, atol=1e-12)
+    assert mine.epoch_loss[-1] < 0.8 * mine.epoch_loss[0]  # it learns (1.69 -> 1.20)
+
+
+def test_history_adds_up():
+    x, y = blobs(n=23)
+    x_val, y_val = blobs(n=9, seed=5)
+    net = net64()
+    h = train.train(net, x, y, epochs=2, lr=0.1, batch_size=5, x_val=x_val, y_val=y_val, eval_every=2,
+                    progress=False)
+    assert h.steps_per_epoch == 5 and h.epochs == 2
+    assert len(h.step_loss) == len(h.step_accuracy) == 10
+    sizes = torch.tensor([5, 5, 5, 5, 3], dtype=torch.float64)
+    for e in range(2):
+        losses = torch.tensor(h.step_loss[5 * e:5 * e + 5], dtype=torch.float64)
+        accuracies = torch.tensor(h.step_accuracy[5 * e:5 * e + 5], dtype=torch.float64)
+        assert h.epoch_loss[e] == pytest.approx((losses * sizes).sum().item() / 23, rel=1e-12)
+        assert h.epoch_accuracy[e] == pytest.approx((accuracies * sizes).sum().item() / 23, rel=1e-12)
+    assert h.eval_step == [2, 4, 6, 8, 10]
+    assert h.eval_loss[-1] == h.val_loss[-1] and h.eval_accuracy[-1] == h.val_accuracy[-1]
+    loss, accuracy = train.evaluate(net, x_val, y_val)
+    assert (loss, accuracy) == (h.val_loss[-1], h.val_accuracy[-1])
+    assert accuracy == (train.predict(net, x_val) == y_val).double().mean().item()
+    assert h.summary().startswith(f"epoch 2: train loss {h.epoch_loss[-1]:.4f}, accuracy ")
+    assert "held-out loss" in h.summary() and train.History().summary() == "no epoch completed"
+    loss_ax, accuracy_ax = h.plot(label="lib")
+    assert [l.get_label() for l in loss_ax.get_lines()][1:] == ["lib train", "lib held-out"]
+    assert accuracy_ax.get_ylabel() == "accuracy (%)"
+    plt.close(loss_ax.figure)
+
+
+def test_same_seed_same_batches_other_seed_other_batches():
+    x, y = blobs(n=40)
+    runs = [train.train(net64(), x, y, epochs=2, lr=0.2, batch_size=6, seed=s, progress=False).step_loss
+            for s in (7, 7, 8)]
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+@pytest.mark.parametrize("make, hidden, lr, epochs", [(data.xor, 8, 0.5, 60), (data.circles, 16, 0.5, 150)])
+def test_learns_the_toy_sets(make, hidden, lr, epochs):
+    x, y = make(n=200, seed=0)
+    x_val, y_val = make(n=200, seed=1)
+    net = mlp([2, hidden, 2], activation="tanh", generator=torch.Generator().manual_seed(0))
+    h = train.train(net, x, y, epochs=epochs, lr=lr, batch_size=20, x_val=x_val, y_val=y_val, progress=False)
+    assert h.val_accuracy[-1] >= 0.95
+    assert h.epoch_loss[-1] < h.epoch_loss[0] / 3
+
+
+def test_regression_learns_the_rotation_without_accuracy():
+    x, y = data.create_linear_training_data(n=200, seed=0)
+    net = mlp([2, 2], loss="mse", generator=torch.Generator().manual_seed(0))
+    h = train.train(net, x, y, epochs=30, lr=0.1, batch_size=10, x_val=x[:50], y_val=y[:50], progress=False)
+    torch.testing.assert_close(net.weights[0].output, data.ROTATION, rtol=0, atol=1e-3)
+    assert h.step_accuracy == h.epoch_accuracy == h.val_accuracy == []
+    assert h.val_loss[-1] < 1e-6 and h.summary().count("accuracy") == 0
+    assert len(h.plot()) == 1
+    plt.close("all")
+
+
+def test_regularization_sets_every_strength_and_shrinks_the_weights():
+    x, y = blobs(n=40)
+    free, decayed = net64(), net64(regularization=1.0)
+    train.train(free, x, y, epochs=20, lr=0.1, batch_size=10, progress=False)
+    h = train.train(decayed, x, y, epochs=20, lr=0.1, batch_size=10, regularization=0.05, progress=False)
+    assert [r.strength for r in decayed.regularizers] == [0.05, 0.05] and h.regularization == 0.05
+    norm = lambda net: sum((W.output ** 2).sum().item() for W in net.weights)  # noqa: E731
+    assert norm(decayed) < 0.8 * norm(free)
+
+
+def test_nan_loss_stops_before_the_step_and_says_where():
+    # too large a step: the squared error grows about 1000-fold per step until it overflows
+    x, y = data.create_linear_training_data(n=40)
+    net = mlp([2, 8, 2], loss="mse", activation="tanh", generator=torch.Generator().manual_seed(0),
+              dtype=torch.float64)
+    with pytest.raises(train.TrainingDiverged) as caught:
+        train.train(net, x.double(), y.double(), epochs=50, lr=10.0, batch_size=10, progress=False)
+    message = str(caught.value)
+    step = int(message.split("step ")[1].split(":")[0])
+    assert step > 1 and "learning rate 10.0" in message and f"(epoch {(step - 1) // 4 + 1})" in message
+    assert ("the loss is nan" in message) or ("the loss is inf" in message)
+    history = caught.value.history
+    assert len(history.step_loss) == step - 1  # every step before it was recorded
+    assert history.step_loss[-1] > 1e200 and math.isfinite(history.step_loss[-1])
+    # NaN in the data: the first step stops, and no weight has moved
+    x, y = blobs(n=40)
+    net = net64()
+    before = weights(net)
+    x_bad = x.clone()
+    x_bad[:, 1] = math.nan
+    with pytest.raises(train.TrainingDiverged, match=r"step 1: the loss is nan .*\(epoch 1\)"):
+        train.train(net, x_bad, y, epochs=1, lr=0.1, batch_size=10, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, weights(net)))
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(epochs=0), ValueError, "epochs must be a positive integer, got 0"),
+    (dict(epochs=2.5), ValueError, "epochs must be a positive integer, got 2.5"),
+    (dict(lr=-0.1), ValueError, "lr must be finite and > 0, got -0.1"),
+    (dict(lr=math.inf), ValueError, "lr must be finite and > 0, got inf"),
+    (dict(lr="fast"), TypeError, "lr must be a number, got 'fast'"),
+    (dict(batch_size=0), ValueError, "batch_size must be a positive integer, got 0"),
+    (dict(eval_every=0), ValueError, "eval_every must be None or a positive integer"),
+    (dict(regularization=-1.0), ValueError, "regularization must be finite and >= 0, got -1.0"),
+    (dict(regularization=0.1), ValueError, r"regularization=0.1 needs a network with a weight-decay branch.*mlp\(\.\.\., regularization"),
+    (dict(x=torch.zeros(30, 4, dtype=torch.float64)), ValueError, "x has 4 features per row, the network takes 3"),
+    (dict(x=torch.zeros(30, 3, dtype=torch.long)), ValueError, r"x must be a float tensor of shape \(n, 3\)"),
+    (dict(y=torch.zeros(29, dtype=torch.long)), ValueError, "x has 30 rows but its targets have 29"),
+    (dict(y=torch.full((30,), 4)), ValueError, r"labels for x must lie in \[0, 4\), got values from 4 to 4"),
+    (dict(y=torch.zeros(30)), ValueError, "labels for x must be integers"),
+    (dict(x_val=torch.zeros(5, 3, dtype=torch.float64)), ValueError, "give both x_val and y_val"),
+    (dict(x_val=torch.zeros(5, 2, dtype=torch.float64), y_val=torch.zeros(5, dtype=torch.long)), ValueError,
+     "x_val has 2 features per row"),
+])
+def test_bad_input_is_named_and_changes_nothing(kwargs, error, message):
+    x, y = blobs(n=30)
+    net = net64()
+    before = weights(net)
+    arguments = dict(x=x, y=y, epochs=1, lr=0.1, progress=False) | kwargs
+    with pytest.raises(error, match="train: " + message):
+        train.train(net, **arguments)
+    assert all(torch.equal(a, b) for a, b in zip(before, weights(net)))
+
+
+def test_regression_targets_are_checked():
+    net = mlp([2, 2], loss="mse")
+    with pytest.raises(ValueError, match=r"targets for x must have shape \(n, 2\), got \(10, 3\)"):
+        train.train(net, torch.zeros(10, 2), torch.zeros(10, 3), epochs=1, lr=0.1, progress=False)
+
+
+def test_progress_bar_reports_the_steps(capsys):
+    x, y = blobs(n=20)
+    train.train(net64(), x, y, epochs=2, lr=0.1, batch_size=10, progress=True, desc="blobs")
+    err = capsys.readouterr().err
+    assert "blobs" in err and "4/4" in err and "train loss" in err
+
+
+def test_to_torch_computes_the_same_function():
+    net = net64(sizes=(3, 7, 6, 4), activation="tanh")
+    x, _ = blobs(n=5)
+    torch.testing.assert_close(train.to_torch(net)(x), net.predict(x), rtol=0, atol=1e-14)

@@ -1,0 +1,131 @@
+"""The explorer, driven headlessly: set the widgets' values, train, check what it learned and drew."""
+import pytest
+import torch
+
+from scratchlib import widgets
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny matrices: with 2 threads on a busy 2-core machine a 20x8 matmul costs ~800 us, with 1 ~5 us."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_parse_hidden():
+    assert widgets.parse_hidden("16, 8") == [16, 8]
+    assert widgets.parse_hidden(" 4 ") == [4]
+    assert widgets.parse_hidden("") == []
+    with pytest.raises(ValueError, match="whole numbers separated by commas, got 'a, 3'"):
+        widgets.parse_hidden("a, 3")
+    with pytest.raises(ValueError, match="between 1 and 512"):
+        widgets.parse_hidden("0")
+
+
+def test_setting_values_and_clicking_train_learns_xor():
+    e = widgets.Explorer(auto=False)
+    e.dataset.value = "xor"
+    e.hidden.value = "8"
+    e.lr.value = 0.5
+    e.epochs.value = 60
+    assert e.runs == 0 and e.history is None  # auto off: nothing trained yet
+    e.train_button.click()
+    assert e.runs == 1
+    assert [W.shape for W in e.net.weights] == [(8, 2), (2, 8)]
+    assert e.history.epochs == 60 and e.history.lr == 0.5
+    assert e.history.val_accuracy[-1] >= 0.95
+    assert e.status.value.startswith("xor: hidden [8], lr 0.5, regularization 0, 60 epochs: train accuracy")
+    boundary, losses = e.figure.axes[:2]
+    assert boundary.get_title() == "xor"
+    assert [line.get_label() for line in losses.get_lines()] == ["train", "held-out"]
+    assert list(losses.get_lines()[0].get_ydata()) == e.history.epoch_loss
+
+
+def test_every_change_retrains_when_auto_is_on():
+    e = widgets.Explorer(dataset="spirals", hidden="", epochs=5, auto=True)
+    e.epochs.value = 3
+    assert e.runs == 1 and e.history.epochs == 3
+    assert [W.shape for W in e.net.weights] == [(3, 2)]  # no hidden layer, three spiral arms
+    e.regularization.value = 1e-2
+    assert e.runs == 2 and [r.strength for r in e.net.regularizers] == [1e-2]
+    e.dataset.value = "five points"
+    assert e.history.val_accuracy == [] and "held-out" not in e.status.value
+
+
+def test_five_points_are_learned_with_a_hidden_layer():
+    e = widgets.Explorer(dataset="five points", hidden="6", lr=1.0, epochs=300, batch_size=5, auto=False)
+    h = e.run()
+    assert h.epoch_accuracy[-1] == 1.0
+
+
+def test_errors_show_in_the_status_line(monkeypatch):
+    e = widgets.Explorer(auto=False)
+    e.hidden.value = "many"
+    assert e.run() is None and "error:" in e.status.value and "'many'" in e.status.value
+    # a data set with a NaN in it: training stops at once and the status says where
+    x, y = widgets.data.xor(n=20)
+    x[3, 0] = float("nan")
+    monkeypatch.setitem(widgets.DATASETS, "broken", (lambda seed: (x, y), False))
+    e.dataset.options = list(widgets.DATASETS)
+    e.dataset.value = "broken"
+    e.hidden.value = "4"
+    e.epochs.value = 2
+    assert e.run() is None
+    assert e.status.value.startswith("<b>diverged:</b> training stopped at step 1: the loss is nan")
+
+
+def test_widget_tree_holds_every_control():
+    e = widgets.explorer(dataset="circles", auto=False)
+    tree = e.widget
+    found = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(getattr(node, "children", ()))
+    for control in e.controls + [e.train_button, e.auto, e.status, e.output]:
+        assert any(control is node for node in found)
+
+
+def test_record_backward_ends_where_network_backward_ends():
+    from scratchlib.network import mlp
+
+    g = torch.Generator().manual_seed(3)
+    net = mlp([3, 4, 2], regularization=0.1, generator=g, dtype=torch.float64)
+    net.x.set(torch.randn(5, 3, generator=g, dtype=torch.float64))
+    net.target.set(torch.tensor([0, 1, 1, 0, 1]))
+    net.forward()
+    record = widgets.record_backward(net)
+    stepped = {id(p): p.grad.clone() for p in net.parameters()}
+    net.clear_grad()
+    net.backward()
+    for p in net.parameters():
+        torch.testing.assert_close(stepped[id(p)], p.grad, rtol=0, atol=0)
+    # step 0: only the seed; then one step per layer with a parameter upstream, last layer first
+    first_layer, first = record[0]
+    assert first_layer is net.layers[-1] and first[id(first_layer)].item() == 1.0
+    assert all(grad.abs().sum() == 0 for key, grad in first.items() if key != id(first_layer))
+    computed = [layer for layer, _ in record[1:]]
+    assert computed[0] is net.layers[-1] and computed[-1] is net.linears[0]
+    assert len(record) == 1 + sum(1 for l in net.layers if l.needs_grad and l not in net.parameters())
+
+
+def test_backward_stepper_slider_moves_the_highlight():
+    from scratchlib.network import mlp
+
+    net = mlp([2, 3, 2], generator=torch.Generator().manual_seed(0))
+    with pytest.raises(RuntimeError, match=r"run net.forward\(\) first"):
+        widgets.backward_stepper(net)
+    net.x.set(torch.tensor([[1.0, -2.0], [0.5, 3.0]]))
+    net.target.set(torch.tensor([1, 0]))
+    net.forward()
+    stepper = widgets.backward_stepper(net)
+    assert stepper.slider.max == len(stepper.record) - 1 == 4  # seed, loss, Linear, ReLU, Linear
+    assert stepper.status.value.startswith("step 0: seed dJ/dJ = 1 at SoftmaxCrossEntropy")
+    stepper.slider.value = 2
+    assert stepper.status.value.startswith("step 2 of 4: Linear") and "ReLU(1, 3), Input(2, 3) (parameter)" in stepper.status.value
+    texts = [t.get_text() for t in stepper.figure.axes[0].texts]
+    assert any(t.startswith("W2\n|grad| ") for t in texts) and any(t.startswith("b1\n|grad| 0\n") for t in texts)
+    assert stepper.figure.axes[0].get_title() == stepper.status.value
