@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import torch
 
 from scratchlib.layers import Input, Layer
+from scratchlib.plots import _default_labels
 
 _WRAPPED = ("backward", "accumulate_grad", "accumulate_matmul", "accumulate_product")
 
@@ -55,13 +56,7 @@ class Event:
 
 def node_names(net, labels=None) -> dict:
     """A short, unique name for every layer: x, y, W1, b1, ... for an ``mlp``; Linear1, ReLU, ... otherwise."""
-    names = {}
-    for attr, label in (("x", "x"), ("target", "y")):
-        if getattr(net, attr, None) is not None:
-            names[id(getattr(net, attr))] = label
-    for attr, letter in (("weights", "W"), ("biases", "b")):
-        for i, layer in enumerate(getattr(net, attr, []) or [], start=1):
-            names[id(layer)] = f"{letter}{i}"
+    names = _default_labels(net)
     for layer, label in (labels or {}).items():
         names[id(layer)] = str(label)
     counts: dict[str, int] = {}

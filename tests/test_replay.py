@@ -151,3 +151,13 @@ def test_record_before_forward_is_a_clear_error():
         record_backward(mlp([2, 2], generator=g))
     with pytest.raises(ValueError, match="no layers"):
         record_backward(Network())
+
+
+def test_a_failing_backward_still_removes_the_wrappers():
+    net = weight_decay_net()
+    with pytest.raises(ValueError, match=r"accumulate_grad: gradient must have the shape of the output \(2, 3\), got \(3, 2\)"):
+        with recording(net) as replay:
+            net.weights[1].accumulate_grad(torch.zeros(3, 2, dtype=F64))  # a wrong shape: refused, not recorded
+    assert replay.events == []
+    for layer in net.layers:
+        assert not {"backward", "accumulate_grad", "accumulate_matmul", "accumulate_product"} & set(vars(layer))
