@@ -287,7 +287,18 @@ def network_layout(net) -> dict:
     return positions
 
 
-def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, title: str | None = None):
+def summarize(t, small: int = 4) -> str:
+    """A tensor in a few characters: its rounded numbers when it has at most ``small``, else its range."""
+    t = torch.as_tensor(t).detach().cpu()
+    if t.numel() <= small:
+        values = t.double().reshape(-1).tolist()
+        text = ", ".join("0" if f"{v:.3g}" in ("0", "-0") else f"{v:.3g}" for v in values)
+        return text if t.dim() == 0 else f"[{text}]"
+    return f"{t.min().item():.2g} .. {t.max().item():.2g}"
+
+
+def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, title: str | None = None,
+                 step: int | None = None, replay=None):
     """Draw a Network's tape as a graph, from the Network object itself.
 
     Nodes are the layers (name and output shape), arrows run from each input to the
@@ -296,6 +307,13 @@ def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, ti
     their own colours, with a legend. ``labels`` maps layers to names (an ``mlp``
     network is named x, y, W1, b1, ... by default); ``highlight`` is a layer or a list
     of layers drawn with a thick red border (e.g. the step of a backward pass).
+
+    With ``step`` (an index into the events of a replayed backward pass, see
+    :mod:`scratchlib.replay`; ``replay`` defaults to one recorded now, which leaves the
+    network's gradients as they are), every node also shows a summary of its value
+    (the numbers themselves for small tensors) and, once the backward pass has reached
+    it, of its gradient; nodes not reached yet are drawn pale with a dashed border,
+    the layer of that step in red, the layers it handed a gradient to in orange.
     Returns the Axes.
     """
     from matplotlib.patches import Patch
@@ -306,45 +324,85 @@ def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, ti
     names = _default_labels(net)
     for layer, label in (labels or {}).items():
         names[id(layer)] = str(label)
+    grads, event = None, None
+    if step is not None:
+        if replay is None:
+            from scratchlib.replay import record_backward  # plots sits below the layer library
+            replay = record_backward(net, labels)
+        if not -len(replay) <= step < len(replay):
+            raise IndexError(f"draw_network: step must lie in [0, {len(replay)}) for this replay of "
+                             f"{len(replay)} events, got {step}")
+        grads, event = replay.grads_at(step), replay[step]
+        names = {**{i: n for i, n in replay.names.items()}, **names}
     positions = network_layout(net)
     width = max(x for x, _ in positions.values()) + 1
     height = max(y for _, y in positions.values()) + 1
-    ax = _axes(ax, figsize=(min(1.25 * width + 0.5, 13), min(0.8 * height + 1.0, 8)))
+    if grads is None:
+        ax = _axes(ax, figsize=(min(1.25 * width + 0.5, 13), min(0.8 * height + 1.0, 8)))
+    else:
+        ax = _axes(ax, figsize=(min(1.5 * width + 0.5, 15), min(1.0 * height + 1.2, 10)))
     if highlight is None:
         highlight = []
     elif not isinstance(highlight, (list, tuple)):
         highlight = [highlight]
     marked = {id(l) for l in highlight}
+    receivers = set()
+    if event is not None:
+        marked.add(id(event.node))
+        receivers = {id(n) for n, _ in event.handed}
     for layer in layers:
         x1, y1 = positions[id(layer)]
         for source in layer.inputs:
             x0, y0 = positions[id(source)]
             branch = "weight decay" in (_node_kind(layer), _node_kind(source))
+            flowing = event is not None and (
+                (event.kind == "backward" and layer is event.node and id(source) in receivers)
+                or (event.kind == "sum" and source is event.node))  # the paths that meet
+            colour = "#cc0000" if flowing else "#38761d" if branch else "#555555"
             ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                        arrowprops=dict(arrowstyle="-|>", color="#38761d" if branch else "#555555",
-                                        linestyle="--" if branch else "-", lw=1.2,
-                                        shrinkA=16, shrinkB=16, connectionstyle="arc3,rad=0.08"))
+                        arrowprops=dict(arrowstyle="-|>", color=colour, linestyle="--" if branch else "-",
+                                        lw=2.4 if flowing else 1.2, shrinkA=16, shrinkB=16,
+                                        connectionstyle="arc3,rad=0.08"))
     for layer in layers:
         x, y = positions[id(layer)]
         kind = _node_kind(layer)
         shape = "x".join(str(s) for s in layer.shape) or "scalar"
         text = f"{names.get(id(layer), type(layer).__name__)}\n{shape}"
         if kind == "weight decay":
-            text = f"{type(layer).__name__}\n$\\lambda$={layer.strength:g}"
+            text = f"{names.get(id(layer), type(layer).__name__)}\n$\\lambda$={layer.strength:g}"
         if kind in ("data", "parameter") and id(layer) not in names:
             text = f"{'param' if kind == 'parameter' else 'data'}\n{shape}"
-        ax.text(x, y, text, ha="center", va="center", fontsize=7, zorder=3,
+        face, edge, width_, style, colour = _NODE_COLOURS[kind], "#444444", 0.8, "-", "black"
+        if grads is not None:
+            value = replay.values.get(id(layer))
+            text += "\n" + (summarize(value) if value is not None else "no value yet")
+            if id(layer) in grads:
+                text += "\ngrad " + summarize(grads[id(layer)])
+            elif not getattr(layer, "needs_grad", True):
+                text += "\n(no grad needed)"
+            else:
+                text += "\ngrad pending"
+                face, edge, style, colour = "#fafafa", "#999999", "--", "#888888"
+        if id(layer) in receivers:
+            edge, width_ = "#e69138", 2.5
+        if id(layer) in marked:
+            edge, width_ = "#cc0000", 2.5
+        ax.text(x, y, text, ha="center", va="center", fontsize=7 if grads is None else 6.5, zorder=3,
+                color=colour,
                 bbox=dict(boxstyle="round,pad=0.3" if kind != "data" else "square,pad=0.3",
-                          facecolor=_NODE_COLOURS[kind],
-                          edgecolor="#cc0000" if id(layer) in marked else "#444444",
-                          linewidth=2.5 if id(layer) in marked else 0.8))
+                          facecolor=face, edgecolor=edge, linewidth=width_, linestyle=style))
     ax.set_xlim(-0.6, width - 0.4)
     ax.set_ylim(-0.6, height - 0.4)
     ax.axis("off")
     used = {_node_kind(l) for l in layers}
     legend = [Patch(facecolor=c, edgecolor="#444444", label=k) for k, c in _NODE_COLOURS.items() if k in used]
+    if grads is not None:
+        legend.append(Patch(facecolor="#fafafa", edgecolor="#999999", linestyle="--", label="grad pending"))
     ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(legend),
               fontsize=7, frameon=False)
     if title:
         ax.set_title(title)
+    elif event is not None:
+        ax.set_title(f"step {replay.events.index(event)} of {len(replay)}: " + replay.describe(replay.events.index(event)).split(" ", 1)[1],
+                     fontsize=8)
     return ax

@@ -6,6 +6,9 @@ loss curve; every change (or the "train" button) trains a fresh library network 
 redraws. The logic lives in :meth:`Explorer.run`, so tests drive it without a browser:
 set the widgets' values, call ``run()`` (or ``train_button.click()``), read
 ``history``, ``net`` and ``status``.
+
+``backward_stepper(net_or_tensor)`` (from :mod:`scratchlib.stepper`) is a slider and Play
+button over one recorded backward pass, drawn on the graph with the local rule of each step.
 """
 from __future__ import annotations
 
@@ -150,88 +153,6 @@ def explorer(**kwargs) -> Explorer:
     return Explorer(**kwargs)
 
 
-def record_backward(net) -> list:
-    r"""Run ``net``'s backward pass one layer at a time and record every gradient after each step.
-
-    Step 0 seeds $\partial J/\partial J = 1$ at the last layer; step $k$ is the $k$-th layer's
-    ``backward`` in reverse tape order (layers no parameter needs are skipped, as in
-    ``Network.backward``). Returns a list of ``(layer, {id(l): grad of l})``. Afterwards the
-    grads are exactly what ``net.clear_grad(); net.backward()`` leaves. Needs a forward pass first.
-    """
-    from scratchlib.layers import Input
-
-    last = net.layers[-1] if net.layers else None
-    if last is None or last.output is None:
-        raise RuntimeError("record_backward: run net.forward() first (the last layer has no output yet)")
-    tracked = [layer for layer in net.layers if layer.needs_grad]
-
-    def snapshot():
-        return {id(layer): layer.grad.clone() for layer in tracked}
-
-    net.clear_grad()
-    last.grad = torch.ones_like(last.output)
-    record = [(last, snapshot())]
-    for layer in reversed(net.layers):
-        if isinstance(layer, Input) or not layer.needs_grad:
-            continue
-        layer.backward()
-        record.append((layer, snapshot()))
-    return record
-
-
-class BackwardStepper:
-    """A slider over a recorded backward pass: step k highlights the layer whose backward just ran
-    and labels every node with the size of its gradient so far, $\\lVert \\partial J/\\partial(\\text{output}) \\rVert$."""
-
-    def __init__(self, net):
-        self.net = net
-        self.record = record_backward(net)
-        self.slider = w.IntSlider(value=0, min=0, max=len(self.record) - 1, description="backward step",
-                                  style={"description_width": "110px"})
-        self.status = w.HTML()
-        self.output = w.Output()
-        self.figure = None
-        self.slider.observe(lambda change: self.show(change["new"]), names="value")
-        self.show(0)
-
-    @property
-    def widget(self) -> w.Widget:
-        return w.VBox([self.slider, self.status, self.output])
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
-
-    def describe(self, step: int) -> str:
-        layer, _ = self.record[step]
-        if step == 0:
-            return f"step 0: seed dJ/dJ = 1 at {layer!r}"
-        receivers = ", ".join(repr(source) for source in layer.inputs if source.needs_grad) or "nothing"
-        return f"step {step} of {len(self.record) - 1}: {layer!r}.backward() hands gradients to {receivers}"
-
-    def show(self, step: int) -> None:
-        """Draw the graph as it stands after ``step``."""
-        layer, grads = self.record[step]
-        default = plots._default_labels(self.net)
-        labels = {}
-        for node in self.net.layers:
-            if id(node) in grads:
-                name = default.get(id(node), node.name)
-                labels[node] = f"{name}\n|grad| {grads[id(node)].norm().item():.3g}"
-        self.status.value = self.describe(step)
-        if self.figure is not None:
-            plt.close(self.figure)
-        self.figure, ax = plt.subplots(figsize=(10, 4))
-        plots.draw_network(self.net, ax=ax, labels=labels, highlight=layer, title=self.describe(step))
-        with self.output:
-            self.output.clear_output(wait=True)
-            from IPython.display import display
-
-            display(self.figure)
-        plt.close(self.figure)
-
-
-def backward_stepper(net) -> BackwardStepper:
-    """A :class:`BackwardStepper` over ``net``'s backward pass (run ``net.forward()`` first)."""
-    return BackwardStepper(net)
+# The backward stepper (a slider over a recorded backward pass, for a Network or an autograd
+# Tensor) lives in its own module, with its headless logic in BackwardStepper.
+from scratchlib.stepper import BackwardStepper, backward_stepper  # noqa: E402,F401

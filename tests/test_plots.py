@@ -162,3 +162,60 @@ def test_draw_network_on_given_axes_with_labels_and_highlight():
     plt.close(fig)
     with pytest.raises(ValueError, match="draw_network: the network has no layers yet"):
         plots.draw_network(Network())
+
+
+def _stepped_mlp():
+    from scratchlib.network import mlp
+    g = torch.Generator().manual_seed(0)
+    net = mlp([2, 3, 2], regularization=0.05, batch_size=4, generator=g, dtype=torch.float64)
+    net.x.set(torch.randn(4, 2, generator=g, dtype=torch.float64))
+    net.target.set(torch.tensor([0, 1, 1, 0]))
+    net.forward()
+    return net
+
+
+def test_draw_network_at_every_step_of_a_replayed_backward():
+    from scratchlib.replay import record_backward
+    net = _stepped_mlp()
+    replay = record_backward(net)
+    pending = []
+    for step in range(len(replay)):
+        ax = plots.draw_network(net, step=step, replay=replay)
+        texts = {t.get_text().split("\n")[0]: t for t in _nodes(ax)}
+        assert len(texts) == len(net.layers)
+        pending.append(sum("grad pending" in t.get_text() for t in texts.values()))
+        event = replay[step]
+        current = texts[replay.name(event.node)]
+        assert current.get_bbox_patch().get_edgecolor()[:3] == pytest.approx((0.8, 0, 0), abs=0.01)
+        plt.close(ax.figure)
+    # all 12 layers that need a gradient start pending except the seed, and end reached
+    assert pending[0] == 11 and pending[-1] == 0
+    assert pending == sorted(pending, reverse=True)
+    # step 7: the gradients into W2 meet; its node shows the value and the summed gradient
+    ax = plots.draw_network(net, step=7, replay=replay)
+    w2 = next(t.get_text() for t in _nodes(ax) if t.get_text().startswith("W2"))
+    low, high = net.weights[1].output.min().item(), net.weights[1].output.max().item()
+    total = replay[7].grad
+    assert w2 == (f"W2\n2x3\n{low:.2g} .. {high:.2g}\ngrad {total.min().item():.2g} .. {total.max().item():.2g}")
+    assert "sum W2" in ax.get_title()
+    b2 = next(t.get_text() for t in _nodes(ax) if t.get_text().startswith("b2"))
+    assert b2.startswith("b2\n2\n[0, 0]\ngrad [")  # small tensors: the numbers themselves
+    plt.close(ax.figure)
+
+
+def test_draw_network_with_a_step_records_a_replay_and_leaves_the_grads_alone():
+    net = _stepped_mlp()
+    net.backward()
+    before = [layer.grad.clone() for layer in net.layers]
+    ax = plots.draw_network(net, step=-1)
+    assert "sum W1" in ax.get_title()
+    assert all(torch.equal(layer.grad, b) for layer, b in zip(net.layers, before))
+    with pytest.raises(IndexError, match=r"step must lie in \[0, 11\)"):
+        plots.draw_network(net, step=11)
+    plt.close("all")
+
+
+def test_summarize_shows_small_tensors_and_ranges():
+    assert plots.summarize(torch.tensor(0.123456)) == "0.123"
+    assert plots.summarize(torch.tensor([1.0, -0.0, 2.5])) == "[1, 0, 2.5]"
+    assert plots.summarize(torch.arange(6.0) - 2) == "-2 .. 3"

@@ -1,4 +1,5 @@
 """The explorer, driven headlessly: set the widgets' values, train, check what it learned and drew."""
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
@@ -89,43 +90,20 @@ def test_widget_tree_holds_every_control():
         assert any(control is node for node in found)
 
 
-def test_record_backward_ends_where_network_backward_ends():
+def test_backward_stepper_is_the_stepper_modules():
+    # the logic is tested in tests/test_stepper.py (slider, frames, rules) and tests/test_replay.py
+    from scratchlib import stepper
     from scratchlib.network import mlp
 
-    g = torch.Generator().manual_seed(3)
-    net = mlp([3, 4, 2], regularization=0.1, generator=g, dtype=torch.float64)
-    net.x.set(torch.randn(5, 3, generator=g, dtype=torch.float64))
-    net.target.set(torch.tensor([0, 1, 1, 0, 1]))
-    net.forward()
-    record = widgets.record_backward(net)
-    stepped = {id(p): p.grad.clone() for p in net.parameters()}
-    net.clear_grad()
-    net.backward()
-    for p in net.parameters():
-        torch.testing.assert_close(stepped[id(p)], p.grad, rtol=0, atol=0)
-    # step 0: only the seed; then one step per layer with a parameter upstream, last layer first
-    first_layer, first = record[0]
-    assert first_layer is net.layers[-1] and first[id(first_layer)].item() == 1.0
-    assert all(grad.abs().sum() == 0 for key, grad in first.items() if key != id(first_layer))
-    computed = [layer for layer, _ in record[1:]]
-    assert computed[0] is net.layers[-1] and computed[-1] is net.linears[0]
-    assert len(record) == 1 + sum(1 for l in net.layers if l.needs_grad and l not in net.parameters())
-
-
-def test_backward_stepper_slider_moves_the_highlight():
-    from scratchlib.network import mlp
-
+    assert widgets.backward_stepper is stepper.backward_stepper
     net = mlp([2, 3, 2], generator=torch.Generator().manual_seed(0))
-    with pytest.raises(RuntimeError, match=r"run net.forward\(\) first"):
+    with pytest.raises(RuntimeError, match=r"run forward first"):
         widgets.backward_stepper(net)
     net.x.set(torch.tensor([[1.0, -2.0], [0.5, 3.0]]))
     net.target.set(torch.tensor([1, 0]))
     net.forward()
-    stepper = widgets.backward_stepper(net)
-    assert stepper.slider.max == len(stepper.record) - 1 == 4  # seed, loss, Linear, ReLU, Linear
-    assert stepper.status.value.startswith("step 0: seed dJ/dJ = 1 at SoftmaxCrossEntropy")
-    stepper.slider.value = 2
-    assert stepper.status.value.startswith("step 2 of 4: Linear") and "ReLU(1, 3), Input(2, 3) (parameter)" in stepper.status.value
-    texts = [t.get_text() for t in stepper.figure.axes[0].texts]
-    assert any(t.startswith("W2\n|grad| ") for t in texts) and any(t.startswith("b1\n|grad| 0\n") for t in texts)
-    assert stepper.figure.axes[0].get_title() == stepper.status.value
+    box = widgets.backward_stepper(net)
+    assert box.slider.max == len(box.stepper) - 1 == 4  # seed, loss, Linear2, ReLU, Linear1
+    box.slider.value = 2
+    assert box.caption.value.startswith("<code>2 backward Linear2: -> ReLU (2, 3), W2 (2, 3), b2 = [")
+    plt.close("all")

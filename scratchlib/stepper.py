@@ -1,0 +1,224 @@
+r"""Step through a recorded backward pass: the graph at each step, and the local rule with its numbers.
+
+:class:`BackwardStepper` is the plain, headless logic (``.step``, ``.frame(i)``,
+``.rule(i)``); :func:`backward_stepper` puts an ipywidgets slider and Play button on
+it for JupyterLab. The replay comes from :func:`scratchlib.replay.record_backward`,
+which leaves the network's gradients untouched.
+"""
+from __future__ import annotations
+
+import io
+import re
+
+import matplotlib.pyplot as plt
+import torch
+
+from scratchlib import plots
+from scratchlib.replay import Replay, record_backward
+
+# For each layer type, the rule that makes the gradient of each input (by the layer's
+# attribute name): a formula in the layer's own letters and the operands it reads.
+# "G" is the layer's grad (dJ/d(output)), "Y" its output; "x:X" shows input x as X.
+_RULES = {
+    "Linear": {"x": ("G W", ["W"]), "W": ("G^T X", ["x:X"]), "b": ("column sums of G", [])},
+    "ReLU": {"x": ("G * [X > 0]  (element-wise)", ["x:X"])},
+    "Sigmoid": {"x": ("G * Y * (1 - Y)  (element-wise)", ["output"])},
+    "Tanh": {"x": ("G * (1 - Y^2)  (element-wise)", ["output"])},
+    "Scale": {"x": ("c G,  c = {factor:g}", [])},
+    "Sum": {"a": ("g  (a sum copies its gradient)", []), "b": ("g  (a sum copies its gradient)", [])},
+    "Regularization": {"W": ("2 lambda g W,  lambda = {strength:g}", ["W"])},
+    "MSELoss": {"pred": ("(2 g / N) (P - T)", ["pred:P", "target:T"]),
+                "target": ("-(2 g / N) (P - T)", ["pred:P", "target:T"])},
+    "SoftmaxCrossEntropy": {"logits": ("(g / B) (softmax(L) - onehot(y))", ["logits:L", "target:y"])},
+}
+
+
+def matrix_text(t: torch.Tensor, indent: str = "    ", max_numbers: int = 30) -> str:
+    """A tensor as aligned rows of rounded numbers (a range for big ones)."""
+    t = torch.as_tensor(t).detach().cpu()
+    if t.numel() > max_numbers:
+        return f"{indent}{tuple(t.shape)}, values {t.min().item():.3g} .. {t.max().item():.3g}"
+    if t.dim() == 0:
+        return f"{indent}{t.item():.4g}"
+    rows = t.reshape(-1, t.shape[-1]) if t.dim() > 1 else t.reshape(1, -1)
+    cells = [[f"{v:.4g}" if t.is_floating_point() else str(int(v)) for v in row.tolist()] for row in rows]
+    cells = [["0" if c in ("-0", "0") else c for c in row] for row in cells]
+    width = max(len(c) for row in cells for c in row)
+    return "\n".join(indent + "[" + " ".join(c.rjust(width) for c in row) + "]" for row in cells)
+
+
+def local_rule(replay: Replay, i: int) -> str:
+    """The local rule applied at event ``i`` of ``replay``, written out with its numbers."""
+    e = replay[i]
+    name, J = replay.name, replay.symbol
+    if e.kind == "seed":
+        head = f"d{J}/d{J}" if name(e.node) == J else f"d{J}/d{name(e.node)} = d{J}/d{J}"
+        return f"seed: {head} = 1\n" + matrix_text(e.grad)
+    if e.kind == "sum":
+        earlier, new = e.terms
+        return (f"paths meet at {name(e.node)}: its gradient is the sum\n"
+                f"d{J}/d{name(e.node)} = (what was there) + (from {name(e.source)})\n\n"
+                f"what was there:\n{matrix_text(earlier)}\n+ from {name(e.source)}:\n{matrix_text(new)}\n"
+                f"= d{J}/d{name(e.node)}:\n{matrix_text(e.grad)}")
+    if e.kind == "accumulate":
+        return f"{name(e.node)}.grad += G  (AccumulateGrad adds what arrives)\n" + matrix_text(e.grad)
+    if hasattr(e.node, "function"):  # a node of an autograd graph
+        return _autograd_rule(replay, e)
+    layer = e.node
+    lines = [f"{name(layer)}.backward, G = dJ/d{name(layer)} {tuple(e.grad.shape)}:", matrix_text(e.grad)]
+    if not e.handed:
+        lines.append("no input needs a gradient: nothing to hand on")
+    rules = _RULES.get(type(layer).__name__, {})
+    for node, g in e.handed:
+        role = next((r for r in rules if getattr(layer, r, None) is node), None)
+        if role is None:
+            lines.append(f"\ndJ/d{name(node)} {tuple(g.shape)}:")
+        else:
+            formula, operands = rules[role]
+            lines.append(f"\ndJ/d{name(node)} = {formula.format(**vars(layer))}")
+            for operand in operands:
+                if operand == "output":
+                    lines.append(f"  Y = {name(layer)}:\n{matrix_text(replay.values[id(layer)])}")
+                else:
+                    attr, _, letter = operand.partition(":")
+                    source = getattr(layer, attr)
+                    lines.append(f"  {letter or attr} = {name(source)}:\n{matrix_text(replay.values[id(source)])}")
+            lines.append("  =")
+        lines.append(matrix_text(g))
+    return "\n".join(lines)
+
+
+_LATEX = [(r"\\odot", "*"), (r"\\top", "T"), (r"\\partial", "d"), (r"\\sum_i", "sum_i "), (r"\\,", " "),
+          (r"\\mathrm{(\w+)}", r"\1"), (r"\\frac{G}{B}", "(G/B)"), (r"[{}$]", ""), (r"\\", "")]
+
+
+def backward_line(function: type) -> str:
+    """The "Backward: ..." sentence of a Function's docstring, in plain text."""
+    doc = " ".join((function.__doc__ or "").split())
+    start = doc.find("Backward")
+    if start < 0:
+        return "(no Backward line in its docstring)"
+    end = doc.find(". ", start)
+    text = doc[start:end + 1 if end >= 0 else None]
+    for pattern, replacement in _LATEX:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
+def _autograd_rule(replay: Replay, e) -> str:
+    name, node, symbol = replay.name, e.node, replay.symbol
+    lines = [f"{name(node)}: {node.function.__name__}.backward, G = d{symbol}/d{name(node)}:",
+             matrix_text(e.grad), "", backward_line(node.function)]
+    saved = [t for t in getattr(node, "_saved", ()) if isinstance(t, torch.Tensor)]
+    if saved:
+        lines.append("saved by forward: " + ", ".join(f"{tuple(t.shape)}" if t.numel() > 4 else
+                                                      matrix_text(t, indent="").replace("\n", " ") for t in saved))
+    handed, k = e.handed, 0
+    for i, child in enumerate(node.next_functions):  # handed follows the inputs' order
+        if k < len(handed) and child is handed[k][0]:
+            lines += [f"\nd{symbol}/d{name(child)} (input {i}) =", matrix_text(handed[k][1])]
+            k += 1
+    return "\n".join(lines)
+
+
+class BackwardStepper:
+    """The logic of the backward stepper, no widgets: a replay, a current ``step``, its pictures.
+
+    ``BackwardStepper(net)`` records one backward pass of the network's last forward,
+    ``BackwardStepper(L, names)`` one through the autograd graph behind the Tensor ``L``
+    (every gradient stays as it was). ``frame(i)`` is a matplotlib Figure: the graph
+    at step ``i`` (left) and the local rule of that step with its numbers (right).
+    """
+
+    def __init__(self, net_or_tensor, labels=None):
+        self.net = net_or_tensor
+        self.labels = labels
+        self._step = 0
+        if hasattr(net_or_tensor, "layers"):
+            self.replay = record_backward(net_or_tensor, labels)
+        else:  # an autograd Tensor: labels maps names to tensors, as for draw_graph
+            from scratchlib.autograd.replay import record_backward as record_graph
+            self.replay = record_graph(net_or_tensor, labels)
+
+    def draw(self, i: int | None = None, ax=None):
+        """The graph at step ``i`` (default: the current step); returns the Axes."""
+        i = self.step if i is None else i
+        if self.replay.net is not None:
+            return plots.draw_network(self.net, ax=ax, labels=self.labels, step=i, replay=self.replay)
+        from scratchlib.autograd.draw import draw_graph
+        return draw_graph(self.net, self.labels, ax=ax, step=i, replay=self.replay)
+
+    def __len__(self) -> int:
+        return len(self.replay)
+
+    @property
+    def step(self) -> int:
+        return self._step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        value = int(value)
+        if not 0 <= value < len(self.replay):
+            raise IndexError(f"BackwardStepper.step must lie in [0, {len(self.replay)}), got {value}")
+        self._step = value
+
+    def describe(self, i: int | None = None) -> str:
+        return self.replay.describe(self.step if i is None else i)
+
+    def rule(self, i: int | None = None) -> str:
+        return local_rule(self.replay, self.step if i is None else i)
+
+    def frame(self, i: int | None = None):
+        """The Figure for step ``i`` (default: the current step): graph left, rule right."""
+        i = self.step if i is None else i
+        fig, (graph, text) = plt.subplots(1, 2, figsize=(14, 5.2), gridspec_kw={"width_ratios": [2.4, 1]})
+        self.draw(i, ax=graph)
+        text.axis("off")
+        text.text(0.0, 1.0, self.rule(i), family="monospace", fontsize=7.5, va="top", ha="left",
+                  transform=text.transAxes)
+        text.set_title("the local rule at this step", fontsize=9)
+        fig.tight_layout()
+        return fig
+
+    def png(self, i: int | None = None, dpi: int = 72) -> bytes:
+        """``frame(i)`` as PNG bytes (the figure is closed again)."""
+        fig = self.frame(i)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi)
+        plt.close(fig)
+        return buffer.getvalue()
+
+
+def backward_stepper(net_or_tensor, labels=None, interval_ms: int = 1200):
+    """A slider and Play button over one recorded backward pass, drawn on the graph.
+
+    ``net_or_tensor`` is a Network (after its forward; ``labels`` maps layers to names) or
+    an autograd Tensor (``labels`` maps names to tensors, as for ``draw_graph``).
+
+    Returns an ipywidgets VBox; its ``stepper`` (the :class:`BackwardStepper`), ``slider``,
+    ``play``, ``caption`` and ``image`` attributes are there for tests and tinkering.
+    """
+    import ipywidgets as widgets
+
+    stepper = BackwardStepper(net_or_tensor, labels)
+    last = len(stepper) - 1
+    play = widgets.Play(value=0, min=0, max=last, step=1, interval=interval_ms, description="play")
+    slider = widgets.IntSlider(value=0, min=0, max=last, step=1, description="step",
+                               continuous_update=False)
+    widgets.jslink((play, "value"), (slider, "value"))
+    caption = widgets.HTML()
+    image = widgets.Image(format="png")
+    cache: dict[int, bytes] = {}
+
+    def show(i: int) -> None:
+        stepper.step = i
+        if i not in cache:
+            cache[i] = stepper.png(i)
+        image.value = cache[i]
+        caption.value = f"<code>{stepper.describe(i)}</code>"
+
+    slider.observe(lambda change: show(change["new"]), names="value")
+    show(0)
+    box = widgets.VBox([widgets.HBox([play, slider]), caption, image])
+    box.stepper, box.slider, box.play, box.caption, box.image = stepper, slider, play, caption, image
+    return box

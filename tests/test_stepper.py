@@ -1,0 +1,71 @@
+"""stepper: the backward stepper's logic, headless, and its widget driven through the slider."""
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+from scratchlib.network import mlp
+from scratchlib.stepper import BackwardStepper, backward_stepper, local_rule, matrix_text
+
+
+def small_net():
+    g = torch.Generator().manual_seed(0)
+    net = mlp([2, 3, 2], regularization=0.05, batch_size=4, generator=g, dtype=torch.float64)
+    net.x.set(torch.tensor([[1.0, -2.0], [0.5, 0.25], [-1.5, 3.0], [2.0, 1.0]], dtype=torch.float64))
+    net.target.set(torch.tensor([0, 1, 1, 0]))
+    net.biases[0].set(torch.tensor([0.1, -0.2, 0.3], dtype=torch.float64))
+    net.forward()
+    return net
+
+
+def test_matrix_text_aligns_rows():
+    assert matrix_text(torch.tensor([[1.0, -2.5], [0.125, 3.0]]), indent="") == "[    1  -2.5]\n[0.125     3]"
+    assert matrix_text(torch.zeros(10, 10), indent="") == "(10, 10), values 0 .. 0"
+
+
+def test_the_rule_of_a_linear_step_shows_its_matrices():
+    net = small_net()
+    stepper = BackwardStepper(net)
+    rule = stepper.rule(6)  # Linear2.backward
+    G = stepper.replay[6].grad
+    X = net.activations[0].output
+    assert rule.startswith("Linear2.backward, G = dJ/dLinear2 (4, 2):\n" + matrix_text(G))
+    assert "dJ/dW2 = G^T X\n  X = ReLU:\n" + matrix_text(X) + "\n  =\n" + matrix_text(G.T @ X) in rule
+    assert "dJ/db2 = column sums of G\n  =\n" + matrix_text(G.sum(0)) in rule
+    assert "dJ/dReLU = G W\n  W = W2:" in rule
+    meet = stepper.rule(7)
+    assert meet.startswith("paths meet at W2: its gradient is the sum\ndJ/dW2 = (what was there) + (from Linear2)")
+    assert meet.endswith("= dJ/dW2:\n" + matrix_text(stepper.replay[7].grad))
+    assert stepper.rule(0) == "seed: dJ/dSum2 = dJ/dJ = 1\n    1"
+    assert "dJ/dW1 = 2 lambda g W,  lambda = 0.05" in stepper.rule(4)
+    assert "dJ/dLinear2 = (g / B) (softmax(L) - onehot(y))" in local_rule(stepper.replay, 5)
+
+
+def test_step_and_frames():
+    stepper = BackwardStepper(small_net())
+    assert len(stepper) == 11 and stepper.step == 0
+    stepper.step = 7
+    assert stepper.describe() == "7 sum W2: the gradient from Linear2 meets the one already there, 2 terms of shape (2, 3)"
+    fig = stepper.frame()
+    graph, text = fig.axes
+    assert "sum W2" in graph.get_title()
+    assert text.texts[0].get_text() == stepper.rule(7)
+    plt.close(fig)
+    assert stepper.png(3).startswith(b"\x89PNG")
+    with pytest.raises(IndexError, match=r"step must lie in \[0, 11\), got 11"):
+        stepper.step = 11
+    assert stepper.step == 7
+
+
+def test_the_widget_follows_its_slider():
+    net = small_net()
+    box = backward_stepper(net)
+    assert box.slider.max == box.play.max == 10
+    first = bytes(box.image.value)
+    assert first.startswith(b"\x89PNG") and "0 seed Sum2" in box.caption.value
+    box.slider.value = 7
+    assert box.stepper.step == 7
+    assert "7 sum W2" in box.caption.value
+    assert bytes(box.image.value) != first and bytes(box.image.value) == box.stepper.png(7)
+    box.slider.value = 0
+    assert bytes(box.image.value) == first
+    plt.close("all")
