@@ -123,10 +123,13 @@ def cross_entropy(logits, target) -> Tensor:
         raise TypeError(f"CrossEntropyLoss expects integer class labels, got dtype {target.dtype}")
     if batch == 0:
         raise ValueError("CrossEntropyLoss got an empty batch")
-    low, high = torch.aminmax(target)
-    low, high = int(low), int(high)
-    if low < 0 or high >= classes:
-        bad = low if low < 0 else high
-        raise ValueError(f"CrossEntropyLoss: label {bad} is outside [0, {classes}) for logits with "
-                         f"{classes} classes")
+    # The label range is read back on the CPU only: on a GPU that would stall every step
+    # until the device caught up; there ``gather`` stops on a bad label, as torch's loss does.
+    if target.device.type == "cpu":
+        low, high = torch.aminmax(target)
+        low, high = int(low), int(high)
+        if low < 0 or high >= classes:
+            bad = low if low < 0 else high
+            raise ValueError(f"CrossEntropyLoss: label {bad} is outside [0, {classes}) for logits with "
+                             f"{classes} classes")
     return CrossEntropyFunction.apply(logits, target.long())
