@@ -104,9 +104,10 @@ class CrossEntropyFunction(Function):
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.20: CrossEntropyFunction.backward: (softmax - onehot) / B
         log_p, target = ctx.saved_tensors
-        dlogits = log_p.exp()
-        dlogits[torch.arange(len(target), device=target.device), target] -= 1.0
-        return dlogits * (grad / len(target)), None
+        dlogits = log_p.exp()                                           # softmax, (B, C)
+        rows = target.unsqueeze(1)                                      # (B, 1): each row's class
+        dlogits.scatter_add_(1, rows, log_p.new_full((1, 1), -1.0).expand(rows.shape))  # - onehot
+        return dlogits.mul_(grad / len(target)), None
         ### END SOLUTION
 
 
