@@ -278,7 +278,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch's intra-op threads (default: torch's choice)")
     parser.add_argument("--repeats", type=int, default=15, help="interleaved repetitions (medians)")
-    parser.add_argument("--min-seconds", type=float, default=0.02, help="least wall time per sample")
+    parser.add_argument("--min-seconds", type=float, default=0.05, help="least wall time per sample")
     parser.add_argument("--only", nargs="+", choices=list(IMPLEMENTATIONS), default=list(IMPLEMENTATIONS))
     parser.add_argument("--csv", type=Path, default=Path("build/bench.csv"))
     args = parser.parse_args(argv)
