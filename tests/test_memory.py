@@ -20,7 +20,8 @@ IN, HIDDEN, OUT, BATCH = 32, 256, 10, 64
 def _live() -> collections.Counter:
     """Live objects of the watched types, WITHOUT a garbage collection first: what reference
     counting alone frees (a graph kept alive by a cycle would pile up between collections)."""
-    return collections.Counter(type(o).__name__ for o in gc.get_objects() if type(o) in WATCHED)
+    return collections.Counter(f"{type(o).__module__}.{type(o).__name__}" for o in gc.get_objects()
+                               if type(o) in WATCHED)
 
 
 def _rss() -> int:
@@ -39,6 +40,7 @@ def _layers_step():
         net.forward()
         net.backward()
         net.step(0.1)
+    step.net = net
     return step
 
 
@@ -89,15 +91,21 @@ def test_a_thousand_steps_do_not_grow_memory(make_step, one_thread):
     assert rss_after - rss_before < 8 * 2**20, (rss_before, rss_after)
 
 
-def test_the_counter_sees_a_kept_graph():
-    """The check above would fail if steps kept their graphs (e.g. in a list of losses)."""
-    step = _engine_step()
-    kept = []
+def test_the_counter_sees_kept_graphs_and_tensors():
+    """The check above would fail if steps kept their graphs or their tensors (e.g. a list of losses)."""
     model = nn.Linear(IN, OUT)
     x = Tensor(torch.randn(BATCH, IN))
+    before = _live()
+    kept = [model(x).relu().sum() for _ in range(10)]  # each loss keeps its graph alive
+    after = _live()
+    assert after["scratchlib.autograd.function.Context"] - before["scratchlib.autograd.function.Context"] == 30
+    step, net_losses = _layers_step(), []
     step()
     before = _live()
     for _ in range(10):
-        kept.append((model(x).relu()).sum())  # graph alive through each kept loss
+        step()
+        net_losses.append(step.net.loss.output)  # a history of the library's loss tensors
     after = _live()
-    assert after["Context"] - before["Context"] == 30
+    # ten kept losses, one of which is the loss layer's current output (alive before, too)
+    assert after["torch.Tensor"] - before["torch.Tensor"] == 9
+    assert len(kept) == len(net_losses) == 10
