@@ -104,9 +104,10 @@ class CrossEntropyFunction(Function):
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.20: CrossEntropyFunction.backward: (softmax - onehot) / B
         log_p, target = ctx.saved_tensors
-        dlogits = log_p.exp()                                           # softmax, (B, C)
-        rows = target.unsqueeze(1)                                      # (B, 1): each row's class
-        dlogits.scatter_add_(1, rows, log_p.new_full((1, 1), -1.0).expand(rows.shape))  # - onehot
+        dlogits = log_p.exp()                                         # softmax, (B, C)
+        classes = target.unsqueeze(1)                                 # (B, 1): each row's label
+        minus_ones = torch.full_like(classes, -1, dtype=dlogits.dtype)
+        dlogits.scatter_add_(1, classes, minus_ones)                  # softmax - onehot, in place
         return dlogits.mul_(grad / len(target)), None
         ### END SOLUTION
 
