@@ -43,8 +43,9 @@ test-notebooks: $(STAMP)  ## only nbval over the notebooks
 notebooks: $(STAMP)  ## re-execute every notebook in place (after editing one)
 	$(PY) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 notebooks/*.ipynb
 
-bench: $(STAMP)  ## time one SGD step, ours vs torch (DEVICE=cuda to use a GPU)
-	$(PY) benchmarks/train_step.py --device $(or $(DEVICE),cpu) --csv build/bench.csv
+bench: $(STAMP)  ## time one SGD step, ours vs torch (DEVICE=cuda for a GPU, THREADS=1 for one thread)
+	$(PY) benchmarks/train_step.py --device $(or $(DEVICE),cpu) $(if $(THREADS),--threads $(THREADS)) --csv build/bench.csv
+
 # BEGIN TEACHER ONLY (left out of the student edition)
 TIMEOUT ?= 120
 student: $(STAMP)  ## write the student edition to build/student (solutions replaced by stubs)

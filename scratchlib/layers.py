@@ -254,7 +254,7 @@ def check_labels(labels: torch.Tensor, classes: int, where: str) -> None:
     """Integer labels in [0, classes), or a ValueError naming ``where``."""
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise ValueError(f"{where}: class labels must be integers, got dtype {labels.dtype}")
-    if labels.numel():
+    if labels.numel() and labels.device.type != "meta":  # meta tensors have shapes, no values
         low, high = torch.aminmax(labels)
         low, high = int(low), int(high)
         if low < 0 or high >= classes:
