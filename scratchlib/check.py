@@ -40,9 +40,7 @@ def _format_number(v: float) -> str:
 
 def _format_error(err: float) -> str:
     """Coarse buckets, so that float noise does not change the printed text."""
-    if err == 0:
-        return "0"
-    if err < 1e-12:
+    if err < 1e-12:  # exact zero included: a zero on one CPU can be 1e-17 on another
         return "< 1e-12"
     if err < 1e-9:
         return "< 1e-9"

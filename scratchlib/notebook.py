@@ -4,16 +4,29 @@ from __future__ import annotations
 import torch
 
 
-def setup(seed: int = 0) -> None:
-    """Make a notebook repeatable and its printed numbers short.
+def setup(seed: int = 0, threads: int = 1) -> None:
+    """Make a notebook repeatable, its figures visible and its printed numbers short.
 
-    Seeds torch's global generator (data sets use their own generators), prints
-    tensors with 4 decimals, and keeps inline figures small so the committed
-    notebooks stay light.
+    - Seeds torch's global generator (data sets use their own generators).
+    - Runs torch on ``threads`` threads. One by default: the course's matrices are
+      small, so a second thread mostly adds overhead (on a busy machine, a lot of
+      it), and one thread adds up every floating-point sum in the same order on any
+      machine, so the printed numbers that nbval compares repeat everywhere.
+    - Shows figures inline even where MPLBACKEND names a non-interactive backend.
+    - Prints tensors with 4 decimals; keeps inline figures small so the committed
+      notebooks stay light.
     """
     torch.manual_seed(seed)
+    torch.set_num_threads(threads)
     torch.set_printoptions(precision=4, sci_mode=False)
     import matplotlib
 
     matplotlib.rcParams.update({"figure.dpi": 72, "figure.figsize": (5.0, 3.6),
                                 "axes.spines.top": False, "axes.spines.right": False})
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with jupyterlab
+        return
+    shell = get_ipython()
+    if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
+        shell.run_line_magic("matplotlib", "inline")
