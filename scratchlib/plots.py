@@ -76,6 +76,16 @@ def plot_decision_boundary(predict: Callable[[torch.Tensor], torch.Tensor], x, y
     return ax
 
 
+def _finish_curves(ax, n_curves: int, title: str | None):
+    """What every curve plot ends with: a legend where there are several curves, a title, a grid."""
+    if n_curves > 1:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
 def plot_losses(losses: Sequence[float] | Mapping[str, Sequence[float]], ax=None,
                 log: bool = True, xlabel: str = "step", title: str | None = None):
     """Loss curves: one sequence, or a mapping from label to sequence (one line each)."""
@@ -88,12 +98,7 @@ def plot_losses(losses: Sequence[float] | Mapping[str, Sequence[float]], ax=None
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("loss")
-    if len(curves) > 1:
-        ax.legend()
-    if title:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    return ax
+    return _finish_curves(ax, len(curves), title)
 
 
 def plot_accuracy(accuracies: Sequence[float] | Mapping[str, Sequence[float]], ax=None,
@@ -113,12 +118,7 @@ def plot_accuracy(accuracies: Sequence[float] | Mapping[str, Sequence[float]], a
         ax.plot(xs, values, label=str(label), marker="." if len(values) < 30 else None)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("accuracy (%)")
-    if len(curves) > 1:
-        ax.legend()
-    if title:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    return ax
+    return _finish_curves(ax, len(curves), title)
 
 
 def confusion_matrix(y_true, y_pred, classes: int | None = None) -> torch.Tensor:

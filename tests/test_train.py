@@ -9,15 +9,6 @@ from scratchlib import data, train
 from scratchlib.network import mlp
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices: with 2 threads on a busy 2-core machine a 20x8 matmul costs ~800 us, with 1 ~5 us."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def blobs(n=30, features=3, classes=4, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % classes

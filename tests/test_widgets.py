@@ -6,15 +6,6 @@ import torch
 from scratchlib import widgets
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices: with 2 threads on a busy 2-core machine a 20x8 matmul costs ~800 us, with 1 ~5 us."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_parse_hidden():
     assert widgets.parse_hidden("16, 8") == [16, 8]
     assert widgets.parse_hidden(" 4 ") == [4]
