@@ -143,6 +143,11 @@ def _is_classifier(net) -> bool:
     return hasattr(net.loss, "classifications")
 
 
+def _hits(scores: torch.Tensor, y: torch.Tensor) -> int:
+    """How many rows of ``scores`` (n, classes) put their largest value on the true class ``y``."""
+    return (scores.argmax(dim=1) == y).sum().item()
+
+
 def evaluate(net, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
     """The data loss and the accuracy (None for a regression loss) of ``net`` on ``(x, y)``, in one batch."""
     net.x.set(x)
@@ -150,8 +155,7 @@ def evaluate(net, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None
     loss = float(net.forward(upto=net.loss))
     if not _is_classifier(net):
         return loss, None
-    correct = (net.classifications.argmax(dim=1) == y).sum().item()
-    return loss, correct / len(y)
+    return loss, _hits(net.classifications, y) / len(y)
 
 
 def predict(net, x: torch.Tensor) -> torch.Tensor:
@@ -253,7 +257,7 @@ def train(net, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch_s
                 loss_sum += loss * len(y_batch)
                 seen += len(y_batch)
                 if classes is not None:
-                    hits = (net.classifications.argmax(dim=1) == y_batch).sum().item()
+                    hits = _hits(net.classifications, y_batch)
                     history.step_accuracy.append(hits / len(y_batch))
                     correct += hits
                 if eval_every and x_val is not None and step % eval_every == 0:
@@ -308,7 +312,7 @@ def train_torch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs
         with torch.no_grad():
             logits = model(xs)
             return (torch.nn.functional.cross_entropy(logits, ys).item(),
-                    (logits.argmax(dim=1) == ys).sum().item() / len(ys))
+                    _hits(logits, ys) / len(ys))
 
     for _ in range(epochs):
         loss_sum, correct = 0.0, 0
@@ -319,7 +323,7 @@ def train_torch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs
             optimizer.zero_grad()
             objective.backward()
             optimizer.step()
-            hits = (logits.argmax(dim=1) == y_batch).sum().item()
+            hits = _hits(logits, y_batch)
             history.step_loss.append(loss.item())
             history.step_accuracy.append(hits / len(y_batch))
             loss_sum += loss.item() * len(y_batch)
