@@ -1,0 +1,109 @@
+"""One rule for the numbers, labels and data a user hands the library.
+
+Every public function that takes a learning rate, a size, a strength or class labels
+checks it here, so the whole package answers a mistake the same way, before any state
+changes:
+
+- a number is a Python ``int`` or ``float``, a NumPy scalar, or a one-element tensor;
+  strings and bools are refused with a ``TypeError`` (``lr="0.1"`` and ``lr=True`` are
+  mistakes, not numbers);
+- a number outside its range (negative, zero where it must be positive, NaN, inf) is a
+  ``ValueError`` naming the function, the argument, what is allowed and what was given;
+- class labels are integers in ``[0, classes)``;
+- training data is finite: the error names the first rows that are not.
+
+This module sits on the bottom floor: it imports nothing of scratchlib.
+"""
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import torch
+
+
+def _as_python(where: str, name: str, value, integer: bool):
+    """``value`` as a Python int or float, or a TypeError saying what it is."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.dtype == torch.bool or value.is_complex():
+            raise TypeError(f"{where}: {name} must be a number, got a tensor of shape "
+                            f"{tuple(value.shape)} and dtype {value.dtype}")
+        value = value.item()
+    kind = "an integer" if integer else "a number"
+    # bool is an int subclass and np.bool_ is not Real: both end here as mistakes.
+    if isinstance(value, bool) or not isinstance(value, Integral if integer else Real):
+        raise TypeError(f"{where}: {name} must be {kind}, got {type(value).__name__} {value!r}")
+    return int(value) if integer else float(value)
+
+
+def number(where: str, name: str, value, *, low: float | None = None, high: float | None = None,
+           low_open: bool = False, high_open: bool = False, integer: bool = False):
+    """``value`` as a Python number, checked to be finite and to lie between ``low`` and ``high``.
+
+    ``low_open``/``high_open`` exclude the bound itself. Returns an ``int`` when
+    ``integer`` is set, else a ``float``.
+    """
+    result = _as_python(where, name, value, integer)
+    too_low = low is not None and (result <= low if low_open else result < low)
+    too_high = high is not None and (result >= high if high_open else result > high)
+    if not math.isfinite(result) or too_low or too_high:
+        raise ValueError(f"{where}: {name} must be {_describe(low, high, low_open, high_open)}, "
+                         f"got {value!r}")
+    return result
+
+
+def _describe(low, high, low_open, high_open) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low == 0:
+        return "a positive finite number" if low_open else "a finite number >= 0"
+    if low is not None:
+        return f"a finite number {'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f"a finite number {'<' if high_open else '<='} {high}"
+    return "a finite number"
+
+
+def positive(where: str, name: str, value) -> float:
+    """A finite number > 0 (a learning rate, a step size)."""
+    return number(where, name, value, low=0, low_open=True)
+
+
+def non_negative(where: str, name: str, value) -> float:
+    """A finite number >= 0 (a regularization strength, momentum, noise)."""
+    return number(where, name, value, low=0)
+
+
+def count(where: str, name: str, value, minimum: int = 1) -> int:
+    """An integer >= ``minimum`` (a size, a number of epochs or samples)."""
+    result = _as_python(where, name, value, integer=True)
+    if result < minimum:
+        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{where}: {name} must be {bound}, got {value!r}")
+    return result
+
+
+def labels(where: str, values: torch.Tensor, classes: int) -> None:
+    """Integer class labels in ``[0, classes)``, or an error naming ``where`` and the values found."""
+    if not isinstance(values, torch.Tensor):
+        raise TypeError(f"{where}: class labels must be a tensor of integers, got {type(values).__name__}")
+    if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:
+        raise ValueError(f"{where}: class labels must be integers, got dtype {values.dtype}")
+    if values.numel() and values.device.type != "meta":  # meta tensors have shapes, no values
+        low, high = (int(v) for v in torch.aminmax(values))
+        if low < 0 or high >= classes:
+            raise ValueError(f"{where}: class labels must lie in [0, {classes}), "
+                             f"got values from {low} to {high}")
+
+
+def finite_rows(where: str, name: str, values: torch.Tensor, shown: int = 5) -> None:
+    """Refuse data with NaN or inf, naming the first rows that hold them (row = first index)."""
+    if not values.is_floating_point() or values.device.type == "meta":
+        return
+    finite = torch.isfinite(values)
+    if bool(finite.all()):
+        return
+    rows = (~finite).reshape(len(values), -1).any(dim=1).nonzero().flatten().tolist()
+    listed = ", ".join(map(str, rows[:shown])) + (f" and {len(rows) - shown} more" if len(rows) > shown else "")
+    raise ValueError(f"{where}: {name} holds NaN or inf in {len(rows)} row"
+                     f"{'s' if len(rows) > 1 else ''} ({listed}); clean or drop them before training")
