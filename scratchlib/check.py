@@ -58,6 +58,15 @@ class Row:
     ok: bool
 
 
+#: A row's look in the lab, by whether it matches: a see-through green or red over whatever the
+#: theme's background is, and the theme's own text colour (JupyterLab's CSS variable; where
+#: it is not defined the colour is inherited), so the table reads in light and dark themes.
+ROW_STYLE = {
+    True: "background:rgba(76,175,80,0.2);color:var(--jp-content-font-color1)",
+    False: "background:rgba(244,67,54,0.25);color:var(--jp-content-font-color1)",
+}
+
+
 class CheckTable:
     """The result of :func:`compare`: one row per checked quantity."""
 
@@ -94,9 +103,8 @@ class CheckTable:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
         body = []
         for cells, r in zip(self._cells(), self.rows):
-            colour = "#e6f4ea" if r.ok else "#fce8e6"
             tds = "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in cells)
-            body.append(f"<tr style='background:{colour}'>{tds}</tr>")
+            body.append(f"<tr style='{ROW_STYLE[r.ok]}'>{tds}</tr>")
         passed = sum(r.ok for r in self.rows)
         caption = f"{passed}/{len(self.rows)} match (atol={self.atol:g}, rtol={self.rtol:g})"
         return (f"<table><caption style='caption-side:bottom'>{caption}</caption>"

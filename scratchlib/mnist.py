@@ -12,9 +12,9 @@ compared with a table of known checksums, its header and its length checked, and
 only then turned into tensors; anything wrong is a clear error naming the file.
 Nothing is unpickled.
 
-With no ``root``, :func:`load_mnist` reads the embedded subset committed under
-``data/mnist/`` (5,000 real MNIST digits; see ``data/README.md``), checked
-against ``data/SHA256SUMS``.
+With no ``root``, :func:`load_mnist` reads the embedded subset, package data of scratchlib
+in ``scratchlib/datasets/mnist/`` (5,000 real MNIST digits; see ``data/README.md``), checked
+against ``scratchlib/datasets/SHA256SUMS``.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import gzip
 import hashlib
 import struct
 import zlib
+from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
@@ -46,8 +47,17 @@ IMAGE_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
 LABEL_MAGIC = 0x00000801  # unsigned byte, 1 dimension
 SIDE = 28
 
-#: The repository's data/ folder (the package is installed in place with ``pip install -e``).
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+#: The embedded subset's folder (``mnist/`` and ``SHA256SUMS``): package data, found through
+#: importlib.resources, so that it is there in an editable install, a wheel, a JupyterHub image.
+DATA_DIR = resources.files("scratchlib") / "datasets"
+
+
+def embedded_dir() -> Path:
+    """DATA_DIR as a folder on disk (it is one in every install pip makes)."""
+    if not isinstance(DATA_DIR, Path):
+        raise FileNotFoundError(f"load_mnist: the embedded MNIST subset is inside {DATA_DIR}, not in a "
+                                "folder on disk; install scratchlib with pip, or pass root=")
+    return DATA_DIR
 
 
 def sha256_of(raw: bytes) -> str:
@@ -121,16 +131,16 @@ def load_mnist(split: str = "train", root: Path | str | None = None,
     ``root`` is a folder holding the standard IDX files, gzipped (``*.gz``, checked
     against :data:`PUBLISHED_SHA256`) or plain (not checked: nobody publishes their
     checksums). ``checksums`` replaces that table ({file name: sha256}; ``{}`` checks
-    nothing). With no ``root``: the embedded subset in ``data/mnist/`` (4,000 train
-    and 1,000 test digits), checked against ``data/SHA256SUMS``. Pixel $p \in
+    nothing). With no ``root``: the embedded subset in ``scratchlib/datasets/mnist/``
+    (4,000 train and 1,000 test digits), checked against its ``SHA256SUMS``. Pixel $p \in
     \{0..255\}$ becomes $p / 255$; row $i$ of ``x`` is image $i$ read row by row.
     """
     if split not in FILES:
         raise ValueError(f"load_mnist: split must be 'train' or 'test', got {split!r}")
     if root is None:
-        root = DATA_DIR / "mnist"
+        root = embedded_dir() / "mnist"
         if checksums is None:
-            checksums = read_sha256sums(DATA_DIR / "SHA256SUMS")
+            checksums = read_sha256sums(embedded_dir() / "SHA256SUMS")
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"load_mnist: data root {root} does not exist or is not a folder")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+from functools import lru_cache
 
 
 class Source:
@@ -19,8 +20,38 @@ class Source:
         from pygments.formatters import HtmlFormatter
         from pygments.lexers import PythonLexer
 
-        formatter = HtmlFormatter(noclasses=True, nobackground=True)
+        formatter = HtmlFormatter(noclasses=True, nobackground=True, style=_jupyter_theme_style())
         return highlight(self.text, PythonLexer(), formatter)
+
+
+#: Token colours from JupyterLab's theme, the ones its own code editor uses, so that the
+#: source reads in the light and the dark theme alike; after the comma, the light theme's
+#: colour, for renderers without JupyterLab's CSS (nbviewer, GitHub).
+THEME_COLOURS = {
+    "Keyword": "bold var(--jp-mirror-editor-keyword-color,#008000)",
+    "Name.Builtin": "var(--jp-mirror-editor-builtin-color,#008000)",
+    "Name.Function": "var(--jp-mirror-editor-def-color,#0000ff)",
+    "Name.Class": "bold var(--jp-mirror-editor-def-color,#0000ff)",
+    "Name.Decorator": "var(--jp-mirror-editor-meta-color,#aa22ff)",
+    "String": "var(--jp-mirror-editor-string-color,#ba2121)",
+    "String.Doc": "italic var(--jp-mirror-editor-string-color,#ba2121)",
+    "Number": "var(--jp-mirror-editor-number-color,#008800)",
+    "Operator": "var(--jp-mirror-editor-operator-color,#7800c2)",
+    "Operator.Word": "bold var(--jp-mirror-editor-keyword-color,#008000)",
+    "Comment": "italic var(--jp-mirror-editor-comment-color,#408080)",
+}
+
+
+@lru_cache(maxsize=None)
+def _jupyter_theme_style():
+    """A pygments style whose colours are THEME_COLOURS (plain text keeps the page's colour)."""
+    from pygments.style import Style
+    from pygments.token import string_to_tokentype
+
+    return type("JupyterThemeStyle", (Style,), {
+        "background_color": "transparent",
+        "styles": {string_to_tokentype(name): rule for name, rule in THEME_COLOURS.items()},
+    })
 
 
 def show_source(obj) -> Source:

@@ -19,7 +19,7 @@ def test_environment_yml_installs_the_project_with_the_python_pyproject_allows()
     assert int(low) <= int(python.group(2)) < int(high)
     # pyproject.toml is the one list: environment.yml installs it and names nothing else
     pip_lines = re.findall(r"^\s+- (.+)$", env.split("- pip:", 1)[1], re.M)
-    assert pip_lines == ["-e .[dev]"]
+    assert pip_lines == ["--extra-index-url https://download.pytorch.org/whl/cpu", "-e .[dev]"]
     assert "dev" in project["optional-dependencies"]
 
 

@@ -225,3 +225,48 @@ def move_slider_and_wait_for_new_plot(page, cell_index: int, timeout_ms: float) 
     wait_idle(page, timeout_ms)  # a drag can queue several redraws: let the last one finish
     page.wait_for_function(SETTLED_JS, timeout=60_000, polling=500)
     return before_value, after_value
+
+
+# -- the theme ----------------------------------------------------------------------------------
+
+def set_theme(page, theme: str, timeout_ms: float = 30_000) -> None:
+    """Switch JupyterLab to `theme` ("JupyterLab Dark", "JupyterLab Light"), as the Settings >
+    Theme menu does, and wait until the page has it."""
+    page.evaluate("(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})", theme)
+    light = "true" if "Light" in theme else "false"
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}' && "
+                           f"document.body.dataset.jpThemeName === {theme!r}", timeout=timeout_ms, polling=200)
+
+
+# The worst contrast (WCAG 2 ratio, 1 to 21) between a text and what lies behind it, over the
+# elements matching a selector in the visible notebook's outputs: the text colour as computed,
+# the background as the see-through layers of the element and its ancestors composed down to
+# the first opaque one (a compare row is see-through green or red over the theme's background).
+CONTRAST_JS = r"""(selector) => {
+  const parse = c => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return [0, 0, 0, 0];
+    const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const over = (top, bottom) => { const a = top[3] + bottom[3] * (1 - top[3]); if (!a) return [0, 0, 0, 0];
+    return [0, 1, 2].map(i => (top[i] * top[3] + bottom[i] * bottom[3] * (1 - top[3])) / a).concat([a]); };
+  const behind = el => { const layers = [];
+    for (let n = el; n; n = n.parentElement) { const c = parse(getComputedStyle(n).backgroundColor);
+      if (c[3] > 0) layers.push(c); if (c[3] >= 1) break; }
+    return layers.reduceRight((acc, c) => over(c, acc), [255, 255, 255, 1]); };
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+  const els = [...nb.querySelectorAll(selector)].filter(e => e.textContent.trim());
+  let worst = null;
+  for (const e of els) {
+    const bg = behind(e), fg = over(parse(getComputedStyle(e).color), bg);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    if (!worst || ratio < worst.ratio) worst = {ratio, text: e.textContent.trim().slice(0, 40),
+                                               color: getComputedStyle(e).color, background: `rgb(${bg.slice(0, 3).map(Math.round)})`};
+  }
+  return {count: els.length, worst};
+}"""
+
+
+def worst_contrast(page, selector: str) -> dict:
+    """{count, worst: {ratio, text, color, background}} over the outputs matching `selector`."""
+    return page.evaluate(CONTRAST_JS, selector)

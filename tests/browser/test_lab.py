@@ -139,3 +139,41 @@ def test_widget_explorer_slider_redraws_the_plot(request):
     finally:
         context.close()
         lab.shutdown_kernels(EXPLORER)
+
+
+# Last in this file on purpose: it switches the lab's theme (and back, at the end).
+DARK = next((n for n in NOTEBOOKS if n.startswith("03")), None)
+COMPARE_CELLS = ".jp-OutputArea-output tr[style] td"
+SOURCE_TOKENS = ".jp-OutputArea-output .highlight pre, .jp-OutputArea-output .highlight pre span"
+
+
+def test_compare_tables_and_source_read_in_jupyterlab_dark(lab, browser):
+    """Notebook 03 (source listings and compare tables) run in JupyterLab Dark: every table cell
+    and every source token stands out from what lies behind it (WCAG contrast at least 3, the
+    level for large text; JupyterLab's own editor colours reach about 4 on its dark
+    background), and screenshots of both land in the screenshot folder, named "...-dark-...".
+    """
+    if DARK is None:
+        pytest.skip(f"notebook 03 does not exist in {NOTEBOOK_DIR}")
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        labpage.open_notebook(page, lab.lab_url(DARK), DARK, timeout_ms=180_000)
+        labpage.set_theme(page, "JupyterLab Dark")
+        labpage.run_all(page, timeout_ms=TIMEOUT_MS)
+        stem = DARK.replace(".ipynb", "")
+        screenshot(page, f"{stem}-dark-source.png", scroll_to=(".jp-OutputArea-output .highlight",))
+        screenshot(page, f"{stem}-dark-compare.png", scroll_to=(".jp-OutputArea-output tr[style]",))
+        fail_on(labpage.problems(labpage.state(page)[1], plot_cells(DARK)), f"{DARK} in JupyterLab Dark")
+        for what, selector in [("compare table cells", COMPARE_CELLS), ("show_source tokens", SOURCE_TOKENS)]:
+            found = labpage.worst_contrast(page, selector)
+            print(f"{what}: {found['count']} checked, worst contrast {found['worst']}")
+            assert found["count"] > 0, f"{DARK}: no {what} shown"
+            assert found["worst"]["ratio"] >= 3, f"{DARK} in JupyterLab Dark: {what} hard to read: {found['worst']}"
+    finally:
+        try:
+            labpage.set_theme(page, "JupyterLab Light")
+        except Exception as e:  # noqa: BLE001 (a page already broken: the failure above says why)
+            print(f"could not switch back to the light theme: {e}")
+        context.close()
+        lab.shutdown_kernels(DARK)
