@@ -210,10 +210,10 @@ def log_softmax(x: Tensor, dim: int) -> Tensor:
 
 
 class GELUFunction(Function):
-    r"""$\mathrm{GELU}(x) = x\,\Phi(x)$, $\Phi(x) = rac12ig(1 + \mathrm{erf}(x/\sqrt2)ig)$ (torch's exact form).
+    r"""$\mathrm{GELU}(x) = x\,\Phi(x)$, $\Phi(x) = \frac12\big(1 + \mathrm{erf}(x/\sqrt2)\big)$ (torch's exact form).
 
     $\Phi$ is the standard normal's distribution function; its density is
-    $arphi(x) = e^{-x^2/2}/\sqrt{2\pi}$. Backward: $dx = G \odot (\Phi(x) + x\,arphi(x))$.
+    $\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$. Backward: $dx = G \odot (\Phi(x) + x\,\varphi(x))$.
     """
 
     @staticmethod
