@@ -523,3 +523,36 @@ class SoftmaxCrossEntropy(Layer):
             p_minus_onehot = p.scatter_add(1, self.index, self._minus_one.expand(self.index.shape))
             self.logits.accumulate_product(p_minus_onehot, self.grad, 1.0 / p.shape[0])
         ### END SOLUTION
+
+
+class Softmax(Layer):
+    r"""Each row of X (B, C) turned into probabilities: $Y_{ij} = e^{X_{ij}} / \sum_k e^{X_{ik}}$.
+
+    Computed as $e^{X_{ij} - m_i} / \sum_k e^{X_{ik} - m_i}$ with $m_i = \max_k X_{ik}$: the same
+    value (the $e^{-m_i}$ cancels) and no overflow, since every exponent is $\le 0$.
+
+    Backward, one row at a time: $\partial Y_j/\partial X_i = Y_j(\delta_{ij} - Y_i)$, so
+    $\partial J/\partial X_i = \sum_j G_j Y_j (\delta_{ij} - Y_i) = Y_i\,(G_i - \sum_j G_j Y_j)$;
+    in matrix form $\partial J/\partial X = Y \odot (G - \mathrm{rowsum}(G \odot Y))$.
+    """
+
+    def __init__(self, x: Layer):
+        if len(x.shape) != 2:
+            raise ValueError(f"Softmax: input must be 2-D (batch, classes), got shape {x.shape}")
+        super().__init__(x, shape=x.shape)
+        self.x = x
+
+    def forward(self) -> None:
+        ### BEGIN SOLUTION 4.30: Softmax.forward: shift by the row maximum, exponentiate, normalize
+        x = self.x.output                                              # (B, C)
+        exps = torch.exp(x - x.max(dim=1, keepdim=True).values)        # (B, C), each <= 1
+        self.output = exps / exps.sum(dim=1, keepdim=True)
+        ### END SOLUTION
+
+    def backward(self) -> None:
+        self.check_forward_ran()
+        ### BEGIN SOLUTION 4.31: Softmax.backward: Y * (G - rowsum(G * Y))
+        if self.x.needs_grad:
+            y, g = self.output, self.grad                              # (B, C) each
+            self.x.accumulate_grad(y * (g - (g * y).sum(dim=1, keepdim=True)))
+        ### END SOLUTION

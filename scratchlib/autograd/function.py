@@ -19,9 +19,23 @@ from __future__ import annotations
 
 import weakref
 
+import numpy as np
 import torch
 
 from scratchlib.autograd.tensor import Tensor
+
+
+def as_operand(value):
+    """A numpy array as a torch tensor and a numpy scalar as a Python number; else ``value``.
+
+    ``torch_tensor + numpy_array`` is not defined, so the operands a user may write on
+    either side of a Tensor (``np.ones(2) + t``, ``np.float32(0.5) * t``) become torch's.
+    """
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 class Context:
@@ -152,7 +166,7 @@ class Function:
                     needs.append(True)
                     continue
             else:
-                raw.append(arg)
+                raw.append(as_operand(arg))
             next_functions.append(None)
             needs.append(False)
         ctx = Context(cls, tuple(next_functions), tuple(needs))

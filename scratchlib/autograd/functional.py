@@ -7,8 +7,11 @@ the composition of elementary ops and against torch in the tests.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
+from scratchlib import validate
 from scratchlib.autograd.function import Context, Function
 from scratchlib.autograd.tensor import Tensor
 
@@ -135,3 +138,132 @@ def cross_entropy(logits, target) -> Tensor:
             raise ValueError(f"CrossEntropyLoss: label {bad} is outside [0, {classes}) for logits with "
                              f"{classes} classes")
     return CrossEntropyFunction.apply(logits, target.long())
+
+
+def _dim(where: str, x, dim) -> int:
+    """``dim`` as a non-negative int after checking it names one of ``x``'s dimensions."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{where} takes a scratchlib Tensor, got {type(x).__name__}")
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"{where}: dim must be an integer, got {type(dim).__name__} {dim!r}")
+    ndim = max(x.ndim, 1)
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"{where}: dim {dim} is out of range for a tensor of shape {tuple(x.shape)} "
+                         f"(allowed: {-ndim} to {ndim - 1})")
+    return dim % ndim
+
+
+class SoftmaxFunction(Function):
+    r"""$s_j = e^{x_j - m} / \sum_k e^{x_k - m}$ along ``dim``, $m = \max_k x_k$ (no overflow).
+
+    Backward: the Jacobian is $\partial s_j/\partial x_i = s_j(\delta_{ij} - s_i)$, so
+    $dx_i = \sum_j G_j s_j(\delta_{ij} - s_i) = s_i\,(G_i - \sum_j G_j s_j)$.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x, dim):
+        exps = (x - x.amax(dim, keepdim=True)).exp()  # every exponent <= 0: no overflow
+        out = exps / exps.sum(dim, keepdim=True)
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.33: SoftmaxFunction.backward: s (G - sum_j G_j s_j)
+        (s,) = ctx.saved_tensors
+        return s * (grad - (grad * s).sum(ctx.dim, keepdim=True)), None
+        ### END SOLUTION
+
+
+def softmax(x: Tensor, dim: int) -> Tensor:
+    r"""Softmax along ``dim``: non-negative entries that sum to 1, computed without overflow."""
+    return SoftmaxFunction.apply(x, _dim("softmax", x, dim))
+
+
+class LogSoftmaxFunction(Function):
+    r"""$\log s_j = x_j - \mathrm{lse}(x)$ along ``dim``, $\mathrm{lse}(x) = m + \log\sum_k e^{x_k - m}$.
+
+    Backward: $\partial \log s_j/\partial x_i = \delta_{ij} - s_i$, so
+    $dx_i = G_i - s_i \sum_j G_j$ with $s = e^{\log s}$ (the saved output).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x, dim):
+        shifted = x - x.amax(dim, keepdim=True)
+        out = shifted - shifted.exp().sum(dim, keepdim=True).log()
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.34: LogSoftmaxFunction.backward: G - softmax * sum_j G_j
+        (log_s,) = ctx.saved_tensors
+        return grad - log_s.exp() * grad.sum(ctx.dim, keepdim=True), None
+        ### END SOLUTION
+
+
+def log_softmax(x: Tensor, dim: int) -> Tensor:
+    r"""The logarithm of softmax along ``dim``, exact even where softmax underflows to 0."""
+    return LogSoftmaxFunction.apply(x, _dim("log_softmax", x, dim))
+
+
+class GELUFunction(Function):
+    r"""$\mathrm{GELU}(x) = x\,\Phi(x)$, $\Phi(x) = \frac12\big(1 + \mathrm{erf}(x/\sqrt2)\big)$ (torch's exact form).
+
+    $\Phi$ is the standard normal's distribution function; its density is
+    $\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$. Backward: $dx = G \odot (\Phi(x) + x\,\varphi(x))$.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        ctx.save_for_backward(x)
+        return x * 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.35: GELUFunction.backward: G (Phi(x) + x phi(x))
+        (x,) = ctx.saved_tensors
+        cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+        density = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return grad * (cdf + x * density)
+        ### END SOLUTION
+
+
+def gelu(x: Tensor) -> Tensor:
+    r"""$x\,\Phi(x)$ elementwise, with the exact (erf) $\Phi$, as ``torch.nn.functional.gelu``."""
+    return GELUFunction.apply(x)
+
+
+class DropoutFunction(Function):
+    r"""Inverted dropout: $y = x \odot k / (1 - p)$ with a mask $k_i \in \{0, 1\}$, $P(k_i = 1) = 1 - p$.
+
+    Dividing by $1 - p$ keeps $E[y] = x$, so evaluation needs no rescaling. Backward:
+    $dx = G \odot k / (1 - p)$, the same scaled mask.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x, p, generator):
+        keep = torch.empty_like(x).bernoulli_(1 - p, generator=generator)
+        scaled_mask = keep.div_(1 - p)
+        ctx.save_for_backward(scaled_mask)
+        return x * scaled_mask
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.36: DropoutFunction.backward: G times the scaled mask
+        (scaled_mask,) = ctx.saved_tensors
+        return grad * scaled_mask, None, None
+        ### END SOLUTION
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True,
+            generator: torch.Generator | None = None) -> Tensor:
+    """Zero each entry with probability ``p`` and scale the rest by 1/(1-p); ``x`` itself in eval."""
+    p = validate.number("dropout", "p", p, low=0, high=1, high_open=True)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"dropout takes a scratchlib Tensor, got {type(x).__name__}")
+    if not training or p == 0:
+        return x
+    return DropoutFunction.apply(x, p, generator)

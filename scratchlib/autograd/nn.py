@@ -1,4 +1,5 @@
-r"""Layers on the engine, with torch.nn's names: Module, Sequential, Linear, ReLU, BatchNorm1d, CrossEntropyLoss.
+r"""Layers on the engine, with torch.nn's names: Module, Sequential, Linear, ReLU, Tanh, Sigmoid, GELU,
+Softmax, Dropout, BatchNorm1d, CrossEntropyLoss.
 
 A ``Module`` owns parameters (``Tensor``s with ``is_parameter=True`` and
 ``requires_grad=True``) and sub-modules as plain attributes; ``parameters()`` finds
@@ -11,6 +12,7 @@ import math
 
 import torch
 
+from scratchlib import validate
 from scratchlib.autograd import functional as F
 from scratchlib.autograd.tensor import Tensor
 
@@ -141,6 +143,64 @@ class ReLU(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.relu()
+
+
+class Tanh(Module):
+    r"""$\tanh x$ elementwise."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class Sigmoid(Module):
+    r"""$\sigma(x) = 1/(1 + e^{-x})$ elementwise."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
+
+
+class GELU(Module):
+    r"""$x\,\Phi(x)$ elementwise, $\Phi$ the standard normal distribution function (exact erf form)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x)
+
+
+class Softmax(Module):
+    r"""Softmax along ``dim``: $s_j = e^{x_j} / \sum_k e^{x_k}$, computed without overflow."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise TypeError(f"Softmax: dim must be an integer, got {type(dim).__name__} {dim!r}")
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Dropout(Module):
+    r"""Inverted dropout in training (zero with probability $p$, scale the rest by $1/(1-p)$); identity in eval.
+
+    ``generator`` (a ``torch.Generator``) draws the masks, so a seeded run repeats exactly;
+    without one, torch's global generator is used, as ``torch.nn.Dropout`` does.
+    """
+
+    def __init__(self, p: float = 0.5, generator: torch.Generator | None = None):
+        super().__init__()
+        self.p = validate.number("Dropout", "p", p, low=0, high=1, high_open=True)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"Dropout: generator must be a torch.Generator, got {type(generator).__name__}")
+        self.generator = generator
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training, self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class BatchNorm1d(Module):

@@ -302,3 +302,77 @@ class LogSumExp(Function):
             grad = grad.reshape(out.shape)
         return grad * (x - out).exp(), None, None
         ### END SOLUTION
+
+
+class Tanh(Function):
+    r"""$\tanh x$ elementwise. Backward: $dx = G \odot (1 - \tanh^2 x)$ (from the saved output)."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        out = x.tanh()
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.30: Tanh.backward: G (1 - tanh^2)
+        (out,) = ctx.saved_tensors
+        return grad * (1 - out * out)
+        ### END SOLUTION
+
+
+class Sigmoid(Function):
+    r"""$\sigma(x) = 1/(1 + e^{-x})$ elementwise. Backward: $dx = G \odot \sigma(x)(1 - \sigma(x))$."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        out = x.sigmoid()  # torch's: no overflow of e^{-x} for large negative x
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.31: Sigmoid.backward: G sigma (1 - sigma)
+        (out,) = ctx.saved_tensors
+        return grad * out * (1 - out)
+        ### END SOLUTION
+
+
+def permutation(dims, ndim: int) -> tuple:
+    """``dims`` as non-negative ints after checking that they name each of ``ndim`` dimensions once."""
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, int):
+            raise TypeError(f"permute: dims must be integers, got {type(d).__name__} {d!r} in {tuple(dims)}")
+    if len(dims) != ndim:
+        raise ValueError(f"permute: a tensor with {ndim} dimensions needs {ndim} dims, got {len(dims)}: "
+                         f"{tuple(dims)}")
+    for d in dims:
+        if not -ndim <= d < max(ndim, 1):
+            raise ValueError(f"permute: dim {d} is out of range for a tensor with {ndim} dimensions")
+    result = tuple(d % max(ndim, 1) for d in dims)
+    if len(set(result)) != ndim:
+        raise ValueError(f"permute: dims {tuple(dims)} repeat a dimension; each of 0..{ndim - 1} must "
+                         "appear once")
+    return result
+
+
+class Permute(Function):
+    r"""The dimensions reordered: output dimension $i$ is input dimension $\pi_i$.
+
+    Backward: $G$ permuted by the inverse permutation $\pi^{-1}$ (input dimension
+    $\pi_i$ comes back from output dimension $i$).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x, dims):
+        ctx.dims = dims
+        return x.permute(dims)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        ### BEGIN SOLUTION 6.32: Permute.backward: undo the permutation
+        inverse = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inverse[d] = i
+        return grad.permute(inverse), None
+        ### END SOLUTION

@@ -1,14 +1,39 @@
-r"""Optimizers: they change ``p.data`` in place, outside the graph, from ``p.grad``."""
-from __future__ import annotations
+r"""Optimizers: they change ``p.data`` in place, outside the graph, from ``p.grad``.
 
-import math
+SGD (with momentum), Adam and AdamW, each giving the same parameters as torch.optim's.
+"""
+from __future__ import annotations
 
 import torch
 
+from scratchlib import validate
 from scratchlib.autograd.tensor import Tensor
 
 
-class SGD:
+def _parameter_list(where: str, params) -> list:
+    """The parameters as a list, after checking that there are some and that each is a Tensor."""
+    params = list(params)
+    if not params:
+        raise ValueError(f"{where} got an empty parameter list")
+    for i, p in enumerate(params):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{where} optimizes scratchlib Tensors, got {type(p).__name__} at position {i}")
+    return params
+
+
+class Optimizer:
+    """What every optimizer shares: its parameters and ``zero_grad``."""
+
+    def __init__(self, where: str, params):
+        self.params = _parameter_list(where, params)
+
+    def zero_grad(self) -> None:
+        """Forget the gradients (set to None, as torch does by default)."""
+        for p in self.params:
+            p.grad = None
+
+
+class SGD(Optimizer):
     r"""Stochastic gradient descent with momentum, as ``torch.optim.SGD``.
 
     With velocity $v$ (zero-initialised as $v_1 = g_1$): $v \leftarrow \mu v + g$,
@@ -17,23 +42,11 @@ class SGD:
     """
 
     def __init__(self, params, lr: float, momentum: float = 0.0):
-        params = list(params)
-        if not params:
-            raise ValueError("SGD got an empty parameter list")
-        for i, p in enumerate(params):
-            if not isinstance(p, Tensor):
-                raise TypeError(f"SGD optimizes scratchlib Tensors, got {type(p).__name__} at position {i}")
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"SGD: lr must be a positive finite number, got {lr!r}")
-        if not (isinstance(momentum, (int, float)) and 0 <= momentum < math.inf):
-            raise ValueError(f"SGD: momentum must be a non-negative number, got {momentum!r}")
-        self.params, self.lr, self.momentum = params, float(lr), float(momentum)
-        self.velocity: list[torch.Tensor | None] = [None] * len(params)
-
-    def zero_grad(self) -> None:
-        """Forget the gradients (set to None, as torch does by default)."""
-        for p in self.params:
-            p.grad = None
+        lr = validate.positive("SGD", "lr", lr)  # checked first: nothing is kept on bad input
+        momentum = validate.non_negative("SGD", "momentum", momentum)
+        super().__init__("SGD", params)
+        self.lr, self.momentum = lr, momentum
+        self.velocity: list[torch.Tensor | None] = [None] * len(self.params)
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
@@ -51,3 +64,71 @@ class SGD:
                 grad = v
             p.data.add_(grad, alpha=-self.lr)
             ### END SOLUTION
+
+
+class Adam(Optimizer):
+    r"""Adam, as ``torch.optim.Adam``: momentum on the gradient and a per-entry step size.
+
+    At step $t$ with gradient $g$ (plus $\lambda p$ when ``weight_decay`` $\lambda > 0$):
+    $m \leftarrow \beta_1 m + (1-\beta_1) g$, $v \leftarrow \beta_2 v + (1-\beta_2) g^2$ (both
+    starting at 0), bias-corrected $\hat m = m/(1-\beta_1^t)$, $\hat v = v/(1-\beta_2^t)$,
+    and $p \leftarrow p - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)$.
+
+    Without the correction the first steps would be too small: $m$ and $v$ start at 0
+    and are averages with weight $1-\beta^t$ on the gradients seen so far.
+    """
+
+    decoupled = False  # AdamW: weight decay shrinks p directly instead of entering g
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        where = type(self).__name__
+        self.lr = validate.positive(where, "lr", lr)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = tuple(validate.number(where, f"betas[{i}]", b, low=0, high=1, high_open=True)
+                           for i, b in enumerate(betas))
+        self.eps = validate.positive(where, "eps", eps)
+        self.weight_decay = validate.non_negative(where, "weight_decay", weight_decay)
+        super().__init__(where, params)
+        self.steps = [0] * len(self.params)  # per parameter, as torch: one without a grad waits
+        self.exp_avg: list[torch.Tensor | None] = [None] * len(self.params)     # m
+        self.exp_avg_sq: list[torch.Tensor | None] = [None] * len(self.params)  # v
+
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        beta1, beta2 = self.betas
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            if self.exp_avg[i] is None:
+                self.exp_avg[i] = torch.zeros_like(p.data)
+                self.exp_avg_sq[i] = torch.zeros_like(p.data)
+            self.steps[i] += 1
+            t, m, v = self.steps[i], self.exp_avg[i], self.exp_avg_sq[i]
+            ### BEGIN SOLUTION 6.37: Adam.step: moments, bias correction, update (weight decay both ways)
+            grad = p.grad
+            if self.weight_decay and self.decoupled:
+                p.data.mul_(1 - self.lr * self.weight_decay)   # AdamW: shrink p itself
+            elif self.weight_decay:
+                grad = grad + self.weight_decay * p.data        # Adam: L2 term in the gradient
+            m.mul_(beta1).add_(grad, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            m_hat = m / (1 - beta1 ** t)
+            v_hat = v / (1 - beta2 ** t)
+            p.data.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
+            ### END SOLUTION
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay, as ``torch.optim.AdamW`` (default $\lambda = 0.01$).
+
+    Before the Adam update, $p \leftarrow p\,(1 - \eta\lambda)$: the decay no longer passes
+    through $\hat m/\sqrt{\hat v}$, which would rescale it per entry.
+    """
+
+    decoupled = True
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2):
+        super().__init__(params, lr, betas, eps, weight_decay)

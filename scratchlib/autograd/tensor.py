@@ -36,7 +36,14 @@ class Tensor:
 
     __slots__ = ("data", "grad", "grad_fn", "requires_grad", "is_leaf", "is_parameter",
                  "_accumulator", "__weakref__")
-    __array_priority__ = 1000  # numpy scalars on the left defer to our __radd__, __rmul__, ...
+    # numpy arrays and scalars on the left (np.ones(2) + t, np.float32(2) * t) must not
+    # turn the Tensor into an array of objects: opting out of ufuncs makes numpy return
+    # NotImplemented, so Python calls our reflected operator (__radd__, __rmul__, ...)
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+    # __eq__ below returns a Tensor, which would drop the default hash: tensors are
+    # hashed by identity, as torch's are (a set of tensors, a dict keyed by tensor)
+    __hash__ = object.__hash__
 
     def __init__(self, data, requires_grad: bool = False, is_leaf: bool = True,
                  is_parameter: bool = False):
@@ -97,6 +104,13 @@ class Tensor:
 
     def item(self) -> float:
         return self.data.item()
+
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor (``if (a > b):``); torch refuses more elements."""
+        if self.data.numel() != 1:
+            raise RuntimeError(f"the truth value of a Tensor with {self.data.numel()} elements is "
+                               "ambiguous: use .all() on .data, or .item() on one element")
+        return bool(self.data)
 
     def detach(self) -> "Tensor":
         """The same data with no history and no gradient."""
@@ -165,11 +179,46 @@ class Tensor:
     def __rmatmul__(self, other):
         return _ops.MatMul.apply(other, self)
 
+    # ------------------------------------------------------------------ comparisons
+    # A comparison is a step function: its derivative is zero almost everywhere, so, as
+    # in torch, the result is a bool tensor outside the graph (no grad_fn, no gradient).
+    def _compare(self, other, compare) -> "Tensor":
+        other = other.data if isinstance(other, Tensor) else _function.as_operand(other)
+        return Tensor(compare(self.data, other))
+
+    def __gt__(self, other):
+        return self._compare(other, torch.gt)
+
+    def __lt__(self, other):
+        return self._compare(other, torch.lt)
+
+    def __ge__(self, other):
+        return self._compare(other, torch.ge)
+
+    def __le__(self, other):
+        return self._compare(other, torch.le)
+
+    def __eq__(self, other):
+        return self._compare(other, torch.eq)
+
+    def __ne__(self, other):
+        return self._compare(other, torch.ne)
+
     # ------------------------------------------------------------------ other ops
     @property
     def T(self) -> "Tensor":
         """The dimensions in reverse order (the transpose of a matrix)."""
         return _ops.Transpose.apply(self)
+
+    def permute(self, *dims) -> "Tensor":
+        """The dimensions reordered: ``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``.
+
+        Output dimension ``i`` is input dimension ``dims[i]``; ``dims`` must name every
+        dimension once (negative numbers count from the end).
+        """
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list, torch.Size)):
+            dims = tuple(dims[0])
+        return _ops.Permute.apply(self, _ops.permutation(dims, self.ndim))
 
     def reshape(self, *shape) -> "Tensor":
         """The same elements in a new shape, ``x.reshape(2, -1)`` or ``x.reshape((2, -1))``."""
@@ -194,6 +243,12 @@ class Tensor:
 
     def relu(self) -> "Tensor":
         return _ops.ReLU.apply(self)
+
+    def tanh(self) -> "Tensor":
+        return _ops.Tanh.apply(self)
+
+    def sigmoid(self) -> "Tensor":
+        return _ops.Sigmoid.apply(self)
 
     def logsumexp(self, axis, keepdims: bool = False) -> "Tensor":
         r"""$\log \sum_j e^{x_j}$ over ``axis``, computed without overflow."""
