@@ -30,8 +30,16 @@ $(STAMP): pyproject.toml tools/torch_index.py
 lab: $(STAMP)  ## set up and open the course in JupyterLab at notebook 01 (HOST=0.0.0.0 in a container)
 	@bash tools/lab.sh --venv $(VENV) $(if $(filter command line,$(origin HOST)),--host $(HOST))
 
-test: $(STAMP)  ## set up and run the unit tests, nbval and the browser test over every notebook
+# nbval runs twice. Once natively; once more with torch's plain CPU kernels
+# (ATEN_CPU_CAPABILITY=default: no AVX2/AVX-512 code paths; MKL_CBWR=COMPATIBLE: MKL's
+# conditional-numerical-reproducibility mode), which add up sums and matrix products in another
+# order, as another student's CPU (AMD, ARM, an older Intel) does. A committed output that only
+# holds on the CPU it was executed on then fails here and not on a student's laptop.
+EMULATED_CPU := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
+
+test: $(STAMP)  ## set up and run the unit tests, nbval (native and on an emulated other CPU) and the browser test
 	$(PY) -m pytest -rs tests notebooks $(NBVAL)
+	$(EMULATED_CPU) $(PY) -m pytest notebooks $(NBVAL)
 
 test-unit: $(STAMP)  ## only the unit tests
 	$(PY) -m pytest tests -m "not browser"
@@ -42,11 +50,13 @@ test-unit: $(STAMP)  ## only the unit tests
 test-browser: $(STAMP)  ## only the browser test: the notebooks in JupyterLab, in headless Chromium
 	SCRATCHLIB_BROWSER_REQUIRED=1 $(PY) -m pytest -rs tests/browser -m browser
 
-test-notebooks: $(STAMP)  ## only nbval over the notebooks
+test-notebooks: $(STAMP)  ## only nbval over the notebooks, natively and on the emulated other CPU
 	$(PY) -m pytest notebooks $(NBVAL)
+	$(EMULATED_CPU) $(PY) -m pytest notebooks $(NBVAL)
 
 notebooks: $(STAMP)  ## re-execute every notebook in place (after editing one)
 	$(PY) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False notebooks/*.ipynb
+	$(PY) tools/strip_notebooks.py notebooks/*.ipynb
 
 bench: $(STAMP)  ## time one SGD step, ours vs torch (DEVICE=cuda for a GPU, THREADS=1 for one thread)
 	$(PY) benchmarks/train_step.py --device $(or $(DEVICE),cpu) $(if $(THREADS),--threads $(THREADS)) --csv build/bench.csv

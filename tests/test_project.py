@@ -44,3 +44,30 @@ def test_nbval_collects_every_notebook():
     assert out.returncode == 0, out.stdout + out.stderr
     for path in NOTEBOOKS:
         assert f"notebooks/{path.name}::Cell 0" in out.stdout, f"nbval did not collect {path.name}"
+
+
+def test_no_committed_notebook_carries_execution_timestamps():
+    # `make notebooks` strips them (tools/strip_notebooks.py): they differ on every run
+    # and would make each commit of a notebook a diff of dates.
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        stamped = [i for i, c in enumerate(nb["cells"]) if "execution" in c.get("metadata", {})]
+        assert not stamped, f"{path.name}: cells {stamped} carry metadata.execution; run `make notebooks`"
+
+
+def test_the_timestamp_stripper_removes_them_and_nothing_else(tmp_path):
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from strip_notebooks import strip
+    finally:
+        sys.path.pop(0)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("1 + 1", metadata={"tags": ["keep"], "execution": {
+        "iopub.execute_input": "2026-11-01T10:00:00Z"}})]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    assert strip(str(path)) is True
+    assert nbformat.read(path, 4).cells[0].metadata == {"tags": ["keep"]}
+    assert strip(str(path)) is False
