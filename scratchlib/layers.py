@@ -22,20 +22,16 @@ import math
 
 import torch
 
+from scratchlib import validate
+
 
 def _shape(t) -> tuple:
     return tuple(t.shape)
 
 
 def check_step_size(owner: str, step_size) -> float:
-    """``step_size`` as a float, or a ValueError naming ``owner`` (before anything moves)."""
-    try:
-        value = float(step_size)
-    except (TypeError, ValueError):
-        raise TypeError(f"{owner}.step: step_size must be a number, got {step_size!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{owner}.step: step_size must be positive and finite, got {step_size!r}")
-    return value
+    """``step_size`` as a float, or an error naming ``owner`` (before anything moves)."""
+    return validate.positive(f"{owner}.step", "step_size", step_size)
 
 
 class Layer:
@@ -204,8 +200,11 @@ class Input(Layer):
         if self.train:
             self.output.copy_(value)
         else:
-            if value.device != self.device or (value.is_floating_point() and value.dtype != self.dtype):
-                value = value.to(self.device, self.dtype if value.is_floating_point() else value.dtype)
+            # integer rows into a float Input (net.predict([[1, 2]]), whole-number MSE targets)
+            # become floats, so that the layers above never meet an integer tensor
+            dtype = self.dtype if value.is_floating_point() or self.dtype.is_floating_point else value.dtype
+            if value.device != self.device or value.dtype != dtype:
+                value = value.to(self.device, dtype)
             self.output = value
             self.dtype = value.dtype
         return self
@@ -251,15 +250,8 @@ class Input(Layer):
 
 
 def check_labels(labels: torch.Tensor, classes: int, where: str) -> None:
-    """Integer labels in [0, classes), or a ValueError naming ``where``."""
-    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise ValueError(f"{where}: class labels must be integers, got dtype {labels.dtype}")
-    if labels.numel() and labels.device.type != "meta":  # meta tensors have shapes, no values
-        low, high = torch.aminmax(labels)
-        low, high = int(low), int(high)
-        if low < 0 or high >= classes:
-            raise ValueError(f"{where}: class labels must lie in [0, {classes}), "
-                             f"got values from {low} to {high}")
+    """Integer labels in [0, classes), or a ValueError naming ``where`` (the package's one rule)."""
+    validate.labels(where, labels, classes)
 
 
 class Linear(Layer):
@@ -508,6 +500,9 @@ class SoftmaxCrossEntropy(Layer):
                              f"{target.shape[0]} labels")
         if target.is_floating_point() or not isinstance(self.target, Input):
             check_labels(target, self.classes, "SoftmaxCrossEntropy.forward")  # Inputs check on set
+        if logits.shape[0] == 0:
+            raise ValueError("SoftmaxCrossEntropy.forward: the batch is empty (0 rows), "
+                             "so there is no mean loss to compute")
         ### BEGIN SOLUTION 4.18: SoftmaxCrossEntropy.forward: log-softmax once, softmax from it, mean NLL
         self.index = target.unsqueeze(1)                               # (B, 1)
         log_p = torch.log_softmax(logits, dim=1)                       # (B, C), stable

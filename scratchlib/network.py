@@ -19,6 +19,7 @@ from typing import Sequence
 
 import torch
 
+from scratchlib import validate
 from scratchlib.layers import (Input, Layer, Linear, MSELoss, Regularization, ReLU, Sigmoid,
                                SoftmaxCrossEntropy, Sum, Tanh, check_step_size)
 
@@ -129,6 +130,9 @@ class Network:
         step_size = check_step_size("Network", step_size)
         params = [l for l in self.layers if isinstance(l, Input) and l.train]
         if params:
+            # a step that would turn a weight into NaN or inf is refused before anything moves
+            validate.safe_step("Network.step", [p.output for p in params], [p.grad for p in params],
+                               step_size, name_of=lambda i: f"{params[i]!r} at tape position {self.index(params[i])}")
             torch._foreach_add_([p.output for p in params], [p.grad for p in params], alpha=-step_size)
 
 
@@ -190,9 +194,9 @@ def mlp(sizes: Sequence[int], activation: str = "relu", loss: str = "cross_entro
         net.x.set(xb); net.target.set(yb)
         net.clear_grad(); net.forward(); net.backward(); net.step(lr)
     """
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise ValueError(f"mlp: sizes must be at least two positive numbers, got {sizes}")
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
+        raise ValueError(f"mlp: sizes must be a list of at least two layer sizes, got {sizes!r}")
+    sizes = [validate.count("mlp", f"sizes[{i}]", size) for i, size in enumerate(sizes)]
     if activation not in _ACTIVATIONS:
         raise ValueError(f"mlp: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
     if loss not in ("cross_entropy", "mse"):
@@ -200,10 +204,8 @@ def mlp(sizes: Sequence[int], activation: str = "relu", loss: str = "cross_entro
     if output_activation is not None and (loss != "mse" or output_activation not in _ACTIVATIONS):
         raise ValueError(f"mlp: output_activation must be None or, with loss='mse', one of "
                          f"{sorted(_ACTIVATIONS)}; got {output_activation!r} with loss={loss!r}")
-    if not regularization >= 0:
-        raise ValueError(f"mlp: regularization must be >= 0, got {regularization}")
-    if batch_size < 1:
-        raise ValueError(f"mlp: batch_size must be positive, got {batch_size}")
+    regularization = validate.non_negative("mlp", "regularization", regularization)
+    batch_size = validate.count("mlp", "batch_size", batch_size)
     dtype = dtype if dtype is not None else torch.get_default_dtype()
     net = MLP()
     net.x = net.add(Input((batch_size, sizes[0]), dtype=dtype, device=device))

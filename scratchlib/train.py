@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from scratchlib import data, plots
+from scratchlib import data, validate
 
 
 class TrainingDiverged(FloatingPointError):
@@ -106,18 +106,8 @@ class History:
         return axes
 
 
-def _check_finite_positive(name: str, value, allow_zero: bool = False) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"train: {name} must be a number, got {value!r}") from None
-    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"train: {name} must be finite and {bound}, got {value!r}")
-    return number
-
-
 def _check_data(name: str, x, y, in_features: int, classes: int | None, out_shape: tuple | None):
+    """Rows, targets and values checked before training starts, so that nothing is half-trained."""
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or not x.is_floating_point():
         what = f"shape {tuple(x.shape)} {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"train: {name} must be a float tensor of shape (n, {in_features}), got {what}")
@@ -128,15 +118,20 @@ def _check_data(name: str, x, y, in_features: int, classes: int | None, out_shap
         raise ValueError(f"train: {name} has {len(x)} rows but its targets have {length}")
     if len(x) == 0:
         raise ValueError(f"train: {name} is empty")
+    # one inf in the data would turn every weight into NaN a few steps later and look like a
+    # too-large learning rate: refuse it here, naming the rows
+    validate.finite_rows("train", name, x)
     if classes is not None:
-        if y.dim() != 1 or y.is_floating_point() or y.dtype == torch.bool:
-            raise ValueError(f"train: labels for {name} must be integers of shape (n,), got {y.dtype} {tuple(y.shape)}")
-        if y.min() < 0 or y.max() >= classes:
-            raise ValueError(f"train: labels for {name} must lie in [0, {classes}), "
-                             f"got values from {int(y.min())} to {int(y.max())}")
-    elif tuple(y.shape[1:]) != out_shape:
-        raise ValueError(f"train: targets for {name} must have shape (n, {', '.join(map(str, out_shape))}), "
-                         f"got {tuple(y.shape)}")
+        if y.dim() != 1:
+            raise ValueError(f"train: labels for {name} must have shape (n,), got {tuple(y.shape)}")
+        validate.labels(f"train: labels for {name}", y, classes)
+    else:
+        if tuple(y.shape[1:]) != out_shape:
+            raise ValueError(f"train: targets for {name} must have shape (n, {', '.join(map(str, out_shape))}), "
+                             f"got {tuple(y.shape)}")
+        if y.dtype == torch.bool or y.is_complex():
+            raise ValueError(f"train: targets for {name} must be numbers, got dtype {y.dtype}")
+        validate.finite_rows("train", f"targets for {name}", y)
 
 
 def _is_classifier(net) -> bool:
@@ -176,12 +171,17 @@ def train_step(net, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float, ste
     ### END SOLUTION
     if not math.isfinite(objective):
         raise TrainingDiverged(f"training stopped at step {step}: the loss is {objective} "
-                               f"(learning rate {lr}); try a smaller learning rate", History())
-    ### BEGIN SOLUTION 5.2: the training step: fresh gradients, backward, W <- W - lr dJ/dW
-    net.clear_grad()
-    net.backward()
-    net.step(lr)
-    ### END SOLUTION
+                               f"(learning rate {lr}); the steps diverge: try a smaller learning rate", History())
+    try:
+        ### BEGIN SOLUTION 5.2: the training step: fresh gradients, backward, W <- W - lr dJ/dW
+        net.clear_grad()
+        net.backward()
+        net.step(lr)
+        ### END SOLUTION
+    except validate.NonFiniteStep as refused:  # Network.step moved nothing
+        raise TrainingDiverged(f"training stopped at step {step}: {refused}, so the weights are those "
+                               f"before this step; the steps diverge (learning rate {lr}): "
+                               "try a smaller learning rate", History()) from None
     return objective
 
 
@@ -218,13 +218,11 @@ def train(net, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch_s
     Raises:
         TrainingDiverged: the objective turned NaN or inf; says at which step and what it was.
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"train: epochs must be a positive integer, got {epochs!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"train: batch_size must be a positive integer, got {batch_size!r}")
-    if eval_every is not None and (not isinstance(eval_every, int) or eval_every < 1):
-        raise ValueError(f"train: eval_every must be None or a positive integer, got {eval_every!r}")
-    lr = _check_finite_positive("lr", lr)
+    epochs = validate.count("train", "epochs", epochs)
+    batch_size = validate.count("train", "batch_size", batch_size)
+    if eval_every is not None:
+        eval_every = validate.count("train", "eval_every", eval_every)
+    lr = validate.positive("train", "lr", lr)
     classes = net.loss.classes if _is_classifier(net) else None
     in_features = net.x.shape[1]
     out_shape = None if classes is not None else tuple(net.target.shape[1:])
@@ -234,7 +232,7 @@ def train(net, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch_s
     if x_val is not None:
         _check_data("x_val", x_val, y_val, in_features, classes, out_shape)
     if regularization is not None:
-        regularization = _check_finite_positive("regularization", regularization, allow_zero=True)
+        regularization = validate.non_negative("train", "regularization", regularization)
         _set_regularization(net, regularization)
     strength = net.regularizers[0].strength if getattr(net, "regularizers", None) else 0.0
 

@@ -158,7 +158,7 @@ def test_backward_before_forward_and_bad_step_sizes_change_nothing():
     net.backward()
     before = [p.output.clone() for p in net.parameters()]
     for bad in (0, -1.0, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match=r"Network.step: step_size must be positive and finite"):
+        with pytest.raises(ValueError, match=r"Network.step: step_size must be a positive finite number"):
             net.step(bad)
     assert all(torch.equal(p.output, v) for p, v in zip(net.parameters(), before))
 
@@ -212,13 +212,13 @@ def test_mlp_with_mse_and_a_sigmoid_output_trains():
 
 
 def test_mlp_refuses_bad_arguments():
-    with pytest.raises(ValueError, match=r"mlp: sizes must be at least two positive numbers, got \[3\]"):
+    with pytest.raises(ValueError, match=r"mlp: sizes must be a list of at least two layer sizes, got \[3\]"):
         mlp([3])
     with pytest.raises(ValueError, match=r"mlp: activation must be one of"):
         mlp([3, 2], activation="gelu")
     with pytest.raises(ValueError, match=r"mlp: loss must be 'cross_entropy' or 'mse'"):
         mlp([3, 2], loss="hinge")
-    with pytest.raises(ValueError, match=r"mlp: regularization must be >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"mlp: regularization must be a finite number >= 0, got -1"):
         mlp([3, 2], regularization=-1)
     with pytest.raises(ValueError, match=r"mlp: output_activation"):
         mlp([3, 2], output_activation="sigmoid")

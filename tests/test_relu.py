@@ -46,5 +46,5 @@ def test_bad_input_is_refused_before_anything_changes():
     with pytest.raises(ValueError, match=r"ReLU\(2, 3\).accumulate_grad: .* output \(2, 3\), got \(3, 2\)"):
         layer.accumulate_grad(torch.ones(3, 2, dtype=F64))
     assert layer.grad.abs().sum() == 0
-    with pytest.raises(ValueError, match=r"ReLU.step: step_size must be positive and finite, got nan"):
+    with pytest.raises(ValueError, match=r"ReLU.step: step_size must be a positive finite number, got nan"):
         layer.step(float("nan"))

@@ -48,5 +48,5 @@ def test_bad_input_is_refused_before_anything_changes():
     layer.forward()
     with pytest.raises(ValueError, match=r"Tanh\(2, 3\).accumulate_grad: .* got \(1, 3\)"):
         layer.accumulate_grad(torch.ones(1, 3, dtype=F64))
-    with pytest.raises(ValueError, match=r"Tanh.step: step_size must be positive and finite, got -1"):
+    with pytest.raises(ValueError, match=r"Tanh.step: step_size must be a positive finite number, got -1"):
         layer.step(-1)

@@ -134,37 +134,77 @@ def test_nan_loss_stops_before_the_step_and_says_where():
     message = str(caught.value)
     step = int(message.split("step ")[1].split(":")[0])
     assert step > 1 and "learning rate 10.0" in message and f"(epoch {(step - 1) // 4 + 1})" in message
-    assert ("the loss is nan" in message) or ("the loss is inf" in message)
+    # the loss turned non-finite, or the step that would have overflowed a weight was refused
+    assert ("the loss is nan" in message) or ("the loss is inf" in message) or ("would make" in message)
+    assert "try a smaller learning rate" in message
     history = caught.value.history
     assert len(history.step_loss) == step - 1  # every step before it was recorded
-    assert history.step_loss[-1] > 1e200 and math.isfinite(history.step_loss[-1])
-    # NaN in the data: the first step stops, and no weight has moved
+    assert all(math.isfinite(v) for v in history.step_loss)
+    assert all(bool(torch.isfinite(W.output).all()) for W in net.weights + net.biases)
+
+
+def test_a_step_that_would_overflow_is_refused_and_leaves_the_weights_as_they_were():
+    # float32, lr 1e39: the first gradient times lr overflows float32 (max 3.4e38)
+    x, y = blobs(n=20)
+    net = mlp([3, 5, 4], generator=torch.Generator().manual_seed(0))
+    before = weights(net)
+    with pytest.raises(train.TrainingDiverged, match=r"training stopped at step 1: Network.step: the update would "
+                       r"make Input\(5, 3\) \(parameter\) at tape position 2 non-finite: the step \(step size 1e\+39 "
+                       r"times a gradient of up to .*\) overflows; nothing was moved, so the weights are those before "
+                       r"this step; the steps diverge \(learning rate 1e\+39\)"):
+        train.train(net, x.float(), y, epochs=1, lr=1e39, batch_size=10, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, weights(net)))  # bit for bit
+
+
+def test_non_finite_data_is_refused_before_any_step():
     x, y = blobs(n=40)
     net = net64()
     before = weights(net)
     x_bad = x.clone()
     x_bad[:, 1] = math.nan
-    with pytest.raises(train.TrainingDiverged, match=r"step 1: the loss is nan .*\(epoch 1\)"):
+    with pytest.raises(ValueError, match=r"train: x holds NaN or inf in 40 rows \(0, 1, 2, 3, 4 and 35 more\)"):
         train.train(net, x_bad, y, epochs=1, lr=0.1, batch_size=10, progress=False)
+    regression = mlp([2, 2], loss="mse")
+    with pytest.raises(ValueError, match=r"train: targets for x holds NaN or inf in 1 row \(3\)"):
+        train.train(regression, torch.zeros(10, 2), torch.zeros(10, 2).index_fill_(0, torch.tensor([3]), math.inf),
+                    epochs=1, lr=0.1, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(before, weights(net)))
+
+
+def test_integer_inputs_and_targets_are_taken_as_numbers():
+    # net.predict([[1, 2]]) and whole-number regression targets: the same result as floats
+    net = mlp([2, 3, 2], loss="mse", generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(net.predict([[1, 2]]), net.predict(torch.tensor([[1.0, 2.0]])), rtol=0, atol=0)
+    twin = mlp([2, 3, 2], loss="mse", generator=torch.Generator().manual_seed(0))
+    x = torch.tensor([[0.5, -1.0], [2.0, 0.25], [1.0, 1.0]])
+    y = torch.tensor([[1, 0], [0, 2], [3, -1]])
+    train.train(net, x, y, epochs=3, lr=0.05, batch_size=3, progress=False)
+    train.train(twin, x, y.float(), epochs=3, lr=0.05, batch_size=3, progress=False)
+    for a, b in zip(weights(net), weights(twin)):
+        assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(epochs=0), ValueError, "epochs must be a positive integer, got 0"),
-    (dict(epochs=2.5), ValueError, "epochs must be a positive integer, got 2.5"),
-    (dict(lr=-0.1), ValueError, "lr must be finite and > 0, got -0.1"),
-    (dict(lr=math.inf), ValueError, "lr must be finite and > 0, got inf"),
-    (dict(lr="fast"), TypeError, "lr must be a number, got 'fast'"),
+    (dict(epochs=2.5), TypeError, "epochs must be an integer, got float 2.5"),
+    (dict(lr="0.1"), TypeError, "lr must be a number, got str '0.1'"),
+    (dict(lr=True), TypeError, "lr must be a number, got bool True"),
+    (dict(epochs=True), TypeError, "epochs must be an integer, got bool True"),
+    (dict(lr=-0.1), ValueError, "lr must be a positive finite number, got -0.1"),
+    (dict(lr=math.inf), ValueError, "lr must be a positive finite number, got inf"),
+    (dict(lr="fast"), TypeError, "lr must be a number, got str 'fast'"),
     (dict(batch_size=0), ValueError, "batch_size must be a positive integer, got 0"),
-    (dict(eval_every=0), ValueError, "eval_every must be None or a positive integer"),
-    (dict(regularization=-1.0), ValueError, "regularization must be finite and >= 0, got -1.0"),
+    (dict(eval_every=0), ValueError, "eval_every must be a positive integer"),
+    (dict(regularization=-1.0), ValueError, "regularization must be a finite number >= 0, got -1.0"),
     (dict(regularization=0.1), ValueError, r"regularization=0.1 needs a network with a weight-decay branch.*mlp\(\.\.\., regularization"),
     (dict(x=torch.zeros(30, 4, dtype=torch.float64)), ValueError, "x has 4 features per row, the network takes 3"),
     (dict(x=torch.zeros(30, 3, dtype=torch.long)), ValueError, r"x must be a float tensor of shape \(n, 3\)"),
     (dict(y=torch.zeros(29, dtype=torch.long)), ValueError, "x has 30 rows but its targets have 29"),
-    (dict(y=torch.full((30,), 4)), ValueError, r"labels for x must lie in \[0, 4\), got values from 4 to 4"),
-    (dict(y=torch.zeros(30)), ValueError, "labels for x must be integers"),
+    (dict(y=torch.full((30,), 4)), ValueError, r"labels for x: class labels must lie in \[0, 4\), got values from 4 to 4"),
+    (dict(y=torch.zeros(30)), ValueError, "labels for x: class labels must be integers"),
     (dict(x_val=torch.zeros(5, 3, dtype=torch.float64)), ValueError, "give both x_val and y_val"),
+    (dict(x=torch.zeros(30, 3, dtype=torch.float64).index_fill_(0, torch.tensor([4, 17]), math.inf)), ValueError,
+     r"x holds NaN or inf in 2 rows \(4, 17\); clean or drop them before training"),
     (dict(x_val=torch.zeros(5, 2, dtype=torch.float64), y_val=torch.zeros(5, dtype=torch.long)), ValueError,
      "x_val has 2 features per row"),
 ])
