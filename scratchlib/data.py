@@ -11,6 +11,7 @@ from typing import Iterator
 
 import torch
 
+from scratchlib import validate
 from scratchlib.mnist import load_mnist  # noqa: F401  (re-exported: the MNIST reader lives in its own module)
 
 #: The target of the linear data set: a rotation by 90 degrees, y = R x.
@@ -21,18 +22,14 @@ def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _check_positive(name: str, value: int) -> None:
-    if not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def create_linear_training_data(n: int = 1000, noise: float = 0.0, seed: int = 0):
     r"""Points rotated by 90 degrees: $y = x R^\top$ with $R = [[0, -1], [1, 0]]$.
 
     Returns ``x`` of shape (n, 2), standard normal, and ``y`` of shape (n, 2), with
     Gaussian noise of standard deviation ``noise`` added to ``y``.
     """
-    _check_positive("n", n)
+    n = validate.count("create_linear_training_data", "n", n)
+    noise = validate.non_negative("create_linear_training_data", "noise", noise)
     g = _generator(seed)
     x = torch.randn(n, 2, generator=g)
     y = x @ ROTATION.T
@@ -54,7 +51,8 @@ def five_points():
 
 def xor(n: int = 200, noise: float = 0.15, seed: int = 0):
     """Four clusters at (+-1, +-1); the label is 1 where the two signs differ."""
-    _check_positive("n", n)
+    n = validate.count("xor", "n", n)
+    noise = validate.non_negative("xor", "noise", noise)
     g = _generator(seed)
     corners = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
     which = torch.arange(n) % 4
@@ -65,9 +63,9 @@ def xor(n: int = 200, noise: float = 0.15, seed: int = 0):
 
 def circles(n: int = 200, noise: float = 0.08, factor: float = 0.5, seed: int = 0):
     """Two concentric circles: the outer (radius 1) is class 0, the inner (radius ``factor``) class 1."""
-    _check_positive("n", n)
-    if not 0 < factor < 1:
-        raise ValueError(f"factor must lie in (0, 1), got {factor!r}")
+    n = validate.count("circles", "n", n)
+    factor = validate.number("circles", "factor", factor, low=0, high=1, low_open=True, high_open=True)
+    noise = validate.non_negative("circles", "noise", noise)
     g = _generator(seed)
     y = (torch.arange(n) % 2).long()
     angle = 2 * math.pi * torch.rand(n, generator=g)
@@ -82,8 +80,9 @@ def spirals(n: int = 300, classes: int = 3, noise: float = 0.2, seed: int = 0):
 
     Arm k turns from the centre outwards; ``noise`` jitters the angle (in radians).
     """
-    _check_positive("n", n)
-    _check_positive("classes", classes)
+    n = validate.count("spirals", "n", n)
+    classes = validate.count("spirals", "classes", classes)
+    noise = validate.non_negative("spirals", "noise", noise)
     g = _generator(seed)
     y = (torch.arange(n) % classes).long()
     # position along the arm, 0 at the centre and 1 at the tip
@@ -100,7 +99,7 @@ def batches(x, y, batch_size: int, shuffle: bool = True, generator: torch.Genera
     """
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same number of rows, got {len(x)} and {len(y)}")
-    _check_positive("batch_size", batch_size)
+    batch_size = validate.count("batches", "batch_size", batch_size)
     n = len(x)
     if shuffle:
         order = torch.randperm(n, generator=generator, device=x.device if generator is None else "cpu")

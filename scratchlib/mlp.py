@@ -17,22 +17,19 @@ $W^\top$ as in texts that store the transpose).
 from __future__ import annotations
 
 import math
-from numbers import Real
 from typing import Sequence
 
 import torch
 
+from scratchlib import validate
+
 
 def _check_size(owner: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    validate.count(owner, name, value)
 
 
 def _check_lr(owner: str, lr) -> None:
-    if isinstance(lr, torch.Tensor) and lr.numel() == 1:
-        lr = lr.item()
-    if isinstance(lr, bool) or not isinstance(lr, Real) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"{owner}: lr must be a positive finite number, got {lr!r}")
+    validate.positive(owner, "lr", lr)
 
 
 def _check_same_shape(owner: str, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
@@ -278,12 +275,18 @@ def train(x: torch.Tensor, y: torch.Tensor, net: NeuralNetwork, epochs: int, lr:
     _check_size("train", "epochs", epochs)
     _check_lr("train", lr)
     net._check_data("backward", x, y)
+    validate.finite_rows("train", "x", x)  # bad data is named here, not mistaken for divergence
+    validate.finite_rows("train", "y", y)
     losses = torch.empty(epochs, dtype=x.dtype)
     for epoch in range(epochs):
         loss = net.backward(x, y)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"train: the loss is {loss.item()} at epoch {epoch} (before its update); "
-                                     "check x and y for NaN/inf or lower lr")
+                                     "the steps diverge: try a smaller lr")
+        layers = [layer.linear for layer in net.layers]
+        validate.safe_step(f"train, epoch {epoch}", [p for l in layers for p in (l.weight, l.bias)],
+                           [g for l in layers for g in (l.weight_grad, l.bias_grad)], lr,
+                           name_of=lambda i: f"{'weight' if i % 2 == 0 else 'bias'} of layer {i // 2}")
         losses[epoch] = loss
         net.step(lr)
     return net, losses

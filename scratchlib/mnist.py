@@ -98,7 +98,8 @@ def read_idx(path: Path | str, checksums: Mapping[str, str] | None = None) -> to
     expected = (checksums or {}).get(path.name)
     if expected is not None and sha256_of(raw) != expected.lower():
         raise ValueError(f"{path}: sha256 is {sha256_of(raw)}, expected {expected}; "
-                         "the file is corrupt or not the published one (download it again)")
+                         "the file is corrupt, or not the published MNIST file nor the subset scratchlib "
+                         "ships (download it again)")
     if raw[:2] == b"\x1f\x8b":  # the gzip magic
         try:
             raw = gzip.decompress(raw)
@@ -124,6 +125,17 @@ def read_idx(path: Path | str, checksums: Mapping[str, str] | None = None) -> to
     return torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8).reshape(shape)
 
 
+def _subset_if_it_is(*paths: Path) -> dict[str, str] | None:
+    """The embedded subset's checksums when ``paths`` are its files (a copy, or the package folder
+    given as ``root``), so they are recognised rather than called corrupt; else None."""
+    try:
+        subset = read_sha256sums(embedded_dir() / "SHA256SUMS")
+    except FileNotFoundError:
+        return None
+    same = all(subset.get(p.name) == sha256_of(p.read_bytes()) for p in paths)
+    return subset if same else None
+
+
 def load_mnist(split: str = "train", root: Path | str | None = None,
                checksums: Mapping[str, str] | None = None):
     r"""The MNIST ``split`` ("train" or "test") as ``x`` (n, 784) float32 in [0, 1] and ``y`` (n,) int64.
@@ -131,7 +143,8 @@ def load_mnist(split: str = "train", root: Path | str | None = None,
     ``root`` is a folder holding the standard IDX files, gzipped (``*.gz``, checked
     against :data:`PUBLISHED_SHA256`) or plain (not checked: nobody publishes their
     checksums). ``checksums`` replaces that table ({file name: sha256}; ``{}`` checks
-    nothing). With no ``root``: the embedded subset in ``scratchlib/datasets/mnist/``
+    nothing). A ``root`` holding the embedded subset's files is recognised by their checksums.
+    With no ``root``: the embedded subset in ``scratchlib/datasets/mnist/``
     (4,000 train and 1,000 test digits), checked against its ``SHA256SUMS``. Pixel $p \in
     \{0..255\}$ becomes $p / 255$; row $i$ of ``x`` is image $i$ read row by row.
     """
@@ -144,9 +157,9 @@ def load_mnist(split: str = "train", root: Path | str | None = None,
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"load_mnist: data root {root} does not exist or is not a folder")
-    if checksums is None:
-        checksums = PUBLISHED_SHA256
     image_path, label_path = (_find(root, stem) for stem in FILES[split])
+    if checksums is None:
+        checksums = _subset_if_it_is(image_path, label_path) or PUBLISHED_SHA256
     images = read_idx(image_path, checksums)
     labels = read_idx(label_path, checksums)
     if images.dim() != 3 or tuple(images.shape[1:]) != (SIDE, SIDE):

@@ -10,6 +10,8 @@ from typing import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
+from scratchlib import validate
+
 
 def _axes(ax, figsize=(5, 4)):
     if ax is None:
@@ -53,6 +55,9 @@ def plot_decision_boundary(predict: Callable[[torch.Tensor], torch.Tensor], x, y
         raise ValueError(f"plot_decision_boundary needs 2-D points of shape (n, 2), got {tuple(x.shape)}")
     if len(y) != len(x):
         raise ValueError(f"x has {len(x)} rows but y has {len(y)} labels")
+    if y.is_floating_point() and len(y) and bool((y == y.round()).all()):
+        y = y.long()  # whole-number float labels (0.0, 1.0) are labels; 0.5 is not
+    validate.labels("plot_decision_boundary", y, classes=10)  # one colour of tab10 per class
     ax = _axes(ax)
     uu, vv, grid = decision_grid(x, resolution)
     with torch.no_grad():

@@ -123,7 +123,7 @@ def safe_step(where: str, weights: list[torch.Tensor], grads: list[torch.Tensor]
     parameters and gradients, a small part of a training step (see benchmarks/), and it keeps a
     diverging run's last good weights instead of NaN.
     """
-    if not weights:
+    if not weights or weights[0].device.type == "meta":  # meta tensors have shapes, no values
         return
     w_max = torch._foreach_norm(weights, ord=math.inf)
     g_max = torch._foreach_norm(grads, ord=math.inf)

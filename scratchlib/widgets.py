@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import torch
 import ipywidgets as w
 
-from scratchlib import data, plots, train
+from scratchlib import data, plots, train, validate
 from scratchlib.network import mlp
 
 #: name -> (function making (x, y) from a seed, whether a second seed gives a held-out set)
@@ -44,9 +44,28 @@ def parse_hidden(text: str) -> list[int]:
 class Explorer:
     """Controls + a picture; ``run()`` trains a fresh network from the current values and redraws."""
 
+    #: the ranges of the sliders; a start value outside them is refused, never clamped silently
+    LR_RANGE, EPOCHS_RANGE, BATCH_RANGE = (1e-3, 10.0), (1, 500), (1, 100)
+
+    @classmethod
+    def _check_arguments(cls, dataset, hidden, lr, regularization, epochs, batch_size, activation, seed):
+        if dataset not in DATASETS:
+            raise ValueError(f"Explorer: dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
+        if activation not in ("tanh", "relu", "sigmoid"):
+            raise ValueError(f"Explorer: activation must be 'tanh', 'relu' or 'sigmoid', got {activation!r}")
+        parse_hidden(hidden)
+        validate.number("Explorer", "lr", lr, low=cls.LR_RANGE[0], high=cls.LR_RANGE[1])
+        validate.number("Explorer", "epochs", epochs, low=cls.EPOCHS_RANGE[0], high=cls.EPOCHS_RANGE[1], integer=True)
+        validate.number("Explorer", "batch_size", batch_size, low=cls.BATCH_RANGE[0], high=cls.BATCH_RANGE[1],
+                        integer=True)
+        if regularization not in REGULARIZATION:
+            raise ValueError(f"Explorer: regularization must be one of {list(REGULARIZATION)}, got {regularization!r}")
+        validate.number("Explorer", "seed", seed, low=0, integer=True)
+
     def __init__(self, dataset: str = "circles", hidden: str = "16", lr: float = 0.3,
                  regularization: float = 0.0, epochs: int = 100, batch_size: int = 20,
                  activation: str = "tanh", seed: int = 0, auto: bool = True):
+        self._check_arguments(dataset, hidden, lr, regularization, epochs, batch_size, activation, seed)
         style = {"description_width": "110px"}
         self.dataset = w.Dropdown(options=list(DATASETS), value=dataset, description="data set", style=style)
         self.hidden = w.Text(value=hidden, description="hidden sizes", continuous_update=False, style=style)
@@ -115,6 +134,10 @@ class Explorer:
         except train.TrainingDiverged as err:
             self.history = err.history
             self.status.value = f"<b>diverged:</b> {err}"
+            return None
+        except ValueError as err:  # data train refuses (NaN or inf rows, bad labels)
+            self.history = None
+            self.status.value = f"<b>error:</b> {err}"
             return None
         self.status.value = self.describe()
         self._draw(x, y)

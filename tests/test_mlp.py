@@ -293,7 +293,7 @@ def test_train_fits_the_five_points():
 def test_bad_sizes_and_activations_are_named():
     with pytest.raises(ValueError, match=r"Linear: in_features must be a positive integer, got 0"):
         Linear(0, 3)
-    with pytest.raises(ValueError, match=r"Linear: out_features must be a positive integer, got 2.5"):
+    with pytest.raises(TypeError, match=r"Linear: out_features must be an integer, got float 2.5"):
         Linear(2, 2.5)
     with pytest.raises(ValueError, match=r"NeuralLayer: activation must be one of \['sigmoid', 'tanh'\], got 'relu'"):
         NeuralLayer(2, 3, "relu")
@@ -301,7 +301,7 @@ def test_bad_sizes_and_activations_are_named():
         NeuralNetwork(2, 1, [5, -3])
     with pytest.raises(TypeError, match=r"hidden_sizes must be a list of layer sizes, got 5"):
         NeuralNetwork(2, 1, 5)
-    with pytest.raises(ValueError, match=r"NeuralNetwork: input_size must be a positive integer, got True"):
+    with pytest.raises(TypeError, match=r"NeuralNetwork: input_size must be an integer, got bool True"):
         NeuralNetwork(True, 1, [])
 
 
@@ -342,14 +342,21 @@ def test_step_before_backward_is_an_error():
         net.step(0.1)
 
 
-@pytest.mark.parametrize("lr", [0, -0.1, float("nan"), float("inf"), "0.1", True])
-def test_bad_learning_rates_are_refused_before_any_update(lr):
+@pytest.mark.parametrize("lr, error, message", [
+    (0, ValueError, "must be a positive finite number, got 0"),
+    (-0.1, ValueError, "must be a positive finite number, got -0.1"),
+    (float("nan"), ValueError, "must be a positive finite number, got nan"),
+    (float("inf"), ValueError, "must be a positive finite number, got inf"),
+    ("0.1", TypeError, "must be a number, got str '0.1'"),
+    (True, TypeError, "must be a number, got bool True"),
+])
+def test_bad_learning_rates_are_refused_before_any_update(lr, error, message):
     net, x, y = random_network(2, 1, [3], seed=0, batch_size=4)
     before = [layer.linear.weight.clone() for layer in net.layers]
     net.backward(x, y)
-    with pytest.raises(ValueError, match=r"NeuralNetwork.step: lr must be a positive finite number, got"):
+    with pytest.raises(error, match=r"NeuralNetwork.step: lr " + message):
         net.step(lr)
-    with pytest.raises(ValueError, match=r"train: lr must be a positive finite number, got"):
+    with pytest.raises(error, match=r"train: lr " + message):
         train(x, y, net, epochs=5, lr=lr)
     assert all(torch.equal(b, layer.linear.weight) for b, layer in zip(before, net.layers))
 
@@ -364,8 +371,17 @@ def test_bad_epochs_and_bad_data_are_refused_by_train_before_any_update():
     assert all(torch.equal(b, layer.linear.weight) for b, layer in zip(before, net.layers))
 
 
-def test_train_stops_on_a_non_finite_loss_and_names_the_epoch():
+def test_train_refuses_non_finite_data_and_stops_a_diverging_run_with_the_last_good_weights():
     net, x, y = random_network(2, 1, [3], seed=0, batch_size=4)
-    x[1, 0] = float("nan")
-    with pytest.raises(FloatingPointError, match=r"train: the loss is nan at epoch 0"):
+    before = [p.clone() for layer in net.layers for p in (layer.linear.weight, layer.linear.bias)]
+    x[1, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"train: x holds NaN or inf in 1 row \(1\); clean or drop them"):
         train(x, y, net, epochs=5, lr=0.1)
+    x[1, 0] = 0.5
+    y = torch.full_like(y, 1e6)  # targets a sigmoid cannot reach: large gradients
+    # a step size so large that the first update overflows float64: refused, nothing moved
+    with pytest.raises(FloatingPointError, match=r"train, epoch 0: the update would make weight of layer \d "
+                                                 r"non-finite: the step \(step size 1e\+308 .*\) overflows"):
+        train(x, y, net, epochs=5, lr=1e308)
+    after = [p for layer in net.layers for p in (layer.linear.weight, layer.linear.bias)]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))

@@ -170,3 +170,22 @@ def test_embedded_subset_rejects_a_changed_byte(tmp_path, monkeypatch):
     path.write_bytes(bytes(raw))
     with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz: sha256 is"):
         data.load_mnist("test")
+
+
+def test_the_embedded_subset_given_as_root_is_recognised(tmp_path):
+    # a student who points root= at the bundled files (or a copy of them) gets them, not "corrupt"
+    from scratchlib import mnist
+
+    folder = mnist.embedded_dir() / "mnist"
+    x, y = mnist.load_mnist("test", root=folder)
+    x0, y0 = mnist.load_mnist("test")
+    assert torch.equal(x, x0) and torch.equal(y, y0)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    assert torch.equal(mnist.load_mnist("test", root=tmp_path)[1], y0)
+    # one changed byte: neither the published file nor the subset, and the error says both
+    raw = bytearray((folder / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    raw[-9] ^= 0xFF
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="not the published MNIST file nor the subset scratchlib ships"):
+        mnist.load_mnist("test", root=tmp_path)

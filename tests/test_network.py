@@ -222,3 +222,13 @@ def test_mlp_refuses_bad_arguments():
         mlp([3, 2], regularization=-1)
     with pytest.raises(ValueError, match=r"mlp: output_activation"):
         mlp([3, 2], output_activation="sigmoid")
+
+
+def test_mlp_sizes_must_be_whole_numbers():
+    # mlp([2.7, 3]) used to build a 2-input network without a word
+    with pytest.raises(TypeError, match=r"mlp: sizes\[0\] must be an integer, got float 2.7"):
+        mlp([2.7, 3])
+    with pytest.raises(ValueError, match=r"mlp: sizes\[1\] must be a positive integer, got 0"):
+        mlp([2, 0])
+    import numpy as np
+    assert mlp([np.int64(2), 3]).x.shape[1] == 2  # numpy integers are integers

@@ -219,3 +219,22 @@ def test_summarize_shows_small_tensors_and_ranges():
     assert plots.summarize(torch.tensor(0.123456)) == "0.123"
     assert plots.summarize(torch.tensor([1.0, -0.0, 2.5])) == "[1, 0, 2.5]"
     assert plots.summarize(torch.arange(6.0) - 2) == "-2 .. 3"
+
+
+@pytest.mark.parametrize("labels, message", [
+    ([0, 1, -1, 1], r"plot_decision_boundary: class labels must lie in \[0, 10\), got values from -1 to 1"),
+    ([0.0, 1.0, 0.5, 1.0], r"plot_decision_boundary: class labels must be integers, got dtype torch.float32"),
+])
+def test_decision_boundary_refuses_labels_it_would_drop(labels, message):
+    # negative or fractional labels used to vanish from the picture without a word
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    with pytest.raises(ValueError, match=message):
+        plots.plot_decision_boundary(lambda g: g[:, 0], x, torch.tensor(labels))
+
+
+def test_decision_boundary_takes_whole_number_float_labels():
+    x, y = data.five_points()  # y is float: [1., 0., 0., 0., 0.]
+    ax = plots.plot_decision_boundary(lambda g: (g ** 2).sum(dim=1) < 0.5, x, y)
+    points = sorted(len(c.get_offsets()) for c in ax.collections if c.get_label().startswith("class"))
+    assert points == [1, 4]  # four of class 0, one of class 1: none dropped
+    plt.close(ax.figure)

@@ -101,7 +101,10 @@ def test_the_events_reproduce_every_gradient(sizes, batch, seed, activation, los
         else:  # paths meet: the library fuses the product into the add (one rounding, not two)
             total = torch.stack(handed).sum(0)
             scale = torch.stack(handed).abs().sum(0).max().item()
-            assert (total - layer.grad).abs().max().item() <= 4e-16 * max(scale, 1e-300)
+            # the two sums round differently: measured up to 4.4 eps * scale (sizes [1, 1], batch 3,
+            # seed 4, relu, mse: 2.8e-17 on a gradient of 0.028); 8 eps leaves room, and still
+            # fails on any real mistake (a missing or doubled path is off by a whole term)
+            assert (total - layer.grad).abs().max().item() <= 8 * 2.0 ** -52 * max(scale, 1e-300)
     meets = [e for e in replay if e.kind == "sum"]
     assert [e.node for e in meets] == list(reversed(net.weights))  # each W meets its weight decay
 

@@ -109,3 +109,10 @@ def test_bad_wiring_and_early_backward():
     layer.forward()
     with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy\(\).accumulate_grad: .* got \(2,\)"):
         layer.accumulate_grad(torch.ones(2, dtype=F64))
+
+
+def test_an_empty_batch_is_named_not_a_division_by_zero():
+    logits, target = Input((0, 3)), Input((0,), dtype=torch.int64)
+    loss = SoftmaxCrossEntropy(logits, target)
+    with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy.forward: the batch is empty \(0 rows\)"):
+        loss.forward()

@@ -65,7 +65,7 @@ def test_errors_show_in_the_status_line(monkeypatch):
     e.hidden.value = "4"
     e.epochs.value = 2
     assert e.run() is None
-    assert e.status.value.startswith("<b>diverged:</b> training stopped at step 1: the loss is nan")
+    assert e.status.value.startswith("<b>error:</b> train: x holds NaN or inf in 1 row (3)")
 
 
 def test_widget_tree_holds_every_control():
@@ -98,3 +98,16 @@ def test_backward_stepper_is_the_stepper_modules():
     box.slider.value = 2
     assert box.caption.value.startswith("<code>2 backward Linear2: -> ReLU (2, 3), W2 (2, 3), b2 = [")
     plt.close("all")
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(dataset="moons"), ValueError, r"Explorer: dataset must be one of \["),
+    (dict(lr=100), ValueError, r"Explorer: lr must be in \[0.001, 10.0\], got 100"),
+    (dict(epochs=10000), ValueError, r"Explorer: epochs must be in \[1, 500\], got 10000"),
+    (dict(lr="0.1"), TypeError, r"Explorer: lr must be a number, got str '0.1'"),
+    (dict(regularization=0.5), ValueError, r"Explorer: regularization must be one of \[0.0, 0.0001"),
+])
+def test_the_explorer_refuses_values_its_controls_cannot_show(kwargs, error, message):
+    # no TraitError from deep inside ipywidgets, and no silent clamping to the slider's end
+    with pytest.raises(error, match=message):
+        widgets.Explorer(auto=False, **kwargs)

@@ -1,0 +1,64 @@
+"""The one rule for numbers and labels (scratchlib.validate), which every module uses."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from scratchlib import validate
+
+
+@pytest.mark.parametrize("value", [0.1, 3, np.float32(0.25), np.float64(2.0), np.int64(7), torch.tensor(0.5)])
+def test_numbers_of_every_kind_are_numbers(value):
+    assert validate.positive("f", "lr", value) == pytest.approx(float(value))
+
+
+@pytest.mark.parametrize("value, error, message", [
+    ("0.1", TypeError, "f: lr must be a number, got str '0.1'"),
+    (True, TypeError, "f: lr must be a number, got bool True"),
+    (np.bool_(True), TypeError, "f: lr must be a number, got bool"),
+    (None, TypeError, "f: lr must be a number, got NoneType None"),
+    (torch.ones(2), TypeError, r"f: lr must be a number, got a tensor of shape \(2,\)"),
+    (0, ValueError, "f: lr must be a positive finite number, got 0"),
+    (-1.5, ValueError, "f: lr must be a positive finite number, got -1.5"),
+    (math.nan, ValueError, "f: lr must be a positive finite number, got nan"),
+    (math.inf, ValueError, "f: lr must be a positive finite number, got inf"),
+])
+def test_everything_else_is_named(value, error, message):
+    with pytest.raises(error, match=message):
+        validate.positive("f", "lr", value)
+
+
+def test_ranges_counts_and_non_negative_numbers():
+    assert validate.number("Dropout", "p", 0.0, low=0, high=1, high_open=True) == 0.0
+    with pytest.raises(ValueError, match=r"Dropout: p must be in \[0, 1\), got 1.0"):
+        validate.number("Dropout", "p", 1.0, low=0, high=1, high_open=True)
+    assert validate.non_negative("f", "momentum", 0) == 0.0
+    assert validate.count("f", "epochs", np.int32(4)) == 4 and type(validate.count("f", "n", 4)) is int
+    with pytest.raises(TypeError, match="f: epochs must be an integer, got float 4.0"):
+        validate.count("f", "epochs", 4.0)
+    with pytest.raises(ValueError, match="f: epochs must be a positive integer, got 0"):
+        validate.count("f", "epochs", 0)
+
+
+def test_labels_and_finite_rows():
+    validate.labels("f", torch.tensor([0, 2, 1]), classes=3)
+    with pytest.raises(ValueError, match=r"f: class labels must lie in \[0, 3\), got values from 0 to 3"):
+        validate.labels("f", torch.tensor([0, 3]), classes=3)
+    with pytest.raises(ValueError, match="f: class labels must be integers, got dtype torch.float32"):
+        validate.labels("f", torch.tensor([0.0, 1.0]), classes=3)
+    x = torch.zeros(8, 2)
+    validate.finite_rows("f", "x", x)
+    x[[1, 6], 0] = torch.tensor([math.inf, math.nan])
+    with pytest.raises(ValueError, match=r"f: x holds NaN or inf in 2 rows \(1, 6\)"):
+        validate.finite_rows("f", "x", x)
+
+
+def test_safe_step_refuses_before_anything_moves():
+    W, G = torch.ones(2, 3), torch.full((2, 3), 0.5)
+    validate.safe_step("f", [W], [G], 0.1)  # a plain step passes
+    with pytest.raises(validate.NonFiniteStep, match="f: the update would make W non-finite: its gradient holds"):
+        validate.safe_step("f", [W], [G.index_fill(0, torch.tensor([1]), math.nan)], 0.1, name_of=lambda i: "W")
+    with pytest.raises(validate.NonFiniteStep, match=r"overflows; nothing was moved"):
+        validate.safe_step("f", [W], [torch.full((2, 3), 1e30)], 1e10)
+    assert torch.equal(W, torch.ones(2, 3))
