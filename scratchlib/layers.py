@@ -200,11 +200,8 @@ class Input(Layer):
         if self.train:
             self.output.copy_(value)
         else:
-            # integer rows into a float Input (net.predict([[1, 2]]), whole-number MSE targets)
-            # become floats, so that the layers above never meet an integer tensor
-            dtype = self.dtype if value.is_floating_point() or self.dtype.is_floating_point else value.dtype
-            if value.device != self.device or value.dtype != dtype:
-                value = value.to(self.device, dtype)
+            if value.device != self.device or (value.is_floating_point() and value.dtype != self.dtype):
+                value = value.to(self.device, self.dtype if value.is_floating_point() else value.dtype)
             self.output = value
             self.dtype = value.dtype
         return self

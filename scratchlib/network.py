@@ -162,8 +162,11 @@ class MLP(Network):
         return getattr(self.loss, "classifications", None)
 
     def predict(self, x) -> torch.Tensor:
-        """Set ``x`` (any batch size) and run the tape up to ``prediction``; returns its output."""
-        self.x.set(x)
+        """Set ``x`` (any batch size) and run the tape up to ``prediction``; returns its output.
+
+        Integer rows (``net.predict([[1, 2]])``) are taken as the numbers they are."""
+        x = torch.as_tensor(x)
+        self.x.set(x if x.is_floating_point() else x.to(self.x.dtype))
         return self.forward(upto=self.prediction)
 
 

@@ -231,6 +231,9 @@ def train(net, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch_s
         raise ValueError("train: give both x_val and y_val for a held-out set, or neither")
     if x_val is not None:
         _check_data("x_val", x_val, y_val, in_features, classes, out_shape)
+    if classes is None:  # whole-number regression targets are taken as their floats
+        y = y.to(net.target.dtype)
+        y_val = y_val.to(net.target.dtype) if y_val is not None else None
     if regularization is not None:
         regularization = validate.non_negative("train", "regularization", regularization)
         _set_regularization(net, regularization)
