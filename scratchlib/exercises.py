@@ -126,6 +126,14 @@ def run_notebook_cells(cells: list[dict], root: Path = ROOT, timeout: float = 30
     return out
 
 
+def other_stub(reason: str, exercise: str) -> str:
+    """A test that stopped at another exercise's stub says so: this one is not to blame."""
+    found = re.search(r"exercise (\d+\.\d+)", reason) if reason.startswith(STUB) else None
+    if found and found.group(1) != exercise:
+        return f"needs exercise {found.group(1)} first: its stub is still there"
+    return reason
+
+
 def hint(exercise: str, task: str = "", root: Path = ROOT) -> str:
     """The hint of the exercise's callout (its <details><summary>Hint</summary> block), else its task."""
     import nbformat
@@ -167,6 +175,8 @@ def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out=pr
         results = run_notebook_cells(entry["cells"], root, timeout=max(timeout, 300.0))
     else:
         results = run_unit_tests(entry["tests"], root, timeout)
+    for r in results:
+        r.reason = other_stub(r.reason, exercise)
     for r in results:
         out(f"  {'PASS' if r.passed else 'FAIL'}  {r.test}" + ("" if r.passed else f"\n        {r.reason}"))
     passed = sum(r.passed for r in results)

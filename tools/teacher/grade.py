@@ -19,6 +19,7 @@ import html
 import io
 import json
 import os
+import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -234,11 +235,19 @@ def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, not
     rows = []
     for e, x in sorted(data["exercises"].items(), key=lambda kv: exercise_key(kv[0])):
         failed = [t for t in x["tests"] if t not in passed]
-        reason = f"{failed[0]}: {why.get(failed[0], 'not run')}" if failed else ""
+        reason = f"{failed[0]}: {other_stub(why.get(failed[0], 'not run'), e)}" if failed else ""
         if x.get("kind") == "derivation":
             reason = "a derivation: graded by hand, not by the autograder"
         rows.append(Row(e, x["task"], x["where"], len(x["tests"]) - len(failed), len(x["tests"]), reason))
     return rows
+
+
+def other_stub(reason: str, exercise: str) -> str:
+    """A test stopped by another exercise's stub says which (this exercise is not to blame for it)."""
+    found = re.search(r"exercise (\d+\.\d+)", reason) if reason.startswith("not attempted") else None
+    if found and found.group(1) != exercise:
+        return f"needs exercise {found.group(1)} first: its stub is still there"
+    return reason
 
 
 def cell_reason(record: dict | None) -> str:
