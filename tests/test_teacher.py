@@ -362,6 +362,22 @@ def test_gradescope_autograder_grades_a_submission_laid_out_as_gradescope_does(f
     assert results["score"] == 1.0
 
 
+def test_a_copy_that_does_not_import_is_reported_and_the_others_still_graded(fixture_course, fresh, tmp_path):
+    course, _ = fixture_course
+    submissions = tmp_path / "submissions"
+    broken = _student_with(fresh, submissions / "broken", "return 2 * x", "out.append(g if value > 0 else 0.0)")
+    (broken / PACKAGE / "__init__.py").write_text("raise ImportError('half-saved file')\n")
+    _student_with(fresh, submissions / "cy", "return 2 * x", "out.append(g if value > 0 else 0.0)")
+    out = subprocess.run([sys.executable, "-m", "teacher", "--root", str(course.root), "--timeout", "30", "grade",
+                          str(submissions), "--notebooks", "none"], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "tools")})
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = (submissions / "grades-wide.csv").read_text().splitlines()
+    assert lines[1:] == ["broken,0.0000,0.0000,by hand,0.0000,0.0000,0.0000",
+                         "cy,0.0000,0.0000,by hand,1.0000,1.0000,0.5000"]
+    assert "could not be collected" in (submissions / "broken" / "grade-report.html").read_text()
+
+
 @pytest.mark.parametrize("kind", ["missing", "file"])
 def test_make_grade_refuses_a_bad_dir_in_one_line_with_exit_2(tmp_path, kind):
     target = tmp_path / "nowhere"
