@@ -11,7 +11,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-
 # the lab, none in the committed notebooks, nbval failing on each plot cell). The unit tests
 # select Agg in tests/conftest.py.
 
-.PHONY: help lab test test-unit test-notebooks notebooks bench test-browser student grade clean
+.PHONY: help lab test test-unit test-notebooks notebooks bench test-browser check student grade gradescope clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -61,6 +61,10 @@ notebooks: $(STAMP)  ## re-execute every notebook in place (after editing one)
 bench: $(STAMP)  ## time one SGD step, ours vs torch (DEVICE=cuda for a GPU, THREADS=1 for one thread)
 	$(PY) benchmarks/train_step.py --device $(or $(DEVICE),cpu) $(if $(THREADS),--threads $(THREADS)) --csv build/bench.csv
 
+check: $(STAMP)  ## run the tests of one exercise, with reasons and its hint: make check EX=4.3
+	@test -n "$(EX)" || { echo "usage: make check EX=4.3 (an exercise id, as in its callout)"; exit 2; }
+	@$(PY) -m scratchlib.exercises $(EX)
+
 # BEGIN TEACHER ONLY (left out of the student edition)
 TIMEOUT ?= 120
 student: $(STAMP)  ## write the student edition to build/student (solutions replaced by stubs)
@@ -69,6 +73,8 @@ student: $(STAMP)  ## write the student edition to build/student (solutions repl
 grade: $(STAMP)  ## grade a student's copy, or a folder of copies: make grade DIR=path [TIMEOUT=120]
 	@test -n "$(DIR)" || { echo "usage: make grade DIR=path/to/a/student/copy (or a folder of copies)"; exit 2; }
 	PYTHONPATH=tools $(PY) -m teacher --timeout $(TIMEOUT) grade "$(DIR)"
+gradescope: $(STAMP)  ## write build/gradescope.zip, the autograder for Gradescope (setup.sh, run_autograder)
+	PYTHONPATH=tools $(PY) -m teacher gradescope
 # END TEACHER ONLY
 
 clean:  ## remove the environment and generated files

@@ -15,6 +15,8 @@ def setup(seed: int = 0, threads: int = 1) -> None:
     - Shows figures inline even where MPLBACKEND names a non-interactive backend.
     - Prints tensors with 4 decimals; keeps inline figures small so the committed
       notebooks stay light.
+    - Turns on IPython's autoreload: an edit saved in ``scratchlib/`` (an exercise
+      done in the editor) is picked up by the next cell run, with no kernel restart.
     """
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
@@ -28,5 +30,15 @@ def setup(seed: int = 0, threads: int = 1) -> None:
     except ImportError:  # pragma: no cover - IPython ships with jupyterlab
         return
     shell = get_ipython()
-    if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
+    if shell is None:
+        return
+    _autoreload(shell)
+    if shell.__class__.__name__ == "ZMQInteractiveShell":
         shell.run_line_magic("matplotlib", "inline")
+
+
+def _autoreload(shell) -> None:
+    """Reload changed modules before each cell (once per kernel: a second setup() changes nothing)."""
+    if not {"autoreload", "IPython.extensions.autoreload"} & set(shell.extension_manager.loaded):
+        shell.run_line_magic("load_ext", "autoreload")
+    shell.run_line_magic("autoreload", "2")

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "teacher_fixture"
 sys.path.insert(0, str(ROOT / "tools"))
 
-from teacher.edition import PACKAGE, scan, write_edition  # noqa: E402
+from teacher.edition import EXERCISE_MAP, PACKAGE, scan, write_edition  # noqa: E402
 from teacher.grade import exercise_map, grade, load_map, problems, table  # noqa: E402
 from teacher.markers import MarkerError, check_python_source, find_regions, rewrite  # noqa: E402
 from teacher.runner import execute_notebook  # noqa: E402
@@ -132,8 +133,8 @@ def fixture_course(tmp_path_factory):
     """The fixture course copied out of the repository, scanned, with its exercise map."""
     root = tmp_path_factory.mktemp("course")
     shutil.copytree(FIXTURE, root, dirs_exist_ok=True)
-    course = scan(root)
-    return course, exercise_map(course, timeout=60)
+    data = load_map(scan(root), root / EXERCISE_MAP, timeout=60)  # as make student writes it
+    return scan(root), data
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,7 @@ def test_the_student_edition_is_the_course_with_stubs_and_no_teacher_material(fi
     course, _ = fixture_course
     files = tree(fresh)
     assert sorted(files) == ["Makefile", "README.md", "notebooks/01_demo.ipynb", "pyproject.toml",
-                             "scratchlib/__init__.py", "scratchlib/ops.py", "tests/test_ops.py"]
+                             "scratchlib/__init__.py", "scratchlib/ops.py", "tests/exercises.json", "tests/test_ops.py"]
     ops = files["scratchlib/ops.py"].decode()
     assert 'raise NotImplementedError("exercise 3.1: double: return twice x")' in ops
     assert "SOLUTION" not in ops and "2 * x" not in ops
@@ -169,6 +170,13 @@ def test_student_notebook_clears_only_the_exercise_cells(fixture_course, fresh):
             assert new.outputs == [] and new.execution_count is None
         elif index == 6:  # an output showing solution source is cleared; the cell itself is kept
             assert new.source == old.source and new.outputs == [] and new.execution_count is None
+        elif index == 8:  # a prediction: its names set to ..., on one line naming the exercise
+            assert new.source.startswith("predicted_8, predicted_3 = ..., ...  # exercise 1.2: predict halve(8) "
+                                         "and halve(3)\nif predicted_8 is ...")
+        elif index == 9:  # a derivation: the worked solution replaced by a prompt; the hint stays
+            assert "(x / 2) / 2" not in new.source and "SOLUTION" not in new.source
+            assert "**Exercise 1.3** (your derivation): show that halve(halve(x)) = x / 4" in new.source
+            assert "<details><summary>Hint</summary>" in new.source
         else:
             assert new == old, f"cell {index} changed"
 
@@ -182,14 +190,17 @@ def test_generating_the_edition_is_deterministic(fixture_course, fresh, tmp_path
 def test_each_exercise_is_mapped_to_the_tests_that_catch_it(fixture_course):
     _, data = fixture_course
     exercises = data["exercises"]
-    assert sorted(exercises) == ["1.1", "3.1", "3.2"]
+    assert sorted(exercises) == ["1.1", "1.2", "1.3", "3.1", "3.2"]
+    assert exercises["1.2"]["tests"] == ["notebooks/01_demo.ipynb::cell 8"]
+    assert exercises["1.3"]["kind"] == "derivation" and exercises["1.3"]["tests"] == []
     assert exercises["3.1"]["tests"] == ["tests/test_ops.py::test_double", "tests/test_ops.py::test_double_any_number[-3]",
                                          "tests/test_ops.py::test_double_any_number[0.5]"]
     # the length check raises before the exercise's code: it checks no exercise
-    assert exercises["3.2"]["tests"] == ["tests/test_ops.py::test_relu_backward"]
+    assert exercises["3.2"]["tests"] == ["tests/test_ops.py::test_relu_backward",
+                                         "tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs"]
     # its section is cells 2, 3, 5, 6; 5 and 6 run without y, so they do not check 1.1
     assert exercises["1.1"]["tests"] == [f"notebooks/01_demo.ipynb::cell {i}" for i in (2, 3)]
-    assert all(x["caught_by"] for x in exercises.values())
+    assert all(x["caught_by"] for e, x in exercises.items() if e != "1.3")
     assert problems(data) == []
 
 
@@ -208,8 +219,11 @@ def test_a_test_that_never_fails_on_a_stub_leaves_its_exercise_uncaught(tmp_path
 def test_the_fresh_student_edition_scores_zero_everywhere(fixture_course, fresh):
     course, data = fixture_course
     rows = grade(course, data, fresh, timeout=30, report=lambda line: None)
-    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 2), ("3.1", 0, 3), ("3.2", 0, 1)]
-    assert "total          0      6   0.00" in table(rows)
+    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 2), ("1.2", 0, 1), ("1.3", 0, 0),
+                                                                ("3.1", 0, 3), ("3.2", 0, 2)]
+    assert "total          0      8   0.00" in table(rows)
+    assert all("not attempted: the stub is still there" in r.reason for r in rows if r.exercise != "1.3")
+    assert rows[2].reason == "a derivation: graded by hand, not by the autograder"
 
 
 def test_the_edition_with_solutions_restored_scores_full_marks(fixture_course, tmp_path):
@@ -218,7 +232,7 @@ def test_the_edition_with_solutions_restored_scores_full_marks(fixture_course, t
     assert "SOLUTION" not in (tmp_path / "solved/scratchlib/ops.py").read_text()
     rows = grade(course, data, tmp_path / "solved", timeout=30, report=lambda line: None)
     assert [(r.exercise, r.passed, r.total, r.score) for r in rows] == [
-        ("1.1", 2, 2, 1.0), ("3.1", 3, 3, 1.0), ("3.2", 1, 1, 1.0)]
+        ("1.1", 2, 2, 1.0), ("1.2", 1, 1, 1.0), ("1.3", 0, 0, 0.0), ("3.1", 3, 3, 1.0), ("3.2", 2, 2, 1.0)]
 
 
 def _student_with(fresh: Path, target: Path, double: str, relu: str) -> Path:
@@ -236,7 +250,9 @@ def test_an_endless_loop_costs_only_its_exercise(fixture_course, fresh, tmp_path
     course, data = fixture_course
     student = _student_with(fresh, tmp_path / "looping", "return x + x", "while True:\n            pass")
     rows = grade(course, data, student, timeout=2, notebooks="none")
-    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 2), ("3.1", 3, 3), ("3.2", 0, 1)]
+    # 3.2 has a hypothesis test too: the time limit holds for it, and the reason says so
+    assert [(r.exercise, r.passed, r.total) for r in rows] [2:] == [("1.3", 0, 0), ("3.1", 3, 3), ("3.2", 0, 2)]
+    assert rows[4].reason.endswith(": timed out after 2 s")
 
 
 def test_a_crash_costs_only_the_tests_that_crashed(fixture_course, fresh, tmp_path):
@@ -244,7 +260,8 @@ def test_a_crash_costs_only_the_tests_that_crashed(fixture_course, fresh, tmp_pa
     student = _student_with(fresh, tmp_path / "crashing", "import os\n    os._exit(3)",
                             "out.append(g if value > 0 else 0.0)")
     rows = grade(course, data, student, timeout=30, notebooks="none")
-    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 2), ("3.1", 0, 3), ("3.2", 1, 1)]
+    assert [(r.exercise, r.passed, r.total) for r in rows] [2:] == [("1.3", 0, 0), ("3.1", 0, 3), ("3.2", 2, 2)]
+    assert "the test did not finish" in rows[3].reason
 
 
 def test_a_student_notebook_runs_up_to_its_first_stub_and_stops_naming_it(fresh):
@@ -255,8 +272,6 @@ def test_a_student_notebook_runs_up_to_its_first_stub_and_stops_naming_it(fresh)
 
 def test_make_grade_grades_a_folder_of_submissions_into_one_csv(fixture_course, fresh, tmp_path):
     course, data = fixture_course
-    (course.root / "build").mkdir(exist_ok=True)
-    (course.root / "build/exercise_map.json").write_text(json.dumps(data))  # as make student leaves it
     submissions = tmp_path / "submissions"
     shutil.copytree(fresh, submissions / "ada")
     _student_with(fresh, submissions / "bob", "return 2 * x", "out.append(0.0)")
@@ -266,10 +281,112 @@ def test_make_grade_grades_a_folder_of_submissions_into_one_csv(fixture_course, 
     assert out.returncode == 0, out.stdout + out.stderr
     assert "== ada" in out.stdout and "== bob" in out.stdout
     lines = (submissions / "grades.csv").read_text().splitlines()
-    assert lines[0] == "student,exercise,passed,total,score,where,task"
-    assert "bob,3.1,3,3,1.0000,scratchlib/ops.py:6,double: return twice x" in lines
-    assert "bob,3.2,0,1,0.0000,scratchlib/ops.py:18,\"relu_backward: pass g where value > 0, else 0.0\"" in lines
-    assert "ada,3.1,0,3,0.0000,scratchlib/ops.py:6,double: return twice x" in lines
+    assert lines[0] == "student,exercise,passed,total,score,reason,where,task"
+    assert "bob,3.1,3,3,1.0000,,scratchlib/ops.py:6,double: return twice x" in lines
+    bob_32 = next(line for line in lines if line.startswith("bob,3.2,"))
+    assert bob_32.startswith("bob,3.2,0,2,0.0000,") and "assert [0.0, 0.0, 0.0, 0.0] == [0.0, 6.0, 0.0, -8.0]" in bob_32
+    assert ("ada,3.1,0,3,0.0000,tests/test_ops.py::test_double: not attempted: the stub is still there "
+            "(exercise 3.1: double: return twice x),scratchlib/ops.py:6,double: return twice x") in lines
+    wide = (submissions / "grades-wide.csv").read_text().splitlines()
+    assert wide == ["student,1.1,1.2,1.3,3.1,3.2,total", "ada,0.0000,0.0000,by hand,0.0000,0.0000,0.0000",
+                    "bob,0.0000,0.0000,by hand,1.0000,0.0000,0.2500"]
+    report = (submissions / "ada" / "grade-report.html").read_text()
+    assert "not attempted: the stub is still there" in report
+
+
+def _make_check(copy: Path, exercise: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-s", "check", f"EX={exercise}", f"PYTHON={sys.executable}"], cwd=copy,
+                          capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+
+
+@pytest.mark.parametrize("exercise, stub, solution", [
+    ("3.1", 'raise NotImplementedError("exercise 3.1: double: return twice x")', "return 2 * x"),
+    ("1.2", "predicted_8, predicted_3 = ..., ...  # exercise 1.2: predict halve(8) and halve(3)",
+     "predicted_8 = 4.0\npredicted_3 = 1.5"),
+])
+def test_make_check_in_the_student_edition_fails_on_the_stub_and_passes_with_the_solution(
+        fresh, tmp_path, exercise, stub, solution):
+    copy = tmp_path / "student"
+    shutil.copytree(fresh, copy)
+    shutil.copy(ROOT / PACKAGE / "exercises.py", copy / PACKAGE / "exercises.py")  # as the course ships it
+    out = _make_check(copy, exercise)
+    assert out.returncode != 0, out.stdout + out.stderr
+    assert "FAIL" in out.stdout and "not attempted: the stub is still there" in out.stdout
+    assert f"Hint for exercise {exercise}" in out.stdout
+    assert ("Twice x is x + x." if exercise == "3.1" else "predict halve(8) and halve(3)") in out.stdout
+    if exercise == "3.1":
+        path = copy / "scratchlib/ops.py"
+        assert stub in path.read_text()
+        path.write_text(path.read_text().replace(stub, solution))
+    else:  # the student edits the cell in the lab and saves the notebook
+        path = copy / "notebooks/01_demo.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        assert stub in nb.cells[8].source
+        nb.cells[8].source = nb.cells[8].source.replace(stub, solution)
+        nbformat.write(nb, path)
+    out = _make_check(copy, exercise)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "FAIL" not in out.stdout and "Hint" not in out.stdout
+    assert out.stdout.rstrip().endswith(" passed") and "PASS" in out.stdout
+
+
+def test_isolation_put_back_one_solution_gives_that_exercise_full_marks_and_the_others_zero(fixture_course, fresh, tmp_path):
+    course, data = fixture_course
+    student = _student_with(fresh, tmp_path / "one", "return 2 * x", 'raise NotImplementedError("exercise 3.2: x")')
+    rows = grade(course, data, student, timeout=30, report=lambda line: None)
+    assert {r.exercise: r.score for r in rows if r.total} == {"1.1": 0.0, "1.2": 0.0, "3.1": 1.0, "3.2": 0.0}
+
+
+def test_gradescope_autograder_grades_a_submission_laid_out_as_gradescope_does(fixture_course, fresh, tmp_path):
+    course, _ = fixture_course
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tools")}
+    made = subprocess.run([sys.executable, "-m", "teacher", "--root", str(course.root), "gradescope",
+                           "--out", str(tmp_path / "autograder.zip")], capture_output=True, text=True, env=env)
+    assert made.returncode == 0, made.stdout + made.stderr
+    root = tmp_path / "autograder"  # stands for /autograder
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as z:
+        names = z.namelist()
+        z.extractall(root / "source")
+    assert {"setup.sh", "run_autograder", "tests/exercises.json", "tools/teacher/grade.py"} <= set(names)
+    run_autograder = root / "source" / "run_autograder"
+    assert zipfile.ZipFile(tmp_path / "autograder.zip").getinfo("run_autograder").external_attr >> 16 & 0o111
+    _student_with(fresh, root / "submission", "return 2 * x", 'raise NotImplementedError("exercise 3.2: x")')
+    done = subprocess.run(["bash", str(run_autograder)], capture_output=True, text=True,
+                          env={**env, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable, "TIMEOUT": "30"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    by_name = {t["name"].split(":")[0]: t for t in results["tests"]}
+    assert by_name["exercise 3.1"]["score"] == 1.0 and by_name["exercise 3.1"]["output"] == "all 3 tests passed"
+    assert by_name["exercise 3.2"]["score"] == 0.0 and "not attempted" in by_name["exercise 3.2"]["output"]
+    assert by_name["exercise 1.3"]["max_score"] == 0.0  # a derivation: graded by hand
+    assert results["score"] == 1.0
+
+
+def test_a_copy_that_does_not_import_is_reported_and_the_others_still_graded(fixture_course, fresh, tmp_path):
+    course, _ = fixture_course
+    submissions = tmp_path / "submissions"
+    broken = _student_with(fresh, submissions / "broken", "return 2 * x", "out.append(g if value > 0 else 0.0)")
+    (broken / PACKAGE / "__init__.py").write_text("raise ImportError('half-saved file')\n")
+    _student_with(fresh, submissions / "cy", "return 2 * x", "out.append(g if value > 0 else 0.0)")
+    out = subprocess.run([sys.executable, "-m", "teacher", "--root", str(course.root), "--timeout", "30", "grade",
+                          str(submissions), "--notebooks", "none"], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "tools")})
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = (submissions / "grades-wide.csv").read_text().splitlines()
+    assert lines[1:] == ["broken,0.0000,0.0000,by hand,0.0000,0.0000,0.0000",
+                         "cy,0.0000,0.0000,by hand,1.0000,1.0000,0.5000"]
+    assert "could not be collected" in (submissions / "broken" / "grade-report.html").read_text()
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_make_grade_refuses_a_bad_dir_in_one_line_with_exit_2(tmp_path, kind):
+    target = tmp_path / "nowhere"
+    if kind == "file":
+        target.write_text("not a folder")
+    out = subprocess.run([sys.executable, "-m", "teacher", "--root", str(FIXTURE), "grade", str(target)],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "tools")})
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and str(target) in out.stderr and "Traceback" not in out.stderr
 
 
 # ---------------------------------------------------------------- the real course
@@ -309,9 +426,12 @@ def test_the_course_student_package_imports(course, student_edition):
     assert out.stdout.strip() == "ok", out.stderr
 
 
-def test_every_course_exercise_is_caught_by_a_test(course):
-    """Runs the course's unit tests once against the probe edition (cached in build/ by content)."""
-    data = load_map(course, ROOT / "build" / "exercise_map.json")
+def test_the_committed_exercise_map_is_current_and_catches_every_exercise(course):
+    """tests/exercises.json ships with the student edition (make check reads it): it must match the course."""
+    data = json.loads((ROOT / EXERCISE_MAP).read_text())
+    assert data["fingerprint"] == course.fingerprint(), (
+        f"{EXERCISE_MAP} is stale: the course's sources, tests or notebooks changed; "
+        "run `make student` (it rebuilds the map, minutes) and commit the file")
     assert problems(data) == []
     assert sorted(data["exercises"]) == sorted(course.ids)
 
@@ -320,4 +440,4 @@ def test_course_student_notebooks_stop_at_a_stub_naming_the_exercise(course, stu
     for path in sorted(course.notebooks):
         records = execute_notebook(student_edition / path, student_edition, timeout=300, stop_on_error=True)
         assert records and not records[-1]["ok"], f"{path} ran to the end"
-        assert records[-1]["error"].startswith("NotImplementedError: exercise "), (path, records[-1])
+        assert "exercise " in records[-1]["error"], (path, records[-1])  # a stub, or compare given ...

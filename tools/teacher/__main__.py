@@ -5,9 +5,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from teacher.edition import PACKAGE, exercise_key, scan, write_edition
+from teacher.edition import EXERCISE_MAP, PACKAGE, exercise_key, scan, write_edition
 import teacher.grade as grade_module
-from teacher.grade import grade, load_map, problems, table, to_csv
+import teacher.runner as runner_module
+from teacher.grade import grade, load_map, problems, table, to_csv, to_html, to_wide_csv
+from teacher.gradescope import build_zip, find_copy, results, write_results
 from teacher.markers import MarkerError
 
 
@@ -15,7 +17,10 @@ def _print_map(data: dict) -> None:
     for exercise, x in sorted(data["exercises"].items(), key=lambda kv: exercise_key(kv[0])):
         tests = x["tests"]
         print(f"{exercise:<6} {x['where']}  {x['task']}")
-        print(f"       {len(tests)} tests; caught by {x['caught_by'] or 'NO TEST'}")
+        if x.get("kind") == "derivation":
+            print("       a derivation: graded by hand")
+        else:
+            print(f"       {len(tests)} tests; caught by {x['caught_by'] or 'NO TEST'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     student.add_argument("--out", type=Path, default=None, help="default: ROOT/build/student")
     student.add_argument("--no-map", action="store_true", help="skip finding and checking each exercise's tests")
     commands.add_parser("map", help="list each exercise's tests (runs the course's tests once, then cached)")
+    zipped = commands.add_parser("gradescope", help="write the Gradescope autograder zip")
+    zipped.add_argument("--out", type=Path, default=None, help="default: ROOT/build/gradescope.zip")
+    run = commands.add_parser("gradescope-run", help="(run_autograder) grade SUBMISSION, write RESULTS json")
+    run.add_argument("submission", type=Path)
+    run.add_argument("results", type=Path)
     graded = commands.add_parser("grade", help="grade a student's copy, or a folder of them")
     graded.add_argument("dir", type=Path)
     graded.add_argument("--csv", type=Path, default=None, help="default: DIR/grades.csv")
@@ -38,9 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     root = args.root.resolve()
-    if args.jobs:
-        grade_module.WORKERS = max(1, args.jobs)
-    cache = root / "build" / "exercise_map.json"
+    if args.jobs:  # both modules read it: the runner for the unit tests, grade for the notebooks
+        runner_module.WORKERS = grade_module.WORKERS = max(1, args.jobs)
+    if args.command == "grade" and not args.dir.is_dir():
+        what = "is a file, not a folder" if args.dir.exists() else "does not exist"
+        print(f"error: DIR {args.dir} {what}; give a student's copy or a folder of copies", file=sys.stderr)
+        return 2
+    cache = root / EXERCISE_MAP  # committed; rebuilt only when the course's fingerprint changed
     try:
         course = scan(root)
     except MarkerError as error:
@@ -53,21 +67,35 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "student":
         out = (args.out or root / "build" / "student").resolve()
+        data = None
+        if not args.no_map:  # first, so the edition ships the current map
+            data = load_map(course, cache, timeout=max(args.timeout, 300))
+            course = scan(root)
         try:
             files = write_edition(course, out, "student")
         except MarkerError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         print(f"wrote the student edition: {len(files)} files, {len(course.regions)} exercises stubbed, in {out}")
-        if args.no_map:
+        if data is None:
             return 0
-        data = load_map(course, cache, timeout=max(args.timeout, 300))
         _print_map(data)
         found = problems(data)
         for problem in found:
             print(f"error: {problem}", file=sys.stderr)
         return 1 if found else 0
     data = load_map(course, cache, timeout=max(args.timeout, 300))
+    if args.command == "gradescope":
+        out = build_zip(course, (args.out or root / "build" / "gradescope.zip").resolve())
+        print(f"wrote {out}: upload it as the assignment's autograder")
+        return 0
+    if args.command == "gradescope-run":
+        try:
+            rows = grade(course, data, find_copy(args.submission.resolve()), timeout=args.timeout)
+            write_results(args.results, results(rows))
+        except Exception as error:  # the student sees this on Gradescope
+            write_results(args.results, {"score": 0.0, "output": f"could not grade: {type(error).__name__}: {error}"})
+        return 0
     if args.command == "map":
         _print_map(data)
         return 1 if problems(data) else 0
@@ -82,12 +110,19 @@ def main(argv: list[str] | None = None) -> int:
     graded = {}
     for folder in students:
         print(f"== {folder.name}")
-        graded[folder.name] = rows = grade(course, data, folder, timeout=args.timeout,
-                                           notebooks=args.notebooks)
+        try:
+            graded[folder.name] = rows = grade(course, data, folder, timeout=args.timeout,
+                                               notebooks=args.notebooks)
+        except Exception as error:  # this copy only; the others are still graded
+            print(f"error: could not grade {folder.name}: {type(error).__name__}: {error}", file=sys.stderr)
+            continue
         print(table(rows))
+        (folder / "grade-report.html").write_text(to_html(folder.name, rows))
     csv_path = args.csv or target / "grades.csv"
     csv_path.write_text(to_csv(graded))
-    print(f"wrote {csv_path}")
+    wide = csv_path.with_name(csv_path.stem + "-wide.csv")
+    wide.write_text(to_wide_csv(graded))
+    print(f"wrote {csv_path}, {wide} and a grade-report.html in each copy")
     return 0
 
 

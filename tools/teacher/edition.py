@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -22,6 +23,14 @@ import nbformat
 from teacher.markers import MarkerError, Region, check_python_source, find_regions, rewrite
 
 PACKAGE = "scratchlib"
+# the exercise map ships with both editions: scratchlib.exercises.check reads it; `make student`
+# rebuilds it only when its fingerprint says the course changed. Bump MAP_VERSION when the
+# way the map is made changes.
+EXERCISE_MAP = "tests/exercises.json"
+MAP_VERSION = 2
+# a derivation exercise: a region inside a markdown cell, graded by hand
+DERIVATION = re.compile(r"<!--\s*BEGIN SOLUTION\s+(?P<id>\d+\.\d+):\s*(?P<task>.*?)\s*-->(?P<body>.*?)"
+                        r"<!--\s*END SOLUTION\s*-->", re.S)
 # never part of an edition: the teacher's tools, their tests, generated files
 TEACHER_ONLY = ("tools/teacher/", "tests/test_teacher.py", "tests/teacher_fixture/", "build/")
 SKIP_PARTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints", "build"}
@@ -60,6 +69,7 @@ class Course:
     regions: list[Region] = field(default_factory=list)
     sources: dict[str, list[Region]] = field(default_factory=dict)      # .py path -> regions
     notebooks: dict[str, dict[int, list[Region]]] = field(default_factory=dict)  # path -> cell -> regions
+    derivations: dict[str, dict[int, list[Region]]] = field(default_factory=dict)  # markdown regions, by hand
 
     @property
     def ids(self) -> list[str]:
@@ -68,14 +78,21 @@ class Course:
     def region(self, exercise: str) -> Region:
         return next(r for r in self.regions if r.id == exercise)
 
+    def kind(self, exercise: str) -> str:
+        """library (a .py source), notebook (a code cell) or derivation (markdown, graded by hand)."""
+        region = self.region(exercise)
+        if any(region in regions for cells in self.derivations.values() for regions in cells.values()):
+            return "derivation"
+        return "notebook" if " cell " in region.where else "library"
+
     def fingerprint(self) -> str:
-        """A hash of everything that decides which test checks which exercise."""
-        digest = hashlib.sha256()
+        """A hash of everything that decides which test checks which exercise (the map itself aside)."""
+        digest = hashlib.sha256(f"map version {MAP_VERSION}".encode())
         for path in self.files:
+            if path == EXERCISE_MAP:
+                continue
             if path.startswith((f"{PACKAGE}/", "tests/", "notebooks/")) or path == "pyproject.toml":
                 digest.update(path.encode() + b"\0" + (self.root / path).read_bytes() + b"\0")
-        for tool in sorted(Path(__file__).parent.glob("*.py")):  # and the tools that made the map
-            digest.update(tool.name.encode() + b"\0" + tool.read_bytes() + b"\0")
         return digest.hexdigest()
 
 
@@ -124,6 +141,10 @@ def scan(root: Path) -> Course:
                     if cell_regions:
                         course.notebooks.setdefault(path, {})[index] = cell_regions
                         found += cell_regions
+                elif cell.cell_type == "markdown" and "BEGIN SOLUTION" in cell.source:
+                    cell_regions = _derivations(cell.source, f"{path} cell {index}")
+                    course.derivations.setdefault(path, {})[index] = cell_regions
+                    found += cell_regions
         for r in found:
             if r.id in seen:
                 raise MarkerError(f"{r.where}:{r.line}: exercise id {r.id} is used twice "
@@ -131,6 +152,23 @@ def scan(root: Path) -> Course:
             seen[r.id] = r
         course.regions += found
     return course
+
+
+def _derivations(text: str, where: str) -> list[Region]:
+    regions = []
+    for match in DERIVATION.finditer(text):
+        line = text.count("\n", 0, match.start())
+        regions.append(Region(match["id"], match["task"], where, line, text.count("\n", 0, match.end()),
+                              "", (match["body"],)))
+    if text.count("BEGIN SOLUTION") != len(regions) or text.count("END SOLUTION") != len(regions):
+        raise MarkerError(f"{where}: a markdown solution region must read "
+                          f"'<!-- BEGIN SOLUTION k.m: task -->' ... '<!-- END SOLUTION -->'")
+    return regions
+
+
+def derivation_prompt(match) -> str:
+    """What the student edition shows in place of a worked derivation: the task and room to write."""
+    return f"**Exercise {match['id']}** (your derivation): {match['task']}\n\n*Write your derivation here.*\n\n&nbsp;\n"
 
 
 def _drop_teacher_blocks(text: str, path: str) -> str:
@@ -162,6 +200,9 @@ def edition_file(course: Course, path: str, mode: str) -> bytes:
             cell = nb.cells[index]
             cell.source = rewrite(cell.source, regions, mode)
             cell.outputs, cell.execution_count = [], None
+        for index in course.derivations.get(path, {}):
+            if mode == "student":
+                nb.cells[index].source = DERIVATION.sub(derivation_prompt, nb.cells[index].source)
         for cell in nb.cells:
             # an output that shows library source (show_source) shows the solutions: clear it;
             # the student's own run of the cell shows the student's code

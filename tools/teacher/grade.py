@@ -15,9 +15,11 @@ costs only the test that crashed.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
+import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,10 +27,9 @@ from pathlib import Path
 
 import nbformat
 
-from teacher.edition import PACKAGE, Course, exercise_key, write_edition
+from teacher.edition import MAP_VERSION, PACKAGE, Course, exercise_key, write_edition
 from teacher.runner import WORKERS, execute_notebook, run_tests, test_files
 
-MAP_VERSION = 1
 
 
 # ---------------------------------------------------------------- which test checks which exercise
@@ -107,8 +108,10 @@ def exercise_map(course: Course, timeout: float = 300.0, verify: bool = True) ->
     exercises = {}
     for exercise in course.ids:
         region = course.region(exercise)
-        entry = {"task": region.task, "where": f"{region.where}:{region.line}"}
-        if exercise in notebooks:
+        entry = {"task": region.task, "where": f"{region.where}:{region.line}", "kind": course.kind(exercise)}
+        if entry["kind"] == "derivation":
+            entry.update(tests=[], cells=[], caught_by=None)
+        elif exercise in notebooks:
             cells = notebooks[exercise]["cells"]
             entry.update(tests=[c["test"] for c in cells], cells=cells, caught_by=notebooks[exercise]["caught_by"])
         else:
@@ -170,7 +173,7 @@ def problems(data: dict) -> list[str]:
     out = [f"exercise {e} ({x['where']}) is not caught by any test: "
            + ("no cell runs its code (call the function it completes in a later cell)" if " cell " in x["where"]
               else "add a unit test that runs it (a test that fails on the solutions does not count)")
-           for e, x in data["exercises"].items() if not x["caught_by"]]
+           for e, x in data["exercises"].items() if not x["caught_by"] and x.get("kind") != "derivation"]
     out += [f"{n} fails on the solutions:\n{m}" for n, m in data["failing_on_solutions"].items()]
     return out
 
@@ -184,6 +187,7 @@ class Row:
     where: str
     passed: int
     total: int
+    reason: str = ""    # one line: why the first failed test failed ("" when all passed)
 
     @property
     def score(self) -> float:
@@ -204,6 +208,7 @@ def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, not
     unit = sorted({t for x in data["exercises"].values() if not x["cells"] for t in x["tests"]})
     results = run_tests(course, student, [], select=unit, timeout=timeout) if unit else {}
     passed = {t for t, r in results.items() if r["outcome"] == "passed"}
+    why = {t: r.get("reason") or "failed" for t, r in results.items() if r["outcome"] != "passed"}
     scored = {c["notebook"] for x in data["exercises"].values() for c in x["cells"]}
     chosen = {"none": set(), "exercises": scored,
               "all": scored | {f for f in course.files if f.startswith("notebooks/") and f.endswith(".ipynb")}}
@@ -221,30 +226,84 @@ def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, not
                         r = by_id.get(c["id"]) if c["id"] else by_index.get(c["index"])
                         if r is not None and r["ok"]:
                             passed.add(c["test"])
+                        else:
+                            why[c["test"]] = cell_reason(r)
             ok = sum(r["ok"] for r in records)
             first = next((r for r in records if not r["ok"]), None)
             report(f"{path}: {ok}/{len(records)} cells ran"
                    + (f"; first error in cell {first['index']}: {first['error'][:200]}" if first else ""))
-    rows = [Row(e, x["task"], x["where"], sum(t in passed for t in x["tests"]), len(x["tests"]))
-            for e, x in sorted(data["exercises"].items(), key=lambda kv: exercise_key(kv[0]))]
+    rows = []
+    for e, x in sorted(data["exercises"].items(), key=lambda kv: exercise_key(kv[0])):
+        failed = [t for t in x["tests"] if t not in passed]
+        reason = f"{failed[0]}: {other_stub(why.get(failed[0], 'not run'), e)}" if failed else ""
+        if x.get("kind") == "derivation":
+            reason = "a derivation: graded by hand, not by the autograder"
+        rows.append(Row(e, x["task"], x["where"], len(x["tests"]) - len(failed), len(x["tests"]), reason))
     return rows
 
 
+def other_stub(reason: str, exercise: str) -> str:
+    """A test stopped by another exercise's stub says which (this exercise is not to blame for it)."""
+    found = re.search(r"exercise (\d+\.\d+)", reason) if reason.startswith("not attempted") else None
+    if found and found.group(1) != exercise:
+        return f"needs exercise {found.group(1)} first: its stub is still there"
+    return reason
+
+
+def cell_reason(record: dict | None) -> str:
+    """One line for a checking cell that did not pass."""
+    if record is None:
+        return "not run: an earlier cell stopped the notebook, or the cell is missing"
+    error = (record["error"].splitlines() or ["failed"])[0]
+    if "NotImplementedError: exercise " in error or "is not done yet" in error:
+        return "not attempted: the stub is still there (" + error.split(": ", 1)[-1] + ")"
+    return error[:300]
+
+
 def table(rows: list[Row]) -> str:
-    lines = [f"{'exercise':<9} {'passed':>6} {'total':>6} {'score':>6}  task"]
+    lines = [f"{'exercise':<9} {'passed':>6} {'total':>6} {'score':>6}  task / why not full marks"]
     for r in rows:
         lines.append(f"{r.exercise:<9} {r.passed:>6} {r.total:>6} {r.score:>6.2f}  {r.task}")
-    total = sum(r.score for r in rows) / len(rows) if rows else 0.0
+        if r.reason:
+            lines.append(f"{'':<31}  -> {r.reason}")
+    scored = [r for r in rows if r.total]  # a derivation has no tests: graded by hand
+    total = sum(r.score for r in scored) / len(scored) if scored else 0.0
     lines.append(f"{'total':<9} {sum(r.passed for r in rows):>6} {sum(r.total for r in rows):>6} {total:>6.2f}"
-                 f"  mean score over {len(rows)} exercises")
+                 f"  mean score over {len(scored)} autograded exercises")
     return "\n".join(lines)
 
 
 def to_csv(graded: dict[str, list[Row]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", "exercise", "passed", "total", "score", "where", "task"])
+    writer.writerow(["student", "exercise", "passed", "total", "score", "reason", "where", "task"])
     for name, rows in graded.items():
         for r in rows:
-            writer.writerow([name, r.exercise, r.passed, r.total, f"{r.score:.4f}", r.where, r.task])
+            writer.writerow([name, r.exercise, r.passed, r.total, f"{r.score:.4f}", r.reason, r.where, r.task])
     return out.getvalue()
+
+
+def to_wide_csv(graded: dict[str, list[Row]]) -> str:
+    """One row per student, one column per exercise (its score 0..1) and the mean: for a gradebook."""
+    exercises = sorted({r.exercise for rows in graded.values() for r in rows}, key=exercise_key)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["student", *exercises, "total"])
+    for name, rows in graded.items():
+        score = {r.exercise: r.score for r in rows if r.total}  # derivations (no tests) are graded by hand
+        mean = sum(score.values()) / len(score) if score else 0.0
+        writer.writerow([name, *(f"{score[e]:.4f}" if e in score else "by hand" for e in exercises), f"{mean:.4f}"])
+    return out.getvalue()
+
+
+def to_html(name: str, rows: list[Row]) -> str:
+    """One student's report, to hand back: each exercise, its score, and why marks were lost."""
+    scored = [r for r in rows if r.total]
+    mean = sum(r.score for r in scored) / len(scored) if scored else 0.0
+    body = "".join(
+        f"<tr><td>{html.escape(r.exercise)}</td><td>{html.escape(r.task)}</td><td>{r.passed}/{r.total}</td>"
+        f"<td>{r.score:.2f}</td><td>{html.escape(r.reason)}</td></tr>" for r in rows)
+    return (f"<!doctype html><meta charset=utf-8><title>scratchlib: {html.escape(name)}</title>"
+            f"<h1>{html.escape(name)}: {mean:.0%}</h1><table border=1 cellpadding=4>"
+            f"<tr><th>exercise</th><th>task</th><th>tests passed</th><th>score</th><th>why not full marks</th></tr>"
+            f"{body}</table>\n")

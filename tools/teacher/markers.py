@@ -50,8 +50,38 @@ class Region:
         return f"exercise {self.id}: {self.task}"
 
     def stub(self, newline: str = "\n") -> str:
-        """The line that replaces the region in the student edition."""
+        """The line that replaces the region in the student edition.
+
+        In a notebook cell, a region holding only assignments (a prediction or a hand
+        value) becomes those names set to ``...``, which check.compare reports as not done:
+        ``a, b = ..., ...  # exercise 3.6: task``. Anything else raises, naming the exercise.
+        """
+        names = assigned_names(self.body) if " cell " in self.where else None
+        if names:
+            values = ", ".join("..." for _ in names)
+            return f"{self.indent}{', '.join(names)} = {values}  # {self.message}{newline}"
         return f"{self.indent}raise NotImplementedError({_literal(self.message)}){newline}"
+
+
+def assigned_names(body) -> list[str] | None:
+    """The names a region's body assigns, when it holds nothing but `name = value` lines whose values
+    are written by hand (numbers, lists of numbers, arithmetic on them); else None. A region that
+    computes its value (calls, names) stays an exercise in code and raises its stub."""
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent("".join(body)))
+    except SyntaxError:
+        return None
+    names = []
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            return None
+        if any(isinstance(part, (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.Lambda))
+               for part in ast.walk(node.value)):
+            return None
+        names.append(node.targets[0].id)
+    return names or None
 
 
 def _literal(text: str) -> str:

@@ -6,12 +6,17 @@ Environment:
     TEACHER_SELECT   optional JSON file: the node ids to run (the others are deselected)
     TEACHER_COLLECT  optional file: the collected node ids are written there as JSON
     TEACHER_PLAN     optional JSON file: node id -> exercise whose stub the probe raises
+    TEACHER_TIMEOUT  optional: seconds allowed per test; a test past it fails with
+                     "timed out after N s" (hypothesis tests too, see TestTimedOut)
 """
 from __future__ import annotations
 
 import importlib
 import json
 import os
+import signal
+
+import pytest
 
 _state: dict = {}
 
@@ -51,6 +56,49 @@ def pytest_configure(config):
     settings.load_profile("teacher")
 
 
+class TestTimedOut(BaseException):
+    """Raised by the alarm when a test runs past its time.
+
+    A BaseException, not an Exception: hypothesis treats an Exception inside an example as
+    that example failing and replays it (another endless loop, with no alarm left); a
+    BaseException goes straight through it to pytest, which reports the test as failed.
+    """
+
+    __test__ = False  # not a test class, whatever its name
+
+
+def _alarm(signum, frame):
+    raise TestTimedOut(f"timed out after {float(os.environ['TEACHER_TIMEOUT']):g} s")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    seconds = float(os.environ.get("TEACHER_TIMEOUT") or 0)
+    if seconds <= 0 or not hasattr(signal, "setitimer"):
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def reason(report) -> str:
+    """One line saying why a test failed, for the teacher's table and the student's report."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else "failed"
+    if "TestTimedOut" in first or first.startswith("timed out after"):
+        return first.split(": ", 1)[-1] if "TestTimedOut" in first else first
+    if first.startswith("NotImplementedError: exercise "):
+        return "not attempted: the stub is still there (" + first.split(": ", 1)[1] + ")"
+    return first[:300]
+
+
 def pytest_collection_modifyitems(config, items):
     collect = os.environ.get("TEACHER_COLLECT")
     if collect:
@@ -68,7 +116,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_runtest_logstart(nodeid, location):
-    _state["current"] = {"nodeid": nodeid, "outcome": "passed", "duration": 0.0, "message": ""}
+    _state["current"] = {"nodeid": nodeid, "outcome": "passed", "duration": 0.0, "message": "", "reason": ""}
     probe = _probe()
     if probe is not None:
         probe.hits.clear()
@@ -85,6 +133,7 @@ def pytest_runtest_logreport(report):
     if report.failed:
         current["outcome"] = "failed"
         current["message"] += report.longreprtext[-3000:] + "\n"
+        current["reason"] = current["reason"] or reason(report)
     elif report.skipped and current["outcome"] == "passed":
         current["outcome"] = "skipped"
 

@@ -62,7 +62,8 @@ def _run_shard(course, code_dir, files, select, plan, timeout) -> dict[str, dict
     with tempfile.TemporaryDirectory(prefix="teacher-run-") as work:
         work = Path(work)
         remaining, todo, reason = set(select or ()), select, ""
-        for attempt in range(10**6):
+        attempt = 0
+        while True:  # each round either finishes or drops the tests that crashed, so it ends
             done, started, collected, reason = _run_once(course, code_dir, files, todo, plan, timeout, work, attempt)
             if todo is None:  # the first run collected the tests itself
                 if collected is None:
@@ -72,14 +73,17 @@ def _run_shard(course, code_dir, files, select, plan, timeout) -> dict[str, dict
             results.update({n: r for n, r in done.items() if n in remaining})
             for nodeid in crashed:
                 results[nodeid] = {"outcome": "failed", "duration": 0.0, "hits": [],
-                                   "message": f"the test did not finish: {reason}"}
+                                   "message": f"the test did not finish: {reason}",
+                                   "reason": "the test did not finish: " + (reason.splitlines() or ["it crashed"])[0]}
             remaining -= set(done) | set(crashed)
             if not crashed or not remaining:  # what is left was not collected; nor will it be next time
                 break
             todo = sorted(remaining)
+            attempt += 1
         for nodeid in sorted(remaining):
             results[nodeid] = {"outcome": "failed", "duration": 0.0, "hits": [],
-                               "message": f"the test could not be collected: {reason}"}
+                               "message": f"the test could not be collected: {reason}",
+                               "reason": "the test could not be collected (does the copy import?)"}
     return results
 
 
@@ -87,7 +91,7 @@ def _env(code_dir: Path, work: Path, name: str) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(Path(code_dir).resolve()), str(TOOLS)])
     env.update({"TEACHER_RESULTS": str(work / f"{name}.jsonl"), "CI": "true", "PYTHONDONTWRITEBYTECODE": "1",
-                "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"})
+                "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "TEACHER_TIMEOUT": "0"})
     for key in ("TEACHER_SELECT", "TEACHER_PLAN", "TEACHER_COLLECT", "TEACHER_STUB", "TEACHER_PROBE_LOG"):
         env.pop(key, None)
     return env
@@ -96,7 +100,7 @@ def _env(code_dir: Path, work: Path, name: str) -> dict:
 def _pytest(course: Course, files: list[str], timeout: float) -> list[str]:
     return [sys.executable, "-m", "pytest", "-p", "teacher.pytest_plugin", "-p", "no:cacheprovider",
             "-p", "no:nbval", "--rootdir", str(course.root), "-q", "--no-header", "--tb=short", "-o", "console_output_style=classic",
-            f"--timeout={timeout:g}", "--continue-on-collection-errors",
+            f"--timeout={timeout + 30:g}", "--continue-on-collection-errors",  # a backstop to the plugin's alarm
             *[str(course.root / f) for f in files]]
 
 
@@ -104,6 +108,7 @@ def _run_once(course, code_dir, files, select, plan, timeout, work, attempt):
     name = f"run{attempt}"
     env = _env(code_dir, work, name)
     env["TEACHER_COLLECT"] = str(work / f"{name}-collected.json")
+    env["TEACHER_TIMEOUT"] = f"{timeout:g}"
     if select is not None:
         (work / f"{name}-select.json").write_text(json.dumps(select))
         env["TEACHER_SELECT"] = str(work / f"{name}-select.json")
@@ -121,8 +126,8 @@ def _run_once(course, code_dir, files, select, plan, timeout, work, attempt):
         size = results_file.stat().st_size if results_file.exists() else 0
         if size != last_size:
             last_size, last_change = size, time.monotonic()
-        elif time.monotonic() - last_change > timeout + 60:  # pytest-timeout could not stop it
-            reason = f"no progress for {timeout + 60:g} s; the grader stopped it"
+        elif time.monotonic() - last_change > timeout + 60:  # neither the alarm nor pytest-timeout stopped it
+            reason = f"timed out after {timeout:g} s (the grader stopped its process)"
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     done, started = {}, []
@@ -173,6 +178,7 @@ def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on
                 record = {"index": index, "id": cell.get("id"), "ok": True, "error": "", "hits": []}
                 records.append(record)
                 seen = log.stat().st_size
+                started = time.monotonic()
                 try:
                     client.execute_cell(cell, index)
                 except DeadKernelError as error:
@@ -183,7 +189,9 @@ def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on
                         f.seek(seen)
                         record["hits"] = sorted(set(f.read().split()))
                 errors = [o for o in cell.outputs if o.output_type == "error"]
-                if errors:
+                if errors and errors[0].ename == "KeyboardInterrupt" and time.monotonic() - started >= timeout:
+                    record.update(ok=False, error=f"timed out after {timeout:g} s")  # nbclient interrupted it
+                elif errors:
                     record.update(ok=False, error=f"{errors[0].ename}: {errors[0].evalue}")
                     if stop_on_error:
                         break

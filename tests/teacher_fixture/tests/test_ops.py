@@ -1,4 +1,5 @@
 import pytest
+from hypothesis import given, strategies as st
 
 from scratchlib.ops import double, halve, relu_backward
 
@@ -24,3 +25,9 @@ def test_relu_backward_checks_lengths_first():
 
 def test_halve():
     assert halve(3) == 1.5
+
+
+@given(st.lists(st.floats(-10, 10), min_size=1, max_size=4))
+def test_relu_backward_passes_the_gradient_of_positive_inputs(x):
+    # a hypothesis test: an endless loop in it must still be stopped at the time limit
+    assert relu_backward(x, [1.0] * len(x)) == [1.0 if v > 0 else 0.0 for v in x]

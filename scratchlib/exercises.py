@@ -1,0 +1,202 @@
+"""The self-check: run exactly the tests of one exercise and say what passed, what failed, and why.
+
+From a terminal, in the course folder::
+
+    make check EX=4.3            # the same as: python -m scratchlib.exercises 4.3
+
+From a notebook cell::
+
+    import scratchlib.exercises
+    scratchlib.exercises.check("4.3")
+
+Which tests check which exercise is read from tests/exercises.json, the exercise map that
+ships with the course (the teacher's tools write it; it holds test names and cells, no
+solutions). A library exercise is checked by its unit tests, a notebook exercise by
+running its notebook (as saved on disk) up to its checking cells; a derivation is graded
+by hand. When something fails, the exercise's hint from its callout in the notebook is
+printed at the end.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAP = Path("tests") / "exercises.json"
+STUB = "not attempted: the stub is still there"
+
+
+@dataclass
+class Outcome:
+    """One test or checking cell: its name, whether it passed, and a one-line reason."""
+
+    test: str
+    passed: bool
+    reason: str = ""
+
+
+def load_map(root: Path = ROOT) -> dict:
+    path = Path(root) / MAP
+    if not path.exists():
+        raise FileNotFoundError(f"exercises: no exercise map at {path} (is this the course folder?)")
+    return json.loads(path.read_text())["exercises"]
+
+
+def _key(exercise: str) -> tuple[int, int]:
+    major, minor = exercise.split(".")
+    return int(major), int(minor)
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    first = lines[0] if lines else "failed"
+    if "NotImplementedError: exercise " in first or "is not done yet" in first:
+        return f"{STUB} ({first.split(': ', 1)[-1]})"
+    return first[:300]
+
+
+def run_unit_tests(tests: list[str], root: Path = ROOT, timeout: float = 120.0) -> list[Outcome]:
+    """Run the named pytest node ids in a child pytest; one Outcome per test, in the given order."""
+    with tempfile.TemporaryDirectory(prefix="scratchlib-check-") as work:
+        record = Path(work) / "outcomes.jsonl"
+        command = [sys.executable, "-m", "pytest", "-q", "--no-header", "-p", "no:cacheprovider",
+                   "-p", "no:nbval", "-p", "scratchlib.exercises", f"--timeout={timeout:g}",
+                   "--rootdir", str(root), *tests]
+        subprocess.run(command, cwd=root, capture_output=True, text=True,
+                       env={**os.environ, "SCRATCHLIB_CHECK_RECORD": str(record)})
+        seen: dict[str, Outcome] = {}
+        if record.exists():
+            for line in record.read_text().splitlines():
+                nodeid, passed, reason = json.loads(line)
+                if nodeid not in seen or seen[nodeid].passed:  # setup, call, teardown: the first failure counts
+                    seen[nodeid] = Outcome(nodeid, passed, reason)
+    return [seen.get(t) or Outcome(t, False, "did not run (a test file that does not import?)") for t in tests]
+
+
+def pytest_runtest_logreport(report):
+    """Loaded as a pytest plugin by run_unit_tests: write each test's outcome, one JSON line per phase."""
+    path = os.environ.get("SCRATCHLIB_CHECK_RECORD")
+    if not path or (report.when != "call" and report.passed):
+        return
+    crash = getattr(report.longrepr, "reprcrash", None)
+    reason = "" if report.passed else _one_line(crash.message if crash is not None else str(report.longrepr))
+    if report.skipped:
+        reason = "skipped"
+    with open(path, "a") as f:
+        f.write(json.dumps([report.nodeid, report.passed, reason]) + "\n")
+
+
+def run_notebook_cells(cells: list[dict], root: Path = ROOT, timeout: float = 300.0) -> list[Outcome]:
+    """Run the notebook of these cells in a fresh kernel up to the last of them; one Outcome per cell."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(root) / cells[0]["notebook"]
+    nb = nbformat.read(path, as_version=4)
+    by_id = {cell.get("id"): i for i, cell in enumerate(nb.cells)}
+    wanted = [by_id.get(c["id"], c["index"]) for c in cells]
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    errors: dict[int, str] = {}
+    # the course's own package first, whichever scratchlib is installed; every cell up to the last
+    # checking cell runs, even after an error (another exercise still stubbed must not hide this one)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(root).resolve()),
+                                                                        os.environ.get("PYTHONPATH")]))}
+    with client.setup_kernel(env=env):
+        for index, cell in enumerate(nb.cells[:max(wanted) + 1]):
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            client.execute_cell(cell, index)
+            error = next((o for o in cell.outputs if o.output_type == "error"), None)
+            if error is not None:
+                errors[index] = f"{error.ename}: {error.evalue}"
+    out = []
+    for c, index in zip(cells, wanted):
+        name = f"{c['notebook']} cell {index}"
+        if index in errors:
+            out.append(Outcome(name, False, _one_line(errors[index])))
+        else:
+            out.append(Outcome(name, True))
+    return out
+
+
+def other_stub(reason: str, exercise: str) -> str:
+    """A test that stopped at another exercise's stub says so: this one is not to blame."""
+    found = re.search(r"exercise (\d+\.\d+)", reason) if reason.startswith(STUB) else None
+    if found and found.group(1) != exercise:
+        return f"needs exercise {found.group(1)} first: its stub is still there"
+    return reason
+
+
+def hint(exercise: str, task: str = "", root: Path = ROOT) -> str:
+    """The hint of the exercise's callout (its <details><summary>Hint</summary> block), else its task."""
+    import nbformat
+
+    callout = re.compile(rf"\*\*Exercise {re.escape(exercise)}\*\*")
+    block = re.compile(r"<details>\s*<summary>\s*Hint\s*</summary>(.*?)</details>", re.S)
+    for path in sorted((Path(root) / "notebooks").glob("*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        for i, cell in enumerate(cells):
+            if cell.cell_type == "markdown" and callout.search(cell.source):
+                rest = cell.source[callout.search(cell.source).end():]
+                after = cells[i + 1].source if i + 1 < len(cells) and cells[i + 1].cell_type == "markdown" else ""
+                found = block.search(rest) or block.search(after)
+                if found:
+                    return found.group(1).strip()
+    return task
+
+
+def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out=print) -> bool:
+    """Run exercise's tests; print each with pass/fail and why, then the hint if one failed.
+
+    Returns True only when every test passed.
+    """
+    exercise = str(exercise)
+    root = Path(root)
+    exercises = load_map(root)
+    if exercise not in exercises:
+        known = ", ".join(sorted(exercises, key=_key))
+        raise ValueError(f"check: no exercise {exercise!r} in this course (known: {known})")
+    entry = exercises[exercise]
+    out(f"exercise {exercise}: {entry['task']}  ({entry['where']})")
+    if entry.get("kind") == "derivation":
+        out("a derivation: written in its notebook and graded by hand; nothing to run.")
+        return True
+    if not entry["tests"]:
+        out("no test checks this exercise in this course's map")
+        return False
+    if entry.get("cells"):
+        results = run_notebook_cells(entry["cells"], root, timeout=max(timeout, 300.0))
+    else:
+        results = run_unit_tests(entry["tests"], root, timeout)
+    for r in results:
+        r.reason = other_stub(r.reason, exercise)
+    for r in results:
+        out(f"  {'PASS' if r.passed else 'FAIL'}  {r.test}" + ("" if r.passed else f"\n        {r.reason}"))
+    passed = sum(r.passed for r in results)
+    out(f"{passed} of {len(results)} passed")
+    if passed < len(results):
+        out(f"\nHint for exercise {exercise}:\n{hint(exercise, entry['task'], root)}")
+    return passed == len(results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: make check EX=4.3   (or: python -m scratchlib.exercises 4.3)", file=sys.stderr)
+        return 2
+    try:
+        return 0 if check(args[0]) else 1
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
