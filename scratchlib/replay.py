@@ -139,10 +139,6 @@ class Replay:
                         grads[id(node)] = g
         return grads
 
-    def handed_into(self, node) -> list:
-        """Every gradient handed to ``node``, in the order they arrived."""
-        return [g for e in self.events if e.kind == "backward" for n, g in e.handed if n is node]
-
     def final_grads(self) -> dict:
         """id(node) -> the gradient it holds at the end of the replay."""
         return self.grads_at(len(self.events) - 1) if self.events else {}

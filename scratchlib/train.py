@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from scratchlib import data, plots
+from scratchlib import data
 
 
 class TrainingDiverged(FloatingPointError):
