@@ -32,7 +32,7 @@ LAYER_LIBRARY = {"scratchlib.layers", "scratchlib.network", "scratchlib.mlp", "s
                  "scratchlib.stepper", "scratchlib.train", "scratchlib.widgets", "scratchlib.benchmark"}
 
 KNOWN_UPWARD = {
-    ("scratchlib.plots", "scratchlib.replay"),          # plots draws the tape: moves to scratchlib.draw
+    ("scratchlib.plots", "scratchlib.replay"),          # plots.draw_network: moves to scratchlib.draw
     (ENGINE, "scratchlib.autograd.draw"),               # autograd.draw_graph alias in autograd/__init__
 }
 KNOWN_ENGINE_REACH = {
@@ -40,7 +40,6 @@ KNOWN_ENGINE_REACH = {
     ("scratchlib.plots", "scratchlib.replay"),            # autograd.draw uses plots.summarize
 }
 KNOWN_CYCLES = [
-    ["scratchlib.plots", "scratchlib.replay"],  # plots uses record_backward, replay plots._default_labels
     [ENGINE, "scratchlib.autograd.draw", "scratchlib.autograd.replay"],  # the draw_graph alias
 ]
 
