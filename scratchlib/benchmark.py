@@ -2,7 +2,7 @@ r"""Time one SGD training step of a 784-256-10 MNIST MLP, ours against torch.
 
 Every compared implementation does the same work per step: forward, backward and
 update of a 784 -> 256 (ReLU) -> 10 network with softmax cross-entropy, from the same
-starting weights (:func:`init`), on the same data, at the same learning rate (the tests
+starting weights (:func:`starting_weights`), on the same data, at the same learning rate (the tests
 check that their parameters stay equal to torch's step after step). Two rows are
 there for orientation, not comparison:
 
@@ -36,7 +36,7 @@ IN, HIDDEN, OUT = 784, 256, 10
 DEFAULT_LR = 0.01
 
 
-def data(batch_size: int, device="cpu", seed: int = 0):
+def fixed_batch(batch_size: int, device="cpu", seed: int = 0):
     """A fixed batch: ``x`` (B, 784) uniform in [0, 1), integer labels ``y`` (B,) in [0, 10)."""
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(batch_size, IN, generator=g).to(device)
@@ -44,7 +44,7 @@ def data(batch_size: int, device="cpu", seed: int = 0):
     return x, y
 
 
-def init(device="cpu", seed: int = 0):
+def starting_weights(device="cpu", seed: int = 0):
     """One set of starting weights ``[W1, b1, W2, b2]`` for every implementation (torch layout)."""
     g = torch.Generator().manual_seed(seed)
     bound1, bound2 = 1 / IN ** 0.5, 1 / HIDDEN ** 0.5
@@ -65,11 +65,11 @@ def torch_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callabl
 
     model = nn.Sequential(nn.Linear(IN, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, OUT)).to(device)
     with torch.no_grad():
-        for p, w in zip(model.parameters(), init(device)):
+        for p, w in zip(model.parameters(), starting_weights(device)):
             p.copy_(w)
     loss_fn = nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=lr)
-    x, y = data(batch_size, device)
+    x, y = fixed_batch(batch_size, device)
 
     def step():
         opt.zero_grad()
@@ -81,8 +81,8 @@ def torch_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callabl
 
 def matmul_floor(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
     """The matrix products and bias sums of one step alone, into preallocated outputs."""
-    w1, b1, w2, b2 = init(device)
-    x, _ = data(batch_size, device)
+    w1, b1, w2, b2 = starting_weights(device)
+    x, _ = fixed_batch(batch_size, device)
     g = torch.rand(batch_size, OUT, device=device)     # stands for dJ/d(logits)
     z1 = torch.empty(batch_size, HIDDEN, device=device)
     z2 = torch.empty(batch_size, OUT, device=device)
@@ -106,11 +106,11 @@ def layers_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callab
     from scratchlib.layers import Input, Linear, ReLU, SoftmaxCrossEntropy
     from scratchlib.network import Network
 
-    x, y = data(batch_size, device)
+    x, y = fixed_batch(batch_size, device)
     net = Network()
     x_in = net.add(Input((batch_size, IN)).set(x))
     target = net.add(Input((batch_size,), dtype=y.dtype).set(y))
-    w1, b1, w2, b2 = (net.add(Input(tuple(v.shape), train=True).set(v)) for v in init(device))
+    w1, b1, w2, b2 = (net.add(Input(tuple(v.shape), train=True).set(v)) for v in starting_weights(device))
     hidden = net.add(ReLU(net.add(Linear(x_in, w1, b1))))
     net.add(SoftmaxCrossEntropy(net.add(Linear(hidden, w2, b2)), target))
 
@@ -129,11 +129,11 @@ def autograd_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Call
 
     model = nn.Sequential(nn.Linear(IN, HIDDEN, device=device), nn.ReLU(),
                           nn.Linear(HIDDEN, OUT, device=device))
-    for p, w in zip(model.parameters(), init(device)):
+    for p, w in zip(model.parameters(), starting_weights(device)):
         p.data.copy_(w)
     loss_fn = nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=lr)
-    x, y = (Tensor(t) for t in data(batch_size, device))
+    x, y = (Tensor(t) for t in fixed_batch(batch_size, device))
 
     def step():
         opt.zero_grad()
@@ -148,10 +148,10 @@ def mlp_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callable[
     from scratchlib.mlp import NeuralNetwork
 
     net = NeuralNetwork(IN, OUT, [HIDDEN])
-    w1, b1, w2, b2 = init(device)
+    w1, b1, w2, b2 = starting_weights(device)
     for layer, (w, b) in zip(net.layers, ((w1, b1), (w2, b2))):
         layer.linear.weight, layer.linear.bias = w, b
-    x, y = data(batch_size, device)
+    x, y = fixed_batch(batch_size, device)
     onehot = torch.nn.functional.one_hot(y, OUT).to(x.dtype)
 
     def step():

@@ -378,6 +378,9 @@ class Scale(Layer):
 class Sum(Layer):
     r"""$s = a + b$ (two scalars, e.g. loss + regularization).
 
+    This ``Sum`` adds two layers' values; the engine's ``scratchlib.autograd.ops.Sum`` is a
+    different thing: it reduces one tensor over axes.
+
     Backward: $\partial J/\partial a = \partial J/\partial b = \partial J/\partial s$.
     """
 

@@ -231,19 +231,6 @@ def _node_kind(layer) -> str:
     return "operation"
 
 
-def _default_labels(net) -> dict:
-    """Names for the Inputs of an ``mlp`` network (x, y, W1, b1, ...); generic ones otherwise."""
-    labels = {}
-    for attr, label in (("x", "x"), ("target", "y")):
-        layer = getattr(net, attr, None)
-        if layer is not None:
-            labels[id(layer)] = label
-    for attr, letter in (("weights", "W"), ("biases", "b")):
-        for i, layer in enumerate(getattr(net, attr, []) or [], start=1):
-            labels[id(layer)] = f"{letter}{i}"
-    return labels
-
-
 def network_layout(net) -> dict:
     """Positions (column, row) of every layer on the tape, for :func:`draw_network`.
 
@@ -326,13 +313,14 @@ def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, ti
     layers = list(net.layers)
     if not layers:
         raise ValueError("draw_network: the network has no layers yet")
-    names = _default_labels(net)
+    from scratchlib.replay import record_backward, tape_labels  # the tape's pieces: moving to scratchlib.draw
+
+    names = tape_labels(net)
     for layer, label in (labels or {}).items():
         names[id(layer)] = str(label)
     grads, event = None, None
     if step is not None:
         if replay is None:
-            from scratchlib.replay import record_backward  # plots sits below the layer library
             replay = record_backward(net, labels)
         if not -len(replay) <= step < len(replay):
             raise IndexError(f"draw_network: step must lie in [0, {len(replay)}) for this replay of "

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 import torch
 
 from scratchlib.layers import Input, Layer
-from scratchlib.plots import _default_labels
 
 _WRAPPED = ("backward", "accumulate_grad", "accumulate_matmul", "accumulate_product")
 
@@ -54,9 +53,22 @@ class Event:
     source: object = None
 
 
+def tape_labels(net) -> dict:
+    """Names for the Inputs of an ``mlp`` network (x, y, W1, b1, ...); generic ones otherwise."""
+    labels = {}
+    for attr, label in (("x", "x"), ("target", "y")):
+        layer = getattr(net, attr, None)
+        if layer is not None:
+            labels[id(layer)] = label
+    for attr, letter in (("weights", "W"), ("biases", "b")):
+        for i, layer in enumerate(getattr(net, attr, []) or [], start=1):
+            labels[id(layer)] = f"{letter}{i}"
+    return labels
+
+
 def node_names(net, labels=None) -> dict:
     """A short, unique name for every layer: x, y, W1, b1, ... for an ``mlp``; Linear1, ReLU, ... otherwise."""
-    names = _default_labels(net)
+    names = tape_labels(net)
     for layer, label in (labels or {}).items():
         names[id(layer)] = str(label)
     counts: dict[str, int] = {}
@@ -138,10 +150,6 @@ class Replay:
                     if id(node) not in grads:  # a later arrival is a "sum" event of its own
                         grads[id(node)] = g
         return grads
-
-    def handed_into(self, node) -> list:
-        """Every gradient handed to ``node``, in the order they arrived."""
-        return [g for e in self.events if e.kind == "backward" for n, g in e.handed if n is node]
 
     def final_grads(self) -> dict:
         """id(node) -> the gradient it holds at the end of the replay."""

@@ -171,11 +171,6 @@ class Explorer:
         plt.close(self.figure)
 
 
-def explorer(**kwargs) -> Explorer:
-    """Make an :class:`Explorer` (see its arguments); the last line of a cell shows it."""
-    return Explorer(**kwargs)
-
-
 # The backward stepper (a slider over a recorded backward pass, for a Network or an autograd
 # Tensor) lives in its own module, with its headless logic in BackwardStepper.
 from scratchlib.stepper import BackwardStepper, backward_stepper  # noqa: E402,F401

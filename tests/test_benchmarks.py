@@ -19,13 +19,13 @@ def test_every_implementation_does_the_same_steps_as_torch(batch_size):
     lr = 0.2  # large enough that every parameter moves far beyond the tolerance
     steps = {name: bench.IMPLEMENTATIONS[name](batch_size, "cpu", lr=lr) for name in ("torch",) + COMPARED}
     for name, step in steps.items():
-        for before, start in zip(step.parameters(), bench.init()):
+        for before, start in zip(step.parameters(), bench.starting_weights()):
             assert torch.equal(before, start), name  # all start from the same weights
     for step in steps.values():
         for _ in range(10):
             step()
     expected = steps["torch"].parameters()
-    for got, start in zip(expected, bench.init()):
+    for got, start in zip(expected, bench.starting_weights()):
         assert (got - start).abs().max() > 5e-3  # torch's parameters really moved
     for name in COMPARED:
         for i, (got, want) in enumerate(zip(steps[name].parameters(), expected)):

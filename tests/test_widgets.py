@@ -69,7 +69,7 @@ def test_errors_show_in_the_status_line(monkeypatch):
 
 
 def test_widget_tree_holds_every_control():
-    e = widgets.explorer(dataset="circles", auto=False)
+    e = widgets.Explorer(dataset="circles", auto=False)
     tree = e.widget
     found = []
     stack = [tree]

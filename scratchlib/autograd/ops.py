@@ -209,7 +209,11 @@ def _axes(axis, ndim: int) -> tuple:
 
 
 class Sum(Function):
-    r"""$\sum$ over ``axis`` (all by default). Backward: $G$ copied along the summed axes."""
+    r"""$\sum$ over ``axis`` (all by default). Backward: $G$ copied along the summed axes.
+
+    This ``Sum`` reduces one tensor over axes; the layer library's ``scratchlib.layers.Sum`` is a
+    different thing: it adds two values ($s = a + b$).
+    """
 
     @staticmethod
     def forward(ctx: Context, x, axis=None, keepdims=False):

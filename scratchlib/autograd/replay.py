@@ -129,10 +129,4 @@ def record_backward(tensor: Tensor, names=None, gradient=None) -> Replay:
     return replay
 
 
-def leaf_grads(replay: Replay) -> dict:
-    """id(leaf Tensor) -> the gradient its AccumulateGrad node received in the replay."""
-    final = replay.final_grads()
-    return {id(n.variable): final[id(n)] for n in replay.nodes if isinstance(n, AccumulateGrad) and id(n) in final}
-
-
-__all__ = ["record_backward", "recording", "graph_nodes", "graph_names", "leaf_grads"]
+__all__ = ["record_backward", "recording", "graph_nodes", "graph_names"]
