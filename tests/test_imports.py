@@ -20,7 +20,8 @@ ENGINE = "scratchlib.autograd"
 
 # The floors, bottom first. An import from floor i into floor j > i is an upward edge.
 FLOORS = [
-    {"scratchlib", "scratchlib.validate", "scratchlib.source", "scratchlib.notebook", "scratchlib.mnist",
+    {"scratchlib", "scratchlib.validate", "scratchlib.source", "scratchlib.notebook", "scratchlib.exercises",
+     "scratchlib.mnist",
      "scratchlib.data", "scratchlib.check", "scratchlib.plots"},
     {"scratchlib.mlp", "scratchlib.layers", ENGINE},
     {"scratchlib.network"},
