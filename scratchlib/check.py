@@ -215,13 +215,14 @@ def _display_if_interactive(table: CheckTable) -> None:
 def gradcheck(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor],
               grads: Sequence[torch.Tensor], grad_output: torch.Tensor | None = None,
               labels: Sequence[str] | None = None,
-              atol: float = 1e-10, rtol: float = 1e-10) -> CheckTable:
+              atol: float = 1e-10, rtol: float = 1e-10, source: str = "hand") -> CheckTable:
     r"""Compare hand-computed gradients with torch autograd, in float64.
 
     ``fn(*inputs)`` is evaluated on float64 copies of ``inputs`` that require grad;
     autograd then back-propagates ``grad_output`` (the gradient of the objective
     with respect to ``fn``'s output; ones for a scalar output when omitted) and the
-    gradient it finds for each input is compared with ``grads`` by :func:`compare`.
+    gradient it finds for each input is compared with ``grads`` by :func:`compare`;
+    ``source`` titles autograd's column (pass ``"torch"``).
     """
     if len(grads) != len(inputs):
         raise ValueError(f"gradcheck needs one gradient per input: got {len(inputs)} inputs, "
@@ -242,7 +243,7 @@ def gradcheck(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor],
     reference = [torch.zeros_like(x) if g is None else g for x, g in zip(leaves, reference)]
     if labels is None:
         labels = [f"d input {i}" for i in range(len(inputs))]
-    return compare(reference, list(grads), labels=labels, atol=atol, rtol=rtol)
+    return compare(reference, list(grads), labels=labels, atol=atol, rtol=rtol, source=source)
 
 
 def numgrad(f: Callable[..., torch.Tensor], *tensors, eps: float = 1e-6):
