@@ -122,7 +122,7 @@ class CheckTable:
 MAX_WRONG_SHOWN = 8
 
 
-def _compare_one(label: str, expected, actual, atol: float, rtol: float, source: str) -> Row:
+def _compare_one(label: str, expected, actual, atol: float, rtol: float, source: str = "hand") -> Row:
     e, a = _as_tensor(expected), _as_tensor(actual)
     if e.shape != a.shape:
         return Row(label, e, a, float("inf"), False,
