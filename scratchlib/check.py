@@ -6,7 +6,11 @@ when any row differs by more than ``atol + rtol * |expected|``. The text is stab
 from run to run (errors are shown in coarse buckets), so nbval can compare it.
 
 ``gradcheck`` runs a function through torch autograd in float64 and compares the
-gradients it finds with gradients computed by hand.
+gradients it finds with gradients computed by hand; ``numgrad`` finds them without any
+autograd, by central differences, the first check of a derivative in notebook 03.
+
+A prediction exercise hands ``compare`` the student's numbers with ``exercise="k.m"``: left
+at ``...`` they raise "exercise k.m is not done yet", and wrong ones are named entry by entry.
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
+
+from . import validate
 
 
 def _as_tensor(value) -> torch.Tensor:
@@ -56,6 +62,7 @@ class Row:
     actual: torch.Tensor
     error: float  # max absolute difference (inf where the shapes differ)
     ok: bool
+    wrong: tuple[str, ...] = ()  # one line per entry outside the tolerance, "label[i, j]: ..."
 
 
 #: A row's look in the lab, by whether it matches: a see-through green or red over whatever the
@@ -70,10 +77,10 @@ ROW_STYLE = {
 class CheckTable:
     """The result of :func:`compare`: one row per checked quantity."""
 
-    columns = ("quantity", "hand", "computed", "max |error|", "pass")
-
-    def __init__(self, rows: list[Row], atol: float, rtol: float):
+    def __init__(self, rows: list[Row], atol: float, rtol: float, source: str = "hand"):
         self.rows, self.atol, self.rtol = rows, atol, rtol
+        # the expected column is titled by where its numbers come from: hand, torch, target, ...
+        self.columns = ("quantity", source, "computed", "max |error|", "pass")
 
     @property
     def ok(self) -> bool:
@@ -111,28 +118,69 @@ class CheckTable:
                 f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
-def _compare_one(label: str, expected, actual, atol: float, rtol: float) -> Row:
+#: At most this many wrong entries are spelled out per row; the rest are counted.
+MAX_WRONG_SHOWN = 8
+
+
+def _compare_one(label: str, expected, actual, atol: float, rtol: float, source: str = "hand") -> Row:
     e, a = _as_tensor(expected), _as_tensor(actual)
     if e.shape != a.shape:
-        return Row(label, e, a, float("inf"), False)
+        return Row(label, e, a, float("inf"), False,
+                   (f"{label}: {source} has shape {tuple(e.shape)}, computed has shape {tuple(a.shape)}",))
     if e.numel() == 0:
         return Row(label, e, a, 0.0, True)
     diff = (e - a).abs()
-    error = diff.max().item()
-    ok = bool((diff <= atol + rtol * e.abs()).all()) and not bool(torch.isnan(a).any() ^ torch.isnan(e).any())
-    return Row(label, e, a, error, ok)
+    bad = ~(diff <= atol + rtol * e.abs()) | (torch.isnan(a) ^ torch.isnan(e))  # NaN vs number is wrong
+    bad &= ~(torch.isnan(a) & torch.isnan(e))                                   # NaN where NaN is expected is right
+    error = diff.nan_to_num(nan=float("inf")).max().item() if bad.any() else diff.nan_to_num(nan=0.0).max().item()
+    return Row(label, e, a, error, not bool(bad.any()), _wrong_entries(label, e, a, bad, source))
+
+
+def _wrong_entries(label: str, e: torch.Tensor, a: torch.Tensor, bad: torch.Tensor, source: str) -> tuple[str, ...]:
+    """'label[i, j]: hand 0.5, computed 0.25, off by 0.25' for each wrong entry (the first few)."""
+    where = bad.nonzero().tolist()
+    lines = []
+    for index in where[:MAX_WRONG_SHOWN]:
+        name = f"{label}[{', '.join(map(str, index))}]" if index else label
+        ev, av = e[tuple(index)].item(), a[tuple(index)].item()
+        lines.append(f"{name}: {source} {_format_number(ev)}, computed {_format_number(av)}, "
+                     f"off by {_format_number(abs(ev - av))}")
+    if len(where) > MAX_WRONG_SHOWN:
+        lines.append(f"{label}: and {len(where) - MAX_WRONG_SHOWN} more wrong entries")
+    return tuple(lines)
+
+
+def _holds_ellipsis(value) -> bool:
+    """True for ``...`` itself or a list/tuple with ``...`` somewhere inside (an unfinished exercise)."""
+    if value is Ellipsis:
+        return True
+    return isinstance(value, (list, tuple)) and any(_holds_ellipsis(v) for v in value)
 
 
 def compare(expected, actual, labels: Sequence[str] | None = None,
-            atol: float = 1e-6, rtol: float = 1e-5) -> CheckTable:
-    r"""Check computed values against expected (hand-worked) ones and show the table.
+            atol: float = 1e-6, rtol: float = 1e-5, source: str = "hand",
+            exercise: str | None = None) -> CheckTable:
+    r"""Check computed values against expected ones and show the table.
 
     With ``labels`` given, ``expected`` and ``actual`` are sequences with one entry
     (a number, list or tensor) per label; without, each is a single entry. A row
     passes where every element satisfies $|e - a| \le \mathrm{atol} + \mathrm{rtol}\,|e|$
-    and the shapes agree. Raises ``AssertionError`` (with the table in its message)
-    on any mismatch; otherwise returns the table, which the notebook displays.
+    and the shapes agree. ``source`` says where the expected numbers come from
+    (``"hand"``, ``"torch"``, ``"target"``, ...) and titles their column.
+
+    With ``exercise="k.m"`` the expected values are a student's answer to that exercise:
+    an answer still ``...`` raises ``NotImplementedError("exercise k.m is not done yet: ...")``.
+    Raises ``AssertionError`` on any mismatch, naming each wrong entry and by how much,
+    with the table; otherwise returns the table, which the notebook displays.
     """
+    if not isinstance(source, str) or not source:
+        raise TypeError(f"compare: source must be a non-empty string such as 'hand' or 'torch', got {source!r}")
+    if exercise is not None and not isinstance(exercise, str):
+        raise TypeError(f"compare: exercise must be an id such as '3.6', got {exercise!r}")
+    if _holds_ellipsis(expected):
+        if exercise is not None:
+            raise NotImplementedError(f"exercise {exercise} is not done yet: replace ... with your numbers")
+        raise ValueError("compare: the expected values hold ... (Ellipsis): fill in the numbers")
     if labels is None:
         expected, actual, labels = [expected], [actual], ["value"]
     else:
@@ -140,14 +188,16 @@ def compare(expected, actual, labels: Sequence[str] | None = None,
         if not (len(labels) == len(expected) == len(actual)):
             raise ValueError(f"compare needs one expected and one actual value per label: got "
                              f"{len(labels)} labels, {len(expected)} expected, {len(actual)} actual")
-    if atol < 0 or rtol < 0:
-        raise ValueError(f"atol and rtol must be non-negative, got atol={atol}, rtol={rtol}")
-    rows = [_compare_one(str(l), e, a, atol, rtol) for l, e, a in zip(labels, expected, actual)]
-    table = CheckTable(rows, atol, rtol)
+    atol = validate.non_negative("compare", "atol", atol)
+    rtol = validate.non_negative("compare", "rtol", rtol)
+    rows = [_compare_one(str(l), e, a, atol, rtol, source) for l, e, a in zip(labels, expected, actual)]
+    table = CheckTable(rows, atol, rtol, source)
     if not table.ok:
         _display_if_interactive(table)
         failed = ", ".join(r.label for r in rows if not r.ok)
-        raise AssertionError(f"mismatch in {failed}:\n{table!r}")
+        whose = f"exercise {exercise}: " if exercise is not None else ""
+        wrong = "\n".join(f"  {line}" for r in rows for line in r.wrong)
+        raise AssertionError(f"{whose}mismatch in {failed}:\n{wrong}\n{table!r}")
     return table
 
 
@@ -165,13 +215,14 @@ def _display_if_interactive(table: CheckTable) -> None:
 def gradcheck(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor],
               grads: Sequence[torch.Tensor], grad_output: torch.Tensor | None = None,
               labels: Sequence[str] | None = None,
-              atol: float = 1e-10, rtol: float = 1e-10) -> CheckTable:
+              atol: float = 1e-10, rtol: float = 1e-10, source: str = "hand") -> CheckTable:
     r"""Compare hand-computed gradients with torch autograd, in float64.
 
     ``fn(*inputs)`` is evaluated on float64 copies of ``inputs`` that require grad;
     autograd then back-propagates ``grad_output`` (the gradient of the objective
     with respect to ``fn``'s output; ones for a scalar output when omitted) and the
-    gradient it finds for each input is compared with ``grads`` by :func:`compare`.
+    gradient it finds for each input is compared with ``grads`` by :func:`compare`;
+    ``source`` titles autograd's column (pass ``"torch"``).
     """
     if len(grads) != len(inputs):
         raise ValueError(f"gradcheck needs one gradient per input: got {len(inputs)} inputs, "
@@ -192,4 +243,42 @@ def gradcheck(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor],
     reference = [torch.zeros_like(x) if g is None else g for x, g in zip(leaves, reference)]
     if labels is None:
         labels = [f"d input {i}" for i in range(len(inputs))]
-    return compare(reference, list(grads), labels=labels, atol=atol, rtol=rtol)
+    return compare(reference, list(grads), labels=labels, atol=atol, rtol=rtol, source=source)
+
+
+def numgrad(f: Callable[..., torch.Tensor], *tensors, eps: float = 1e-6):
+    r"""The gradient of the scalar ``f(*tensors)`` by central differences, in float64.
+
+    Each entry $a$ of each tensor is moved to $a \pm \varepsilon$ in turn, the others held,
+    and $\partial f / \partial a \approx \big(f(a + \varepsilon) - f(a - \varepsilon)\big) / (2\varepsilon)$.
+    The error is of order $\varepsilon^2$ (truncation) plus $10^{-16}/\varepsilon$ (rounding),
+    about $10^{-10}$ at the default step. No autograd is involved: ``f`` may be any code.
+    Returns one gradient per tensor, each of that tensor's shape: a tensor when one
+    tensor is given, else a tuple.
+    """
+    eps = validate.positive("numgrad", "eps", eps)
+    if not tensors:
+        raise ValueError("numgrad: give at least one tensor to differentiate with respect to")
+    points = [_as_tensor(t).clone() for t in tensors]
+
+    def value() -> float:
+        out = _as_tensor(f(*points))
+        if out.numel() != 1:
+            raise ValueError(f"numgrad: f must return one number, got shape {tuple(out.shape)}")
+        return out.item()
+
+    value()  # a non-scalar f fails here, before any work
+    grads = []
+    for point in points:
+        grad = torch.zeros_like(point)
+        flat, flat_grad = point.view(-1), grad.view(-1)
+        for i in range(flat.numel()):
+            kept = flat[i].item()
+            flat[i] = kept + eps
+            up = value()
+            flat[i] = kept - eps
+            down = value()
+            flat[i] = kept
+            flat_grad[i] = (up - down) / (2 * eps)
+        grads.append(grad)
+    return grads[0] if len(grads) == 1 else tuple(grads)

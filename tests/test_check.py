@@ -71,3 +71,89 @@ def test_gradcheck_scalar_output_and_bad_grad_output():
         gradcheck(lambda a: a * 2, [x], [x])
     with pytest.raises(ValueError, match="grad_output has shape"):
         gradcheck(lambda a: a * 2, [x], [x], grad_output=torch.ones(2))
+
+
+def test_compare_titles_the_expected_column_by_its_source():
+    table = compare([1.0], [1.0], source="torch")
+    assert repr(table).splitlines()[0].split() == ["quantity", "torch", "computed", "max", "|error|", "pass"]
+    assert "<th>torch</th>" in table._repr_html_()
+    with pytest.raises(TypeError, match="compare: source must be a non-empty string"):
+        compare(1.0, 1.0, source="")
+
+
+def test_compare_an_exercise_left_at_ellipsis_says_it_is_not_done():
+    with pytest.raises(NotImplementedError, match=r"^exercise 3\.6 is not done yet: replace \.\.\. with your numbers$"):
+        compare(..., torch.ones(2), exercise="3.6")
+    with pytest.raises(NotImplementedError, match=r"exercise 1\.7 is not done yet"):
+        compare([[1.0, 2.0], ...], [torch.ones(2), 3.0], labels=["a", "b"], exercise="1.7")
+    with pytest.raises(ValueError, match=r"compare: the expected values hold \.\.\."):
+        compare(..., 1.0)
+
+
+def test_compare_names_each_wrong_entry_and_by_how_much():
+    with pytest.raises(AssertionError) as info:
+        compare([[[0.25, 0.0, -0.5], [-0.125, 0.0, 0.25]]], [torch.tensor([[0.25, 0.5, -0.5], [-0.125, 0.0, 0.0]])],
+                labels=["dJ/dW2"], exercise="3.6")
+    message = str(info.value)
+    assert message.startswith("exercise 3.6: mismatch in dJ/dW2:\n")
+    assert "  dJ/dW2[0, 1]: hand 0, computed 0.5, off by 0.5\n" in message
+    assert "  dJ/dW2[1, 2]: hand 0.25, computed 0, off by 0.25\n" in message
+    assert message.count("off by") == 2
+    with pytest.raises(AssertionError, match=r"  J: target 2, computed 2\.5, off by 0\.5\n"):
+        compare([2.0], [2.5], labels=["J"], source="target")
+    with pytest.raises(AssertionError, match=r"v: hand has shape \(2,\), computed has shape \(3,\)"):
+        compare([[1.0, 2.0]], [[1.0, 2.0, 3.0]], labels=["v"])
+
+
+def test_compare_spells_out_the_first_wrong_entries_and_counts_the_rest():
+    with pytest.raises(AssertionError) as info:
+        compare(torch.zeros(20), torch.ones(20))
+    assert str(info.value).count("off by 1") == 8 and "value: and 12 more wrong entries" in str(info.value)
+
+
+def test_compare_nan_only_where_nan_is_expected():
+    compare([float("nan"), 1.0], [float("nan"), 1.0])
+    with pytest.raises(AssertionError, match=r"value\[1\]: hand 1, computed nan"):
+        compare([0.0, 1.0], [0.0, float("nan")])
+
+
+def test_compare_refuses_bad_tolerances():
+    with pytest.raises(ValueError, match="compare: atol"):
+        compare(1.0, 1.0, atol=-1.0)
+    with pytest.raises(TypeError, match="compare: rtol"):
+        compare(1.0, 1.0, rtol="0.1")
+
+
+def test_numgrad_matches_autograd_in_float64_on_random_shapes():
+    from scratchlib.check import numgrad
+
+    g = torch.Generator().manual_seed(3)
+    for rows, cols in [(1, 1), (2, 3), (4, 2)]:
+        x = torch.randn(rows, cols, generator=g, dtype=torch.float64)
+        w = torch.randn(3, cols, generator=g, dtype=torch.float64)
+
+        def f(x, w):
+            return (torch.tanh(x @ w.T) ** 2).sum() + (w ** 3).sum()
+
+        dx, dw = numgrad(f, x, w)
+        xr, wr = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
+        ref = torch.autograd.grad(f(xr, wr), [xr, wr])
+        assert dx.shape == x.shape and dw.shape == w.shape and dx.dtype == torch.float64
+        assert (dx - ref[0]).abs().max() < 1e-8 and (dw - ref[1]).abs().max() < 1e-8
+        assert torch.equal(x, xr.detach())  # the inputs are left as they were
+
+
+def test_numgrad_on_hand_numbers_and_bad_input():
+    from scratchlib.check import numgrad
+
+    # f(a, b) = a^2 b + 3b: df/da = 2ab = -12, df/db = a^2 + 3 = 12 at (3, -2)
+    da, db = numgrad(lambda a, b: a ** 2 * b + 3 * b, torch.tensor(3.0), torch.tensor(-2.0))
+    assert abs(da.item() + 12) < 1e-8 and abs(db.item() - 12) < 1e-8
+    single = numgrad(lambda v: (v ** 2).sum(), [1.0, -0.5])   # lists are taken too; one tensor in, one out
+    assert torch.allclose(single, torch.tensor([2.0, -1.0], dtype=torch.float64), atol=1e-8, rtol=0)
+    with pytest.raises(ValueError, match=r"numgrad: f must return one number, got shape \(2,\)"):
+        numgrad(lambda v: v * 2, [1.0, 2.0])
+    with pytest.raises(ValueError, match="numgrad: eps"):
+        numgrad(lambda v: v.sum(), [1.0], eps=0.0)
+    with pytest.raises(ValueError, match="numgrad: give at least one tensor"):
+        numgrad(lambda: torch.tensor(1.0))
