@@ -412,6 +412,11 @@ def test_the_course_edition_is_deterministic_and_has_no_solutions(course, studen
     assert not [f for f in files if f.startswith(("tools/teacher/", "tests/teacher_fixture/", "tests/test_teacher"))]
     leaks = [f for f, data in files.items() if b"BEGIN SOLUTION" in data or b"TEACHER ONLY" in data]
     assert leaks == []
+    # the student's README says how to work, and nothing of the teacher's tools or the hub
+    readme = files["README.md"].decode()
+    assert "## Working through the exercises" in readme and "make check EX=" in readme
+    for teacher_word in ("make student", "make grade", "gradescope", "JupyterHub", "## Maintaining"):
+        assert teacher_word not in readme, teacher_word
     for region in course.regions:
         path = region.where.split(" cell ")[0]
         assert region.stub().strip().encode() in files[path] or path.endswith(".ipynb")
