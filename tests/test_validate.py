@@ -62,3 +62,15 @@ def test_safe_step_refuses_before_anything_moves():
     with pytest.raises(validate.NonFiniteStep, match=r"overflows; nothing was moved"):
         validate.safe_step("f", [W], [torch.full((2, 3), 1e30)], 1e10)
     assert torch.equal(W, torch.ones(2, 3))
+
+
+def test_safe_step_decides_exactly_at_the_edge_of_the_floats():
+    """The usual path reads only the gradients; a large step is tried entry by entry."""
+    biggest = torch.finfo(torch.float32).max
+    W = torch.tensor([[biggest, -1.0], [0.5, 2.0]])
+    validate.safe_step("f", [W], [torch.ones(2, 2)], 0.1)      # a finite weight at FLT_MAX stays finite
+    validate.safe_step("f", [W.clone().fill_(0)], [torch.full((2, 2), 1e31)], 10.0)  # huge, but fits
+    with pytest.raises(validate.NonFiniteStep, match=r"parameter 0 non-finite: the step \(step size 1 times"):
+        validate.safe_step("f", [W], [torch.tensor([[-1e33, 0.0], [0.0, 0.0]])], 1.0)  # pushes FLT_MAX over
+    with pytest.raises(validate.NonFiniteStep, match="it already holds NaN or inf"):
+        validate.safe_step("f", [torch.tensor([math.inf])], [torch.tensor([1e31])], 1.0)
