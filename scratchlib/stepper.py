@@ -13,8 +13,9 @@ import re
 import matplotlib.pyplot as plt
 import torch
 
-from scratchlib import plots
+from scratchlib import draw
 from scratchlib.replay import Replay, record_backward
+from scratchlib.text import tensor_text
 
 # For each layer type, the rule that makes the gradient of each input (by the layer's
 # attribute name): a formula in the layer's own letters and the operands it reads.
@@ -34,17 +35,8 @@ _RULES = {
 
 
 def matrix_text(t: torch.Tensor, indent: str = "    ", max_numbers: int = 30) -> str:
-    """A tensor as aligned rows of rounded numbers (a range for big ones)."""
-    t = torch.as_tensor(t).detach().cpu()
-    if t.numel() > max_numbers:
-        return f"{indent}{tuple(t.shape)}, values {t.min().item():.3g} .. {t.max().item():.3g}"
-    if t.dim() == 0:
-        return f"{indent}{t.item():.4g}"
-    rows = t.reshape(-1, t.shape[-1]) if t.dim() > 1 else t.reshape(1, -1)
-    cells = [[f"{v:.4g}" if t.is_floating_point() else str(int(v)) for v in row.tolist()] for row in rows]
-    cells = [["0" if c in ("-0", "0") else c for c in row] for row in cells]
-    width = max(len(c) for row in cells for c in row)
-    return "\n".join(indent + "[" + " ".join(c.rjust(width) for c in row) + "]" for row in cells)
+    """A tensor as aligned rows of rounded numbers (its shape and range for a big one)."""
+    return tensor_text(t, limit=max_numbers, layout="rows", big="{shape}, values {low} .. {high}", indent=indent)
 
 
 def local_rule(replay: Replay, i: int) -> str:
@@ -144,9 +136,8 @@ class BackwardStepper:
         """The graph at step ``i`` (default: the current step); returns the Axes."""
         i = self.step if i is None else i
         if self.replay.net is not None:
-            return plots.draw_network(self.net, ax=ax, labels=self.labels, step=i, replay=self.replay)
-        from scratchlib.autograd.draw import draw_graph
-        return draw_graph(self.net, self.labels, ax=ax, step=i, replay=self.replay)
+            return draw.draw_network(self.net, ax=ax, labels=self.labels, step=i, replay=self.replay)
+        return draw.draw_graph(self.net, self.labels, ax=ax, step=i, replay=self.replay)
 
     def __len__(self) -> int:
         return len(self.replay)
