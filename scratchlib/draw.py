@@ -13,6 +13,7 @@ be shrunk into the output area. This module sits above both libraries; neither i
 """
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -29,7 +30,6 @@ from scratchlib.text import number, tensor_text
 
 FONT = 12         # node labels, in points (= pixels at the notebooks' 72 dpi)
 FONT_STEP = 11    # node labels with a replay step: two more lines per node
-MAX_WIDTH = 12.5  # inches: at 72 dpi 900 pixels, the width of a notebook's output area
 RED, ORANGE, PALE, PALE_EDGE, PALE_INK = "#cc0000", "#e69138", "#fafafa", "#999999", "#888888"
 # colours of the tape: data, parameters, operations, losses, the weight-decay branch
 KIND_COLOURS = {"data": "#cfe2f3", "parameter": "#fce5cd", "operation": "#eeeeee",
@@ -101,37 +101,65 @@ class _Frame:
         return dict(boxstyle=f"{shape},pad=0.35", facecolor=face, edgecolor=edge, linewidth=width,
                     linestyle=line), ink
 
-    def title(self, ax, title: str | None) -> None:
-        if title:
-            ax.set_title(title, fontsize=FONT + 1)
-        elif self.stepping:
-            i = self.replay.events.index(self.event)
-            ax.set_title(f"step {i} of {len(self.replay)}: " + self.replay.describe(i).split(" ", 1)[1],
-                         fontsize=FONT)
+    def heading(self, title: str | None) -> str:
+        """The title given, else (at a step) what happens at this step."""
+        if title or not self.stepping:
+            return title or ""
+        i = self.replay.events.index(self.event)
+        return f"step {i} of {len(self.replay)}: " + self.replay.describe(i).split(" ", 1)[1]
 
 
-def _arrow(ax, start, end, frame: _Frame, source, consumer, colour="0.35", dashed=False, bend=0.08,
-           shrink=22) -> None:
-    flowing = frame.flowing(source, consumer)
-    ax.annotate("", xy=end, xytext=start,
-                arrowprops=dict(arrowstyle="-|>", color=RED if flowing else colour, lw=2.6 if flowing else 1.3,
-                                linestyle="--" if dashed else "-", shrinkA=shrink, shrinkB=shrink,
-                                connectionstyle=f"arc3,rad={bend}", mutation_scale=14))
+def _place(cells: dict, texts: dict, fontsize: float, gap: float) -> tuple[dict, float, float]:
+    """Node -> (x, y) in inches from its (column, row), each column as wide as its widest label.
+
+    Returns the positions and the width and height the drawing needs: labels of any
+    length stay apart at their full size instead of being squeezed into equal columns.
+    """
+    char, line = 0.62 * fontsize / 72, 1.3 * fontsize / 72  # a character's width, a line's height
+    widths: dict[float, float] = {}
+    for node, (column, _) in cells.items():
+        longest = max(len(part) for part in texts[node].split("\n"))
+        widths[column] = max(widths.get(column, 0.0), longest * char + gap)
+    left, x = {}, 0.0
+    for column in sorted(widths):
+        left[column], x = x, x + widths[column]
+    row = (max(t.count("\n") for t in texts.values()) + 2.2) * line
+    rows = [r for _, r in cells.values()]
+    xy = {node: (left[c] + widths[c] / 2, (r - min(rows)) * row + row / 2) for node, (c, r) in cells.items()}
+    return xy, x, (max(rows) - min(rows) + 1) * row
 
 
-def _new_axes(ax, columns: float, rows: float, stepping: bool, column_in: float, row_in: float):
-    """The given Axes, or a new figure sized to the graph (at most MAX_WIDTH wide)."""
+def _render(ax, frame: _Frame, cells: dict, texts: dict, looks: dict, arrows: list, title: str | None,
+            gap: float, legend_space: float = 0.0):
+    """Draw the boxes (``looks[node]`` = face colour, box shape, pending) and the arrows
+    (source, consumer, colour, dashed, bend) at their places; a new figure unless ``ax`` is given."""
+    fontsize = FONT_STEP if frame.stepping else FONT
+    xy, width, height = _place(cells, texts, fontsize, gap)
+    heading = textwrap.fill(frame.heading(title), max(int(width / (0.6 * FONT / 72)), 40))
     if ax is None:
-        scale = 1.3 if stepping else 1.0
-        _, ax = plt.subplots(figsize=(min(scale * column_in * columns + 0.4, MAX_WIDTH),
-                                      min(scale * row_in * rows + 1.0, 11)))
-    return ax
-
-
-def _finish(ax, xs, ys, pad_x=0.6, pad_y=0.6) -> None:
-    ax.set_xlim(min(xs) - pad_x, max(xs) + pad_x)
-    ax.set_ylim(min(ys) - pad_y, max(ys) + pad_y)
+        top = 0.2 + (heading.count("\n") + 1.6) * FONT / 60 if heading else 0.15
+        fig, ax = plt.subplots(figsize=(width + 0.3, height + top + legend_space))
+        fig.subplots_adjust(left=0.15 / (width + 0.3), right=1 - 0.15 / (width + 0.3),
+                            bottom=legend_space / fig.get_figheight(), top=1 - top / fig.get_figheight())
+    boxes = {}
+    for node, text in texts.items():
+        face, shape, pending = looks[node]
+        bbox, ink = frame.box(node, face, shape, pending)
+        boxes[node] = ax.text(*xy[node], text, ha="center", va="center", zorder=3, color=ink,
+                              fontsize=fontsize, bbox=bbox)
+    for source, consumer, colour, dashed, bend in arrows:  # after the boxes: they end at their edges
+        flowing = frame.flowing(source, consumer)
+        ax.annotate("", xy=xy[consumer], xytext=xy[source], zorder=4,
+                    arrowprops=dict(arrowstyle="-|>", color=RED if flowing else colour,
+                                    lw=2.6 if flowing else 1.3, linestyle="--" if dashed else "-",
+                                    patchA=boxes[source].get_bbox_patch(), patchB=boxes[consumer].get_bbox_patch(),
+                                    shrinkA=2, shrinkB=2, connectionstyle=f"arc3,rad={bend}", mutation_scale=14))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
     ax.axis("off")
+    if heading:
+        ax.set_title(heading, fontsize=FONT)
+    return ax
 
 
 # ------------------------------------------------------------------ the tape (notebook 04)
@@ -229,32 +257,28 @@ def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, ti
     frame = _Frame.at("draw_network", step, replay, lambda: record_tape(net, labels), highlight)
     names = {**(frame.replay.names if frame.stepping else {}), **tape_labels(net)}
     names.update({id(layer): str(label) for layer, label in (labels or {}).items()})
-    positions = network_layout(net)
-    columns = max(x for x, _ in positions.values()) + 1
-    rows = max(y for _, y in positions.values()) + 1
-    ax = _new_axes(ax, columns, rows, frame.stepping, column_in=1.35, row_in=0.95)
+    texts, looks = {}, {}
+    for layer in layers:
+        texts[layer], pending = _tape_label(layer, names), False
+        if frame.stepping:
+            lines, pending = frame.state(layer, getattr(layer, "needs_grad", True))
+            texts[layer] += lines
+        kind = node_kind(layer)
+        looks[layer] = (KIND_COLOURS[kind], "square" if kind == "data" else "round", pending)
+    arrows = []
     for layer in layers:
         for source in layer.inputs:
             branch = "weight decay" in (node_kind(layer), node_kind(source))
-            _arrow(ax, positions[id(source)], positions[id(layer)], frame, source, layer,
-                   colour="#38761d" if branch else "0.35", dashed=branch)
-    for layer in layers:
-        text, pending = _tape_label(layer, names), False
-        if frame.stepping:
-            lines, pending = frame.state(layer, getattr(layer, "needs_grad", True))
-            text += lines
-        bbox, ink = frame.box(layer, KIND_COLOURS[node_kind(layer)],
-                              "square" if node_kind(layer) == "data" else "round", pending)
-        ax.text(*positions[id(layer)], text, ha="center", va="center", zorder=3, color=ink,
-                fontsize=FONT_STEP if frame.stepping else FONT, bbox=bbox)
-    _finish(ax, [x for x, _ in positions.values()], [y for _, y in positions.values()])
+            arrows.append((source, layer, "#38761d" if branch else "0.35", branch, 0.08))
+    layout = network_layout(net)
+    ax = _render(ax, frame, {layer: layout[id(layer)] for layer in layers}, texts, looks, arrows, title,
+                 gap=0.55, legend_space=0.45)
     used = {node_kind(l) for l in layers}
     legend = [Patch(facecolor=c, edgecolor="#444444", label=k) for k, c in KIND_COLOURS.items() if k in used]
     if frame.stepping:
         legend.append(Patch(facecolor=PALE, edgecolor=PALE_EDGE, linestyle="--", label="grad pending"))
     ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(legend),
               fontsize=FONT - 1, frameon=False)
-    frame.title(ax, title)
     return ax
 
 
@@ -310,31 +334,25 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax=Non
     frame = _Frame.at("draw_graph", step, replay, lambda: record_graph(tensor, names))
     named = {_node_of(t): (name, t) for name, t in (names or {}).items()
              if isinstance(t, Tensor) and t.requires_grad}
-    position = _graph_layout(nodes, edges)
-    columns = max(x for x, _ in position.values()) + 1
-    rows = max(sum(1 for p in position.values() if p[0] == x) for x in range(int(columns)))
-    ax = _new_axes(ax, columns, rows, frame.stepping, column_in=2.0, row_in=1.35)
-    drawn: dict[tuple, int] = {}
+    texts, looks = {}, {}
+    for node in nodes:
+        name, t = named.get(node, (None, None))
+        leaf, pending = isinstance(node, AccumulateGrad), False
+        if frame.stepping:
+            texts[node] = (name or "leaf") if leaf else node.function.__name__ + (f"\n= {name}" if name else "")
+            lines, pending = frame.state(node)
+            texts[node] += lines
+        else:
+            texts[node] = _graph_label(node, name, t)
+        looks[node] = ("#dbe9f6" if leaf else "#fdebd0", "round" if leaf else "square", pending)
+    cells, arrows, drawn = _graph_layout(nodes, edges), [], {}
     for child, parent in edges:  # a value used twice by one op gets two bent arrows
         k = drawn[child, parent] = drawn.get((child, parent), -1) + 1
         bend = 0.0 if k == 0 and edges.count((child, parent)) == 1 else 0.3 * (1 if k % 2 else -1) * (k // 2 + 1)
-        _arrow(ax, position[child], position[parent], frame, child, parent, bend=bend, shrink=28)
-    for node in nodes:
-        name, t = named.get(node, (None, None))
-        leaf = isinstance(node, AccumulateGrad)
-        pending = False
-        if frame.stepping:
-            text = (name or "leaf") if leaf else node.function.__name__ + (f"\n= {name}" if name else "")
-            lines, pending = frame.state(node)
-            text += lines
-        else:
-            text = _graph_label(node, name, t)
-        bbox, ink = frame.box(node, "#dbe9f6" if leaf else "#fdebd0", "round" if leaf else "square", pending)
-        ax.text(*position[node], text, ha="center", va="center", zorder=3, color=ink,
-                fontsize=FONT_STEP if frame.stepping else FONT, bbox=bbox)
-    _finish(ax, [p[0] for p in position.values()], [p[1] for p in position.values()], pad_y=0.8)
-    frame.title(ax, title)
-    return ax
+        if bend == 0.0 and cells[parent][0] - cells[child][0] > 1:
+            bend = -0.25  # an arrow past a column bows around the boxes in between
+        arrows.append((child, parent, "0.35", False, bend))
+    return _render(ax, frame, cells, texts, looks, arrows, title, gap=1.0)
 
 
 __all__ = ["draw_network", "draw_graph", "network_layout", "node_kind", "summarize"]

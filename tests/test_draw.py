@@ -146,3 +146,43 @@ def test_draws_every_node_and_edge_of_a_small_expression():
 def test_needs_a_tensor_with_a_graph():
     with pytest.raises(ValueError, match="requires_grad=True"):
         draw_graph(Tensor(torch.ones(2)))
+
+
+def _boxes_on_the_page(ax):
+    """Each node label's box in pixels, once the figure is drawn at the notebooks' 72 dpi."""
+    ax.figure.set_dpi(72)
+    ax.figure.canvas.draw()
+    return [(t, t.get_bbox_patch().get_window_extent()) for t in _nodes(ax)]
+
+
+def _overlapping(boxes):
+    return [(a.get_text(), b.get_text()) for k, (a, p) in enumerate(boxes) for b, q in boxes[k + 1:]
+            if p.overlaps(q)]
+
+
+@pytest.mark.parametrize("stepped", [False, True])
+def test_tape_labels_are_readable_at_100_percent_zoom(stepped):
+    """At 72 dpi a point is a pixel: labels of at least 11 px, no two boxes on top of each other,
+    every box inside the figure (so nothing is shrunk or cut off)."""
+    net = _stepped_mlp()
+    ax = draw.draw_network(net, step=7 if stepped else None)
+    boxes = _boxes_on_the_page(ax)
+    assert len(boxes) == len(net.layers)
+    assert min(t.get_fontsize() for t, _ in boxes) >= 11
+    assert _overlapping(boxes) == []
+    page = ax.figure.bbox
+    assert all(page.x0 <= b.x0 and b.x1 <= page.x1 and page.y0 <= b.y0 and b.y1 <= page.y1 for _, b in boxes)
+    plt.close(ax.figure)
+
+
+def test_engine_graph_labels_are_readable_at_100_percent_zoom():
+    a = Tensor(torch.tensor(2.0), requires_grad=True)
+    b = Tensor(torch.tensor(-3.0), requires_grad=True)
+    ab = a * b
+    f = ab + a
+    for step in (None, 3):
+        ax = draw_graph(f, names=dict(a=a, b=b, ab=ab, f=f), step=step)
+        boxes = _boxes_on_the_page(ax)
+        assert len(boxes) == 4 and min(t.get_fontsize() for t, _ in boxes) >= 11
+        assert _overlapping(boxes) == []
+        plt.close(ax.figure)
