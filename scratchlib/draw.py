@@ -7,9 +7,9 @@ pass has reached it, its gradient; nodes not reached yet are pale with a dashed 
 the node of that step is red and the nodes it handed a gradient to orange, with the
 arrows the gradient flows along. That part is written once (:class:`_Frame`) for both.
 
-Sizes are chosen for JupyterLab at 100% zoom: the notebooks draw at 72 dpi, where one
-point of font size is one pixel on the screen, and a figure is kept narrow enough not to
-be shrunk into the output area. This module sits above both libraries; neither imports it.
+Sizes are for JupyterLab at 100% zoom: the notebooks draw at 72 dpi, where a point of font
+size is a pixel, and the figure grows with its labels instead of squeezing them. This
+module sits above both libraries; neither imports it.
 """
 from __future__ import annotations
 
@@ -110,11 +110,8 @@ class _Frame:
 
 
 def _place(cells: dict, texts: dict, fontsize: float, gap: float) -> tuple[dict, float, float]:
-    """Node -> (x, y) in inches from its (column, row), each column as wide as its widest label.
-
-    Returns the positions and the width and height the drawing needs: labels of any
-    length stay apart at their full size instead of being squeezed into equal columns.
-    """
+    """Node -> (x, y) in inches from its (column, row), each column as wide as its widest label;
+    and the width and height of the drawing."""
     char, line = 0.62 * fontsize / 72, 1.3 * fontsize / 72  # a character's width, a line's height
     widths: dict[float, float] = {}
     for node, (column, _) in cells.items():
@@ -178,12 +175,11 @@ def node_kind(layer) -> str:
 def network_layout(net) -> dict:
     """Positions (column, row) of every layer on the tape, for :func:`draw_network`.
 
-    Columns follow the tape: an operation sits one column right of its deepest input,
-    and each Input (and each side branch) is pulled right, next to the first layer that
-    reads it. The main path (from the last layer back through each layer's first
-    input) runs along row 0; Inputs stack above it in their column (those read by
-    fewer layers nearer), and side branches such as the Regularization layers of
-    weight decay run along a row of their own at the top.
+    Columns follow the tape: an operation sits one column right of its deepest input, and
+    each Input or side branch is pulled right, next to the first layer that reads it. The
+    main path (back from the last layer through first inputs) runs along row 0; Inputs
+    stack above it (those read by fewer layers nearer), and side branches such as weight
+    decay's Regularization layers run along a row of their own at the top.
     """
     layers = list(net.layers)
     consumers = {id(l): [] for l in layers}
@@ -302,18 +298,13 @@ def _graph_layout(nodes, edges) -> dict:
             for d, column in columns.items() for i, node in enumerate(column)}
 
 
-def _graph_label(node, name, t) -> str:
-    """Without a step: the node's name, and the value (and gradient) of a named scalar or leaf."""
-    if isinstance(node, AccumulateGrad):
-        title, t = name or "leaf", t if t is not None else node.variable
-    else:
-        title = node.function.__name__ + (f"\n= {name}" if name else "")
+def _known_value(t) -> str:
+    """Without a step: the value (and gradient) of a named scalar or a leaf, the shape of a bigger one."""
     if t is None:
-        return title
+        return ""
     if t.data.numel() > 1:
-        return title + "\nshape " + "x".join(str(s) for s in t.shape)
-    text = title + "\n" + number(t.item())
-    return text + ("\ngrad " + number(t.grad.item()) if t.grad is not None else "")
+        return "\nshape " + "x".join(str(s) for s in t.shape)
+    return "\n" + number(t.item()) + ("\ngrad " + number(t.grad.item()) if t.grad is not None else "")
 
 
 def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax=None,
@@ -338,12 +329,12 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax=Non
     for node in nodes:
         name, t = named.get(node, (None, None))
         leaf, pending = isinstance(node, AccumulateGrad), False
+        texts[node] = (name or "leaf") if leaf else node.function.__name__ + (f"\n= {name}" if name else "")
         if frame.stepping:
-            texts[node] = (name or "leaf") if leaf else node.function.__name__ + (f"\n= {name}" if name else "")
             lines, pending = frame.state(node)
-            texts[node] += lines
         else:
-            texts[node] = _graph_label(node, name, t)
+            lines = _known_value(node.variable if leaf and t is None else t)
+        texts[node] += lines
         looks[node] = ("#dbe9f6" if leaf else "#fdebd0", "round" if leaf else "square", pending)
     cells, arrows, drawn = _graph_layout(nodes, edges), [], {}
     for child, parent in edges:  # a value used twice by one op gets two bent arrows
