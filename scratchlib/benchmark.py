@@ -17,17 +17,15 @@ random order, so a slow patch of a shared machine hurts all of them alike; the t
 report medians of wall time and of process CPU time (a cross-check that other programs
 on the machine do not inflate), and ratios to torch measured in the same run.
 
-Command line: ``python benchmarks/train_step.py --help`` (``make bench``).
+The command line (``make bench``, ``python benchmarks/train_step.py --help``) lives in
+benchmarks/train_step.py; this module keeps the measured steps, the timing and the tables
+(notebook 06 runs a small version of the same benchmark from here).
 """
 from __future__ import annotations
 
-import argparse
-import csv
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Callable, NamedTuple
 
 import torch
@@ -252,52 +250,3 @@ def format_table(rows, batch_sizes) -> str:
                  else "-".rjust(18) for b in batch_sizes]
         lines.append(f"{LABELS.get(row['implementation'], row['implementation']):<{width}}" + "".join(cells))
     return "\n".join(lines)
-
-
-def write_csv(path: Path, results, batch_sizes, names) -> None:
-    """One row per implementation: wall ms and ratio, CPU ms and ratio, for each batch size."""
-    wall, cpu = table(results, batch_sizes, names, "wall"), table(results, batch_sizes, names, "cpu")
-    fields = ["implementation"] + [f"{clock}_{k}@{b}" for b in batch_sizes
-                                   for clock in ("wall", "cpu") for k in ("ms", "ratio")]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        for w, c in zip(wall, cpu):
-            row = {"implementation": w["implementation"]}
-            row.update({f"wall_{k}": v for k, v in w.items() if k != "implementation"})
-            row.update({f"cpu_{k}": v for k, v in c.items() if k != "implementation"})
-            writer.writerow(row)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/train_step.py",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 10, 100, 1000])
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch's intra-op threads (default: torch's choice)")
-    parser.add_argument("--repeats", type=int, default=15, help="interleaved repetitions (medians)")
-    parser.add_argument("--min-seconds", type=float, default=0.05, help="least wall time per sample")
-    parser.add_argument("--only", nargs="+", choices=list(IMPLEMENTATIONS), default=list(IMPLEMENTATIONS))
-    parser.add_argument("--csv", type=Path, default=Path("build/bench.csv"))
-    args = parser.parse_args(argv)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        parser.error(f"--device {args.device}: no CUDA device is available here")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    names = ["torch"] + [n for n in args.only if n != "torch"]
-    print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
-          f"{args.repeats} interleaved repetitions, medians")
-    results = measure(args.batch_sizes, names, args.device, args.repeats, args.min_seconds)
-    for clock, what in (("wall", "wall time"), ("cpu", "CPU time of this process")):
-        print(f"\n{what} per step")
-        print(format_table(table(results, args.batch_sizes, names, clock), args.batch_sizes))
-    print(f"\n{NOTE}")
-    write_csv(args.csv, results, args.batch_sizes, names)
-    print(f"wrote {args.csv}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

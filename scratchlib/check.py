@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 import torch
 
 from . import validate
+from .text import number, tensor_text
 
 
 def _as_tensor(value) -> torch.Tensor:
@@ -31,17 +32,7 @@ def _as_tensor(value) -> torch.Tensor:
 
 def _format_values(t: torch.Tensor, max_numbers: int = 6) -> str:
     """Small tensors as their numbers (5 significant digits), large ones as a shape."""
-    if t.numel() == 0:
-        return "[]"
-    if t.numel() > max_numbers:
-        return f"tensor of shape {tuple(t.shape)}"
-    numbers = ", ".join(_format_number(v) for v in t.flatten().tolist())
-    return numbers if t.dim() == 0 else f"[{numbers}]"
-
-
-def _format_number(v: float) -> str:
-    text = f"{v:.5g}"
-    return "0" if text == "-0" else text
+    return tensor_text(t, digits=5, limit=max_numbers, big="tensor of shape {shape}")
 
 
 def _format_error(err: float) -> str:
@@ -143,8 +134,8 @@ def _wrong_entries(label: str, e: torch.Tensor, a: torch.Tensor, bad: torch.Tens
     for index in where[:MAX_WRONG_SHOWN]:
         name = f"{label}[{', '.join(map(str, index))}]" if index else label
         ev, av = e[tuple(index)].item(), a[tuple(index)].item()
-        lines.append(f"{name}: {source} {_format_number(ev)}, computed {_format_number(av)}, "
-                     f"off by {_format_number(abs(ev - av))}")
+        lines.append(f"{name}: {source} {number(ev, 5)}, computed {number(av, 5)}, "
+                     f"off by {number(abs(ev - av), 5)}")
     if len(where) > MAX_WRONG_SHOWN:
         lines.append(f"{label}: and {len(where) - MAX_WRONG_SHOWN} more wrong entries")
     return tuple(lines)

@@ -13,8 +13,9 @@ import re
 import matplotlib.pyplot as plt
 import torch
 
-from scratchlib import plots
+from scratchlib import draw
 from scratchlib.replay import Replay, record_backward
+from scratchlib.text import tensor_text
 
 # For each layer type, the rule that makes the gradient of each input (by the layer's
 # attribute name): a formula in the layer's own letters and the operands it reads.
@@ -34,17 +35,8 @@ _RULES = {
 
 
 def matrix_text(t: torch.Tensor, indent: str = "    ", max_numbers: int = 30) -> str:
-    """A tensor as aligned rows of rounded numbers (a range for big ones)."""
-    t = torch.as_tensor(t).detach().cpu()
-    if t.numel() > max_numbers:
-        return f"{indent}{tuple(t.shape)}, values {t.min().item():.3g} .. {t.max().item():.3g}"
-    if t.dim() == 0:
-        return f"{indent}{t.item():.4g}"
-    rows = t.reshape(-1, t.shape[-1]) if t.dim() > 1 else t.reshape(1, -1)
-    cells = [[f"{v:.4g}" if t.is_floating_point() else str(int(v)) for v in row.tolist()] for row in rows]
-    cells = [["0" if c in ("-0", "0") else c for c in row] for row in cells]
-    width = max(len(c) for row in cells for c in row)
-    return "\n".join(indent + "[" + " ".join(c.rjust(width) for c in row) + "]" for row in cells)
+    """A tensor as aligned rows of rounded numbers (its shape and range for a big one)."""
+    return tensor_text(t, limit=max_numbers, layout="rows", big="{shape}, values {low} .. {high}", indent=indent)
 
 
 def local_rule(replay: Replay, i: int) -> str:
@@ -121,13 +113,16 @@ def _autograd_rule(replay: Replay, e) -> str:
     return "\n".join(lines)
 
 
+RULE_FONT = 11  # the rule's monospace text, in points (= pixels at 72 dpi)
+
+
 class BackwardStepper:
     """The logic of the backward stepper, no widgets: a replay, a current ``step``, its pictures.
 
     ``BackwardStepper(net)`` records one backward pass of the network's last forward,
     ``BackwardStepper(L, names)`` one through the autograd graph behind the Tensor ``L``
     (every gradient stays as it was). ``frame(i)`` is a matplotlib Figure: the graph
-    at step ``i`` (left) and the local rule of that step with its numbers (right).
+    at step ``i`` and, below it, the local rule of that step with its numbers.
     """
 
     def __init__(self, net_or_tensor, labels=None):
@@ -144,9 +139,8 @@ class BackwardStepper:
         """The graph at step ``i`` (default: the current step); returns the Axes."""
         i = self.step if i is None else i
         if self.replay.net is not None:
-            return plots.draw_network(self.net, ax=ax, labels=self.labels, step=i, replay=self.replay)
-        from scratchlib.autograd.draw import draw_graph
-        return draw_graph(self.net, self.labels, ax=ax, step=i, replay=self.replay)
+            return draw.draw_network(self.net, ax=ax, labels=self.labels, step=i, replay=self.replay)
+        return draw.draw_graph(self.net, self.labels, ax=ax, step=i, replay=self.replay)
 
     def __len__(self) -> int:
         return len(self.replay)
@@ -169,16 +163,45 @@ class BackwardStepper:
         return local_rule(self.replay, self.step if i is None else i)
 
     def frame(self, i: int | None = None):
-        """The Figure for step ``i`` (default: the current step): graph left, rule right."""
+        """The Figure for step ``i`` (default: the current step): the graph, the rule below it.
+
+        The graph keeps the size :mod:`scratchlib.draw` gives it (its labels readable at
+        100% zoom); the rule's text goes underneath, where a notebook has room to spare.
+        """
         i = self.step if i is None else i
-        fig, (graph, text) = plt.subplots(1, 2, figsize=(14, 5.2), gridspec_kw={"width_ratios": [2.4, 1]})
-        self.draw(i, ax=graph)
+        graph = self.draw(i)
+        fig = graph.figure
+        width, height = fig.get_size_inches()
+        char, line = 0.6 * RULE_FONT / 72, 1.25 * RULE_FONT / 72  # monospace: a character, a line
+        (graph_width, graph_height), (columns, rows) = self._room()
+        below = (rows + 2.5) * line
+        total, tall = max(graph_width, columns * char + 0.4), graph_height + below
+        fig.set_size_inches(total, tall)
+        box = graph.get_position()  # keep the graph's size in inches, centred in its room
+        graph.set_position([(box.x0 * width + (total - width) / 2) / total,
+                            (box.y0 * height + below + (graph_height - height) / 2) / tall,
+                            box.width * width / total, box.height * height / tall])
+        text = fig.add_axes([0.2 / total, 0.0, 1.0 - 0.4 / total, (below - 2 * line) / tall])
         text.axis("off")
-        text.text(0.0, 1.0, self.rule(i), family="monospace", fontsize=7.5, va="top", ha="left",
+        text.text(0.0, 1.0, self.rule(i), family="monospace", fontsize=RULE_FONT, va="top", ha="left",
                   transform=text.transAxes)
-        text.set_title("the local rule at this step", fontsize=9)
-        fig.tight_layout()
+        text.set_title("the local rule at this step", fontsize=RULE_FONT + 1, loc="left")
         return fig
+
+    def _room(self) -> tuple[tuple[float, float], tuple[int, int]]:
+        """The largest graph (inches) and rule (characters, lines) of any step: every frame gets
+        the same size, so the picture does not jump while the slider moves."""
+        if not hasattr(self, "_room_needed"):
+            sizes = []
+            for k in range(len(self.replay)):
+                ax = self.draw(k)
+                sizes.append(ax.figure.get_size_inches())
+                plt.close(ax.figure)
+            rules = [self.rule(k) for k in range(len(self.replay))]
+            self._room_needed = ((max(w for w, _ in sizes), max(h for _, h in sizes)),
+                                 (max(len(row) for r in rules for row in r.splitlines()),
+                                  max(r.count("\n") + 1 for r in rules)))
+        return self._room_needed
 
     def png(self, i: int | None = None, dpi: int = 72) -> bytes:
         """``frame(i)`` as PNG bytes (the figure is closed again)."""
@@ -207,7 +230,7 @@ def backward_stepper(net_or_tensor, labels=None, interval_ms: int = 1200):
                                continuous_update=False)
     widgets.jslink((play, "value"), (slider, "value"))
     caption = widgets.HTML()
-    image = widgets.Image(format="png")
+    image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))  # shrinks to a narrow output area
     cache: dict[int, bytes] = {}
 
     def show(i: int) -> None:

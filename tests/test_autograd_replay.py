@@ -5,9 +5,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scratchlib.autograd import Tensor, draw_graph, nn
+from scratchlib.autograd import Tensor, nn
 from scratchlib.autograd.function import AccumulateGrad, Context
 from scratchlib.autograd.replay import record_backward, recording
+from scratchlib.draw import draw_graph
 from scratchlib.stepper import BackwardStepper, backward_stepper
 
 

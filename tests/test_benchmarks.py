@@ -1,4 +1,5 @@
-"""The benchmark harness (scratchlib.benchmark): it times the same work everywhere and reports ratios to torch."""
+"""The benchmark harness (scratchlib.benchmark, and its command line benchmarks/train_step.py): it times the
+same work everywhere and reports ratios to torch."""
 import collections
 import importlib.util
 from pathlib import Path
@@ -11,6 +12,14 @@ from scratchlib import benchmark as bench
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPARED = ("scratchlib.layers", "scratchlib.autograd")
+
+
+def command_line():
+    """benchmarks/train_step.py as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("train_step", ROOT / "benchmarks" / "train_step.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
 
 
 @pytest.mark.parametrize("batch_size", [1, 8])
@@ -84,7 +93,7 @@ def test_measure_and_table_report_ratios_against_torch():
 
 def test_main_writes_csv(tmp_path, capsys):
     out = tmp_path / "bench.csv"
-    assert bench.main(["--batch-sizes", "2", "--repeats", "1", "--min-seconds", "0.001",
+    assert command_line().main(["--batch-sizes", "2", "--repeats", "1", "--min-seconds", "0.001",
                        "--only", "torch", "matmul floor", "--csv", str(out)]) == 0
     lines = out.read_text().splitlines()
     assert lines[0] == "implementation,wall_ms@2,wall_ratio@2,cpu_ms@2,cpu_ratio@2"
@@ -93,16 +102,16 @@ def test_main_writes_csv(tmp_path, capsys):
     assert "wall time per step" in printed and "CPU time of this process per step" in printed
 
 
-def test_command_line_script_runs_main():
-    spec = importlib.util.spec_from_file_location("train_step", ROOT / "benchmarks" / "train_step.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    assert script.main is bench.main
+def test_the_library_keeps_the_steps_and_the_script_the_command_line():
+    assert not hasattr(bench, "main") and not hasattr(bench, "write_csv")
+    assert not {"data", "init"} & set(dir(bench))  # no names that shadow scratchlib.data
+    script = command_line()
+    assert callable(script.main) and script.bench is bench
 
 
 def test_cuda_device_is_refused_clearly_without_a_gpu(capsys):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     with pytest.raises(SystemExit):
-        bench.main(["--device", "cuda", "--batch-sizes", "2"])
+        command_line().main(["--device", "cuda", "--batch-sizes", "2"])
     assert "no CUDA device is available" in capsys.readouterr().err

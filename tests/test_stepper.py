@@ -3,6 +3,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
+from scratchlib.draw import draw_network
 from scratchlib.network import mlp
 from scratchlib.stepper import BackwardStepper, backward_stepper, local_rule, matrix_text
 
@@ -49,7 +50,15 @@ def test_step_and_frames():
     graph, text = fig.axes
     assert "sum W2" in graph.get_title()
     assert text.texts[0].get_text() == stepper.rule(7)
-    plt.close(fig)
+    # the graph keeps the size draw_network gives it alone (its labels readable), and every
+    # frame has the same size, so the picture does not jump while the slider moves
+    alone = draw_network(stepper.net, step=7, replay=stepper.replay).figure
+    width, height = alone.get_size_inches()
+    box = graph.get_position()
+    assert box.width * fig.get_figwidth() == pytest.approx(alone.axes[0].get_position().width * width)
+    assert box.height * fig.get_figheight() == pytest.approx(alone.axes[0].get_position().height * height)
+    assert all(tuple(stepper.frame(k).get_size_inches()) == tuple(fig.get_size_inches()) for k in (0, 3, 10))
+    plt.close("all")
     assert stepper.png(3).startswith(b"\x89PNG")
     with pytest.raises(IndexError, match=r"step must lie in \[0, 11\), got 11"):
         stepper.step = 11

@@ -1,7 +1,7 @@
 r"""A replay of one backward pass through an autograd graph, node by node.
 
 ``record_backward(L)`` runs the engine's own :func:`~scratchlib.autograd.function.backward`
-from ``L`` and returns a :class:`scratchlib.replay.Replay` whose events are
+from ``L`` and returns a :class:`scratchlib.events.Replay` whose events are
 
 * ``seed``: $\partial L/\partial L = 1$ at the output's node;
 * ``backward``: a node (a ``Context``, e.g. ``MulBackward``) ran with the gradient $G$ of
@@ -25,21 +25,28 @@ from contextlib import contextmanager
 from scratchlib.autograd import function as _function
 from scratchlib.autograd.function import AccumulateGrad, Context, _node_of
 from scratchlib.autograd.tensor import Tensor
-from scratchlib.replay import Replay
+from scratchlib.events import Replay
 
 
-def graph_nodes(tensor: Tensor) -> list:
-    """Every node behind ``tensor``, the output's first (depth-first, each once)."""
+def graph_nodes(tensor: Tensor) -> tuple[list, list]:
+    """The nodes behind ``tensor`` (the output's first, depth-first, each once) and the edges
+    (input node, node) between them, one per use: a value used twice by one op gives two edges.
+    """
+    if not isinstance(tensor, Tensor) or not tensor.requires_grad:
+        raise ValueError("graph_nodes needs a Tensor computed from tensors with requires_grad=True")
     root = _node_of(tensor)
-    nodes, seen, stack = [], {root}, [root]
+    nodes, edges, seen, stack = [], [], {root}, [root]
     while stack:
         node = stack.pop()
         nodes.append(node)
         for child in node.next_functions:
-            if child is not None and child not in seen:
+            if child is None:
+                continue
+            edges.append((child, node))
+            if child not in seen:
                 seen.add(child)
                 stack.append(child)
-    return nodes
+    return nodes, edges
 
 
 def graph_names(tensor: Tensor, names=None) -> tuple[dict, dict]:
@@ -49,7 +56,7 @@ def graph_names(tensor: Tensor, names=None) -> tuple[dict, dict]:
     name and shows its value. Others are called after their Function (Mul1, Mul2, ...) or
     ``leaf1, leaf2, ...``; their values are known for leaves and for the output.
     """
-    nodes = graph_nodes(tensor)
+    nodes, _ = graph_nodes(tensor)
     label, value = {}, {id(_node_of(tensor)): tensor.data}
     for name, t in (names or {}).items():
         if isinstance(t, Tensor) and t.requires_grad:
@@ -76,7 +83,7 @@ def recording(tensor: Tensor, names=None):
     if not tensor.requires_grad:
         raise ValueError("recording needs a tensor computed from tensors with requires_grad=True")
     label, value = graph_names(tensor, names)
-    replay = Replay(graph_nodes(tensor), label, {k: v.detach().clone() for k, v in value.items()})
+    replay = Replay(graph_nodes(tensor)[0], label, {k: v.detach().clone() for k, v in value.items()})
     replay.symbol = label[id(_node_of(tensor))]
     context_run, accumulate_run = Context.run, AccumulateGrad.run
 
@@ -112,7 +119,7 @@ def record_backward(tensor: Tensor, names=None, gradient=None) -> Replay:
     """
     if not isinstance(tensor, Tensor) or not tensor.requires_grad:
         raise ValueError("record_backward needs a Tensor computed from tensors with requires_grad=True")
-    nodes = graph_nodes(tensor)
+    nodes, _ = graph_nodes(tensor)
     leaves = [n.variable for n in nodes if isinstance(n, AccumulateGrad)]
     retained = [n.retained() for n in nodes if n.retained is not None and n.retained() is not None]
     saved = [(t, t.grad) for t in leaves + retained]
