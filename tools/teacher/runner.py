@@ -113,6 +113,9 @@ def _pytest(course: Course, files: list[str], timeout: float) -> list[str]:
     return [sys.executable, "-m", "pytest", "-p", "teacher.pytest_plugin", "-p", "no:cacheprovider",
             "-p", "no:nbval", "--rootdir", str(course.root), "-q", "--no-header", "--tb=short", "-o", "console_output_style=classic",
             f"--timeout={timeout + 30:g}", "--continue-on-collection-errors",  # a backstop to the plugin's alarm
+            # the browser test drives JupyterLab in Chromium: minutes, and it checks what a student
+            # sees, no exercise's behaviour (its kernels are not this process)
+            "-m", "not browser",
             *[str(course.root / f) for f in files]]
 
 
