@@ -198,8 +198,9 @@ def test_each_exercise_is_mapped_to_the_tests_that_catch_it(fixture_course):
                                          "tests/test_ops.py::test_double_any_number[0.5]",
                                          "tests/test_ops.py::test_relu_backward"]
     # the length check raises before the exercise's code: it checks no exercise
-    assert exercises["3.2"]["tests"] == ["tests/test_ops.py::test_relu_backward",
-                                         "tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs"]
+    # most specific first: test_relu_backward also reaches 3.1
+    assert exercises["3.2"]["tests"] == ["tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs",
+                                         "tests/test_ops.py::test_relu_backward"]
     # its section is cells 2, 3, 5, 6; 5 and 6 run without y, so they do not check 1.1; cell 8 reads y but
     # checks 1.2 (it lies in 1.2's section and does not run 1.1's code)
     assert exercises["1.1"]["tests"] == [f"notebooks/01_demo.ipynb::cell {i}" for i in (2, 3)]
@@ -252,8 +253,9 @@ def test_the_edition_with_solutions_restored_scores_full_marks(fixture_course, t
     rows = grade(course, data, solved, timeout=30, report=ran.append)
     assert [(r.exercise, r.passed, r.total, r.score) for r in rows] == [
         ("1.1", 2, 2, 1.0), ("1.2", 1, 1, 1.0), ("1.3", 0, 0, 0.0), ("3.1", 4, 4, 1.0), ("3.2", 2, 2, 1.0)]
-    assert ran == (["exercise 1.1: 3/3 cells of notebooks/01_demo.ipynb ran",
-                    "exercise 1.2: 6/6 cells of notebooks/01_demo.ipynb ran"] if rewritten else [])
+    # one combined run of the notebook, everything passing: no exercise runs again on its own
+    assert ran == (["notebooks/01_demo.ipynb with the student's code for every exercise: 6/6 cells ran"]
+                   if rewritten else [])
 
 
 def _student_with(fresh: Path, target: Path, double: str, relu: str) -> Path:
@@ -305,7 +307,8 @@ def test_make_grade_grades_a_folder_of_submissions_into_one_csv(fixture_course, 
     assert lines[0] == "student,exercise,passed,total,score,reason,where,task"
     assert "bob,3.1,4,4,1.0000,,scratchlib/ops.py:6,double: return twice x" in lines
     bob_32 = next(line for line in lines if line.startswith("bob,3.2,"))
-    assert bob_32.startswith("bob,3.2,0,2,0.0000,") and "assert [0.0, 0.0, 0.0, 0.0] == [0.0, 6.0, 0.0, -8.0]" in bob_32
+    assert bob_32.startswith("bob,3.2,0,2,0.0000,") and ("tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs: "
+                                                 "assert [0.0] == [1.0]") in bob_32
     assert ("ada,3.1,0,4,0.0000,not attempted: the stub is still there "
             "(exercise 3.1: double: return twice x),scratchlib/ops.py:6,double: return twice x") in lines
     wide = (submissions / "grades-wide.csv").read_text().splitlines()
@@ -382,14 +385,25 @@ def test_isolation_put_back_one_solution_gives_that_exercise_full_marks_and_the_
 
 
 def test_isolation_costs_a_wrong_exercise_only_its_own_failures(fixture_course, fresh, tmp_path):
-    """A wrong double fails 3.1's tests (test_relu_backward among them), and not 3.2's, which run the
-    course's double; a wrong relu_backward fails 3.2's, and not 3.1's."""
+    """A wrong double (3.1) and a wrong 1.1 (y never set) fail their own tests, and not those of 3.2 and 1.2,
+    which are right: their tests failed in the combined run and ran again with the course's 3.1 and 1.1."""
     course, data = fixture_course
-    student = _student_with(fresh, tmp_path / "wrong", "return x * 3", "out.append(g if value >= 0 else 0.0)")
-    rows = {r.exercise: r for r in grade(course, data, student, timeout=30, notebooks="none")}
-    assert (rows["3.1"].passed, rows["3.1"].total) == (0, 4)
-    assert (rows["3.2"].passed, rows["3.2"].total) == (0, 2)
-    assert rows["3.2"].reason.startswith("tests/test_ops.py::test_relu_backward: assert [0.0, 6.0, 7.0, -8.0] == ")
+    student = _student_with(fresh, tmp_path / "wrong", "return x * 3", "out.append(g if 0 < value else 0.0)")
+    path = student / "notebooks/01_demo.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].source = nb.cells[2].source.replace('raise NotImplementedError("exercise 1.1: set y to double of 21")',
+                                                    "z = double(21)")
+    nb.cells[8].source = nb.cells[8].source.replace("predicted_8, predicted_3 = ..., ...", "predicted_8, predicted_3 = 4.0, 1.5")
+    nbformat.write(nb, path)
+    ran = []
+    rows = {r.exercise: r for r in grade(course, data, student, timeout=30, report=ran.append)}
+    assert {e: (r.passed, r.total) for e, r in rows.items() if r.total} == {
+        "1.1": (0, 2), "1.2": (1, 1), "3.1": (0, 4), "3.2": (2, 2)}
+    assert rows["3.1"].reason == "tests/test_ops.py::test_double: assert 63 == 42"
+    assert rows["1.1"].reason == "notebooks/01_demo.ipynb::cell 2: NameError: name 'y' is not defined"
+    assert sorted(ran) == ["notebooks/01_demo.ipynb with exercise 1.1: 1/3 cells ran",
+                           "notebooks/01_demo.ipynb with exercise 1.2: 6/6 cells ran",
+                           "notebooks/01_demo.ipynb with the student's code for every exercise: 3/6 cells ran"]
 
 
 def test_gradescope_autograder_grades_a_submission_laid_out_as_gradescope_does(fixture_course, fresh, tmp_path):

@@ -63,8 +63,15 @@ def enter(exercise, message):
         raise NotImplementedError(message)
 
 
+# a graded copy lists the exercises it holds the student's own code for: with "*" under test, all
+# of them run the student's code at once (the grader's first, combined run)
+attempted = set()
+
+
 def mine(exercises):
     """True where the region of these exercises runs the student's code: one of them is under test."""
+    if current == "*":
+        return any(exercise in attempted for exercise in exercises)
     return current in exercises
 '''
 

@@ -109,7 +109,10 @@ def exercise_map(course: Course, timeout: float = 300.0) -> dict:
             if result["outcome"] == "failed":
                 own[exercise].append(nodeid)
                 seconds[exercise] += results[(nodeid, None)]["duration"]
-        for exercise, tests in own.items():  # the catch: a test failing on the stub, naming it if one does
+        # most specific first: a test reaching one exercise is about it more surely than a network test
+        # reaching twenty (the first test is the catch, and the first failed one gives the reason)
+        for exercise, tests in own.items():
+            tests.sort(key=lambda t: (len(results[(t, None)]["hits"]), t))
             naming = [t for t in tests if f"exercise {exercise}:" in stubbed[(t, exercise)].get("message", "")]
             caught[exercise] = (naming or tests or [None])[0]
         notebooks = notebook_tests(course, probe, timeout)
@@ -124,7 +127,7 @@ def exercise_map(course: Course, timeout: float = 300.0) -> dict:
             entry.update(tests=[c["test"] for c in cells], cells=cells, caught_by=notebooks[exercise]["caught_by"],
                          reached=notebooks[exercise]["reached"])
         else:
-            entry.update(tests=sorted(own.get(exercise, [])), cells=[], caught_by=caught.get(exercise),
+            entry.update(tests=own.get(exercise, []), cells=[], caught_by=caught.get(exercise),
                          reached=len(reach.get(exercise, [])), seconds=round(seconds.get(exercise, 0.0), 2))
         exercises[exercise] = entry
     broken = sorted(n for (n, _), r in results.items() if r["outcome"] == "failed")
@@ -181,6 +184,52 @@ class Row:
 NOT_ATTEMPTED = "not attempted: the stub is still there"
 
 
+def _isolated(tests: dict[str, list[str]], run) -> dict:
+    """(test, exercise) -> result for every exercise's tests, each as if run with only that exercise's
+    code from the student (see grade).
+
+    First one combined run, every attempted exercise holding the student's code ("*" under test): a
+    test that passes there passes (the student's code together does what it asks; only errors that
+    cancel out could hide there). A test that fails runs again once per exercise it checks, with only
+    that exercise's code from the student, and that run decides. So a copy costs one run of its
+    exercises' tests, and a second only for what fails. run(runs) runs (test, exercise) pairs.
+    """
+    union = sorted({t for ts in tests.values() for t in ts})
+    if not union:
+        return {}
+    first = run([(t, "*") for t in union])
+    again = [(t, e) for e, ts in tests.items() for t in ts if first.get((t, "*"), {}).get("outcome") != "passed"]
+    second = run(again) if again else {}
+    return {(t, e): second.get((t, e)) or first.get((t, "*")) or {"outcome": "failed", "reason": "not run"}
+            for e, ts in tests.items() for t in ts}
+
+
+def _run_cells(copy: Path, exercises: dict, runs: list, timeout: float, report) -> dict:
+    """Run checking cells: (cell test, exercise or "*") pairs; one kernel per notebook and exercise,
+    up to the last cell asked for."""
+    jobs: dict[tuple[str, str], set[str]] = {}
+    for test, exercise in runs:
+        jobs.setdefault((test.split("::", 1)[0], exercise), set()).add(test)
+
+    def one(job):
+        (path, exercise), tests = job
+        cells = {int(t.rsplit(" ", 1)[1]): t for t in tests}
+        records = {r["index"]: r for r in execute_notebook(copy / path, copy, timeout, exercise=exercise,
+                                                          until=max(cells))}
+        ok = sum(r["ok"] for r in records.values())
+        who = "the student's code for every exercise" if exercise == "*" else f"exercise {exercise}"
+        report(f"{path} with {who}: {ok}/{len(records)} cells ran")
+        return {(test, exercise): {"outcome": "passed" if records.get(i, {}).get("ok") else "failed",
+                                   "reason": "" if records.get(i, {}).get("ok") else cell_reason(records.get(i))}
+                for i, test in cells.items()}
+
+    out: dict = {}
+    with ThreadPoolExecutor(runner.WORKERS) as pool:
+        for part in pool.map(one, sorted(jobs.items())):
+            out.update(part)
+    return out
+
+
 def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, notebooks: str = "exercises",
           report=print) -> list[Row]:
     """Score a student's copy: one row per exercise (its own tests passed, of its own tests).
@@ -204,27 +253,13 @@ def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, not
     with tempfile.TemporaryDirectory(prefix="teacher-graded-") as work:
         copy = Path(work) / "copy"
         attempts = isolate.build(course, student, copy)
-        run = {e for e, x in exercises.items() if x["tests"] and attempts.get(e, isolate.Attempt("stub")).state
-               in ("own", "broken")}
-        unit = [(t, e) for e in sorted(run) if not exercises[e]["cells"] for t in exercises[e]["tests"]]
-        results = run_tests(course, copy, [], runs=unit, timeout=timeout) if unit else {}
-        cells = [e for e in sorted(run, key=exercise_key) if exercises[e]["cells"]] if notebooks != "none" else []
-
-        def run_cells(exercise):
-            x = exercises[exercise]
-            path = x["cells"][0]["notebook"]
-            records = execute_notebook(copy / path, copy, timeout, exercise=exercise,
-                                       until=max(c["index"] for c in x["cells"]))
-            return exercise, {r["index"]: r for r in records}
-
-        with ThreadPoolExecutor(runner.WORKERS) as pool:
-            for exercise, records in pool.map(run_cells, cells):
-                for c in exercises[exercise]["cells"]:
-                    r = records.get(c["index"])
-                    results[(c["test"], exercise)] = {"outcome": "passed" if r is not None and r["ok"] else "failed",
-                                                      "reason": "" if r is not None and r["ok"] else cell_reason(r)}
-                ok = sum(r["ok"] for r in records.values())
-                report(f"exercise {exercise}: {ok}/{len(records)} cells of {exercises[exercise]['cells'][0]['notebook']} ran")
+        run = [e for e in sorted(exercises, key=exercise_key) if exercises[e]["tests"]
+               and attempts.get(e, isolate.Attempt("stub")).state == "own"]
+        library = {e: exercises[e]["tests"] for e in run if not exercises[e]["cells"]}
+        results = _isolated(library, lambda runs: run_tests(course, copy, [], runs=runs, timeout=timeout))
+        if notebooks != "none":
+            checked = {e: [c["test"] for c in exercises[e]["cells"]] for e in run if exercises[e]["cells"]}
+            results.update(_isolated(checked, lambda runs: _run_cells(copy, exercises, runs, timeout, report)))
     for path in sorted(chosen[notebooks]):  # reported only: no exercise in them
         target = student / path
         records = execute_notebook(target, student, timeout) if target.exists() else []
@@ -242,6 +277,8 @@ def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, not
             passed, reason = 0, f"{NOT_ATTEMPTED} ({course.region(e).message})"
         elif state.state == "solution" or not total:
             passed, reason = total, ""
+        elif state.state == "broken":
+            passed, reason = 0, state.note
         elif x["cells"] and notebooks == "none":
             passed, reason = 0, "not run (--notebooks none)"
         else:

@@ -239,5 +239,6 @@ def build(course: Course, student: Path, out: Path) -> dict[str, Attempt]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         attempts.update(found)
-    (out / "_teacher_probe.py").write_text(PROBE_MODULE)
+    own = sorted(e for e, attempt in attempts.items() if attempt.state == "own")
+    (out / "_teacher_probe.py").write_text(PROBE_MODULE + f"\n\nattempted = set({own!r})\n")
     return attempts
