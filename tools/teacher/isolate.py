@@ -22,7 +22,8 @@ take the student's code for that stretch. What the student did with each exercis
     solution  the same text as the course's solution (whitespace aside): full marks, nothing to
               run (the exercise map proved that the solution passes its tests)
     own       anything else: its tests run
-    broken    the student's code does not compile: its tests run and fail, naming the error
+    broken    the student's code does not compile: 0, the error as the reason, nothing run (in the
+              graded copy its branch raises that error; the other exercises run the solution)
 """
 from __future__ import annotations
 
