@@ -193,12 +193,16 @@ def test_each_exercise_is_mapped_to_the_tests_that_catch_it(fixture_course):
     assert sorted(exercises) == ["1.1", "1.2", "1.3", "3.1", "3.2"]
     assert exercises["1.2"]["tests"] == ["notebooks/01_demo.ipynb::cell 8"]
     assert exercises["1.3"]["kind"] == "derivation" and exercises["1.3"]["tests"] == []
+    # its own tests: those failing when only 3.1 is stubbed; test_relu_backward makes its gradient with double
     assert exercises["3.1"]["tests"] == ["tests/test_ops.py::test_double", "tests/test_ops.py::test_double_any_number[-3]",
-                                         "tests/test_ops.py::test_double_any_number[0.5]"]
+                                         "tests/test_ops.py::test_double_any_number[0.5]",
+                                         "tests/test_ops.py::test_relu_backward"]
     # the length check raises before the exercise's code: it checks no exercise
-    assert exercises["3.2"]["tests"] == ["tests/test_ops.py::test_relu_backward",
-                                         "tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs"]
-    # its section is cells 2, 3, 5, 6; 5 and 6 run without y, so they do not check 1.1
+    # most specific first: test_relu_backward also reaches 3.1
+    assert exercises["3.2"]["tests"] == ["tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs",
+                                         "tests/test_ops.py::test_relu_backward"]
+    # its section is cells 2, 3, 5, 6; 5 and 6 run without y, so they do not check 1.1; cell 8 reads y but
+    # checks 1.2 (it lies in 1.2's section and does not run 1.1's code)
     assert exercises["1.1"]["tests"] == [f"notebooks/01_demo.ipynb::cell {i}" for i in (2, 3)]
     assert all(x["caught_by"] for e, x in exercises.items() if e != "1.3")
     assert problems(data) == []
@@ -211,28 +215,47 @@ def test_a_test_that_never_fails_on_a_stub_leaves_its_exercise_uncaught(tmp_path
         "from scratchlib.ops import relu_backward\n\n\ndef test_swallows():\n"
         "    try:\n        relu_backward([1.0], [2.0])\n    except NotImplementedError:\n        pass\n")
     data = exercise_map(scan(root), timeout=60)
-    assert data["exercises"]["3.2"]["tests"] == ["tests/test_ops.py::test_swallows"]
+    # it runs 3.2's code, but does not fail when 3.2 is stubbed: not a test of 3.2's behaviour
+    assert data["exercises"]["3.2"]["reached"] == 1 and data["exercises"]["3.2"]["tests"] == []
     assert data["exercises"]["3.2"]["caught_by"] is None
-    assert any("exercise 3.1" in p for p in problems(data)) and any("exercise 3.2" in p for p in problems(data))
+    found = problems(data)
+    assert any("exercise 3.1" in p and "add a unit test that runs it" in p for p in found)
+    assert any("exercise 3.2" in p and "1 test(s) run its code, but none fails" in p for p in found)
 
 
 def test_the_fresh_student_edition_scores_zero_everywhere(fixture_course, fresh):
     course, data = fixture_course
     rows = grade(course, data, fresh, timeout=30, report=lambda line: None)
     assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 2), ("1.2", 0, 1), ("1.3", 0, 0),
-                                                                ("3.1", 0, 3), ("3.2", 0, 2)]
-    assert "total          0      8   0.00" in table(rows)
+                                                                ("3.1", 0, 4), ("3.2", 0, 2)]
+    assert "total          0      9   0.00" in table(rows)
     assert all("not attempted: the stub is still there" in r.reason for r in rows if r.exercise != "1.3")
     assert rows[2].reason == "a derivation: graded by hand, not by the autograder"
 
 
-def test_the_edition_with_solutions_restored_scores_full_marks(fixture_course, tmp_path):
+@pytest.mark.parametrize("rewritten", [False, True])
+def test_the_edition_with_solutions_restored_scores_full_marks(fixture_course, tmp_path, rewritten):
+    """The solutions as written score without a run; written differently, every exercise's tests run."""
     course, data = fixture_course
-    write_edition(course, tmp_path / "solved", "solved")
-    assert "SOLUTION" not in (tmp_path / "solved/scratchlib/ops.py").read_text()
-    rows = grade(course, data, tmp_path / "solved", timeout=30, report=lambda line: None)
+    solved = tmp_path / "solved"
+    write_edition(course, solved, "solved")
+    assert "SOLUTION" not in (solved / "scratchlib/ops.py").read_text()
+    if rewritten:
+        ops = solved / "scratchlib/ops.py"
+        ops.write_text(ops.read_text().replace("result = 2 * x", "result = x * 2").replace(
+            "g if value > 0 else 0.0", "g if 0 < value else 0.0"))
+        path = solved / "notebooks/01_demo.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[2].source = nb.cells[2].source.replace("y = double(21)", "y = double(21)  # my answer")
+        nb.cells[8].source = nb.cells[8].source.replace("predicted_8 = 4.0\npredicted_3 = 1.5", "predicted_8, predicted_3 = 4.0, 1.5")
+        nbformat.write(nb, path)
+    ran = []
+    rows = grade(course, data, solved, timeout=30, report=ran.append)
     assert [(r.exercise, r.passed, r.total, r.score) for r in rows] == [
-        ("1.1", 2, 2, 1.0), ("1.2", 1, 1, 1.0), ("1.3", 0, 0, 0.0), ("3.1", 3, 3, 1.0), ("3.2", 2, 2, 1.0)]
+        ("1.1", 2, 2, 1.0), ("1.2", 1, 1, 1.0), ("1.3", 0, 0, 0.0), ("3.1", 4, 4, 1.0), ("3.2", 2, 2, 1.0)]
+    # one combined run of the notebook, everything passing: no exercise runs again on its own
+    assert ran == (["notebooks/01_demo.ipynb with the student's code for every exercise: 6/6 cells ran"]
+                   if rewritten else [])
 
 
 def _student_with(fresh: Path, target: Path, double: str, relu: str) -> Path:
@@ -251,16 +274,16 @@ def test_an_endless_loop_costs_only_its_exercise(fixture_course, fresh, tmp_path
     student = _student_with(fresh, tmp_path / "looping", "return x + x", "while True:\n            pass")
     rows = grade(course, data, student, timeout=2, notebooks="none")
     # 3.2 has a hypothesis test too: the time limit holds for it, and the reason says so
-    assert [(r.exercise, r.passed, r.total) for r in rows] [2:] == [("1.3", 0, 0), ("3.1", 3, 3), ("3.2", 0, 2)]
+    assert [(r.exercise, r.passed, r.total) for r in rows] [2:] == [("1.3", 0, 0), ("3.1", 4, 4), ("3.2", 0, 2)]
     assert rows[4].reason.endswith(": timed out after 2 s")
 
 
 def test_a_crash_costs_only_the_tests_that_crashed(fixture_course, fresh, tmp_path):
     course, data = fixture_course
     student = _student_with(fresh, tmp_path / "crashing", "import os\n    os._exit(3)",
-                            "out.append(g if value > 0 else 0.0)")
+                            "out.append(g if 0 < value else 0.0)")
     rows = grade(course, data, student, timeout=30, notebooks="none")
-    assert [(r.exercise, r.passed, r.total) for r in rows] [2:] == [("1.3", 0, 0), ("3.1", 0, 3), ("3.2", 2, 2)]
+    assert [(r.exercise, r.passed, r.total) for r in rows] [2:] == [("1.3", 0, 0), ("3.1", 0, 4), ("3.2", 2, 2)]
     assert "the test did not finish" in rows[3].reason
 
 
@@ -282,10 +305,11 @@ def test_make_grade_grades_a_folder_of_submissions_into_one_csv(fixture_course, 
     assert "== ada" in out.stdout and "== bob" in out.stdout
     lines = (submissions / "grades.csv").read_text().splitlines()
     assert lines[0] == "student,exercise,passed,total,score,reason,where,task"
-    assert "bob,3.1,3,3,1.0000,,scratchlib/ops.py:6,double: return twice x" in lines
+    assert "bob,3.1,4,4,1.0000,,scratchlib/ops.py:6,double: return twice x" in lines
     bob_32 = next(line for line in lines if line.startswith("bob,3.2,"))
-    assert bob_32.startswith("bob,3.2,0,2,0.0000,") and "assert [0.0, 0.0, 0.0, 0.0] == [0.0, 6.0, 0.0, -8.0]" in bob_32
-    assert ("ada,3.1,0,3,0.0000,tests/test_ops.py::test_double: not attempted: the stub is still there "
+    assert bob_32.startswith("bob,3.2,0,2,0.0000,") and ("tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs: "
+                                                 "assert [0.0] == [1.0]") in bob_32
+    assert ("ada,3.1,0,4,0.0000,not attempted: the stub is still there "
             "(exercise 3.1: double: return twice x),scratchlib/ops.py:6,double: return twice x") in lines
     wide = (submissions / "grades-wide.csv").read_text().splitlines()
     assert wide == ["student,1.1,1.2,1.3,3.1,3.2,total", "ada,0.0000,0.0000,by hand,0.0000,0.0000,0.0000",
@@ -326,15 +350,60 @@ def test_make_check_in_the_student_edition_fails_on_the_stub_and_passes_with_the
         nbformat.write(nb, path)
     out = _make_check(copy, exercise)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "FAIL" not in out.stdout and "Hint" not in out.stdout
-    assert out.stdout.rstrip().endswith(" passed") and "PASS" in out.stdout
+    assert "FAIL" not in out.stdout and "Hint" not in out.stdout and ("PASS" in out.stdout) == (exercise == "3.1")
+    # 3.2's test_relu_backward (one of 3.1's own tests) and 1.2's checking cell (it reads 1.1's y) also
+    # need the other exercise, still stubbed in this copy: they wait for it and do not fail this one
+    waits = {"3.1": ("3 of 4 passed", "WAIT  tests/test_ops.py::test_relu_backward\n        needs exercise 3.2 first"),
+             "1.2": ("0 of 1 passed", "WAIT  notebooks/01_demo.ipynb cell 8\n        needs exercise 1.1 first")}
+    assert waits[exercise][1] in out.stdout
+    assert out.stdout.rstrip().endswith(f"{waits[exercise][0]}; 1 waits for another exercise (it runs again once that one is done)")
 
 
-def test_isolation_put_back_one_solution_gives_that_exercise_full_marks_and_the_others_zero(fixture_course, fresh, tmp_path):
+@pytest.mark.parametrize("exercise", ["3.2", "1.2"])
+def test_isolation_put_back_one_solution_gives_that_exercise_full_marks_and_the_others_zero(
+        fixture_course, fresh, tmp_path, exercise):
+    """3.2's test_relu_backward also calls 3.1's double, and 1.2's checking cell reads 1.1's y: graded
+    alone, each still gets full marks with its neighbour stubbed (its solution written differently,
+    so that its tests do run)."""
     course, data = fixture_course
-    student = _student_with(fresh, tmp_path / "one", "return 2 * x", 'raise NotImplementedError("exercise 3.2: x")')
+    student = tmp_path / "one"
+    shutil.copytree(fresh, student)
+    if exercise == "3.2":
+        ops = student / PACKAGE / "ops.py"
+        ops.write_text(ops.read_text().replace(
+            'raise NotImplementedError("exercise 3.2: relu_backward: pass g where value > 0, else 0.0")',
+            "out.append(g if 0 < value else 0.0)"))
+    else:
+        path = student / "notebooks/01_demo.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[8].source = nb.cells[8].source.replace("predicted_8, predicted_3 = ..., ...",
+                                                        "predicted_8, predicted_3 = 4.0, 1.5")
+        nbformat.write(nb, path)
     rows = grade(course, data, student, timeout=30, report=lambda line: None)
-    assert {r.exercise: r.score for r in rows if r.total} == {"1.1": 0.0, "1.2": 0.0, "3.1": 1.0, "3.2": 0.0}
+    assert {r.exercise: r.score for r in rows if r.total} == {e: float(e == exercise) for e in ("1.1", "1.2", "3.1", "3.2")}
+    assert all(r.reason.startswith("not attempted: the stub is still there") for r in rows if r.total and r.exercise != exercise)
+
+
+def test_isolation_costs_a_wrong_exercise_only_its_own_failures(fixture_course, fresh, tmp_path):
+    """A wrong double (3.1) and a wrong 1.1 (y never set) fail their own tests, and not those of 3.2 and 1.2,
+    which are right: their tests failed in the combined run and ran again with the course's 3.1 and 1.1."""
+    course, data = fixture_course
+    student = _student_with(fresh, tmp_path / "wrong", "return x * 3", "out.append(g if 0 < value else 0.0)")
+    path = student / "notebooks/01_demo.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].source = nb.cells[2].source.replace('raise NotImplementedError("exercise 1.1: set y to double of 21")',
+                                                    "z = double(21)")
+    nb.cells[8].source = nb.cells[8].source.replace("predicted_8, predicted_3 = ..., ...", "predicted_8, predicted_3 = 4.0, 1.5")
+    nbformat.write(nb, path)
+    ran = []
+    rows = {r.exercise: r for r in grade(course, data, student, timeout=30, report=ran.append)}
+    assert {e: (r.passed, r.total) for e, r in rows.items() if r.total} == {
+        "1.1": (0, 2), "1.2": (1, 1), "3.1": (0, 4), "3.2": (2, 2)}
+    assert rows["3.1"].reason == "tests/test_ops.py::test_double: assert 63 == 42"
+    assert rows["1.1"].reason == "notebooks/01_demo.ipynb::cell 2: NameError: name 'y' is not defined"
+    assert sorted(ran) == ["notebooks/01_demo.ipynb with exercise 1.1: 1/3 cells ran",
+                           "notebooks/01_demo.ipynb with exercise 1.2: 6/6 cells ran",
+                           "notebooks/01_demo.ipynb with the student's code for every exercise: 3/6 cells ran"]
 
 
 def test_gradescope_autograder_grades_a_submission_laid_out_as_gradescope_does(fixture_course, fresh, tmp_path):
@@ -356,7 +425,7 @@ def test_gradescope_autograder_grades_a_submission_laid_out_as_gradescope_does(f
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     by_name = {t["name"].split(":")[0]: t for t in results["tests"]}
-    assert by_name["exercise 3.1"]["score"] == 1.0 and by_name["exercise 3.1"]["output"] == "all 3 tests passed"
+    assert by_name["exercise 3.1"]["score"] == 1.0 and by_name["exercise 3.1"]["output"] == "all 4 tests passed"
     assert by_name["exercise 3.2"]["score"] == 0.0 and "not attempted" in by_name["exercise 3.2"]["output"]
     assert by_name["exercise 1.3"]["max_score"] == 0.0  # a derivation: graded by hand
     assert results["score"] == 1.0
@@ -365,9 +434,9 @@ def test_gradescope_autograder_grades_a_submission_laid_out_as_gradescope_does(f
 def test_a_copy_that_does_not_import_is_reported_and_the_others_still_graded(fixture_course, fresh, tmp_path):
     course, _ = fixture_course
     submissions = tmp_path / "submissions"
-    broken = _student_with(fresh, submissions / "broken", "return 2 * x", "out.append(g if value > 0 else 0.0)")
+    broken = _student_with(fresh, submissions / "broken", "return 2 * x", "out.append(g if 0 < value else 0.0)")
     (broken / PACKAGE / "__init__.py").write_text("raise ImportError('half-saved file')\n")
-    _student_with(fresh, submissions / "cy", "return 2 * x", "out.append(g if value > 0 else 0.0)")
+    _student_with(fresh, submissions / "cy", "return 2 * x", "out.append(g if 0 < value else 0.0)")
     out = subprocess.run([sys.executable, "-m", "teacher", "--root", str(course.root), "--timeout", "30", "grade",
                           str(submissions), "--notebooks", "none"], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT / "tools")})

@@ -1,4 +1,4 @@
-"""Command line: python -m teacher {check,student,map,grade} (run from the course root, tools/ on the path)."""
+"""Command line: python -m teacher {check,student,map,map-table,grade,gradescope} (from the course root, tools/ on the path)."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from teacher.edition import EXERCISE_MAP, PACKAGE, exercise_key, scan, write_edition
-import teacher.grade as grade_module
 import teacher.runner as runner_module
 from teacher.grade import grade, load_map, problems, table, to_csv, to_html, to_wide_csv
 from teacher.gradescope import build_zip, find_copy, results, write_results
@@ -20,7 +19,24 @@ def _print_map(data: dict) -> None:
         if x.get("kind") == "derivation":
             print("       a derivation: graded by hand")
         else:
-            print(f"       {len(tests)} tests; caught by {x['caught_by'] or 'NO TEST'}")
+            print(f"       {len(tests)} tests of its own behaviour (of {x.get('reached', len(tests))} reaching it); "
+                  f"caught by {x['caught_by'] or 'NO TEST'}")
+
+
+def _map_table(data: dict) -> str:
+    """The map as a markdown table: each exercise, its own tests (those failing when only it is stubbed)."""
+    lines = ["| exercise | where | own tests | of reaching | tests of its own behaviour |", "|---|---|---|---|---|"]
+    for exercise, x in sorted(data["exercises"].items(), key=lambda kv: exercise_key(kv[0])):
+        if x.get("kind") == "derivation":
+            lines.append(f"| {exercise} | {x['where']} | - | - | a derivation, graded by hand |")
+            continue
+        names = [t.split("::", 1)[1] if t.startswith("tests/") else t.split("/")[-1] for t in x["tests"]]
+        files = sorted({t.split("::", 1)[0].removeprefix("tests/") for t in x["tests"]})
+        shown = ", ".join(names[:6]) + (f", ... ({len(names) - 6} more)" if len(names) > 6 else "")
+        lines.append(f"| {exercise} | {x['where']} | {len(names)} | {x.get('reached', len(names))} | "
+                     f"{'; '.join(files) if files and not x['cells'] else ''}{': ' if files and not x['cells'] else ''}"
+                     f"{shown or 'NONE'} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     student.add_argument("--out", type=Path, default=None, help="default: ROOT/build/student")
     student.add_argument("--no-map", action="store_true", help="skip finding and checking each exercise's tests")
     commands.add_parser("map", help="list each exercise's tests (runs the course's tests once, then cached)")
+    commands.add_parser("map-table", help="the map as a markdown table: each exercise and its own tests")
     zipped = commands.add_parser("gradescope", help="write the Gradescope autograder zip")
     zipped.add_argument("--out", type=Path, default=None, help="default: ROOT/build/gradescope.zip")
     run = commands.add_parser("gradescope-run", help="(run_autograder) grade SUBMISSION, write RESULTS json")
@@ -48,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     root = args.root.resolve()
-    if args.jobs:  # both modules read it: the runner for the unit tests, grade for the notebooks
-        runner_module.WORKERS = grade_module.WORKERS = max(1, args.jobs)
+    if args.jobs:  # the unit tests' pytest processes and the notebooks' kernels side by side
+        runner_module.WORKERS = max(1, args.jobs)
     if args.command == "grade" and not args.dir.is_dir():
         what = "is a file, not a folder" if args.dir.exists() else "does not exist"
         print(f"error: DIR {args.dir} {what}; give a student's copy or a folder of copies", file=sys.stderr)
@@ -98,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "map":
         _print_map(data)
+        return 1 if problems(data) else 0
+    if args.command == "map-table":
+        print(_map_table(data))
         return 1 if problems(data) else 0
     for problem in problems(data):
         print(f"warning: {problem.splitlines()[0]}", file=sys.stderr)

@@ -27,7 +27,7 @@ PACKAGE = "scratchlib"
 # rebuilds it only when its fingerprint says the course changed. Bump MAP_VERSION when the
 # way the map is made changes.
 EXERCISE_MAP = "tests/exercises.json"
-MAP_VERSION = 2
+MAP_VERSION = 3
 # a derivation exercise: a region inside a markdown cell, graded by hand
 DERIVATION = re.compile(r"<!--\s*BEGIN SOLUTION\s+(?P<id>\d+\.\d+):\s*(?P<task>.*?)\s*-->(?P<body>.*?)"
                         r"<!--\s*END SOLUTION\s*-->", re.S)
@@ -38,12 +38,16 @@ SKIP_PARTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".
 # student edition (Makefile targets and the README section that only teachers need)
 TEACHER_BLOCK = ("BEGIN TEACHER ONLY", "END TEACHER ONLY")
 
-PROBE_MODULE = '''"""Written by the grader into its probe edition: records which exercises a test or cell reaches."""
+PROBE_MODULE = '''"""Written by the grader into its probe edition and its graded copies: the switch between a
+student's code and the course's solution, and the record of which exercises a test or cell reaches."""
 import os
 
 hits = set()
-# the exercises whose stub the grader wants raised (pytest sets it per test; a kernel reads it
-# from the environment)
+# the exercise under test: pytest sets it per test (teacher.pytest_plugin), a kernel reads it from
+# the environment. The probe edition raises its stub; a graded copy runs the student's code for it
+# and the course's solution for every other exercise.
+current = os.environ.get("TEACHER_EXERCISE", "")
+# more exercises whose stub the probe raises (a notebook run with several stubbed)
 stubs = set(filter(None, os.environ.get("TEACHER_STUB", "").split(",")))
 _log = open(os.environ["TEACHER_PROBE_LOG"], "a", buffering=1) if os.environ.get("TEACHER_PROBE_LOG") else None
 _last = None
@@ -55,8 +59,20 @@ def enter(exercise, message):
     if _log is not None and exercise != _last:
         _log.write(exercise + "\\n")
         _last = exercise
-    if exercise in stubs:
+    if exercise == current or exercise in stubs:
         raise NotImplementedError(message)
+
+
+# a graded copy lists the exercises it holds the student's own code for: with "*" under test, all
+# of them run the student's code at once (the grader's first, combined run)
+attempted = set()
+
+
+def mine(exercises):
+    """True where the region of these exercises runs the student's code: one of them is under test."""
+    if current == "*":
+        return any(exercise in attempted for exercise in exercises)
+    return current in exercises
 '''
 
 

@@ -1,16 +1,21 @@
-"""Grade a student's copy with the course's own tests, exercise by exercise.
+"""Grade a student's copy with the course's own tests, exercise by exercise, each on its own.
 
-Which tests check which exercise is found, never kept by hand:
+Which tests check which exercise is found, never kept by hand: an exercise's tests are the
+tests of its own behaviour, those that fail when only that exercise is stubbed and every
+other exercise holds the course's solution.
 
 * unit tests: the course's tests run once against the *probe edition* (each region
-  announces itself when it runs); a test that passes on the solutions and reaches a
-  region checks that exercise. Then, for each exercise, one such test is run again with
-  only that region stubbed, and must fail naming the exercise ("the stub is caught").
-* notebook exercises: the cells that reach the exercise's code, and the cells after it
-  that fail when the notebook's exercises are stubbed (see notebook_tests).
+  announces itself when it runs): a test that passes on the solutions and reaches a region
+  may check that exercise. Each such (test, exercise) pair then runs again with only that
+  region stubbed; the test is the exercise's own when it fails.
+* notebook exercises: the same, with cells: the cells of the exercise's section (its cell
+  and the code cells after it, up to the next exercise cell) and the cells that reach its
+  code are run with only its stub in place; those that fail are its own.
 
-The tests and notebooks run through teacher.runner: a time limit per test, and a crash
-costs only the test that crashed.
+Grading runs these tests with the isolation rule (see teacher.isolate): exercise k is run with
+the student's code for k and the course's solution for every other exercise, so a correct
+exercise gets full marks whatever its neighbours hold. The tests and notebooks run through
+teacher.runner: a time limit per test, and a crash costs only the test that crashed.
 """
 from __future__ import annotations
 
@@ -19,7 +24,6 @@ import html
 import io
 import json
 import os
-import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,130 +31,108 @@ from pathlib import Path
 
 import nbformat
 
+import teacher.runner as runner
+from teacher import isolate
 from teacher.edition import MAP_VERSION, PACKAGE, Course, exercise_key, write_edition
-from teacher.runner import WORKERS, execute_notebook, run_tests, test_files
-
+from teacher.runner import execute_notebook, run_tests, test_files
 
 
 # ---------------------------------------------------------------- which test checks which exercise
 
 def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dict]:
-    """The cells that check each notebook exercise, and the one that catches its stub.
+    """The cells of each notebook exercise's own behaviour, and the first of them (its catch).
 
-    Each notebook with exercise cells runs twice in the probe edition. With the solutions,
-    to learn which exercises each cell reaches: a cell that reaches an exercise (calls the
-    function the exercise completes, or is its cell) checks it. With the notebook's
-    exercises stubbed, to find the cells that use what an exercise computed: the cells of its section (its cell and the code cells after
-    it, up to the next exercise cell) that fail then check it too. Then one run per exercise
-    with only its stub shows which cell catches it.
+    Each notebook with exercise cells runs once in the probe edition with the solutions, to learn
+    which exercises each cell reaches and which cells pass. Then, for each exercise, once with
+    only its stub in place, up to its last candidate cell (the cells of its section: its cell
+    and the code cells after it up to the next exercise cell, and the cells reaching its code):
+    the candidates that passed with the solutions and fail now are its own cells.
     """
-    def run(job):
-        path, stubs = job
-        return {r["index"]: r for r in execute_notebook(probe / path, probe, timeout, probe=not stubs, stubs=stubs)}
-
     paths = sorted(course.notebooks)
-    ids = {path: [r.id for i in sorted(course.notebooks[path]) for r in course.notebooks[path][i]] for path in paths}
-    with ThreadPoolExecutor(WORKERS) as pool:
-        runs = list(pool.map(run, [(path, stubs) for path in paths for stubs in ([], ids[path])]))
-    found = {}
-    for n, path in enumerate(paths):
+    with ThreadPoolExecutor(runner.WORKERS) as pool:
+        solved_runs = list(pool.map(lambda path: {r["index"]: r for r in execute_notebook(
+            probe / path, probe, timeout, probe=True)}, paths))
+    candidates: dict[str, tuple[str, list[int]]] = {}
+    cell_ids: dict[str, list] = {}
+    for path, solved in zip(paths, solved_runs):
         cells = course.notebooks[path]
         nb = nbformat.read(course.root / path, as_version=nbformat.NO_CONVERT)
-        solved, stubbed = runs[2 * n], runs[2 * n + 1]
+        cell_ids[path] = [cell.get("id") for cell in nb.cells]
         starts = sorted(cells)
         for k, start in enumerate(starts):
             stop = starts[k + 1] if k + 1 < len(starts) else len(nb.cells)
             for region in cells[start]:
-                reach = [i for i, r in solved.items() if r["ok"] and region.id in r["hits"]]
-                uses = [i for i in range(start, stop) if i in stubbed and not stubbed[i]["ok"]
-                        and solved.get(i, {}).get("ok")]
-                chosen = sorted(set(reach) | set(uses))
-                found[region.id] = {
-                    "cells": [{"test": f"{path}::cell {i}", "notebook": path, "index": i,
-                               "id": nb.cells[i].get("id")} for i in chosen],
-                    "caught_by": None}
-    # the catch, proved: the notebook run with only that exercise stubbed stops at a cell
-    # that fails naming it (runs stop at the first error, so this costs a prefix of the notebook)
+                reach = {i for i, r in solved.items() if region.id in r["hits"]}
+                section = {i for i in range(start, stop) if i in solved}
+                candidates[region.id] = (path, sorted(i for i in reach | section if solved[i]["ok"]))
 
-    def first_failure(job):
-        path, exercise = job
-        records = execute_notebook(probe / path, probe, timeout, stop_on_error=True, stubs=[exercise])
-        last = records[-1] if records else None
-        if last is not None and not last["ok"] and f"exercise {exercise}:" in last["error"]:
-            return exercise, f"{path}::cell {last['index']}"
-        return exercise, None
+    def stubbed(exercise):
+        path, cells = candidates[exercise]
+        if not cells:
+            return exercise, []
+        records = execute_notebook(probe / path, probe, timeout, exercise=exercise, until=max(cells))
+        failed = {r["index"] for r in records if not r["ok"]}
+        return exercise, [i for i in cells if i in failed]
 
-    jobs = [(path, r.id) for path, cells in sorted(course.notebooks.items()) for i in sorted(cells) for r in cells[i]]
-    with ThreadPoolExecutor(WORKERS) as pool:
-        for exercise, catch in pool.map(first_failure, jobs):
-            found[exercise]["caught_by"] = catch
+    found = {}
+    with ThreadPoolExecutor(runner.WORKERS) as pool:
+        for exercise, own in pool.map(stubbed, sorted(candidates, key=exercise_key)):
+            path = candidates[exercise][0]
+            found[exercise] = {
+                "cells": [{"test": f"{path}::cell {i}", "notebook": path, "index": i, "id": cell_ids[path][i]}
+                          for i in own],
+                "caught_by": f"{path}::cell {own[0]}" if own else None,
+                "reached": len(candidates[exercise][1])}
     return found
 
 
-def exercise_map(course: Course, timeout: float = 300.0, verify: bool = True) -> dict:
-    """Find the tests of every exercise (see the module docstring) and check each stub is caught."""
+def exercise_map(course: Course, timeout: float = 300.0) -> dict:
+    """Find the tests of every exercise's own behaviour (see the module docstring)."""
     library = [r.id for path in course.sources for r in course.sources[path]]
-    tests: dict[str, list[str]] = {exercise: [] for exercise in library}
+    reach: dict[str, list[str]] = {exercise: [] for exercise in library}
+    own: dict[str, list[str]] = {exercise: [] for exercise in library}
     caught: dict[str, str | None] = {exercise: None for exercise in library}
-    results: dict[str, dict] = {}
+    seconds: dict[str, float] = {exercise: 0.0 for exercise in library}
+    results: dict = {}
     with tempfile.TemporaryDirectory(prefix="teacher-probe-") as probe:
         probe = Path(probe)
         write_edition(course, probe, "probe")
         if library:  # run the course's tests once to see which exercises each one reaches
             results = run_tests(course, probe, test_files(course), timeout=timeout)
-        for nodeid, result in sorted(results.items()):
+        for (nodeid, _), result in sorted(results.items()):
             if result["outcome"] == "passed":
                 for exercise in result["hits"]:
-                    tests.setdefault(exercise, []).append(nodeid)
-        if verify and library:
-            caught = _verify(course, probe, tests, results, timeout)
+                    reach.setdefault(exercise, []).append(nodeid)
+        runs = [(nodeid, exercise) for exercise in library for nodeid in reach[exercise]]
+        stubbed = run_tests(course, probe, [], runs=runs, timeout=timeout) if runs else {}
+        for (nodeid, exercise), result in sorted(stubbed.items()):
+            if result["outcome"] == "failed":
+                own[exercise].append(nodeid)
+                seconds[exercise] += results[(nodeid, None)]["duration"]
+        # most specific first: a test reaching one exercise is about it more surely than a network test
+        # reaching twenty (the first test is the catch, and the first failed one gives the reason)
+        for exercise, tests in own.items():
+            tests.sort(key=lambda t: (len(results[(t, None)]["hits"]), t))
+            naming = [t for t in tests if f"exercise {exercise}:" in stubbed[(t, exercise)].get("message", "")]
+            caught[exercise] = (naming or tests or [None])[0]
         notebooks = notebook_tests(course, probe, timeout)
     exercises = {}
     for exercise in course.ids:
         region = course.region(exercise)
         entry = {"task": region.task, "where": f"{region.where}:{region.line}", "kind": course.kind(exercise)}
         if entry["kind"] == "derivation":
-            entry.update(tests=[], cells=[], caught_by=None)
+            entry.update(tests=[], cells=[], caught_by=None, reached=0)
         elif exercise in notebooks:
             cells = notebooks[exercise]["cells"]
-            entry.update(tests=[c["test"] for c in cells], cells=cells, caught_by=notebooks[exercise]["caught_by"])
+            entry.update(tests=[c["test"] for c in cells], cells=cells, caught_by=notebooks[exercise]["caught_by"],
+                         reached=notebooks[exercise]["reached"])
         else:
-            entry.update(tests=tests.get(exercise, []), cells=[], caught_by=caught.get(exercise))
+            entry.update(tests=own.get(exercise, []), cells=[], caught_by=caught.get(exercise),
+                         reached=len(reach.get(exercise, [])), seconds=round(seconds.get(exercise, 0.0), 2))
         exercises[exercise] = entry
-    broken = sorted(n for n, r in results.items() if r["outcome"] == "failed")
+    broken = sorted(n for (n, _), r in results.items() if r["outcome"] == "failed")
     return {"version": MAP_VERSION, "fingerprint": course.fingerprint(), "exercises": exercises,
-            "failing_on_solutions": {n: results[n]["message"][-1500:] for n in broken}}
-
-
-def _verify(course, probe, tests, results, timeout) -> dict[str, str | None]:
-    """For each exercise, run one of its tests with only its stub in place; it must fail naming it."""
-    caught = {exercise: None for exercise in tests}
-    tried = {exercise: set() for exercise in tests}
-    for _ in range(6):
-        load: dict[str, int] = {}
-        rounds: list[dict[str, str]] = []
-        for exercise in sorted(tests, key=lambda e: len(tests[e])):
-            if caught[exercise]:
-                continue
-            candidates = [t for t in tests[exercise] if t not in tried[exercise]]
-            if not candidates:
-                continue
-            test = min(candidates, key=lambda t: (load.get(t, 0), results[t]["duration"], t))
-            tried[exercise].add(test)
-            slot = load.get(test, 0)
-            load[test] = slot + 1
-            while len(rounds) <= slot:
-                rounds.append({})
-            rounds[slot][test] = exercise
-        if not rounds:
-            break
-        for plan in rounds:
-            outcome = run_tests(course, probe, [], select=sorted(plan), plan=plan, timeout=timeout)
-            for test, exercise in plan.items():
-                result = outcome.get(test, {})
-                if result.get("outcome") == "failed" and f"exercise {exercise}:" in result.get("message", ""):
-                    caught[exercise] = test
-    return caught
+            "failing_on_solutions": {n: results[(n, None)]["message"][-1500:] for n in broken}}
 
 
 def load_map(course: Course, cache: Path | None, timeout: float = 300.0) -> dict:
@@ -170,9 +152,14 @@ def load_map(course: Course, cache: Path | None, timeout: float = 300.0) -> dict
 
 def problems(data: dict) -> list[str]:
     """What makes a course unfit to hand out: exercises no test catches, tests failing on solutions."""
-    out = [f"exercise {e} ({x['where']}) is not caught by any test: "
-           + ("no cell runs its code (call the function it completes in a later cell)" if " cell " in x["where"]
-              else "add a unit test that runs it (a test that fails on the solutions does not count)")
+    def missing(x):
+        if " cell " in x["where"]:
+            return "no cell that runs after it fails when only its stub is in place (check its result in a later cell)"
+        reached = x.get("reached", 0)
+        return (f"{reached} test(s) run its code, but none fails when only its stub is in place; add a unit "
+                f"test of its behaviour" if reached else
+                "add a unit test that runs it (a test that fails on the solutions does not count)")
+    out = [f"exercise {e} ({x['where']}) is not caught by any test: {missing(x)}"
            for e, x in data["exercises"].items() if not x["caught_by"] and x.get("kind") != "derivation"]
     out += [f"{n} fails on the solutions:\n{m}" for n, m in data["failing_on_solutions"].items()]
     return out
@@ -194,60 +181,113 @@ class Row:
         return self.passed / self.total if self.total else 0.0
 
 
+NOT_ATTEMPTED = "not attempted: the stub is still there"
+
+
+def _isolated(tests: dict[str, list[str]], run) -> dict:
+    """(test, exercise) -> result for every exercise's tests, each as if run with only that exercise's
+    code from the student (see grade).
+
+    First one combined run, every attempted exercise holding the student's code ("*" under test): a
+    test that passes there passes (the student's code together does what it asks; only errors that
+    cancel out could hide there). A test that fails runs again once per exercise it checks, with only
+    that exercise's code from the student, and that run decides. So a copy costs one run of its
+    exercises' tests, and a second only for what fails. run(runs) runs (test, exercise) pairs.
+    """
+    union = sorted({t for ts in tests.values() for t in ts})
+    if not union:
+        return {}
+    first = run([(t, "*") for t in union])
+    again = [(t, e) for e, ts in tests.items() for t in ts if first.get((t, "*"), {}).get("outcome") != "passed"]
+    second = run(again) if again else {}
+    return {(t, e): second.get((t, e)) or first.get((t, "*")) or {"outcome": "failed", "reason": "not run"}
+            for e, ts in tests.items() for t in ts}
+
+
+def _run_cells(copy: Path, exercises: dict, runs: list, timeout: float, report) -> dict:
+    """Run checking cells: (cell test, exercise or "*") pairs; one kernel per notebook and exercise,
+    up to the last cell asked for."""
+    jobs: dict[tuple[str, str], set[str]] = {}
+    for test, exercise in runs:
+        jobs.setdefault((test.split("::", 1)[0], exercise), set()).add(test)
+
+    def one(job):
+        (path, exercise), tests = job
+        cells = {int(t.rsplit(" ", 1)[1]): t for t in tests}
+        records = {r["index"]: r for r in execute_notebook(copy / path, copy, timeout, exercise=exercise,
+                                                          until=max(cells))}
+        ok = sum(r["ok"] for r in records.values())
+        who = "the student's code for every exercise" if exercise == "*" else f"exercise {exercise}"
+        report(f"{path} with {who}: {ok}/{len(records)} cells ran")
+        return {(test, exercise): {"outcome": "passed" if records.get(i, {}).get("ok") else "failed",
+                                   "reason": "" if records.get(i, {}).get("ok") else cell_reason(records.get(i))}
+                for i, test in cells.items()}
+
+    out: dict = {}
+    with ThreadPoolExecutor(runner.WORKERS) as pool:
+        for part in pool.map(one, sorted(jobs.items())):
+            out.update(part)
+    return out
+
+
 def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, notebooks: str = "exercises",
           report=print) -> list[Row]:
-    """Score a student's copy: one row per exercise (tests passed, tests total).
+    """Score a student's copy: one row per exercise (its own tests passed, of its own tests).
 
-    Library exercises are scored by the course's unit tests, notebook exercises by their
-    cells. notebooks: which notebooks to execute: "exercises" (those with exercise cells),
-    "all" (the others are reported, not scored) or "none".
+    Each exercise is graded on its own (teacher.isolate): its tests run with the student's
+    code for it and the course's solution for every other exercise, all in one graded copy.
+    An exercise still stubbed scores 0 and one holding the solution's text full marks, neither
+    run. Library exercises are scored by the course's unit tests, notebook exercises by their
+    checking cells. notebooks: "exercises" (run the notebook exercises, the default), "all"
+    (also run the notebooks without exercises, reported, not scored) or "none".
     """
     student = Path(student).resolve()
     if not (student / PACKAGE).is_dir():
         raise FileNotFoundError(f"grade: {student} has no {PACKAGE}/ folder (is it a copy of the student edition?)")
-    unit = sorted({t for x in data["exercises"].values() if not x["cells"] for t in x["tests"]})
-    results = run_tests(course, student, [], select=unit, timeout=timeout) if unit else {}
-    passed = {t for t, r in results.items() if r["outcome"] == "passed"}
-    why = {t: r.get("reason") or "failed" for t, r in results.items() if r["outcome"] != "passed"}
-    scored = {c["notebook"] for x in data["exercises"].values() for c in x["cells"]}
-    chosen = {"none": set(), "exercises": scored,
-              "all": scored | {f for f in course.files if f.startswith("notebooks/") and f.endswith(".ipynb")}}
+    chosen = {"none": set(), "exercises": set(),
+              "all": {f for f in course.files if f.startswith("notebooks/") and f.endswith(".ipynb")}
+              - set(course.notebooks)}
     if notebooks not in chosen:
         raise ValueError(f"grade: notebooks must be one of {sorted(chosen)}, got {notebooks!r}")
-    if chosen[notebooks]:
-        for path in sorted(chosen[notebooks]):
-            target = student / path
-            records = execute_notebook(target, student, timeout) if target.exists() else []
-            by_id = {r["id"]: r for r in records if r["id"]}
-            by_index = {r["index"]: r for r in records}
-            for x in data["exercises"].values():
-                for c in x["cells"]:
-                    if c["notebook"] == path:
-                        r = by_id.get(c["id"]) if c["id"] else by_index.get(c["index"])
-                        if r is not None and r["ok"]:
-                            passed.add(c["test"])
-                        else:
-                            why[c["test"]] = cell_reason(r)
-            ok = sum(r["ok"] for r in records)
-            first = next((r for r in records if not r["ok"]), None)
-            report(f"{path}: {ok}/{len(records)} cells ran"
-                   + (f"; first error in cell {first['index']}: {first['error'][:200]}" if first else ""))
+    exercises = data["exercises"]
+    with tempfile.TemporaryDirectory(prefix="teacher-graded-") as work:
+        copy = Path(work) / "copy"
+        attempts = isolate.build(course, student, copy)
+        run = [e for e in sorted(exercises, key=exercise_key) if exercises[e]["tests"]
+               and attempts.get(e, isolate.Attempt("stub")).state == "own"]
+        library = {e: exercises[e]["tests"] for e in run if not exercises[e]["cells"]}
+        results = _isolated(library, lambda runs: run_tests(course, copy, [], runs=runs, timeout=timeout))
+        if notebooks != "none":
+            checked = {e: [c["test"] for c in exercises[e]["cells"]] for e in run if exercises[e]["cells"]}
+            results.update(_isolated(checked, lambda runs: _run_cells(copy, exercises, runs, timeout, report)))
+    for path in sorted(chosen[notebooks]):  # reported only: no exercise in them
+        target = student / path
+        records = execute_notebook(target, student, timeout) if target.exists() else []
+        ok = sum(r["ok"] for r in records)
+        first = next((r for r in records if not r["ok"]), None)
+        report(f"{path}: {ok}/{len(records)} cells ran"
+               + (f"; first error in cell {first['index']}: {first['error'][:200]}" if first else ""))
     rows = []
-    for e, x in sorted(data["exercises"].items(), key=lambda kv: exercise_key(kv[0])):
-        failed = [t for t in x["tests"] if t not in passed]
-        reason = f"{failed[0]}: {other_stub(why.get(failed[0], 'not run'), e)}" if failed else ""
+    for e, x in sorted(exercises.items(), key=lambda kv: exercise_key(kv[0])):
+        total = len(x["tests"])
+        state = attempts.get(e, isolate.Attempt("stub"))
         if x.get("kind") == "derivation":
-            reason = "a derivation: graded by hand, not by the autograder"
-        rows.append(Row(e, x["task"], x["where"], len(x["tests"]) - len(failed), len(x["tests"]), reason))
+            passed, reason = 0, "a derivation: graded by hand, not by the autograder"
+        elif state.state == "stub":
+            passed, reason = 0, f"{NOT_ATTEMPTED} ({course.region(e).message})"
+        elif state.state == "solution" or not total:
+            passed, reason = total, ""
+        elif state.state == "broken":
+            passed, reason = 0, state.note
+        elif x["cells"] and notebooks == "none":
+            passed, reason = 0, "not run (--notebooks none)"
+        else:
+            outcome = {t: results.get((t, e), {"outcome": "failed", "reason": "not run"}) for t in x["tests"]}
+            failed = [t for t in x["tests"] if outcome[t]["outcome"] != "passed"]
+            passed = total - len(failed)
+            reason = f"{failed[0]}: {outcome[failed[0]].get('reason') or 'failed'}" if failed else ""
+        rows.append(Row(e, x["task"], x["where"], passed, total, reason))
     return rows
-
-
-def other_stub(reason: str, exercise: str) -> str:
-    """A test stopped by another exercise's stub says which (this exercise is not to blame for it)."""
-    found = re.search(r"exercise (\d+\.\d+)", reason) if reason.startswith("not attempted") else None
-    if found and found.group(1) != exercise:
-        return f"needs exercise {found.group(1)} first: its stub is still there"
-    return reason
 
 
 def cell_reason(record: dict | None) -> str:

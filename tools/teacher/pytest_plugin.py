@@ -3,9 +3,12 @@
 Environment:
     TEACHER_RESULTS  a file; one JSON line when a test starts and one when it is done
                      (outcome, duration, the exercises its code reached, the failure text)
-    TEACHER_SELECT   optional JSON file: the node ids to run (the others are deselected)
+    TEACHER_SELECT   optional JSON file: the runs wanted, a list of [node id, exercise or null]
+                     (the other tests are deselected). A test named with several exercises runs
+                     once for each, exercise by exercise: during its run the probe's `current`
+                     is that exercise (the probe edition raises its stub, the graded copy runs
+                     the student's code for it and the course's solution everywhere else)
     TEACHER_COLLECT  optional file: the collected node ids are written there as JSON
-    TEACHER_PLAN     optional JSON file: node id -> exercise whose stub the probe raises
     TEACHER_TIMEOUT  optional: seconds allowed per test; a test past it fails with
                      "timed out after N s" (hypothesis tests too, see TestTimedOut)
 """
@@ -17,6 +20,7 @@ import os
 import signal
 
 import pytest
+from _pytest.runner import runtestprotocol
 
 _state: dict = {}
 
@@ -99,6 +103,7 @@ def reason(report) -> str:
     return first[:300]
 
 
+@pytest.hookimpl(trylast=True)  # after -m's deselection: what is collected is what runs
 def pytest_collection_modifyitems(config, items):
     collect = os.environ.get("TEACHER_COLLECT")
     if collect:
@@ -107,22 +112,44 @@ def pytest_collection_modifyitems(config, items):
     wanted = _load("TEACHER_SELECT")
     if wanted is None:
         return
-    wanted = set(wanted)
-    keep = [item for item in items if item.nodeid in wanted]
-    dropped = [item for item in items if item.nodeid not in wanted]
+    position = {item.nodeid: (i, item) for i, item in enumerate(items)}
+    runs = sorted({(nodeid, exercise) for nodeid, exercise in wanted if nodeid in position},
+                  key=lambda run: (run[1] or "", position[run[0]][0]))  # exercise by exercise
+    chosen = {nodeid for nodeid, _ in runs}
+    dropped = [item for item in items if item.nodeid not in chosen]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-    items[:] = keep
+    items[:] = [position[nodeid][1] for nodeid, _ in runs]  # the same item again for each exercise
+    _state["queue"], _state["at"] = [exercise for _, exercise in runs], 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """pytest's own protocol, with the run's exercise set first; where the next run is for another
+    exercise, every fixture is torn down, so none made with one exercise's code serves another's."""
+    queue = _state.get("queue")
+    if queue is None:
+        return None
+    at = _state["at"]
+    _state["at"] = at + 1
+    _state["exercise"] = exercise = queue[at] if at < len(queue) else None
+    if nextitem is not None and (queue[at + 1] if at + 1 < len(queue) else None) != exercise:
+        nextitem = None
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    runtestprotocol(item, nextitem=nextitem)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
 
 
 def pytest_runtest_logstart(nodeid, location):
-    _state["current"] = {"nodeid": nodeid, "outcome": "passed", "duration": 0.0, "message": "", "reason": ""}
+    exercise = _state.pop("exercise", None)
+    _state["current"] = {"nodeid": nodeid, "exercise": exercise, "outcome": "passed", "duration": 0.0,
+                         "message": "", "reason": ""}
     probe = _probe()
     if probe is not None:
         probe.hits.clear()
-        stub = (_state.setdefault("plan", _load("TEACHER_PLAN") or {})).get(nodeid)
-        probe.stubs = {stub} if stub else set()
-    _write({"event": "start", "nodeid": nodeid})
+        probe.current = exercise or ""
+    _write({"event": "start", "nodeid": nodeid, "exercise": exercise})
 
 
 def pytest_runtest_logreport(report):
@@ -145,5 +172,5 @@ def pytest_runtest_logfinish(nodeid, location):
     probe = _probe()
     current["hits"] = sorted(probe.hits) if probe is not None else []
     if probe is not None:
-        probe.stubs = set()
+        probe.current = ""
     _write({"event": "done", **current})

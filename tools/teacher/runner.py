@@ -30,60 +30,72 @@ def test_files(course: Course) -> list[str]:
 
 WORKERS = int(os.environ.get("TEACHER_WORKERS", min(2, os.cpu_count() or 1)))
 
+Run = tuple  # (node id, exercise or None): one test, run with that exercise under test
 
-def run_tests(course: Course, code_dir: Path, files: list[str], select: list[str] | None = None,
-              plan: dict[str, str] | None = None, timeout: float = 120.0, workers: int | None = None) -> dict[str, dict]:
-    """Run the course's tests (files, or only the node ids in select) with code_dir's package.
 
-    Returns node id -> {"outcome", "duration", "hits", "message"}. A test that hangs past the
-    time limit or takes its process down is "failed" with the reason; the others still run.
-    The test files are shared out over `workers` pytest processes running side by side.
+def run_tests(course: Course, code_dir: Path, files: list[str], runs: list[Run] | None = None,
+              timeout: float = 120.0, workers: int | None = None) -> dict[Run, dict]:
+    """Run the course's tests (files, or only the given runs) with code_dir's package.
+
+    runs: (node id, exercise) pairs; a test is run once per exercise named with it, with that
+    exercise under test (see teacher.pytest_plugin). Returns (node id, exercise) -> {"outcome",
+    "duration", "hits", "message", "reason"}; a whole run of files gives (node id, None) keys. A
+    test that hangs past the time limit or takes its process down is "failed" with the reason;
+    the others still run. The work is shared out over `workers` pytest processes side by side:
+    whole files, or with runs, each exercise's runs of one file kept together.
     """
-    if select is not None:
-        files = sorted({n.split("::", 1)[0] for n in select})
-    if not files:
+    if runs is not None:
+        runs = sorted({(nodeid, exercise) for nodeid, exercise in runs}, key=lambda r: (r[0], r[1] or ""))
+        units: dict = {}
+        for run in runs:
+            units.setdefault((run[0].split("::", 1)[0], run[1] or ""), []).append(run)
+        weight = {unit: len(part) for unit, part in units.items()}
+    else:
+        units = {(f, ""): f for f in files}
+        weight = {unit: (course.root / unit[0]).stat().st_size for unit in units}
+    if not units:
         return {}
-    weight = {f: (sum(n.startswith(f + "::") for n in select) if select is not None
-                  else (course.root / f).stat().st_size) for f in files}
-    shards: list[list[str]] = [[] for _ in range(max(1, min(workers or WORKERS, len(files))))]
-    for f in sorted(files, key=lambda f: (-weight[f], f)):  # heaviest first, into the lightest shard
-        min(shards, key=lambda shard: sum(weight[g] for g in shard)).append(f)
-    jobs = [(shard, None if select is None else [n for n in select if n.split("::", 1)[0] in shard])
-            for shard in shards]
-    results: dict[str, dict] = {}
+    shards: list[list] = [[] for _ in range(max(1, min(workers or WORKERS, len(units))))]
+    for unit in sorted(units, key=lambda u: (-weight[u], u)):  # heaviest first, into the lightest shard
+        min(shards, key=lambda shard: sum(weight[u] for u in shard)).append(unit)
+    if runs is not None:
+        jobs = [(sorted({u[0] for u in shard}), [r for u in shard for r in units[u]]) for shard in shards]
+    else:
+        jobs = [(sorted(u[0] for u in shard), None) for shard in shards]
+    results: dict = {}
     with ThreadPoolExecutor(len(jobs)) as pool:
-        for part in pool.map(lambda job: _run_shard(course, code_dir, *job, plan, timeout), jobs):
+        for part in pool.map(lambda job: _run_shard(course, code_dir, *job, timeout), jobs):
             results.update(part)
     return results
 
 
-def _run_shard(course, code_dir, files, select, plan, timeout) -> dict[str, dict]:
-    results: dict[str, dict] = {}
+def _run_shard(course, code_dir, files, runs, timeout) -> dict:
+    results: dict = {}
     with tempfile.TemporaryDirectory(prefix="teacher-run-") as work:
         work = Path(work)
-        remaining, todo, reason = set(select or ()), select, ""
+        remaining, todo, reason = set(runs or ()), runs, ""
         attempt = 0
         while True:  # each round either finishes or drops the tests that crashed, so it ends
-            done, started, collected, reason = _run_once(course, code_dir, files, todo, plan, timeout, work, attempt)
+            done, started, collected, reason = _run_once(course, code_dir, files, todo, timeout, work, attempt)
             if todo is None:  # the first run collected the tests itself
                 if collected is None:
                     raise RuntimeError(f"could not collect the course's tests: {reason}")
-                remaining = set(collected)
-            crashed = [n for n in started if n not in done]
-            results.update({n: r for n, r in done.items() if n in remaining})
-            for nodeid in crashed:
-                results[nodeid] = {"outcome": "failed", "duration": 0.0, "hits": [],
-                                   "message": f"the test did not finish: {reason}",
-                                   "reason": "the test did not finish: " + (reason.splitlines() or ["it crashed"])[0]}
+                remaining = {(nodeid, None) for nodeid in collected}
+            crashed = [run for run in started if run not in done]
+            results.update({run: r for run, r in done.items() if run in remaining})
+            for run in crashed:
+                results[run] = {"outcome": "failed", "duration": 0.0, "hits": [],
+                                "message": f"the test did not finish: {reason}",
+                                "reason": "the test did not finish: " + (reason.splitlines() or ["it crashed"])[0]}
             remaining -= set(done) | set(crashed)
             if not crashed or not remaining:  # what is left was not collected; nor will it be next time
                 break
-            todo = sorted(remaining)
+            todo = sorted(remaining, key=lambda r: (r[0], r[1] or ""))
             attempt += 1
-        for nodeid in sorted(remaining):
-            results[nodeid] = {"outcome": "failed", "duration": 0.0, "hits": [],
-                               "message": f"the test could not be collected: {reason}",
-                               "reason": "the test could not be collected (does the copy import?)"}
+        for run in sorted(remaining, key=lambda r: (r[0], r[1] or "")):
+            results[run] = {"outcome": "failed", "duration": 0.0, "hits": [],
+                            "message": f"the test could not be collected: {reason}",
+                            "reason": "the test could not be collected (does the copy import?)"}
     return results
 
 
@@ -92,7 +104,7 @@ def _env(code_dir: Path, work: Path, name: str) -> dict:
     env["PYTHONPATH"] = os.pathsep.join([str(Path(code_dir).resolve()), str(TOOLS)])
     env.update({"TEACHER_RESULTS": str(work / f"{name}.jsonl"), "CI": "true", "PYTHONDONTWRITEBYTECODE": "1",
                 "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "TEACHER_TIMEOUT": "0"})
-    for key in ("TEACHER_SELECT", "TEACHER_PLAN", "TEACHER_COLLECT", "TEACHER_STUB", "TEACHER_PROBE_LOG"):
+    for key in ("TEACHER_SELECT", "TEACHER_COLLECT", "TEACHER_STUB", "TEACHER_PROBE_LOG", "TEACHER_EXERCISE"):
         env.pop(key, None)
     return env
 
@@ -101,21 +113,21 @@ def _pytest(course: Course, files: list[str], timeout: float) -> list[str]:
     return [sys.executable, "-m", "pytest", "-p", "teacher.pytest_plugin", "-p", "no:cacheprovider",
             "-p", "no:nbval", "--rootdir", str(course.root), "-q", "--no-header", "--tb=short", "-o", "console_output_style=classic",
             f"--timeout={timeout + 30:g}", "--continue-on-collection-errors",  # a backstop to the plugin's alarm
+            # the browser test drives JupyterLab in Chromium: minutes, and it checks what a student
+            # sees, no exercise's behaviour (its kernels are not this process)
+            "-m", "not browser",
             *[str(course.root / f) for f in files]]
 
 
-def _run_once(course, code_dir, files, select, plan, timeout, work, attempt):
+def _run_once(course, code_dir, files, runs, timeout, work, attempt):
     name = f"run{attempt}"
     env = _env(code_dir, work, name)
     env["TEACHER_COLLECT"] = str(work / f"{name}-collected.json")
     env["TEACHER_TIMEOUT"] = f"{timeout:g}"
-    if select is not None:
-        (work / f"{name}-select.json").write_text(json.dumps(select))
+    if runs is not None:
+        (work / f"{name}-select.json").write_text(json.dumps(runs))
         env["TEACHER_SELECT"] = str(work / f"{name}-select.json")
-        files = sorted({n.split("::", 1)[0] for n in select})
-    if plan:
-        (work / f"{name}-plan.json").write_text(json.dumps(plan))
-        env["TEACHER_PLAN"] = str(work / f"{name}-plan.json")
+        files = sorted({nodeid.split("::", 1)[0] for nodeid, _ in runs})
     results_file = Path(env["TEACHER_RESULTS"])
     log = open(work / f"{name}.log", "w+")
     process = subprocess.Popen(_pytest(course, files, timeout), cwd=work, env=env, stdout=log,
@@ -137,10 +149,11 @@ def _run_once(course, code_dir, files, select, plan, timeout, work, attempt):
                 record = json.loads(line)
             except json.JSONDecodeError:  # the process died while writing
                 continue
+            run = (record.pop("nodeid"), record.pop("exercise", None))
             if record.pop("event") == "start":
-                started.append(record["nodeid"])
+                started.append(run)
             else:
-                done[record.pop("nodeid")] = record
+                done[run] = record
     log.seek(0)
     tail = log.read()[-2000:]
     log.close()
@@ -152,13 +165,16 @@ def _run_once(course, code_dir, files, select, plan, timeout, work, attempt):
 
 
 def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on_error: bool = False,
-                     stubs: list[str] = (), probe: bool = False) -> list[dict]:
+                     stubs: list[str] = (), probe: bool = False, exercise: str = "",
+                     until: int | None = None) -> list[dict]:
     """Run a notebook in a fresh kernel with code_dir's package first on the path.
 
     Returns one record per code cell: index, id, ok, error (the exception line), and with
     probe (code_dir is a probe edition) hits, the exercises the cell reached; stubs are the
-    exercises whose stub the probe raises. Outputs are not compared. With stop_on_error,
-    stops at the first failing cell, as Run All does in the lab.
+    exercises whose stub the probe raises; exercise is the one under test (a graded copy runs the
+    student's code for it, the solutions for the others; the probe edition raises its stub).
+    Outputs are not compared. With stop_on_error, stops at the first failing cell, as Run All
+    does in the lab; with until, after that cell.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
@@ -168,11 +184,12 @@ def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on
                             interrupt_on_timeout=True, resources={"metadata": {"path": str(path.parent)}})
     log = Path(tempfile.mkstemp(prefix="teacher-probe-", suffix=".log")[1])
     settings = {"PYTHONPATH": str(Path(code_dir).resolve()), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
-                "TEACHER_STUB": ",".join(stubs), "TEACHER_PROBE_LOG": str(log) if probe else ""}
+                "TEACHER_STUB": ",".join(stubs), "TEACHER_PROBE_LOG": str(log) if probe else "",
+                "TEACHER_EXERCISE": exercise}
     records = []
     try:
         with client.setup_kernel(env={**os.environ, **settings}):
-            for index, cell in enumerate(nb.cells):
+            for index, cell in enumerate(nb.cells[:None if until is None else until + 1]):
                 if cell.cell_type != "code" or not cell.source.strip():
                     continue
                 record = {"index": index, "id": cell.get("id"), "ok": True, "error": "", "hits": []}

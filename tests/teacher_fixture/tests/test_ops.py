@@ -14,7 +14,9 @@ def test_double_any_number(x):
 
 
 def test_relu_backward():
-    assert relu_backward([-1.0, 2.0, 0.0, 3.0], [5.0, 6.0, 7.0, -8.0]) == [0.0, 6.0, 0.0, -8.0]
+    # the gradient is made with exercise 3.1's double: this test needs 3.1 too (isolation grades
+    # 3.2 with the course's double, whatever the student's copy holds)
+    assert relu_backward([-1.0, 2.0, 0.0, 3.0], [5.0, double(3.0), 7.0, -8.0]) == [0.0, 6.0, 0.0, -8.0]
 
 
 def test_relu_backward_checks_lengths_first():
