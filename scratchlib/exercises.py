@@ -109,7 +109,8 @@ def run_notebook_cells(cells: list[dict], root: Path = ROOT, timeout: float = 30
     # checking cell runs, even after an error (another exercise still stubbed must not hide this one)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(root).resolve()),
                                                                         os.environ.get("PYTHONPATH")]))}
-    with client.setup_kernel(env=env):
+    # the kernel's own stderr (a warning about its TCP transport) is no news to a student: drop it
+    with client.setup_kernel(env=env, stderr=subprocess.DEVNULL):
         for index, cell in enumerate(nb.cells[:max(wanted) + 1]):
             if cell.cell_type != "code" or not cell.source.strip():
                 continue
@@ -162,7 +163,8 @@ def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out=pr
     """Run exercise's tests; print each with pass/fail/wait and why, then the hint if one failed.
 
     A test stopped by another exercise's stub (a unit test that also runs it, a cell reading a name
-    its cell sets) waits for that exercise. Returns True when none failed.
+    its cell sets) waits for that exercise: it is not counted as this exercise's failure, and it
+    is not a pass either. Returns True only when every test passed.
     """
     exercise = str(exercise)
     root = Path(root)
@@ -197,7 +199,11 @@ def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out=pr
     failed = len(results) - passed - len(waiting)
     if failed:
         out(f"\nHint for exercise {exercise}:\n{hint(exercise, entry['task'], root)}")
-    return failed == 0
+    elif waiting:
+        others = sorted({r.reason.split()[2] for r in waiting}, key=_key)
+        out(f"\nNothing failed so far, but exercise {exercise} is not fully checked yet: do exercise"
+            f"{'s' if len(others) > 1 else ''} {', '.join(others)} first, then check again.")
+    return passed == len(results)
 
 
 def main(argv: list[str] | None = None) -> int:

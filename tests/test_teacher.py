@@ -6,6 +6,7 @@ edition that imports, every exercise caught by a test, notebooks that stop at th
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -349,14 +350,30 @@ def test_make_check_in_the_student_edition_fails_on_the_stub_and_passes_with_the
         nb.cells[8].source = nb.cells[8].source.replace(stub, solution)
         nbformat.write(nb, path)
     out = _make_check(copy, exercise)
-    assert out.returncode == 0, out.stdout + out.stderr
     assert "FAIL" not in out.stdout and "Hint" not in out.stdout and ("PASS" in out.stdout) == (exercise == "3.1")
     # 3.2's test_relu_backward (one of 3.1's own tests) and 1.2's checking cell (it reads 1.1's y) also
-    # need the other exercise, still stubbed in this copy: they wait for it and do not fail this one
-    waits = {"3.1": ("3 of 4 passed", "WAIT  tests/test_ops.py::test_relu_backward\n        needs exercise 3.2 first"),
-             "1.2": ("0 of 1 passed", "WAIT  notebooks/01_demo.ipynb cell 8\n        needs exercise 1.1 first")}
-    assert waits[exercise][1] in out.stdout
-    assert out.stdout.rstrip().endswith(f"{waits[exercise][0]}; 1 waits for another exercise (it runs again once that one is done)")
+    # need the other exercise, still stubbed in this copy: they wait for it, do not fail this one, and
+    # do not pass it either (exit 0 means every test passed)
+    other, waits = {"3.1": ("3.2", ("3 of 4 passed", "WAIT  tests/test_ops.py::test_relu_backward\n        needs exercise 3.2 first")),
+                    "1.2": ("1.1", ("0 of 1 passed", "WAIT  notebooks/01_demo.ipynb cell 8\n        needs exercise 1.1 first"))}[exercise]
+    assert out.returncode != 0, out.stdout + out.stderr
+    assert waits[1] in out.stdout
+    assert f"{waits[0]}; 1 waits for another exercise (it runs again once that one is done)" in out.stdout
+    assert out.stdout.rstrip().endswith(f"do exercise {other} first, then check again.")
+    # once the other exercise is done too, every test of this one runs and passes
+    if exercise == "3.1":
+        path.write_text(re.sub(r'raise NotImplementedError\("exercise 3.2:.*', "out.append(g if value > 0 else 0.0)",
+                               path.read_text()))
+    else:
+        nb = nbformat.read(path, as_version=4)
+        cell = next(c for c in nb.cells if '"exercise 1.1:' in c.source)
+        cell.source = re.sub(r'raise NotImplementedError\("exercise 1.1:.*', "y = double(21)", cell.source)
+        nbformat.write(nb, path)
+        ops = copy / "scratchlib/ops.py"  # 1.1's cell calls double: exercise 3.1
+        ops.write_text(re.sub(r'raise NotImplementedError\("exercise 3.1:.*', "return 2 * x", ops.read_text()))
+    out = _make_check(copy, exercise)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "WAIT" not in out.stdout and "FAIL" not in out.stdout
 
 
 @pytest.mark.parametrize("exercise", ["3.2", "1.2"])
