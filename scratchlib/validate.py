@@ -156,7 +156,7 @@ class StepGuard:
 
     def __init__(self, where: str, name_of=lambda i: f"parameter {i}"):
         self.where, self.name_of = where, name_of
-        self._bounds: torch.Tensor | None = None   # float64, one upper bound of ||W||_F per weight
+        self._bounds: list[float] | None = None   # one upper bound of ||W||_F per weight
         self._versions: list | None = None          # (id, version) of each weight when bounded
 
     def step(self, weights: list[torch.Tensor], grads: list[torch.Tensor], step_size: float) -> None:
@@ -171,13 +171,15 @@ class StepGuard:
     def _check(self, weights, grads, step_size) -> None:
         if self._versions != [(id(w), w._version) for w in weights]:
             self._bounds = self._norms(weights)
-        bounds = torch.add(self._bounds, self._norms(grads), alpha=step_size)
+        # Python floats (float64): the running bounds gather no float32 rounding
+        bounds = [w + step_size * g for w, g in zip(self._bounds, self._norms(grads))]
         # half the largest float: room for the rounding of the norms; NaN fails the test too
-        if not float(bounds.max()) <= torch.finfo(weights[0].dtype).max / 2:
+        limit = torch.finfo(weights[0].dtype).max / 2
+        if not all(bound <= limit for bound in bounds):
             safe_step(self.where, weights, grads, step_size, self.name_of)  # exact: raises or passes
-            bounds = torch.add(self._norms(weights), self._norms(grads), alpha=step_size)
+            bounds = [w + step_size * g for w, g in zip(self._norms(weights), self._norms(grads))]
         self._bounds = bounds
 
     @staticmethod
-    def _norms(tensors: list[torch.Tensor]) -> torch.Tensor:
-        return torch.stack(torch._foreach_norm(tensors)).double()
+    def _norms(tensors: list[torch.Tensor]) -> list[float]:
+        return torch.stack(torch._foreach_norm(tensors)).tolist()
