@@ -62,3 +62,18 @@ def test_safe_step_refuses_before_anything_moves():
     with pytest.raises(validate.NonFiniteStep, match=r"overflows; nothing was moved"):
         validate.safe_step("f", [W], [torch.full((2, 3), 1e30)], 1e10)
     assert torch.equal(W, torch.ones(2, 3))
+
+
+def test_step_guard_steps_refuses_and_rereads_a_weight_written_from_outside():
+    W, G = torch.tensor([[1.0, -2.0], [0.5, 4.0]]), torch.tensor([[0.5, 0.25], [-1.0, 2.0]])
+    guard = validate.StepGuard("f", name_of=lambda i: f"W{i}")
+    guard.step([W], [G], 2.0)
+    assert torch.equal(W, torch.tensor([[0.0, -2.5], [2.5, 0.0]]))  # W - 2 G, exactly
+    with pytest.raises(validate.NonFiniteStep, match="f: the update would make W0 non-finite: its gradient holds"):
+        guard.step([W], [torch.tensor([[0.0, math.inf], [0.0, 0.0]])], 1.0)
+    assert torch.equal(W, torch.tensor([[0.0, -2.5], [2.5, 0.0]]))  # nothing moved
+    # written from outside: the guard's running bound (about 3.5) no longer holds; it must look again
+    W.fill_(3e38)
+    with pytest.raises(validate.NonFiniteStep, match=r"W0 non-finite: the step .* overflows; nothing was moved"):
+        guard.step([W], [torch.full((2, 2), -1e38)], 1.0)
+    assert bool((W == 3e38).all())
