@@ -260,7 +260,7 @@ class SoftmaxCrossEntropy(Layer):
         ### BEGIN SOLUTION 4.19: SoftmaxCrossEntropy.backward: g (softmax - onehot) / B
         p = self.classifications                                        # (B, C)
         onehot = torch.eye(self.classes, dtype=p.dtype, device=p.device)[self.target.output]  # row t of I
-        self.logits.accumulate_grad(self.grad * (p - onehot) / p.shape[0])
+        self.logits.accumulate_grad(self.grad / p.shape[0] * (p - onehot))
         ### END SOLUTION
 
 
