@@ -24,14 +24,6 @@ import torch
 from scratchlib import validate
 
 
-def _check_size(owner: str, name: str, value) -> None:
-    validate.count(owner, name, value)
-
-
-def _check_lr(owner: str, lr) -> None:
-    validate.positive(owner, "lr", lr)
-
-
 def _check_same_shape(owner: str, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
     if y_true.shape != y_pred.shape:
         raise ValueError(f"{owner}: y_true and y_pred must have the same shape, got "
@@ -50,8 +42,8 @@ class Linear:
 
     def __init__(self, in_features: int, out_features: int,
                  generator: torch.Generator | None = None, dtype: torch.dtype | None = None):
-        _check_size("Linear", "in_features", in_features)
-        _check_size("Linear", "out_features", out_features)
+        validate.count("Linear", "in_features", in_features)
+        validate.count("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = self.init_glorot(in_features, out_features, generator, dtype)  # (out, in)
         self.bias = torch.zeros(out_features, dtype=dtype)                           # (out,)
@@ -182,12 +174,12 @@ class NeuralNetwork:
 
     def __init__(self, input_size: int, output_size: int, hidden_sizes: Sequence[int],
                  generator: torch.Generator | None = None, dtype: torch.dtype | None = None):
-        _check_size("NeuralNetwork", "input_size", input_size)
-        _check_size("NeuralNetwork", "output_size", output_size)
+        validate.count("NeuralNetwork", "input_size", input_size)
+        validate.count("NeuralNetwork", "output_size", output_size)
         if isinstance(hidden_sizes, (int, str)) or not isinstance(hidden_sizes, Sequence):
             raise TypeError(f"NeuralNetwork: hidden_sizes must be a list of layer sizes, got {hidden_sizes!r}")
         for i, size in enumerate(hidden_sizes):
-            _check_size("NeuralNetwork", f"hidden_sizes[{i}]", size)
+            validate.count("NeuralNetwork", f"hidden_sizes[{i}]", size)
         self.input_size, self.output_size = input_size, output_size
         self.hidden_sizes = list(hidden_sizes)
         sizes = [input_size, *self.hidden_sizes, output_size]
@@ -233,7 +225,7 @@ class NeuralNetwork:
 
     def step(self, lr: float) -> None:
         r"""One gradient-descent update of every parameter: $W \leftarrow W - \eta\, \nabla_W \mathcal{L}$, same for $b$."""
-        _check_lr("NeuralNetwork.step", lr)
+        validate.positive("NeuralNetwork.step", "lr", lr)
         for i, layer in enumerate(self.layers):
             if layer.linear.weight_grad is None or layer.linear.bias_grad is None:
                 raise RuntimeError(f"NeuralNetwork.step: layer {i} ({layer!r}) has no gradient yet; "
@@ -272,8 +264,8 @@ def train(x: torch.Tensor, y: torch.Tensor, net: NeuralNetwork, epochs: int, lr:
     trained in place, with ``losses`` of shape (epochs,): the loss before each update.
     Stops with ``FloatingPointError`` naming the epoch if the loss becomes NaN or infinite.
     """
-    _check_size("train", "epochs", epochs)
-    _check_lr("train", lr)
+    validate.count("train", "epochs", epochs)
+    validate.positive("train", "lr", lr)
     net._check_data("backward", x, y)
     validate.finite_rows("train", "x", x)  # bad data is named here, not mistaken for divergence
     validate.finite_rows("train", "y", y)

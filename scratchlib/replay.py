@@ -32,7 +32,7 @@ import torch
 from scratchlib.events import Event, Replay
 from scratchlib.layers import Input, Layer
 
-_WRAPPED = ("backward", "accumulate_grad", "accumulate_matmul", "accumulate_product")
+_WRAPPED = ("backward", "accumulate_grad")
 
 
 def tape_labels(net) -> dict:
@@ -96,6 +96,8 @@ def _wrap_backward(replay: Replay, layer: Layer, original):
 def _wrap_accumulate(replay: Replay, layer: Layer, method: str, original):
     def accumulate(*args, **kwargs):
         original(*args, **kwargs)  # the real work first: a bad shape raises before anything is recorded
+        if not layer.needs_grad:   # dropped: inside a Network, nothing upstream needs it
+            return
         replay._handed(layer, _alone(layer, method, *args, **kwargs), layer.grad.detach().clone())
     return accumulate
 

@@ -17,23 +17,6 @@ from scratchlib import draw
 from scratchlib.replay import Replay, record_backward
 from scratchlib.text import tensor_text
 
-# For each layer type, the rule that makes the gradient of each input (by the layer's
-# attribute name): a formula in the layer's own letters and the operands it reads.
-# "G" is the layer's grad (dJ/d(output)), "Y" its output; "x:X" shows input x as X.
-_RULES = {
-    "Linear": {"x": ("G W", ["W"]), "W": ("G^T X", ["x:X"]), "b": ("column sums of G", [])},
-    "ReLU": {"x": ("G * [X > 0]  (element-wise)", ["x:X"])},
-    "Sigmoid": {"x": ("G * Y * (1 - Y)  (element-wise)", ["output"])},
-    "Tanh": {"x": ("G * (1 - Y^2)  (element-wise)", ["output"])},
-    "Scale": {"x": ("c G,  c = {factor:g}", [])},
-    "Sum": {"a": ("g  (a sum copies its gradient)", []), "b": ("g  (a sum copies its gradient)", [])},
-    "Regularization": {"W": ("2 lambda g W,  lambda = {strength:g}", ["W"])},
-    "MSELoss": {"pred": ("(2 g / N) (P - T)", ["pred:P", "target:T"]),
-                "target": ("-(2 g / N) (P - T)", ["pred:P", "target:T"])},
-    "SoftmaxCrossEntropy": {"logits": ("(g / B) (softmax(L) - onehot(y))", ["logits:L", "target:y"])},
-}
-
-
 def matrix_text(t: torch.Tensor, indent: str = "    ", max_numbers: int = 30) -> str:
     """A tensor as aligned rows of rounded numbers (its shape and range for a big one)."""
     return tensor_text(t, limit=max_numbers, layout="rows", big="{shape}, values {low} .. {high}", indent=indent)
@@ -60,7 +43,7 @@ def local_rule(replay: Replay, i: int) -> str:
     lines = [f"{name(layer)}.backward, G = dJ/d{name(layer)} {tuple(e.grad.shape)}:", matrix_text(e.grad)]
     if not e.handed:
         lines.append("no input needs a gradient: nothing to hand on")
-    rules = _RULES.get(type(layer).__name__, {})
+    rules = layer.rule  # each layer class writes its rule beside its backward
     for node, g in e.handed:
         role = next((r for r in rules if getattr(layer, r, None) is node), None)
         if role is None:

@@ -192,7 +192,7 @@ def _progress(total: int, enabled: bool, desc: str):
 
 
 def _set_regularization(net, strength: float) -> None:
-    regularizers = getattr(net, "regularizers", [])
+    regularizers = net.regularizers
     if strength > 0 and not regularizers:
         raise ValueError(f"train: regularization={strength} needs a network with a weight-decay branch; "
                          "build it with mlp(..., regularization=<any value > 0>)")
@@ -237,7 +237,7 @@ def train(net, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch_s
     if regularization is not None:
         regularization = validate.non_negative("train", "regularization", regularization)
         _set_regularization(net, regularization)
-    strength = net.regularizers[0].strength if getattr(net, "regularizers", None) else 0.0
+    strength = net.regularizers[0].strength if net.regularizers else 0.0
 
     generator = torch.Generator().manual_seed(seed)
     per_epoch = -(-len(x) // batch_size)

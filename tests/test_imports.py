@@ -20,12 +20,12 @@ FLOORS = [
     {"scratchlib", "scratchlib.validate", "scratchlib.source", "scratchlib.notebook", "scratchlib.exercises",
      "scratchlib.mnist", "scratchlib.text", "scratchlib.events",
      "scratchlib.data", "scratchlib.check", "scratchlib.plots"},
-    {"scratchlib.mlp", "scratchlib.layers", ENGINE},
+    {"scratchlib.mlp", "scratchlib.wiring", "scratchlib.layer_base", "scratchlib.layers", ENGINE},
     {"scratchlib.network"},
     {"scratchlib.replay", "scratchlib.autograd.replay", "scratchlib.draw", "scratchlib.stepper", "scratchlib.train", "scratchlib.benchmark"},
     {"scratchlib.widgets"},
 ]
-LAYER_LIBRARY = {"scratchlib.layers", "scratchlib.network", "scratchlib.mlp", "scratchlib.replay",
+LAYER_LIBRARY = {"scratchlib.wiring", "scratchlib.layer_base", "scratchlib.layers", "scratchlib.network", "scratchlib.mlp", "scratchlib.replay",
                  "scratchlib.stepper", "scratchlib.train", "scratchlib.widgets", "scratchlib.benchmark"}
 
 KNOWN_UPWARD: set = set()

@@ -232,3 +232,26 @@ def test_mlp_sizes_must_be_whole_numbers():
         mlp([2, 0])
     import numpy as np
     assert mlp([np.int64(2), 3]).x.shape[1] == 2  # numpy integers are integers
+
+
+def test_the_mlp_class_declares_what_mlp_builds():
+    from scratchlib.network import MLP
+    declared = {"x", "target", "weights", "biases", "linears", "activations", "logits", "prediction", "loss",
+                "regularizers", "objective"}
+    assert declared <= set(MLP.__annotations__)
+    net = MLP([2, 3, 2], batch_size=4)
+    assert all(hasattr(net, name) for name in declared) and net.regularizers == []
+
+
+def test_no_exercise_region_in_the_library_uses_a_fused_helper():
+    import re
+    from pathlib import Path
+    fused = re.compile(r"addmm|addcmul|accumulate_matmul|accumulate_product|scatter_add|_grad_is_zero|out=|_foreach")
+    root = Path(__file__).resolve().parent.parent / "scratchlib"
+    regions = []
+    for path in root.rglob("*.py"):
+        # the markers spelled in two pieces, so this file is no region to the student edition
+        regions += re.findall("### BEGIN " + r"SOLUTION (\S+):.*?\n(.*?)### END " + "SOLUTION", path.read_text(), re.S)
+    assert len(regions) > 20
+    # Adam's second moment (6.37) is written as torch's own Adam writes it: v.mul_(b2).addcmul_(g, g, ...)
+    assert [k for k, body in regions if fused.search(body)] == ["6.37"]

@@ -40,9 +40,9 @@ def test_accumulate_grad_adds_and_parameter_steps():
 
 
 def test_bad_input_is_refused_before_anything_changes():
-    with pytest.raises(ValueError, match=r"Regularization: strength must be finite and >= 0, got -0.1"):
+    with pytest.raises(ValueError, match=r"Regularization: strength must be a finite number >= 0, got -0.1"):
         Regularization(Input((2, 3)), -0.1)
-    with pytest.raises(ValueError, match=r"Regularization: strength must be finite and >= 0, got nan"):
+    with pytest.raises(ValueError, match=r"Regularization: strength must be a finite number >= 0, got nan"):
         Regularization(Input((2, 3)), float("nan"))
     w, = inputs(W)
     layer = Regularization(w, 0.1)

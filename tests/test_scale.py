@@ -40,7 +40,7 @@ def test_accumulate_grad_adds_and_step_moves_nothing():
 
 def test_bad_input_is_refused_before_anything_changes():
     x, = inputs(X)
-    with pytest.raises(ValueError, match=r"Scale: factor must be finite, got inf"):
+    with pytest.raises(ValueError, match=r"Scale: factor must be a finite number, got inf"):
         Scale(x, float("inf"))
     layer = Scale(x, 3.0)
     with pytest.raises(RuntimeError, match=r"Scale\(2, 3\).backward called before forward"):

@@ -78,3 +78,15 @@ def test_the_widget_follows_its_slider():
     box.slider.value = 0
     assert bytes(box.image.value) == first
     plt.close("all")
+
+
+def test_each_layer_class_carries_its_rule_for_its_own_inputs():
+    from scratchlib import layers, stepper
+    assert not hasattr(stepper, "_RULES")  # one home: beside each backward
+    w, b, x = (layers.Input(s) for s in ((2, 3), (2,), (4, 3)))
+    built = [layers.Linear(x, w, b), layers.ReLU(x), layers.Sigmoid(x), layers.Tanh(x), layers.Scale(x, 2.0),
+             layers.Sum(x, x), layers.Regularization(w, 0.1), layers.MSELoss(x, x), layers.Softmax(x),
+             layers.SoftmaxCrossEntropy(x, layers.Input((4,), dtype=torch.int64))]
+    for layer in built:
+        assert layer.rule and all(getattr(layer, name) in layer.inputs for name in layer.rule), layer
+    assert layers.Linear.rule["W"] == ("G^T X", ["x:X"])

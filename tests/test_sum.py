@@ -62,3 +62,18 @@ def test_bad_input_is_refused_before_anything_changes():
     with pytest.raises(ValueError, match=r"Sum\(\).accumulate_grad: .* output \(\), got \(1,\)"):
         layer.accumulate_grad(torch.ones(1, dtype=F64))
     assert layer.grad.item() == 0
+
+
+def test_a_gradient_handed_on_is_never_added_to_in_place():
+    # the first gradient becomes the layer's own (no copy); adding a second must not write into
+    # the tensor it came from: here the caller's G, and the Sum's grad that a and b both took
+    a, b = inputs(t([1.0, 2.0]), t([3.0, 4.0]))
+    G = t([0.5, -1.0])
+    s = Sum(a, b)
+    s.accumulate_grad(G)
+    s.forward()
+    s.backward()
+    a.accumulate_grad(t([1.0, 1.0]))
+    assert a.grad.tolist() == [1.5, 0.0] and b.grad.tolist() == [0.5, -1.0] and G.tolist() == [0.5, -1.0]
+    s.accumulate_grad(G)
+    assert s.grad.tolist() == [1.0, -2.0] and G.tolist() == [0.5, -1.0] and b.grad.tolist() == [0.5, -1.0]

@@ -1,0 +1,237 @@
+r"""What every layer shares: the gradient buffer, and the graph's leaves (:class:`Input`).
+
+:class:`Layer` is a node of the computation graph. It reads its inputs' ``output``, writes
+its own ``output`` in ``forward``, and in ``backward`` turns ``grad`` =
+$\partial J/\partial(\text{output})$ into $\partial J/\partial(\text{input})$ for each
+input, handed over with that input's :meth:`Layer.accumulate_grad` (it *adds*: a layer read
+by several layers receives the sum of their gradients, the multivariate chain rule).
+
+The local rules themselves (``Linear``, ``ReLU``, the losses, ...) are in
+:mod:`scratchlib.layers`; the shape checks made when layers are wired together are in
+:mod:`scratchlib.wiring`, so the per-step code is plain tensor arithmetic.
+
+Two economies live here, outside every exercise, so the rules can be written as the formulas
+(measured on the 784-256-10 train step of ``make bench``, one thread, batch 1 / 100 / 1000):
+
+- lazy zeroing: ``clear_grad`` only marks the gradient as zero, and the first gradient that
+  arrives afterwards *becomes* the layer's gradient, with no zeros written and nothing
+  added or copied (about 60 / 150 / 80 us a step, a fifth of torch's time at batch 1);
+  the tensor is copied only before a second gradient is added to it in place;
+- skipped gradients: inside a :class:`scratchlib.network.Network`, a layer's ``needs_grad``
+  says whether any parameter lies upstream of it; a gradient handed to a layer that needs
+  none (a data ``Input``) is dropped, as torch skips tensors without ``requires_grad``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from scratchlib import validate, wiring
+
+
+class Layer:
+    r"""A node of the graph: ``output``, ``grad`` (same shape), forward and backward.
+
+    ``grad`` holds $\partial J/\partial(\text{output})$: it is added to
+    (:meth:`accumulate_grad`) or cleared (:meth:`clear_grad`), nothing else.
+
+    ``rule`` (on each subclass, beside its ``backward``) writes the local backward rule in
+    plain text for the backward stepper: for each input (by attribute name), the formula of
+    its gradient and the operands it reads ("G" is ``grad``, "Y" is ``output``, "x:X" shows
+    input ``x`` as X).
+    """
+
+    rule: dict = {}
+    # the gradient tensor this layer made itself and nobody else has seen: the only one it
+    # may add to in place (a gradient it was handed may be another layer's, or the caller's)
+    _private: torch.Tensor | None = None
+    # True on its own; a Network sets it per layer to "a parameter lies upstream of this layer".
+    needs_grad = True
+
+    def __init__(self, *inputs: Layer, shape: tuple, dtype=None, device=None):
+        wiring.check_inputs(type(self).__name__, inputs, Layer)
+        self.inputs = inputs
+        first = next((l for l in inputs if l.dtype.is_floating_point), inputs[0] if inputs else None)
+        self.dtype = dtype if dtype is not None else (first.dtype if first else torch.get_default_dtype())
+        self.device = torch.device(device) if device is not None else (
+            first.device if first else torch.device("cpu"))
+        self.shape = tuple(shape)  # the shape at wiring time; the batch size may change later
+        self.output: torch.Tensor | None = None
+        grad_dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
+        self._grad = self._private = torch.zeros(self.shape, dtype=grad_dtype, device=self.device)
+        self._grad_is_zero = True  # the tensor's contents are stale: it stands for zeros
+
+    @property
+    def grad(self) -> torch.Tensor:
+        r"""$\partial J/\partial(\text{output})$, the shape of ``output``."""
+        if self._grad_is_zero:
+            if self._grad is self._private:
+                self._grad.zero_()
+            else:
+                self._grad = torch.zeros_like(self._grad)
+            self._grad_is_zero = False
+        self._private = None  # whoever reads it may keep it
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: torch.Tensor) -> None:
+        self._grad, self._private = value, None
+        self._grad_is_zero = False
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"{self.name}{self.shape}"
+
+    def forward(self) -> None:
+        """Compute ``self.output`` from the inputs' outputs."""
+        raise NotImplementedError
+
+    def backward(self) -> None:
+        """Hand $\\partial J/\\partial(\\text{input})$ to each input (``self.grad`` is dJ/d(output))."""
+        raise NotImplementedError
+
+    def check_forward_ran(self) -> None:
+        """Raise a clear error when backward is called before any forward."""
+        if self.output is None:
+            raise RuntimeError(f"{self!r}.backward called before forward: run forward first")
+
+    def accumulate_grad(self, g: torch.Tensor) -> None:
+        r"""``grad += g``: add one consumer's $\partial J/\partial(\text{output})$ (shape of ``output``)."""
+        if self._taken_without_adding(g):
+            return
+        ### BEGIN SOLUTION 4.1: accumulate_grad: add g to the gradient in place (grad += g)
+        self.grad += g
+        ### END SOLUTION
+
+    def _taken_without_adding(self, g: torch.Tensor) -> bool:
+        r"""The work ``accumulate_grad`` can do without an addition; True if nothing is left to add.
+
+        Checks the shape first (a wrong one is an error naming the layer). Then the two
+        economies: a gradient nobody upstream needs is dropped (inside a Network, the data
+        ``Input``\ s), and the first gradient after ``clear_grad`` is taken as it is (in this
+        layer's dtype): no zeros, no addition. Before a second one is added in place, the
+        gradient is copied into a tensor of this layer's own.
+        """
+        if g.shape != self._grad.shape:
+            self._check_grad_shape(g.shape)
+        if not self.needs_grad:
+            return True
+        if self._grad_is_zero:
+            self._grad = g.to(self._grad.device, self._grad.dtype)
+            self._private, self._grad_is_zero = None, False
+            return True
+        if self._grad is not self._private:
+            self._grad = self._private = self._grad.clone()
+        return False
+
+    def _check_grad_shape(self, shape) -> None:
+        """A gradient of the output's shape (a new batch size is fine); anything else is an error."""
+        expected = tuple(self.output.shape) if self.output is not None else self.shape
+        if tuple(shape) != expected:
+            raise ValueError(f"{self!r}.accumulate_grad: gradient must have the shape of the "
+                             f"output {expected}, got {tuple(shape)}")
+        self._grad = self._private = torch.zeros(expected, dtype=self._grad.dtype, device=self._grad.device)
+        self._grad_is_zero = True
+
+    def clear_grad(self) -> None:
+        """Set ``grad`` to zeros (lazily: the next gradient to arrive takes its place)."""
+        self._grad_is_zero = True
+
+    def step(self, step_size: float) -> None:
+        """Plain SGD; layers without parameters only check the step size."""
+        validate.positive(f"{self.name}.step", "step_size", step_size)
+
+
+class Input(Layer):
+    r"""A leaf of the graph: data (``train=False``) or a parameter (``train=True``).
+
+    ``set(value)`` stores a tensor of the declared shape; a data Input accepts any
+    batch size (first dimension) and keeps a reference (no copy per batch), a
+    parameter copies, so ``step`` never writes into the caller's tensor. Only
+    parameters move in ``step``: $W \leftarrow W - \eta\,\partial J/\partial W$.
+
+    Device: with ``device`` given, values are moved there; without, the Input follows
+    the device of the values it is given (set parameters and data before wiring the
+    layers that read them, which take their device from their inputs).
+    """
+
+    def __init__(self, shape, train: bool = False, dtype=None, device=None):
+        shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+        if any(s < 0 for s in shape):
+            raise ValueError(f"Input: shape must have non-negative sizes, got {shape}")
+        dtype = dtype if dtype is not None else torch.get_default_dtype()
+        super().__init__(shape=shape, dtype=dtype, device=device)
+        self._fixed_device = device is not None
+        self.train = bool(train)
+        self.output = torch.zeros(shape, dtype=dtype, device=self.device)
+        self.label_range: int | None = None  # set by SoftmaxCrossEntropy on its target
+
+    def __repr__(self) -> str:
+        return f"Input{self.shape}" + (" (parameter)" if self.train else "")
+
+    def set(self, value) -> Input:
+        """Store ``value`` (checked against the declared shape first); returns self."""
+        value = torch.as_tensor(value)
+        shape = tuple(value.shape)
+        if self.train or len(self.shape) == 0:
+            ok = shape == self.shape
+        else:
+            ok = len(shape) == len(self.shape) and shape[1:] == self.shape[1:]
+        if not ok:
+            what = "" if self.train or not self.shape else " (any batch size)"
+            raise ValueError(f"{self!r}.set: expected shape {self.shape}{what}, got {shape}")
+        if self.label_range is not None:
+            validate.labels(f"{self!r}.set", value, self.label_range)
+        if not self._fixed_device and value.device != self.device:
+            self._move_to(value.device)
+        if self.train:
+            self.output.copy_(value)
+        else:
+            if value.device != self.device or (value.is_floating_point() and value.dtype != self.dtype):
+                value = value.to(self.device, self.dtype if value.is_floating_point() else value.dtype)
+            self.output = value
+            self.dtype = value.dtype
+        return self
+
+    def _move_to(self, device: torch.device) -> None:
+        """Follow values onto another device (value and gradient move along)."""
+        self.device = device
+        self.output = self.output.to(device)
+        self._grad = self._private = torch.zeros(self._grad.shape, dtype=self._grad.dtype, device=device)
+        self._grad_is_zero = True
+
+    def randomize(self, generator: torch.Generator | None = None) -> Input:
+        r"""Random values; returns self.
+
+        A 2-D parameter (a weight matrix, (out, in)) gets Glorot uniform
+        $U(-a, a)$, $a = \sqrt{6 / (\text{in} + \text{out})}$; anything else a standard normal.
+        The numbers are drawn on the CPU from ``generator``, so they do not depend on the device.
+        """
+        dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
+        if self.train and len(self.shape) == 2:
+            bound = math.sqrt(6.0 / max(1, self.shape[0] + self.shape[1]))
+            value = (torch.rand(self.shape, generator=generator, dtype=dtype) * 2 - 1) * bound
+        else:
+            value = torch.randn(self.output.shape, generator=generator, dtype=dtype)
+        if self.train:
+            self.output.copy_(value)
+        else:
+            self.output = value.to(self.device)
+            self.dtype = dtype
+        return self
+
+    def forward(self) -> None:
+        """Nothing to compute: the value is whatever was last set."""
+
+    def backward(self) -> None:
+        """A leaf: its gradient stays in ``grad``."""
+
+    def step(self, step_size: float) -> None:
+        r"""$W \leftarrow W - \eta\, \partial J / \partial W$ for a parameter; data never moves."""
+        step_size = validate.positive(f"{self!r}.step", "step_size", step_size)
+        if self.train:
+            self.output.add_(self.grad, alpha=-step_size)
