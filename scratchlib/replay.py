@@ -11,17 +11,15 @@ returns a :class:`~scratchlib.events.Replay`: the list of what happened, in orde
   the layer's ``grad`` after the addition).
 
 Recording changes no result. While recording, each layer of the network gets
-*instance* attributes that wrap its ``backward`` and ``accumulate_*`` methods; they call
+*instance* attributes that wrap its ``backward`` and ``accumulate_grad`` methods; they call
 the layer's own methods (the same arithmetic, bit for bit) and copy what passes through.
 They are removed afterwards, so a network that is not being recorded runs exactly the
 code it always runs, with no check and no overhead. ``record_backward`` also puts every
 ``grad`` back as it found it: drawing a replay never disturbs training.
 
-The gradient handed over is the one the consumer computes (what its accumulation would
-write into an empty buffer). Where paths meet, the library *fuses* the product into the
-addition (``grad.addmm_(a, b)``, ``grad.addcmul_(a, b)``: one rounding instead of two),
-so the handed gradients add up to the final ``grad`` to float64 rounding, while the
-``sum`` events carry the buffer itself: the replay ends on every layer's ``grad`` exactly.
+The gradient handed over is the one the consumer computes; where paths meet, the ``sum``
+event holds the earlier total and that gradient, and the layer's ``grad`` after the
+addition, so the replay ends on every layer's ``grad`` exactly.
 """
 from __future__ import annotations
 
