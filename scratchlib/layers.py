@@ -231,10 +231,10 @@ class MSELoss(Layer):
 class SoftmaxCrossEntropy(Layer):
     r"""Mean cross-entropy of softmax(logits) against integer class labels; stable for any logits.
 
-    With $\log p_{ic} = L_{ic} - \log \sum_k e^{L_{ik}}$ (log-softmax, computed once with
-    the log-sum-exp shift), $J_{CE} = -\frac{1}{B} \sum_i \log p_{i, t_i}$.
+    With the logits $\hat Y$ (B, C) and $\log p_{ic} = \hat Y_{ic} - \log \sum_k e^{\hat Y_{ik}}$
+    (log-softmax, computed once with the log-sum-exp shift), $J_{CE} = -\frac{1}{B} \sum_i \log p_{i, t_i}$.
     ``classifications`` $= p$ (the softmax, (B, C)) is the second output.
-    Backward: $\partial J/\partial L = \frac{g}{B}(p - \mathrm{onehot}(t))$. The integer labels
+    Backward: $\partial J/\partial \hat Y = \frac{g}{B}(p - \mathrm{onehot}(t))$. The integer labels
     get no gradient. Shapes: logits (B, C), target (B,) integers in [0, C).
     """
 
@@ -253,7 +253,7 @@ class SoftmaxCrossEntropy(Layer):
         self.output = -log_p.gather(1, target.unsqueeze(1)).mean()      # -log p of each row's label
         ### END SOLUTION
 
-    rule = {"logits": ("(g / B) (softmax(L) - onehot(y))", ["logits:L", "target:y"])}
+    rule = {"logits": ("(g / B) (softmax(Yhat) - onehot(y))", ["logits:Yhat", "target:y"])}
 
     def backward(self) -> None:
         self.check_forward_ran()

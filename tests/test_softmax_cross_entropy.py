@@ -1,4 +1,4 @@
-"""SoftmaxCrossEntropy: mean -log softmax(L)[t], dL = g (softmax - onehot) / B; stable for any logits."""
+"""SoftmaxCrossEntropy: mean -log softmax(Yhat)[t], dL = g (softmax - onehot) / B; stable for any logits."""
 import math
 
 import pytest

@@ -38,7 +38,7 @@ def test_the_rule_of_a_linear_step_shows_its_matrices():
     assert meet.endswith("= dJ/dW2:\n" + matrix_text(stepper.replay[7].grad))
     assert stepper.rule(0) == "seed: dJ/dSum2 = dJ/dJ = 1\n    1"
     assert "dJ/dW1 = 2 lambda g W,  lambda = 0.05" in stepper.rule(4)
-    assert "dJ/dLinear2 = (g / B) (softmax(L) - onehot(y))" in local_rule(stepper.replay, 5)
+    assert "dJ/dLinear2 = (g / B) (softmax(Yhat) - onehot(y))" in local_rule(stepper.replay, 5)
 
 
 def test_step_and_frames():

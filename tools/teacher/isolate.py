@@ -228,14 +228,9 @@ def build(course: Course, student: Path, out: Path) -> dict[str, Attempt]:
     shutil.copytree(student / PACKAGE, out / PACKAGE,
                     ignore=lambda folder, names: [n for n in names if n in SKIP_PARTS or n.endswith(".pyc")])
     attempts: dict[str, Attempt] = {}
-    for path in course.sources:
-        text, found = graded_source(course, path, student)
-        target = out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        attempts.update(found)
-    for path in course.notebooks:
-        text, found = graded_notebook(course, path, student)
+    jobs = [(path, graded_source) for path in course.sources] + [(path, graded_notebook) for path in course.notebooks]
+    for path, graded in jobs:
+        text, found = graded(course, path, student)
         target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
