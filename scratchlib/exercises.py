@@ -189,9 +189,8 @@ def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out=pr
     # a test stopped by another exercise's stub waits for it: this exercise is not to blame (the
     # grader runs it with the course's solution for the other one)
     waiting = [r for r in results if not r.passed and r.reason.startswith("needs exercise ")]
-    for r in results:
-        status = "PASS" if r.passed else "WAIT" if r in waiting else "FAIL"
-        out(f"  {status}  {r.test}" + ("" if r.passed else f"\n        {r.reason}"))
+    for line in _report_lines(results, waiting):
+        out(line)
     passed = sum(r.passed for r in results)
     out(f"{passed} of {len(results)} passed" + (f"; {len(waiting)} wait{'s' if len(waiting) == 1 else ''} for "
                                                  f"another exercise (it runs again once that one is done)"
@@ -204,6 +203,27 @@ def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out=pr
         out(f"\nNothing failed so far, but exercise {exercise} is not fully checked yet: do exercise"
             f"{'s' if len(others) > 1 else ''} {', '.join(others)} first, then check again.")
     return passed == len(results)
+
+
+SHOWN = 3  # tests shown per reason; the rest of a long list is counted, not printed
+
+
+def _report_lines(results: list[Outcome], waiting: list[Outcome]) -> list[str]:
+    """One line per test (and its reason), in groups of the same outcome and reason: a stub that
+    many tests reach makes them all fail the same way, and a screenful of that says nothing new."""
+    groups: dict[tuple[str, str], list[Outcome]] = {}
+    for r in results:
+        status = "PASS" if r.passed else "WAIT" if r in waiting else "FAIL"
+        groups.setdefault((status, r.reason), []).append(r)
+    lines = []
+    for (status, reason), group in groups.items():
+        for r in group[:SHOWN]:
+            lines.append(f"  {status}  {r.test}" + (f"\n        {reason}" if reason else ""))
+        if len(group) > SHOWN:
+            more = len(group) - SHOWN
+            lines.append(f"  {status}  ... and {more} more test{'s' if more > 1 else ''}"
+                         + (" the same way" if reason else ""))
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
