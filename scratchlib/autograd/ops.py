@@ -12,6 +12,9 @@ from __future__ import annotations
 import torch
 
 from scratchlib.autograd.function import Context, Function
+# the operations that only move entries (Transpose, Reshape, Permute) live in shape_ops.py;
+# Tensor reaches them through this module
+from scratchlib.autograd.shape_ops import Permute, Reshape, Transpose, permutation  # noqa: F401
 
 
 def sum_to_shape(grad: torch.Tensor, shape) -> torch.Tensor:
@@ -168,35 +171,6 @@ class MatMul(Function):
         ### END SOLUTION
 
 
-class Transpose(Function):
-    r"""The dimensions reversed ($X^\top$ for a matrix). Backward: $dX = G^\top$."""
-
-    @staticmethod
-    def forward(ctx: Context, x):
-        return x.permute(tuple(reversed(range(x.dim()))))
-
-    @staticmethod
-    def backward(ctx: Context, grad):
-        ### BEGIN SOLUTION 6.11: Transpose.backward
-        return grad.permute(tuple(reversed(range(grad.dim()))))
-        ### END SOLUTION
-
-
-class Reshape(Function):
-    r"""The same elements in another shape. Backward: $G$ reshaped to the input's shape."""
-
-    @staticmethod
-    def forward(ctx: Context, x, shape):
-        ctx.input_shape = x.shape
-        return x.reshape(shape)
-
-    @staticmethod
-    def backward(ctx: Context, grad):
-        ### BEGIN SOLUTION 6.12: Reshape.backward
-        return grad.reshape(ctx.input_shape), None
-        ### END SOLUTION
-
-
 def _axes(axis, ndim: int) -> tuple:
     """``axis`` (None, an int or a tuple of ints, negatives allowed) as sorted non-negative ints."""
     if axis is None:
@@ -339,44 +313,4 @@ class Sigmoid(Function):
         ### BEGIN SOLUTION 6.31: Sigmoid.backward: G sigma (1 - sigma)
         (out,) = ctx.saved_tensors
         return grad * out * (1 - out)
-        ### END SOLUTION
-
-
-def permutation(dims, ndim: int) -> tuple:
-    """``dims`` as non-negative ints after checking that they name each of ``ndim`` dimensions once."""
-    for d in dims:
-        if isinstance(d, bool) or not isinstance(d, int):
-            raise TypeError(f"permute: dims must be integers, got {type(d).__name__} {d!r} in {tuple(dims)}")
-    if len(dims) != ndim:
-        raise ValueError(f"permute: a tensor with {ndim} dimensions needs {ndim} dims, got {len(dims)}: "
-                         f"{tuple(dims)}")
-    for d in dims:
-        if not -ndim <= d < max(ndim, 1):
-            raise ValueError(f"permute: dim {d} is out of range for a tensor with {ndim} dimensions")
-    result = tuple(d % max(ndim, 1) for d in dims)
-    if len(set(result)) != ndim:
-        raise ValueError(f"permute: dims {tuple(dims)} repeat a dimension; each of 0..{ndim - 1} must "
-                         "appear once")
-    return result
-
-
-class Permute(Function):
-    r"""The dimensions reordered: output dimension $i$ is input dimension $\pi_i$.
-
-    Backward: $G$ permuted by the inverse permutation $\pi^{-1}$ (input dimension
-    $\pi_i$ comes back from output dimension $i$).
-    """
-
-    @staticmethod
-    def forward(ctx: Context, x, dims):
-        ctx.dims = dims
-        return x.permute(dims)
-
-    @staticmethod
-    def backward(ctx: Context, grad):
-        ### BEGIN SOLUTION 6.32: Permute.backward: undo the permutation
-        inverse = [0] * len(ctx.dims)
-        for i, d in enumerate(ctx.dims):
-            inverse[d] = i
-        return grad.permute(inverse), None
         ### END SOLUTION
