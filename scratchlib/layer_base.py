@@ -234,4 +234,6 @@ class Input(Layer):
         r"""$W \leftarrow W - \eta\, \partial J / \partial W$ for a parameter; data never moves."""
         step_size = validate.positive(f"{self!r}.step", "step_size", step_size)
         if self.train:
+            # the same guard as Network.step: a step that would make the weight NaN or inf is refused
+            validate.safe_step(f"{self!r}.step", [self.output], [self.grad], step_size, name_of=lambda i: repr(self))
             self.output.add_(self.grad, alpha=-step_size)

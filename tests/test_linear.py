@@ -109,3 +109,14 @@ def test_inputs_on_different_devices_are_refused_when_wiring():
     with pytest.raises(ValueError, match=r"Linear: inputs live on different devices: Input\(2, 3\) on meta, "
                                          r"Input\(2, 3\) \(parameter\) on cpu"):
         Linear(x, Input((2, 3), train=True), Input((2,), train=True))
+
+
+def test_a_parameter_refuses_a_step_that_would_make_it_non_finite():
+    from scratchlib.validate import NonFiniteStep
+
+    w, = inputs(W, train=True)
+    w.accumulate_grad(t([[1.0, float("nan"), 0.0], [0.0, 0.0, 0.0]]))
+    before = w.output.clone()
+    with pytest.raises(NonFiniteStep, match=r"Input\(2, 3\) \(parameter\) non-finite: its gradient holds NaN or inf"):
+        w.step(0.1)
+    assert torch.equal(w.output, before)  # nothing moved
