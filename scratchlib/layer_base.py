@@ -16,7 +16,11 @@ Two economies live here, outside every exercise, so the rules can be written as 
 - lazy zeroing: ``clear_grad`` only marks the gradient as zero, and the first gradient that
   arrives afterwards *becomes* the layer's gradient, with no zeros written and nothing
   added or copied (about 60 / 150 / 80 us a step, a fifth of torch's time at batch 1);
-  the tensor is copied only before a second gradient is added to it in place;
+  the tensor is copied only before a second gradient is added to it in place. A gradient
+  handed in by another layer is let go at ``clear_grad`` (as torch's ``zero_grad`` sets
+  gradients to None), so the next one can reuse its memory: held until the next arrived,
+  W1's 800 KB gradient lived twice, and in some processes the C allocator gave the memory
+  back and faulted it in again every step (about 20 page faults, a tenth of the step);
 - skipped gradients: inside a :class:`scratchlib.network.Network`, a layer's ``needs_grad``
   says whether any parameter lies upstream of it; a gradient handed to a layer that needs
   none (a data ``Input``) is dropped, as torch skips tensors without ``requires_grad``.
@@ -58,18 +62,20 @@ class Layer:
             first.device if first else torch.device("cpu"))
         self.shape = tuple(shape)  # the shape at wiring time; the batch size may change later
         self.output: torch.Tensor | None = None
-        grad_dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
-        self._grad = self._private = torch.zeros(self.shape, dtype=grad_dtype, device=self.device)
-        self._grad_is_zero = True  # the tensor's contents are stale: it stands for zeros
+        self._grad_dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
+        # the gradient: a tensor, or None after clear_grad let go of one handed in
+        self._grad = self._private = torch.zeros(self.shape, dtype=self._grad_dtype, device=self.device)
+        self._grad_is_zero = True  # the contents are stale (or gone): the gradient stands for zeros
 
     @property
     def grad(self) -> torch.Tensor:
         r"""$\partial J/\partial(\text{output})$, the shape of ``output``."""
         if self._grad_is_zero:
-            if self._grad is self._private:
-                self._grad.zero_()
+            shape, private = self._grad_shape(), self._private
+            if private is not None and private.shape == shape:
+                self._grad = private.zero_()
             else:
-                self._grad = torch.zeros_like(self._grad)
+                self._grad = torch.zeros(shape, dtype=self._grad_dtype, device=self.device)
             self._grad_is_zero = False
         self._private = None  # whoever reads it may keep it
         return self._grad
@@ -116,30 +122,32 @@ class Layer:
         layer's dtype): no zeros, no addition. Before a second one is added in place, the
         gradient is copied into a tensor of this layer's own.
         """
-        if g.shape != self._grad.shape:
-            self._check_grad_shape(g.shape)
+        output = self.output
+        if g.shape != (output.shape if output is not None else self.shape):  # as _grad_shape(), inlined
+            raise ValueError(f"{self!r}.accumulate_grad: gradient must have the shape of the "
+                             f"output {tuple(self._grad_shape())}, got {tuple(g.shape)}")
         if not self.needs_grad:
             return True
-        if self._grad_is_zero:
-            self._grad = g.to(self._grad.device, self._grad.dtype)
-            self._private, self._grad_is_zero = None, False
+        grad = self._grad
+        # the first gradient, or one of a new batch size replacing a stale one: taken as it is
+        if self._grad_is_zero or grad.shape != g.shape:
+            if g.dtype != self._grad_dtype or g.device != self.device:
+                g = g.to(self.device, self._grad_dtype)
+            self._grad, self._private, self._grad_is_zero = g, None, False
             return True
-        if self._grad is not self._private:
-            self._grad = self._private = self._grad.clone()
+        if grad is not self._private:
+            self._grad = self._private = grad.clone()
         return False
 
-    def _check_grad_shape(self, shape) -> None:
-        """A gradient of the output's shape (a new batch size is fine); anything else is an error."""
-        expected = tuple(self.output.shape) if self.output is not None else self.shape
-        if tuple(shape) != expected:
-            raise ValueError(f"{self!r}.accumulate_grad: gradient must have the shape of the "
-                             f"output {expected}, got {tuple(shape)}")
-        self._grad = self._private = torch.zeros(expected, dtype=self._grad.dtype, device=self._grad.device)
-        self._grad_is_zero = True
+    def _grad_shape(self):
+        """The shape of the gradient: the output's (a data Input's batch size may change), or the declared one."""
+        return self.output.shape if self.output is not None else self.shape
 
     def clear_grad(self) -> None:
         """Set ``grad`` to zeros (lazily: the next gradient to arrive takes its place)."""
         self._grad_is_zero = True
+        if self._grad is not self._private:  # handed in: let it go, its memory is the next one's
+            self._grad = None
 
     def step(self, step_size: float) -> None:
         """Plain SGD; layers without parameters only check the step size."""
@@ -201,7 +209,7 @@ class Input(Layer):
         """Follow values onto another device (value and gradient move along)."""
         self.device = device
         self.output = self.output.to(device)
-        self._grad = self._private = torch.zeros(self._grad.shape, dtype=self._grad.dtype, device=device)
+        self._grad = self._private = torch.zeros(self._grad_shape(), dtype=self._grad_dtype, device=device)
         self._grad_is_zero = True
 
     def randomize(self, generator: torch.Generator | None = None) -> Input:

@@ -74,9 +74,9 @@ def for_network(net, labels=None) -> Replay:
 def _alone(layer: Layer, method: str, *args, **kwargs) -> torch.Tensor:
     """What ``layer.<method>(*args)`` writes into an empty grad buffer, computed by the layer's own code."""
     scratch = Layer.__new__(Layer)
-    scratch.output, scratch.shape = None, tuple(layer._grad.shape)
-    scratch._grad = torch.empty_like(layer._grad)
-    scratch._grad_is_zero = True
+    scratch.output, scratch.shape = None, tuple(layer._grad_shape())
+    scratch._grad_dtype, scratch.device = layer._grad_dtype, layer.device
+    scratch._grad, scratch._grad_is_zero = None, True
     getattr(type(layer), method)(scratch, *args, **kwargs)
     return scratch._grad
 
@@ -138,14 +138,16 @@ def record_backward(net, labels=None) -> Replay:
     last = net.layers[-1]
     if last.output is None:
         raise RuntimeError(f"record_backward: run forward first (the last layer {last!r} has no output yet)")
-    saved = [(layer, layer._grad, layer._grad.clone(), layer._grad_is_zero) for layer in net.layers]
+    saved = [(layer, layer._grad, None if layer._grad is None else layer._grad.clone(), layer._grad_is_zero)
+             for layer in net.layers]
     try:
         net.clear_grad()
         with recording(net, labels) as replay:
             net.backward()
     finally:
         for layer, buffer, contents, is_zero in saved:
-            buffer.copy_(contents)
+            if buffer is not None:
+                buffer.copy_(contents)
             layer._grad, layer._grad_is_zero = buffer, is_zero
     return replay
 

@@ -24,6 +24,8 @@ import torch
 
 def _as_python(where: str, name: str, value, integer: bool):
     """``value`` as a Python int or float, or a TypeError saying what it is."""
+    if type(value) is (int if integer else float):  # the usual case, without the slower checks below
+        return value
     if isinstance(value, torch.Tensor):
         if value.numel() != 1 or value.dtype == torch.bool or value.is_complex():
             raise TypeError(f"{where}: {name} must be a number, got a tensor of shape "
@@ -132,7 +134,7 @@ def safe_step(where: str, weights: list[torch.Tensor], grads: list[torch.Tensor]
     is the whole cost of the guard on the usual path: reading the weights as well doubled it
     (measured on the 784-256-10 network, one thread: see the closing note of issue 18).
     """
-    if not weights or weights[0].device.type == "meta":  # meta tensors have shapes, no values
+    if not weights or weights[0].is_meta:  # meta tensors have shapes, no values
         return
     norms = [float(n) for n in torch._foreach_norm(grads)]
     if all(math.isfinite(n) and step_size * n <= HARMLESS_STEP for n in norms):

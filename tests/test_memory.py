@@ -109,3 +109,28 @@ def test_the_counter_sees_kept_graphs_and_tensors():
     # ten kept losses, one of which is the loss layer's current output (alive before, too)
     assert after["torch.Tensor"] - before["torch.Tensor"] == 9
     assert len(kept) == len(net_losses) == 10
+
+
+
+def test_clear_grad_lets_go_of_a_gradient_handed_in():
+    # as torch's zero_grad(set_to_none=True): W's gradient (the tensor G^T X that Linear handed
+    # in) is freed at clear_grad, so the next backward can reuse its memory instead of holding
+    # two copies (held, the C allocator gave pages back and faulted them in again every step)
+    import weakref
+
+    step = _layers_step()
+    step()
+    W = step.net.weights[0]
+    handed_in = weakref.ref(W._grad)
+    assert W.grad.abs().sum() > 0
+    step.net.clear_grad()
+    gc.disable()  # reference counting alone must free it
+    try:
+        assert handed_in() is None
+    finally:
+        gc.enable()
+    assert W.grad.shape == (HIDDEN, IN) and W.grad.abs().sum() == 0   # it reads as zeros
+    step.net.clear_grad()
+    step.net.forward()
+    step.net.backward()
+    assert W.grad.abs().sum() > 0                                     # the next gradient is W's again
