@@ -122,10 +122,10 @@ class Layer:
         layer's dtype): no zeros, no addition. Before a second one is added in place, the
         gradient is copied into a tensor of this layer's own.
         """
-        output = self.output
-        if g.shape != (output.shape if output is not None else self.shape):  # as _grad_shape(), inlined
+        expected = self._grad_shape()
+        if g.shape != expected:
             raise ValueError(f"{self!r}.accumulate_grad: gradient must have the shape of the "
-                             f"output {tuple(self._grad_shape())}, got {tuple(g.shape)}")
+                             f"output {tuple(expected)}, got {tuple(g.shape)}")
         if not self.needs_grad:
             return True
         grad = self._grad
