@@ -63,7 +63,7 @@ bench: $(STAMP)  ## time one SGD step, ours vs torch (DEVICE=cuda for a GPU, THR
 
 check: $(STAMP)  ## run the tests of one exercise, with reasons and its hint: make check EX=4.3
 	@test -n "$(EX)" || { echo "usage: make check EX=4.3 (an exercise id, as in its callout)"; exit 2; }
-	@$(PY) -m scratchlib.exercises $(EX)
+	@$(PY) -m scratchlib.course.exercises $(EX)
 
 # BEGIN TEACHER ONLY (left out of the student edition)
 TIMEOUT ?= 120

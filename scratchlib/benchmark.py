@@ -100,9 +100,9 @@ def matmul_floor(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Calla
 
 
 def layers_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
-    """scratchlib.layers on a scratchlib.network tape."""
+    """scratchlib.layers on a scratchlib.layers.network tape."""
     from scratchlib.layers import Input, Linear, ReLU, SoftmaxCrossEntropy
-    from scratchlib.network import Network
+    from scratchlib.layers import Network
 
     x, y = fixed_batch(batch_size, device)
     net = Network()

@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from scratchlib.autograd import Tensor, nn
 from scratchlib.autograd.function import AccumulateGrad, Context
-from scratchlib.autograd.replay import record_backward, recording
-from scratchlib.draw import draw_graph
-from scratchlib.stepper import BackwardStepper, backward_stepper
+from scratchlib.show.graph_replay import record_backward, recording
+from scratchlib.show.draw import draw_graph
+from scratchlib.show.stepper import BackwardStepper, backward_stepper
 
 
 def used_twice():

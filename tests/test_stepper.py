@@ -3,9 +3,9 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib.draw import draw_network
-from scratchlib.network import mlp
-from scratchlib.stepper import BackwardStepper, backward_stepper, local_rule, matrix_text
+from scratchlib.show.draw import draw_network
+from scratchlib.layers import mlp
+from scratchlib.show.stepper import BackwardStepper, backward_stepper, local_rule, matrix_text
 
 
 def small_net():
@@ -81,7 +81,8 @@ def test_the_widget_follows_its_slider():
 
 
 def test_each_layer_class_carries_its_rule_for_its_own_inputs():
-    from scratchlib import layers, stepper
+    from scratchlib import layers
+    from scratchlib.show import stepper
     assert not hasattr(stepper, "_RULES")  # one home: beside each backward
     w, b, x = (layers.Input(s) for s in ((2, 3), (2,), (4, 3)))
     built = [layers.Linear(x, w, b), layers.ReLU(x), layers.Sigmoid(x), layers.Tanh(x), layers.Scale(x, 2.0),

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from scratchlib import validate
+from scratchlib.course import validate
 from scratchlib.autograd.function import Context, Function
 from scratchlib.autograd.tensor import Tensor
 

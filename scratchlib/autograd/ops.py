@@ -12,9 +12,6 @@ from __future__ import annotations
 import torch
 
 from scratchlib.autograd.function import Context, Function
-# the operations that only move entries (Transpose, Reshape, Permute) live in shape_ops.py;
-# Tensor reaches them through this module
-from scratchlib.autograd.shape_ops import Permute, Reshape, Transpose, permutation  # noqa: F401
 
 
 def sum_to_shape(grad: torch.Tensor, shape) -> torch.Tensor:

@@ -23,7 +23,7 @@ import nbformat
 from teacher.markers import MarkerError, Region, check_python_source, find_regions, rewrite
 
 PACKAGE = "scratchlib"
-# the exercise map ships with both editions: scratchlib.exercises.check reads it; `make student`
+# the exercise map ships with both editions: scratchlib.course.exercises.check reads it; `make student`
 # rebuilds it only when its fingerprint says the course changed. Bump MAP_VERSION when the
 # way the map is made changes.
 EXERCISE_MAP = "tests/exercises.json"

@@ -1,6 +1,6 @@
 r"""Training loops: mini-batch SGD on a library network, and the same loop on torch.nn as the reference.
 
-One epoch shuffles the rows with a seeded generator (:func:`scratchlib.data.batches`)
+One epoch shuffles the rows with a seeded generator (:func:`scratchlib.training.data.batches`)
 and, for every mini-batch $(X_b, y_b)$, takes one step of stochastic gradient descent
 on the objective $J = J_{\text{loss}} + \lambda \sum_l \lVert W_l \rVert_F^2$:
 
@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from scratchlib import data, validate
+from scratchlib.course import validate
+from scratchlib.training import data
 
 
 class TrainingDiverged(FloatingPointError):
@@ -204,7 +205,7 @@ def train(net, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch_s
           regularization: float | None = None, x_val: torch.Tensor | None = None,
           y_val: torch.Tensor | None = None, seed: int = 0, eval_every: int | None = None,
           progress: bool = True, desc: str = "training") -> History:
-    r"""Mini-batch SGD on a library network (an :func:`scratchlib.network.mlp`); returns a :class:`History`.
+    r"""Mini-batch SGD on a library network (an :func:`scratchlib.layers.mlp`); returns a :class:`History`.
 
     Args:
         net: an MLP (a Network with ``x``, ``target``, ``loss``, ``objective``, ``predict``).

@@ -1,7 +1,7 @@
 """Charts of what the networks learn. Every function returns its matplotlib Axes or Figure.
 
 The graphs themselves (a Network's tape, the engine's graph) are drawn by
-:mod:`scratchlib.draw`, which sits above the libraries; this module is at the bottom.
+:mod:`scratchlib.show.draw`, which sits above the libraries; this module is at the bottom.
 
 Nothing here calls ``plt.show()``: in a notebook the figure appears at the end of
 the cell, and in tests (Agg backend) nothing is shown at all.
@@ -13,7 +13,7 @@ from typing import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
-from scratchlib import validate
+from scratchlib.course import validate
 
 
 def _axes(ax, figsize=(5, 4)):

@@ -11,8 +11,7 @@ from typing import Iterator
 
 import torch
 
-from scratchlib import validate
-from scratchlib.mnist import load_mnist  # noqa: F401  (re-exported: the MNIST reader lives in its own module)
+from scratchlib.course import validate
 
 #: The target of the linear data set: a rotation by 90 degrees, y = R x.
 ROTATION = torch.tensor([[0.0, -1.0], [1.0, 0.0]])

@@ -21,12 +21,12 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
 from scratchlib.autograd.function import AccumulateGrad, _node_of
-from scratchlib.autograd.replay import graph_nodes
-from scratchlib.autograd.replay import record_backward as record_graph
+from scratchlib.show.graph_replay import graph_nodes
+from scratchlib.show.graph_replay import record_backward as record_graph
 from scratchlib.autograd.tensor import Tensor
-from scratchlib.replay import record_backward as record_tape
-from scratchlib.replay import tape_labels
-from scratchlib.text import number, tensor_text
+from scratchlib.show.replay import record_backward as record_tape
+from scratchlib.show.replay import tape_labels
+from scratchlib.course.text import number_text, tensor_text
 
 FONT = 12         # node labels, in points (= pixels at the notebooks' 72 dpi)
 FONT_STEP = 11    # node labels with a replay step: two more lines per node
@@ -242,7 +242,7 @@ def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, ti
     of layers drawn with a thick red border.
 
     With ``step`` (an index into the events of a replayed backward pass, see
-    :mod:`scratchlib.replay`; ``replay`` defaults to one recorded now, which leaves the
+    :mod:`scratchlib.show.replay`; ``replay`` defaults to one recorded now, which leaves the
     network's gradients as they are), every node also shows a summary of its value and,
     once the backward pass has reached it, of its gradient (see the module's docstring).
     """
@@ -304,7 +304,7 @@ def _known_value(t) -> str:
         return ""
     if t.data.numel() > 1:
         return "\nshape " + "x".join(str(s) for s in t.shape)
-    return "\n" + number(t.item()) + ("\ngrad " + number(t.grad.item()) if t.grad is not None else "")
+    return "\n" + number_text(t.item()) + ("\ngrad " + number_text(t.grad.item()) if t.grad is not None else "")
 
 
 def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax=None,
@@ -315,7 +315,7 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax=Non
     point the way the forward pass runs, and backward walks them in reverse. A named
     scalar shows its value (and gradient, once ``backward`` has run). With ``step`` (an
     index into the events of a replayed backward pass; ``replay`` defaults to one
-    recorded now by :func:`scratchlib.autograd.replay.record_backward`, which leaves
+    recorded now by :func:`scratchlib.show.graph_replay.record_backward`, which leaves
     every ``.grad`` as it was), nodes show the values and gradients of that step.
     Returns the matplotlib Axes.
     """

@@ -3,14 +3,14 @@
 Each names the layer, what it expected and what it was given, and raises before any state
 changes, so a layer's own code (:mod:`scratchlib.layers`) is only its formulas, and the
 per-step work is plain tensor arithmetic. Numbers and labels go through
-:mod:`scratchlib.validate`, the package's one rule for them.
+:mod:`scratchlib.course.validate`, the package's one rule for them.
 
 Layers are recognised by their attributes (``shape``, ``device``, ``output``), so this
 module imports nothing of the layer code.
 """
 from __future__ import annotations
 
-from scratchlib import validate
+from scratchlib.course import validate
 
 
 def check_inputs(owner: str, inputs: tuple, layer_type: type) -> None:

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import torch
 
 from . import validate
-from .text import number, tensor_text
+from .text import number_text, tensor_text
 
 
 def _as_tensor(value) -> torch.Tensor:
@@ -134,8 +134,8 @@ def _wrong_entries(label: str, e: torch.Tensor, a: torch.Tensor, bad: torch.Tens
     for index in where[:MAX_WRONG_SHOWN]:
         name = f"{label}[{', '.join(map(str, index))}]" if index else label
         ev, av = e[tuple(index)].item(), a[tuple(index)].item()
-        lines.append(f"{name}: {source} {number(ev, 5)}, computed {number(av, 5)}, "
-                     f"off by {number(abs(ev - av), 5)}")
+        lines.append(f"{name}: {source} {number_text(ev, 5)}, computed {number_text(av, 5)}, "
+                     f"off by {number_text(abs(ev - av), 5)}")
     if len(where) > MAX_WRONG_SHOWN:
         lines.append(f"{label}: and {len(where) - MAX_WRONG_SHOWN} more wrong entries")
     return tuple(lines)

@@ -2,7 +2,7 @@ r"""Step through a recorded backward pass: the graph at each step, and the local
 
 :class:`BackwardStepper` is the plain, headless logic (``.step``, ``.frame(i)``,
 ``.rule(i)``); :func:`backward_stepper` puts an ipywidgets slider and Play button on
-it for JupyterLab. The replay comes from :func:`scratchlib.replay.record_backward`,
+it for JupyterLab. The replay comes from :func:`scratchlib.show.replay.record_backward`,
 which leaves the network's gradients untouched.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ import re
 import matplotlib.pyplot as plt
 import torch
 
-from scratchlib import draw
-from scratchlib.replay import Replay, record_backward
-from scratchlib.text import tensor_text
+from scratchlib.show import draw
+from scratchlib.show.replay import Replay, record_backward
+from scratchlib.course.text import tensor_text
 
 def matrix_text(t: torch.Tensor, indent: str = "    ", max_numbers: int = 30) -> str:
     """A tensor as aligned rows of rounded numbers (its shape and range for a big one)."""
@@ -115,7 +115,7 @@ class BackwardStepper:
         if hasattr(net_or_tensor, "layers"):
             self.replay = record_backward(net_or_tensor, labels)
         else:  # an autograd Tensor: labels maps names to tensors, as for draw_graph
-            from scratchlib.autograd.replay import record_backward as record_graph
+            from scratchlib.show.graph_replay import record_backward as record_graph
             self.replay = record_graph(net_or_tensor, labels)
 
     def draw(self, i: int | None = None, ax=None):
@@ -148,7 +148,7 @@ class BackwardStepper:
     def frame(self, i: int | None = None):
         """The Figure for step ``i`` (default: the current step): the graph, the rule below it.
 
-        The graph keeps the size :mod:`scratchlib.draw` gives it (its labels readable at
+        The graph keeps the size :mod:`scratchlib.show.draw` gives it (its labels readable at
         100% zoom); the rule's text goes underneath, where a notebook has room to spare.
         """
         i = self.step if i is None else i
