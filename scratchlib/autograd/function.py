@@ -108,6 +108,7 @@ class AccumulateGrad:
     r"""The node behind a leaf that requires grad: it adds what arrives to ``leaf.grad``."""
 
     __slots__ = ("variable", "next_functions", "retained", "__weakref__")
+    rule = {"grad": "(what was there) + G"}  # for the backward stepper, as a Function's rule
 
     def __init__(self, variable: Tensor):
         self.variable = variable
@@ -150,7 +151,15 @@ def _node_of(tensor: Tensor):
 
 
 class Function:
-    """An operation with a hand-written derivative: subclass and write ``forward`` and ``backward``."""
+    """An operation with a hand-written derivative: subclass and write ``forward`` and ``backward``.
+
+    ``rule`` (on each subclass, beside its ``backward``) writes the local backward rule in
+    plain text for the backward stepper: for each input of ``forward`` that can receive a
+    gradient (by its name there), the formula of its gradient ("G" is ``grad``); ``{name}``
+    shows the ``ctx`` attribute ``name`` that forward set (an exponent, the summed axes).
+    """
+
+    rule: dict = {}
 
     @staticmethod
     def forward(ctx: Context, *inputs):
