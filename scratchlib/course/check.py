@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -148,7 +148,7 @@ def _holds_ellipsis(value) -> bool:
     return isinstance(value, (list, tuple)) and any(_holds_ellipsis(v) for v in value)
 
 
-def compare(expected, actual, labels: Sequence[str] | None = None,
+def compare(expected: Any, actual: Any, labels: Sequence[str] | None = None,
             atol: float = 1e-6, rtol: float = 1e-5, source: str = "hand",
             exercise: str | None = None) -> CheckTable:
     r"""Check computed values against expected ones and show the table.
@@ -237,7 +237,8 @@ def gradcheck(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor],
     return compare(reference, list(grads), labels=labels, atol=atol, rtol=rtol, source=source)
 
 
-def numgrad(f: Callable[..., torch.Tensor], *tensors, eps: float = 1e-6):
+def numgrad(f: Callable[..., torch.Tensor], *tensors: torch.Tensor,
+            eps: float = 1e-6) -> torch.Tensor | tuple[torch.Tensor, ...]:
     r"""The gradient of the scalar ``f(*tensors)`` by central differences, in float64.
 
     Each entry $a$ of each tensor is moved to $a \pm \varepsilon$ in turn, the others held,

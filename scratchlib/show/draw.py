@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
@@ -36,7 +36,7 @@ KIND_COLOURS = {"data": "#cfe2f3", "parameter": "#fce5cd", "operation": "#eeeeee
                 "loss": "#f4cccc", "weight decay": "#d9ead3"}
 
 
-def summarize(t) -> str:
+def summarize(t: object) -> str:
     """A value on a node: its numbers when it has at most 4 (3 digits), else its range."""
     return tensor_text(t, digits=3)
 
@@ -160,7 +160,7 @@ def _render(ax, frame: _Frame, cells: dict, texts: dict, looks: dict, arrows: li
 
 
 # ------------------------------------------------------------------ the tape (notebook 04)
-def node_kind(layer) -> str:
+def node_kind(layer: object) -> str:
     """data, parameter, operation, loss or weight decay: a tape node's colour in :func:`draw_network`."""
     name = type(layer).__name__
     if name == "Input":
@@ -172,7 +172,7 @@ def node_kind(layer) -> str:
     return "operation"
 
 
-def network_layout(net) -> dict:
+def network_layout(net: Any) -> dict:
     """Positions (column, row) of every layer on the tape, for :func:`draw_network`.
 
     Columns follow the tape: an operation sits one column right of its deepest input, and
@@ -230,8 +230,8 @@ def _tape_label(layer, names: dict) -> str:
     return f"{name}\n{shape}"
 
 
-def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, title: str | None = None,
-                 step: int | None = None, replay=None):
+def draw_network(net: Any, ax: plt.Axes | None = None, labels: Mapping | None = None, highlight: Any = None,
+                 title: str | None = None, step: int | None = None, replay: Any = None) -> plt.Axes:
     """Draw a Network's tape as a graph, from the Network object itself; returns the Axes.
 
     Nodes are the layers (name and output shape), arrows run from each input to the
@@ -307,8 +307,8 @@ def _known_value(t) -> str:
     return "\n" + number_text(t.item()) + ("\ngrad " + number_text(t.grad.item()) if t.grad is not None else "")
 
 
-def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax=None,
-               step: int | None = None, replay=None, title: str | None = None):
+def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: plt.Axes | None = None,
+               step: int | None = None, replay: Any = None, title: str | None = None) -> plt.Axes:
     """Draw the graph that ``tensor`` was computed by; ``names`` labels tensors, e.g. ``{"a": a}``.
 
     Leaves (tensors that require grad) are round boxes, operations square ones; arrows

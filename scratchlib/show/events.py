@@ -60,7 +60,7 @@ class Replay:
     def __iter__(self):
         return iter(self.events)
 
-    def name(self, node) -> str:
+    def name(self, node: object) -> str:
         return self.names.get(id(node), getattr(node, "name", type(node).__name__))
 
     def describe(self, i: int) -> str:

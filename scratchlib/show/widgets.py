@@ -110,7 +110,7 @@ class Explorer:
         if self.auto.value:
             self.run()
 
-    def run(self, _button=None) -> train.History | None:
+    def run(self, _button: object = None) -> train.History | None:
         """Train a fresh network with the current values, redraw, and return its History (None on an error)."""
         self.runs += 1
         try:

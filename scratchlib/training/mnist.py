@@ -137,7 +137,7 @@ def _subset_if_it_is(*paths: Path) -> dict[str, str] | None:
 
 
 def load_mnist(split: str = "train", root: Path | str | None = None,
-               checksums: Mapping[str, str] | None = None):
+               checksums: Mapping[str, str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The MNIST ``split`` ("train" or "test") as ``x`` (n, 784) float32 in [0, 1] and ``y`` (n,) int64.
 
     ``root`` is a folder holding the standard IDX files, gzipped (``*.gz``, checked

@@ -182,7 +182,7 @@ def _derivations(text: str, where: str) -> list[Region]:
     return regions
 
 
-def derivation_prompt(match) -> str:
+def derivation_prompt(match: re.Match[str]) -> str:
     """What the student edition shows in place of a worked derivation: the task and room to write."""
     return f"**Exercise {match['id']}** (your derivation): {match['task']}\n\n*Write your derivation here.*\n\n&nbsp;\n"
 
