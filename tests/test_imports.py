@@ -18,7 +18,7 @@ ENGINE = "scratchlib.autograd"
 # The floors, bottom first. An import from floor i into floor j > i is an upward edge.
 FLOORS = [
     {"scratchlib", "scratchlib.validate", "scratchlib.source", "scratchlib.notebook", "scratchlib.exercises",
-     "scratchlib.mnist", "scratchlib.text", "scratchlib.events",
+     "scratchlib.course.runner", "scratchlib.mnist", "scratchlib.text", "scratchlib.events",
      "scratchlib.data", "scratchlib.check", "scratchlib.plots"},
     {"scratchlib.mlp", "scratchlib.wiring", "scratchlib.layer_base", "scratchlib.layers", ENGINE},
     {"scratchlib.network"},
