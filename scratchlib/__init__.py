@@ -1,11 +1,14 @@
 """scratchlib: a neural-network library built from scratch, one notebook at a time.
 
-Modules, from the bottom up (imports point one way):
-``data`` and ``check`` (no scratchlib imports), ``plots``, ``mlp`` (notebook 03),
-``layers`` and ``network`` (04, 05), ``replay`` and ``stepper`` (a backward pass event by
-event, 04 and 06), ``train`` and ``widgets`` (05), ``autograd`` (06).
+The folders are the course's parts (docs/architecture.md draws them): ``course`` (the course's
+own tools, at the bottom), the chapters side by side above it (``mlp``: notebook 03,
+``layers``: 04, ``training``: 05, ``autograd``: 06), and the pictures on top (``show``).
+
+The two names a notebook cell types without importing more: ``scratchlib.show_source`` and
+``scratchlib.exercises.check("4.3")`` (the self-check).
 """
-from scratchlib.source import show_source
+from scratchlib.course import exercises
+from scratchlib.course.source import show_source
 
 __version__ = "0.1.0"
-__all__ = ["show_source", "__version__"]
+__all__ = ["exercises", "show_source", "__version__"]

@@ -34,7 +34,8 @@ IN, HIDDEN, OUT = 784, 256, 10
 DEFAULT_LR = 0.01
 
 
-def fixed_batch(batch_size: int, device="cpu", seed: int = 0):
+def fixed_batch(batch_size: int, device: str | torch.device = "cpu",
+                seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed batch: ``x`` (B, 784) uniform in [0, 1), integer labels ``y`` (B,) in [0, 10)."""
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(batch_size, IN, generator=g).to(device)
@@ -42,7 +43,7 @@ def fixed_batch(batch_size: int, device="cpu", seed: int = 0):
     return x, y
 
 
-def starting_weights(device="cpu", seed: int = 0):
+def starting_weights(device: str | torch.device = "cpu", seed: int = 0) -> list[torch.Tensor]:
     """One set of starting weights ``[W1, b1, W2, b2]`` for every implementation (torch layout)."""
     g = torch.Generator().manual_seed(seed)
     bound1, bound2 = 1 / IN ** 0.5, 1 / HIDDEN ** 0.5
@@ -57,7 +58,7 @@ def starting_weights(device="cpu", seed: int = 0):
 # closure doing one full SGD step; ``step.parameters()`` returns the current
 # [W1, b1, W2, b2] as torch tensors (for the tests that compare implementations).
 
-def torch_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
+def torch_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
     """torch.nn + torch autograd + torch.optim.SGD: the reference."""
     from torch import nn
 
@@ -77,7 +78,7 @@ def torch_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callabl
     return step
 
 
-def matmul_floor(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
+def matmul_floor(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
     """The matrix products and bias sums of one step alone, into preallocated outputs."""
     w1, b1, w2, b2 = starting_weights(device)
     x, _ = fixed_batch(batch_size, device)
@@ -99,10 +100,10 @@ def matmul_floor(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Calla
     return step
 
 
-def layers_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
-    """scratchlib.layers on a scratchlib.network tape."""
+def layers_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
+    """scratchlib.layers on a scratchlib.layers.network tape."""
     from scratchlib.layers import Input, Linear, ReLU, SoftmaxCrossEntropy
-    from scratchlib.network import Network
+    from scratchlib.layers import Network
 
     x, y = fixed_batch(batch_size, device)
     net = Network()
@@ -121,7 +122,7 @@ def layers_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callab
     return step
 
 
-def autograd_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
+def autograd_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
     """scratchlib.autograd: our engine with its nn and optim."""
     from scratchlib.autograd import Tensor, nn, optim
 
@@ -141,7 +142,7 @@ def autograd_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Call
     return step
 
 
-def mlp_step(batch_size: int, device="cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
+def mlp_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
     """scratchlib.mlp: tanh hidden layer, sigmoid output, MSE against one-hot targets (by design)."""
     from scratchlib.mlp import NeuralNetwork
 
@@ -181,13 +182,13 @@ class Timing(NamedTuple):
     cpu: float
 
 
-def sync(device) -> None:
+def sync(device: str | torch.device) -> None:
     """Wait for the device's queued work (CUDA runs asynchronously; the CPU needs nothing)."""
     if str(device).startswith("cuda"):
         torch.cuda.synchronize()
 
 
-def time_steps(step: Callable[[], None], device="cpu", min_seconds: float = 0.02) -> Timing:
+def time_steps(step: Callable[[], None], device: str | torch.device = "cpu", min_seconds: float = 0.02) -> Timing:
     """Time per step: run 1, 2, 4, ... steps until ``min_seconds`` of wall time have passed."""
     steps = 0
     sync(device)
@@ -202,8 +203,9 @@ def time_steps(step: Callable[[], None], device="cpu", min_seconds: float = 0.02
                 return Timing(elapsed / steps, (time.process_time() - cpu) / steps)
 
 
-def measure(batch_sizes, names, device="cpu", repeats: int = 15, min_seconds: float = 0.02,
-            seed: int = 0, log=None) -> dict:
+def measure(batch_sizes: list[int], names: list[str], device: str | torch.device = "cpu", repeats: int = 15,
+            min_seconds: float = 0.02, seed: int = 0,
+            log: Callable[[str], object] | None = None) -> dict[tuple[str, int], Timing]:
     """Median :class:`Timing` for each (implementation name, batch size), interleaved."""
     rng = random.Random(seed)
     results = {}
@@ -226,7 +228,8 @@ def measure(batch_sizes, names, device="cpu", repeats: int = 15, min_seconds: fl
     return results
 
 
-def table(results, batch_sizes, names, clock: str = "wall") -> list[dict]:
+def table(results: dict[tuple[str, int], Timing], batch_sizes: list[int], names: list[str],
+          clock: str = "wall") -> list[dict]:
     """Rows ``{"implementation", "ms@B", "ratio@B"}`` for one clock ("wall" or "cpu")."""
     rows = []
     for name in names:
@@ -240,7 +243,7 @@ def table(results, batch_sizes, names, clock: str = "wall") -> list[dict]:
     return rows
 
 
-def format_table(rows, batch_sizes) -> str:
+def format_table(rows: list[dict], batch_sizes: list[int]) -> str:
     """The rows as text: milliseconds per step and, in brackets, the ratio to torch."""
     width = max(len(LABELS.get(r["implementation"], r["implementation"])) for r in rows) + 2
     head = f"{'implementation':<{width}}" + "".join(f"{'batch ' + str(b):>18}" for b in batch_sizes)

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import torch
 
-from scratchlib import validate
+from scratchlib.course import validate
 
 
 def _check_same_shape(owner: str, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:

@@ -91,6 +91,25 @@ def test_a_leaf_used_in_two_graphs_with_shared_first_gradient_is_not_aliased():
     assert_close(b.grad, torch.tensor([1.0, 1.0], dtype=F64))
 
 
+def test_each_leaf_owns_a_contiguous_grad():
+    # Add hands the same G to both inputs and Sum's backward expands G (a stride-0 view):
+    # the engine gives each leaf its own contiguous tensor, as torch does, before 6.1 keeps it
+    a, b = leaf([[1.0, 2.0], [3.0, 4.0]]), leaf([[5.0, 6.0], [7.0, 8.0]])
+    u = a + b
+    u.retain_grad()
+    g = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=F64)
+    u.backward(g)
+    assert len({a.grad.data_ptr(), b.grad.data_ptr(), u.grad.data_ptr()}) == 3
+    a.grad.mul_(10.0)  # in place on one leaf's gradient: nobody else sees it
+    assert_close(b.grad, g)
+    assert_close(u.grad, g)
+    c = leaf([[1.0, 2.0, 3.0]])
+    c.sum().backward()
+    assert c.grad.is_contiguous() and c.grad.stride() == (3, 1)
+    c.grad.add_(1.0)  # an expanded view would refuse this
+    assert_close(c.grad, torch.full((1, 3), 2.0, dtype=F64))
+
+
 def test_second_backward_through_freed_buffers_is_a_clear_error():
     x = leaf([1.0, 2.0])
     loss = (x * x).sum()
@@ -162,8 +181,12 @@ def test_a_backward_returning_a_wrong_shape_or_count_is_named():
             return grad
 
     x = leaf([1.0, 2.0, 3.0])
-    with pytest.raises(RuntimeError, match=r"BadShape.backward returned a gradient of shape \(\) for input 0.*\(3,\)"):
+    # the engine checks what a backward returns (Context.run), so the traversal need not
+    with pytest.raises(RuntimeError, match=r"BadShape.backward returned a gradient of shape \(\) for input 0, "
+                                           r"expected \(3,\) \(the shape of input 0\)"):
         BadShape.apply(x).backward()
+    with pytest.raises(RuntimeError, match=r"BadShape.backward returned a gradient of shape \(\) for input 0"):
+        BadShape.apply(x).grad_fn.run(torch.tensor(1.0, dtype=F64))
     with pytest.raises(RuntimeError, match="BadCount.backward returned 1 gradients, expected 2"):
         BadCount.apply(x, x).sum().backward()
 

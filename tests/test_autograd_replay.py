@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from scratchlib.autograd import Tensor, nn
 from scratchlib.autograd.function import AccumulateGrad, Context
-from scratchlib.autograd.replay import record_backward, recording
-from scratchlib.draw import draw_graph
-from scratchlib.stepper import BackwardStepper, backward_stepper
+from scratchlib.show.graph_replay import record_backward, recording
+from scratchlib.show.draw import draw_graph
+from scratchlib.show.stepper import BackwardStepper, backward_stepper
 
 
 def used_twice():
@@ -98,8 +98,10 @@ def test_the_stepper_on_a_tensor_and_its_slider():
     f, names = used_twice()
     stepper = BackwardStepper(f, names)
     assert len(stepper) == 6
-    assert stepper.rule(2).startswith("ab: Mul.backward, G = df/dab:\n    1\n\nBackward: da = G * b, db = G * a.")
-    assert "df/da (input 0) =\n    -3\n\ndf/db (input 1) =\n    2" in stepper.rule(2)
+    assert stepper.rule(2).startswith("ab: Mul.backward, G = df/dab:\n    1\ninputs: a = a, b = b\n")
+    assert ("df/da = G * b, summed to a's shape  (input 0):\n    -3\n\n"
+            "df/db = G * a, summed to b's shape  (input 1):\n    2") in stepper.rule(2)
+    assert stepper.rule(1).startswith("f: Add.backward, G = df/df:\n    1\ninputs: a = ab, b = a\n")
     assert stepper.rule(3).endswith("= df/da:\n    -2")
     box = backward_stepper(f, names)
     box.slider.value = 3

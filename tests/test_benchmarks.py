@@ -104,7 +104,7 @@ def test_main_writes_csv(tmp_path, capsys):
 
 def test_the_library_keeps_the_steps_and_the_script_the_command_line():
     assert not hasattr(bench, "main") and not hasattr(bench, "write_csv")
-    assert not {"data", "init"} & set(dir(bench))  # no names that shadow scratchlib.data
+    assert not {"data", "init"} & set(dir(bench))  # no names that shadow scratchlib.training.data
     script = command_line()
     assert callable(script.main) and script.bench is bench
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from scratchlib.check import compare, gradcheck
+from scratchlib.course.check import compare, gradcheck
 
 
 def test_compare_passes_and_prints_a_stable_table():
@@ -125,7 +125,7 @@ def test_compare_refuses_bad_tolerances():
 
 
 def test_numgrad_matches_autograd_in_float64_on_random_shapes():
-    from scratchlib.check import numgrad
+    from scratchlib.course.check import numgrad
 
     g = torch.Generator().manual_seed(3)
     for rows, cols in [(1, 1), (2, 3), (4, 2)]:
@@ -144,7 +144,7 @@ def test_numgrad_matches_autograd_in_float64_on_random_shapes():
 
 
 def test_numgrad_on_hand_numbers_and_bad_input():
-    from scratchlib.check import numgrad
+    from scratchlib.course.check import numgrad
 
     # f(a, b) = a^2 b + 3b: df/da = 2ab = -12, df/db = a^2 + 3 = 12 at (3, -2)
     da, db = numgrad(lambda a, b: a ** 2 * b + 3 * b, torch.tensor(3.0), torch.tensor(-2.0))

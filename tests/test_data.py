@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from scratchlib import data
+from scratchlib.training import data
 
 
 def test_linear_data_is_a_90_degree_rotation():

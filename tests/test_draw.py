@@ -1,12 +1,12 @@
-"""scratchlib.draw: the pictures of a Network's tape and of the engine's graph, one drawing module."""
+"""scratchlib.show.draw: the pictures of a Network's tape and of the engine's graph, one drawing module."""
 import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib import draw
+from scratchlib.show import draw
 from scratchlib.autograd import Tensor
-from scratchlib.autograd.replay import graph_nodes
-from scratchlib.draw import draw_graph
+from scratchlib.show.graph_replay import graph_nodes
+from scratchlib.show.draw import draw_graph
 
 
 def _nodes(ax):
@@ -15,7 +15,7 @@ def _nodes(ax):
 
 
 def _weight_decay_mlp():
-    from scratchlib.network import mlp
+    from scratchlib.layers import mlp
     return mlp([2, 3, 2], regularization=0.01, batch_size=4, generator=torch.Generator().manual_seed(0))
 
 
@@ -52,7 +52,7 @@ def test_draw_network_tells_parameters_data_and_the_weight_decay_branch_apart():
 
 def test_draw_network_on_given_axes_with_labels_and_highlight():
     from scratchlib.layers import Input, ReLU
-    from scratchlib.network import Network
+    from scratchlib.layers import Network
     net = Network()
     x = net.add(Input((2, 3)))
     r = net.add(ReLU(x))
@@ -68,7 +68,7 @@ def test_draw_network_on_given_axes_with_labels_and_highlight():
 
 
 def _stepped_mlp():
-    from scratchlib.network import mlp
+    from scratchlib.layers import mlp
     g = torch.Generator().manual_seed(0)
     net = mlp([2, 3, 2], regularization=0.05, batch_size=4, generator=g, dtype=torch.float64)
     net.x.set(torch.randn(4, 2, generator=g, dtype=torch.float64))
@@ -78,7 +78,7 @@ def _stepped_mlp():
 
 
 def test_draw_network_at_every_step_of_a_replayed_backward():
-    from scratchlib.replay import record_backward
+    from scratchlib.show.replay import record_backward
     net = _stepped_mlp()
     replay = record_backward(net)
     pending = []

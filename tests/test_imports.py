@@ -1,43 +1,48 @@
-"""Imports go one way (DESIGN.md): read every module's imports (an AST scan, nothing is run)
-and check them against the floors below.
+"""Imports go one way: the floors written in docs/architecture.md hold in the code.
 
-Each module sits on a floor; an import may go sideways or down, never up. The engine's core
-(``scratchlib.autograd`` but its drawing and replay) counts as one node: its modules import
-each other lazily by design. The engine reaches nothing of the layer library, directly or
-through another module.
-
-Exceptions would be listed in ``KNOWN_UPWARD``, ``KNOWN_ENGINE_REACH`` and ``KNOWN_CYCLES``;
-issue 18 removed the last ones, so the lists are empty: the test fails on any new edge.
+Every module's imports are read from its source (an AST scan, nothing is run), deferred
+imports included, and held against the two tables of docs/architecture.md: the floors (an
+import may go sideways or down, never up) and the "never" rules (what a package must not
+reach through any path of imports). The engine's core modules import each other by design,
+so ``scratchlib.autograd.*`` counts as one node when cycles are looked for.
 """
+from __future__ import annotations
+
 import ast
+import re
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "scratchlib"
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "scratchlib"
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
 ENGINE = "scratchlib.autograd"
 
-# The floors, bottom first. An import from floor i into floor j > i is an upward edge.
-FLOORS = [
-    {"scratchlib", "scratchlib.validate", "scratchlib.source", "scratchlib.notebook", "scratchlib.exercises",
-     "scratchlib.course.runner", "scratchlib.mnist", "scratchlib.text", "scratchlib.events",
-     "scratchlib.data", "scratchlib.check", "scratchlib.plots"},
-    {"scratchlib.mlp", "scratchlib.wiring", "scratchlib.layer_base", "scratchlib.layers", ENGINE},
-    {"scratchlib.network"},
-    {"scratchlib.replay", "scratchlib.autograd.replay", "scratchlib.draw", "scratchlib.stepper", "scratchlib.train", "scratchlib.benchmark"},
-    {"scratchlib.widgets"},
-]
-LAYER_LIBRARY = {"scratchlib.wiring", "scratchlib.layer_base", "scratchlib.layers", "scratchlib.network", "scratchlib.mlp", "scratchlib.replay",
-                 "scratchlib.stepper", "scratchlib.train", "scratchlib.widgets", "scratchlib.benchmark"}
 
-KNOWN_UPWARD: set = set()
-KNOWN_ENGINE_REACH: set = set()
-KNOWN_CYCLES: list = []
+def table_rows(markdown: str, heading: str) -> list[list[str]]:
+    """The body rows of the first table under ``## heading``, each a list of its cells."""
+    section = markdown.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip().strip("|").split("|") for line in section.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row] for row in rows[2:]]  # past the header and its rule
 
 
-def node(module: str) -> str:
-    """The engine's core modules count as one node; everything else is itself."""
-    if module.startswith(ENGINE + ".") and module != "scratchlib.autograd.replay":
-        return ENGINE
-    return module
+def patterns(cell: str) -> list[str]:
+    """The module patterns named in a cell: `scratchlib.x` or `scratchlib.x.*`."""
+    return re.findall(r"`(scratchlib[\w.]*(?:\.\*)?)`", cell)
+
+
+def matches(module: str, pattern: str) -> bool:
+    if pattern.endswith(".*"):
+        package = pattern[:-2]
+        return module == package or module.startswith(package + ".")
+    return module == pattern
+
+
+def read_architecture(text: str | None = None) -> tuple[dict[str, int], list[tuple[str, list[str]]]]:
+    """(pattern -> floor, [(from pattern, [patterns it must not reach])])."""
+    text = ARCHITECTURE.read_text() if text is None else text
+    floors = {p: int(row[0]) for row in table_rows(text, "Floors, top first") for p in patterns(row[1])}
+    never = [(p, patterns(row[1])) for row in table_rows(text, "Never") for p in patterns(row[0])]
+    return floors, never
 
 
 def module_name(path: Path) -> str:
@@ -45,49 +50,66 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported(tree: ast.AST, here: str) -> set:
-    """The scratchlib modules a module's source imports (anywhere in it, deferred imports too)."""
+def imported(tree: ast.AST, here: str, modules: set[str] = frozenset()) -> set[str]:
+    """The modules a module's source imports (anywhere in it, deferred imports too).
+
+    ``from package import module`` counts as an import of the module alone (of ``modules``),
+    not of the package's face.
+    """
     found = set()
     for n in ast.walk(tree):
         if isinstance(n, ast.Import):
             found |= {a.name for a in n.names}
-        elif isinstance(n, ast.ImportFrom) and n.module:
-            base = n.module
+        elif isinstance(n, ast.ImportFrom):
+            base = n.module or ""
             if n.level:  # relative import: resolve against this module's package
-                base = ".".join(here.split(".")[:-n.level] + [n.module])
-            found.add(base)
-            found |= {f"{base}.{a.name}" for a in n.names}  # `from pkg import module`
+                package = here.split(".")[: -n.level]
+                base = ".".join(package + ([n.module] if n.module else []))
+            submodules = {f"{base}.{a.name}" for a in n.names} & set(modules)
+            found |= submodules if len(submodules) == len(n.names) else {base} | submodules
     return found
 
 
-def graph() -> dict:
-    """node -> the set of nodes it imports (itself left out)."""
+def graph() -> dict[str, set[str]]:
+    """module -> the scratchlib modules it imports (itself left out)."""
     modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    edges = {}
-    for name, path in modules.items():
-        targets = {node(m) for m in imported(ast.parse(path.read_text()), name) if m in modules}
-        edges.setdefault(node(name), set()).update(targets - {node(name)})
-    return edges
+    return {name: {m for m in imported(ast.parse(path.read_text()), name, set(modules)) if m in modules} - {name}
+            for name, path in modules.items()}
 
 
-def floor(n: str) -> int:
-    for i, names in enumerate(FLOORS):
-        if n in names:
-            return i
-    raise AssertionError(f"{n} has no floor: put it on one in tests/test_imports.py")
+def floor_of(module: str, floors: dict[str, int]) -> int:
+    found = [f for pattern, f in floors.items() if matches(module, pattern)]
+    assert found, f"{module} stands on no floor: give it a row in docs/architecture.md"
+    return max(found)  # the most specific row is never lower than its package's
 
 
-def upward_edges(edges) -> set:
-    return {(a, b) for a, targets in edges.items() for b in targets if floor(b) > floor(a)}
+def upward_edges(edges: dict[str, set[str]], floors: dict[str, int]) -> set[tuple[str, str]]:
+    return {(a, b) for a, targets in edges.items() for b in targets
+            if floor_of(b, floors) > floor_of(a, floors)}
 
 
-def cycles(edges) -> list:
+def engine_as_one(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The same graph with the engine's modules merged into one node."""
+    def node(m: str) -> str:
+        return ENGINE if matches(m, ENGINE + ".*") else m
+    merged: dict[str, set[str]] = {}
+    for a, targets in edges.items():
+        merged.setdefault(node(a), set()).update({node(b) for b in targets} - {node(a)})
+    return merged
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     """Each strongly connected group of more than one node (a cycle), found by a depth-first walk."""
-    index, low, stack, on_stack, groups = {}, {}, [], set(), []
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
 
-    def visit(v):
+    def visit(v: str) -> None:
         index[v] = low[v] = len(index)
-        stack.append(v), on_stack.add(v)
+        stack.append(v)
+        on_stack.add(v)
         for w in edges.get(v, ()):
             if w not in index:
                 visit(w)
@@ -111,58 +133,70 @@ def cycles(edges) -> list:
     return groups
 
 
-def engine_reach(edges) -> set:
-    """(engine module, layer-library module it imports) for every module the engine reaches."""
-    starts = [n for n in edges if n == ENGINE or n.startswith(ENGINE + ".")]
+def forbidden_reach(edges: dict[str, set[str]], never: list[tuple[str, list[str]]]) -> set[tuple[str, str]]:
+    """(module, forbidden module it reaches through any path of imports)."""
     found = set()
-    for start in starts:
-        seen, todo = set(), [start]
-        while todo:
-            v = todo.pop()
-            for w in edges.get(v, ()):
-                if w in LAYER_LIBRARY and not (v in LAYER_LIBRARY):
-                    found.add((v, w))
-                if w not in seen and w not in LAYER_LIBRARY:
-                    seen.add(w)
-                    todo.append(w)
+    for start in edges:
+        for source, targets in never:
+            if not matches(start, source):
+                continue
+            seen, todo = {start}, [start]
+            while todo:
+                for w in edges.get(todo.pop(), ()):
+                    if any(matches(w, t) for t in targets):
+                        found.add((start, w))
+                    if w not in seen:
+                        seen.add(w)
+                        todo.append(w)
     return found
 
 
-def test_every_module_has_a_floor():
-    for n in graph():
-        floor(n)
+def test_the_architecture_names_every_floor_and_rule():
+    floors, never = read_architecture()
+    assert sorted(set(floors.values())) == [1, 2, 3, 4]
+    assert ("scratchlib.autograd.*", ["scratchlib.layers.*", "scratchlib.mlp", "scratchlib.training.*"]) in never
 
 
-def test_no_new_upward_edge():
-    assert upward_edges(graph()) == KNOWN_UPWARD
+def test_every_module_stands_on_a_floor():
+    floors, _ = read_architecture()
+    for module in graph():
+        floor_of(module, floors)
 
 
-def test_the_engine_reaches_nothing_new_of_the_layer_library():
-    assert engine_reach(graph()) == KNOWN_ENGINE_REACH
+def test_no_import_runs_upward():
+    floors, _ = read_architecture()
+    assert upward_edges(graph(), floors) == set()
 
 
-def test_the_checks_catch_a_planted_upward_edge_and_cycle():
-    edges = {"scratchlib.data": {"scratchlib.layers"}, "scratchlib.layers": {"scratchlib.data"}}
-    assert upward_edges(edges) == {("scratchlib.data", "scratchlib.layers")}
-    assert cycles(edges) == [["scratchlib.data", "scratchlib.layers"]]
-    assert engine_reach({ENGINE: {"scratchlib.plots"}, "scratchlib.plots": {"scratchlib.layers"}}) == {
-        ("scratchlib.plots", "scratchlib.layers")}
+def test_no_import_cycle():
+    assert cycles(engine_as_one(graph())) == []
 
 
-def test_no_known_exceptions_remain():
-    edges = graph()
-    assert not upward_edges(edges) and not cycles(edges) and not engine_reach(edges)
+def test_nothing_reaches_what_the_architecture_forbids():
+    _, never = read_architecture()
+    assert forbidden_reach(graph(), never) == set()
 
 
-def test_no_new_cycle():
-    assert sorted(cycles(graph())) == sorted(KNOWN_CYCLES)
+def test_the_checks_catch_a_planted_upward_edge_cycle_and_reach():
+    floors, never = read_architecture()
+    edges = {"scratchlib.course.check": {"scratchlib.layers.base"},
+             "scratchlib.layers.base": {"scratchlib.course.check"}}
+    assert upward_edges(edges, floors) == {("scratchlib.course.check", "scratchlib.layers.base")}
+    assert cycles(edges) == [["scratchlib.course.check", "scratchlib.layers.base"]]
+    reach = {"scratchlib.autograd.nn": {"scratchlib.course.check"},
+             "scratchlib.course.check": {"scratchlib.layers.base"}}
+    assert forbidden_reach(reach, never) == {("scratchlib.autograd.nn", "scratchlib.layers.base")}
+    # the engine's own loop is one node, a loop through another module is still a cycle
+    engine_loop = {"scratchlib.autograd.tensor": {"scratchlib.autograd.ops"},
+                   "scratchlib.autograd.ops": {"scratchlib.autograd.tensor"}}
+    assert cycles(engine_as_one(engine_loop)) == []
 
 
-def test_the_shared_pieces_stand_on_nothing_of_either_library():
-    """The replay's Event/Replay type and the tensor-to-text formatter, used by both libraries and
-    by check, import nothing of scratchlib but the formatter itself."""
-    for name, allowed in (("text", set()), ("events", {"scratchlib.text"})):
-        path = PACKAGE / f"{name}.py"
-        modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
-        found = imported(ast.parse(path.read_text()), f"scratchlib.{name}") & modules
-        assert found == allowed, name
+def test_a_table_is_read_from_its_own_section_only():
+    text = ("## Floors, top first\n\n| floor | modules | x |\n|---|---|---|\n| 2 | `scratchlib.a.*` | y |\n"
+            "| 1 | `scratchlib` | z |\n\n## Never\n\n| from | must not reach | why |\n|---|---|---|\n"
+            "| `scratchlib.a.*` | `scratchlib.b` | w |\n")
+    floors, never = read_architecture(text)
+    assert floors == {"scratchlib.a.*": 2, "scratchlib": 1}
+    assert never == [("scratchlib.a.*", ["scratchlib.b"])]
+    assert floor_of("scratchlib.a.deep", floors) == 2

@@ -56,7 +56,7 @@ def test_the_code_is_mit_and_the_data_keeps_its_own_licence():
     assert re.search(r"^license: MIT$", citation, re.M)
     assert re.search(rf'^version: "{re.escape(PROJECT["version"])}"$', citation, re.M)
     data = (ROOT / "data" / "README.md").read_text()
-    assert "CC BY-SA 3.0" in data and "scratchlib/datasets/" in data
+    assert "CC BY-SA 3.0" in data and "scratchlib/training/datasets/" in data
 
 
 def test_binder_installs_the_project_with_cpu_torch_and_without_the_dev_extra():

@@ -112,7 +112,7 @@ def test_inputs_on_different_devices_are_refused_when_wiring():
 
 
 def test_a_parameter_refuses_a_step_that_would_make_it_non_finite():
-    from scratchlib.validate import NonFiniteStep
+    from scratchlib.course.validate import NonFiniteStep
 
     w, = inputs(W, train=True)
     w.accumulate_grad(t([[1.0, float("nan"), 0.0], [0.0, 0.0, 0.0]]))

@@ -8,7 +8,7 @@ import torch
 
 from scratchlib.autograd import Tensor, nn, optim
 from scratchlib.autograd.function import AccumulateGrad, Context
-from scratchlib.network import mlp
+from scratchlib.layers import mlp
 
 WATCHED = (torch.Tensor, Tensor, Context, AccumulateGrad)
 PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -6,8 +6,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scratchlib import data
-from scratchlib.check import compare, gradcheck
+from scratchlib.training import data
+from scratchlib.course.check import compare, gradcheck
 from scratchlib.mlp import Linear, MSELoss, NeuralLayer, NeuralNetwork, Sigmoid, Tanh, train
 
 F64 = torch.float64

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from layer_testing import F64, assert_close, t, tensors
 from scratchlib.layers import Input, Linear, MSELoss, Regularization, ReLU, SoftmaxCrossEntropy, Sum, Tanh
-from scratchlib.network import MLP, Network, mlp
+from scratchlib.layers import MLP, Network, mlp
 
 
 def tiny_network():
@@ -235,7 +235,7 @@ def test_mlp_sizes_must_be_whole_numbers():
 
 
 def test_the_mlp_class_declares_what_mlp_builds():
-    from scratchlib.network import MLP
+    from scratchlib.layers import MLP
     declared = {"x", "target", "weights", "biases", "linears", "activations", "logits", "prediction", "loss",
                 "regularizers", "objective"}
     assert declared <= set(MLP.__annotations__)

@@ -1,7 +1,7 @@
 """Every exercise a notebook introduces has its callout, of the course's one shape, with a hint.
 
 The callout tells the student what to edit and how to check it, and `make check` prints the
-hint from it (scratchlib.exercises.hint). Every notebook is checked.
+hint from it (scratchlib.course.exercises.hint). Every notebook is checked.
 """
 import json
 import re

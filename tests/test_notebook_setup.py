@@ -12,7 +12,7 @@ def test_setup_turns_on_autoreload_so_an_edited_module_is_picked_up(tmp_path, mo
     monkeypatch.syspath_prepend(str(tmp_path))
     shell = InteractiveShell.instance()
     try:
-        assert shell.run_cell("from scratchlib import notebook; notebook.setup()").success
+        assert shell.run_cell("from scratchlib.course import notebook; notebook.setup()").success
         assert shell.run_cell("import edited_exercise").success
         assert not shell.run_cell("edited_exercise.answer()").success  # the stub raises
         # the student saves the exercise; a newer modification time, as an editor would leave

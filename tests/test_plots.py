@@ -2,7 +2,8 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib import data, plots
+from scratchlib.training import data
+from scratchlib.show import plots
 
 
 def test_class_predictions_handles_scores_and_probabilities():

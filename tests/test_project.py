@@ -71,3 +71,13 @@ def test_the_timestamp_stripper_removes_them_and_nothing_else(tmp_path):
     assert strip(str(path)) is True
     assert nbformat.read(path, 4).cells[0].metadata == {"tags": ["keep"]}
     assert strip(str(path)) is False
+
+
+def test_the_readme_package_table_has_a_row_for_every_module():
+    """A newcomer finds each module in the README's package table, and every row names a real module."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The package", 1)[1].split("\n## ", 1)[0]
+    rows = set(re.findall(r"^\| `(scratchlib/[\w/]+\.py)` \|", section, re.M))
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "scratchlib").rglob("*.py")}
+    assert sorted(modules - rows) == [], "modules without a row in the README's package table"
+    assert sorted(rows - modules) == [], "rows of the README's package table naming no module"

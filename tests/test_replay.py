@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 from layer_testing import F64, t
 from scratchlib.layers import Input, Linear, MSELoss, Regularization, Sum
-from scratchlib.network import Network, mlp
-from scratchlib.replay import record_backward, recording
+from scratchlib.layers import Network, mlp
+from scratchlib.show.replay import record_backward, recording
 
 
 def handed_into(replay, node) -> list:

@@ -3,9 +3,9 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib.draw import draw_network
-from scratchlib.network import mlp
-from scratchlib.stepper import BackwardStepper, backward_stepper, local_rule, matrix_text
+from scratchlib.show.draw import draw_network
+from scratchlib.layers import mlp
+from scratchlib.show.stepper import BackwardStepper, backward_stepper, local_rule, matrix_text
 
 
 def small_net():
@@ -81,7 +81,8 @@ def test_the_widget_follows_its_slider():
 
 
 def test_each_layer_class_carries_its_rule_for_its_own_inputs():
-    from scratchlib import layers, stepper
+    from scratchlib import layers
+    from scratchlib.show import stepper
     assert not hasattr(stepper, "_RULES")  # one home: beside each backward
     w, b, x = (layers.Input(s) for s in ((2, 3), (2,), (4, 3)))
     built = [layers.Linear(x, w, b), layers.ReLU(x), layers.Sigmoid(x), layers.Tanh(x), layers.Scale(x, 2.0),
@@ -90,3 +91,66 @@ def test_each_layer_class_carries_its_rule_for_its_own_inputs():
     for layer in built:
         assert layer.rule and all(getattr(layer, name) in layer.inputs for name in layer.rule), layer
     assert layers.Linear.rule["W"] == ("G^T X", ["x:X"])
+
+
+def _engine_graphs():
+    """For each Function of scratchlib.autograd: a scalar computed through it from leaves only."""
+    from scratchlib.autograd import Tensor
+    from scratchlib.autograd import functional as F
+
+    g = torch.Generator().manual_seed(0)
+
+    def leaf(*shape, positive=False):
+        data = torch.randn(*shape, dtype=torch.float64, generator=g)
+        return Tensor(data.abs() + 0.5 if positive else data, requires_grad=True)
+
+    return {
+        "Add": lambda: leaf(2, 3) + leaf(3), "Sub": lambda: leaf(2, 3) - leaf(2, 3),
+        "Mul": lambda: leaf(2, 3) * leaf(2, 1), "Div": lambda: leaf(2, 3) / leaf(2, 3, positive=True),
+        "Neg": lambda: -leaf(2, 3), "Pow": lambda: leaf(2, 3) ** 3, "MatMul": lambda: leaf(2, 3) @ leaf(3, 4),
+        "Sum": lambda: leaf(2, 3).sum(1), "Log": lambda: leaf(2, 3, positive=True).log(),
+        "Exp": lambda: leaf(2, 3).exp(), "ReLU": lambda: leaf(2, 3).relu(), "Tanh": lambda: leaf(2, 3).tanh(),
+        "Sigmoid": lambda: leaf(2, 3).sigmoid(), "LogSumExp": lambda: leaf(2, 3).logsumexp(1),
+        "Transpose": lambda: leaf(2, 3).T, "Reshape": lambda: leaf(2, 3).reshape(3, 2),
+        "Permute": lambda: leaf(2, 3, 4).permute(2, 0, 1),
+        "LinearFunction": lambda: F.linear(leaf(4, 3), leaf(2, 3), leaf(2)),
+        "BatchNormFunction": lambda: F.BatchNormFunction.apply(leaf(4, 3), leaf(3), leaf(3), None, None,
+                                                               0.1, 1e-5),
+        "CrossEntropyFunction": lambda: F.cross_entropy(leaf(4, 3), torch.tensor([0, 2, 1, 0])),
+        "SoftmaxFunction": lambda: F.softmax(leaf(2, 3), 1),
+        "LogSoftmaxFunction": lambda: F.log_softmax(leaf(2, 3), 1),
+        "GELUFunction": lambda: F.gelu(leaf(2, 3)),
+        "DropoutFunction": lambda: F.dropout(leaf(2, 3), 0.5, generator=torch.Generator().manual_seed(1)),
+    }
+
+
+def test_each_engine_function_carries_its_rule_and_the_stepper_shows_it():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import scratchlib.autograd
+    from scratchlib.autograd.function import AccumulateGrad, Function
+
+    functions = {}
+    for module in pkgutil.iter_modules(scratchlib.autograd.__path__, "scratchlib.autograd."):
+        for cls in vars(importlib.import_module(module.name)).values():
+            if isinstance(cls, type) and issubclass(cls, Function) and cls is not Function:
+                functions[cls.__name__] = cls
+    graphs = _engine_graphs()
+    assert set(functions) == set(graphs)  # a new Function needs a row in the table above
+    for cls in functions.values():  # one home: beside each backward, for forward's own inputs
+        inputs = list(inspect.signature(cls.forward).parameters)[1:]
+        assert "rule" in vars(cls) and cls.rule and set(cls.rule) <= set(inputs), cls
+        assert all(isinstance(formula, str) for formula in cls.rule.values()), cls
+    for name, build in graphs.items():
+        out = build()
+        stepper = BackwardStepper(out.sum() if out.ndim else out)
+        i, node = next((i, e.node) for i, e in enumerate(stepper.replay)
+                       if e.kind == "backward" and getattr(e.node, "function", None) is functions[name])
+        text = stepper.rule(i)
+        for argument, formula in functions[name].rule.items():  # every input here is a leaf
+            assert f" = {formula.format(**vars(node))}  (input " in text, (name, argument, text)
+        accumulate = next(i for i, e in enumerate(stepper.replay) if e.kind == "accumulate")
+        assert f".grad = {AccumulateGrad.rule['grad']}" in stepper.rule(accumulate)
+    assert "p = 3" in BackwardStepper(graphs["Pow"]().sum()).rule(2)  # {exponent} comes from the ctx

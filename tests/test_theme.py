@@ -4,8 +4,8 @@ from pathlib import Path
 
 from nbval.plugin import get_sanitize_patterns
 
-from scratchlib import check
-from scratchlib.source import show_source
+from scratchlib.course import check
+from scratchlib.course.source import show_source
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,8 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib import data, train
-from scratchlib.network import mlp
+from scratchlib.training import data, train
+from scratchlib.layers import mlp
 
 
 def blobs(n=30, features=3, classes=4, seed=0, dtype=torch.float64):

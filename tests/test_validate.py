@@ -1,11 +1,11 @@
-"""The one rule for numbers and labels (scratchlib.validate), which every module uses."""
+"""The one rule for numbers and labels (scratchlib.course.validate), which every module uses."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from scratchlib import validate
+from scratchlib.course import validate
 
 
 @pytest.mark.parametrize("value", [0.1, 3, np.float32(0.25), np.float64(2.0), np.int64(7), torch.tensor(0.5)])

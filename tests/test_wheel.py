@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LOAD = """
 import json
 import scratchlib
-from scratchlib.data import load_mnist
+from scratchlib.training.mnist import load_mnist
 x, y = load_mnist("train")
 xt, yt = load_mnist("test")
 print(json.dumps({"file": scratchlib.__file__, "train": list(x.shape), "test": list(xt.shape),
@@ -38,7 +38,7 @@ def test_a_wheel_installed_outside_the_repository_loads_the_embedded_subset(tmp_
     [wheel] = wheels.glob("scratchlib-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for file in ["SHA256SUMS", "mnist/train-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"]:
-        assert f"scratchlib/datasets/{file}" in names, names
+        assert f"scratchlib/training/datasets/{file}" in names, names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
 
     pip("install", "--no-deps", "--target", str(target), str(wheel), cwd=tmp_path)

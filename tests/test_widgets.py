@@ -3,7 +3,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib import widgets
+from scratchlib.show import widgets
 
 
 def test_parse_hidden():
@@ -81,19 +81,18 @@ def test_widget_tree_holds_every_control():
         assert any(control is node for node in found)
 
 
-def test_backward_stepper_is_the_stepper_modules():
+def test_backward_stepper_is_a_slider_over_a_network():
     # the logic is tested in tests/test_stepper.py (slider, frames, rules) and tests/test_replay.py
-    from scratchlib import stepper
-    from scratchlib.network import mlp
+    from scratchlib.show import stepper
+    from scratchlib.layers import mlp
 
-    assert widgets.backward_stepper is stepper.backward_stepper
     net = mlp([2, 3, 2], generator=torch.Generator().manual_seed(0))
     with pytest.raises(RuntimeError, match=r"run forward first"):
-        widgets.backward_stepper(net)
+        stepper.backward_stepper(net)
     net.x.set(torch.tensor([[1.0, -2.0], [0.5, 3.0]]))
     net.target.set(torch.tensor([1, 0]))
     net.forward()
-    box = widgets.backward_stepper(net)
+    box = stepper.backward_stepper(net)
     assert box.slider.max == len(box.stepper) - 1 == 4  # seed, loss, Linear2, ReLU, Linear1
     box.slider.value = 2
     assert box.caption.value.startswith("<code>2 backward Linear2: -> ReLU (2, 3), W2 (2, 3), b2 = [")

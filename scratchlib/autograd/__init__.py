@@ -4,7 +4,7 @@ Layers, bottom up: ``tensor`` (Tensor) and ``function`` (Function, the graph and
 backward traversal), ``ops`` (the elementary operations), ``functional`` (fused layer
 operations), ``nn`` (modules), ``optim`` (SGD); ``replay`` records a backward pass node by node.
 torch tensors hold the numbers; torch's own autograd is never used. The picture of a
-graph is :func:`scratchlib.draw.draw_graph` (above both libraries: the engine imports
+graph is :func:`scratchlib.show.draw.draw_graph` (above both libraries: the engine imports
 nothing of the layer library).
 """
 from scratchlib.autograd.tensor import Tensor

@@ -78,7 +78,14 @@ class Context:
         return f"{self.function.__name__}Backward"
 
     def run(self, grad: torch.Tensor) -> tuple:
-        """Call the Function's backward and check that it returned one gradient per input."""
+        """Call the Function's backward on $G$ and check what it returns.
+
+        A tensor that asked for ``retain_grad`` keeps $G$ as its ``.grad`` first. The backward
+        must return one gradient per forward input (``None`` for a constant), each of its
+        input's shape: a wrong one is named here, before it reaches another node.
+        """
+        if self.retained is not None and self.retained() is not None:
+            self.retained().grad = grad
         grads = self.function.backward(self, grad)
         if not isinstance(grads, tuple):
             grads = (grads,)
@@ -86,6 +93,11 @@ class Context:
             raise RuntimeError(f"{self.function.__name__}.backward returned {len(grads)} gradients, "
                                f"expected {len(self.next_functions)} (one per forward input; "
                                "None for constants)")
+        for i, (child, child_grad) in enumerate(zip(self.next_functions, grads)):
+            if child is not None and child_grad is not None and child_grad.shape != self.input_shapes[i]:
+                raise RuntimeError(f"{self.function.__name__}.backward returned a gradient of shape "
+                                   f"{tuple(child_grad.shape)} for input {i}, expected "
+                                   f"{tuple(self.input_shapes[i])} (the shape of input {i})")
         return grads
 
     def __repr__(self) -> str:
@@ -96,6 +108,7 @@ class AccumulateGrad:
     r"""The node behind a leaf that requires grad: it adds what arrives to ``leaf.grad``."""
 
     __slots__ = ("variable", "next_functions", "retained", "__weakref__")
+    rule = {"grad": "(what was there) + G"}  # for the backward stepper, as a Function's rule
 
     def __init__(self, variable: Tensor):
         self.variable = variable
@@ -104,15 +117,15 @@ class AccumulateGrad:
 
     def run(self, grad: torch.Tensor) -> tuple:
         variable = self.variable
+        # the leaf's own copy, contiguous, as torch gives each leaf its own tensor: what arrives
+        # may be a buffer that other nodes hold too (Add hands the same G to both inputs, a
+        # retained .grad keeps it) or a stride-0 view (Sum's backward expands G)
+        grad = grad.clone(memory_format=torch.contiguous_format)
         ### BEGIN SOLUTION 6.1: AccumulateGrad: add the incoming gradient to the leaf's .grad
-        if not grad.is_contiguous():  # e.g. the stride-0 view that sum's backward expands
-            grad = grad.contiguous()
         if variable.grad is None:
             variable.grad = grad
         else:
-            # "+=" out of place: the first gradient we stored may be a buffer that
-            # another leaf holds too (add hands the same G to both of its inputs)
-            variable.grad = variable.grad + grad
+            variable.grad += grad
         ### END SOLUTION
         return ()
 
@@ -138,7 +151,15 @@ def _node_of(tensor: Tensor):
 
 
 class Function:
-    """An operation with a hand-written derivative: subclass and write ``forward`` and ``backward``."""
+    """An operation with a hand-written derivative: subclass and write ``forward`` and ``backward``.
+
+    ``rule`` (on each subclass, beside its ``backward``) writes the local backward rule in
+    plain text for the backward stepper: for each input of ``forward`` that can receive a
+    gradient (by its name there), the formula of its gradient ("G" is ``grad``); ``{name}``
+    shows the ``ctx`` attribute ``name`` that forward set (an exponent, the summed axes).
+    """
+
+    rule: dict = {}
 
     @staticmethod
     def forward(ctx: Context, *inputs):
@@ -216,7 +237,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
         if gradient.shape != tensor.shape:
             raise RuntimeError(f"backward(gradient): gradient has shape {tuple(gradient.shape)}, but "
                                f"the output has shape {tuple(tensor.shape)}")
-        # our copy: the leaves may keep it as their .grad, and the caller keeps theirs
+        # our copy: the output's retained .grad may keep it, and the caller keeps theirs
         gradient = gradient.to(tensor.data.dtype, copy=True)
     root = _node_of(tensor)
 
@@ -230,19 +251,13 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
         if grad is None:  # no path from the output carried a gradient here: pass nothing on
             grads = (None,) * len(node.next_functions)
         else:
-            if node.retained is not None and node.retained() is not None:
-                node.retained().grad = grad
             grads = node.run(grad)
         if not retain_graph:
             node.release()
-        for i, (child, child_grad) in enumerate(zip(node.next_functions, grads)):
+        for child, child_grad in zip(node.next_functions, grads):
             if child is None:
                 continue
             if child_grad is not None:
-                if child_grad.shape != node.input_shapes[i]:
-                    raise RuntimeError(f"{node.function.__name__}.backward returned a gradient of shape "
-                                       f"{tuple(child_grad.shape)} for input {i}, whose shape is "
-                                       f"{tuple(node.input_shapes[i])}")
                 if child in buffers:
                     buffers[child] = buffers[child] + child_grad  # a value used more than once
                 else:

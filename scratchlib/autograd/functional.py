@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from scratchlib import validate
+from scratchlib.course import validate
 from scratchlib.autograd.function import Context, Function
 from scratchlib.autograd.tensor import Tensor
 
@@ -28,6 +28,8 @@ class LinearFunction(Function):
         if bias is None:
             return x @ weight.T
         return torch.addmm(bias, x, weight.T)
+
+    rule = {"x": "G weight", "weight": "G^T x", "bias": "column sums of G"}
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -75,6 +77,10 @@ class BatchNormFunction(Function):
             running_var.mul_(1 - momentum).add_(var, alpha=momentum * batch / (batch - 1))
         return x_hat * weight + bias
 
+    rule = {"x": "(B dxhat - sum_i dxhat_i - xhat sum_i dxhat_i xhat_i) / (B sqrt(var + eps)),  "
+                  "dxhat = G * weight",
+            "weight": "column sums of G * xhat", "bias": "column sums of G"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.19: BatchNormFunction.backward: dx, dgamma, dbeta
@@ -102,6 +108,8 @@ class CrossEntropyFunction(Function):
         log_p = torch.log_softmax(logits, dim=1)
         ctx.save_for_backward(log_p, target)
         return -log_p.gather(1, target.unsqueeze(1)).mean()
+
+    rule = {"logits": "(G / B) (softmax(logits) - onehot(target))"}
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -166,6 +174,8 @@ class SoftmaxFunction(Function):
         ctx.dim = dim
         return out
 
+    rule = {"x": "Y * (G - sum_j G_j Y_j)  along dim {dim}  (Y = softmax(x), the saved output)"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.33: SoftmaxFunction.backward: s (G - sum_j G_j s_j)
@@ -194,6 +204,8 @@ class LogSoftmaxFunction(Function):
         ctx.dim = dim
         return out
 
+    rule = {"x": "G - softmax(x) * sum_j G_j  along dim {dim}"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.34: LogSoftmaxFunction.backward: G - softmax * sum_j G_j
@@ -218,6 +230,8 @@ class GELUFunction(Function):
     def forward(ctx: Context, x):
         ctx.save_for_backward(x)
         return x * 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+
+    rule = {"x": "G * (Phi(x) + x phi(x))  (element-wise; Phi, phi: the normal's cdf and density)"}
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -247,6 +261,8 @@ class DropoutFunction(Function):
         scaled_mask = keep.div_(1 - p)
         ctx.save_for_backward(scaled_mask)
         return x * scaled_mask
+
+    rule = {"x": "G * mask / (1 - p)  (the saved scaled mask)"}
 
     @staticmethod
     def backward(ctx: Context, grad):

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from scratchlib import validate
+from scratchlib.course import validate
 from scratchlib.autograd import functional as F
 from scratchlib.autograd.tensor import Tensor
 

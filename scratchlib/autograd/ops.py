@@ -12,9 +12,6 @@ from __future__ import annotations
 import torch
 
 from scratchlib.autograd.function import Context, Function
-# the operations that only move entries (Transpose, Reshape, Permute) live in shape_ops.py;
-# Tensor reaches them through this module
-from scratchlib.autograd.shape_ops import Permute, Reshape, Transpose, permutation  # noqa: F401
 
 
 def sum_to_shape(grad: torch.Tensor, shape) -> torch.Tensor:
@@ -48,6 +45,8 @@ class Add(Function):
         ctx.shapes = (_shape(a), _shape(b))
         return a + b
 
+    rule = {"a": "G, summed to a's shape", "b": "G, summed to b's shape"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.4: Add.backward
@@ -65,6 +64,8 @@ class Sub(Function):
     def forward(ctx: Context, a, b):
         ctx.shapes = (_shape(a), _shape(b))
         return a - b
+
+    rule = {"a": "G, summed to a's shape", "b": "-G, summed to b's shape"}
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -84,6 +85,8 @@ class Mul(Function):
         ctx.save_for_backward(a, b)
         return a * b
 
+    rule = {"a": "G * b, summed to a's shape", "b": "G * a, summed to b's shape"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.6: Mul.backward
@@ -102,6 +105,8 @@ class Div(Function):
         ctx.save_for_backward(a, b)
         return a / b
 
+    rule = {"a": "G / b, summed to a's shape", "b": "-G * a / b^2, summed to b's shape"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.7: Div.backward
@@ -119,6 +124,8 @@ class Neg(Function):
     def forward(ctx: Context, x):
         return -x
 
+    rule = {"x": "-G"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.8: Neg.backward
@@ -134,6 +141,8 @@ class Pow(Function):
         ctx.save_for_backward(x)
         ctx.exponent = exponent
         return x ** exponent
+
+    rule = {"x": "p G * x^(p - 1)  (element-wise),  p = {exponent:g}"}
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -160,6 +169,8 @@ class MatMul(Function):
                              f"{tuple(_shape(a))} and {tuple(_shape(b))}")
         ctx.save_for_backward(a, b)
         return a @ b
+
+    rule = {"a": "G b^T", "b": "a^T G"}
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -197,6 +208,8 @@ class Sum(Function):
             return x.clone()
         return x.sum(dim=axes, keepdim=keepdims)
 
+    rule = {"x": "G copied along the summed axes {axes}"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.13: Sum.backward
@@ -215,6 +228,8 @@ class Log(Function):
         ctx.save_for_backward(x)
         return x.log()
 
+    rule = {"x": "G / x  (element-wise)"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.14: Log.backward
@@ -232,6 +247,8 @@ class Exp(Function):
         ctx.save_for_backward(out)
         return out
 
+    rule = {"x": "G * exp(x)  (element-wise; exp(x) is the saved output)"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.15: Exp.backward
@@ -248,6 +265,8 @@ class ReLU(Function):
         out = x.relu()
         ctx.save_for_backward(out)
         return out
+
+    rule = {"x": "G * [x > 0]  (element-wise)"}
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -271,6 +290,8 @@ class LogSumExp(Function):
         ctx.keepdims = keepdims
         return out if keepdims else out.squeeze(axes)
 
+    rule = {"x": "G * exp(x - lse(x)), the softmax of x along the axis"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.17: LogSumExp.backward
@@ -290,6 +311,8 @@ class Tanh(Function):
         ctx.save_for_backward(out)
         return out
 
+    rule = {"x": "G * (1 - Y^2)  (element-wise; Y = tanh(x), the saved output)"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.30: Tanh.backward: G (1 - tanh^2)
@@ -306,6 +329,8 @@ class Sigmoid(Function):
         out = x.sigmoid()  # torch's: no overflow of e^{-x} for large negative x
         ctx.save_for_backward(out)
         return out
+
+    rule = {"x": "G * Y * (1 - Y)  (element-wise; Y = sigmoid(x), the saved output)"}
 
     @staticmethod
     def backward(ctx: Context, grad):

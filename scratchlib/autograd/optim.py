@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from scratchlib import validate
+from scratchlib.course import validate
 from scratchlib.autograd.tensor import Tensor
 
 

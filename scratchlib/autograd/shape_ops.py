@@ -15,6 +15,8 @@ class Transpose(Function):
     def forward(ctx: Context, x):
         return x.permute(tuple(reversed(range(x.dim()))))
 
+    rule = {"x": "G^T  (the dimensions reversed back)"}
+
     @staticmethod
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.11: Transpose.backward
@@ -29,6 +31,8 @@ class Reshape(Function):
     def forward(ctx: Context, x, shape):
         ctx.input_shape = x.shape
         return x.reshape(shape)
+
+    rule = {"x": "G reshaped to x's shape"}
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -66,6 +70,8 @@ class Permute(Function):
     def forward(ctx: Context, x, dims):
         ctx.dims = dims
         return x.permute(dims)
+
+    rule = {"x": "G permuted back by the inverse of {dims}"}
 
     @staticmethod
     def backward(ctx: Context, grad):

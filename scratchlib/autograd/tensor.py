@@ -208,7 +208,7 @@ class Tensor:
     @property
     def T(self) -> "Tensor":
         """The dimensions in reverse order (the transpose of a matrix)."""
-        return _ops.Transpose.apply(self)
+        return _shape_ops.Transpose.apply(self)
 
     def permute(self, *dims) -> "Tensor":
         """The dimensions reordered: ``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``.
@@ -218,13 +218,13 @@ class Tensor:
         """
         if len(dims) == 1 and isinstance(dims[0], (tuple, list, torch.Size)):
             dims = tuple(dims[0])
-        return _ops.Permute.apply(self, _ops.permutation(dims, self.ndim))
+        return _shape_ops.Permute.apply(self, _shape_ops.permutation(dims, self.ndim))
 
     def reshape(self, *shape) -> "Tensor":
         """The same elements in a new shape, ``x.reshape(2, -1)`` or ``x.reshape((2, -1))``."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list, torch.Size)):
             shape = tuple(shape[0])
-        return _ops.Reshape.apply(self, shape)
+        return _shape_ops.Reshape.apply(self, shape)
 
     def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
         """Sum over ``axis`` (an int, a tuple of ints, or ``None`` for all)."""
@@ -258,3 +258,4 @@ class Tensor:
 # The operators above build on ops, and ops build on Tensor: import them last.
 from scratchlib.autograd import function as _function  # noqa: E402
 from scratchlib.autograd import ops as _ops  # noqa: E402
+from scratchlib.autograd import shape_ops as _shape_ops  # noqa: E402

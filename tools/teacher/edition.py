@@ -23,7 +23,7 @@ import nbformat
 from teacher.markers import MarkerError, Region, check_python_source, find_regions, rewrite
 
 PACKAGE = "scratchlib"
-# the exercise map ships with both editions: scratchlib.exercises.check reads it; `make student`
+# the exercise map ships with both editions: scratchlib.course.exercises.check reads it; `make student`
 # rebuilds it only when its fingerprint says the course changed. Bump MAP_VERSION when the
 # way the map is made changes.
 EXERCISE_MAP = "tests/exercises.json"
@@ -182,7 +182,7 @@ def _derivations(text: str, where: str) -> list[Region]:
     return regions
 
 
-def derivation_prompt(match) -> str:
+def derivation_prompt(match: re.Match[str]) -> str:
     """What the student edition shows in place of a worked derivation: the task and room to write."""
     return f"**Exercise {match['id']}** (your derivation): {match['task']}\n\n*Write your derivation here.*\n\n&nbsp;\n"
 

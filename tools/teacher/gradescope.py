@@ -62,7 +62,7 @@ def find_copy(submission: Path) -> Path:
     return found[0]
 
 
-def results(rows) -> dict:
+def results(rows: list) -> dict:
     """Gradescope's results.json: one test per exercise (score = fraction of its tests passed)."""
     tests = []
     for r in rows:

@@ -63,7 +63,7 @@ class Region:
         return f"{self.indent}raise NotImplementedError({_literal(self.message)}){newline}"
 
 
-def assigned_names(body) -> list[str] | None:
+def assigned_names(body: tuple[str, ...]) -> list[str] | None:
     """The names a region's body assigns, when it holds nothing but `name = value` lines whose values
     are written by hand (numbers, lists of numbers, arithmetic on them); else None. A region that
     computes its value (calls, names) stays an exercise in code and raises its stub."""

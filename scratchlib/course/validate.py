@@ -131,8 +131,7 @@ def safe_step(where: str, weights: list[torch.Tensor], grads: list[torch.Tensor]
     past the largest float, so the step is safe. Only a step that fails this test (a NaN or
     inf gradient, or an enormous step) is tried out of place, entry by entry, to decide for
     sure and name the cause before anything moves. One fused 2-norm pass over the gradients
-    is the whole cost of the guard on the usual path: reading the weights as well doubled it
-    (measured on the 784-256-10 network, one thread: see the closing note of issue 18).
+    is the whole cost of the guard on the usual path (docs/performance.md has its measured cost).
     """
     if not weights or weights[0].is_meta:  # meta tensors have shapes, no values
         return

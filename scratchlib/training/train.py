@@ -1,6 +1,6 @@
 r"""Training loops: mini-batch SGD on a library network, and the same loop on torch.nn as the reference.
 
-One epoch shuffles the rows with a seeded generator (:func:`scratchlib.data.batches`)
+One epoch shuffles the rows with a seeded generator (:func:`scratchlib.training.data.batches`)
 and, for every mini-batch $(X_b, y_b)$, takes one step of stochastic gradient descent
 on the objective $J = J_{\text{loss}} + \lambda \sum_l \lVert W_l \rVert_F^2$:
 
@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
-from scratchlib import data, validate
+from scratchlib.course import validate
+from scratchlib.training import data
 
 
 class TrainingDiverged(FloatingPointError):
@@ -75,7 +77,7 @@ class History:
             text += f", accuracy {100 * self.val_accuracy[-1]:.2f}%"
         return text
 
-    def plot(self, label: str = "", axes=None):
+    def plot(self, label: str = "", axes: Any = None) -> Any:
         """Loss and accuracy against the step: every step (faint), epoch means, held-out. Returns the axes."""
         import matplotlib.pyplot as plt
 
@@ -143,7 +145,7 @@ def _hits(scores: torch.Tensor, y: torch.Tensor) -> int:
     return (scores.argmax(dim=1) == y).sum().item()
 
 
-def evaluate(net, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
+def evaluate(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
     """The data loss and the accuracy (None for a regression loss) of ``net`` on ``(x, y)``, in one batch."""
     net.x.set(x)
     net.target.set(y)
@@ -153,7 +155,7 @@ def evaluate(net, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None
     return loss, _hits(net.classifications, y) / len(y)
 
 
-def predict(net, x: torch.Tensor) -> torch.Tensor:
+def predict(net: Any, x: torch.Tensor) -> torch.Tensor:
     """Class labels (argmax of the logits) for the rows of ``x``, shape (n,)."""
     return net.predict(x).argmax(dim=1)
 
@@ -200,11 +202,11 @@ def _set_regularization(net, strength: float) -> None:
         layer.strength = strength
 
 
-def train(net, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch_size: int = 32,
+def train(net: Any, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch_size: int = 32,
           regularization: float | None = None, x_val: torch.Tensor | None = None,
           y_val: torch.Tensor | None = None, seed: int = 0, eval_every: int | None = None,
           progress: bool = True, desc: str = "training") -> History:
-    r"""Mini-batch SGD on a library network (an :func:`scratchlib.network.mlp`); returns a :class:`History`.
+    r"""Mini-batch SGD on a library network (an :func:`scratchlib.layers.mlp`); returns a :class:`History`.
 
     Args:
         net: an MLP (a Network with ``x``, ``target``, ``loss``, ``objective``, ``predict``).
@@ -280,7 +282,7 @@ def train(net, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch_s
     return history
 
 
-def to_torch(net) -> torch.nn.Sequential:
+def to_torch(net: Any) -> torch.nn.Sequential:
     """A torch.nn.Sequential twin of an :func:`mlp` with copies of its weights (same init)."""
     modules = []
     for i, (W, b) in enumerate(zip(net.weights, net.biases)):

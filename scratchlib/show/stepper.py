@@ -2,20 +2,20 @@ r"""Step through a recorded backward pass: the graph at each step, and the local
 
 :class:`BackwardStepper` is the plain, headless logic (``.step``, ``.frame(i)``,
 ``.rule(i)``); :func:`backward_stepper` puts an ipywidgets slider and Play button on
-it for JupyterLab. The replay comes from :func:`scratchlib.replay.record_backward`,
+it for JupyterLab. The replay comes from :func:`scratchlib.show.replay.record_backward`,
 which leaves the network's gradients untouched.
 """
 from __future__ import annotations
 
+import inspect
 import io
-import re
 
 import matplotlib.pyplot as plt
 import torch
 
-from scratchlib import draw
-from scratchlib.replay import Replay, record_backward
-from scratchlib.text import tensor_text
+from scratchlib.show import draw
+from scratchlib.show.replay import Replay, record_backward
+from scratchlib.course.text import tensor_text
 
 def matrix_text(t: torch.Tensor, indent: str = "    ", max_numbers: int = 30) -> str:
     """A tensor as aligned rows of rounded numbers (its shape and range for a big one)."""
@@ -35,8 +35,10 @@ def local_rule(replay: Replay, i: int) -> str:
                 f"d{J}/d{name(e.node)} = (what was there) + (from {name(e.source)})\n\n"
                 f"what was there:\n{matrix_text(earlier)}\n+ from {name(e.source)}:\n{matrix_text(new)}\n"
                 f"= d{J}/d{name(e.node)}:\n{matrix_text(e.grad)}")
-    if e.kind == "accumulate":
-        return f"{name(e.node)}.grad += G  (AccumulateGrad adds what arrives)\n" + matrix_text(e.grad)
+    if e.kind == "accumulate":  # an AccumulateGrad node: its rule names the leaf's field it writes
+        field, formula = next(iter(e.node.rule.items()))
+        return (f"{name(e.node)}.{field} = {formula}  (AccumulateGrad adds what arrives)\nG:\n"
+                + matrix_text(e.grad))
     if hasattr(e.node, "function"):  # a node of an autograd graph
         return _autograd_rule(replay, e)
     layer = e.node
@@ -63,35 +65,28 @@ def local_rule(replay: Replay, i: int) -> str:
     return "\n".join(lines)
 
 
-_LATEX = [(r"\\odot", "*"), (r"\\top", "T"), (r"\\partial", "d"), (r"\\sum_i", "sum_i "), (r"\\,", " "),
-          (r"\\mathrm{(\w+)}", r"\1"), (r"\\frac{G}{B}", "(G/B)"), (r"[{}$]", ""), (r"\\", "")]
-
-
-def backward_line(function: type) -> str:
-    """The "Backward: ..." sentence of a Function's docstring, in plain text."""
-    doc = " ".join((function.__doc__ or "").split())
-    start = doc.find("Backward")
-    if start < 0:
-        return "(no Backward line in its docstring)"
-    end = doc.find(". ", start)
-    text = doc[start:end + 1 if end >= 0 else None]
-    for pattern, replacement in _LATEX:
-        text = re.sub(pattern, replacement, text)
-    return text
-
-
 def _autograd_rule(replay: Replay, e) -> str:
     name, node, symbol = replay.name, e.node, replay.symbol
-    lines = [f"{name(node)}: {node.function.__name__}.backward, G = d{symbol}/d{name(node)}:",
-             matrix_text(e.grad), "", backward_line(node.function)]
+    function = node.function
+    lines = [f"{name(node)}: {function.__name__}.backward, G = d{symbol}/d{name(node)}:", matrix_text(e.grad)]
+    inputs = list(inspect.signature(function.forward).parameters)[1:]  # forward's inputs, after ctx
+    known = [f"{argument} = {name(child)}" for argument, child in zip(inputs, node.next_functions)
+             if child is not None]
+    if known:  # the rule speaks of forward's inputs: which node is which
+        lines.append("inputs: " + ", ".join(known))
     saved = [t for t in getattr(node, "_saved", ()) if isinstance(t, torch.Tensor)]
     if saved:
         lines.append("saved by forward: " + ", ".join(f"{tuple(t.shape)}" if t.numel() > 4 else
                                                       matrix_text(t, indent="").replace("\n", " ") for t in saved))
+    rules = function.rule  # each Function writes its rule beside its backward
     handed, k = e.handed, 0
     for i, child in enumerate(node.next_functions):  # handed follows the inputs' order
         if k < len(handed) and child is handed[k][0]:
-            lines += [f"\nd{symbol}/d{name(child)} (input {i}) =", matrix_text(handed[k][1])]
+            argument = inputs[i] if i < len(inputs) else None
+            head = f"d{symbol}/d{name(child)}"
+            if argument in rules:
+                head += f" = {rules[argument].format(**vars(node))}"
+            lines += [f"\n{head}  (input {i}):", matrix_text(handed[k][1])]
             k += 1
     return "\n".join(lines)
 
@@ -115,7 +110,7 @@ class BackwardStepper:
         if hasattr(net_or_tensor, "layers"):
             self.replay = record_backward(net_or_tensor, labels)
         else:  # an autograd Tensor: labels maps names to tensors, as for draw_graph
-            from scratchlib.autograd.replay import record_backward as record_graph
+            from scratchlib.show.graph_replay import record_backward as record_graph
             self.replay = record_graph(net_or_tensor, labels)
 
     def draw(self, i: int | None = None, ax=None):
@@ -148,7 +143,7 @@ class BackwardStepper:
     def frame(self, i: int | None = None):
         """The Figure for step ``i`` (default: the current step): the graph, the rule below it.
 
-        The graph keeps the size :mod:`scratchlib.draw` gives it (its labels readable at
+        The graph keeps the size :mod:`scratchlib.show.draw` gives it (its labels readable at
         100% zoom); the rule's text goes underneath, where a notebook has room to spare.
         """
         i = self.step if i is None else i

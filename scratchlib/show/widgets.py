@@ -5,10 +5,7 @@ rate, regularization, epochs, batch size, seed) above the decision boundary and 
 loss curve; every change (or the "train" button) trains a fresh library network and
 redraws. The logic lives in :meth:`Explorer.run`, so tests drive it without a browser:
 set the widgets' values, call ``run()`` (or ``train_button.click()``), read
-``history``, ``net`` and ``status``.
-
-``backward_stepper(net_or_tensor)`` (from :mod:`scratchlib.stepper`) is a slider and Play
-button over one recorded backward pass, drawn on the graph with the local rule of each step.
+``history``, ``net`` and ``status``. The backward stepper is in :mod:`scratchlib.show.stepper`.
 """
 from __future__ import annotations
 
@@ -16,8 +13,10 @@ import matplotlib.pyplot as plt
 import torch
 import ipywidgets as w
 
-from scratchlib import data, plots, train, validate
-from scratchlib.network import mlp
+from scratchlib.course import validate
+from scratchlib.training import data, train
+from scratchlib.show import plots
+from scratchlib.layers import mlp
 
 #: name -> (function making (x, y) from a seed, whether a second seed gives a held-out set)
 DATASETS = {
@@ -111,7 +110,7 @@ class Explorer:
         if self.auto.value:
             self.run()
 
-    def run(self, _button=None) -> train.History | None:
+    def run(self, _button: object = None) -> train.History | None:
         """Train a fresh network with the current values, redraw, and return its History (None on an error)."""
         self.runs += 1
         try:
@@ -170,7 +169,3 @@ class Explorer:
             display(self.figure)
         plt.close(self.figure)
 
-
-# The backward stepper (a slider over a recorded backward pass, for a Network or an autograd
-# Tensor) lives in its own module, with its headless logic in BackwardStepper.
-from scratchlib.stepper import BackwardStepper, backward_stepper  # noqa: E402,F401

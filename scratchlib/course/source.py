@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 import textwrap
 from functools import lru_cache
+from typing import Any
 
 
 class Source:
@@ -54,7 +55,7 @@ def _jupyter_theme_style():
     })
 
 
-def show_source(obj) -> Source:
+def show_source(obj: Any) -> Source:
     """The source of a scratchlib function, class or method, for display in a notebook."""
     try:
         text = inspect.getsource(obj)

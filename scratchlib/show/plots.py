@@ -1,7 +1,7 @@
 """Charts of what the networks learn. Every function returns its matplotlib Axes or Figure.
 
 The graphs themselves (a Network's tape, the engine's graph) are drawn by
-:mod:`scratchlib.draw`, which sits above the libraries; this module is at the bottom.
+:mod:`scratchlib.show.draw`, which sits above the libraries; this module is at the bottom.
 
 Nothing here calls ``plt.show()``: in a notebook the figure appears at the end of
 the cell, and in tests (Agg backend) nothing is shown at all.
@@ -13,7 +13,7 @@ from typing import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
-from scratchlib import validate
+from scratchlib.course import validate
 
 
 def _axes(ax, figsize=(5, 4)):
@@ -34,7 +34,8 @@ def class_predictions(scores: torch.Tensor) -> torch.Tensor:
     return (scores.reshape(-1) > 0.5).long()
 
 
-def decision_grid(x: torch.Tensor, resolution: int = 200, padding: float = 0.25):
+def decision_grid(x: torch.Tensor, resolution: int = 200,
+                  padding: float = 0.25) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A (resolution * resolution, 2) grid of points covering ``x`` with a margin."""
     x = torch.as_tensor(x, dtype=torch.float64)
     low, high = x.min(dim=0).values, x.max(dim=0).values
@@ -45,8 +46,8 @@ def decision_grid(x: torch.Tensor, resolution: int = 200, padding: float = 0.25)
     return uu, vv, torch.stack([uu.reshape(-1), vv.reshape(-1)], dim=1)
 
 
-def plot_decision_boundary(predict: Callable[[torch.Tensor], torch.Tensor], x, y, ax=None,
-                           resolution: int = 200, title: str | None = None):
+def plot_decision_boundary(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+                           ax: plt.Axes | None = None, resolution: int = 200, title: str | None = None) -> plt.Axes:
     """Shade the plane by the class ``predict`` gives each point; draw the data on top.
 
     ``predict`` maps a float tensor of shape (m, 2) to class scores (m, C) or to the
@@ -94,8 +95,8 @@ def _finish_curves(ax, n_curves: int, title: str | None):
     return ax
 
 
-def plot_losses(losses: Sequence[float] | Mapping[str, Sequence[float]], ax=None,
-                log: bool = True, xlabel: str = "step", title: str | None = None):
+def plot_losses(losses: Sequence[float] | Mapping[str, Sequence[float]], ax: plt.Axes | None = None,
+                log: bool = True, xlabel: str = "step", title: str | None = None) -> plt.Axes:
     """Loss curves: one sequence, or a mapping from label to sequence (one line each)."""
     ax = _axes(ax)
     curves = losses if isinstance(losses, Mapping) else {"loss": losses}
@@ -109,8 +110,9 @@ def plot_losses(losses: Sequence[float] | Mapping[str, Sequence[float]], ax=None
     return _finish_curves(ax, len(curves), title)
 
 
-def plot_accuracy(accuracies: Sequence[float] | Mapping[str, Sequence[float]], ax=None,
-                  xlabel: str = "epoch", title: str | None = None, steps: Mapping[str, Sequence[int]] | None = None):
+def plot_accuracy(accuracies: Sequence[float] | Mapping[str, Sequence[float]], ax: plt.Axes | None = None,
+                  xlabel: str = "epoch", title: str | None = None,
+                  steps: Mapping[str, Sequence[int]] | None = None) -> plt.Axes:
     """Accuracy curves in percent: one sequence of fractions in [0, 1], or a mapping label -> sequence.
 
     ``steps`` optionally gives the x position of each value per label (held-out accuracy
@@ -129,7 +131,7 @@ def plot_accuracy(accuracies: Sequence[float] | Mapping[str, Sequence[float]], a
     return _finish_curves(ax, len(curves), title)
 
 
-def confusion_matrix(y_true, y_pred, classes: int | None = None) -> torch.Tensor:
+def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, classes: int | None = None) -> torch.Tensor:
     """Counts ``C[i, j]``: how many samples of true class i were predicted as class j, shape (classes, classes)."""
     y_true = torch.as_tensor(y_true).detach().cpu().reshape(-1).long()
     y_pred = torch.as_tensor(y_pred).detach().cpu().reshape(-1).long()
@@ -144,7 +146,8 @@ def confusion_matrix(y_true, y_pred, classes: int | None = None) -> torch.Tensor
     return torch.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(classes, classes)
 
 
-def plot_confusion_matrix(y_true, y_pred, classes: int | None = None, ax=None, title: str | None = None):
+def plot_confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, classes: int | None = None,
+                          ax: plt.Axes | None = None, title: str | None = None) -> plt.Axes:
     """The confusion matrix as a picture with the count in every cell (rows: true class, columns: predicted)."""
     counts = confusion_matrix(y_true, y_pred, classes)
     k = len(counts)
@@ -185,7 +188,8 @@ def _image_grid(images: torch.Tensor, titles: Sequence[str] | None, ncols: int, 
     return fig
 
 
-def show_weights(weight, shape: tuple[int, int] = (28, 28), max_units: int = 32, ncols: int = 8):
+def show_weights(weight: torch.Tensor, shape: tuple[int, int] = (28, 28), max_units: int = 32,
+                 ncols: int = 8) -> plt.Figure:
     """First-layer weights as images: row k of ``weight`` (out_features, in_features) is unit k's template.
 
     Each image has its own symmetric colour scale (blue negative, red positive), so a
@@ -199,7 +203,8 @@ def show_weights(weight, shape: tuple[int, int] = (28, 28), max_units: int = 32,
     return _image_grid(units, [f"unit {k}" for k in range(len(units))], ncols, "bwr", symmetric=True)
 
 
-def show_misclassified(x, y_true, y_pred, max_images: int = 16, ncols: int = 8, shape: tuple[int, int] = (28, 28)):
+def show_misclassified(x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor, max_images: int = 16,
+                       ncols: int = 8, shape: tuple[int, int] = (28, 28)) -> plt.Figure:
     """The first ``max_images`` samples whose prediction is wrong, titled "true -> predicted". Returns the Figure."""
     x = torch.as_tensor(x).detach().cpu()
     y_true = torch.as_tensor(y_true).detach().cpu().reshape(-1)

@@ -8,7 +8,7 @@ by several layers receives the sum of their gradients, the multivariate chain ru
 
 The local rules themselves (``Linear``, ``ReLU``, the losses, ...) are in
 :mod:`scratchlib.layers`; the shape checks made when layers are wired together are in
-:mod:`scratchlib.wiring`, so the per-step code is plain tensor arithmetic.
+:mod:`scratchlib.layers.wiring`, so the per-step code is plain tensor arithmetic.
 
 Two economies live here, outside every exercise, so the rules can be written as the formulas
 (measured on the 784-256-10 train step of ``make bench``, one thread, batch 1 / 100 / 1000):
@@ -21,7 +21,7 @@ Two economies live here, outside every exercise, so the rules can be written as 
   gradients to None), so the next one can reuse its memory: held until the next arrived,
   W1's 800 KB gradient lived twice, and in some processes the C allocator gave the memory
   back and faulted it in again every step (about 20 page faults, a tenth of the step);
-- skipped gradients: inside a :class:`scratchlib.network.Network`, a layer's ``needs_grad``
+- skipped gradients: inside a :class:`scratchlib.layers.network.Network`, a layer's ``needs_grad``
   says whether any parameter lies upstream of it; a gradient handed to a layer that needs
   none (a data ``Input``) is dropped, as torch skips tensors without ``requires_grad``.
 """
@@ -31,7 +31,8 @@ import math
 
 import torch
 
-from scratchlib import validate, wiring
+from scratchlib.course import validate
+from scratchlib.layers import wiring
 
 
 class Layer:

@@ -11,8 +11,7 @@ from typing import Iterator
 
 import torch
 
-from scratchlib import validate
-from scratchlib.mnist import load_mnist  # noqa: F401  (re-exported: the MNIST reader lives in its own module)
+from scratchlib.course import validate
 
 #: The target of the linear data set: a rotation by 90 degrees, y = R x.
 ROTATION = torch.tensor([[0.0, -1.0], [1.0, 0.0]])
@@ -22,7 +21,7 @@ def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def create_linear_training_data(n: int = 1000, noise: float = 0.0, seed: int = 0):
+def create_linear_training_data(n: int = 1000, noise: float = 0.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Points rotated by 90 degrees: $y = x R^\top$ with $R = [[0, -1], [1, 0]]$.
 
     Returns ``x`` of shape (n, 2), standard normal, and ``y`` of shape (n, 2), with
@@ -38,7 +37,7 @@ def create_linear_training_data(n: int = 1000, noise: float = 0.0, seed: int = 0
     return x, y
 
 
-def five_points():
+def five_points() -> tuple[torch.Tensor, torch.Tensor]:
     """The five-points set: the origin (class 1) surrounded by four points (class 0).
 
     Returns ``x`` float of shape (5, 2) and integer labels ``y`` of shape (5,).
@@ -49,7 +48,7 @@ def five_points():
     return x, y
 
 
-def xor(n: int = 200, noise: float = 0.15, seed: int = 0):
+def xor(n: int = 200, noise: float = 0.15, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Four clusters at (+-1, +-1); the label is 1 where the two signs differ."""
     n = validate.count("xor", "n", n)
     noise = validate.non_negative("xor", "noise", noise)
@@ -61,7 +60,7 @@ def xor(n: int = 200, noise: float = 0.15, seed: int = 0):
     return x, y
 
 
-def circles(n: int = 200, noise: float = 0.08, factor: float = 0.5, seed: int = 0):
+def circles(n: int = 200, noise: float = 0.08, factor: float = 0.5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Two concentric circles: the outer (radius 1) is class 0, the inner (radius ``factor``) class 1."""
     n = validate.count("circles", "n", n)
     factor = validate.number("circles", "factor", factor, low=0, high=1, low_open=True, high_open=True)
@@ -75,7 +74,7 @@ def circles(n: int = 200, noise: float = 0.08, factor: float = 0.5, seed: int = 
     return x, y
 
 
-def spirals(n: int = 300, classes: int = 3, noise: float = 0.2, seed: int = 0):
+def spirals(n: int = 300, classes: int = 3, noise: float = 0.2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``classes`` interleaved spiral arms with ``n`` points in all (as evenly split as possible).
 
     Arm k turns from the centre outwards; ``noise`` jitters the angle (in radians).
@@ -92,7 +91,8 @@ def spirals(n: int = 300, classes: int = 3, noise: float = 0.2, seed: int = 0):
     return x, y
 
 
-def batches(x, y, batch_size: int, shuffle: bool = True, generator: torch.Generator | None = None) -> Iterator:
+def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
+            generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(x_batch, y_batch)`` pairs covering every row once; the last batch may be smaller.
 
     With ``shuffle`` the order is a fresh permutation drawn from ``generator`` on each call.

@@ -19,9 +19,12 @@ from typing import Sequence
 
 import torch
 
-from scratchlib import validate
-from scratchlib.layers import (Input, Layer, Linear, MSELoss, Regularization, ReLU, Sigmoid,
-                               SoftmaxCrossEntropy, Sum, Tanh)
+from scratchlib.course import validate
+from scratchlib.layers.activations import ReLU, Sigmoid, Tanh
+from scratchlib.layers.arithmetic import Sum
+from scratchlib.layers.base import Input, Layer
+from scratchlib.layers.linear import Linear
+from scratchlib.layers.losses import MSELoss, Regularization, SoftmaxCrossEntropy
 
 
 class Network:

@@ -2,11 +2,11 @@
 
 From a terminal, in the course folder::
 
-    make check EX=4.3            # the same as: python -m scratchlib.exercises 4.3
+    make check EX=4.3            # the same as: python -m scratchlib.course.exercises 4.3
 
 From a notebook cell::
 
-    import scratchlib.exercises
+    import scratchlib
     scratchlib.exercises.check("4.3")
 
 Which tests check which exercise is read from tests/exercises.json, the exercise map that
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from scratchlib.course import runner
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAP = Path("tests") / "exercises.json"
 
 
@@ -168,7 +168,7 @@ def _report_lines(results: list[Outcome], waiting: list[Outcome]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: make check EX=4.3   (or: python -m scratchlib.exercises 4.3)", file=sys.stderr)
+        print("usage: make check EX=4.3   (or: python -m scratchlib.course.exercises 4.3)", file=sys.stderr)
         return 2
     try:
         return 0 if check(args[0]) else 1

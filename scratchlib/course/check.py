@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from . import validate
-from .text import number, tensor_text
+from .text import number_text, tensor_text
 
 
 def _as_tensor(value) -> torch.Tensor:
@@ -134,8 +134,8 @@ def _wrong_entries(label: str, e: torch.Tensor, a: torch.Tensor, bad: torch.Tens
     for index in where[:MAX_WRONG_SHOWN]:
         name = f"{label}[{', '.join(map(str, index))}]" if index else label
         ev, av = e[tuple(index)].item(), a[tuple(index)].item()
-        lines.append(f"{name}: {source} {number(ev, 5)}, computed {number(av, 5)}, "
-                     f"off by {number(abs(ev - av), 5)}")
+        lines.append(f"{name}: {source} {number_text(ev, 5)}, computed {number_text(av, 5)}, "
+                     f"off by {number_text(abs(ev - av), 5)}")
     if len(where) > MAX_WRONG_SHOWN:
         lines.append(f"{label}: and {len(where) - MAX_WRONG_SHOWN} more wrong entries")
     return tuple(lines)
@@ -148,7 +148,7 @@ def _holds_ellipsis(value) -> bool:
     return isinstance(value, (list, tuple)) and any(_holds_ellipsis(v) for v in value)
 
 
-def compare(expected, actual, labels: Sequence[str] | None = None,
+def compare(expected: Any, actual: Any, labels: Sequence[str] | None = None,
             atol: float = 1e-6, rtol: float = 1e-5, source: str = "hand",
             exercise: str | None = None) -> CheckTable:
     r"""Check computed values against expected ones and show the table.
@@ -237,7 +237,8 @@ def gradcheck(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor],
     return compare(reference, list(grads), labels=labels, atol=atol, rtol=rtol, source=source)
 
 
-def numgrad(f: Callable[..., torch.Tensor], *tensors, eps: float = 1e-6):
+def numgrad(f: Callable[..., torch.Tensor], *tensors: torch.Tensor,
+            eps: float = 1e-6) -> torch.Tensor | tuple[torch.Tensor, ...]:
     r"""The gradient of the scalar ``f(*tensors)`` by central differences, in float64.
 
     Each entry $a$ of each tensor is moved to $a \pm \varepsilon$ in turn, the others held,

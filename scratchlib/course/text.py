@@ -1,7 +1,7 @@
 """Tensors as short text: the one formatter behind every table, caption and label.
 
 ``compare``'s tables, a replay's event lines, the stepper's local rule and the labels of
-the graph drawings all write numbers the same way (:func:`number`) and lay out small
+the graph drawings all write numbers the same way (:func:`number_text`) and lay out small
 tensors the same way (:func:`tensor_text`); what differs between them is only how many
 digits, how many numbers before a tensor is summed up, and the layout. This module
 imports nothing of scratchlib, so every floor can use it.
@@ -13,7 +13,7 @@ import torch
 LAYOUTS = ("flat", "nested", "rows")
 
 
-def number(v, digits: int = 4) -> str:
+def number_text(v, digits: int = 4) -> str:
     """``v`` rounded to ``digits`` significant digits; a rounded negative zero prints as 0."""
     if isinstance(v, int) and not isinstance(v, bool):
         return str(v)  # labels and counts stay whole
@@ -36,15 +36,15 @@ def tensor_text(t, digits: int = 4, limit: int = 4, layout: str = "flat", big: s
     if t.numel() == 0:
         return indent + "[]"
     if t.numel() > limit:
-        low, high = (number(v.item(), digits) for v in (t.min(), t.max()))
+        low, high = (number_text(v.item(), digits) for v in (t.min(), t.max()))
         return indent + big.format(shape=tuple(t.shape), low=low, high=high)
     if t.dim() == 0:
-        return indent + number(t.item(), digits)
+        return indent + number_text(t.item(), digits)
     if layout == "flat":
-        return indent + "[" + ", ".join(number(v, digits) for v in t.reshape(-1).tolist()) + "]"
+        return indent + "[" + ", ".join(number_text(v, digits) for v in t.reshape(-1).tolist()) + "]"
     if layout == "nested":
         return indent + _nested(t.tolist(), digits)
-    rows = [[number(v, digits) for v in row] for row in t.reshape(-1, t.shape[-1]).tolist()]
+    rows = [[number_text(v, digits) for v in row] for row in t.reshape(-1, t.shape[-1]).tolist()]
     width = max((len(c) for row in rows for c in row), default=0)
     return "\n".join(indent + "[" + " ".join(c.rjust(width) for c in row) + "]" for row in rows)
 
@@ -52,4 +52,4 @@ def tensor_text(t, digits: int = 4, limit: int = 4, layout: str = "flat", big: s
 def _nested(values, digits: int) -> str:
     if isinstance(values, list):
         return "[" + ", ".join(_nested(v, digits) for v in values) + "]"
-    return number(values, digits)
+    return number_text(values, digits)

@@ -3,14 +3,16 @@
 Each names the layer, what it expected and what it was given, and raises before any state
 changes, so a layer's own code (:mod:`scratchlib.layers`) is only its formulas, and the
 per-step work is plain tensor arithmetic. Numbers and labels go through
-:mod:`scratchlib.validate`, the package's one rule for them.
+:mod:`scratchlib.course.validate`, the package's one rule for them.
 
 Layers are recognised by their attributes (``shape``, ``device``, ``output``), so this
 module imports nothing of the layer code.
 """
 from __future__ import annotations
 
-from scratchlib import validate
+from typing import Any
+
+from scratchlib.course import validate
 
 
 def check_inputs(owner: str, inputs: tuple, layer_type: type) -> None:
@@ -23,7 +25,7 @@ def check_inputs(owner: str, inputs: tuple, layer_type: type) -> None:
                          + ", ".join(f"{layer!r} on {layer.device}" for layer in inputs))
 
 
-def linear(x, W, b) -> None:
+def linear(x: Any, W: Any, b: Any) -> None:
     """W (out, in), x (batch, in), b (out,)."""
     if len(W.shape) != 2:
         raise ValueError(f"Linear: W must be 2-D (out_features, in_features), got shape {W.shape}")
@@ -36,37 +38,37 @@ def linear(x, W, b) -> None:
                          f"{W.shape}, got {b.shape}")
 
 
-def same_shape(owner: str, names: tuple, a, b) -> None:
+def same_shape(owner: str, names: tuple, a: Any, b: Any) -> None:
     """Two inputs of one shape (Sum's a and b, MSELoss's pred and target)."""
     if a.shape != b.shape:
         raise ValueError(f"{owner}: {names[0]} and {names[1]} must have the same shape, got "
                          f"{a.shape} and {b.shape}")
 
 
-def same_values_shape(owner: str, names: tuple, a, b) -> None:
+def same_values_shape(owner: str, names: tuple, a: Any, b: Any) -> None:
     """At forward time: the values still agree (a batch-size change on one side only is an error)."""
     if a.shape != b.shape:
         raise ValueError(f"{owner}.forward: {names[0]} has shape {tuple(a.shape)} but {names[1]} has "
                          f"shape {tuple(b.shape)}")
 
 
-def two_d(owner: str, x, what: str = "input") -> None:
+def two_d(owner: str, x: Any, what: str = "input") -> None:
     """A (batch, classes) input."""
     if len(x.shape) != 2:
         raise ValueError(f"{owner}: {what} must be 2-D (batch, classes), got shape {x.shape}")
 
 
-def factor(owner: str, name: str, value) -> float:
+def factor(owner: str, name: str, value: float) -> float:
     """A finite number (Scale's factor)."""
     return validate.number(owner, name, value)
 
 
-def strength(owner: str, value) -> float:
+def strength(owner: str, value: float) -> float:
     """A finite number >= 0 (Regularization's strength)."""
     return validate.non_negative(owner, "strength", value)
 
 
-def softmax_cross_entropy(logits, target, input_type: type) -> int:
+def softmax_cross_entropy(logits: Any, target: Any, input_type: type) -> int:
     """logits (batch, classes), target (batch,) integer labels in [0, classes); returns classes.
 
     A target ``Input`` is checked now (unless it still holds its initial zeros) and
@@ -84,7 +86,7 @@ def softmax_cross_entropy(logits, target, input_type: type) -> int:
     return classes
 
 
-def labels_at_forward(logits, target, classes: int, target_checked_on_set: bool) -> None:
+def labels_at_forward(logits: Any, target: Any, classes: int, target_checked_on_set: bool) -> None:
     """At forward time: one label per row, labels in range (an ``Input`` checks them on ``set``), rows > 0."""
     if target.shape[0] != logits.shape[0]:  # a batch-size change on one side only
         raise ValueError(f"SoftmaxCrossEntropy.forward: {logits.shape[0]} rows of logits but "

@@ -1,7 +1,7 @@
-r"""A replay of one backward pass of a :class:`~scratchlib.network.Network`, event by event.
+r"""A replay of one backward pass of a :class:`~scratchlib.layers.Network`, event by event.
 
 ``record_backward(net)`` runs one backward pass of the network's last forward and
-returns a :class:`~scratchlib.events.Replay`: the list of what happened, in order,
+returns a :class:`~scratchlib.show.events.Replay`: the list of what happened, in order,
 
 * ``seed``: the last layer's gradient is set, $\partial J/\partial J = 1$;
 * ``backward``: a layer's backward ran with its ``grad`` $G$ and handed a gradient to
@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 import torch
 
-from scratchlib.events import Event, Replay
+from scratchlib.show.events import Event, Replay
 from scratchlib.layers import Input, Layer
 
 _WRAPPED = ("backward", "accumulate_grad")

@@ -1,7 +1,7 @@
 r"""A replay of one backward pass through an autograd graph, node by node.
 
 ``record_backward(L)`` runs the engine's own :func:`~scratchlib.autograd.function.backward`
-from ``L`` and returns a :class:`scratchlib.events.Replay` whose events are
+from ``L`` and returns a :class:`scratchlib.show.events.Replay` whose events are
 
 * ``seed``: $\partial L/\partial L = 1$ at the output's node;
 * ``backward``: a node (a ``Context``, e.g. ``MulBackward``) ran with the gradient $G$ of
@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from scratchlib.autograd import function as _function
 from scratchlib.autograd.function import AccumulateGrad, Context, _node_of
 from scratchlib.autograd.tensor import Tensor
-from scratchlib.events import Replay
+from scratchlib.show.events import Replay
 
 
 def graph_nodes(tensor: Tensor) -> tuple[list, list]:

@@ -13,8 +13,8 @@ only then turned into tensors; anything wrong is a clear error naming the file.
 Nothing is unpickled.
 
 With no ``root``, :func:`load_mnist` reads the embedded subset, package data of scratchlib
-in ``scratchlib/datasets/mnist/`` (5,000 real MNIST digits; see ``data/README.md``), checked
-against ``scratchlib/datasets/SHA256SUMS``.
+in ``scratchlib/training/datasets/mnist/`` (5,000 real MNIST digits; see ``data/README.md``), checked
+against ``scratchlib/training/datasets/SHA256SUMS``.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ SIDE = 28
 
 #: The embedded subset's folder (``mnist/`` and ``SHA256SUMS``): package data, found through
 #: importlib.resources, so that it is there in an editable install, a wheel, a JupyterHub image.
-DATA_DIR = resources.files("scratchlib") / "datasets"
+DATA_DIR = resources.files("scratchlib.training") / "datasets"
 
 
 def embedded_dir() -> Path:
@@ -137,14 +137,14 @@ def _subset_if_it_is(*paths: Path) -> dict[str, str] | None:
 
 
 def load_mnist(split: str = "train", root: Path | str | None = None,
-               checksums: Mapping[str, str] | None = None):
+               checksums: Mapping[str, str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The MNIST ``split`` ("train" or "test") as ``x`` (n, 784) float32 in [0, 1] and ``y`` (n,) int64.
 
     ``root`` is a folder holding the standard IDX files, gzipped (``*.gz``, checked
     against :data:`PUBLISHED_SHA256`) or plain (not checked: nobody publishes their
     checksums). ``checksums`` replaces that table ({file name: sha256}; ``{}`` checks
     nothing). A ``root`` holding the embedded subset's files is recognised by their checksums.
-    With no ``root``: the embedded subset in ``scratchlib/datasets/mnist/``
+    With no ``root``: the embedded subset in ``scratchlib/training/datasets/mnist/``
     (4,000 train and 1,000 test digits), checked against its ``SHA256SUMS``. Pixel $p \in
     \{0..255\}$ becomes $p / 255$; row $i$ of ``x`` is image $i$ read row by row.
     """

@@ -1,7 +1,7 @@
 r"""The record of one backward pass, event by event: :class:`Event` and :class:`Replay`.
 
-One type for both libraries: :func:`scratchlib.replay.record_backward` fills it from a
-Network's tape (the nodes are layers), :func:`scratchlib.autograd.replay.record_backward`
+One type for both libraries: :func:`scratchlib.show.replay.record_backward` fills it from a
+Network's tape (the nodes are layers), :func:`scratchlib.show.graph_replay.record_backward`
 from the engine's graph (the nodes are ``Context`` and ``AccumulateGrad`` objects). It
 knows nothing of either: it imports no layer and no engine code, only the tensor-to-text
 formatter, so both can use it without reaching each other.
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from scratchlib.text import tensor_text
+from scratchlib.course.text import tensor_text
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Replay:
     def __iter__(self):
         return iter(self.events)
 
-    def name(self, node) -> str:
+    def name(self, node: object) -> str:
         return self.names.get(id(node), getattr(node, "name", type(node).__name__))
 
     def describe(self, i: int) -> str:

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
 from scratchlib.autograd.function import AccumulateGrad, _node_of
-from scratchlib.autograd.replay import graph_nodes
-from scratchlib.autograd.replay import record_backward as record_graph
+from scratchlib.show.graph_replay import graph_nodes
+from scratchlib.show.graph_replay import record_backward as record_graph
 from scratchlib.autograd.tensor import Tensor
-from scratchlib.replay import record_backward as record_tape
-from scratchlib.replay import tape_labels
-from scratchlib.text import number, tensor_text
+from scratchlib.show.replay import record_backward as record_tape
+from scratchlib.show.replay import tape_labels
+from scratchlib.course.text import number_text, tensor_text
 
 FONT = 12         # node labels, in points (= pixels at the notebooks' 72 dpi)
 FONT_STEP = 11    # node labels with a replay step: two more lines per node
@@ -36,7 +36,7 @@ KIND_COLOURS = {"data": "#cfe2f3", "parameter": "#fce5cd", "operation": "#eeeeee
                 "loss": "#f4cccc", "weight decay": "#d9ead3"}
 
 
-def summarize(t) -> str:
+def summarize(t: object) -> str:
     """A value on a node: its numbers when it has at most 4 (3 digits), else its range."""
     return tensor_text(t, digits=3)
 
@@ -160,7 +160,7 @@ def _render(ax, frame: _Frame, cells: dict, texts: dict, looks: dict, arrows: li
 
 
 # ------------------------------------------------------------------ the tape (notebook 04)
-def node_kind(layer) -> str:
+def node_kind(layer: object) -> str:
     """data, parameter, operation, loss or weight decay: a tape node's colour in :func:`draw_network`."""
     name = type(layer).__name__
     if name == "Input":
@@ -172,7 +172,7 @@ def node_kind(layer) -> str:
     return "operation"
 
 
-def network_layout(net) -> dict:
+def network_layout(net: Any) -> dict:
     """Positions (column, row) of every layer on the tape, for :func:`draw_network`.
 
     Columns follow the tape: an operation sits one column right of its deepest input, and
@@ -230,8 +230,8 @@ def _tape_label(layer, names: dict) -> str:
     return f"{name}\n{shape}"
 
 
-def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, title: str | None = None,
-                 step: int | None = None, replay=None):
+def draw_network(net: Any, ax: plt.Axes | None = None, labels: Mapping | None = None, highlight: Any = None,
+                 title: str | None = None, step: int | None = None, replay: Any = None) -> plt.Axes:
     """Draw a Network's tape as a graph, from the Network object itself; returns the Axes.
 
     Nodes are the layers (name and output shape), arrows run from each input to the
@@ -242,7 +242,7 @@ def draw_network(net, ax=None, labels: Mapping | None = None, highlight=None, ti
     of layers drawn with a thick red border.
 
     With ``step`` (an index into the events of a replayed backward pass, see
-    :mod:`scratchlib.replay`; ``replay`` defaults to one recorded now, which leaves the
+    :mod:`scratchlib.show.replay`; ``replay`` defaults to one recorded now, which leaves the
     network's gradients as they are), every node also shows a summary of its value and,
     once the backward pass has reached it, of its gradient (see the module's docstring).
     """
@@ -304,18 +304,18 @@ def _known_value(t) -> str:
         return ""
     if t.data.numel() > 1:
         return "\nshape " + "x".join(str(s) for s in t.shape)
-    return "\n" + number(t.item()) + ("\ngrad " + number(t.grad.item()) if t.grad is not None else "")
+    return "\n" + number_text(t.item()) + ("\ngrad " + number_text(t.grad.item()) if t.grad is not None else "")
 
 
-def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax=None,
-               step: int | None = None, replay=None, title: str | None = None):
+def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: plt.Axes | None = None,
+               step: int | None = None, replay: Any = None, title: str | None = None) -> plt.Axes:
     """Draw the graph that ``tensor`` was computed by; ``names`` labels tensors, e.g. ``{"a": a}``.
 
     Leaves (tensors that require grad) are round boxes, operations square ones; arrows
     point the way the forward pass runs, and backward walks them in reverse. A named
     scalar shows its value (and gradient, once ``backward`` has run). With ``step`` (an
     index into the events of a replayed backward pass; ``replay`` defaults to one
-    recorded now by :func:`scratchlib.autograd.replay.record_backward`, which leaves
+    recorded now by :func:`scratchlib.show.graph_replay.record_backward`, which leaves
     every ``.grad`` as it was), nodes show the values and gradients of that step.
     Returns the matplotlib Axes.
     """
