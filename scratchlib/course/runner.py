@@ -4,10 +4,11 @@ It runs pytest tests in a child pytest and a notebook's code cells in a fresh ke
 for each test or cell whether it passed and, in one line, why not. A stub still in place is
 recognised here and nowhere else: its reason reads "not attempted: the stub is still there".
 
-The self-check (scratchlib.exercises) uses it as it is. The teacher's tools (tools/teacher,
+The self-check (scratchlib.course.exercises) uses it as it is. The teacher's tools (tools/teacher,
 not in the student edition) build on it: exercise by exercise isolation, time limits per test,
 workers side by side. They load this file by its path, so it imports nothing of scratchlib.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 STUB = "not attempted: the stub is still there"
 STUB_ERROR = "NotImplementedError"  # what a stub raises (and check.compare given `...`)
@@ -50,6 +53,7 @@ def stub_exercise(line: str) -> str:
 
 
 # ---------------------------------------------------------------- pytest tests
+
 
 class Recorder:
     """A pytest plugin object: one JSON line when a test starts, one when it is done.
@@ -109,13 +113,14 @@ def pytest_configure(config):
 
 def child_pytest(root: Path, plugin: str, timeout: float, args: list[str]) -> list[str]:
     """The command line of a child pytest: quiet, no cache, no nbval, the recording plugin loaded."""
-    return [sys.executable, "-m", "pytest", "-q", "--no-header", "-p", "no:cacheprovider", "-p", "no:nbval",
-            "-p", plugin, "--rootdir", str(root), f"--timeout={timeout:g}", *args]
+    pytest = [sys.executable, "-m", "pytest", "-q", "--no-header", "-p", "no:cacheprovider", "-p", "no:nbval"]
+    return [*pytest, "-p", plugin, "--rootdir", str(root), f"--timeout={timeout:g}", *args]
 
 
 def read_records(path: Path) -> tuple[list[dict], list[dict]]:
     """What a Recorder wrote: the records of the tests that started, and of those that finished."""
-    started, done = [], []
+    started: list[dict] = []
+    done: list[dict] = []
     if Path(path).exists():
         for line in Path(path).read_text().splitlines():
             try:
@@ -130,18 +135,25 @@ def run_tests(tests: list[str], root: Path, timeout: float = 120.0) -> list[dict
     """Run these pytest node ids in one child pytest at root; one record per test, in this order."""
     with tempfile.TemporaryDirectory(prefix="scratchlib-check-") as work:
         path = Path(work) / "records.jsonl"
-        subprocess.run(child_pytest(root, PLUGIN, timeout, tests), cwd=root, capture_output=True, text=True,
-                       env={**os.environ, RECORD: str(path)})
+        command = child_pytest(root, PLUGIN, timeout, tests)
+        subprocess.run(command, cwd=root, capture_output=True, text=True, env={**os.environ, RECORD: str(path)})
         done = {record["nodeid"]: record for record in read_records(path)[1]}
     missing = "did not run (a test file that does not import?)"
-    return [done.get(t) or {"nodeid": t, "outcome": "failed", "duration": 0.0, "message": "", "reason": missing}
-            for t in tests]
+    blank = {"outcome": "failed", "duration": 0.0, "message": "", "reason": missing}
+    return [done.get(t) or {"nodeid": t, **blank} for t in tests]
 
 
 # ---------------------------------------------------------------- notebook cells
 
-def execute_notebook(path: Path, env: dict | None = None, timeout: float = 300.0, until: int | None = None,
-                     stop_on_error: bool = False, after_cell=None) -> list[dict]:
+
+def execute_notebook(
+    path: Path,
+    env: dict | None = None,
+    timeout: float = 300.0,
+    until: int | None = None,
+    stop_on_error: bool = False,
+    after_cell: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """Run a notebook's code cells in a fresh kernel, up to cell `until`; one record per code cell.
 
     A record holds index, id, ok, error (the exception line) and reason (one line; a NameError
@@ -156,16 +168,18 @@ def execute_notebook(path: Path, env: dict | None = None, timeout: float = 300.0
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            interrupt_on_timeout=True, resources={"metadata": {"path": str(path.parent)}})
+    resources = {"metadata": {"path": str(path.parent)}}
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", allow_errors=True, interrupt_on_timeout=True, resources=resources
+    )
     records: list[dict] = []
     stopped = ""  # the first exercise whose stub stopped a cell: the names later cells miss come from it
     # the kernel's own stderr (a warning about its TCP transport) is no news to a student or a teacher
     with client.setup_kernel(env={**os.environ, **(env or {})}, stderr=subprocess.DEVNULL):
-        for index, cell in enumerate(nb.cells[:None if until is None else until + 1]):
+        for index, cell in enumerate(nb.cells[: None if until is None else until + 1]):
             if cell.cell_type != "code" or not cell.source.strip():
                 continue
-            record = {"index": index, "id": cell.get("id"), "ok": True, "error": "", "reason": ""}
+            record: dict[str, Any] = {"index": index, "id": cell.get("id"), "ok": True, "error": "", "reason": ""}
             records.append(record)
             started = time.monotonic()
             try:
@@ -176,15 +190,15 @@ def execute_notebook(path: Path, env: dict | None = None, timeout: float = 300.0
             finally:
                 if after_cell is not None:
                     after_cell(record)
-            error = next((o for o in cell.outputs if o.output_type == "error"), None)
-            if error is None:
+            output = next((o for o in cell.outputs if o.output_type == "error"), None)
+            if output is None:
                 continue
-            if error.ename == "KeyboardInterrupt" and time.monotonic() - started >= timeout:
+            if output.ename == "KeyboardInterrupt" and time.monotonic() - started >= timeout:
                 record["error"] = f"timed out after {timeout:g} s"  # nbclient interrupted it
             else:
-                record["error"] = f"{error.ename}: {error.evalue}"
+                record["error"] = f"{output.ename}: {output.evalue}"
             record.update(ok=False, reason=reason(record["error"]))
-            if error.ename == "NameError" and stopped:
+            if output.ename == "NameError" and stopped:
                 record["reason"] = not_attempted(f"exercise {stopped}: a name its cell sets is not defined")
             stopped = stopped or stub_exercise(record["reason"])
             if stop_on_error:
