@@ -333,7 +333,9 @@ def test_make_check_in_the_student_edition_fails_on_the_stub_and_passes_with_the
         fresh, tmp_path, exercise, stub, solution):
     copy = tmp_path / "student"
     shutil.copytree(fresh, copy)
-    shutil.copy(ROOT / PACKAGE / "exercises.py", copy / PACKAGE / "exercises.py")  # as the course ships it
+    (copy / PACKAGE / "course").mkdir()
+    for module in ("exercises.py", "runner.py"):  # the self-check, as the course ships it
+        shutil.copy(ROOT / PACKAGE / "course" / module, copy / PACKAGE / "course" / module)
     out = _make_check(copy, exercise)
     assert out.returncode != 0, out.stdout + out.stderr
     assert "FAIL" in out.stdout and "not attempted: the stub is still there" in out.stdout

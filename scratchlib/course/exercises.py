@@ -21,15 +21,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from scratchlib.course import runner
+
 ROOT = Path(__file__).resolve().parents[2]
 MAP = Path("tests") / "exercises.json"
-STUB = "not attempted: the stub is still there"
 
 
 @dataclass
@@ -53,91 +52,31 @@ def _key(exercise: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
-def _one_line(text: str) -> str:
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    first = lines[0] if lines else "failed"
-    if "NotImplementedError: exercise " in first or "is not done yet" in first:
-        return f"{STUB} ({first.split(': ', 1)[-1]})"
-    return first[:300]
-
-
 def run_unit_tests(tests: list[str], root: Path = ROOT, timeout: float = 120.0) -> list[Outcome]:
     """Run the named pytest node ids in a child pytest; one Outcome per test, in the given order."""
-    with tempfile.TemporaryDirectory(prefix="scratchlib-check-") as work:
-        record = Path(work) / "outcomes.jsonl"
-        command = [sys.executable, "-m", "pytest", "-q", "--no-header", "-p", "no:cacheprovider",
-                   "-p", "no:nbval", "-p", "scratchlib.course.exercises", f"--timeout={timeout:g}",
-                   "--rootdir", str(root), *tests]
-        subprocess.run(command, cwd=root, capture_output=True, text=True,
-                       env={**os.environ, "SCRATCHLIB_CHECK_RECORD": str(record)})
-        seen: dict[str, Outcome] = {}
-        if record.exists():
-            for line in record.read_text().splitlines():
-                nodeid, passed, reason = json.loads(line)
-                if nodeid not in seen or seen[nodeid].passed:  # setup, call, teardown: the first failure counts
-                    seen[nodeid] = Outcome(nodeid, passed, reason)
-    return [seen.get(t) or Outcome(t, False, "did not run (a test file that does not import?)") for t in tests]
-
-
-def pytest_runtest_logreport(report):
-    """Loaded as a pytest plugin by run_unit_tests: write each test's outcome, one JSON line per phase."""
-    path = os.environ.get("SCRATCHLIB_CHECK_RECORD")
-    if not path or (report.when != "call" and report.passed):
-        return
-    crash = getattr(report.longrepr, "reprcrash", None)
-    reason = "" if report.passed else _one_line(crash.message if crash is not None else str(report.longrepr))
-    if report.skipped:
-        reason = "skipped"
-    with open(path, "a") as f:
-        f.write(json.dumps([report.nodeid, report.passed, reason]) + "\n")
+    return [Outcome(r["nodeid"], r["outcome"] == "passed", r["reason"])
+            for r in runner.run_tests(tests, Path(root), timeout)]
 
 
 def run_notebook_cells(cells: list[dict], root: Path = ROOT, timeout: float = 300.0) -> list[Outcome]:
     """Run the notebook of these cells in a fresh kernel up to the last of them; one Outcome per cell."""
     import nbformat
-    from nbclient import NotebookClient
 
     path = Path(root) / cells[0]["notebook"]
-    nb = nbformat.read(path, as_version=4)
-    by_id = {cell.get("id"): i for i, cell in enumerate(nb.cells)}
+    by_id = {cell.get("id"): i for i, cell in enumerate(nbformat.read(path, as_version=4).cells)}
     wanted = [by_id.get(c["id"], c["index"]) for c in cells]
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
-    errors: dict[int, str] = {}
-    stopped = ""  # the first other exercise whose stub stopped a cell: names it later cells miss come from
-    # the course's own package first, whichever scratchlib is installed; every cell up to the last
-    # checking cell runs, even after an error (another exercise still stubbed must not hide this one)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(root).resolve()),
-                                                                        os.environ.get("PYTHONPATH")]))}
-    # the kernel's own stderr (a warning about its TCP transport) is no news to a student: drop it
-    with client.setup_kernel(env=env, stderr=subprocess.DEVNULL):
-        for index, cell in enumerate(nb.cells[:max(wanted) + 1]):
-            if cell.cell_type != "code" or not cell.source.strip():
-                continue
-            client.execute_cell(cell, index)
-            error = next((o for o in cell.outputs if o.output_type == "error"), None)
-            if error is None:
-                continue
-            errors[index] = _one_line(f"{error.ename}: {error.evalue}")
-            if error.ename == "NameError" and stopped:
-                errors[index] = f"{STUB} (exercise {stopped}: a name its cell sets is not defined)"
-            found = re.search(r"exercise (\d+\.\d+)", errors[index]) if errors[index].startswith(STUB) else None
-            stopped = stopped or (found.group(1) if found else "")
-    out = []
-    for c, index in zip(cells, wanted):
-        name = f"{c['notebook']} cell {index}"
-        if index in errors:
-            out.append(Outcome(name, False, errors[index]))
-        else:
-            out.append(Outcome(name, True))
-    return out
+    # the course's own package first, whichever scratchlib is installed
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(Path(root).resolve()), os.environ.get("PYTHONPATH")]))}
+    records = {r["index"]: r for r in runner.execute_notebook(path, env, timeout, until=max(wanted))}
+    return [Outcome(f"{c['notebook']} cell {index}", records.get(index, {}).get("ok", False),
+                    runner.cell_reason(records.get(index))) for c, index in zip(cells, wanted)]
 
 
 def other_stub(reason: str, exercise: str) -> str:
     """A test that stopped at another exercise's stub says so: this one is not to blame."""
-    found = re.search(r"exercise (\d+\.\d+)", reason) if reason.startswith(STUB) else None
-    if found and found.group(1) != exercise:
-        return f"needs exercise {found.group(1)} first: its stub is still there"
+    other = runner.stub_exercise(reason)
+    if other and other != exercise:
+        return f"needs exercise {other} first: its stub is still there"
     return reason
 
 

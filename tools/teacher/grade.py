@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 
 import teacher.runner as runner
-from teacher import isolate
+from teacher import course_runner, isolate
 from teacher.edition import MAP_VERSION, PACKAGE, Course, exercise_key, write_edition
 from teacher.runner import execute_notebook, run_tests, test_files
 
@@ -181,9 +181,6 @@ class Row:
         return self.passed / self.total if self.total else 0.0
 
 
-NOT_ATTEMPTED = "not attempted: the stub is still there"
-
-
 def _isolated(tests: dict[str, list[str]], run) -> dict:
     """(test, exercise) -> result for every exercise's tests, each as if run with only that exercise's
     code from the student (see grade).
@@ -220,7 +217,7 @@ def _run_cells(copy: Path, exercises: dict, runs: list, timeout: float, report) 
         who = "the student's code for every exercise" if exercise == "*" else f"exercise {exercise}"
         report(f"{path} with {who}: {ok}/{len(records)} cells ran")
         return {(test, exercise): {"outcome": "passed" if records.get(i, {}).get("ok") else "failed",
-                                   "reason": "" if records.get(i, {}).get("ok") else cell_reason(records.get(i))}
+                                   "reason": course_runner.cell_reason(records.get(i))}
                 for i, test in cells.items()}
 
     out: dict = {}
@@ -274,7 +271,7 @@ def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, not
         if x.get("kind") == "derivation":
             passed, reason = 0, "a derivation: graded by hand, not by the autograder"
         elif state.state == "stub":
-            passed, reason = 0, f"{NOT_ATTEMPTED} ({course.region(e).message})"
+            passed, reason = 0, course_runner.not_attempted(course.region(e).message)
         elif state.state == "solution" or not total:
             passed, reason = total, ""
         elif state.state == "broken":
@@ -288,16 +285,6 @@ def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, not
             reason = f"{failed[0]}: {outcome[failed[0]].get('reason') or 'failed'}" if failed else ""
         rows.append(Row(e, x["task"], x["where"], passed, total, reason))
     return rows
-
-
-def cell_reason(record: dict | None) -> str:
-    """One line for a checking cell that did not pass."""
-    if record is None:
-        return "not run: an earlier cell stopped the notebook, or the cell is missing"
-    error = (record["error"].splitlines() or ["failed"])[0]
-    if "NotImplementedError: exercise " in error or "is not done yet" in error:
-        return "not attempted: the stub is still there (" + error.split(": ", 1)[-1] + ")"
-    return error[:300]
 
 
 def table(rows: list[Row]) -> str:

@@ -11,6 +11,7 @@ import json
 import zipfile
 from pathlib import Path
 
+from teacher import RUNNER
 from teacher.edition import PACKAGE, Course
 
 TOOLS = Path(__file__).resolve().parent
@@ -34,7 +35,8 @@ PYTHONPATH=tools ${PYTHON:-python3} -m teacher --timeout "${TIMEOUT:-60}" \\
 
 
 def build_zip(course: Course, out: Path) -> Path:
-    """The autograder zip: setup.sh, run_autograder, the course (solutions in it) and the teacher tools."""
+    """The autograder zip: setup.sh, run_autograder, the course (solutions in it), the teacher tools and
+    the course runner they build on."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for name, text in (("setup.sh", SETUP), ("run_autograder", RUN)):
@@ -44,6 +46,7 @@ def build_zip(course: Course, out: Path) -> Path:
         files = {path: (course.root / path).read_bytes() for path in course.files}  # unzipped into source/
         for tool in sorted(TOOLS.glob("*.py")):
             files[f"tools/teacher/{tool.name}"] = tool.read_bytes()
+        files[RUNNER.relative_to(TOOLS.parents[1]).as_posix()] = RUNNER.read_bytes()  # the tools load it there
         for name in sorted(files):
             z.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), files[name])
     return out

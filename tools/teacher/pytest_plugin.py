@@ -1,8 +1,12 @@
 """pytest plugin the grader loads (-p teacher.pytest_plugin) in the pytest it starts.
 
+It records each test with the course runner's Recorder (teacher.course_runner), adding the
+exercise under test and the exercises the test's code reached.
+
 Environment:
     TEACHER_RESULTS  a file; one JSON line when a test starts and one when it is done
-                     (outcome, duration, the exercises its code reached, the failure text)
+                     (outcome, duration, the exercises its code reached, the failure text, the
+                     one-line reason)
     TEACHER_SELECT   optional JSON file: the runs wanted, a list of [node id, exercise or null]
                      (the other tests are deselected). A test named with several exercises runs
                      once for each, exercise by exercise: during its run the probe's `current`
@@ -21,6 +25,8 @@ import signal
 
 import pytest
 from _pytest.runner import runtestprotocol
+
+from teacher import course_runner
 
 _state: dict = {}
 
@@ -42,15 +48,11 @@ def _load(variable):
         return json.load(f)
 
 
-def _write(record):
-    path = os.environ.get("TEACHER_RESULTS")
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-
-
 def pytest_configure(config):
-    """Hypothesis without shrinking: a stub fails on every example, and shrinking it only costs time."""
+    """The recorder; hypothesis without shrinking: a stub fails on every example, and shrinking it only
+    costs time."""
+    if os.environ.get("TEACHER_RESULTS"):
+        config.pluginmanager.register(Recorder(os.environ["TEACHER_RESULTS"]), "teacher-record")
     try:
         from hypothesis import Phase, settings
     except ImportError:
@@ -88,19 +90,6 @@ def pytest_runtest_call(item):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def reason(report) -> str:
-    """One line saying why a test failed, for the teacher's table and the student's report."""
-    crash = getattr(report.longrepr, "reprcrash", None)
-    text = crash.message if crash is not None else str(report.longrepr)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    first = lines[0] if lines else "failed"
-    if "TestTimedOut" in first or first.startswith("timed out after"):
-        return first.split(": ", 1)[-1] if "TestTimedOut" in first else first
-    if first.startswith("NotImplementedError: exercise "):
-        return "not attempted: the stub is still there (" + first.split(": ", 1)[1] + ")"
-    return first[:300]
 
 
 @pytest.hookimpl(trylast=True)  # after -m's deselection: what is collected is what runs
@@ -141,36 +130,23 @@ def pytest_runtest_protocol(item, nextitem):
     return True
 
 
-def pytest_runtest_logstart(nodeid, location):
-    exercise = _state.pop("exercise", None)
-    _state["current"] = {"nodeid": nodeid, "exercise": exercise, "outcome": "passed", "duration": 0.0,
-                         "message": "", "reason": ""}
-    probe = _probe()
-    if probe is not None:
-        probe.hits.clear()
-        probe.current = exercise or ""
-    _write({"event": "start", "nodeid": nodeid, "exercise": exercise})
+class Recorder(course_runner.Recorder):
+    """The course runner's record of each test, with the exercise it ran for and the exercises it reached."""
 
+    def start(self, nodeid):
+        exercise = _state.pop("exercise", None)
+        probe = _probe()
+        if probe is not None:
+            probe.hits.clear()
+            probe.current = exercise or ""
+        return {**super().start(nodeid), "exercise": exercise}
 
-def pytest_runtest_logreport(report):
-    current = _state.get("current")
-    if current is None or current["nodeid"] != report.nodeid:
-        return
-    current["duration"] += report.duration
-    if report.failed:
-        current["outcome"] = "failed"
-        current["message"] += report.longreprtext[-3000:] + "\n"
-        current["reason"] = current["reason"] or reason(report)
-    elif report.skipped and current["outcome"] == "passed":
-        current["outcome"] = "skipped"
+    def finish(self, record):
+        probe = _probe()
+        record["hits"] = sorted(probe.hits) if probe is not None else []
+        if probe is not None:
+            probe.current = ""
 
-
-def pytest_runtest_logfinish(nodeid, location):
-    current = _state.pop("current", None)
-    if current is None:
-        return
-    probe = _probe()
-    current["hits"] = sorted(probe.hits) if probe is not None else []
-    if probe is not None:
-        probe.current = ""
-    _write({"event": "done", **current})
+    def reason(self, report):
+        line = super().reason(report)  # "teacher.pytest_plugin.TestTimedOut: timed out after 2 s"
+        return line.split(": ", 1)[-1] if "TestTimedOut" in line else line

@@ -1,8 +1,9 @@
 """Run the course's tests and notebooks against some copy of the package, safely.
 
-Each test runs in a child pytest (loaded with teacher.pytest_plugin) with a time limit per
-test (pytest-timeout) and a watchdog; a test that hangs or kills its process costs that
-test, and the rest are run again. Notebooks run in a fresh kernel, outputs not compared.
+Built on the course runner (teacher.course_runner, the one behind `make check`): each test
+runs in a child pytest (loaded with teacher.pytest_plugin) with a time limit per test
+(pytest-timeout) and a watchdog; a test that hangs or kills its process costs that test, and
+the rest are run again. Notebooks run in a fresh kernel, outputs not compared.
 """
 from __future__ import annotations
 
@@ -10,14 +11,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import nbformat
-
+from teacher import course_runner
 from teacher.edition import TEACHER_ONLY, Course
 
 TOOLS = Path(__file__).resolve().parents[1]
@@ -110,13 +109,13 @@ def _env(code_dir: Path, work: Path, name: str) -> dict:
 
 
 def _pytest(course: Course, files: list[str], timeout: float) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-p", "teacher.pytest_plugin", "-p", "no:cacheprovider",
-            "-p", "no:nbval", "--rootdir", str(course.root), "-q", "--no-header", "--tb=short", "-o", "console_output_style=classic",
-            f"--timeout={timeout + 30:g}", "--continue-on-collection-errors",  # a backstop to the plugin's alarm
-            # the browser test drives JupyterLab in Chromium: minutes, and it checks what a student
-            # sees, no exercise's behaviour (its kernels are not this process)
-            "-m", "not browser",
-            *[str(course.root / f) for f in files]]
+    # pytest-timeout's limit is a backstop to the plugin's alarm
+    return course_runner.child_pytest(course.root, "teacher.pytest_plugin", timeout + 30, [
+        "--tb=short", "-o", "console_output_style=classic", "--continue-on-collection-errors",
+        # the browser test drives JupyterLab in Chromium: minutes, and it checks what a student
+        # sees, no exercise's behaviour (its kernels are not this process)
+        "-m", "not browser",
+        *[str(course.root / f) for f in files]])
 
 
 def _run_once(course, code_dir, files, runs, timeout, work, attempt):
@@ -142,18 +141,9 @@ def _run_once(course, code_dir, files, runs, timeout, work, attempt):
             reason = f"timed out after {timeout:g} s (the grader stopped its process)"
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    done, started = {}, []
-    if results_file.exists():
-        for line in results_file.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # the process died while writing
-                continue
-            run = (record.pop("nodeid"), record.pop("exercise", None))
-            if record.pop("event") == "start":
-                started.append(run)
-            else:
-                done[run] = record
+    started_records, done_records = course_runner.read_records(results_file)
+    started = [(record["nodeid"], record.get("exercise")) for record in started_records]
+    done = {(record.pop("nodeid"), record.pop("exercise", None)): record for record in done_records}
     log.seek(0)
     tail = log.read()[-2000:]
     log.close()
@@ -169,49 +159,28 @@ def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on
                      until: int | None = None) -> list[dict]:
     """Run a notebook in a fresh kernel with code_dir's package first on the path.
 
-    Returns one record per code cell: index, id, ok, error (the exception line), and with
-    probe (code_dir is a probe edition) hits, the exercises the cell reached; stubs are the
-    exercises whose stub the probe raises; exercise is the one under test (a graded copy runs the
-    student's code for it, the solutions for the others; the probe edition raises its stub).
-    Outputs are not compared. With stop_on_error, stops at the first failing cell, as Run All
-    does in the lab; with until, after that cell.
+    Returns the course runner's record per code cell (index, id, ok, error: the exception line,
+    reason: one line) and hits: with probe (code_dir is a probe edition), the exercises the cell
+    reached. stubs are the exercises whose stub the probe raises; exercise is the one under test (a
+    graded copy runs the student's code for it, the solutions for the others; the probe edition
+    raises its stub). With stop_on_error, stops at the first failing cell, as Run All does in the
+    lab; with until, after that cell.
     """
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
-
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            interrupt_on_timeout=True, resources={"metadata": {"path": str(path.parent)}})
     log = Path(tempfile.mkstemp(prefix="teacher-probe-", suffix=".log")[1])
     settings = {"PYTHONPATH": str(Path(code_dir).resolve()), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
                 "TEACHER_STUB": ",".join(stubs), "TEACHER_PROBE_LOG": str(log) if probe else "",
                 "TEACHER_EXERCISE": exercise}
-    records = []
+    seen = 0
+
+    def hits(record):  # what the probe logged while this cell ran
+        nonlocal seen
+        with open(log) as f:
+            f.seek(seen)
+            record["hits"] = sorted(set(f.read().split()))
+            seen = f.tell()
+
     try:
-        with client.setup_kernel(env={**os.environ, **settings}):
-            for index, cell in enumerate(nb.cells[:None if until is None else until + 1]):
-                if cell.cell_type != "code" or not cell.source.strip():
-                    continue
-                record = {"index": index, "id": cell.get("id"), "ok": True, "error": "", "hits": []}
-                records.append(record)
-                seen = log.stat().st_size
-                started = time.monotonic()
-                try:
-                    client.execute_cell(cell, index)
-                except DeadKernelError as error:
-                    record.update(ok=False, error=f"the kernel died: {error}")
-                    break
-                finally:
-                    with open(log) as f:
-                        f.seek(seen)
-                        record["hits"] = sorted(set(f.read().split()))
-                errors = [o for o in cell.outputs if o.output_type == "error"]
-                if errors and errors[0].ename == "KeyboardInterrupt" and time.monotonic() - started >= timeout:
-                    record.update(ok=False, error=f"timed out after {timeout:g} s")  # nbclient interrupted it
-                elif errors:
-                    record.update(ok=False, error=f"{errors[0].ename}: {errors[0].evalue}")
-                    if stop_on_error:
-                        break
+        return course_runner.execute_notebook(path, settings, timeout, until=until, stop_on_error=stop_on_error,
+                                              after_cell=hits)
     finally:
         log.unlink()
-    return records
