@@ -4,6 +4,7 @@ The mechanics run on tests/teacher_fixture (a tiny torch-free course, seconds); 
 course gets the checks that matter for handing it out: valid markers, a deterministic
 edition that imports, every exercise caught by a test, notebooks that stop at their stub.
 """
+
 import json
 import os
 import re
@@ -51,11 +52,13 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 # ---------------------------------------------------------------- markers
 
+
 def test_regions_are_found_with_id_task_and_place():
     regions = find_regions(SOURCE, "layers.py")
     assert [(r.id, r.task, r.line, r.indent) for r in regions] == [
         ("4.1", "Linear.forward: y = x W^T + b", 4, "    "),
-        ("4.2", 'Linear.backward: "dx" = g W', 15, "        ")]
+        ("4.2", 'Linear.backward: "dx" = g W', 15, "        "),
+    ]
     assert regions[0].body == ("    y = x @ self.W.T\n", "    y = y + self.b\n")
 
 
@@ -90,29 +93,44 @@ def test_solved_drops_the_markers_and_probe_keeps_the_line_numbers():
     assert "__import__('_teacher_probe').enter('4.1', 'exercise 4.1: Linear.forward: y = x W^T + b')" in probe
 
 
-@pytest.mark.parametrize("text, message", [
-    ("def f():\n    ### BEGIN SOLUTION 1.1: a\n    x = 1\n", r"f\.py:2: BEGIN SOLUTION 1\.1 is never closed"),
-    ("def f():\n    x = 1\n    ### END SOLUTION\n", r"f\.py:3: END SOLUTION without a BEGIN"),
-    ("def f():\n    ### BEGIN SOLUTION 1.1: a\n    ### BEGIN SOLUTION 1.2: b\n    x = 1\n"
-     "    ### END SOLUTION\n    ### END SOLUTION\n", r"f\.py:3: BEGIN SOLUTION inside the region opened at line 2"),
-    ("def f():\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION\n", r"f\.py:2: malformed marker"),
-    ("def f():\n    ### BEGIN SOLUTION 1.1\n    x = 1\n    ### END SOLUTION\n", r"f\.py:2: malformed marker"),
-    ("def f():\n    ### BEGIN SOLUTION one: task\n    x = 1\n    ### END SOLUTION\n", r"f\.py:2: malformed"),
-    ("def f():\n    # BEGIN SOLUTION 1.1: a\n    x = 1\n", r"f\.py:2: malformed marker"),
-    ("def f():\n    ### BEGIN SOLUTION 1.1: a\n    x = 1\n  ### END SOLUTION\n", r"f\.py:4: END SOLUTION is indented 2"),
-    ("def f():\n    ### BEGIN SOLUTION 1.1: a\n\n    ### END SOLUTION\n", r"f\.py:2: exercise 1\.1 has no code"),
-    ("def f():\n    if x:\n        ### BEGIN SOLUTION 1.1: a\n        y = 1\n    z = 2\n        ### END SOLUTION\n",
-     r"f\.py:5: line is indented less than the markers of exercise 1\.1"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("def f():\n    ### BEGIN SOLUTION 1.1: a\n    x = 1\n", r"f\.py:2: BEGIN SOLUTION 1\.1 is never closed"),
+        ("def f():\n    x = 1\n    ### END SOLUTION\n", r"f\.py:3: END SOLUTION without a BEGIN"),
+        (
+            "def f():\n    ### BEGIN SOLUTION 1.1: a\n    ### BEGIN SOLUTION 1.2: b\n    x = 1\n"
+            "    ### END SOLUTION\n    ### END SOLUTION\n",
+            r"f\.py:3: BEGIN SOLUTION inside the region opened at line 2",
+        ),
+        ("def f():\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION\n", r"f\.py:2: malformed marker"),
+        ("def f():\n    ### BEGIN SOLUTION 1.1\n    x = 1\n    ### END SOLUTION\n", r"f\.py:2: malformed marker"),
+        ("def f():\n    ### BEGIN SOLUTION one: task\n    x = 1\n    ### END SOLUTION\n", r"f\.py:2: malformed"),
+        ("def f():\n    # BEGIN SOLUTION 1.1: a\n    x = 1\n", r"f\.py:2: malformed marker"),
+        (
+            "def f():\n    ### BEGIN SOLUTION 1.1: a\n    x = 1\n  ### END SOLUTION\n",
+            r"f\.py:4: END SOLUTION is indented 2",
+        ),
+        ("def f():\n    ### BEGIN SOLUTION 1.1: a\n\n    ### END SOLUTION\n", r"f\.py:2: exercise 1\.1 has no code"),
+        (
+            "def f():\n    if x:\n        ### BEGIN SOLUTION 1.1: a\n"
+            "        y = 1\n    z = 2\n        ### END SOLUTION\n",
+            r"f\.py:5: line is indented less than the markers of exercise 1\.1",
+        ),
+    ],
+)
 def test_malformed_markers_are_clear_errors_naming_file_and_line(text, message):
     with pytest.raises(MarkerError, match=message):
         find_regions(text, "f.py")
 
 
-@pytest.mark.parametrize("text", [
-    "### BEGIN SOLUTION 1.1: a module-level region\nx = 1\n### END SOLUTION\n",
-    "class A:\n    ### BEGIN SOLUTION 1.1: a class body\n    x = 1\n    ### END SOLUTION\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "### BEGIN SOLUTION 1.1: a module-level region\nx = 1\n### END SOLUTION\n",
+        "class A:\n    ### BEGIN SOLUTION 1.1: a class body\n    x = 1\n    ### END SOLUTION\n",
+    ],
+)
 def test_a_region_outside_a_function_body_is_refused(text):
     with pytest.raises(MarkerError, match=r"f\.py:\d: exercise 1\.1 is not inside a function body"):
         check_python_source(text, find_regions(text, "f.py"), "f.py")
@@ -123,11 +141,14 @@ def test_a_duplicate_id_across_the_course_names_both_places(tmp_path):
     shutil.copytree(FIXTURE, course)
     extra = course / PACKAGE / "more.py"
     extra.write_text("def g():\n    ### BEGIN SOLUTION 3.2: again\n    return 1\n    ### END SOLUTION\n")
-    with pytest.raises(MarkerError, match=r"scratchlib/ops\.py:18: exercise id 3\.2 is used twice \(also at scratchlib/more\.py:2\)"):
+    with pytest.raises(
+        MarkerError, match=r"scratchlib/ops\.py:18: exercise id 3\.2 is used twice \(also at scratchlib/more\.py:2\)"
+    ):
         scan(course)
 
 
 # ---------------------------------------------------------------- the fixture course, round trip
+
 
 @pytest.fixture(scope="module")
 def fixture_course(tmp_path_factory):
@@ -149,8 +170,16 @@ def fresh(fixture_course, tmp_path_factory):
 def test_the_student_edition_is_the_course_with_stubs_and_no_teacher_material(fixture_course, fresh):
     course, _ = fixture_course
     files = tree(fresh)
-    assert sorted(files) == ["Makefile", "README.md", "notebooks/01_demo.ipynb", "pyproject.toml",
-                             "scratchlib/__init__.py", "scratchlib/ops.py", "tests/exercises.json", "tests/test_ops.py"]
+    assert sorted(files) == [
+        "Makefile",
+        "README.md",
+        "notebooks/01_demo.ipynb",
+        "pyproject.toml",
+        "scratchlib/__init__.py",
+        "scratchlib/ops.py",
+        "tests/exercises.json",
+        "tests/test_ops.py",
+    ]
     ops = files["scratchlib/ops.py"].decode()
     assert 'raise NotImplementedError("exercise 3.1: double: return twice x")' in ops
     assert "SOLUTION" not in ops and "2 * x" not in ops
@@ -172,8 +201,10 @@ def test_student_notebook_clears_only_the_exercise_cells(fixture_course, fresh):
         elif index == 6:  # an output showing solution source is cleared; the cell itself is kept
             assert new.source == old.source and new.outputs == [] and new.execution_count is None
         elif index == 8:  # a prediction: its names set to ..., on one line naming the exercise
-            assert new.source.startswith("predicted_8, predicted_3 = ..., ...  # exercise 1.2: predict halve(8) "
-                                         "and halve(3)\nif predicted_8 is ...")
+            assert new.source.startswith(
+                "predicted_8, predicted_3 = ..., ...  # exercise 1.2: predict halve(8) "
+                "and halve(3)\nif predicted_8 is ..."
+            )
         elif index == 9:  # a derivation: the worked solution replaced by a prompt; the hint stays
             assert "(x / 2) / 2" not in new.source and "SOLUTION" not in new.source
             assert "**Exercise 1.3** (your derivation): show that halve(halve(x)) = x / 4" in new.source
@@ -195,13 +226,18 @@ def test_each_exercise_is_mapped_to_the_tests_that_catch_it(fixture_course):
     assert exercises["1.2"]["tests"] == ["notebooks/01_demo.ipynb::cell 8"]
     assert exercises["1.3"]["kind"] == "derivation" and exercises["1.3"]["tests"] == []
     # its own tests: those failing when only 3.1 is stubbed; test_relu_backward makes its gradient with double
-    assert exercises["3.1"]["tests"] == ["tests/test_ops.py::test_double", "tests/test_ops.py::test_double_any_number[-3]",
-                                         "tests/test_ops.py::test_double_any_number[0.5]",
-                                         "tests/test_ops.py::test_relu_backward"]
+    assert exercises["3.1"]["tests"] == [
+        "tests/test_ops.py::test_double",
+        "tests/test_ops.py::test_double_any_number[-3]",
+        "tests/test_ops.py::test_double_any_number[0.5]",
+        "tests/test_ops.py::test_relu_backward",
+    ]
     # the length check raises before the exercise's code: it checks no exercise
     # most specific first: test_relu_backward also reaches 3.1
-    assert exercises["3.2"]["tests"] == ["tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs",
-                                         "tests/test_ops.py::test_relu_backward"]
+    assert exercises["3.2"]["tests"] == [
+        "tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs",
+        "tests/test_ops.py::test_relu_backward",
+    ]
     # its section is cells 2, 3, 5, 6; 5 and 6 run without y, so they do not check 1.1; cell 8 reads y but
     # checks 1.2 (it lies in 1.2's section and does not run 1.1's code)
     assert exercises["1.1"]["tests"] == [f"notebooks/01_demo.ipynb::cell {i}" for i in (2, 3)]
@@ -214,7 +250,8 @@ def test_a_test_that_never_fails_on_a_stub_leaves_its_exercise_uncaught(tmp_path
     shutil.copytree(FIXTURE, root)
     (root / "tests/test_ops.py").write_text(
         "from scratchlib.ops import relu_backward\n\n\ndef test_swallows():\n"
-        "    try:\n        relu_backward([1.0], [2.0])\n    except NotImplementedError:\n        pass\n")
+        "    try:\n        relu_backward([1.0], [2.0])\n    except NotImplementedError:\n        pass\n"
+    )
     data = exercise_map(scan(root), timeout=60)
     # it runs 3.2's code, but does not fail when 3.2 is stubbed: not a test of 3.2's behaviour
     assert data["exercises"]["3.2"]["reached"] == 1 and data["exercises"]["3.2"]["tests"] == []
@@ -227,8 +264,13 @@ def test_a_test_that_never_fails_on_a_stub_leaves_its_exercise_uncaught(tmp_path
 def test_the_fresh_student_edition_scores_zero_everywhere(fixture_course, fresh):
     course, data = fixture_course
     rows = grade(course, data, fresh, timeout=30, report=lambda line: None)
-    assert [(r.exercise, r.passed, r.total) for r in rows] == [("1.1", 0, 2), ("1.2", 0, 1), ("1.3", 0, 0),
-                                                                ("3.1", 0, 4), ("3.2", 0, 2)]
+    assert [(r.exercise, r.passed, r.total) for r in rows] == [
+        ("1.1", 0, 2),
+        ("1.2", 0, 1),
+        ("1.3", 0, 0),
+        ("3.1", 0, 4),
+        ("3.2", 0, 2),
+    ]
     assert "total          0      9   0.00" in table(rows)
     assert all("not attempted: the stub is still there" in r.reason for r in rows if r.exercise != "1.3")
     assert rows[2].reason == "a derivation: graded by hand, not by the autograder"
@@ -243,20 +285,31 @@ def test_the_edition_with_solutions_restored_scores_full_marks(fixture_course, t
     assert "SOLUTION" not in (solved / "scratchlib/ops.py").read_text()
     if rewritten:
         ops = solved / "scratchlib/ops.py"
-        ops.write_text(ops.read_text().replace("result = 2 * x", "result = x * 2").replace(
-            "g if value > 0 else 0.0", "g if 0 < value else 0.0"))
+        ops.write_text(
+            ops.read_text()
+            .replace("result = 2 * x", "result = x * 2")
+            .replace("g if value > 0 else 0.0", "g if 0 < value else 0.0")
+        )
         path = solved / "notebooks/01_demo.ipynb"
         nb = nbformat.read(path, as_version=4)
         nb.cells[2].source = nb.cells[2].source.replace("y = double(21)", "y = double(21)  # my answer")
-        nb.cells[8].source = nb.cells[8].source.replace("predicted_8 = 4.0\npredicted_3 = 1.5", "predicted_8, predicted_3 = 4.0, 1.5")
+        nb.cells[8].source = nb.cells[8].source.replace(
+            "predicted_8 = 4.0\npredicted_3 = 1.5", "predicted_8, predicted_3 = 4.0, 1.5"
+        )
         nbformat.write(nb, path)
     ran = []
     rows = grade(course, data, solved, timeout=30, report=ran.append)
     assert [(r.exercise, r.passed, r.total, r.score) for r in rows] == [
-        ("1.1", 2, 2, 1.0), ("1.2", 1, 1, 1.0), ("1.3", 0, 0, 0.0), ("3.1", 4, 4, 1.0), ("3.2", 2, 2, 1.0)]
+        ("1.1", 2, 2, 1.0),
+        ("1.2", 1, 1, 1.0),
+        ("1.3", 0, 0, 0.0),
+        ("3.1", 4, 4, 1.0),
+        ("3.2", 2, 2, 1.0),
+    ]
     # one combined run of the notebook, everything passing: no exercise runs again on its own
-    assert ran == (["notebooks/01_demo.ipynb with the student's code for every exercise: 6/6 cells ran"]
-                   if rewritten else [])
+    assert ran == (
+        ["notebooks/01_demo.ipynb with the student's code for every exercise: 6/6 cells ran"] if rewritten else []
+    )
 
 
 def _student_with(fresh: Path, target: Path, double: str, relu: str) -> Path:
@@ -264,8 +317,9 @@ def _student_with(fresh: Path, target: Path, double: str, relu: str) -> Path:
     ops = target / PACKAGE / "ops.py"
     text = ops.read_text()
     text = text.replace('raise NotImplementedError("exercise 3.1: double: return twice x")', double)
-    text = text.replace('raise NotImplementedError("exercise 3.2: relu_backward: pass g where value > 0, else 0.0")',
-                        relu)
+    text = text.replace(
+        'raise NotImplementedError("exercise 3.2: relu_backward: pass g where value > 0, else 0.0")', relu
+    )
     ops.write_text(text)
     return target
 
@@ -275,16 +329,17 @@ def test_an_endless_loop_costs_only_its_exercise(fixture_course, fresh, tmp_path
     student = _student_with(fresh, tmp_path / "looping", "return x + x", "while True:\n            pass")
     rows = grade(course, data, student, timeout=2, notebooks="none")
     # 3.2 has a hypothesis test too: the time limit holds for it, and the reason says so
-    assert [(r.exercise, r.passed, r.total) for r in rows] [2:] == [("1.3", 0, 0), ("3.1", 4, 4), ("3.2", 0, 2)]
+    assert [(r.exercise, r.passed, r.total) for r in rows][2:] == [("1.3", 0, 0), ("3.1", 4, 4), ("3.2", 0, 2)]
     assert rows[4].reason.endswith(": timed out after 2 s")
 
 
 def test_a_crash_costs_only_the_tests_that_crashed(fixture_course, fresh, tmp_path):
     course, data = fixture_course
-    student = _student_with(fresh, tmp_path / "crashing", "import os\n    os._exit(3)",
-                            "out.append(g if 0 < value else 0.0)")
+    student = _student_with(
+        fresh, tmp_path / "crashing", "import os\n    os._exit(3)", "out.append(g if 0 < value else 0.0)"
+    )
     rows = grade(course, data, student, timeout=30, notebooks="none")
-    assert [(r.exercise, r.passed, r.total) for r in rows] [2:] == [("1.3", 0, 0), ("3.1", 0, 4), ("3.2", 2, 2)]
+    assert [(r.exercise, r.passed, r.total) for r in rows][2:] == [("1.3", 0, 0), ("3.1", 0, 4), ("3.2", 2, 2)]
     assert "the test did not finish" in rows[3].reason
 
 
@@ -299,38 +354,62 @@ def test_make_grade_grades_a_folder_of_submissions_into_one_csv(fixture_course, 
     submissions = tmp_path / "submissions"
     shutil.copytree(fresh, submissions / "ada")
     _student_with(fresh, submissions / "bob", "return 2 * x", "out.append(0.0)")
-    out = subprocess.run([sys.executable, "-m", "teacher", "--timeout", "30", "grade", str(submissions),
-                          "--notebooks", "none"], cwd=course.root, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT / "tools")})
+    out = subprocess.run(
+        [sys.executable, "-m", "teacher", "--timeout", "30", "grade", str(submissions), "--notebooks", "none"],
+        cwd=course.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "tools")},
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "== ada" in out.stdout and "== bob" in out.stdout
     lines = (submissions / "grades.csv").read_text().splitlines()
     assert lines[0] == "student,exercise,passed,total,score,reason,where,task"
     assert "bob,3.1,4,4,1.0000,,scratchlib/ops.py:6,double: return twice x" in lines
     bob_32 = next(line for line in lines if line.startswith("bob,3.2,"))
-    assert bob_32.startswith("bob,3.2,0,2,0.0000,") and ("tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs: "
-                                                 "assert [0.0] == [1.0]") in bob_32
-    assert ("ada,3.1,0,4,0.0000,not attempted: the stub is still there "
-            "(exercise 3.1: double: return twice x),scratchlib/ops.py:6,double: return twice x") in lines
+    assert (
+        bob_32.startswith("bob,3.2,0,2,0.0000,")
+        and ("tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs: assert [0.0] == [1.0]")
+        in bob_32
+    )
+    assert (
+        "ada,3.1,0,4,0.0000,not attempted: the stub is still there "
+        "(exercise 3.1: double: return twice x),scratchlib/ops.py:6,double: return twice x"
+    ) in lines
     wide = (submissions / "grades-wide.csv").read_text().splitlines()
-    assert wide == ["student,1.1,1.2,1.3,3.1,3.2,total", "ada,0.0000,0.0000,by hand,0.0000,0.0000,0.0000",
-                    "bob,0.0000,0.0000,by hand,1.0000,0.0000,0.2500"]
+    assert wide == [
+        "student,1.1,1.2,1.3,3.1,3.2,total",
+        "ada,0.0000,0.0000,by hand,0.0000,0.0000,0.0000",
+        "bob,0.0000,0.0000,by hand,1.0000,0.0000,0.2500",
+    ]
     report = (submissions / "ada" / "grade-report.html").read_text()
     assert "not attempted: the stub is still there" in report
 
 
 def _make_check(copy: Path, exercise: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "-s", "check", f"EX={exercise}", f"PYTHON={sys.executable}"], cwd=copy,
-                          capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    return subprocess.run(
+        ["make", "-s", "check", f"EX={exercise}", f"PYTHON={sys.executable}"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
 
 
-@pytest.mark.parametrize("exercise, stub, solution", [
-    ("3.1", 'raise NotImplementedError("exercise 3.1: double: return twice x")', "return 2 * x"),
-    ("1.2", "predicted_8, predicted_3 = ..., ...  # exercise 1.2: predict halve(8) and halve(3)",
-     "predicted_8 = 4.0\npredicted_3 = 1.5"),
-])
+@pytest.mark.parametrize(
+    "exercise, stub, solution",
+    [
+        ("3.1", 'raise NotImplementedError("exercise 3.1: double: return twice x")', "return 2 * x"),
+        (
+            "1.2",
+            "predicted_8, predicted_3 = ..., ...  # exercise 1.2: predict halve(8) and halve(3)",
+            "predicted_8 = 4.0\npredicted_3 = 1.5",
+        ),
+    ],
+)
 def test_make_check_in_the_student_edition_fails_on_the_stub_and_passes_with_the_solution(
-        fresh, tmp_path, exercise, stub, solution):
+    fresh, tmp_path, exercise, stub, solution
+):
     copy = tmp_path / "student"
     shutil.copytree(fresh, copy)
     (copy / PACKAGE / "course").mkdir()
@@ -356,16 +435,24 @@ def test_make_check_in_the_student_edition_fails_on_the_stub_and_passes_with_the
     # 3.2's test_relu_backward (one of 3.1's own tests) and 1.2's checking cell (it reads 1.1's y) also
     # need the other exercise, still stubbed in this copy: they wait for it, do not fail this one, and
     # do not pass it either (exit 0 means every test passed)
-    other, waits = {"3.1": ("3.2", ("3 of 4 passed", "WAIT  tests/test_ops.py::test_relu_backward\n        needs exercise 3.2 first")),
-                    "1.2": ("1.1", ("0 of 1 passed", "WAIT  notebooks/01_demo.ipynb cell 8\n        needs exercise 1.1 first"))}[exercise]
+    other, waits = {
+        "3.1": (
+            "3.2",
+            ("3 of 4 passed", "WAIT  tests/test_ops.py::test_relu_backward\n        needs exercise 3.2 first"),
+        ),
+        "1.2": ("1.1", ("0 of 1 passed", "WAIT  notebooks/01_demo.ipynb cell 8\n        needs exercise 1.1 first")),
+    }[exercise]
     assert out.returncode != 0, out.stdout + out.stderr
     assert waits[1] in out.stdout
     assert f"{waits[0]}; 1 waits for another exercise (it runs again once that one is done)" in out.stdout
     assert out.stdout.rstrip().endswith(f"do exercise {other} first, then check again.")
     # once the other exercise is done too, every test of this one runs and passes
     if exercise == "3.1":
-        path.write_text(re.sub(r'raise NotImplementedError\("exercise 3.2:.*', "out.append(g if value > 0 else 0.0)",
-                               path.read_text()))
+        path.write_text(
+            re.sub(
+                r'raise NotImplementedError\("exercise 3.2:.*', "out.append(g if value > 0 else 0.0)", path.read_text()
+            )
+        )
     else:
         nb = nbformat.read(path, as_version=4)
         cell = next(c for c in nb.cells if '"exercise 1.1:' in c.source)
@@ -380,7 +467,8 @@ def test_make_check_in_the_student_edition_fails_on_the_stub_and_passes_with_the
 
 @pytest.mark.parametrize("exercise", ["3.2", "1.2"])
 def test_isolation_put_back_one_solution_gives_that_exercise_full_marks_and_the_others_zero(
-        fixture_course, fresh, tmp_path, exercise):
+    fixture_course, fresh, tmp_path, exercise
+):
     """3.2's test_relu_backward also calls 3.1's double, and 1.2's checking cell reads 1.1's y: graded
     alone, each still gets full marks with its neighbour stubbed (its solution written differently,
     so that its tests do run)."""
@@ -389,18 +477,28 @@ def test_isolation_put_back_one_solution_gives_that_exercise_full_marks_and_the_
     shutil.copytree(fresh, student)
     if exercise == "3.2":
         ops = student / PACKAGE / "ops.py"
-        ops.write_text(ops.read_text().replace(
-            'raise NotImplementedError("exercise 3.2: relu_backward: pass g where value > 0, else 0.0")',
-            "out.append(g if 0 < value else 0.0)"))
+        ops.write_text(
+            ops.read_text().replace(
+                'raise NotImplementedError("exercise 3.2: relu_backward: pass g where value > 0, else 0.0")',
+                "out.append(g if 0 < value else 0.0)",
+            )
+        )
     else:
         path = student / "notebooks/01_demo.ipynb"
         nb = nbformat.read(path, as_version=4)
-        nb.cells[8].source = nb.cells[8].source.replace("predicted_8, predicted_3 = ..., ...",
-                                                        "predicted_8, predicted_3 = 4.0, 1.5")
+        nb.cells[8].source = nb.cells[8].source.replace(
+            "predicted_8, predicted_3 = ..., ...", "predicted_8, predicted_3 = 4.0, 1.5"
+        )
         nbformat.write(nb, path)
     rows = grade(course, data, student, timeout=30, report=lambda line: None)
-    assert {r.exercise: r.score for r in rows if r.total} == {e: float(e == exercise) for e in ("1.1", "1.2", "3.1", "3.2")}
-    assert all(r.reason.startswith("not attempted: the stub is still there") for r in rows if r.total and r.exercise != exercise)
+    assert {r.exercise: r.score for r in rows if r.total} == {
+        e: float(e == exercise) for e in ("1.1", "1.2", "3.1", "3.2")
+    }
+    assert all(
+        r.reason.startswith("not attempted: the stub is still there")
+        for r in rows
+        if r.total and r.exercise != exercise
+    )
 
 
 def test_isolation_costs_a_wrong_exercise_only_its_own_failures(fixture_course, fresh, tmp_path):
@@ -410,26 +508,48 @@ def test_isolation_costs_a_wrong_exercise_only_its_own_failures(fixture_course, 
     student = _student_with(fresh, tmp_path / "wrong", "return x * 3", "out.append(g if 0 < value else 0.0)")
     path = student / "notebooks/01_demo.ipynb"
     nb = nbformat.read(path, as_version=4)
-    nb.cells[2].source = nb.cells[2].source.replace('raise NotImplementedError("exercise 1.1: set y to double of 21")',
-                                                    "z = double(21)")
-    nb.cells[8].source = nb.cells[8].source.replace("predicted_8, predicted_3 = ..., ...", "predicted_8, predicted_3 = 4.0, 1.5")
+    nb.cells[2].source = nb.cells[2].source.replace(
+        'raise NotImplementedError("exercise 1.1: set y to double of 21")', "z = double(21)"
+    )
+    nb.cells[8].source = nb.cells[8].source.replace(
+        "predicted_8, predicted_3 = ..., ...", "predicted_8, predicted_3 = 4.0, 1.5"
+    )
     nbformat.write(nb, path)
     ran = []
     rows = {r.exercise: r for r in grade(course, data, student, timeout=30, report=ran.append)}
     assert {e: (r.passed, r.total) for e, r in rows.items() if r.total} == {
-        "1.1": (0, 2), "1.2": (1, 1), "3.1": (0, 4), "3.2": (2, 2)}
+        "1.1": (0, 2),
+        "1.2": (1, 1),
+        "3.1": (0, 4),
+        "3.2": (2, 2),
+    }
     assert rows["3.1"].reason == "tests/test_ops.py::test_double: assert 63 == 42"
     assert rows["1.1"].reason == "notebooks/01_demo.ipynb::cell 2: NameError: name 'y' is not defined"
-    assert sorted(ran) == ["notebooks/01_demo.ipynb with exercise 1.1: 1/3 cells ran",
-                           "notebooks/01_demo.ipynb with exercise 1.2: 6/6 cells ran",
-                           "notebooks/01_demo.ipynb with the student's code for every exercise: 3/6 cells ran"]
+    assert sorted(ran) == [
+        "notebooks/01_demo.ipynb with exercise 1.1: 1/3 cells ran",
+        "notebooks/01_demo.ipynb with exercise 1.2: 6/6 cells ran",
+        "notebooks/01_demo.ipynb with the student's code for every exercise: 3/6 cells ran",
+    ]
 
 
 def test_gradescope_autograder_grades_a_submission_laid_out_as_gradescope_does(fixture_course, fresh, tmp_path):
     course, _ = fixture_course
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tools")}
-    made = subprocess.run([sys.executable, "-m", "teacher", "--root", str(course.root), "gradescope",
-                           "--out", str(tmp_path / "autograder.zip")], capture_output=True, text=True, env=env)
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "teacher",
+            "--root",
+            str(course.root),
+            "gradescope",
+            "--out",
+            str(tmp_path / "autograder.zip"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert made.returncode == 0, made.stdout + made.stderr
     root = tmp_path / "autograder"  # stands for /autograder
     with zipfile.ZipFile(tmp_path / "autograder.zip") as z:
@@ -439,8 +559,12 @@ def test_gradescope_autograder_grades_a_submission_laid_out_as_gradescope_does(f
     run_autograder = root / "source" / "run_autograder"
     assert zipfile.ZipFile(tmp_path / "autograder.zip").getinfo("run_autograder").external_attr >> 16 & 0o111
     _student_with(fresh, root / "submission", "return 2 * x", 'raise NotImplementedError("exercise 3.2: x")')
-    done = subprocess.run(["bash", str(run_autograder)], capture_output=True, text=True,
-                          env={**env, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable, "TIMEOUT": "30"})
+    done = subprocess.run(
+        ["bash", str(run_autograder)],
+        capture_output=True,
+        text=True,
+        env={**env, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable, "TIMEOUT": "30"},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     by_name = {t["name"].split(":")[0]: t for t in results["tests"]}
@@ -456,13 +580,30 @@ def test_a_copy_that_does_not_import_is_reported_and_the_others_still_graded(fix
     broken = _student_with(fresh, submissions / "broken", "return 2 * x", "out.append(g if 0 < value else 0.0)")
     (broken / PACKAGE / "__init__.py").write_text("raise ImportError('half-saved file')\n")
     _student_with(fresh, submissions / "cy", "return 2 * x", "out.append(g if 0 < value else 0.0)")
-    out = subprocess.run([sys.executable, "-m", "teacher", "--root", str(course.root), "--timeout", "30", "grade",
-                          str(submissions), "--notebooks", "none"], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT / "tools")})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "teacher",
+            "--root",
+            str(course.root),
+            "--timeout",
+            "30",
+            "grade",
+            str(submissions),
+            "--notebooks",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "tools")},
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     lines = (submissions / "grades-wide.csv").read_text().splitlines()
-    assert lines[1:] == ["broken,0.0000,0.0000,by hand,0.0000,0.0000,0.0000",
-                         "cy,0.0000,0.0000,by hand,1.0000,1.0000,0.5000"]
+    assert lines[1:] == [
+        "broken,0.0000,0.0000,by hand,0.0000,0.0000,0.0000",
+        "cy,0.0000,0.0000,by hand,1.0000,1.0000,0.5000",
+    ]
     assert "could not be collected" in (submissions / "broken" / "grade-report.html").read_text()
 
 
@@ -471,13 +612,18 @@ def test_make_grade_refuses_a_bad_dir_in_one_line_with_exit_2(tmp_path, kind):
     target = tmp_path / "nowhere"
     if kind == "file":
         target.write_text("not a folder")
-    out = subprocess.run([sys.executable, "-m", "teacher", "--root", str(FIXTURE), "grade", str(target)],
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "tools")})
+    out = subprocess.run(
+        [sys.executable, "-m", "teacher", "--root", str(FIXTURE), "grade", str(target)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "tools")},
+    )
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and str(target) in out.stderr and "Traceback" not in out.stderr
 
 
 # ---------------------------------------------------------------- the real course
+
 
 @pytest.fixture(scope="module")
 def course():
@@ -511,11 +657,21 @@ def test_the_course_edition_is_deterministic_and_has_no_solutions(course, studen
 
 
 def test_the_course_student_package_imports(course, student_edition):
-    modules = sorted({p.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-                      for p in course.files if p.startswith(f"{PACKAGE}/") and p.endswith(".py")})
-    code = "import importlib\nfor name in %r:\n    importlib.import_module(name)\nprint('ok')" % modules
-    out = subprocess.run([sys.executable, "-c", code], cwd=student_edition, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(student_edition), "MPLBACKEND": "Agg"})
+    modules = sorted(
+        {
+            p.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+            for p in course.files
+            if p.startswith(f"{PACKAGE}/") and p.endswith(".py")
+        }
+    )
+    code = f"import importlib\nfor name in {modules!r}:\n    importlib.import_module(name)\nprint('ok')"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=student_edition,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(student_edition), "MPLBACKEND": "Agg"},
+    )
     assert out.stdout.strip() == "ok", out.stderr
 
 
@@ -524,7 +680,8 @@ def test_the_committed_exercise_map_is_current_and_catches_every_exercise(course
     data = json.loads((ROOT / EXERCISE_MAP).read_text())
     assert data["fingerprint"] == course.fingerprint(), (
         f"{EXERCISE_MAP} is stale: the course's sources, tests or notebooks changed; "
-        "run `make student` (it rebuilds the map, minutes) and commit the file")
+        "run `make student` (it rebuilds the map, minutes) and commit the file"
+    )
     assert problems(data) == []
     assert sorted(data["exercises"]) == sorted(course.ids)
 

@@ -1,12 +1,16 @@
-"""Command line: python -m teacher {check,student,map,map-table,grade,gradescope} (from the course root, tools/ on the path)."""
+"""Command line: python -m teacher {check,student,map,map-table,grade,gradescope}.
+
+Run from the course root, with tools/ on the path.
+"""
+
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from teacher.edition import EXERCISE_MAP, PACKAGE, exercise_key, scan, write_edition
 import teacher.runner as runner_module
+from teacher.edition import EXERCISE_MAP, PACKAGE, exercise_key, scan, write_edition
 from teacher.grade import grade, load_map, problems, table, to_csv, to_html, to_wide_csv
 from teacher.gradescope import build_zip, find_copy, results, write_results
 from teacher.markers import MarkerError
@@ -19,8 +23,10 @@ def _print_map(data: dict) -> None:
         if x.get("kind") == "derivation":
             print("       a derivation: graded by hand")
         else:
-            print(f"       {len(tests)} tests of its own behaviour (of {x.get('reached', len(tests))} reaching it); "
-                  f"caught by {x['caught_by'] or 'NO TEST'}")
+            print(
+                f"       {len(tests)} tests of its own behaviour (of {x.get('reached', len(tests))} reaching it); "
+                f"caught by {x['caught_by'] or 'NO TEST'}"
+            )
 
 
 def _map_table(data: dict) -> str:
@@ -33,9 +39,11 @@ def _map_table(data: dict) -> str:
         names = [t.split("::", 1)[1] if t.startswith("tests/") else t.split("/")[-1] for t in x["tests"]]
         files = sorted({t.split("::", 1)[0].removeprefix("tests/") for t in x["tests"]})
         shown = ", ".join(names[:6]) + (f", ... ({len(names) - 6} more)" if len(names) > 6 else "")
-        lines.append(f"| {exercise} | {x['where']} | {len(names)} | {x.get('reached', len(names))} | "
-                     f"{'; '.join(files) if files and not x['cells'] else ''}{': ' if files and not x['cells'] else ''}"
-                     f"{shown or 'NONE'} |")
+        lines.append(
+            f"| {exercise} | {x['where']} | {len(names)} | {x.get('reached', len(names))} | "
+            f"{'; '.join(files) if files and not x['cells'] else ''}{': ' if files and not x['cells'] else ''}"
+            f"{shown or 'NONE'} |"
+        )
     return "\n".join(lines)
 
 
@@ -43,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m teacher", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path("."), help="the course folder (default: .)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per test (default 120)")
-    parser.add_argument("--jobs", type=int, default=None, help="pytest processes side by side (default: 2 or the cores)")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="pytest processes side by side (default: 2 or the cores)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("check", help="check the solution markers and list the exercises")
     student = commands.add_parser("student", help="write the student edition")
@@ -59,9 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     graded = commands.add_parser("grade", help="grade a student's copy, or a folder of them")
     graded.add_argument("dir", type=Path)
     graded.add_argument("--csv", type=Path, default=None, help="default: DIR/grades.csv")
-    graded.add_argument("--notebooks", choices=["exercises", "all", "none"], default="exercises",
-                        help="notebooks to execute: those with exercise cells (default; they are scored), "
-                             "all (the others are reported, not scored), or none")
+    graded.add_argument(
+        "--notebooks",
+        choices=["exercises", "all", "none"],
+        default="exercises",
+        help="notebooks to execute: those with exercise cells (default; they are scored), "
+        "all (the others are reported, not scored), or none",
+    )
     args = parser.parse_args(argv)
 
     root = args.root.resolve()
@@ -110,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             rows = grade(course, data, find_copy(args.submission.resolve()), timeout=args.timeout)
             write_results(args.results, results(rows))
-        except Exception as error:  # the student sees this on Gradescope
+        except Exception as error:  # noqa: BLE001 (any failure is the student's 0 with its reason on Gradescope)
             write_results(args.results, {"score": 0.0, "output": f"could not grade: {type(error).__name__}: {error}"})
         return 0
     if args.command == "map":
@@ -122,26 +136,26 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems(data):
         print(f"warning: {problem.splitlines()[0]}", file=sys.stderr)
     target = args.dir.resolve()
-    students = [target] if (target / PACKAGE).is_dir() else sorted(
-        d for d in target.iterdir() if (d / PACKAGE).is_dir())
+    students = (
+        [target] if (target / PACKAGE).is_dir() else sorted(d for d in target.iterdir() if (d / PACKAGE).is_dir())
+    )
     if not students:
         print(f"error: {target} is neither a student's copy (with {PACKAGE}/) nor a folder of them", file=sys.stderr)
         return 2
-    graded = {}
+    grades: dict[str, list] = {}
     for folder in students:
         print(f"== {folder.name}")
         try:
-            graded[folder.name] = rows = grade(course, data, folder, timeout=args.timeout,
-                                               notebooks=args.notebooks)
-        except Exception as error:  # this copy only; the others are still graded
+            grades[folder.name] = rows = grade(course, data, folder, timeout=args.timeout, notebooks=args.notebooks)
+        except Exception as error:  # noqa: BLE001 (this copy only; the others are still graded)
             print(f"error: could not grade {folder.name}: {type(error).__name__}: {error}", file=sys.stderr)
             continue
         print(table(rows))
         (folder / "grade-report.html").write_text(to_html(folder.name, rows))
     csv_path = args.csv or target / "grades.csv"
-    csv_path.write_text(to_csv(graded))
+    csv_path.write_text(to_csv(grades))
     wide = csv_path.with_name(csv_path.stem + "-wide.csv")
-    wide.write_text(to_wide_csv(graded))
+    wide.write_text(to_wide_csv(grades))
     print(f"wrote {csv_path}, {wide} and a grade-report.html in each copy")
     return 0
 

@@ -7,6 +7,7 @@ Editions (all from the one course source):
     probe    for the grader only: every region announces itself when it runs, and raises
              its stub when the grader asks
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,11 @@ PACKAGE = "scratchlib"
 EXERCISE_MAP = "tests/exercises.json"
 MAP_VERSION = 3
 # a derivation exercise: a region inside a markdown cell, graded by hand
-DERIVATION = re.compile(r"<!--\s*BEGIN SOLUTION\s+(?P<id>\d+\.\d+):\s*(?P<task>.*?)\s*-->(?P<body>.*?)"
-                        r"<!--\s*END SOLUTION\s*-->", re.S)
+DERIVATION = re.compile(
+    r"<!--\s*BEGIN SOLUTION\s+(?P<id>\d+\.\d+):\s*(?P<task>.*?)\s*-->(?P<body>.*?)"
+    r"<!--\s*END SOLUTION\s*-->",
+    re.S,
+)
 # never part of an edition: the teacher's tools, their tests, generated files
 TEACHER_ONLY = ("tools/teacher/", "tests/test_teacher.py", "tests/teacher_fixture/", "build/")
 SKIP_PARTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints", "build"}
@@ -83,7 +87,7 @@ class Course:
     root: Path
     files: list[str]
     regions: list[Region] = field(default_factory=list)
-    sources: dict[str, list[Region]] = field(default_factory=dict)      # .py path -> regions
+    sources: dict[str, list[Region]] = field(default_factory=dict)  # .py path -> regions
     notebooks: dict[str, dict[int, list[Region]]] = field(default_factory=dict)  # path -> cell -> regions
     derivations: dict[str, dict[int, list[Region]]] = field(default_factory=dict)  # markdown regions, by hand
 
@@ -120,8 +124,12 @@ def exercise_key(exercise: str) -> tuple[int, int]:
 def list_files(root: Path) -> list[str]:
     """The course's files, as git sees them (tracked, and untracked but not ignored)."""
     try:
-        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                             cwd=root, capture_output=True, check=True).stdout
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout
         files = {f for f in out.decode().split("\0") if f and (root / f).is_file()}
     except (OSError, subprocess.CalledProcessError):
         files = set()
@@ -163,8 +171,10 @@ def scan(root: Path) -> Course:
                     found += cell_regions
         for r in found:
             if r.id in seen:
-                raise MarkerError(f"{r.where}:{r.line}: exercise id {r.id} is used twice "
-                                  f"(also at {seen[r.id].where}:{seen[r.id].line})")
+                raise MarkerError(
+                    f"{r.where}:{r.line}: exercise id {r.id} is used twice "
+                    f"(also at {seen[r.id].where}:{seen[r.id].line})"
+                )
             seen[r.id] = r
         course.regions += found
     return course
@@ -174,11 +184,14 @@ def _derivations(text: str, where: str) -> list[Region]:
     regions = []
     for match in DERIVATION.finditer(text):
         line = text.count("\n", 0, match.start())
-        regions.append(Region(match["id"], match["task"], where, line, text.count("\n", 0, match.end()),
-                              "", (match["body"],)))
+        regions.append(
+            Region(match["id"], match["task"], where, line, text.count("\n", 0, match.end()), "", (match["body"],))
+        )
     if text.count("BEGIN SOLUTION") != len(regions) or text.count("END SOLUTION") != len(regions):
-        raise MarkerError(f"{where}: a markdown solution region must read "
-                          f"'<!-- BEGIN SOLUTION k.m: task -->' ... '<!-- END SOLUTION -->'")
+        raise MarkerError(
+            f"{where}: a markdown solution region must read "
+            f"'<!-- BEGIN SOLUTION k.m: task -->' ... '<!-- END SOLUTION -->'"
+        )
     return regions
 
 

@@ -17,6 +17,7 @@ the student's code for k and the course's solution for every other exercise, so 
 exercise gets full marks whatever its neighbours hold. The tests and notebooks run through
 teacher.runner: a time limit per test, and a crash costs only the test that crashed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,6 +29,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -36,8 +38,8 @@ from teacher import course_runner, isolate
 from teacher.edition import MAP_VERSION, PACKAGE, Course, exercise_key, write_edition
 from teacher.runner import execute_notebook, run_tests, test_files
 
-
 # ---------------------------------------------------------------- which test checks which exercise
+
 
 def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dict]:
     """The cells of each notebook exercise's own behaviour, and the first of them (its catch).
@@ -50,8 +52,11 @@ def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dic
     """
     paths = sorted(course.notebooks)
     with ThreadPoolExecutor(runner.WORKERS) as pool:
-        solved_runs = list(pool.map(lambda path: {r["index"]: r for r in execute_notebook(
-            probe / path, probe, timeout, probe=True)}, paths))
+        solved_runs = list(
+            pool.map(
+                lambda path: {r["index"]: r for r in execute_notebook(probe / path, probe, timeout, probe=True)}, paths
+            )
+        )
     candidates: dict[str, tuple[str, list[int]]] = {}
     cell_ids: dict[str, list] = {}
     for path, solved in zip(paths, solved_runs):
@@ -79,10 +84,12 @@ def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dic
         for exercise, own in pool.map(stubbed, sorted(candidates, key=exercise_key)):
             path = candidates[exercise][0]
             found[exercise] = {
-                "cells": [{"test": f"{path}::cell {i}", "notebook": path, "index": i, "id": cell_ids[path][i]}
-                          for i in own],
+                "cells": [
+                    {"test": f"{path}::cell {i}", "notebook": path, "index": i, "id": cell_ids[path][i]} for i in own
+                ],
                 "caught_by": f"{path}::cell {own[0]}" if own else None,
-                "reached": len(candidates[exercise][1])}
+                "reached": len(candidates[exercise][1]),
+            }
     return found
 
 
@@ -91,11 +98,11 @@ def exercise_map(course: Course, timeout: float = 300.0) -> dict:
     library = [r.id for path in course.sources for r in course.sources[path]]
     reach: dict[str, list[str]] = {exercise: [] for exercise in library}
     own: dict[str, list[str]] = {exercise: [] for exercise in library}
-    caught: dict[str, str | None] = {exercise: None for exercise in library}
-    seconds: dict[str, float] = {exercise: 0.0 for exercise in library}
+    caught: dict[str, str | None] = dict.fromkeys(library)
+    seconds: dict[str, float] = dict.fromkeys(library, 0.0)
     results: dict = {}
-    with tempfile.TemporaryDirectory(prefix="teacher-probe-") as probe:
-        probe = Path(probe)
+    with tempfile.TemporaryDirectory(prefix="teacher-probe-") as folder:
+        probe = Path(folder)
         write_edition(course, probe, "probe")
         if library:  # run the course's tests once to see which exercises each one reaches
             results = run_tests(course, probe, test_files(course), timeout=timeout)
@@ -114,25 +121,42 @@ def exercise_map(course: Course, timeout: float = 300.0) -> dict:
         for exercise, tests in own.items():
             tests.sort(key=lambda t: (len(results[(t, None)]["hits"]), t))
             naming = [t for t in tests if f"exercise {exercise}:" in stubbed[(t, exercise)].get("message", "")]
-            caught[exercise] = (naming or tests or [None])[0]
+            caught[exercise] = (naming or tests)[0] if naming or tests else None
         notebooks = notebook_tests(course, probe, timeout)
     exercises = {}
     for exercise in course.ids:
         region = course.region(exercise)
-        entry = {"task": region.task, "where": f"{region.where}:{region.line}", "kind": course.kind(exercise)}
+        entry: dict[str, Any] = {
+            "task": region.task,
+            "where": f"{region.where}:{region.line}",
+            "kind": course.kind(exercise),
+        }
         if entry["kind"] == "derivation":
             entry.update(tests=[], cells=[], caught_by=None, reached=0)
         elif exercise in notebooks:
             cells = notebooks[exercise]["cells"]
-            entry.update(tests=[c["test"] for c in cells], cells=cells, caught_by=notebooks[exercise]["caught_by"],
-                         reached=notebooks[exercise]["reached"])
+            entry.update(
+                tests=[c["test"] for c in cells],
+                cells=cells,
+                caught_by=notebooks[exercise]["caught_by"],
+                reached=notebooks[exercise]["reached"],
+            )
         else:
-            entry.update(tests=own.get(exercise, []), cells=[], caught_by=caught.get(exercise),
-                         reached=len(reach.get(exercise, [])), seconds=round(seconds.get(exercise, 0.0), 2))
+            entry.update(
+                tests=own.get(exercise, []),
+                cells=[],
+                caught_by=caught.get(exercise),
+                reached=len(reach.get(exercise, [])),
+                seconds=round(seconds.get(exercise, 0.0), 2),
+            )
         exercises[exercise] = entry
     broken = sorted(n for (n, _), r in results.items() if r["outcome"] == "failed")
-    return {"version": MAP_VERSION, "fingerprint": course.fingerprint(), "exercises": exercises,
-            "failing_on_solutions": {n: results[(n, None)]["message"][-1500:] for n in broken}}
+    return {
+        "version": MAP_VERSION,
+        "fingerprint": course.fingerprint(),
+        "exercises": exercises,
+        "failing_on_solutions": {n: results[(n, None)]["message"][-1500:] for n in broken},
+    }
 
 
 def load_map(course: Course, cache: Path | None, timeout: float = 300.0) -> dict:
@@ -152,20 +176,29 @@ def load_map(course: Course, cache: Path | None, timeout: float = 300.0) -> dict
 
 def problems(data: dict) -> list[str]:
     """What makes a course unfit to hand out: exercises no test catches, tests failing on solutions."""
+
     def missing(x):
         if " cell " in x["where"]:
             return "no cell that runs after it fails when only its stub is in place (check its result in a later cell)"
         reached = x.get("reached", 0)
-        return (f"{reached} test(s) run its code, but none fails when only its stub is in place; add a unit "
-                f"test of its behaviour" if reached else
-                "add a unit test that runs it (a test that fails on the solutions does not count)")
-    out = [f"exercise {e} ({x['where']}) is not caught by any test: {missing(x)}"
-           for e, x in data["exercises"].items() if not x["caught_by"] and x.get("kind") != "derivation"]
+        return (
+            f"{reached} test(s) run its code, but none fails when only its stub is in place; add a unit "
+            f"test of its behaviour"
+            if reached
+            else "add a unit test that runs it (a test that fails on the solutions does not count)"
+        )
+
+    out = [
+        f"exercise {e} ({x['where']}) is not caught by any test: {missing(x)}"
+        for e, x in data["exercises"].items()
+        if not x["caught_by"] and x.get("kind") != "derivation"
+    ]
     out += [f"{n} fails on the solutions:\n{m}" for n, m in data["failing_on_solutions"].items()]
     return out
 
 
 # ---------------------------------------------------------------- grading
+
 
 @dataclass
 class Row:
@@ -174,7 +207,7 @@ class Row:
     where: str
     passed: int
     total: int
-    reason: str = ""    # one line: why the first failed test failed ("" when all passed)
+    reason: str = ""  # one line: why the first failed test failed ("" when all passed)
 
     @property
     def score(self) -> float:
@@ -197,8 +230,11 @@ def _isolated(tests: dict[str, list[str]], run) -> dict:
     first = run([(t, "*") for t in union])
     again = [(t, e) for e, ts in tests.items() for t in ts if first.get((t, "*"), {}).get("outcome") != "passed"]
     second = run(again) if again else {}
-    return {(t, e): second.get((t, e)) or first.get((t, "*")) or {"outcome": "failed", "reason": "not run"}
-            for e, ts in tests.items() for t in ts}
+    return {
+        (t, e): second.get((t, e)) or first.get((t, "*")) or {"outcome": "failed", "reason": "not run"}
+        for e, ts in tests.items()
+        for t in ts
+    }
 
 
 def _run_cells(copy: Path, exercises: dict, runs: list, timeout: float, report) -> dict:
@@ -211,14 +247,19 @@ def _run_cells(copy: Path, exercises: dict, runs: list, timeout: float, report) 
     def one(job):
         (path, exercise), tests = job
         cells = {int(t.rsplit(" ", 1)[1]): t for t in tests}
-        records = {r["index"]: r for r in execute_notebook(copy / path, copy, timeout, exercise=exercise,
-                                                          until=max(cells))}
+        records = {
+            r["index"]: r for r in execute_notebook(copy / path, copy, timeout, exercise=exercise, until=max(cells))
+        }
         ok = sum(r["ok"] for r in records.values())
         who = "the student's code for every exercise" if exercise == "*" else f"exercise {exercise}"
         report(f"{path} with {who}: {ok}/{len(records)} cells ran")
-        return {(test, exercise): {"outcome": "passed" if records.get(i, {}).get("ok") else "failed",
-                                   "reason": course_runner.cell_reason(records.get(i))}
-                for i, test in cells.items()}
+        return {
+            (test, exercise): {
+                "outcome": "passed" if records.get(i, {}).get("ok") else "failed",
+                "reason": course_runner.cell_reason(records.get(i)),
+            }
+            for i, test in cells.items()
+        }
 
     out: dict = {}
     with ThreadPoolExecutor(runner.WORKERS) as pool:
@@ -227,8 +268,9 @@ def _run_cells(copy: Path, exercises: dict, runs: list, timeout: float, report) 
     return out
 
 
-def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, notebooks: str = "exercises",
-          report=print) -> list[Row]:
+def grade(
+    course: Course, data: dict, student: Path, timeout: float = 120.0, notebooks: str = "exercises", report=print
+) -> list[Row]:
     """Score a student's copy: one row per exercise (its own tests passed, of its own tests).
 
     Each exercise is graded on its own (teacher.isolate): its tests run with the student's
@@ -241,17 +283,22 @@ def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, not
     student = Path(student).resolve()
     if not (student / PACKAGE).is_dir():
         raise FileNotFoundError(f"grade: {student} has no {PACKAGE}/ folder (is it a copy of the student edition?)")
-    chosen = {"none": set(), "exercises": set(),
-              "all": {f for f in course.files if f.startswith("notebooks/") and f.endswith(".ipynb")}
-              - set(course.notebooks)}
+    chosen = {
+        "none": set(),
+        "exercises": set(),
+        "all": {f for f in course.files if f.startswith("notebooks/") and f.endswith(".ipynb")} - set(course.notebooks),
+    }
     if notebooks not in chosen:
         raise ValueError(f"grade: notebooks must be one of {sorted(chosen)}, got {notebooks!r}")
     exercises = data["exercises"]
     with tempfile.TemporaryDirectory(prefix="teacher-graded-") as work:
         copy = Path(work) / "copy"
         attempts = isolate.build(course, student, copy)
-        run = [e for e in sorted(exercises, key=exercise_key) if exercises[e]["tests"]
-               and attempts.get(e, isolate.Attempt("stub")).state == "own"]
+        run = [
+            e
+            for e in sorted(exercises, key=exercise_key)
+            if exercises[e]["tests"] and attempts.get(e, isolate.Attempt("stub")).state == "own"
+        ]
         library = {e: exercises[e]["tests"] for e in run if not exercises[e]["cells"]}
         results = _isolated(library, lambda runs: run_tests(course, copy, [], runs=runs, timeout=timeout))
         if notebooks != "none":
@@ -262,8 +309,10 @@ def grade(course: Course, data: dict, student: Path, timeout: float = 120.0, not
         records = execute_notebook(target, student, timeout) if target.exists() else []
         ok = sum(r["ok"] for r in records)
         first = next((r for r in records if not r["ok"]), None)
-        report(f"{path}: {ok}/{len(records)} cells ran"
-               + (f"; first error in cell {first['index']}: {first['error'][:200]}" if first else ""))
+        report(
+            f"{path}: {ok}/{len(records)} cells ran"
+            + (f"; first error in cell {first['index']}: {first['error'][:200]}" if first else "")
+        )
     rows = []
     for e, x in sorted(exercises.items(), key=lambda kv: exercise_key(kv[0])):
         total = len(x["tests"])
@@ -295,8 +344,10 @@ def table(rows: list[Row]) -> str:
             lines.append(f"{'':<31}  -> {r.reason}")
     scored = [r for r in rows if r.total]  # a derivation has no tests: graded by hand
     total = sum(r.score for r in scored) / len(scored) if scored else 0.0
-    lines.append(f"{'total':<9} {sum(r.passed for r in rows):>6} {sum(r.total for r in rows):>6} {total:>6.2f}"
-                 f"  mean score over {len(scored)} autograded exercises")
+    lines.append(
+        f"{'total':<9} {sum(r.passed for r in rows):>6} {sum(r.total for r in rows):>6} {total:>6.2f}"
+        f"  mean score over {len(scored)} autograded exercises"
+    )
     return "\n".join(lines)
 
 
@@ -329,8 +380,12 @@ def to_html(name: str, rows: list[Row]) -> str:
     mean = sum(r.score for r in scored) / len(scored) if scored else 0.0
     body = "".join(
         f"<tr><td>{html.escape(r.exercise)}</td><td>{html.escape(r.task)}</td><td>{r.passed}/{r.total}</td>"
-        f"<td>{r.score:.2f}</td><td>{html.escape(r.reason)}</td></tr>" for r in rows)
-    return (f"<!doctype html><meta charset=utf-8><title>scratchlib: {html.escape(name)}</title>"
-            f"<h1>{html.escape(name)}: {mean:.0%}</h1><table border=1 cellpadding=4>"
-            f"<tr><th>exercise</th><th>task</th><th>tests passed</th><th>score</th><th>why not full marks</th></tr>"
-            f"{body}</table>\n")
+        f"<td>{r.score:.2f}</td><td>{html.escape(r.reason)}</td></tr>"
+        for r in rows
+    )
+    return (
+        f"<!doctype html><meta charset=utf-8><title>scratchlib: {html.escape(name)}</title>"
+        f"<h1>{html.escape(name)}: {mean:.0%}</h1><table border=1 cellpadding=4>"
+        f"<tr><th>exercise</th><th>task</th><th>tests passed</th><th>score</th><th>why not full marks</th></tr>"
+        f"{body}</table>\n"
+    )

@@ -5,11 +5,13 @@ then for each submission puts the student's files in /autograder/submission, run
 run_autograder, and reads /autograder/results/results.json. The root is AUTOGRADER_ROOT
 (default /autograder), so the same script runs in a temporary folder laid out the same way.
 """
+
 from __future__ import annotations
 
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from teacher import RUNNER
 from teacher.edition import PACKAGE, Course
@@ -64,12 +66,15 @@ def find_copy(submission: Path) -> Path:
 
 def results(rows: list) -> dict:
     """Gradescope's results.json: one test per exercise (score = fraction of its tests passed)."""
-    tests = []
+    tests: list[dict[str, Any]] = []
     for r in rows:
-        entry = {"name": f"exercise {r.exercise}: {r.task}", "max_score": 1.0 if r.total else 0.0,
-                 "score": round(r.score, 4) if r.total else 0.0,
-                 "output": r.reason or f"all {r.total} tests passed",
-                 "visibility": "visible"}
+        entry: dict[str, Any] = {
+            "name": f"exercise {r.exercise}: {r.task}",
+            "max_score": 1.0 if r.total else 0.0,
+            "score": round(r.score, 4) if r.total else 0.0,
+            "output": r.reason or f"all {r.total} tests passed",
+            "visibility": "visible",
+        }
         tests.append(entry)
     return {"score": round(sum(t["score"] for t in tests), 4), "tests": tests}
 

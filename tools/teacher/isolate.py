@@ -25,6 +25,7 @@ take the student's code for that stretch. What the student did with each exercis
     broken    the student's code does not compile: 0, the error as the reason, nothing run (in the
               graded copy its branch raises that error; the other exercises run the solution)
 """
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,8 @@ SWITCH = "__import__('_teacher_probe').mine"
 class Attempt:
     """What a student's copy holds for one exercise (see the module docstring)."""
 
-    state: str          # stub, solution, own or broken
-    note: str = ""      # for broken: the compile error
+    state: str  # stub, solution, own or broken
+    note: str = ""  # for broken: the compile error
 
 
 def _normal(lines) -> list[str]:
@@ -65,36 +66,45 @@ def _compiles(lines: list[str], notebook: bool) -> str:
     if notebook:  # a notebook cell may hold IPython syntax (%magic, !shell)
         try:
             from IPython.core.inputtransformer2 import TransformerManager
+
             code = TransformerManager().transform_cell(code)
         except Exception:  # noqa: BLE001 (IPython missing or unable: compile as plain Python)
             pass
     try:
-        compile("def _region():\n    while True:\n" + textwrap.indent(code, "        ") + "        break\n",
-                "<your code>", "exec")
+        compile(
+            "def _region():\n    while True:\n" + textwrap.indent(code, "        ") + "        break\n",
+            "<your code>",
+            "exec",
+        )
     except SyntaxError as error:
         return f"{error.msg} (line {max(1, (error.lineno or 3) - 2)} of your code)"
     return ""
 
 
 def _branch(lines: list[str], indent: str) -> list[str]:
-    out = [indent + "    " + _ensure_newline(line)[len(indent):] if line.strip() else "\n" for line in lines]
+    out = [indent + "    " + _ensure_newline(line)[len(indent) :] if line.strip() else "\n" for line in lines]
     return out if any(line.strip() for line in lines) else out + [indent + "    pass\n"]
 
 
 def _wrap(exercises: tuple[str, ...], student: list[str], solution: list[str]) -> list[str]:
     """The if/else that runs the student's lines for these exercises and the solution otherwise."""
-    indents = [line[:len(line) - len(line.lstrip())] for line in student + solution if line.strip()]
+    indents = [line[: len(line) - len(line.lstrip())] for line in student + solution if line.strip()]
     indent = os.path.commonprefix(indents) if indents else ""
-    return ([f"{indent}if {SWITCH}({exercises!r}):\n"] + _branch(student, indent)
-            + [f"{indent}else:\n"] + _branch(solution, indent))
+    return (
+        [f"{indent}if {SWITCH}({exercises!r}):\n"]
+        + _branch(student, indent)
+        + [f"{indent}else:\n"]
+        + _branch(solution, indent)
+    )
 
 
 def _raise(why: str, indent: str) -> list[str]:
     return [f"{indent}raise SyntaxError({why!r})\n"]
 
 
-def merge(course_text: str, regions: list[Region], student_text: str | None, notebook: bool = False
-          ) -> tuple[str, dict[str, Attempt]]:
+def merge(
+    course_text: str, regions: list[Region], student_text: str | None, notebook: bool = False
+) -> tuple[str, dict[str, Attempt]]:
     """The graded text of one file or cell, and what the student did with each of its exercises.
 
     student_text is the student's version of the text (None: missing, taken as the stubs).
@@ -105,8 +115,9 @@ def merge(course_text: str, regions: list[Region], student_text: str | None, not
         stubs[r.begin - shift] = r
         shift += r.end - r.begin
     mine = edition if student_text is None else student_text.splitlines(keepends=True)
-    matcher = SequenceMatcher(None, [line.rstrip() for line in edition], [line.rstrip() for line in mine],
-                              autojunk=False)
+    matcher = SequenceMatcher(
+        None, [line.rstrip() for line in edition], [line.rstrip() for line in mine], autojunk=False
+    )
     anchor = {}  # edition line -> the student's line left as it is
     for i, j, n in matcher.get_matching_blocks():
         for k in range(n):
@@ -144,7 +155,7 @@ def merge(course_text: str, regions: list[Region], student_text: str | None, not
         if attempt.state == "broken":
             lines = _raise(f"exercise {', '.join(ids)}: {attempt.note}", stubs[ks[0]].indent)
         replace.append((start, stop, _wrap(ids, lines, solution)))
-        attempts.update({exercise: attempt for exercise in ids})
+        attempts.update(dict.fromkeys(ids, attempt))
     out, at = [], 0
     for start, stop, lines in sorted(replace):
         out += mine[at:start] + lines
@@ -177,9 +188,14 @@ def graded_source(course: Course, path: str, student: Path) -> tuple[str, dict[s
         out, at = [], 0
         for r in regions:
             state = attempts[r.id].state
-            student_lines = ([f"{r.indent}{r.stub().strip()}\n"] if state == "stub" else list(r.body)
-                             if state == "solution" else _raise(f"exercise {r.id}: {why}", r.indent))
-            out += lines[at:r.begin] + _wrap((r.id,), student_lines, list(r.body))
+            student_lines = (
+                [f"{r.indent}{r.stub().strip()}\n"]
+                if state == "stub"
+                else list(r.body)
+                if state == "solution"
+                else _raise(f"exercise {r.id}: {why}", r.indent)
+            )
+            out += lines[at : r.begin] + _wrap((r.id,), student_lines, list(r.body))
             at = r.end + 1
         text = "".join(out + lines[at:])
     return text, attempts
@@ -208,8 +224,7 @@ def graded_notebook(course: Course, path: str, student: Path) -> tuple[str, dict
     for index, regions in course.notebooks[path].items():
         cell = nb.cells[index]
         theirs = _student_cell(student_nb, index, cell.get("id"))
-        cell.source, found = merge(cell.source, regions, theirs.source if theirs is not None else None,
-                                   notebook=True)
+        cell.source, found = merge(cell.source, regions, theirs.source if theirs is not None else None, notebook=True)
         cell.outputs, cell.execution_count = [], None
         attempts.update(found)
     return nbformat.writes(nb), attempts
@@ -225,8 +240,11 @@ def build(course: Course, student: Path, out: Path) -> dict[str, Attempt]:
     student, out = Path(student), Path(out)
     if out.exists():
         shutil.rmtree(out)
-    shutil.copytree(student / PACKAGE, out / PACKAGE,
-                    ignore=lambda folder, names: [n for n in names if n in SKIP_PARTS or n.endswith(".pyc")])
+    shutil.copytree(
+        student / PACKAGE,
+        out / PACKAGE,
+        ignore=lambda folder, names: [n for n in names if n in SKIP_PARTS or n.endswith(".pyc")],
+    )
     attempts: dict[str, Attempt] = {}
     jobs = [(path, graded_source) for path in course.sources] + [(path, graded_notebook) for path in course.notebooks]
     for path, graded in jobs:

@@ -12,6 +12,7 @@ The markers are nbgrader's (so nbgrader still recognises the regions); the id
 works on text split with ``str.splitlines(keepends=True)``, so whatever lies
 outside a region comes back byte for byte.
 """
+
 from __future__ import annotations
 
 import ast
@@ -34,9 +35,9 @@ class Region:
 
     id: str
     task: str
-    where: str          # "scratchlib/layers.py" or "notebooks/03_x.ipynb cell 7"
-    begin: int          # index of the BEGIN line in the text's lines (0-based)
-    end: int            # index of the END line
+    where: str  # "scratchlib/layers.py" or "notebooks/03_x.ipynb cell 7"
+    begin: int  # index of the BEGIN line in the text's lines (0-based)
+    end: int  # index of the END line
     indent: str
     body: tuple[str, ...]
 
@@ -77,8 +78,10 @@ def assigned_names(body: tuple[str, ...]) -> list[str] | None:
     for node in tree.body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
             return None
-        if any(isinstance(part, (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.Lambda))
-               for part in ast.walk(node.value)):
+        if any(
+            isinstance(part, (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.Lambda))
+            for part in ast.walk(node.value)
+        ):
             return None
         names.append(node.targets[0].id)
     return names or None
@@ -90,7 +93,7 @@ def _literal(text: str) -> str:
 
 
 def _newline(line: str) -> str:
-    return line[len(line.rstrip("\r\n")):]
+    return line[len(line.rstrip("\r\n")) :]
 
 
 def find_regions(text: str, where: str) -> list[Region]:
@@ -108,31 +111,40 @@ def find_regions(text: str, where: str) -> list[Region]:
         begin, end = BEGIN.match(line), END.match(line)
         if begin:
             if open_ is not None:
-                raise MarkerError(f"{where}:{i + 1}: BEGIN SOLUTION inside the region opened at line "
-                                  f"{open_[0] + 1} (regions do not nest; close it with ### END SOLUTION)")
+                raise MarkerError(
+                    f"{where}:{i + 1}: BEGIN SOLUTION inside the region opened at line "
+                    f"{open_[0] + 1} (regions do not nest; close it with ### END SOLUTION)"
+                )
             open_ = (i, begin)
         elif end:
             if open_ is None:
                 raise MarkerError(f"{where}:{i + 1}: END SOLUTION without a BEGIN SOLUTION before it")
             start, match = open_
             if end["indent"] != match["indent"]:
-                raise MarkerError(f"{where}:{i + 1}: END SOLUTION is indented {len(end['indent'])} "
-                                  f"columns, its BEGIN at line {start + 1} {len(match['indent'])}")
-            body = tuple(lines[start + 1:i])
+                raise MarkerError(
+                    f"{where}:{i + 1}: END SOLUTION is indented {len(end['indent'])} "
+                    f"columns, its BEGIN at line {start + 1} {len(match['indent'])}"
+                )
+            body = tuple(lines[start + 1 : i])
             if not any(b.strip() for b in body):
                 raise MarkerError(f"{where}:{start + 1}: exercise {match['id']} has no code between its markers")
             for j, b in enumerate(body, start + 2):
                 if b.strip() and not b.startswith(match["indent"]):
-                    raise MarkerError(f"{where}:{j}: line is indented less than the markers of "
-                                      f"exercise {match['id']} (line {start + 1})")
+                    raise MarkerError(
+                        f"{where}:{j}: line is indented less than the markers of "
+                        f"exercise {match['id']} (line {start + 1})"
+                    )
             regions.append(Region(match["id"], match["task"], where, start, i, match["indent"], body))
             open_ = None
         elif MARKER_LIKE.match(line):
-            raise MarkerError(f"{where}:{i + 1}: malformed marker {line.strip()!r}; write "
-                              f"'### BEGIN SOLUTION <id>: <task>' (id like 4.3) or '### END SOLUTION'")
+            raise MarkerError(
+                f"{where}:{i + 1}: malformed marker {line.strip()!r}; write "
+                f"'### BEGIN SOLUTION <id>: <task>' (id like 4.3) or '### END SOLUTION'"
+            )
     if open_ is not None:
-        raise MarkerError(f"{where}:{open_[0] + 1}: BEGIN SOLUTION {open_[1]['id']} is never closed "
-                          f"(no ### END SOLUTION after it)")
+        raise MarkerError(
+            f"{where}:{open_[0] + 1}: BEGIN SOLUTION {open_[1]['id']} is never closed (no ### END SOLUTION after it)"
+        )
     return regions
 
 
@@ -148,7 +160,7 @@ def rewrite(text: str, regions: list[Region], mode: str) -> str:
     lines = text.splitlines(keepends=True)
     out, at = [], 0
     for r in regions:
-        out.extend(lines[at:r.begin])
+        out.extend(lines[at : r.begin])
         newline = _newline(lines[r.begin]) or "\n"
         if mode == "student":
             out.append(r.stub(newline))
@@ -175,8 +187,10 @@ def check_python_source(text: str, regions: list[Region], where: str) -> None:
     try:
         tree = ast.parse(student, filename=where)
     except SyntaxError as error:
-        raise MarkerError(f"{where}:{error.lineno}: the student edition does not compile ({error.msg}); "
-                          f"a region must hold whole statements") from None
+        raise MarkerError(
+            f"{where}:{error.lineno}: the student edition does not compile ({error.msg}); "
+            f"a region must hold whole statements"
+        ) from None
     # line of each stub in the student text
     stub_lines, shift = {}, 0
     for r in regions:
@@ -188,11 +202,16 @@ def check_python_source(text: str, regions: list[Region], where: str) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.Raise) and child.lineno in stub_lines and in_function:
                 inside.add(child.lineno)
-            visit(child, isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
-                  or (in_function and not isinstance(child, ast.ClassDef)))
+            visit(
+                child,
+                isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+                or (in_function and not isinstance(child, ast.ClassDef)),
+            )
 
     visit(tree, False)
     for lineno, r in stub_lines.items():
         if lineno not in inside:
-            raise MarkerError(f"{where}:{r.line}: exercise {r.id} is not inside a function body; "
-                              f"its stub would raise when the module is imported")
+            raise MarkerError(
+                f"{where}:{r.line}: exercise {r.id} is not inside a function body; "
+                f"its stub would raise when the module is imported"
+            )

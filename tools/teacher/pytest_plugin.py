@@ -16,6 +16,7 @@ Environment:
     TEACHER_TIMEOUT  optional: seconds allowed per test; a test past it fails with
                      "timed out after N s" (hypothesis tests too, see TestTimedOut)
 """
+
 from __future__ import annotations
 
 import importlib
@@ -57,8 +58,9 @@ def pytest_configure(config):
         from hypothesis import Phase, settings
     except ImportError:
         return
-    settings.register_profile("teacher", parent=settings.default, database=None,
-                              phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    settings.register_profile(
+        "teacher", parent=settings.default, database=None, phases=[Phase.explicit, Phase.reuse, Phase.generate]
+    )
     settings.load_profile("teacher")
 
 
@@ -102,8 +104,10 @@ def pytest_collection_modifyitems(config, items):
     if wanted is None:
         return
     position = {item.nodeid: (i, item) for i, item in enumerate(items)}
-    runs = sorted({(nodeid, exercise) for nodeid, exercise in wanted if nodeid in position},
-                  key=lambda run: (run[1] or "", position[run[0]][0]))  # exercise by exercise
+    runs = sorted(
+        {(nodeid, exercise) for nodeid, exercise in wanted if nodeid in position},
+        key=lambda run: (run[1] or "", position[run[0]][0]),
+    )  # exercise by exercise
     chosen = {nodeid for nodeid, _ in runs}
     dropped = [item for item in items if item.nodeid not in chosen]
     if dropped:

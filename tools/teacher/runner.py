@@ -5,6 +5,7 @@ runs in a child pytest (loaded with teacher.pytest_plugin) with a time limit per
 (pytest-timeout) and a watchdog; a test that hangs or kills its process costs that test, and
 the rest are run again. Notebooks run in a fresh kernel, outputs not compared.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,8 +25,14 @@ TOOLS = Path(__file__).resolve().parents[1]
 
 
 def test_files(course: Course) -> list[str]:
-    return [f for f in course.files if f.startswith("tests/") and f.rsplit("/", 1)[-1].startswith("test_")
-            and f.endswith(".py") and not f.startswith(TEACHER_ONLY)]
+    return [
+        f
+        for f in course.files
+        if f.startswith("tests/")
+        and f.rsplit("/", 1)[-1].startswith("test_")
+        and f.endswith(".py")
+        and not f.startswith(TEACHER_ONLY)
+    ]
 
 
 WORKERS = int(os.environ.get("TEACHER_WORKERS", min(2, os.cpu_count() or 1)))
@@ -32,8 +40,14 @@ WORKERS = int(os.environ.get("TEACHER_WORKERS", min(2, os.cpu_count() or 1)))
 Run = tuple  # (node id, exercise or None): one test, run with that exercise under test
 
 
-def run_tests(course: Course, code_dir: Path, files: list[str], runs: list[Run] | None = None,
-              timeout: float = 120.0, workers: int | None = None) -> dict[Run, dict]:
+def run_tests(
+    course: Course,
+    code_dir: Path,
+    files: list[str],
+    runs: list[Run] | None = None,
+    timeout: float = 120.0,
+    workers: int | None = None,
+) -> dict[Run, dict]:
     """Run the course's tests (files, or only the given runs) with code_dir's package.
 
     runs: (node id, exercise) pairs; a test is run once per exercise named with it, with that
@@ -57,21 +71,22 @@ def run_tests(course: Course, code_dir: Path, files: list[str], runs: list[Run] 
     shards: list[list] = [[] for _ in range(max(1, min(workers or WORKERS, len(units))))]
     for unit in sorted(units, key=lambda u: (-weight[u], u)):  # heaviest first, into the lightest shard
         min(shards, key=lambda shard: sum(weight[u] for u in shard)).append(unit)
+    jobs: list[tuple[list, list | None]]
     if runs is not None:
         jobs = [(sorted({u[0] for u in shard}), [r for u in shard for r in units[u]]) for shard in shards]
     else:
         jobs = [(sorted(u[0] for u in shard), None) for shard in shards]
     results: dict = {}
     with ThreadPoolExecutor(len(jobs)) as pool:
-        for part in pool.map(lambda job: _run_shard(course, code_dir, *job, timeout), jobs):
+        for part in pool.map(lambda job: _run_shard(course, code_dir, job[0], job[1], timeout), jobs):
             results.update(part)
     return results
 
 
 def _run_shard(course, code_dir, files, runs, timeout) -> dict:
     results: dict = {}
-    with tempfile.TemporaryDirectory(prefix="teacher-run-") as work:
-        work = Path(work)
+    with tempfile.TemporaryDirectory(prefix="teacher-run-") as folder:
+        work = Path(folder)
         remaining, todo, reason = set(runs or ()), runs, ""
         attempt = 0
         while True:  # each round either finishes or drops the tests that crashed, so it ends
@@ -83,26 +98,42 @@ def _run_shard(course, code_dir, files, runs, timeout) -> dict:
             crashed = [run for run in started if run not in done]
             results.update({run: r for run, r in done.items() if run in remaining})
             for run in crashed:
-                results[run] = {"outcome": "failed", "duration": 0.0, "hits": [],
-                                "message": f"the test did not finish: {reason}",
-                                "reason": "the test did not finish: " + (reason.splitlines() or ["it crashed"])[0]}
+                results[run] = {
+                    "outcome": "failed",
+                    "duration": 0.0,
+                    "hits": [],
+                    "message": f"the test did not finish: {reason}",
+                    "reason": "the test did not finish: " + (reason.splitlines() or ["it crashed"])[0],
+                }
             remaining -= set(done) | set(crashed)
             if not crashed or not remaining:  # what is left was not collected; nor will it be next time
                 break
             todo = sorted(remaining, key=lambda r: (r[0], r[1] or ""))
             attempt += 1
         for run in sorted(remaining, key=lambda r: (r[0], r[1] or "")):
-            results[run] = {"outcome": "failed", "duration": 0.0, "hits": [],
-                            "message": f"the test could not be collected: {reason}",
-                            "reason": "the test could not be collected (does the copy import?)"}
+            results[run] = {
+                "outcome": "failed",
+                "duration": 0.0,
+                "hits": [],
+                "message": f"the test could not be collected: {reason}",
+                "reason": "the test could not be collected (does the copy import?)",
+            }
     return results
 
 
 def _env(code_dir: Path, work: Path, name: str) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(Path(code_dir).resolve()), str(TOOLS)])
-    env.update({"TEACHER_RESULTS": str(work / f"{name}.jsonl"), "CI": "true", "PYTHONDONTWRITEBYTECODE": "1",
-                "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "TEACHER_TIMEOUT": "0"})
+    env.update(
+        {
+            "TEACHER_RESULTS": str(work / f"{name}.jsonl"),
+            "CI": "true",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MPLBACKEND": "Agg",
+            "PYTHONHASHSEED": "0",
+            "TEACHER_TIMEOUT": "0",
+        }
+    )
     for key in ("TEACHER_SELECT", "TEACHER_COLLECT", "TEACHER_STUB", "TEACHER_PROBE_LOG", "TEACHER_EXERCISE"):
         env.pop(key, None)
     return env
@@ -110,12 +141,22 @@ def _env(code_dir: Path, work: Path, name: str) -> dict:
 
 def _pytest(course: Course, files: list[str], timeout: float) -> list[str]:
     # pytest-timeout's limit is a backstop to the plugin's alarm
-    return course_runner.child_pytest(course.root, "teacher.pytest_plugin", timeout + 30, [
-        "--tb=short", "-o", "console_output_style=classic", "--continue-on-collection-errors",
-        # the browser test drives JupyterLab in Chromium: minutes, and it checks what a student
-        # sees, no exercise's behaviour (its kernels are not this process)
-        "-m", "not browser",
-        *[str(course.root / f) for f in files]])
+    return course_runner.child_pytest(
+        course.root,
+        "teacher.pytest_plugin",
+        timeout + 30,
+        [
+            "--tb=short",
+            "-o",
+            "console_output_style=classic",
+            "--continue-on-collection-errors",
+            # the browser test drives JupyterLab in Chromium: minutes, and it checks what a student
+            # sees, no exercise's behaviour (its kernels are not this process)
+            "-m",
+            "not browser",
+            *[str(course.root / f) for f in files],
+        ],
+    )
 
 
 def _run_once(course, code_dir, files, runs, timeout, work, attempt):
@@ -129,8 +170,9 @@ def _run_once(course, code_dir, files, runs, timeout, work, attempt):
         files = sorted({nodeid.split("::", 1)[0] for nodeid, _ in runs})
     results_file = Path(env["TEACHER_RESULTS"])
     log = open(work / f"{name}.log", "w+")
-    process = subprocess.Popen(_pytest(course, files, timeout), cwd=work, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        _pytest(course, files, timeout), cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     reason, last_size, last_change = "", -1, time.monotonic()
     while process.poll() is None:
         time.sleep(0.2)
@@ -154,9 +196,16 @@ def _run_once(course, code_dir, files, runs, timeout, work, attempt):
     return done, started, collected, (reason + "\n" + tail).strip()
 
 
-def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on_error: bool = False,
-                     stubs: list[str] = (), probe: bool = False, exercise: str = "",
-                     until: int | None = None) -> list[dict]:
+def execute_notebook(
+    path: Path,
+    code_dir: Path,
+    timeout: float = 300.0,
+    stop_on_error: bool = False,
+    stubs: Sequence[str] = (),
+    probe: bool = False,
+    exercise: str = "",
+    until: int | None = None,
+) -> list[dict]:
     """Run a notebook in a fresh kernel with code_dir's package first on the path.
 
     Returns the course runner's record per code cell (index, id, ok, error: the exception line,
@@ -167,9 +216,14 @@ def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on
     lab; with until, after that cell.
     """
     log = Path(tempfile.mkstemp(prefix="teacher-probe-", suffix=".log")[1])
-    settings = {"PYTHONPATH": str(Path(code_dir).resolve()), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
-                "TEACHER_STUB": ",".join(stubs), "TEACHER_PROBE_LOG": str(log) if probe else "",
-                "TEACHER_EXERCISE": exercise}
+    settings = {
+        "PYTHONPATH": str(Path(code_dir).resolve()),
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TEACHER_STUB": ",".join(stubs),
+        "TEACHER_PROBE_LOG": str(log) if probe else "",
+        "TEACHER_EXERCISE": exercise,
+    }
     seen = 0
 
     def hits(record):  # what the probe logged while this cell ran
@@ -180,7 +234,8 @@ def execute_notebook(path: Path, code_dir: Path, timeout: float = 300.0, stop_on
             seen = f.tell()
 
     try:
-        return course_runner.execute_notebook(path, settings, timeout, until=until, stop_on_error=stop_on_error,
-                                              after_cell=hits)
+        return course_runner.execute_notebook(
+            path, settings, timeout, until=until, stop_on_error=stop_on_error, after_cell=hits
+        )
     finally:
         log.unlink()
