@@ -27,11 +27,10 @@ Two economies live here, outside every exercise, so the rules can be written as 
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from scratchlib import validate, wiring
+from scratchlib.mlp import glorot_uniform
 
 
 class Layer:
@@ -221,8 +220,7 @@ class Input(Layer):
         """
         dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
         if self.train and len(self.shape) == 2:
-            bound = math.sqrt(6.0 / max(1, self.shape[0] + self.shape[1]))
-            value = (torch.rand(self.shape, generator=generator, dtype=dtype) * 2 - 1) * bound
+            value = glorot_uniform(*self.shape, generator=generator, dtype=dtype)
         else:
             value = torch.randn(self.output.shape, generator=generator, dtype=dtype)
         if self.train:

@@ -58,6 +58,16 @@ def test_accumulate_grad_adds_and_clear_grad_zeroes():
     assert w.grad.tolist() == G.tolist()
 
 
+def test_glorot_is_the_one_of_notebook_03():
+    from scratchlib import mlp
+
+    a = Input((4, 3), train=True).randomize(torch.Generator().manual_seed(7))
+    assert torch.equal(a.output, mlp.Linear(3, 4, generator=torch.Generator().manual_seed(7)).weight)
+    # a = sqrt(6 / (3 + 4)) = 0.9258: U(0, 1) numbers u become (2 u - 1) a
+    u = torch.rand(4, 3, generator=torch.Generator().manual_seed(7))
+    assert_close(a.output.double(), ((2 * u - 1) * math.sqrt(6 / 7)).double(), tol=1e-7)
+
+
 def test_randomize_is_repeatable_and_glorot_for_weights():
     a = Input((30, 20), train=True).randomize(torch.Generator().manual_seed(1))
     b = Input((30, 20), train=True).randomize(torch.Generator().manual_seed(1))
