@@ -95,8 +95,6 @@ class Context:
 class AccumulateGrad:
     r"""The node behind a leaf that requires grad: it adds what arrives to ``leaf.grad``."""
 
-    __slots__ = ("variable", "next_functions", "retained", "__weakref__")
-
     def __init__(self, variable: Tensor):
         self.variable = variable
         self.next_functions = ()

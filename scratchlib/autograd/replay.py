@@ -1,31 +1,14 @@
-r"""A replay of one backward pass through an autograd graph, node by node.
+r"""The graph behind a Tensor as a replay and a drawing read it: its nodes, edges and names.
 
-``record_backward(L)`` runs the engine's own :func:`~scratchlib.autograd.function.backward`
-from ``L`` and returns a :class:`scratchlib.events.Replay` whose events are
-
-* ``seed``: $\partial L/\partial L = 1$ at the output's node;
-* ``backward``: a node (a ``Context``, e.g. ``MulBackward``) ran with the gradient $G$ of
-  its output and handed one gradient to each input node (``event.handed``);
-* ``sum``: a gradient arrived at a node that already had one: the value is used more than
-  once, and the engine adds (``event.terms``, their sum in ``event.grad``);
-* ``accumulate``: an ``AccumulateGrad`` node added what arrived into its leaf's ``.grad``.
-
-While recording, ``Context.run`` and ``AccumulateGrad.run`` are wrapped (on the classes,
-for the duration of the ``with`` block only) by functions that call the originals and copy
-what passes through: the engine computes exactly what it always computes, and outside
-a recording there is no wrapper and no check. The engine sums arriving gradients with a
-plain ``+`` in arrival order; the replay does the same, so its sums are the engine's, bit
-for bit. ``record_backward`` keeps the graph (``retain_graph=True``) and puts every
-``.grad`` back as it was.
+:func:`graph_nodes` walks the nodes behind a tensor (the ``Context`` of each operation and
+an ``AccumulateGrad`` for each leaf), :func:`graph_names` names them. A backward pass through
+them is recorded by :func:`scratchlib.replay.record_backward`, the one recorder for the
+engine's graph and the layers' tape alike; this module only reads the graph.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from scratchlib.autograd import function as _function
-from scratchlib.autograd.function import AccumulateGrad, Context, _node_of
+from scratchlib.autograd.function import AccumulateGrad, _node_of
 from scratchlib.autograd.tensor import Tensor
-from scratchlib.events import Replay
 
 
 def graph_nodes(tensor: Tensor) -> tuple[list, list]:
@@ -74,66 +57,4 @@ def graph_names(tensor: Tensor, names=None) -> tuple[dict, dict]:
     return label, value
 
 
-@contextmanager
-def recording(tensor: Tensor, names=None):
-    """Record the backward passes that run inside the ``with`` block through ``tensor``'s graph.
-
-    ``with recording(L) as replay: L.backward()`` gives exactly the gradients of ``L.backward()``.
-    """
-    if not tensor.requires_grad:
-        raise ValueError("recording needs a tensor computed from tensors with requires_grad=True")
-    label, value = graph_names(tensor, names)
-    replay = Replay(graph_nodes(tensor)[0], label, {k: v.detach().clone() for k, v in value.items()})
-    replay.symbol = label[id(_node_of(tensor))]
-    context_run, accumulate_run = Context.run, AccumulateGrad.run
-
-    def run_context(node, grad):
-        replay._begin(node, grad)
-        try:
-            grads = context_run(node, grad)
-            for child, child_grad in zip(node.next_functions, grads):
-                if child is not None and child_grad is not None:
-                    replay._handed(child, child_grad.clone())  # a copy: the engine's may be shared
-            return grads
-        finally:
-            replay._end()
-
-    def run_accumulate(node, grad):
-        replay._begin(node, grad, kind="accumulate")
-        try:
-            return accumulate_run(node, grad)
-        finally:
-            replay._end()
-
-    Context.run, AccumulateGrad.run = run_context, run_accumulate
-    try:
-        yield replay
-    finally:
-        Context.run, AccumulateGrad.run = context_run, accumulate_run
-
-
-def record_backward(tensor: Tensor, names=None, gradient=None) -> Replay:
-    """Record one backward pass from ``tensor``; every ``.grad`` is left as it was and the graph kept.
-
-    The pass starts with every leaf's ``.grad`` empty, so the replay shows this pass alone.
-    """
-    if not isinstance(tensor, Tensor) or not tensor.requires_grad:
-        raise ValueError("record_backward needs a Tensor computed from tensors with requires_grad=True")
-    nodes, _ = graph_nodes(tensor)
-    leaves = [n.variable for n in nodes if isinstance(n, AccumulateGrad)]
-    retained = [n.retained() for n in nodes if n.retained is not None and n.retained() is not None]
-    saved = [(t, t.grad) for t in leaves + retained]
-    try:
-        for t in leaves:
-            t.grad = None
-        with recording(tensor, names) as replay:
-            _function.backward(tensor, gradient, retain_graph=True)
-    except RuntimeError as error:
-        raise RuntimeError(f"record_backward: {error}") from None
-    finally:
-        for t, grad in saved:
-            t.grad = grad
-    return replay
-
-
-__all__ = ["record_backward", "recording", "graph_nodes", "graph_names"]
+__all__ = ["graph_nodes", "graph_names"]
