@@ -3,8 +3,8 @@ r"""The layer library: one small class per operation, each with its own local ba
 Each layer reads its inputs' ``output``, writes its own ``output`` in ``forward``, and in
 ``backward`` turns ``grad`` = $G = \partial J / \partial(\text{output})$ into
 $\partial J / \partial(\text{input})$ for each input, handed over with that input's
-``accumulate_grad`` (which adds). The code is the formula in the class docstring; the
-bookkeeping they share (the gradient buffer, :class:`Input`) is in
+``accumulate_grad`` (which adds). The code is the formula in the class docstring; what
+they share (the gradient, :class:`Input`) is in
 :mod:`scratchlib.layer_base`, the shape checks made when layers are wired together in
 :mod:`scratchlib.wiring`.
 
@@ -258,8 +258,7 @@ class SoftmaxCrossEntropy(Layer):
     def identity(self) -> torch.Tensor:
         r"""The $C \times C$ identity matrix, whose row $t$ is onehot($t$), in the softmax's dtype and device.
 
-        Made once and kept: a new ``torch.eye`` in every backward cost about 5 us of the 784-256-10
-        step at batch 1 (one thread), 2% of torch's whole step.
+        Made once and kept, not anew in every backward (docs/performance.md gives the cost).
         """
         p = self.classifications
         if self._identity is None or self._identity.dtype != p.dtype or self._identity.device != p.device:

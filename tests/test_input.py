@@ -58,6 +58,29 @@ def test_accumulate_grad_adds_and_clear_grad_zeroes():
     assert w.grad.tolist() == G.tolist()
 
 
+def test_the_gradient_is_one_plain_tensor_added_to_and_zeroed_in_place():
+    w = Input((2, 3), train=True, dtype=F64).set(W)
+    assert [k for k in vars(w) if "grad" in k] == ["grad"] and type(w.grad) is torch.Tensor
+    grad = w.grad
+    w.accumulate_grad(G)
+    w.accumulate_grad(G)
+    assert w.grad is grad and w.grad.tolist() == [[4.0, -2.0, 8.0], [1.0, 6.0, -4.0]]
+    assert G.tolist() == [[2, -1, 4], [0.5, 3, -2]]  # the gradient handed in is not written to
+    w.clear_grad()
+    assert w.grad is grad and w.grad.tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+
+
+def test_a_data_gradient_follows_the_batch_size():
+    x = Input((2, 3), dtype=F64).set(W)
+    x.accumulate_grad(G)
+    x.set(W[:1])                          # a batch of one row: the gradient of two rows is stale
+    x.accumulate_grad(G[:1])
+    assert x.grad.tolist() == [[2.0, -1.0, 4.0]]
+    x.set(W)
+    x.clear_grad()
+    assert x.grad.tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+
+
 def test_glorot_is_the_one_of_notebook_03():
     from scratchlib import mlp
 
