@@ -30,6 +30,19 @@ def _check_same_shape(owner: str, y_true: torch.Tensor, y_pred: torch.Tensor) ->
                          f"{tuple(y_true.shape)} and {tuple(y_pred.shape)}")
 
 
+def glorot_uniform(out_features: int, in_features: int, generator: torch.Generator | None = None,
+                   dtype: torch.dtype | None = None) -> torch.Tensor:
+    r"""A weight matrix (out_features, in_features) drawn from Glorot (Xavier) uniform $U(-a, a)$.
+
+    $a = \sqrt{6 / (\mathrm{in} + \mathrm{out})}$ keeps the variance of the signal about the same
+    from layer to layer, forward and backward. The numbers come from ``generator`` (torch's
+    global generator without one). The layer library (notebook 04) starts its weights here too.
+    """
+    bound = math.sqrt(6.0 / max(1, in_features + out_features))
+    u = torch.rand(out_features, in_features, generator=generator, dtype=dtype)  # U(0, 1)
+    return (2 * u - 1) * bound
+
+
 class Linear:
     r"""A fully connected layer: $Z = X W^\top + b$, $X$ (B, in), $W$ (out, in), $b$ (out,).
 
@@ -45,18 +58,10 @@ class Linear:
         validate.count("Linear", "in_features", in_features)
         validate.count("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = self.init_glorot(in_features, out_features, generator, dtype)  # (out, in)
+        self.weight = glorot_uniform(out_features, in_features, generator, dtype)  # (out, in)
         self.bias = torch.zeros(out_features, dtype=dtype)                           # (out,)
         self.weight_grad: torch.Tensor | None = None
         self.bias_grad: torch.Tensor | None = None
-
-    @staticmethod
-    def init_glorot(in_features: int, out_features: int, generator: torch.Generator | None = None,
-                    dtype: torch.dtype | None = None) -> torch.Tensor:
-        r"""A (out_features, in_features) matrix drawn from $U(-a, a)$, $a = \sqrt{6/(\mathrm{in}+\mathrm{out})}$."""
-        bound = math.sqrt(6.0 / (in_features + out_features))
-        u = torch.rand(out_features, in_features, generator=generator, dtype=dtype)  # U(0, 1)
-        return (2 * u - 1) * bound
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in) -> (B, out)."""

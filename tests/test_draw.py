@@ -5,7 +5,7 @@ import torch
 
 from scratchlib.show import draw
 from scratchlib.autograd import Tensor
-from scratchlib.show.graph_replay import graph_nodes
+from scratchlib.show.graph import graph_nodes
 from scratchlib.show.draw import draw_graph
 
 

@@ -58,6 +58,39 @@ def test_accumulate_grad_adds_and_clear_grad_zeroes():
     assert w.grad.tolist() == G.tolist()
 
 
+def test_the_gradient_is_one_plain_tensor_added_to_and_zeroed_in_place():
+    w = Input((2, 3), train=True, dtype=F64).set(W)
+    assert [k for k in vars(w) if "grad" in k] == ["grad"] and type(w.grad) is torch.Tensor
+    grad = w.grad
+    w.accumulate_grad(G)
+    w.accumulate_grad(G)
+    assert w.grad is grad and w.grad.tolist() == [[4.0, -2.0, 8.0], [1.0, 6.0, -4.0]]
+    assert G.tolist() == [[2, -1, 4], [0.5, 3, -2]]  # the gradient handed in is not written to
+    w.clear_grad()
+    assert w.grad is grad and w.grad.tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+
+
+def test_a_data_gradient_follows_the_batch_size():
+    x = Input((2, 3), dtype=F64).set(W)
+    x.accumulate_grad(G)
+    x.set(W[:1])                          # a batch of one row: the gradient of two rows is stale
+    x.accumulate_grad(G[:1])
+    assert x.grad.tolist() == [[2.0, -1.0, 4.0]]
+    x.set(W)
+    x.clear_grad()
+    assert x.grad.tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+
+
+def test_glorot_is_the_one_of_notebook_03():
+    from scratchlib import mlp
+
+    a = Input((4, 3), train=True).randomize(torch.Generator().manual_seed(7))
+    assert torch.equal(a.output, mlp.Linear(3, 4, generator=torch.Generator().manual_seed(7)).weight)
+    # a = sqrt(6 / (3 + 4)) = 0.9258: U(0, 1) numbers u become (2 u - 1) a
+    u = torch.rand(4, 3, generator=torch.Generator().manual_seed(7))
+    assert_close(a.output.double(), ((2 * u - 1) * math.sqrt(6 / 7)).double(), tol=1e-7)
+
+
 def test_randomize_is_repeatable_and_glorot_for_weights():
     a = Input((30, 20), train=True).randomize(torch.Generator().manual_seed(1))
     b = Input((30, 20), train=True).randomize(torch.Generator().manual_seed(1))

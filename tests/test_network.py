@@ -246,7 +246,7 @@ def test_the_mlp_class_declares_what_mlp_builds():
 def test_no_exercise_region_in_the_library_uses_a_fused_helper():
     import re
     from pathlib import Path
-    fused = re.compile(r"addmm|addcmul|accumulate_matmul|accumulate_product|scatter_add|_grad_is_zero|out=|_foreach")
+    fused = re.compile(r"addmm|addcmul|accumulate_matmul|accumulate_product|scatter_add|out=|_foreach|torch\._")
     root = Path(__file__).resolve().parent.parent / "scratchlib"
     regions = []
     for path in root.rglob("*.py"):
@@ -255,3 +255,12 @@ def test_no_exercise_region_in_the_library_uses_a_fused_helper():
     assert len(regions) > 20
     # Adam's second moment (6.37) is written as torch's own Adam writes it: v.mul_(b2).addcmul_(g, g, ...)
     assert [k for k, body in regions if fused.search(body)] == ["6.37"]
+
+
+def test_the_update_uses_no_private_torch_function():
+    import inspect
+
+    from scratchlib.course import validate
+    from scratchlib.layers import Network
+    for function in (Network.step, validate.safe_step):
+        assert "torch._" not in inspect.getsource(function), function.__qualname__

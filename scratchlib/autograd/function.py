@@ -107,7 +107,6 @@ class Context:
 class AccumulateGrad:
     r"""The node behind a leaf that requires grad: it adds what arrives to ``leaf.grad``."""
 
-    __slots__ = ("variable", "next_functions", "retained", "__weakref__")
     rule = {"grad": "(what was there) + G"}  # for the backward stepper, as a Function's rule
 
     def __init__(self, variable: Tensor):

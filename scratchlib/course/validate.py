@@ -130,12 +130,12 @@ def safe_step(where: str, weights: list[torch.Tensor], grads: list[torch.Tensor]
     most ``HARMLESS_STEP``, no entry of $\eta G$ is NaN, inf or large enough to push a finite weight
     past the largest float, so the step is safe. Only a step that fails this test (a NaN or
     inf gradient, or an enormous step) is tried out of place, entry by entry, to decide for
-    sure and name the cause before anything moves. One fused 2-norm pass over the gradients
-    is the whole cost of the guard on the usual path (docs/performance.md has its measured cost).
+    sure and name the cause before anything moves. On the usual path the guard reads the
+    gradients once and the weights not at all (docs/performance.md gives its cost).
     """
     if not weights or weights[0].is_meta:  # meta tensors have shapes, no values
         return
-    norms = [float(n) for n in torch._foreach_norm(grads)]
+    norms = [float(torch.linalg.vector_norm(g)) for g in grads]
     if all(math.isfinite(n) and step_size * n <= HARMLESS_STEP for n in norms):
         return
     # the rare path: try each update out of place

@@ -1,45 +1,33 @@
-r"""What every layer shares: the gradient buffer, and the graph's leaves (:class:`Input`).
+r"""What every layer shares: its gradient, and the graph's leaves (:class:`Input`).
 
 :class:`Layer` is a node of the computation graph. It reads its inputs' ``output``, writes
 its own ``output`` in ``forward``, and in ``backward`` turns ``grad`` =
 $\partial J/\partial(\text{output})$ into $\partial J/\partial(\text{input})$ for each
-input, handed over with that input's :meth:`Layer.accumulate_grad` (it *adds*: a layer read
-by several layers receives the sum of their gradients, the multivariate chain rule).
+input, handed over with that input's :meth:`Layer.accumulate_grad`. It *adds*: a layer read
+by several layers receives the sum of their gradients, the multivariate chain rule.
 
 The local rules themselves (``Linear``, ``ReLU``, the losses, ...) are in
 :mod:`scratchlib.layers`; the shape checks made when layers are wired together are in
 :mod:`scratchlib.layers.wiring`, so the per-step code is plain tensor arithmetic.
-
-Two economies live here, outside every exercise, so the rules can be written as the formulas
-(measured on the 784-256-10 train step of ``make bench``, one thread, batch 1 / 100 / 1000):
-
-- lazy zeroing: ``clear_grad`` only marks the gradient as zero, and the first gradient that
-  arrives afterwards *becomes* the layer's gradient, with no zeros written and nothing
-  added or copied (about 60 / 150 / 80 us a step, a fifth of torch's time at batch 1);
-  the tensor is copied only before a second gradient is added to it in place. A gradient
-  handed in by another layer is let go at ``clear_grad`` (as torch's ``zero_grad`` sets
-  gradients to None), so the next one can reuse its memory: held until the next arrived,
-  W1's 800 KB gradient lived twice, and in some processes the C allocator gave the memory
-  back and faulted it in again every step (about 20 page faults, a tenth of the step);
-- skipped gradients: inside a :class:`scratchlib.layers.network.Network`, a layer's ``needs_grad``
-  says whether any parameter lies upstream of it; a gradient handed to a layer that needs
-  none (a data ``Input``) is dropped, as torch skips tensors without ``requires_grad``.
 """
 from __future__ import annotations
-
-import math
 
 import torch
 
 from scratchlib.course import validate
 from scratchlib.layers import wiring
+from scratchlib.mlp import glorot_uniform
 
 
 class Layer:
     r"""A node of the graph: ``output``, ``grad`` (same shape), forward and backward.
 
-    ``grad`` holds $\partial J/\partial(\text{output})$: it is added to
-    (:meth:`accumulate_grad`) or cleared (:meth:`clear_grad`), nothing else.
+    ``grad`` is a plain tensor holding $\partial J/\partial(\text{output})$: gradients are
+    added to it (:meth:`accumulate_grad`) and :meth:`clear_grad` sets it back to zeros.
+
+    ``needs_grad`` is True for a layer on its own. A :class:`scratchlib.layers.network.Network` sets
+    it to "a parameter lies upstream of this layer"; a gradient handed to a layer that needs
+    none (a data ``Input``) is dropped, as torch skips tensors without ``requires_grad``.
 
     ``rule`` (on each subclass, beside its ``backward``) writes the local backward rule in
     plain text for the backward stepper: for each input (by attribute name), the formula of
@@ -48,10 +36,6 @@ class Layer:
     """
 
     rule: dict = {}
-    # the gradient tensor this layer made itself and nobody else has seen: the only one it
-    # may add to in place (a gradient it was handed may be another layer's, or the caller's)
-    _private: torch.Tensor | None = None
-    # True on its own; a Network sets it per layer to "a parameter lies upstream of this layer".
     needs_grad = True
 
     def __init__(self, *inputs: Layer, shape: tuple, dtype=None, device=None):
@@ -63,28 +47,9 @@ class Layer:
             first.device if first else torch.device("cpu"))
         self.shape = tuple(shape)  # the shape at wiring time; the batch size may change later
         self.output: torch.Tensor | None = None
-        self._grad_dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
-        # the gradient: a tensor, or None after clear_grad let go of one handed in
-        self._grad = self._private = torch.zeros(self.shape, dtype=self._grad_dtype, device=self.device)
-        self._grad_is_zero = True  # the contents are stale (or gone): the gradient stands for zeros
-
-    @property
-    def grad(self) -> torch.Tensor:
-        r"""$\partial J/\partial(\text{output})$, the shape of ``output``."""
-        if self._grad_is_zero:
-            shape, private = self._grad_shape(), self._private
-            if private is not None and private.shape == shape:
-                self._grad = private.zero_()
-            else:
-                self._grad = torch.zeros(shape, dtype=self._grad_dtype, device=self.device)
-            self._grad_is_zero = False
-        self._private = None  # whoever reads it may keep it
-        return self._grad
-
-    @grad.setter
-    def grad(self, value: torch.Tensor) -> None:
-        self._grad, self._private = value, None
-        self._grad_is_zero = False
+        # integer outputs (labels) get a floating-point gradient
+        grad_dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
+        self.grad = torch.zeros(self.shape, dtype=grad_dtype, device=self.device)
 
     @property
     def name(self) -> str:
@@ -106,49 +71,34 @@ class Layer:
         if self.output is None:
             raise RuntimeError(f"{self!r}.backward called before forward: run forward first")
 
+    def output_shape(self) -> torch.Size:
+        """The shape of ``output`` and ``grad``: the output's (a data Input's batch size may change), or the declared one."""
+        return self.output.shape if self.output is not None else torch.Size(self.shape)
+
     def accumulate_grad(self, g: torch.Tensor) -> None:
-        r"""``grad += g``: add one consumer's $\partial J/\partial(\text{output})$ (shape of ``output``)."""
-        if self._taken_without_adding(g):
+        r"""``grad += g``: add one consumer's $\partial J/\partial(\text{output})$ (shape of ``output``).
+
+        A gradient of another shape is refused, naming the layer, before anything changes.
+        """
+        shape = self.output_shape()
+        if g.shape != shape:
+            raise ValueError(f"{self!r}.accumulate_grad: gradient must have the shape of the "
+                             f"output {tuple(shape)}, got {tuple(g.shape)}")
+        if not self.needs_grad:
             return
+        if self.grad.shape != shape:  # left from a batch of another size: start again from zeros
+            self.clear_grad()
         ### BEGIN SOLUTION 4.1: accumulate_grad: add g to the gradient in place (grad += g)
         self.grad += g
         ### END SOLUTION
 
-    def _taken_without_adding(self, g: torch.Tensor) -> bool:
-        r"""The work ``accumulate_grad`` can do without an addition; True if nothing is left to add.
-
-        Checks the shape first (a wrong one is an error naming the layer). Then the two
-        economies: a gradient nobody upstream needs is dropped (inside a Network, the data
-        ``Input``\ s), and the first gradient after ``clear_grad`` is taken as it is (in this
-        layer's dtype): no zeros, no addition. Before a second one is added in place, the
-        gradient is copied into a tensor of this layer's own.
-        """
-        expected = self._grad_shape()
-        if g.shape != expected:
-            raise ValueError(f"{self!r}.accumulate_grad: gradient must have the shape of the "
-                             f"output {tuple(expected)}, got {tuple(g.shape)}")
-        if not self.needs_grad:
-            return True
-        grad = self._grad
-        # the first gradient, or one of a new batch size replacing a stale one: taken as it is
-        if self._grad_is_zero or grad.shape != g.shape:
-            if g.dtype != self._grad_dtype or g.device != self.device:
-                g = g.to(self.device, self._grad_dtype)
-            self._grad, self._private, self._grad_is_zero = g, None, False
-            return True
-        if grad is not self._private:
-            self._grad = self._private = grad.clone()
-        return False
-
-    def _grad_shape(self):
-        """The shape of the gradient: the output's (a data Input's batch size may change), or the declared one."""
-        return self.output.shape if self.output is not None else self.shape
-
     def clear_grad(self) -> None:
-        """Set ``grad`` to zeros (lazily: the next gradient to arrive takes its place)."""
-        self._grad_is_zero = True
-        if self._grad is not self._private:  # handed in: let it go, its memory is the next one's
-            self._grad = None
+        """Set ``grad`` to zeros, in place (as torch's ``zero_grad(set_to_none=False)``), of the output's shape."""
+        shape = self.output_shape()
+        if self.grad.shape == shape:
+            self.grad.zero_()
+        else:  # the batch size changed: zeros of the new shape
+            self.grad = torch.zeros(shape, dtype=self.grad.dtype, device=self.device)
 
     def step(self, step_size: float) -> None:
         """Plain SGD; layers without parameters only check the step size."""
@@ -210,8 +160,7 @@ class Input(Layer):
         """Follow values onto another device (value and gradient move along)."""
         self.device = device
         self.output = self.output.to(device)
-        self._grad = self._private = torch.zeros(self._grad_shape(), dtype=self._grad_dtype, device=device)
-        self._grad_is_zero = True
+        self.grad = torch.zeros(self.output_shape(), dtype=self.grad.dtype, device=device)
 
     def randomize(self, generator: torch.Generator | None = None) -> Input:
         r"""Random values; returns self.
@@ -222,8 +171,7 @@ class Input(Layer):
         """
         dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
         if self.train and len(self.shape) == 2:
-            bound = math.sqrt(6.0 / max(1, self.shape[0] + self.shape[1]))
-            value = (torch.rand(self.shape, generator=generator, dtype=dtype) * 2 - 1) * bound
+            value = glorot_uniform(*self.shape, generator=generator, dtype=dtype)
         else:
             value = torch.randn(self.output.shape, generator=generator, dtype=dtype)
         if self.train:

@@ -99,8 +99,7 @@ class SoftmaxCrossEntropy(Layer):
     def identity(self) -> torch.Tensor:
         r"""The $C \times C$ identity matrix, whose row $t$ is onehot($t$), in the softmax's dtype and device.
 
-        Made once and kept: a new ``torch.eye`` in every backward cost about 5 us of the 784-256-10
-        step at batch 1 (one thread), 2% of torch's whole step.
+        Made once and kept, not anew in every backward (docs/performance.md gives the cost).
         """
         p = self.classifications
         if self._identity is None or self._identity.dtype != p.dtype or self._identity.device != p.device:

@@ -21,11 +21,9 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
 from scratchlib.autograd.function import AccumulateGrad, _node_of
-from scratchlib.show.graph_replay import graph_nodes
-from scratchlib.show.graph_replay import record_backward as record_graph
+from scratchlib.show.graph import graph_nodes
 from scratchlib.autograd.tensor import Tensor
-from scratchlib.show.replay import record_backward as record_tape
-from scratchlib.show.replay import tape_labels
+from scratchlib.show.replay import record_backward, tape_labels
 from scratchlib.course.text import number_text, tensor_text
 
 FONT = 12         # node labels, in points (= pixels at the notebooks' 72 dpi)
@@ -250,7 +248,7 @@ def draw_network(net: Any, ax: plt.Axes | None = None, labels: Mapping | None = 
     if not layers:
         raise ValueError("draw_network: the network has no layers yet")
     highlight = [] if highlight is None else highlight if isinstance(highlight, (list, tuple)) else [highlight]
-    frame = _Frame.at("draw_network", step, replay, lambda: record_tape(net, labels), highlight)
+    frame = _Frame.at("draw_network", step, replay, lambda: record_backward(net, labels), highlight)
     names = {**(frame.replay.names if frame.stepping else {}), **tape_labels(net)}
     names.update({id(layer): str(label) for layer, label in (labels or {}).items()})
     texts, looks = {}, {}
@@ -315,14 +313,14 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: pl
     point the way the forward pass runs, and backward walks them in reverse. A named
     scalar shows its value (and gradient, once ``backward`` has run). With ``step`` (an
     index into the events of a replayed backward pass; ``replay`` defaults to one
-    recorded now by :func:`scratchlib.show.graph_replay.record_backward`, which leaves
+    recorded now by :func:`scratchlib.show.replay.record_backward`, which leaves
     every ``.grad`` as it was), nodes show the values and gradients of that step.
     Returns the matplotlib Axes.
     """
     if not isinstance(tensor, Tensor) or not tensor.requires_grad:
         raise ValueError("draw_graph needs a tensor computed from tensors with requires_grad=True")
     nodes, edges = graph_nodes(tensor)
-    frame = _Frame.at("draw_graph", step, replay, lambda: record_graph(tensor, names))
+    frame = _Frame.at("draw_graph", step, replay, lambda: record_backward(tensor, names))
     named = {_node_of(t): (name, t) for name, t in (names or {}).items()
              if isinstance(t, Tensor) and t.requires_grad}
     texts, looks = {}, {}

@@ -1,8 +1,8 @@
 r"""The record of one backward pass, event by event: :class:`Event` and :class:`Replay`.
 
 One type for both libraries: :func:`scratchlib.show.replay.record_backward` fills it from a
-Network's tape (the nodes are layers), :func:`scratchlib.show.graph_replay.record_backward`
-from the engine's graph (the nodes are ``Context`` and ``AccumulateGrad`` objects). It
+Network's tape (the nodes are layers) or from the engine's graph (the nodes are ``Context``
+and ``AccumulateGrad`` objects). It
 knows nothing of either: it imports no layer and no engine code, only the tensor-to-text
 formatter, so both can use it without reaching each other.
 """

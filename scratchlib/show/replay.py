@@ -1,36 +1,41 @@
-r"""A replay of one backward pass of a :class:`~scratchlib.layers.Network`, event by event.
+r"""A replay of one backward pass, event by event: through a Network's tape or the engine's graph.
 
-``record_backward(net)`` runs one backward pass of the network's last forward and
-returns a :class:`~scratchlib.show.events.Replay`: the list of what happened, in order,
+``record_backward(net)`` runs one backward pass of a :class:`~scratchlib.layers.Network`'s
+last forward (notebook 04); ``record_backward(loss, names)`` runs the engine's own backward
+from the :class:`~scratchlib.autograd.tensor.Tensor` ``loss`` (notebook 06). Both return a
+:class:`~scratchlib.show.events.Replay`: the list of what happened, in order,
 
-* ``seed``: the last layer's gradient is set, $\partial J/\partial J = 1$;
-* ``backward``: a layer's backward ran with its ``grad`` $G$ and handed a gradient to
-  each input that needs one (``event.handed``: (input, gradient) pairs);
-* ``sum``: a gradient arrived at a layer that already had one, where two paths of the
-  graph meet (``event.terms``: the earlier total and the new gradient; ``event.grad``:
-  the layer's ``grad`` after the addition).
+* ``seed``: the output's gradient is set, $\partial J/\partial J = 1$;
+* ``backward``: a node (a layer, or an engine node such as ``MulBackward``) ran with the
+  gradient $G$ of its output and handed a gradient to each input that needs one
+  (``event.handed``: (input, gradient) pairs);
+* ``sum``: a gradient arrived at a node that already had one, where two paths of the graph
+  meet (``event.terms``: the earlier total and the new gradient; ``event.grad``: the total);
+* ``accumulate`` (engine only): an ``AccumulateGrad`` node added what arrived into its
+  leaf's ``.grad``.
 
-Recording changes no result. While recording, each layer of the network gets
-*instance* attributes that wrap its ``backward`` and ``accumulate_grad`` methods; they call
-the layer's own methods (the same arithmetic, bit for bit) and copy what passes through.
-They are removed afterwards, so a network that is not being recorded runs exactly the
-code it always runs, with no check and no overhead. ``record_backward`` also puts every
-``grad`` back as it found it: drawing a replay never disturbs training.
+Both are recorded one way. While recording, every node the backward walk visits gets
+*instance* attributes that stand in for the methods the walk calls on it: a layer's
+``backward`` and ``accumulate_grad``, an engine node's ``run``. Each calls the node's own
+method (the same arithmetic, bit for bit) and tells the replay what passed through. They are
+removed afterwards, so code that is not being recorded runs exactly as it always does, with no
+check and no overhead. ``record_backward`` also puts every gradient back as it found it:
+drawing a replay never disturbs training.
 
-The gradient handed over is the one the consumer computes; where paths meet, the ``sum``
-event holds the earlier total and that gradient, and the layer's ``grad`` after the
-addition, so the replay ends on every layer's ``grad`` exactly.
+On the tape, the sum where paths meet is the layer's own ``grad`` after the addition, so the
+replay ends on every layer's ``grad`` exactly; in the graph, the engine sums arriving
+gradients with a plain ``+`` in arrival order and the replay does the same, bit for bit.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
 
-import torch
-
+from scratchlib.autograd import function as _function
+from scratchlib.autograd.function import AccumulateGrad, _node_of
+from scratchlib.show.graph import graph_names, graph_nodes
+from scratchlib.autograd.tensor import Tensor
 from scratchlib.show.events import Event, Replay
-from scratchlib.layers import Input, Layer
-
-_WRAPPED = ("backward", "accumulate_grad")
+from scratchlib.layers import Input
 
 
 def tape_labels(net) -> dict:
@@ -71,19 +76,19 @@ def for_network(net, labels=None) -> Replay:
     return Replay(net.layers, node_names(net, labels), values, net=net)
 
 
-def _alone(layer: Layer, method: str, *args, **kwargs) -> torch.Tensor:
-    """What ``layer.<method>(*args)`` writes into an empty grad buffer, computed by the layer's own code."""
-    scratch = Layer.__new__(Layer)
-    scratch.output, scratch.shape = None, tuple(layer._grad_shape())
-    scratch._grad_dtype, scratch.device = layer._grad_dtype, layer.device
-    scratch._grad, scratch._grad_is_zero = None, True
-    getattr(type(layer), method)(scratch, *args, **kwargs)
-    return scratch._grad
+def for_graph(tensor: Tensor, names=None) -> Replay:
+    """An empty :class:`Replay` of the graph behind ``tensor``: its nodes, their names, the values known."""
+    label, value = graph_names(tensor, names)
+    replay = Replay(graph_nodes(tensor)[0], label, {k: v.detach().clone() for k, v in value.items()})
+    replay.symbol = label[id(_node_of(tensor))]
+    return replay
 
 
-def _wrap_backward(replay: Replay, layer: Layer, original):
+# ------------------------------------------------------------------ the stand-ins
+def _backward_of(replay: Replay, node, original):
+    """A layer's ``backward``: the event opens with the layer's gradient and closes when it returns."""
     def backward():
-        replay._begin(layer, layer.grad)
+        replay._begin(node, node.grad)
         try:
             original()
         finally:
@@ -91,65 +96,132 @@ def _wrap_backward(replay: Replay, layer: Layer, original):
     return backward
 
 
-def _wrap_accumulate(replay: Replay, layer: Layer, method: str, original):
-    def accumulate(*args, **kwargs):
-        original(*args, **kwargs)  # the real work first: a bad shape raises before anything is recorded
-        if not layer.needs_grad:   # dropped: inside a Network, nothing upstream needs it
-            return
-        replay._handed(layer, _alone(layer, method, *args, **kwargs), layer.grad.detach().clone())
-    return accumulate
+def _accumulate_of(replay: Replay, node, original):
+    """A layer's ``accumulate_grad``: the gradient handed in, and the layer's ``grad`` after adding it."""
+    def accumulate_grad(g):
+        original(g)  # the real work first: a wrong shape raises before anything is recorded
+        if node.needs_grad:  # else dropped: inside a Network, nothing upstream needs it
+            replay._handed(node, g.detach().to(node.grad.dtype, copy=True), node.grad.detach().clone())
+    return accumulate_grad
+
+
+def _run_of(replay: Replay, node, original):
+    """An engine node's ``run``: the gradient it ran with, and the one it returned for each input."""
+    def run(grad):
+        replay._begin(node, grad)
+        try:
+            grads = original(grad)
+            for child, child_grad in zip(node.next_functions, grads):
+                if child is not None and child_grad is not None:
+                    replay._handed(child, child_grad.clone())  # a copy: the engine's may be shared
+            return grads
+        finally:
+            replay._end()
+    return run
+
+
+def _accumulate_run_of(replay: Replay, node, original):
+    """An ``AccumulateGrad`` node's ``run``: what arrived at the leaf."""
+    def run(grad):
+        replay._begin(node, grad, kind="accumulate")
+        try:
+            return original(grad)
+        finally:
+            replay._end()
+    return run
+
+
+def _stand_ins(source, replay: Replay) -> list:
+    """(node, method name, stand-in) for every method the backward walk calls on a node of ``source``."""
+    if isinstance(source, Tensor):
+        return [(node, "run", (_accumulate_run_of if isinstance(node, AccumulateGrad) else _run_of)(
+                    replay, node, node.run)) for node in replay.nodes]
+    return [(layer, name, make(replay, layer, getattr(layer, name))) for layer in replay.nodes
+            for name, make in (("backward", _backward_of), ("accumulate_grad", _accumulate_of))]
+
+
+_NOTHING = object()
 
 
 @contextmanager
-def recording(net, labels=None):
-    """Record every backward that runs inside the ``with`` block; yields the :class:`Replay`.
+def recording(source, labels=None):
+    """Record every backward pass that runs inside the ``with`` block; yields the :class:`Replay`.
 
+    ``source`` is a Network (``labels`` maps layers to names) or an engine Tensor computed from
+    tensors with ``requires_grad=True`` (``labels`` maps names to tensors, as for ``draw_graph``).
     ``with recording(net) as replay: net.backward()`` gives the same gradients as
-    ``net.backward()`` alone, bit for bit; the wrappers are gone after the block.
+    ``net.backward()`` alone, bit for bit; the stand-ins are gone after the block.
     """
-    replay = for_network(net, labels)
-    saved = []
-    for layer in net.layers:
-        for method in _WRAPPED:
-            if not hasattr(layer, method):
-                continue
-            saved.append((layer, method, layer.__dict__.get(method)))
-            original = getattr(layer, method)
-            layer.__dict__[method] = (_wrap_backward(replay, layer, original) if method == "backward"
-                                      else _wrap_accumulate(replay, layer, method, original))
+    if isinstance(source, Tensor):
+        if not source.requires_grad:
+            raise ValueError("recording needs a tensor computed from tensors with requires_grad=True")
+        replay = for_graph(source, labels)
+    else:
+        replay = for_network(source, labels)
+    installed = []
     try:
+        for node, name, stand_in in _stand_ins(source, replay):
+            installed.append((node, name, vars(node).get(name, _NOTHING)))
+            setattr(node, name, stand_in)
         yield replay
     finally:
-        for layer, method, before in reversed(saved):
-            if before is None:
-                del layer.__dict__[method]
+        for node, name, before in reversed(installed):
+            if before is _NOTHING:
+                delattr(node, name)
             else:
-                layer.__dict__[method] = before
+                setattr(node, name, before)
 
 
-def record_backward(net, labels=None) -> Replay:
-    """Record one backward pass of ``net``'s last forward, leaving every ``grad`` as it was.
+def record_backward(source, labels=None, gradient=None) -> Replay:
+    """Record one backward pass, leaving every gradient as it was; returns the :class:`Replay`.
 
-    The pass starts from cleared gradients (so parameter gradients show this pass only);
-    afterwards each layer's gradient buffer holds what it held before.
+    ``source`` is a Network (its last forward; ``labels`` maps layers to names) or an engine
+    Tensor (``labels`` maps names to tensors; ``gradient`` as for ``backward``; the graph is
+    kept). The pass starts from cleared gradients, so the replay shows this pass alone.
     """
+    if isinstance(source, Tensor):
+        return _record_graph(source, labels, gradient)
+    if not hasattr(source, "layers"):
+        raise TypeError(f"record_backward needs a Network or an autograd Tensor, got {type(source).__name__}")
+    return _record_tape(source, labels)
+
+
+def _record_tape(net, labels) -> Replay:
     if not net.layers:
         raise ValueError("record_backward: the network has no layers yet")
     last = net.layers[-1]
     if last.output is None:
         raise RuntimeError(f"record_backward: run forward first (the last layer {last!r} has no output yet)")
-    saved = [(layer, layer._grad, None if layer._grad is None else layer._grad.clone(), layer._grad_is_zero)
-             for layer in net.layers]
+    saved = [(layer, layer.grad, layer.grad.clone()) for layer in net.layers]
     try:
         net.clear_grad()
         with recording(net, labels) as replay:
             net.backward()
     finally:
-        for layer, buffer, contents, is_zero in saved:
-            if buffer is not None:
-                buffer.copy_(contents)
-            layer._grad, layer._grad_is_zero = buffer, is_zero
+        for layer, grad, values in saved:  # the same tensor, with the same values, as before
+            layer.grad = grad.copy_(values)
     return replay
 
 
-__all__ = ["Event", "Replay", "record_backward", "recording", "node_names", "tape_labels", "for_network"]
+def _record_graph(tensor: Tensor, names, gradient) -> Replay:
+    if not tensor.requires_grad:
+        raise ValueError("record_backward needs a Tensor computed from tensors with requires_grad=True")
+    nodes, _ = graph_nodes(tensor)
+    leaves = [n.variable for n in nodes if isinstance(n, AccumulateGrad)]
+    retained = [n.retained() for n in nodes if n.retained is not None and n.retained() is not None]
+    saved = [(t, t.grad) for t in leaves + retained]
+    try:
+        for t in leaves:
+            t.grad = None
+        with recording(tensor, names) as replay:
+            _function.backward(tensor, gradient, retain_graph=True)
+    except RuntimeError as error:
+        raise RuntimeError(f"record_backward: {error}") from None
+    finally:
+        for t, grad in saved:
+            t.grad = grad
+    return replay
+
+
+__all__ = ["Event", "Replay", "record_backward", "recording", "node_names", "tape_labels", "for_network",
+           "for_graph"]

@@ -107,11 +107,7 @@ class BackwardStepper:
         self.net = net_or_tensor
         self.labels = labels
         self._step = 0
-        if hasattr(net_or_tensor, "layers"):
-            self.replay = record_backward(net_or_tensor, labels)
-        else:  # an autograd Tensor: labels maps names to tensors, as for draw_graph
-            from scratchlib.show.graph_replay import record_backward as record_graph
-            self.replay = record_graph(net_or_tensor, labels)
+        self.replay = record_backward(net_or_tensor, labels)  # for a Tensor, labels maps names to tensors
 
     def draw(self, i: int | None = None, ax=None):
         """The graph at step ``i`` (default: the current step); returns the Axes."""
