@@ -11,6 +11,7 @@ with a zero timestamp so that the bytes repeat, plus ``scratchlib/training/datas
 ``scratchlib.training.data.load_mnist()`` checks on every load. Re-running it reproduces the
 committed files byte for byte (with the same zlib; the script says if they differ).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -81,8 +82,10 @@ def main(source: str) -> None:
     OUT.mkdir(exist_ok=True)
     sums = []
     for prefix, rows in (("train", train), ("t10k", test)):
-        for stem, values in ((f"{prefix}-images-idx3-ubyte", pixels[rows].reshape(-1, 28, 28)),
-                             (f"{prefix}-labels-idx1-ubyte", labels[rows])):
+        for stem, values in (
+            (f"{prefix}-images-idx3-ubyte", pixels[rows].reshape(-1, 28, 28)),
+            (f"{prefix}-labels-idx1-ubyte", labels[rows]),
+        ):
             packed = gzip.compress(idx_bytes(values), compresslevel=9, mtime=0)
             path = OUT / f"{stem}.gz"
             if path.exists() and path.read_bytes() != packed:

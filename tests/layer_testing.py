@@ -4,6 +4,7 @@ Each layer test wires the layer to float64 ``Input``s, runs forward, puts an ups
 gradient into ``grad`` with ``accumulate_grad``, runs backward, and compares what the
 inputs received with torch autograd on the same numbers.
 """
+
 from __future__ import annotations
 
 import torch

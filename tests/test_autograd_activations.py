@@ -1,5 +1,6 @@
 """The activations, softmax, permute, comparisons, dropout and numpy operands of scratchlib.autograd
 against torch in float64: forward, backward, finite differences and bad input."""
+
 import math
 import re
 
@@ -155,8 +156,14 @@ def test_comparisons_give_bool_tensors_without_gradient_like_torch(shape, seed, 
     b = {"number": 0.25, "tensor": randn(shape[-1:], seed + 1), "Tensor": randn(shape[-1:], seed + 1)}[other_kind]
     t = Tensor(a.clone(), requires_grad=True)
     other = Tensor(b) if other_kind == "Tensor" else b
-    for ours, theirs in [(t > other, a > b), (t < other, a < b), (t == other, a == b),
-                         (t >= other, a >= b), (t <= other, a <= b), (t != other, a != b)]:
+    for ours, theirs in [
+        (t > other, a > b),
+        (t < other, a < b),
+        (t == other, a == b),
+        (t >= other, a >= b),
+        (t <= other, a <= b),
+        (t != other, a != b),
+    ]:
         assert isinstance(ours, Tensor) and ours.dtype == torch.bool
         assert not ours.requires_grad and ours.grad_fn is None
         assert torch.equal(ours.data, theirs)

@@ -1,4 +1,5 @@
 """scratchlib.show.draw: the pictures of a Network's tape and of the engine's graph, one drawing module."""
+
 import matplotlib.pyplot as plt
 import pytest
 import torch
@@ -16,6 +17,7 @@ def _nodes(ax):
 
 def _weight_decay_mlp():
     from scratchlib.layers import mlp
+
     return mlp([2, 3, 2], regularization=0.01, batch_size=4, generator=torch.Generator().manual_seed(0))
 
 
@@ -40,8 +42,11 @@ def test_draw_network_tells_parameters_data_and_the_weight_decay_branch_apart():
     assert colour["Regularization"] not in (colour["W1"], colour["x"], colour["Linear"])
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["data", "parameter", "operation", "loss", "weight decay"]
-    dashed = [c for c in ax.get_children() if type(c).__name__ == "Annotation"
-              and c.arrow_patch is not None and c.arrow_patch.get_linestyle() != "-"]
+    dashed = [
+        c
+        for c in ax.get_children()
+        if type(c).__name__ == "Annotation" and c.arrow_patch is not None and c.arrow_patch.get_linestyle() != "-"
+    ]
     assert len(dashed) == 4  # W1 -> R1, W2 -> R2, R1 -> Sum, R2 -> Sum
     # the main path runs along row 0, the weight-decay branch along the top row
     pos = draw.network_layout(net)
@@ -53,6 +58,7 @@ def test_draw_network_tells_parameters_data_and_the_weight_decay_branch_apart():
 def test_draw_network_on_given_axes_with_labels_and_highlight():
     from scratchlib.layers import Input, ReLU
     from scratchlib.layers import Network
+
     net = Network()
     x = net.add(Input((2, 3)))
     r = net.add(ReLU(x))
@@ -69,6 +75,7 @@ def test_draw_network_on_given_axes_with_labels_and_highlight():
 
 def _stepped_mlp():
     from scratchlib.layers import mlp
+
     g = torch.Generator().manual_seed(0)
     net = mlp([2, 3, 2], regularization=0.05, batch_size=4, generator=g, dtype=torch.float64)
     net.x.set(torch.randn(4, 2, generator=g, dtype=torch.float64))
@@ -79,6 +86,7 @@ def _stepped_mlp():
 
 def test_draw_network_at_every_step_of_a_replayed_backward():
     from scratchlib.show.replay import record_backward
+
     net = _stepped_mlp()
     replay = record_backward(net)
     pending = []
@@ -156,8 +164,7 @@ def _boxes_on_the_page(ax):
 
 
 def _overlapping(boxes):
-    return [(a.get_text(), b.get_text()) for k, (a, p) in enumerate(boxes) for b, q in boxes[k + 1:]
-            if p.overlaps(q)]
+    return [(a.get_text(), b.get_text()) for k, (a, p) in enumerate(boxes) for b, q in boxes[k + 1 :] if p.overlaps(q)]
 
 
 @pytest.mark.parametrize("stepped", [False, True])

@@ -1,4 +1,5 @@
 """The install's own files agree: Python range, declared imports, licence, binder/ and the guard."""
+
 import ast
 import re
 import sys
@@ -37,8 +38,12 @@ def test_every_third_party_import_is_declared():
     """What scratchlib imports is a dependency; what the tools and tests import, one of [dev]."""
     runtime = {_name(r) for r in PROJECT["dependencies"]}
     dev = runtime | {_name(r) for r in PROJECT["optional-dependencies"]["dev"]}
-    local = {"scratchlib", "teacher", *(p.stem for p in (ROOT / "tests").rglob("*.py")),
-             *(p.stem for p in (ROOT / "tools").glob("*.py"))}
+    local = {
+        "scratchlib",
+        "teacher",
+        *(p.stem for p in (ROOT / "tests").rglob("*.py")),
+        *(p.stem for p in (ROOT / "tools").glob("*.py")),
+    }
     owners = packages_distributions()
     for folder, declared in [("scratchlib", runtime), ("tools", dev), ("tests", dev), ("benchmarks", dev)]:
         third_party = _imports(ROOT / folder) - set(sys.stdlib_module_names) - local
@@ -60,8 +65,11 @@ def test_the_code_is_mit_and_the_data_keeps_its_own_licence():
 
 
 def test_binder_installs_the_project_with_cpu_torch_and_without_the_dev_extra():
-    lines = [l.strip() for l in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
-             if l.strip() and not l.lstrip().startswith("#")]
+    lines = [
+        l.strip()
+        for l in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+        if l.strip() and not l.lstrip().startswith("#")
+    ]
     assert lines == ["--extra-index-url https://download.pytorch.org/whl/cpu", "."]
     python = (ROOT / "binder" / "runtime.txt").read_text().strip()
     minor = int(re.fullmatch(r"python-3\.(\d+)", python).group(1))

@@ -1,4 +1,5 @@
 """load_mnist on tiny IDX files written here (valid, truncated, wrong magic, wrong checksum) and on the embedded subset."""
+
 import gzip
 import hashlib
 import shutil
@@ -84,8 +85,10 @@ def test_truncated_gzip_file(mnist_root):
         mnist.load_mnist("train", root=mnist_root, checksums={})
 
 
-@pytest.mark.parametrize("cut, message", [(1, "holds 2351 \\(truncated\\)"), (2352 + 10, "header cut short"),
-                                          (2352 + 14, "too short for an IDX header")])
+@pytest.mark.parametrize(
+    "cut, message",
+    [(1, "holds 2351 \\(truncated\\)"), (2352 + 10, "header cut short"), (2352 + 14, "too short for an IDX header")],
+)
 def test_truncated_plain_file(tmp_path, cut, message):
     raw = idx(images(3))  # 16 header bytes + 3 * 784 pixels
     write(tmp_path, STEMS[0], raw[:-cut], gz=False)
@@ -97,8 +100,11 @@ def test_truncated_plain_file(tmp_path, cut, message):
 def test_trailing_bytes_are_corrupt(tmp_path):
     write(tmp_path, STEMS[0], idx(images(1)))
     write(tmp_path, STEMS[1], idx(torch.tensor([3])) + b"\x00")
-    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte\.gz: header says shape \(1,\) = 1 bytes, "
-                                         r"file holds 2 \(has trailing bytes\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"train-labels-idx1-ubyte\.gz: header says shape \(1,\) = 1 bytes, "
+        r"file holds 2 \(has trailing bytes\)",
+    ):
         mnist.load_mnist("train", root=tmp_path, checksums={})
 
 

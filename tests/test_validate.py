@@ -1,4 +1,5 @@
 """The one rule for numbers and labels (scratchlib.course.validate), which every module uses."""
+
 import math
 
 import numpy as np
@@ -13,17 +14,20 @@ def test_numbers_of_every_kind_are_numbers(value):
     assert validate.positive("f", "lr", value) == pytest.approx(float(value))
 
 
-@pytest.mark.parametrize("value, error, message", [
-    ("0.1", TypeError, "f: lr must be a number, got str '0.1'"),
-    (True, TypeError, "f: lr must be a number, got bool True"),
-    (np.bool_(True), TypeError, "f: lr must be a number, got bool"),
-    (None, TypeError, "f: lr must be a number, got NoneType None"),
-    (torch.ones(2), TypeError, r"f: lr must be a number, got a tensor of shape \(2,\)"),
-    (0, ValueError, "f: lr must be a positive finite number, got 0"),
-    (-1.5, ValueError, "f: lr must be a positive finite number, got -1.5"),
-    (math.nan, ValueError, "f: lr must be a positive finite number, got nan"),
-    (math.inf, ValueError, "f: lr must be a positive finite number, got inf"),
-])
+@pytest.mark.parametrize(
+    "value, error, message",
+    [
+        ("0.1", TypeError, "f: lr must be a number, got str '0.1'"),
+        (True, TypeError, "f: lr must be a number, got bool True"),
+        (np.bool_(True), TypeError, "f: lr must be a number, got bool"),
+        (None, TypeError, "f: lr must be a number, got NoneType None"),
+        (torch.ones(2), TypeError, r"f: lr must be a number, got a tensor of shape \(2,\)"),
+        (0, ValueError, "f: lr must be a positive finite number, got 0"),
+        (-1.5, ValueError, "f: lr must be a positive finite number, got -1.5"),
+        (math.nan, ValueError, "f: lr must be a positive finite number, got nan"),
+        (math.inf, ValueError, "f: lr must be a positive finite number, got inf"),
+    ],
+)
 def test_everything_else_is_named(value, error, message):
     with pytest.raises(error, match=message):
         validate.positive("f", "lr", value)
@@ -68,7 +72,7 @@ def test_safe_step_decides_exactly_at_the_edge_of_the_floats():
     """The usual path reads only the gradients; a large step is tried entry by entry."""
     biggest = torch.finfo(torch.float32).max
     W = torch.tensor([[biggest, -1.0], [0.5, 2.0]])
-    validate.safe_step("f", [W], [torch.ones(2, 2)], 0.1)      # a finite weight at FLT_MAX stays finite
+    validate.safe_step("f", [W], [torch.ones(2, 2)], 0.1)  # a finite weight at FLT_MAX stays finite
     validate.safe_step("f", [W.clone().fill_(0)], [torch.full((2, 2), 1e31)], 10.0)  # huge, but fits
     with pytest.raises(validate.NonFiniteStep, match=r"parameter 0 non-finite: the step \(step size 1 times"):
         validate.safe_step("f", [W], [torch.tensor([[-1e33, 0.0], [0.0, 0.0]])], 1.0)  # pushes FLT_MAX over

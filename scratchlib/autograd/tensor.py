@@ -9,6 +9,7 @@ for every leaf ``t`` with ``requires_grad=True``.
 Every operator here is one line that hands the work to a :class:`Function` in
 ``scratchlib.autograd.ops``; the graph bookkeeping lives in ``function.py``.
 """
+
 from __future__ import annotations
 
 import weakref
@@ -34,8 +35,7 @@ class Tensor:
             ``None`` for leaves and for results no gradient flows through.
     """
 
-    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "is_leaf", "is_parameter",
-                 "_accumulator", "__weakref__")
+    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "is_leaf", "is_parameter", "_accumulator", "__weakref__")
     # numpy arrays and scalars on the left (np.ones(2) + t, np.float32(2) * t) must not
     # turn the Tensor into an array of objects: opting out of ufuncs makes numpy return
     # NotImplemented, so Python calls our reflected operator (__radd__, __rmul__, ...)
@@ -45,11 +45,12 @@ class Tensor:
     # hashed by identity, as torch's are (a set of tensors, a dict keyed by tensor)
     __hash__ = object.__hash__
 
-    def __init__(self, data, requires_grad: bool = False, is_leaf: bool = True,
-                 is_parameter: bool = False):
+    def __init__(self, data, requires_grad: bool = False, is_leaf: bool = True, is_parameter: bool = False):
         if isinstance(data, Tensor):
-            raise TypeError("Tensor(data) needs a torch.Tensor, a number or a list, got a "
-                            "scratchlib Tensor: use its .data (or .detach())")
+            raise TypeError(
+                "Tensor(data) needs a torch.Tensor, a number or a list, got a "
+                "scratchlib Tensor: use its .data (or .detach())"
+            )
         if isinstance(data, torch.Tensor):
             if data.requires_grad:  # the engine keeps torch's autograd out: no history, no grad
                 data = data.detach()
@@ -108,8 +109,10 @@ class Tensor:
     def __bool__(self) -> bool:
         """The truth of a one-element tensor (``if (a > b):``); torch refuses more elements."""
         if self.data.numel() != 1:
-            raise RuntimeError(f"the truth value of a Tensor with {self.data.numel()} elements is "
-                               "ambiguous: use .all() on .data, or .item() on one element")
+            raise RuntimeError(
+                f"the truth value of a Tensor with {self.data.numel()} elements is "
+                "ambiguous: use .all() on .data, or .item() on one element"
+            )
         return bool(self.data)
 
     def detach(self) -> "Tensor":
@@ -117,7 +120,7 @@ class Tensor:
         return Tensor(self.data)
 
     def __repr__(self) -> str:
-        body = repr(self.data)[len("tensor("):-1]
+        body = repr(self.data)[len("tensor(") : -1]
         if self.grad_fn is not None:
             return f"Tensor({body}, grad_fn=<{self.grad_fn.name()}>)"
         return f"Tensor({body}, requires_grad=True)" if self.requires_grad else f"Tensor({body})"

@@ -6,6 +6,7 @@ tensors the same way (:func:`tensor_text`); what differs between them is only ho
 digits, how many numbers before a tensor is summed up, and the layout. This module
 imports nothing of scratchlib, so every floor can use it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,8 +22,9 @@ def number_text(v, digits: int = 4) -> str:
     return "0" if text == "-0" else text
 
 
-def tensor_text(t, digits: int = 4, limit: int = 4, layout: str = "flat", big: str = "{low} .. {high}",
-                indent: str = "") -> str:
+def tensor_text(
+    t, digits: int = 4, limit: int = 4, layout: str = "flat", big: str = "{low} .. {high}", indent: str = ""
+) -> str:
     """A tensor in a few characters: its numbers when it has at most ``limit``, else ``big``.
 
     ``layout``: "flat" writes ``[1, -2.5, 3]`` whatever the shape (a 0-d tensor bare);

@@ -7,6 +7,7 @@ redraws. The logic lives in :meth:`Explorer.run`, so tests drive it without a br
 set the widgets' values, call ``run()`` (or ``train_button.click()``), read
 ``history``, ``net`` and ``status``. The backward stepper is in :mod:`scratchlib.show.stepper`.
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -55,37 +56,71 @@ class Explorer:
         parse_hidden(hidden)
         validate.number("Explorer", "lr", lr, low=cls.LR_RANGE[0], high=cls.LR_RANGE[1])
         validate.number("Explorer", "epochs", epochs, low=cls.EPOCHS_RANGE[0], high=cls.EPOCHS_RANGE[1], integer=True)
-        validate.number("Explorer", "batch_size", batch_size, low=cls.BATCH_RANGE[0], high=cls.BATCH_RANGE[1],
-                        integer=True)
+        validate.number(
+            "Explorer", "batch_size", batch_size, low=cls.BATCH_RANGE[0], high=cls.BATCH_RANGE[1], integer=True
+        )
         if regularization not in REGULARIZATION:
             raise ValueError(f"Explorer: regularization must be one of {list(REGULARIZATION)}, got {regularization!r}")
         validate.number("Explorer", "seed", seed, low=0, integer=True)
 
-    def __init__(self, dataset: str = "circles", hidden: str = "16", lr: float = 0.3,
-                 regularization: float = 0.0, epochs: int = 100, batch_size: int = 20,
-                 activation: str = "tanh", seed: int = 0, auto: bool = True):
+    def __init__(
+        self,
+        dataset: str = "circles",
+        hidden: str = "16",
+        lr: float = 0.3,
+        regularization: float = 0.0,
+        epochs: int = 100,
+        batch_size: int = 20,
+        activation: str = "tanh",
+        seed: int = 0,
+        auto: bool = True,
+    ):
         self._check_arguments(dataset, hidden, lr, regularization, epochs, batch_size, activation, seed)
         style = {"description_width": "110px"}
         self.dataset = w.Dropdown(options=list(DATASETS), value=dataset, description="data set", style=style)
         self.hidden = w.Text(value=hidden, description="hidden sizes", continuous_update=False, style=style)
-        self.activation = w.Dropdown(options=["tanh", "relu", "sigmoid"], value=activation,
-                                     description="activation", style=style)
-        self.lr = w.FloatLogSlider(value=lr, base=10, min=-3, max=1, step=0.25, description="learning rate",
-                                   continuous_update=False, readout_format=".3g", style=style)
-        self.regularization = w.SelectionSlider(options=REGULARIZATION, value=regularization,
-                                                description="regularization", continuous_update=False,
-                                                style=style)
-        self.epochs = w.IntSlider(value=epochs, min=1, max=500, step=1, description="epochs",
-                                  continuous_update=False, style=style)
-        self.batch_size = w.IntSlider(value=batch_size, min=1, max=100, description="batch size",
-                                      continuous_update=False, style=style)
+        self.activation = w.Dropdown(
+            options=["tanh", "relu", "sigmoid"], value=activation, description="activation", style=style
+        )
+        self.lr = w.FloatLogSlider(
+            value=lr,
+            base=10,
+            min=-3,
+            max=1,
+            step=0.25,
+            description="learning rate",
+            continuous_update=False,
+            readout_format=".3g",
+            style=style,
+        )
+        self.regularization = w.SelectionSlider(
+            options=REGULARIZATION,
+            value=regularization,
+            description="regularization",
+            continuous_update=False,
+            style=style,
+        )
+        self.epochs = w.IntSlider(
+            value=epochs, min=1, max=500, step=1, description="epochs", continuous_update=False, style=style
+        )
+        self.batch_size = w.IntSlider(
+            value=batch_size, min=1, max=100, description="batch size", continuous_update=False, style=style
+        )
         self.seed = w.IntText(value=seed, description="seed", style=style)
         self.auto = w.Checkbox(value=auto, description="retrain on every change")
         self.train_button = w.Button(description="train", button_style="primary")
         self.status = w.HTML()
         self.output = w.Output()
-        self.controls = [self.dataset, self.hidden, self.activation, self.lr, self.regularization,
-                         self.epochs, self.batch_size, self.seed]
+        self.controls = [
+            self.dataset,
+            self.hidden,
+            self.activation,
+            self.lr,
+            self.regularization,
+            self.epochs,
+            self.batch_size,
+            self.seed,
+        ]
         self.train_button.on_click(self.run)
         for control in self.controls:
             control.observe(self._changed, names="value")
@@ -124,12 +159,22 @@ class Explorer:
         classes = int(y.max()) + 1
         strength = float(self.regularization.value)
         generator = torch.Generator().manual_seed(self.seed.value)
-        self.net = mlp([2, *hidden, classes], activation=self.activation.value, regularization=strength,
-                       generator=generator)
+        self.net = mlp(
+            [2, *hidden, classes], activation=self.activation.value, regularization=strength, generator=generator
+        )
         try:
-            self.history = train.train(self.net, x, y, epochs=self.epochs.value, lr=self.lr.value,
-                                       batch_size=min(self.batch_size.value, len(x)), x_val=x_val, y_val=y_val,
-                                       seed=self.seed.value, progress=False)
+            self.history = train.train(
+                self.net,
+                x,
+                y,
+                epochs=self.epochs.value,
+                lr=self.lr.value,
+                batch_size=min(self.batch_size.value, len(x)),
+                x_val=x_val,
+                y_val=y_val,
+                seed=self.seed.value,
+                progress=False,
+            )
         except train.TrainingDiverged as err:
             self.history = err.history
             self.status.value = f"<b>diverged:</b> {err}"
@@ -145,9 +190,11 @@ class Explorer:
     def describe(self) -> str:
         """The last run in one line, numbers rounded."""
         h = self.history
-        text = (f"{self.dataset.value}: hidden {parse_hidden(self.hidden.value)}, lr {self.lr.value:.3g}, "
-                f"regularization {self.regularization.value:g}, {h.epochs} epochs: "
-                f"train accuracy {100 * h.epoch_accuracy[-1]:.1f}%")
+        text = (
+            f"{self.dataset.value}: hidden {parse_hidden(self.hidden.value)}, lr {self.lr.value:.3g}, "
+            f"regularization {self.regularization.value:g}, {h.epochs} epochs: "
+            f"train accuracy {100 * h.epoch_accuracy[-1]:.1f}%"
+        )
         if h.val_accuracy:
             text += f", held-out {100 * h.val_accuracy[-1]:.1f}%"
         return text
@@ -168,4 +215,3 @@ class Explorer:
 
             display(self.figure)
         plt.close(self.figure)
-
