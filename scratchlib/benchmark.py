@@ -27,7 +27,8 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 
@@ -107,8 +108,7 @@ def matmul_floor(batch_size: int, device: str | torch.device = "cpu", lr: float 
 
 def layers_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
     """scratchlib.layers on a scratchlib.layers.network tape."""
-    from scratchlib.layers import Input, Linear, ReLU, SoftmaxCrossEntropy
-    from scratchlib.layers import Network
+    from scratchlib.layers import Input, Linear, Network, ReLU, SoftmaxCrossEntropy
 
     x, y = fixed_batch(batch_size, device)
     net = Network()

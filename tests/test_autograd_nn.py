@@ -271,7 +271,7 @@ def test_mlp_with_batchnorm_trains_like_torch_for_20_steps():
         ref_opt.step()
         assert abs(loss.item() - ref_loss.item()) < 1e-8, f"loss at step {step}"
     for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
-        torch.testing.assert_close(p.data, q.detach(), atol=1e-8, rtol=0, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(p.data, q.detach(), atol=1e-8, rtol=0, msg=lambda m, name=name: f"{name}: {m}")
     torch.testing.assert_close(ours[1].running_mean, ref[1].running_mean, atol=1e-8, rtol=0)
     torch.testing.assert_close(ours[1].running_var, ref[1].running_var, atol=1e-8, rtol=0)
     ours.eval(), ref.eval()

@@ -64,7 +64,7 @@ def test_sgd_rejects_bad_settings():
             optim.SGD([p], lr=lr)
     with pytest.raises(TypeError, match="SGD: lr must be a number, got str"):
         optim.SGD([p], lr="0.1")
-    with pytest.raises(ValueError, match="SGD: momentum must be a finite number >= 0, got -0.5"):
+    with pytest.raises(ValueError, match=re.escape("SGD: momentum must be a finite number >= 0, got -0.5")):
         optim.SGD([p], lr=0.1, momentum=-0.5)
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.SGD([], lr=0.1)

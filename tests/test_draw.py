@@ -4,10 +4,10 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib.show import draw
 from scratchlib.autograd import Tensor
-from scratchlib.show.graph_replay import graph_nodes
+from scratchlib.show import draw
 from scratchlib.show.draw import draw_graph
+from scratchlib.show.graph_replay import graph_nodes
 
 
 def _nodes(ax):
@@ -29,7 +29,7 @@ def test_draw_network_draws_every_layer_and_every_wire():
     assert {"x\n4x2", "y\n4", "W1\n3x2", "b1\n3", "W2\n2x3", "b2\n2", "Linear\n4x3", "ReLU\n4x3"} <= set(texts)
     assert texts.count("Regularization\n$\\lambda$=0.01") == 2
     arrows = [c for c in ax.get_children() if type(c).__name__ == "Annotation" and not c.get_text()]
-    assert len(arrows) == sum(len(l.inputs) for l in net.layers)
+    assert len(arrows) == sum(len(layer.inputs) for layer in net.layers)
     assert ax.get_title() == "weight decay"
     plt.close(ax.figure)
 
@@ -56,8 +56,7 @@ def test_draw_network_tells_parameters_data_and_the_weight_decay_branch_apart():
 
 
 def test_draw_network_on_given_axes_with_labels_and_highlight():
-    from scratchlib.layers import Input, ReLU
-    from scratchlib.layers import Network
+    from scratchlib.layers import Input, Network, ReLU
 
     net = Network()
     x = net.add(Input((2, 3)))

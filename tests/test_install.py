@@ -3,9 +3,10 @@
 import ast
 import re
 import sys
-import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -66,9 +67,9 @@ def test_the_code_is_mit_and_the_data_keeps_its_own_licence():
 
 def test_binder_installs_the_project_with_cpu_torch_and_without_the_dev_extra():
     lines = [
-        l.strip()
-        for l in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
-        if l.strip() and not l.lstrip().startswith("#")
+        line.strip()
+        for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
     ]
     assert lines == ["--extra-index-url https://download.pytorch.org/whl/cpu", "."]
     python = (ROOT / "binder" / "runtime.txt").read_text().strip()

@@ -7,9 +7,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scratchlib.training import data
 from scratchlib.course.check import compare, gradcheck
 from scratchlib.mlp import Linear, MSELoss, NeuralLayer, NeuralNetwork, Sigmoid, Tanh, train
+from scratchlib.training import data
 
 F64 = torch.float64
 # Largest difference to autograd seen over 200 random networks (float64) was 3e-17; 1e-10 is
@@ -188,8 +188,10 @@ def test_hand_worked_gradients():
     loss = net.backward(x, y)
     l3 = math.log(3)
     # Forward, in units of l3/2 and l2 for the hidden pre-activations:
-    #   unit 1: (l3/2)(3, 2, 1).x - 2 l3 -> sample 1: (l3/2)(6 - 2 + 1 - 4) = l3/2, sample 2: (l3/2)(3 + 2 - 2 - 4) = -l3/2
-    #   unit 2: l2 (1, 2, 1).x - 2 l2    -> sample 1: l2 (2 - 2 + 1 - 2) = -l2,     sample 2: l2 (1 + 2 - 2 - 2) = -l2
+    #   unit 1: (l3/2)(3, 2, 1).x - 2 l3 -> sample 1: (l3/2)(6 - 2 + 1 - 4) = l3/2,
+    #                                       sample 2: (l3/2)(3 + 2 - 2 - 4) = -l3/2
+    #   unit 2: l2 (1, 2, 1).x - 2 l2    -> sample 1: l2 (2 - 2 + 1 - 2) = -l2,
+    #                                       sample 2: l2 (1 + 2 - 2 - 2) = -l2
     #   H = tanh = [[1/2, -3/5], [-1/2, -3/5]];  tanh' = 1 - H^2 = [[3/4, 16/25], [3/4, 16/25]]
     #   output: l3 (2 h1 - 5/3 h2 - 1) -> sample 1: l3 (1 + 1 - 1) = l3, sample 2: l3 (-1 + 1 - 1) = -l3
     #   y_hat = [3/4, 1/4];  y_hat - y = [1/4, -3/4];  loss = (1/16 + 9/16) / 2 = 5/16

@@ -42,7 +42,10 @@ def callout(exercise: str) -> re.Pattern:
         rf"check: `make check EX={re.escape(exercise)}` or `scratchlib\.exercises\.check\(\"{re.escape(exercise)}\"\)`"
     )
     # a library exercise names its module and function; a notebook one says which cell
-    where = r"(edit `(?P<file>[^`]+)`, `[\w.]+`|edit the [^·\n]*cell[^·\n]*|edit the training step [^·\n]*|write your derivation in this cell, below)"
+    where = (
+        r"(edit `(?P<file>[^`]+)`, `[\w.]+`|edit the [^·\n]*cell[^·\n]*|edit the training step [^·\n]*"
+        r"|write your derivation in this cell, below)"
+    )
     hint = r"\n\n<details><summary>Hint</summary>\n\n\S.*?\n\n</details>"
     return re.compile(rf"^> \*\*Exercise {re.escape(exercise)}\*\* · {where} · {check}{hint}", re.M | re.S)
 

@@ -2,8 +2,8 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib.training import data
 from scratchlib.show import plots
+from scratchlib.training import data
 
 
 def test_class_predictions_handles_scores_and_probabilities():
@@ -22,7 +22,7 @@ def test_decision_boundary_shades_the_predicted_regions():
     ax = plots.plot_decision_boundary(predict, x, y, resolution=50, title="xor")
     assert ax.get_title() == "xor"
     assert len(ax.collections) >= 3  # the shaded regions and one scatter per class
-    legend = [t for t in ax.get_legend_handles_labels()[1]]
+    legend = list(ax.get_legend_handles_labels()[1])
     assert legend == ["class 0", "class 1"]
     plt.close(ax.figure)
 

@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib.training import data, train
 from scratchlib.layers import mlp
+from scratchlib.training import data, train
 
 
 def blobs(n=30, features=3, classes=4, seed=0, dtype=torch.float64):
@@ -81,7 +81,7 @@ def test_history_adds_up():
     assert h.summary().startswith(f"epoch 2: train loss {h.epoch_loss[-1]:.4f}, accuracy ")
     assert "held-out loss" in h.summary() and train.History().summary() == "no epoch completed"
     loss_ax, accuracy_ax = h.plot(label="lib")
-    assert [l.get_label() for l in loss_ax.get_lines()][1:] == ["lib train", "lib held-out"]
+    assert [line.get_label() for line in loss_ax.get_lines()][1:] == ["lib train", "lib held-out"]
     assert accuracy_ax.get_ylabel() == "accuracy (%)"
     plt.close(loss_ax.figure)
 

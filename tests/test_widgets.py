@@ -84,8 +84,8 @@ def test_widget_tree_holds_every_control():
 
 def test_backward_stepper_is_a_slider_over_a_network():
     # the logic is tested in tests/test_stepper.py (slider, frames, rules) and tests/test_replay.py
-    from scratchlib.show import stepper
     from scratchlib.layers import mlp
+    from scratchlib.show import stepper
 
     net = mlp([2, 3, 2], generator=torch.Generator().manual_seed(0))
     with pytest.raises(RuntimeError, match=r"run forward first"):

@@ -23,8 +23,8 @@ import shutil
 import sys
 import threading
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 #: Seconds the CPU index has to answer before we fall back to the default index.

@@ -12,9 +12,9 @@ import math
 
 import torch
 
-from scratchlib.course import validate
 from scratchlib.autograd.function import Context, Function
 from scratchlib.autograd.tensor import Tensor
+from scratchlib.course import validate
 
 
 class LinearFunction(Function):

@@ -13,9 +13,9 @@ import math
 
 import torch
 
-from scratchlib.course import validate
 from scratchlib.autograd import functional as F
 from scratchlib.autograd.tensor import Tensor
+from scratchlib.course import validate
 
 
 class Module:
@@ -54,13 +54,13 @@ class Module:
             if isinstance(value, Module):
                 yield from value.modules()
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Training mode (BatchNorm uses batch statistics); returns the module."""
         for module in self.modules():
             module.training = mode
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Evaluation mode (BatchNorm uses its running statistics); returns the module."""
         return self.train(False)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from scratchlib.course import validate
 from scratchlib.autograd.tensor import Tensor
+from scratchlib.course import validate
 
 
 def _parameter_list(where: str, params) -> list:

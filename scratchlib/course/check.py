@@ -16,8 +16,9 @@ at ``...`` they raise "exercise k.m is not done yet", and wrong ones are named e
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -201,7 +202,7 @@ def compare(
             )
     atol = validate.non_negative("compare", "atol", atol)
     rtol = validate.non_negative("compare", "rtol", rtol)
-    rows = [_compare_one(str(l), e, a, atol, rtol, source) for l, e, a in zip(labels, expected, actual)]
+    rows = [_compare_one(str(label), e, a, atol, rtol, source) for label, e, a in zip(labels, expected, actual)]
     table = CheckTable(rows, atol, rtol, source)
     if not table.ok:
         _display_if_interactive(table)

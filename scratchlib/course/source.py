@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
@@ -44,7 +44,7 @@ THEME_COLOURS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _jupyter_theme_style():
     """A pygments style whose colours are THEME_COLOURS (plain text keeps the page's colour)."""
     from pygments.style import Style

@@ -9,7 +9,7 @@ the cell, and in tests (Agg backend) nothing is shown at all.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch

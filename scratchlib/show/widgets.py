@@ -10,14 +10,14 @@ set the widgets' values, call ``run()`` (or ``train_button.click()``), read
 
 from __future__ import annotations
 
+import ipywidgets as w
 import matplotlib.pyplot as plt
 import torch
-import ipywidgets as w
 
 from scratchlib.course import validate
-from scratchlib.training import data, train
-from scratchlib.show import plots
 from scratchlib.layers import mlp
+from scratchlib.show import plots
+from scratchlib.training import data, train
 
 #: name -> (function making (x, y) from a seed, whether a second seed gives a held-out set)
 DATASETS = {
@@ -31,7 +31,7 @@ REGULARIZATION = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
 
 def parse_hidden(text: str) -> list[int]:
     """ "16, 8" -> [16, 8]; "" -> [] (no hidden layer); anything else is a ValueError."""
-    parts = [p for p in text.replace(",", " ").split()]
+    parts = text.replace(",", " ").split()
     try:
         sizes = [int(p) for p in parts]
     except ValueError:

@@ -8,7 +8,7 @@ Inputs are rows (batch first): ``x`` has shape (n, features).
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 

@@ -23,9 +23,9 @@ import gzip
 import hashlib
 import struct
 import zlib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Mapping
 
 import torch
 

@@ -10,7 +10,6 @@ import secrets
 import signal
 
 import pytest
-
 from labconfig import NOTEBOOK_DIR, REQUIRED, find_chromium
 from labserver import MARKER, LabServer, kill_marked, processes_with_marker
 

@@ -284,7 +284,8 @@ CONTRAST_JS = r"""(selector) => {
     const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
     const ratio = (hi + 0.05) / (lo + 0.05);
     if (!worst || ratio < worst.ratio) worst = {ratio, text: e.textContent.trim().slice(0, 40),
-                                               color: getComputedStyle(e).color, background: `rgb(${bg.slice(0, 3).map(Math.round)})`};
+                                               color: getComputedStyle(e).color,
+                                               background: `rgb(${bg.slice(0, 3).map(Math.round)})`};
   }
   return {count: els.length, worst};
 }"""

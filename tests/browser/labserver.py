@@ -137,7 +137,7 @@ class LabServer:
             cmd.append("--allow-root")  # a container: JupyterLab refuses root otherwise
         return cmd
 
-    def start(self) -> "LabServer":
+    def start(self) -> LabServer:
         for _attempt in range(3):  # the free port can be taken between our bind and the server's
             self.port = free_port()
             log = open(self.log_path, "ab")
@@ -233,7 +233,7 @@ class LabServer:
         self._kill_group()
         return kill_marked(self.run_id)
 
-    def __enter__(self) -> "LabServer":
+    def __enter__(self) -> LabServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

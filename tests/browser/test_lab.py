@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import labpage
+import pytest
 from labconfig import NOTEBOOK_DIR, RUN_TIMEOUT_S, SCREENSHOT_DIR, VIEWPORT
 
 pytestmark = pytest.mark.browser
