@@ -28,7 +28,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, cast
 
 import torch
 
@@ -62,7 +62,21 @@ def starting_weights(device: str | torch.device = "cpu", seed: int = 0) -> list[
 # [W1, b1, W2, b2] as torch tensors (for the tests that compare implementations).
 
 
-def torch_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
+class Step(Protocol):
+    """One full SGD step when called; ``parameters()``: the current [W1, b1, W2, b2] as torch tensors."""
+
+    parameters: Callable[[], list[torch.Tensor]]
+
+    def __call__(self) -> None: ...
+
+
+def _step(run: Callable[[], None], parameters: Callable[[], list[torch.Tensor]]) -> Step:
+    """``run`` with ``parameters`` attached: a function object takes attributes."""
+    run.parameters = parameters  # type: ignore[attr-defined]  # mypy does not model attributes set on a function
+    return cast(Step, run)
+
+
+def torch_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Step:
     """torch.nn + torch autograd + torch.optim.SGD: the reference."""
     from torch import nn
 
@@ -79,11 +93,10 @@ def torch_step(batch_size: int, device: str | torch.device = "cpu", lr: float = 
         loss_fn(model(x), y).backward()
         opt.step()
 
-    step.parameters = lambda: [p.detach() for p in model.parameters()]
-    return step
+    return _step(step, lambda: [p.detach() for p in model.parameters()])
 
 
-def matmul_floor(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
+def matmul_floor(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Step:
     """The matrix products and bias sums of one step alone, into preallocated outputs."""
     w1, b1, w2, b2 = starting_weights(device)
     x, _ = fixed_batch(batch_size, device)
@@ -102,11 +115,10 @@ def matmul_floor(batch_size: int, device: str | torch.device = "cpu", lr: float 
         torch.mm(dh.T, x, out=dw1)  # dJ/dW1 = dZ1^T X: (256, 784)
         torch.sum(dh, 0, out=db1)  # dJ/db1: (256,)
 
-    step.parameters = lambda: [w1, b1, w2, b2]
-    return step
+    return _step(step, lambda: [w1, b1, w2, b2])
 
 
-def layers_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
+def layers_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Step:
     """scratchlib.layers on a scratchlib.layers.network tape."""
     from scratchlib.layers import Input, Linear, Network, ReLU, SoftmaxCrossEntropy
 
@@ -124,11 +136,11 @@ def layers_step(batch_size: int, device: str | torch.device = "cpu", lr: float =
         net.backward()
         net.step(lr)
 
-    step.parameters = lambda: [p.output for p in (w1, b1, w2, b2)]
-    return step
+    # a Layer's output is typed Tensor | None (None before its first forward); an Input holds its tensor from set()
+    return _step(step, lambda: cast("list[torch.Tensor]", [p.output for p in (w1, b1, w2, b2)]))
 
 
-def autograd_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
+def autograd_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Step:
     """scratchlib.autograd: our engine with its nn and optim."""
     from scratchlib.autograd import Tensor, nn, optim
 
@@ -144,11 +156,10 @@ def autograd_step(batch_size: int, device: str | torch.device = "cpu", lr: float
         loss_fn(model(x), y).backward()
         opt.step()
 
-    step.parameters = lambda: [p.data for p in model.parameters()]
-    return step
+    return _step(step, lambda: [p.data for p in model.parameters()])
 
 
-def mlp_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Callable[[], None]:
+def mlp_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DEFAULT_LR) -> Step:
     """scratchlib.mlp: tanh hidden layer, sigmoid output, MSE against one-hot targets (by design)."""
     from scratchlib.mlp import NeuralNetwork
 
@@ -163,8 +174,7 @@ def mlp_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DE
         net.backward(x, onehot)
         net.step(lr)
 
-    step.parameters = lambda: [t for layer in net.layers for t in (layer.linear.weight, layer.linear.bias)]
-    return step
+    return _step(step, lambda: [t for layer in net.layers for t in (layer.linear.weight, layer.linear.bias)])
 
 
 IMPLEMENTATIONS = {
@@ -230,7 +240,7 @@ def measure(
         for step in steps.values():  # warm up: first calls allocate and pick kernels
             for _ in range(3):
                 step()
-        samples = {name: [] for name in steps}
+        samples: dict[str, list[Timing]] = {name: [] for name in steps}
         for _ in range(repeats):
             order = list(steps)
             rng.shuffle(order)

@@ -145,8 +145,8 @@ def cross_entropy(logits, target) -> Tensor:
     # The label range is read back on the CPU only: on a GPU that would stall every step
     # until the device caught up; there ``gather`` stops on a bad label, as torch's loss does.
     if target.device.type == "cpu":
-        low, high = torch.aminmax(target)
-        low, high = int(low), int(high)
+        extremes = torch.aminmax(target)
+        low, high = int(extremes.min), int(extremes.max)
         if low < 0 or high >= classes:
             bad = low if low < 0 else high
             raise ValueError(

@@ -5,6 +5,8 @@ SGD (with momentum), Adam and AdamW, each giving the same parameters as torch.op
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from scratchlib.autograd.tensor import Tensor
@@ -93,8 +95,10 @@ class Adam(Optimizer):
         self.weight_decay = validate.non_negative(where, "weight_decay", weight_decay)
         super().__init__(where, params)
         self.steps = [0] * len(self.params)  # per parameter, as torch: one without a grad waits
-        self.exp_avg: list[torch.Tensor | None] = [None] * len(self.params)  # m
-        self.exp_avg_sq: list[torch.Tensor | None] = [None] * len(self.params)  # v
+        # m and v: None until the parameter's first gradient, then a tensor. Typed Any, not
+        # Tensor | None: step (displayed as it is in notebook 06) uses them without narrowing.
+        self.exp_avg: list[Any] = [None] * len(self.params)  # m
+        self.exp_avg_sq: list[Any] = [None] * len(self.params)  # v
 
     # notebook 06 shows this source (show_source) in its committed output: keep it as is
     # fmt: off

@@ -80,7 +80,7 @@ class CheckTable:
         return all(r.ok for r in self.rows)
 
     def _cells(self) -> list[tuple[str, ...]]:
-        cells = []
+        cells: list[tuple[str, ...]] = []
         for r in self.rows:
             if r.expected.shape != r.actual.shape:
                 error = f"shape {tuple(r.expected.shape)} vs {tuple(r.actual.shape)}"
@@ -259,10 +259,11 @@ def gradcheck(
                 f"grad_output has shape {tuple(grad_output.shape)}, but fn returned shape {tuple(out.shape)}"
             )
         reference = torch.autograd.grad(out, leaves, grad_output, allow_unused=True)
-    reference = [torch.zeros_like(x) if g is None else g for x, g in zip(leaves, reference)]
+    # autograd gives None for an input fn does not use: its gradient is zero
+    expected = [torch.zeros_like(x) if g is None else g for x, g in zip(leaves, reference)]
     if labels is None:
         labels = [f"d input {i}" for i in range(len(inputs))]
-    return compare(reference, list(grads), labels=labels, atol=atol, rtol=rtol, source=source)
+    return compare(expected, list(grads), labels=labels, atol=atol, rtol=rtol, source=source)
 
 
 def numgrad(

@@ -71,7 +71,7 @@ def strength(owner: str, value: float) -> float:
     return validate.non_negative(owner, "strength", value)
 
 
-def softmax_cross_entropy(logits: Any, target: Any, input_type: type) -> int:
+def softmax_cross_entropy(logits: Any, target: Any, input_type: type[Any]) -> int:
     """logits (batch, classes), target (batch,) integer labels in [0, classes); returns classes.
 
     A target ``Input`` is checked now (unless it still holds its initial zeros) and

@@ -10,6 +10,8 @@ set the widgets' values, call ``run()`` (or ``train_button.click()``), read
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import torch
@@ -18,6 +20,11 @@ from scratchlib.course import validate
 from scratchlib.layers import mlp
 from scratchlib.show import plots
 from scratchlib.training import data, train
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from scratchlib.layers.network import MLP
 
 #: name -> (function making (x, y) from a seed, whether a second seed gives a held-out set)
 DATASETS = {
@@ -124,7 +131,9 @@ class Explorer:
         self.train_button.on_click(self.run)
         for control in self.controls:
             control.observe(self._changed, names="value")
-        self.net = self.history = self.figure = None
+        self.net: MLP | None = None
+        self.history: train.History | None = None
+        self.figure: Figure | None = None
         self.runs = 0
 
     @property
@@ -190,6 +199,7 @@ class Explorer:
     def describe(self) -> str:
         """The last run in one line, numbers rounded."""
         h = self.history
+        assert h is not None, "describe: no run yet"
         text = (
             f"{self.dataset.value}: hidden {parse_hidden(self.hidden.value)}, lr {self.lr.value:.3g}, "
             f"regularization {self.regularization.value:g}, {h.epochs} epochs: "
@@ -202,13 +212,16 @@ class Explorer:
     def _draw(self, x, y) -> None:
         if self.figure is not None:
             plt.close(self.figure)
-        self.figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
-        plots.plot_decision_boundary(self.net.predict, x, y, ax=left, resolution=100, title=self.dataset.value)
-        curves = {"train": self.history.epoch_loss}
-        if self.history.val_loss:
-            curves["held-out"] = self.history.val_loss
+        net, history = self.net, self.history
+        assert net is not None and history is not None  # run draws after a finished training
+        figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+        self.figure = figure
+        plots.plot_decision_boundary(net.predict, x, y, ax=left, resolution=100, title=self.dataset.value)
+        curves = {"train": history.epoch_loss}
+        if history.val_loss:
+            curves["held-out"] = history.val_loss
         plots.plot_losses(curves, ax=right, xlabel="epoch", title="loss")
-        self.figure.tight_layout()
+        figure.tight_layout()
         with self.output:
             self.output.clear_output(wait=True)
             from IPython.display import display

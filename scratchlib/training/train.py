@@ -129,6 +129,7 @@ def _check_data(name: str, x, y, in_features: int, classes: int | None, out_shap
             raise ValueError(f"train: labels for {name} must have shape (n,), got {tuple(y.shape)}")
         validate.labels(f"train: labels for {name}", y, classes)
     else:
+        assert out_shape is not None  # a network without classes has an output shape
         if tuple(y.shape[1:]) != out_shape:
             raise ValueError(
                 f"train: targets for {name} must have shape (n, {', '.join(map(str, out_shape))}), got {tuple(y.shape)}"
@@ -144,7 +145,7 @@ def _is_classifier(net) -> bool:
 
 def _hits(scores: torch.Tensor, y: torch.Tensor) -> int:
     """How many rows of ``scores`` (n, classes) put their largest value on the true class ``y``."""
-    return (scores.argmax(dim=1) == y).sum().item()
+    return int((scores.argmax(dim=1) == y).sum().item())
 
 
 def evaluate(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
@@ -281,7 +282,7 @@ def train(
                     hits = _hits(net.classifications, y_batch)
                     history.step_accuracy.append(hits / len(y_batch))
                     correct += hits
-                if eval_every and x_val is not None and step % eval_every == 0:
+                if eval_every and x_val is not None and y_val is not None and step % eval_every == 0:
                     val_loss, val_accuracy = evaluate(net, x_val, y_val)
                     history.eval_step.append(step)
                     history.eval_loss.append(val_loss)
@@ -291,7 +292,7 @@ def train(
             history.epoch_loss.append(loss_sum / seen)
             if classes is not None:
                 history.epoch_accuracy.append(correct / seen)
-            if x_val is not None:
+            if x_val is not None and y_val is not None:
                 val_loss, val_accuracy = evaluate(net, x_val, y_val)
                 history.val_loss.append(val_loss)
                 if val_accuracy is not None:
