@@ -20,7 +20,9 @@ import torch
 from scratchlib import benchmark as bench
 
 
-def write_csv(path: Path, results, batch_sizes, names) -> None:
+def write_csv(
+    path: Path, results: dict[tuple[str, int], bench.Timing], batch_sizes: list[int], names: list[str]
+) -> None:
     """One row per implementation: wall ms and ratio, CPU ms and ratio, for each batch size."""
     wall, cpu = bench.table(results, batch_sizes, names, "wall"), bench.table(results, batch_sizes, names, "cpu")
     fields = ["implementation"] + [
@@ -37,7 +39,7 @@ def write_csv(path: Path, results, batch_sizes, names) -> None:
             writer.writerow(row)
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks/train_step.py", description=bench.__doc__.splitlines()[0])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 10, 100, 1000])
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")

@@ -88,7 +88,7 @@ def torch_step(batch_size: int, device: str | torch.device = "cpu", lr: float = 
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     x, y = fixed_batch(batch_size, device)
 
-    def step():
+    def step() -> None:
         opt.zero_grad()
         loss_fn(model(x), y).backward()
         opt.step()
@@ -106,7 +106,7 @@ def matmul_floor(batch_size: int, device: str | torch.device = "cpu", lr: float 
     dh = torch.empty(batch_size, HIDDEN, device=device)
     dw1, db1, dw2, db2 = (torch.empty_like(t) for t in (w1, b1, w2, b2))
 
-    def step():
+    def step() -> None:
         torch.addmm(b1, x, w1.T, out=z1)  # forward, layer 1: (B, 256)
         torch.addmm(b2, z1, w2.T, out=z2)  # forward, layer 2: logits (B, 10)
         torch.mm(g.T, z1, out=dw2)  # dJ/dW2 = G^T H: (10, 256)
@@ -130,7 +130,7 @@ def layers_step(batch_size: int, device: str | torch.device = "cpu", lr: float =
     hidden = net.add(ReLU(net.add(Linear(x_in, w1, b1))))
     net.add(SoftmaxCrossEntropy(net.add(Linear(hidden, w2, b2)), target))
 
-    def step():
+    def step() -> None:
         net.clear_grad()
         net.forward()
         net.backward()
@@ -151,7 +151,7 @@ def autograd_step(batch_size: int, device: str | torch.device = "cpu", lr: float
     opt = optim.SGD(model.parameters(), lr=lr)
     x, y = (Tensor(t) for t in fixed_batch(batch_size, device))
 
-    def step():
+    def step() -> None:
         opt.zero_grad()
         loss_fn(model(x), y).backward()
         opt.step()
@@ -170,7 +170,7 @@ def mlp_step(batch_size: int, device: str | torch.device = "cpu", lr: float = DE
     x, y = fixed_batch(batch_size, device)
     onehot = torch.nn.functional.one_hot(y, OUT).to(x.dtype)
 
-    def step():
+    def step() -> None:
         net.backward(x, onehot)
         net.step(lr)
 

@@ -9,12 +9,14 @@ imports nothing of scratchlib, so every floor can use it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 LAYOUTS = ("flat", "nested", "rows")
 
 
-def number_text(v, digits: int = 4) -> str:
+def number_text(v: float, digits: int = 4) -> str:
     """``v`` rounded to ``digits`` significant digits; a rounded negative zero prints as 0."""
     if isinstance(v, int) and not isinstance(v, bool):
         return str(v)  # labels and counts stay whole
@@ -23,7 +25,7 @@ def number_text(v, digits: int = 4) -> str:
 
 
 def tensor_text(
-    t, digits: int = 4, limit: int = 4, layout: str = "flat", big: str = "{low} .. {high}", indent: str = ""
+    t: Any, digits: int = 4, limit: int = 4, layout: str = "flat", big: str = "{low} .. {high}", indent: str = ""
 ) -> str:
     """A tensor in a few characters: its numbers when it has at most ``limit``, else ``big``.
 
