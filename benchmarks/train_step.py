@@ -7,6 +7,7 @@ The command line: it prints the tables and writes them as CSV. What it times (ea
 implementation's step), the interleaved timing and the tables live in
 :mod:`scratchlib.benchmark`, which notebook 06 also uses.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,11 +20,14 @@ import torch
 from scratchlib import benchmark as bench
 
 
-def write_csv(path: Path, results, batch_sizes, names) -> None:
+def write_csv(
+    path: Path, results: dict[tuple[str, int], bench.Timing], batch_sizes: list[int], names: list[str]
+) -> None:
     """One row per implementation: wall ms and ratio, CPU ms and ratio, for each batch size."""
     wall, cpu = bench.table(results, batch_sizes, names, "wall"), bench.table(results, batch_sizes, names, "cpu")
-    fields = ["implementation"] + [f"{clock}_{k}@{b}" for b in batch_sizes
-                                   for clock in ("wall", "cpu") for k in ("ms", "ratio")]
+    fields = ["implementation"] + [
+        f"{clock}_{k}@{b}" for b in batch_sizes for clock in ("wall", "cpu") for k in ("ms", "ratio")
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
@@ -35,17 +39,14 @@ def write_csv(path: Path, results, batch_sizes, names) -> None:
             writer.writerow(row)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/train_step.py",
-                                     description=bench.__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks/train_step.py", description=bench.__doc__.splitlines()[0])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 10, 100, 1000])
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch's intra-op threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=None, help="torch's intra-op threads (default: torch's choice)")
     parser.add_argument("--repeats", type=int, default=15, help="interleaved repetitions (medians)")
     parser.add_argument("--min-seconds", type=float, default=0.05, help="least wall time per sample")
-    parser.add_argument("--only", nargs="+", choices=list(bench.IMPLEMENTATIONS),
-                        default=list(bench.IMPLEMENTATIONS))
+    parser.add_argument("--only", nargs="+", choices=list(bench.IMPLEMENTATIONS), default=list(bench.IMPLEMENTATIONS))
     parser.add_argument("--csv", type=Path, default=Path("build/bench.csv"))
     args = parser.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -53,8 +54,10 @@ def main(argv=None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     names = ["torch"] + [n for n in args.only if n != "torch"]
-    print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
-          f"{args.repeats} interleaved repetitions, medians")
+    print(
+        f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
+        f"{args.repeats} interleaved repetitions, medians"
+    )
     results = bench.measure(args.batch_sizes, names, args.device, args.repeats, args.min_seconds)
     for clock, what in (("wall", "wall time"), ("cpu", "CPU time of this process")):
         print(f"\n{what} per step")

@@ -11,11 +11,11 @@ with a zero timestamp so that the bytes repeat, plus ``scratchlib/training/datas
 ``scratchlib.training.data.load_mnist()`` checks on every load. Re-running it reproduces the
 committed files byte for byte (with the same zlib; the script says if they differ).
 """
+
 from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import struct
 import sys
 import zipfile
@@ -42,7 +42,7 @@ def read_csv_gz(source: Path) -> bytes:
     return source.read_bytes()
 
 
-def parse(raw: bytes):
+def parse(raw: bytes) -> tuple[torch.Tensor, torch.Tensor]:
     rows = [line.split(b",") for line in gzip.decompress(raw).splitlines() if line.strip()]
     table = torch.tensor([[int(v) for v in row] for row in rows], dtype=torch.int64)
     assert table.shape == (5000, 785), table.shape
@@ -52,7 +52,7 @@ def parse(raw: bytes):
     return pixels.to(torch.uint8), labels.to(torch.uint8)
 
 
-def split(labels: torch.Tensor):
+def split(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Row indices of the train and test splits: stratified, then shuffled, all from one seed."""
     g = torch.Generator().manual_seed(SEED)
     train, test = [], []
@@ -61,8 +61,10 @@ def split(labels: torch.Tensor):
         rows = rows[torch.randperm(len(rows), generator=g)]
         test.append(rows[:TEST_PER_CLASS])
         train.append(rows[TEST_PER_CLASS:])
-    train, test = torch.cat(train), torch.cat(test)
-    return train[torch.randperm(len(train), generator=g)], test[torch.randperm(len(test), generator=g)]
+    train_rows, test_rows = torch.cat(train), torch.cat(test)
+    return train_rows[torch.randperm(len(train_rows), generator=g)], test_rows[
+        torch.randperm(len(test_rows), generator=g)
+    ]
 
 
 def idx_bytes(values: torch.Tensor) -> bytes:
@@ -81,8 +83,10 @@ def main(source: str) -> None:
     OUT.mkdir(exist_ok=True)
     sums = []
     for prefix, rows in (("train", train), ("t10k", test)):
-        for stem, values in ((f"{prefix}-images-idx3-ubyte", pixels[rows].reshape(-1, 28, 28)),
-                             (f"{prefix}-labels-idx1-ubyte", labels[rows])):
+        for stem, values in (
+            (f"{prefix}-images-idx3-ubyte", pixels[rows].reshape(-1, 28, 28)),
+            (f"{prefix}-labels-idx1-ubyte", labels[rows]),
+        ):
             packed = gzip.compress(idx_bytes(values), compresslevel=9, mtime=0)
             path = OUT / f"{stem}.gz"
             if path.exists() and path.read_bytes() != packed:

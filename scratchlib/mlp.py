@@ -17,7 +17,7 @@ $W^\top$ as in texts that store the transpose).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

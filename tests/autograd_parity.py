@@ -1,4 +1,5 @@
 """Helpers for the autograd tests: run the same expression in scratchlib.autograd and in torch."""
+
 import torch
 
 from scratchlib.autograd import Tensor

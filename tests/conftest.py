@@ -1,4 +1,5 @@
 """Shared test setup: a headless matplotlib and a hypothesis profile that never flakes."""
+
 import os
 
 import matplotlib
@@ -15,10 +16,10 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 
 # No deadline: a busy 2-core machine must not turn a slow example into a failure.
 # CI is derandomized so that a run is reproducible; locally examples vary.
-settings.register_profile("ci", deadline=None, derandomize=True, max_examples=40,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", deadline=None, max_examples=40,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci", deadline=None, derandomize=True, max_examples=40, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 # tests/teacher_fixture is a tiny course that tests/test_teacher.py builds and grades; its

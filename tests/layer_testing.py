@@ -4,6 +4,7 @@ Each layer test wires the layer to float64 ``Input``s, runs forward, puts an ups
 gradient into ``grad`` with ``accumulate_grad``, runs backward, and compares what the
 inputs received with torch autograd on the same numbers.
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,9 +41,9 @@ def autograd(fn, values, grad_out, differentiable=None):
         differentiable = [v.is_floating_point() for v in values]
     leaves = [v.clone().requires_grad_(d) for v, d in zip(values, differentiable)]
     out = fn(*leaves)
-    wanted = [l for l in leaves if l.requires_grad]
+    wanted = [leaf for leaf in leaves if leaf.requires_grad]
     grads = iter(torch.autograd.grad(out, wanted, grad_out))
-    return out.detach(), [next(grads) if l.requires_grad else None for l in leaves]
+    return out.detach(), [next(grads) if leaf.requires_grad else None for leaf in leaves]
 
 
 def assert_close(actual, expected, tol=TOL):

@@ -1,4 +1,5 @@
 """Modules and fused functions (scratchlib.autograd.nn, .functional) against torch.nn in float64."""
+
 import math
 
 import pytest
@@ -168,13 +169,21 @@ def test_cross_entropy_matches_torch_even_for_huge_logits(batch, classes, seed, 
     g = gen(seed)
     logits = scale * torch.randn(batch, classes, dtype=F64, generator=g)
     target = torch.randint(0, classes, (batch,), generator=g)
-    loss = parity(lambda z: nn.CrossEntropyLoss()(z, target),
-                  lambda z: torch.nn.functional.cross_entropy(z, target), logits, grad_output_seed=seed)
+    loss = parity(
+        lambda z: nn.CrossEntropyLoss()(z, target),
+        lambda z: torch.nn.functional.cross_entropy(z, target),
+        logits,
+        grad_output_seed=seed,
+    )
     assert math.isfinite(loss.item())
     # the same loss composed from elementary ops (log-sum-exp) agrees too
     onehot = torch.nn.functional.one_hot(target, classes).to(F64)
-    parity(lambda z: (z.logsumexp(1) - (z * onehot).sum(1)).mean(),
-           lambda z: torch.nn.functional.cross_entropy(z, target), logits, grad_output_seed=seed)
+    parity(
+        lambda z: (z.logsumexp(1) - (z * onehot).sum(1)).mean(),
+        lambda z: torch.nn.functional.cross_entropy(z, target),
+        logits,
+        grad_output_seed=seed,
+    )
 
 
 def test_cross_entropy_by_hand():
@@ -236,10 +245,12 @@ def test_a_shared_parameter_is_listed_once():
 # ------------------------------------------------ a whole MLP trained against torch.nn
 def test_mlp_with_batchnorm_trains_like_torch_for_20_steps():
     torch.manual_seed(0)
-    ours = nn.Sequential(nn.Linear(6, 8, dtype=F64), nn.BatchNorm1d(8, dtype=F64), nn.ReLU(),
-                         nn.Linear(8, 3, dtype=F64))
-    ref = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(),
-                              torch.nn.Linear(8, 3)).to(F64)
+    ours = nn.Sequential(
+        nn.Linear(6, 8, dtype=F64), nn.BatchNorm1d(8, dtype=F64), nn.ReLU(), nn.Linear(8, 3, dtype=F64)
+    )
+    ref = torch.nn.Sequential(
+        torch.nn.Linear(6, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(), torch.nn.Linear(8, 3)
+    ).to(F64)
     with torch.no_grad():
         for p, q in zip(ours.parameters(), ref.parameters()):
             q.copy_(p.data)
@@ -260,7 +271,7 @@ def test_mlp_with_batchnorm_trains_like_torch_for_20_steps():
         ref_opt.step()
         assert abs(loss.item() - ref_loss.item()) < 1e-8, f"loss at step {step}"
     for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
-        torch.testing.assert_close(p.data, q.detach(), atol=1e-8, rtol=0, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(p.data, q.detach(), atol=1e-8, rtol=0, msg=lambda m, name=name: f"{name}: {m}")
     torch.testing.assert_close(ours[1].running_mean, ref[1].running_mean, atol=1e-8, rtol=0)
     torch.testing.assert_close(ours[1].running_var, ref[1].running_var, atol=1e-8, rtol=0)
     ours.eval(), ref.eval()
@@ -270,8 +281,9 @@ def test_mlp_with_batchnorm_trains_like_torch_for_20_steps():
 
 def test_everything_stays_on_the_device_of_the_data():
     # the "meta" device has shapes but no numbers: any tensor made on the CPU by mistake would clash
-    model = nn.Sequential(nn.Linear(5, 4, device="meta"), nn.BatchNorm1d(4, device="meta"), nn.ReLU(),
-                          nn.Linear(4, 3, device="meta"))
+    model = nn.Sequential(
+        nn.Linear(5, 4, device="meta"), nn.BatchNorm1d(4, device="meta"), nn.ReLU(), nn.Linear(4, 3, device="meta")
+    )
     x = Tensor(torch.empty(6, 5, device="meta"))
     out = (model(x).exp() * 2.0 + 1.0).logsumexp(1).sum()
     out.backward()

@@ -1,4 +1,5 @@
 """Every elementary op, forward and backward, against torch autograd in float64 (scratchlib.autograd.ops)."""
+
 import re
 
 import pytest
@@ -23,7 +24,7 @@ def broadcast_pair(draw):
     """Two shapes that broadcast: the second drops leading dims and turns some sizes into 1."""
     a = draw(shapes(max_dims=3))
     keep = draw(st.integers(0, len(a)))
-    b = [1 if draw(st.booleans()) else s for s in a[len(a) - keep:]]
+    b = [1 if draw(st.booleans()) else s for s in a[len(a) - keep :]]
     return (a, tuple(b)) if draw(st.booleans()) else (tuple(b), a)
 
 
@@ -72,11 +73,11 @@ UNARY = {  # name: (ours, torch's, needs positive input)
     "log": (lambda x: x.log(), lambda x: x.log(), True),
     "relu": (lambda x: x.relu(), lambda x: x.relu(), False),
     "T": (lambda x: x.T, lambda x: x.permute(tuple(reversed(range(x.dim())))), False),
-    "square": (lambda x: x ** 2, lambda x: x ** 2, False),
-    "cube": (lambda x: x ** 3, lambda x: x ** 3, False),
-    "sqrt": (lambda x: x ** 0.5, lambda x: x ** 0.5, True),
-    "pow -1.5": (lambda x: x ** -1.5, lambda x: x ** -1.5, True),
-    "pow 0": (lambda x: x ** 0, lambda x: x ** 0, False),
+    "square": (lambda x: x**2, lambda x: x**2, False),
+    "cube": (lambda x: x**3, lambda x: x**3, False),
+    "sqrt": (lambda x: x**0.5, lambda x: x**0.5, True),
+    "pow -1.5": (lambda x: x**-1.5, lambda x: x**-1.5, True),
+    "pow 0": (lambda x: x**0, lambda x: x**0, False),
     "mean": (lambda x: x.mean(), lambda x: x.mean(), False),
 }
 
@@ -104,24 +105,36 @@ def shape_and_axis(draw):
 def test_sum_matches_torch(shape_axis, keepdims, seed):
     shape, axis = shape_axis
     dims = tuple(range(len(shape))) if axis is None else axis
-    parity(lambda x: x.sum(axis, keepdims), lambda x: x.sum(dim=dims, keepdim=keepdims),
-           randn(shape, seed), grad_output_seed=seed)
+    parity(
+        lambda x: x.sum(axis, keepdims),
+        lambda x: x.sum(dim=dims, keepdim=keepdims),
+        randn(shape, seed),
+        grad_output_seed=seed,
+    )
 
 
 @given(shape_axis=shape_and_axis(), keepdims=st.booleans(), seed=seeds)
 def test_mean_over_an_axis_matches_torch(shape_axis, keepdims, seed):
     shape, axis = shape_axis
     dims = tuple(range(len(shape))) if axis is None else axis
-    parity(lambda x: x.mean(axis, keepdims), lambda x: x.mean(dim=dims, keepdim=keepdims),
-           randn(shape, seed), grad_output_seed=seed)
+    parity(
+        lambda x: x.mean(axis, keepdims),
+        lambda x: x.mean(dim=dims, keepdim=keepdims),
+        randn(shape, seed),
+        grad_output_seed=seed,
+    )
 
 
 @given(shape_axis=shape_and_axis(), keepdims=st.booleans(), seed=seeds, scale=st.sampled_from([1.0, 1000.0]))
 def test_logsumexp_matches_torch_even_for_huge_values(shape_axis, keepdims, seed, scale):
     shape, axis = shape_axis
     dims = tuple(range(len(shape))) if axis is None else axis
-    out = parity(lambda x: x.logsumexp(axis, keepdims), lambda x: torch.logsumexp(x, dim=dims, keepdim=keepdims),
-                 scale * randn(shape, seed), grad_output_seed=seed)
+    out = parity(
+        lambda x: x.logsumexp(axis, keepdims),
+        lambda x: torch.logsumexp(x, dim=dims, keepdim=keepdims),
+        scale * randn(shape, seed),
+        grad_output_seed=seed,
+    )
     assert torch.isfinite(out.data).all()
 
 
@@ -137,7 +150,7 @@ def test_reshape_matches_torch(shape, seed, flat_first):
 def matmul_shapes(draw):
     n, k, m = draw(st.integers(1, 5)), draw(st.integers(1, 5)), draw(st.integers(1, 5))
     batch = draw(shapes(max_dims=2))
-    batch_b = tuple(1 if draw(st.booleans()) else s for s in batch)[draw(st.integers(0, len(batch))):]
+    batch_b = tuple(1 if draw(st.booleans()) else s for s in batch)[draw(st.integers(0, len(batch))) :]
     return batch + (n, k), batch_b + (k, m)
 
 
@@ -170,19 +183,21 @@ def test_hand_worked_expression():
 def test_sum_to_shape_undoes_broadcasting():
     grad = torch.arange(24.0).reshape(4, 2, 3)
     # (2, 1) broadcast to (4, 2, 3): sum over dimension 0 and over the last one
-    assert_close(sum_to_shape(grad, torch.Size([2, 1])).double(),
-                 grad.sum(0).sum(1, keepdim=True).double())
+    assert_close(sum_to_shape(grad, torch.Size([2, 1])).double(), grad.sum(0).sum(1, keepdim=True).double())
     assert sum_to_shape(grad, grad.shape) is grad
     assert sum_to_shape(grad, torch.Size([])).item() == grad.sum().item()
 
 
-@pytest.mark.parametrize("expr, shapes_, op", [
-    (lambda a, b: a + b, [(2, 3), (4,)], "Add"),
-    (lambda a, b: a * b, [(2, 3), (3, 2)], "Mul"),
-    (lambda a, b: a - b, [(5,), (2,)], "Sub"),
-    (lambda a, b: a / b, [(2, 3), (2,)], "Div"),
-    (lambda a, b: a @ b, [(2, 3), (4, 5)], "MatMul"),
-])
+@pytest.mark.parametrize(
+    "expr, shapes_, op",
+    [
+        (lambda a, b: a + b, [(2, 3), (4,)], "Add"),
+        (lambda a, b: a * b, [(2, 3), (3, 2)], "Mul"),
+        (lambda a, b: a - b, [(5,), (2,)], "Sub"),
+        (lambda a, b: a / b, [(2, 3), (2,)], "Div"),
+        (lambda a, b: a @ b, [(2, 3), (4, 5)], "MatMul"),
+    ],
+)
 def test_incompatible_shapes_are_a_clear_error(expr, shapes_, op):
     a, b = (Tensor(torch.randn(s), requires_grad=True) for s in shapes_)
     with pytest.raises(ValueError, match=re.escape(f"{op} got incompatible inputs ({shapes_[0]}, {shapes_[1]})")):
@@ -230,8 +245,10 @@ def test_every_op_agrees_with_finite_differences(name):
     leaves = [Tensor(t.clone(), requires_grad=True) for t in inputs]
     (ours(*leaves) * G).sum().backward()
     for i, t in enumerate(inputs):
+
         def J(v, i=i):
             args = [Tensor(v if j == i else u) for j, u in enumerate(inputs)]
             return (ours(*args) * G).sum().item()
+
         numeric = numerical_gradient(J, t.clone())
         torch.testing.assert_close(leaves[i].grad, numeric, atol=1e-7, rtol=1e-7)

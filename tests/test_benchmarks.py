@@ -1,5 +1,6 @@
 """The benchmark harness (scratchlib.benchmark, and its command line benchmarks/train_step.py): it times the
 same work everywhere and reports ratios to torch."""
+
 import collections
 import importlib.util
 from pathlib import Path
@@ -60,13 +61,24 @@ def _ops(step) -> collections.Counter:
 def test_matmul_floor_is_the_products_and_bias_sums_of_a_real_step_and_nothing_else():
     products = ("aten::addmm", "aten::mm", "aten::sum")
     torch_ops, floor_ops = _ops(bench.torch_step(8)), _ops(bench.matmul_floor(8))
-    assert {k: floor_ops[k] for k in products} == {k: torch_ops[k] for k in products} == {
-        "aten::addmm": 2, "aten::mm": 3, "aten::sum": 2}
+    assert (
+        {k: floor_ops[k] for k in products}
+        == {k: torch_ops[k] for k in products}
+        == {"aten::addmm": 2, "aten::mm": 3, "aten::sum": 2}
+    )
     # nothing else computes: what is left are views and the copies of `out=` into the buffers
     others = set(floor_ops) - set(products)
-    assert others <= {"aten::as_strided", "aten::copy_", "aten::expand", "aten::fill_",
-                      "aten::numpy_T", "aten::permute", "aten::resolve_conj", "aten::t",
-                      "aten::transpose"}, others
+    assert others <= {
+        "aten::as_strided",
+        "aten::copy_",
+        "aten::expand",
+        "aten::fill_",
+        "aten::numpy_T",
+        "aten::permute",
+        "aten::resolve_conj",
+        "aten::t",
+        "aten::transpose",
+    }, others
     assert "aten::relu" not in floor_ops and "aten::add_" not in floor_ops and "aten::_foreach_add_" not in floor_ops
 
 
@@ -93,8 +105,24 @@ def test_measure_and_table_report_ratios_against_torch():
 
 def test_main_writes_csv(tmp_path, capsys):
     out = tmp_path / "bench.csv"
-    assert command_line().main(["--batch-sizes", "2", "--repeats", "1", "--min-seconds", "0.001",
-                       "--only", "torch", "matmul floor", "--csv", str(out)]) == 0
+    assert (
+        command_line().main(
+            [
+                "--batch-sizes",
+                "2",
+                "--repeats",
+                "1",
+                "--min-seconds",
+                "0.001",
+                "--only",
+                "torch",
+                "matmul floor",
+                "--csv",
+                str(out),
+            ]
+        )
+        == 0
+    )
     lines = out.read_text().splitlines()
     assert lines[0] == "implementation,wall_ms@2,wall_ratio@2,cpu_ms@2,cpu_ratio@2"
     assert lines[1].startswith("torch,") and lines[1].split(",")[2] == lines[1].split(",")[4] == "1.0"

@@ -5,15 +5,15 @@ from scratchlib.course.check import compare, gradcheck
 
 
 def test_compare_passes_and_prints_a_stable_table():
-    table = compare([0.5, [[1.0, -2.0]]], [0.5 + 1e-13, torch.tensor([[1.0, -2.0]])],
-                    labels=["loss", "dW"])
+    table = compare([0.5, [[1.0, -2.0]]], [0.5 + 1e-13, torch.tensor([[1.0, -2.0]])], labels=["loss", "dW"])
     assert table.ok
     assert repr(table) == (
         "quantity  hand     computed  max |error|  pass\n"
         "--------  -------  --------  -----------  ----\n"
         "loss      0.5      0.5       < 1e-12      yes\n"
         "dW        [1, -2]  [1, -2]   < 1e-12      yes\n"
-        "2/2 match (atol=1e-06, rtol=1e-05)")
+        "2/2 match (atol=1e-06, rtol=1e-05)"
+    )
     html = table._repr_html_()
     assert "<table>" in html and html.count("<tr") == 3
 
@@ -57,16 +57,14 @@ def test_gradcheck_accepts_the_right_gradient_and_rejects_a_wrong_one():
     table = gradcheck(lambda a, b: a @ b.T, [x, w], [dx, dw], grad_output=grad_out, labels=["dx", "dW"])
     assert table.ok
     with pytest.raises(AssertionError, match="mismatch in dW"):
-        gradcheck(lambda a, b: a @ b.T, [x, w], [dx, dw.T.T * 1.0000001], grad_output=grad_out,
-                  labels=["dx", "dW"])
+        gradcheck(lambda a, b: a @ b.T, [x, w], [dx, dw.T.T * 1.0000001], grad_output=grad_out, labels=["dx", "dW"])
     with pytest.raises(AssertionError, match="mismatch in dx"):
-        gradcheck(lambda a, b: a @ b.T, [x, w], [grad_out @ w.abs(), dw], grad_output=grad_out,
-                  labels=["dx", "dW"])
+        gradcheck(lambda a, b: a @ b.T, [x, w], [grad_out @ w.abs(), dw], grad_output=grad_out, labels=["dx", "dW"])
 
 
 def test_gradcheck_scalar_output_and_bad_grad_output():
     x = torch.tensor([1.0, -2.0, 3.0])
-    gradcheck(lambda a: (a ** 2).sum(), [x], [2 * x])
+    gradcheck(lambda a: (a**2).sum(), [x], [2 * x])
     with pytest.raises(ValueError, match="pass grad_output"):
         gradcheck(lambda a: a * 2, [x], [x])
     with pytest.raises(ValueError, match="grad_output has shape"):
@@ -92,8 +90,12 @@ def test_compare_an_exercise_left_at_ellipsis_says_it_is_not_done():
 
 def test_compare_names_each_wrong_entry_and_by_how_much():
     with pytest.raises(AssertionError) as info:
-        compare([[[0.25, 0.0, -0.5], [-0.125, 0.0, 0.25]]], [torch.tensor([[0.25, 0.5, -0.5], [-0.125, 0.0, 0.0]])],
-                labels=["dJ/dW2"], exercise="3.6")
+        compare(
+            [[[0.25, 0.0, -0.5], [-0.125, 0.0, 0.25]]],
+            [torch.tensor([[0.25, 0.5, -0.5], [-0.125, 0.0, 0.0]])],
+            labels=["dJ/dW2"],
+            exercise="3.6",
+        )
     message = str(info.value)
     assert message.startswith("exercise 3.6: mismatch in dJ/dW2:\n")
     assert "  dJ/dW2[0, 1]: hand 0, computed 0.5, off by 0.5\n" in message
@@ -133,7 +135,7 @@ def test_numgrad_matches_autograd_in_float64_on_random_shapes():
         w = torch.randn(3, cols, generator=g, dtype=torch.float64)
 
         def f(x, w):
-            return (torch.tanh(x @ w.T) ** 2).sum() + (w ** 3).sum()
+            return (torch.tanh(x @ w.T) ** 2).sum() + (w**3).sum()
 
         dx, dw = numgrad(f, x, w)
         xr, wr = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
@@ -147,9 +149,9 @@ def test_numgrad_on_hand_numbers_and_bad_input():
     from scratchlib.course.check import numgrad
 
     # f(a, b) = a^2 b + 3b: df/da = 2ab = -12, df/db = a^2 + 3 = 12 at (3, -2)
-    da, db = numgrad(lambda a, b: a ** 2 * b + 3 * b, torch.tensor(3.0), torch.tensor(-2.0))
+    da, db = numgrad(lambda a, b: a**2 * b + 3 * b, torch.tensor(3.0), torch.tensor(-2.0))
     assert abs(da.item() + 12) < 1e-8 and abs(db.item() - 12) < 1e-8
-    single = numgrad(lambda v: (v ** 2).sum(), [1.0, -0.5])   # lists are taken too; one tensor in, one out
+    single = numgrad(lambda v: (v**2).sum(), [1.0, -0.5])  # lists are taken too; one tensor in, one out
     assert torch.allclose(single, torch.tensor([2.0, -1.0], dtype=torch.float64), atol=1e-8, rtol=0)
     with pytest.raises(ValueError, match=r"numgrad: f must return one number, got shape \(2,\)"):
         numgrad(lambda v: v * 2, [1.0, 2.0])

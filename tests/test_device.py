@@ -1,4 +1,5 @@
 """The layer library and the engine compute on whatever device their tensors live on."""
+
 import pytest
 import torch
 
@@ -20,8 +21,10 @@ def test_a_training_step_stays_on_the_meta_device(name):
     assert [tuple(p.shape) for p in params] == [(256, 784), (256,), (10, 256), (10,)]
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(),
-                    reason="no CUDA GPU on this machine: the CUDA path is covered by the 'meta' test above")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason="no CUDA GPU on this machine: the CUDA path is covered by the 'meta' test above",
+)
 @pytest.mark.parametrize("name", OURS)
 @pytest.mark.parametrize("batch_size", [1, 32])
 def test_training_on_cuda_gives_the_cpu_results(name, batch_size):

@@ -1,12 +1,13 @@
 """scratchlib.show.draw: the pictures of a Network's tape and of the engine's graph, one drawing module."""
+
 import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib.show import draw
 from scratchlib.autograd import Tensor
-from scratchlib.show.graph import graph_nodes
+from scratchlib.show import draw
 from scratchlib.show.draw import draw_graph
+from scratchlib.show.graph import graph_nodes
 
 
 def _nodes(ax):
@@ -16,6 +17,7 @@ def _nodes(ax):
 
 def _weight_decay_mlp():
     from scratchlib.layers import mlp
+
     return mlp([2, 3, 2], regularization=0.01, batch_size=4, generator=torch.Generator().manual_seed(0))
 
 
@@ -27,7 +29,7 @@ def test_draw_network_draws_every_layer_and_every_wire():
     assert {"x\n4x2", "y\n4", "W1\n3x2", "b1\n3", "W2\n2x3", "b2\n2", "Linear\n4x3", "ReLU\n4x3"} <= set(texts)
     assert texts.count("Regularization\n$\\lambda$=0.01") == 2
     arrows = [c for c in ax.get_children() if type(c).__name__ == "Annotation" and not c.get_text()]
-    assert len(arrows) == sum(len(l.inputs) for l in net.layers)
+    assert len(arrows) == sum(len(layer.inputs) for layer in net.layers)
     assert ax.get_title() == "weight decay"
     plt.close(ax.figure)
 
@@ -40,8 +42,11 @@ def test_draw_network_tells_parameters_data_and_the_weight_decay_branch_apart():
     assert colour["Regularization"] not in (colour["W1"], colour["x"], colour["Linear"])
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["data", "parameter", "operation", "loss", "weight decay"]
-    dashed = [c for c in ax.get_children() if type(c).__name__ == "Annotation"
-              and c.arrow_patch is not None and c.arrow_patch.get_linestyle() != "-"]
+    dashed = [
+        c
+        for c in ax.get_children()
+        if type(c).__name__ == "Annotation" and c.arrow_patch is not None and c.arrow_patch.get_linestyle() != "-"
+    ]
     assert len(dashed) == 4  # W1 -> R1, W2 -> R2, R1 -> Sum, R2 -> Sum
     # the main path runs along row 0, the weight-decay branch along the top row
     pos = draw.network_layout(net)
@@ -51,8 +56,8 @@ def test_draw_network_tells_parameters_data_and_the_weight_decay_branch_apart():
 
 
 def test_draw_network_on_given_axes_with_labels_and_highlight():
-    from scratchlib.layers import Input, ReLU
-    from scratchlib.layers import Network
+    from scratchlib.layers import Input, Network, ReLU
+
     net = Network()
     x = net.add(Input((2, 3)))
     r = net.add(ReLU(x))
@@ -69,6 +74,7 @@ def test_draw_network_on_given_axes_with_labels_and_highlight():
 
 def _stepped_mlp():
     from scratchlib.layers import mlp
+
     g = torch.Generator().manual_seed(0)
     net = mlp([2, 3, 2], regularization=0.05, batch_size=4, generator=g, dtype=torch.float64)
     net.x.set(torch.randn(4, 2, generator=g, dtype=torch.float64))
@@ -79,6 +85,7 @@ def _stepped_mlp():
 
 def test_draw_network_at_every_step_of_a_replayed_backward():
     from scratchlib.show.replay import record_backward
+
     net = _stepped_mlp()
     replay = record_backward(net)
     pending = []
@@ -156,8 +163,7 @@ def _boxes_on_the_page(ax):
 
 
 def _overlapping(boxes):
-    return [(a.get_text(), b.get_text()) for k, (a, p) in enumerate(boxes) for b, q in boxes[k + 1:]
-            if p.overlaps(q)]
+    return [(a.get_text(), b.get_text()) for k, (a, p) in enumerate(boxes) for b, q in boxes[k + 1 :] if p.overlaps(q)]
 
 
 @pytest.mark.parametrize("stepped", [False, True])

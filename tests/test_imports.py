@@ -6,6 +6,7 @@ import may go sideways or down, never up) and the "never" rules (what a package 
 reach through any path of imports). The engine's core modules import each other by design,
 so ``scratchlib.autograd.*`` counts as one node when cycles are looked for.
 """
+
 from __future__ import annotations
 
 import ast
@@ -73,8 +74,10 @@ def imported(tree: ast.AST, here: str, modules: set[str] = frozenset()) -> set[s
 def graph() -> dict[str, set[str]]:
     """module -> the scratchlib modules it imports (itself left out)."""
     modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    return {name: {m for m in imported(ast.parse(path.read_text()), name, set(modules)) if m in modules} - {name}
-            for name, path in modules.items()}
+    return {
+        name: {m for m in imported(ast.parse(path.read_text()), name, set(modules)) if m in modules} - {name}
+        for name, path in modules.items()
+    }
 
 
 def floor_of(module: str, floors: dict[str, int]) -> int:
@@ -84,14 +87,15 @@ def floor_of(module: str, floors: dict[str, int]) -> int:
 
 
 def upward_edges(edges: dict[str, set[str]], floors: dict[str, int]) -> set[tuple[str, str]]:
-    return {(a, b) for a, targets in edges.items() for b in targets
-            if floor_of(b, floors) > floor_of(a, floors)}
+    return {(a, b) for a, targets in edges.items() for b in targets if floor_of(b, floors) > floor_of(a, floors)}
 
 
 def engine_as_one(edges: dict[str, set[str]]) -> dict[str, set[str]]:
     """The same graph with the engine's modules merged into one node."""
+
     def node(m: str) -> str:
         return ENGINE if matches(m, ENGINE + ".*") else m
+
     merged: dict[str, set[str]] = {}
     for a, targets in edges.items():
         merged.setdefault(node(a), set()).update({node(b) for b in targets} - {node(a)})
@@ -179,23 +183,31 @@ def test_nothing_reaches_what_the_architecture_forbids():
 
 def test_the_checks_catch_a_planted_upward_edge_cycle_and_reach():
     floors, never = read_architecture()
-    edges = {"scratchlib.course.check": {"scratchlib.layers.base"},
-             "scratchlib.layers.base": {"scratchlib.course.check"}}
+    edges = {
+        "scratchlib.course.check": {"scratchlib.layers.base"},
+        "scratchlib.layers.base": {"scratchlib.course.check"},
+    }
     assert upward_edges(edges, floors) == {("scratchlib.course.check", "scratchlib.layers.base")}
     assert cycles(edges) == [["scratchlib.course.check", "scratchlib.layers.base"]]
-    reach = {"scratchlib.autograd.nn": {"scratchlib.course.check"},
-             "scratchlib.course.check": {"scratchlib.layers.base"}}
+    reach = {
+        "scratchlib.autograd.nn": {"scratchlib.course.check"},
+        "scratchlib.course.check": {"scratchlib.layers.base"},
+    }
     assert forbidden_reach(reach, never) == {("scratchlib.autograd.nn", "scratchlib.layers.base")}
     # the engine's own loop is one node, a loop through another module is still a cycle
-    engine_loop = {"scratchlib.autograd.tensor": {"scratchlib.autograd.ops"},
-                   "scratchlib.autograd.ops": {"scratchlib.autograd.tensor"}}
+    engine_loop = {
+        "scratchlib.autograd.tensor": {"scratchlib.autograd.ops"},
+        "scratchlib.autograd.ops": {"scratchlib.autograd.tensor"},
+    }
     assert cycles(engine_as_one(engine_loop)) == []
 
 
 def test_a_table_is_read_from_its_own_section_only():
-    text = ("## Floors, top first\n\n| floor | modules | x |\n|---|---|---|\n| 2 | `scratchlib.a.*` | y |\n"
-            "| 1 | `scratchlib` | z |\n\n## Never\n\n| from | must not reach | why |\n|---|---|---|\n"
-            "| `scratchlib.a.*` | `scratchlib.b` | w |\n")
+    text = (
+        "## Floors, top first\n\n| floor | modules | x |\n|---|---|---|\n| 2 | `scratchlib.a.*` | y |\n"
+        "| 1 | `scratchlib` | z |\n\n## Never\n\n| from | must not reach | why |\n|---|---|---|\n"
+        "| `scratchlib.a.*` | `scratchlib.b` | w |\n"
+    )
     floors, never = read_architecture(text)
     assert floors == {"scratchlib.a.*": 2, "scratchlib": 1}
     assert never == [("scratchlib.a.*", ["scratchlib.b"])]

@@ -1,10 +1,12 @@
 """The install's own files agree: Python range, declared imports, licence, binder/ and the guard."""
+
 import ast
 import re
 import sys
-import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -37,8 +39,12 @@ def test_every_third_party_import_is_declared():
     """What scratchlib imports is a dependency; what the tools and tests import, one of [dev]."""
     runtime = {_name(r) for r in PROJECT["dependencies"]}
     dev = runtime | {_name(r) for r in PROJECT["optional-dependencies"]["dev"]}
-    local = {"scratchlib", "teacher", *(p.stem for p in (ROOT / "tests").rglob("*.py")),
-             *(p.stem for p in (ROOT / "tools").glob("*.py"))}
+    local = {
+        "scratchlib",
+        "teacher",
+        *(p.stem for p in (ROOT / "tests").rglob("*.py")),
+        *(p.stem for p in (ROOT / "tools").glob("*.py")),
+    }
     owners = packages_distributions()
     for folder, declared in [("scratchlib", runtime), ("tools", dev), ("tests", dev), ("benchmarks", dev)]:
         third_party = _imports(ROOT / folder) - set(sys.stdlib_module_names) - local
@@ -60,8 +66,11 @@ def test_the_code_is_mit_and_the_data_keeps_its_own_licence():
 
 
 def test_binder_installs_the_project_with_cpu_torch_and_without_the_dev_extra():
-    lines = [l.strip() for l in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
-             if l.strip() and not l.lstrip().startswith("#")]
+    lines = [
+        line.strip()
+        for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     assert lines == ["--extra-index-url https://download.pytorch.org/whl/cpu", "."]
     python = (ROOT / "binder" / "runtime.txt").read_text().strip()
     minor = int(re.fullmatch(r"python-3\.(\d+)", python).group(1))

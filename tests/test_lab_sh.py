@@ -1,4 +1,5 @@
 """tools/lab.sh (make lab): its options, and the URL it prints opening notebook 01 with a token."""
+
 import os
 import re
 import shlex
@@ -18,8 +19,9 @@ FIRST = "/lab/tree/notebooks/01_forward_equations.ipynb"
 
 
 def dry_run(*options, env=None):
-    run = subprocess.run(["bash", str(LAB), "--dry-run", *options], capture_output=True, text=True,
-                         env={**os.environ, **(env or {})})
+    run = subprocess.run(
+        ["bash", str(LAB), "--dry-run", *options], capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     assert run.returncode == 0, run.stderr
     *said, command = run.stdout.strip().splitlines()
     return said, shlex.split(command)
@@ -41,8 +43,9 @@ def test_host_port_and_venv_options_for_a_container():
     assert any("every address" in line and "token" in line for line in said)
 
 
-@pytest.mark.parametrize("options, error", [(["--port", "80a"], "--port must be a number"),
-                                            (["--hots", "x"], "unknown option --hots")])
+@pytest.mark.parametrize(
+    "options, error", [(["--port", "80a"], "--port must be a number"), (["--hots", "x"], "unknown option --hots")]
+)
 def test_bad_options_are_refused_with_the_reason(options, error):
     run = subprocess.run(["bash", str(LAB), *options], capture_output=True, text=True)
     assert run.returncode == 2 and error in run.stderr
@@ -61,15 +64,27 @@ def free_port() -> int:
 
 def test_a_short_start_on_loopback_prints_a_url_that_opens_notebook_01(tmp_path):
     """Start make lab's launcher for real, read the URL it prints, fetch it, stop it."""
-    env = {**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": "", "JUPYTER_TOKEN": "",
-           **{var: str(tmp_path / var) for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR",
-                                                   "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_WORKSPACES_DIR")}}
+    env = {
+        **os.environ,
+        "DISPLAY": "",
+        "WAYLAND_DISPLAY": "",
+        "JUPYTER_TOKEN": "",
+        **{
+            var: str(tmp_path / var)
+            for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_WORKSPACES_DIR")
+        },
+    }
     venv = Path(sys.executable).parent.parent
     log = tmp_path / "lab.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["bash", str(LAB), "--venv", str(venv), "--host", "127.0.0.1",
-                                 "--port", str(free_port())], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            ["bash", str(LAB), "--venv", str(venv), "--host", "127.0.0.1", "--port", str(free_port())],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         url = None
         deadline = time.monotonic() + 120

@@ -1,4 +1,5 @@
 """Linear: Z = X W^T + b, by hand and against torch autograd."""
+
 import pytest
 import torch
 from hypothesis import given
@@ -7,10 +8,10 @@ from hypothesis import strategies as st
 from layer_testing import F64, assert_close, check_layer_against_torch, inputs, run, sizes, t, tensors
 from scratchlib.layers import Input, Linear
 
-X = t([[1, -2, 3], [0, 4, -1]])        # (B=2, in=3)
-W = t([[2, 0, -1], [1, -3, 1]])        # (out=2, in=3)
-b = t([0.5, -1])                        # (out,)
-G = t([[1, -2], [0.5, 3]])             # dJ/dZ, (2, 2), not ones
+X = t([[1, -2, 3], [0, 4, -1]])  # (B=2, in=3)
+W = t([[2, 0, -1], [1, -3, 1]])  # (out=2, in=3)
+b = t([0.5, -1])  # (out,)
+G = t([[1, -2], [0.5, 3]])  # dJ/dZ, (2, 2), not ones
 
 
 def test_forward_and_backward_by_hand():
@@ -33,8 +34,7 @@ def test_forward_and_backward_by_hand():
 
 @given(batch=sizes, n_in=sizes, n_out=sizes, data=st.data())
 def test_matches_torch_autograd(batch, n_in, n_out, data):
-    values = [data.draw(tensors((batch, n_in))), data.draw(tensors((n_out, n_in))),
-              data.draw(tensors((n_out,)))]
+    values = [data.draw(tensors((batch, n_in))), data.draw(tensors((n_out, n_in))), data.draw(tensors((n_out,)))]
     check_layer_against_torch(Linear, lambda x, w, b: x @ w.T + b, values)
 
 
@@ -43,32 +43,34 @@ def test_accumulate_grad_adds_and_backward_twice_doubles():
     layer = Linear(x, w, bias)
     layer.forward()
     layer.accumulate_grad(G)
-    layer.accumulate_grad(G)              # two consumers, each sending G: grad = 2 G
+    layer.accumulate_grad(G)  # two consumers, each sending G: grad = 2 G
     assert layer.grad.tolist() == (2 * G).tolist()
     layer.backward()
-    layer.backward()                      # the inputs accumulate too: 2 backward passes of 2 G
+    layer.backward()  # the inputs accumulate too: 2 backward passes of 2 G
     assert w.grad.tolist() == (4 * t([[1, 0, 2.5], [-2, 16, -9]])).tolist()
     layer.clear_grad()
     assert layer.grad.tolist() == [[0.0, 0.0], [0.0, 0.0]]
 
 
 def test_step_moves_only_parameters():
-    x, = inputs(X)
+    (x,) = inputs(X)
     w, bias = inputs(W, b, train=True)
     layer = Linear(x, w, bias)
     run(layer, G)
-    layer.step(0.1)                       # a Linear has no parameters of its own: nothing moves
+    layer.step(0.1)  # a Linear has no parameters of its own: nothing moves
     assert_close(w.output, W)
     for p in (x, w, bias):
         p.step(0.5)
-    assert_close(x.output, X)             # data never moves
+    assert_close(x.output, X)  # data never moves
     assert_close(w.output, W - 0.5 * t([[1, 0, 2.5], [-2, 16, -9]]))
     assert_close(bias.output, b - 0.5 * t([1.5, 1]))
 
 
 def test_wiring_errors_name_the_layer_and_shapes():
     x, w, bias = inputs(X, W, b)
-    with pytest.raises(ValueError, match=r"Linear: x must have shape \(batch, 2\) to match W of shape \(2, 2\), got \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"Linear: x must have shape \(batch, 2\) to match W of shape \(2, 2\), got \(2, 3\)"
+    ):
         Linear(x, Input((2, 2)), bias)
     with pytest.raises(ValueError, match=r"Linear: b must have shape \(2,\) to match W of shape \(2, 3\), got \(3,\)"):
         Linear(x, w, Input((3,)))
@@ -86,8 +88,11 @@ def test_wrong_shape_accumulate_grad_and_early_backward_change_nothing():
     assert w.grad.abs().sum() == 0
     layer.forward()
     layer.accumulate_grad(G)
-    with pytest.raises(ValueError, match=r"Linear\(2, 2\).accumulate_grad: gradient must have the shape "
-                                         r"of the output \(2, 2\), got \(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Linear\(2, 2\).accumulate_grad: gradient must have the shape "
+        r"of the output \(2, 2\), got \(2, 3\)",
+    ):
         layer.accumulate_grad(torch.ones(2, 3, dtype=F64))
     assert layer.grad.tolist() == G.tolist()
 
@@ -96,7 +101,7 @@ def test_a_new_batch_size_flows_through():
     x, w, bias = inputs(X, W, b)
     layer = Linear(x, w, bias)
     run(layer, G)
-    x.set(X[:1])                          # a data Input takes any batch size
+    x.set(X[:1])  # a data Input takes any batch size
     layer.clear_grad()
     w.clear_grad()
     run(layer, G[:1])
@@ -106,15 +111,18 @@ def test_a_new_batch_size_flows_through():
 
 def test_inputs_on_different_devices_are_refused_when_wiring():
     x = Input((2, 3)).set(torch.zeros(2, 3, device="meta"))
-    with pytest.raises(ValueError, match=r"Linear: inputs live on different devices: Input\(2, 3\) on meta, "
-                                         r"Input\(2, 3\) \(parameter\) on cpu"):
+    with pytest.raises(
+        ValueError,
+        match=r"Linear: inputs live on different devices: Input\(2, 3\) on meta, "
+        r"Input\(2, 3\) \(parameter\) on cpu",
+    ):
         Linear(x, Input((2, 3), train=True), Input((2,), train=True))
 
 
 def test_a_parameter_refuses_a_step_that_would_make_it_non_finite():
     from scratchlib.course.validate import NonFiniteStep
 
-    w, = inputs(W, train=True)
+    (w,) = inputs(W, train=True)
     w.accumulate_grad(t([[1.0, float("nan"), 0.0], [0.0, 0.0, 0.0]]))
     before = w.output.clone()
     with pytest.raises(NonFiniteStep, match=r"Input\(2, 3\) \(parameter\) non-finite: its gradient holds NaN or inf"):

@@ -1,4 +1,5 @@
 """scratchlib.mlp: hand-written backprop against torch autograd, hand-worked numbers, bad input."""
+
 import math
 
 import pytest
@@ -6,9 +7,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scratchlib.training import data
 from scratchlib.course.check import compare, gradcheck
 from scratchlib.mlp import Linear, MSELoss, NeuralLayer, NeuralNetwork, Sigmoid, Tanh, train
+from scratchlib.training import data
 
 F64 = torch.float64
 # Largest difference to autograd seen over 200 random networks (float64) was 3e-17; 1e-10 is
@@ -47,6 +48,7 @@ def check_against_autograd(net, x, y, atol=ATOL):
 
 
 # ---------------------------------------------------------------- the pieces
+
 
 def test_linear_glorot_uniform_init_zero_bias_and_no_gradient_yet():
     layer = Linear(300, 200, generator=torch.Generator().manual_seed(0))
@@ -116,10 +118,14 @@ def test_mse_loss_and_gradient_match_torch(batch_size, out, seed):
     y_true = torch.randn(batch_size, out, generator=g, dtype=F64)
     y_pred = torch.randn(batch_size, out, generator=g, dtype=F64)
     loss = MSELoss()
-    torch.testing.assert_close(loss.forward(y_true, y_pred),
-                               torch.nn.MSELoss()(y_pred, y_true), atol=1e-15, rtol=1e-14)
-    gradcheck(lambda p: torch.nn.functional.mse_loss(p, y_true), [y_pred],
-              [loss.get_gradient(y_true, y_pred)], atol=ATOL, rtol=0)
+    torch.testing.assert_close(loss.forward(y_true, y_pred), torch.nn.MSELoss()(y_pred, y_true), atol=1e-15, rtol=1e-14)
+    gradcheck(
+        lambda p: torch.nn.functional.mse_loss(p, y_true),
+        [y_pred],
+        [loss.get_gradient(y_true, y_pred)],
+        atol=ATOL,
+        rtol=0,
+    )
 
 
 def test_mse_by_hand_with_two_outputs():
@@ -128,8 +134,9 @@ def test_mse_by_hand_with_two_outputs():
     # differences y_pred - y_true: [[-1, 1], [0, 2], [-2, 0.5]]; n = 6 elements
     # loss = (1 + 1 + 0 + 4 + 4 + 0.25) / 6 = 10.25 / 6; gradient = 2/6 * differences
     assert MSELoss().forward(y_true, y_pred).item() == pytest.approx(10.25 / 6, abs=1e-7)
-    torch.testing.assert_close(MSELoss().get_gradient(y_true, y_pred),
-                               torch.tensor([[-1.0, 1.0], [0.0, 2.0], [-2.0, 0.5]]) / 3)
+    torch.testing.assert_close(
+        MSELoss().get_gradient(y_true, y_pred), torch.tensor([[-1.0, 1.0], [0.0, 2.0], [-2.0, 0.5]]) / 3
+    )
 
 
 def test_neural_layer_keeps_its_last_input_and_pre_and_post_activation():
@@ -157,6 +164,7 @@ def test_network_structure_tanh_hidden_sigmoid_output():
 
 # ---------------------------------------------------------------- a network worked by hand
 
+
 def hand_worked_network():
     r"""3 inputs -> 2 tanh -> 1 sigmoid, batch 2, chosen so every number is a fraction.
 
@@ -180,8 +188,10 @@ def test_hand_worked_gradients():
     loss = net.backward(x, y)
     l3 = math.log(3)
     # Forward, in units of l3/2 and l2 for the hidden pre-activations:
-    #   unit 1: (l3/2)(3, 2, 1).x - 2 l3 -> sample 1: (l3/2)(6 - 2 + 1 - 4) = l3/2, sample 2: (l3/2)(3 + 2 - 2 - 4) = -l3/2
-    #   unit 2: l2 (1, 2, 1).x - 2 l2    -> sample 1: l2 (2 - 2 + 1 - 2) = -l2,     sample 2: l2 (1 + 2 - 2 - 2) = -l2
+    #   unit 1: (l3/2)(3, 2, 1).x - 2 l3 -> sample 1: (l3/2)(6 - 2 + 1 - 4) = l3/2,
+    #                                       sample 2: (l3/2)(3 + 2 - 2 - 4) = -l3/2
+    #   unit 2: l2 (1, 2, 1).x - 2 l2    -> sample 1: l2 (2 - 2 + 1 - 2) = -l2,
+    #                                       sample 2: l2 (1 + 2 - 2 - 2) = -l2
     #   H = tanh = [[1/2, -3/5], [-1/2, -3/5]];  tanh' = 1 - H^2 = [[3/4, 16/25], [3/4, 16/25]]
     #   output: l3 (2 h1 - 5/3 h2 - 1) -> sample 1: l3 (1 + 1 - 1) = l3, sample 2: l3 (-1 + 1 - 1) = -l3
     #   y_hat = [3/4, 1/4];  y_hat - y = [1/4, -3/4];  loss = (1/16 + 9/16) / 2 = 5/16
@@ -195,13 +205,29 @@ def test_hand_worked_gradients():
     #       = l3 [[-9/128, -9/32, 63/128], [1/20, 1/5, -7/20]]
     #   db1 = l3 [9/128 - 27/128, -1/20 + 3/20] = l3 [-9/64, 1/10]
     hidden, out = net.layers
-    compare([5 / 16, [[0.75], [0.25]], [[0.5, -0.6], [-0.5, -0.6]],
-             [[3 / 32, 9 / 160]], [-3 / 32],
-             [[-9 / 128 * l3, -9 / 32 * l3, 63 / 128 * l3], [l3 / 20, l3 / 5, -7 / 20 * l3]],
-             [-9 / 64 * l3, l3 / 10]],
-            [loss, out.last_zout, hidden.last_zout, out.linear.weight_grad, out.linear.bias_grad,
-             hidden.linear.weight_grad, hidden.linear.bias_grad],
-            labels=["loss", "y_hat", "H", "dW2", "db2", "dW1", "db1"], atol=1e-15, rtol=0)
+    compare(
+        [
+            5 / 16,
+            [[0.75], [0.25]],
+            [[0.5, -0.6], [-0.5, -0.6]],
+            [[3 / 32, 9 / 160]],
+            [-3 / 32],
+            [[-9 / 128 * l3, -9 / 32 * l3, 63 / 128 * l3], [l3 / 20, l3 / 5, -7 / 20 * l3]],
+            [-9 / 64 * l3, l3 / 10],
+        ],
+        [
+            loss,
+            out.last_zout,
+            hidden.last_zout,
+            out.linear.weight_grad,
+            out.linear.bias_grad,
+            hidden.linear.weight_grad,
+            hidden.linear.bias_grad,
+        ],
+        labels=["loss", "y_hat", "H", "dW2", "db2", "dW1", "db1"],
+        atol=1e-15,
+        rtol=0,
+    )
 
 
 def test_hand_worked_gradients_agree_with_autograd_too():
@@ -210,25 +236,32 @@ def test_hand_worked_gradients_agree_with_autograd_too():
 
 # ---------------------------------------------------------------- every gradient against autograd
 
+
 @pytest.mark.parametrize("batch_size", [1, 7])
-@pytest.mark.parametrize("input_size, hidden_sizes, output_size", [
-    (3, [], 1),           # no hidden layer: logistic regression with an MSE loss
-    (3, [], 2),
-    (2, [5], 1),          # one hidden layer
-    (3, [5, 4], 1),       # 3-5-4-1
-    (4, [5, 3, 6], 3),    # three hidden layers, widths up and down, three outputs
-])
+@pytest.mark.parametrize(
+    "input_size, hidden_sizes, output_size",
+    [
+        (3, [], 1),  # no hidden layer: logistic regression with an MSE loss
+        (3, [], 2),
+        (2, [5], 1),  # one hidden layer
+        (3, [5, 4], 1),  # 3-5-4-1
+        (4, [5, 3, 6], 3),  # three hidden layers, widths up and down, three outputs
+    ],
+)
 def test_every_gradient_matches_autograd(input_size, hidden_sizes, output_size, batch_size):
     net, x, y = random_network(input_size, output_size, hidden_sizes, seed=batch_size, batch_size=batch_size)
     table = check_against_autograd(net, x, y)
     assert len(table.rows) == 2 * (len(hidden_sizes) + 1)
 
 
-@given(input_size=st.integers(1, 6), output_size=st.integers(1, 3),
-       hidden_sizes=st.lists(st.integers(1, 6), max_size=3),
-       batch_size=st.integers(1, 8), seed=st.integers(0, 2**31 - 1))
-def test_every_gradient_matches_autograd_for_random_sizes(input_size, output_size, hidden_sizes,
-                                                         batch_size, seed):
+@given(
+    input_size=st.integers(1, 6),
+    output_size=st.integers(1, 3),
+    hidden_sizes=st.lists(st.integers(1, 6), max_size=3),
+    batch_size=st.integers(1, 8),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_every_gradient_matches_autograd_for_random_sizes(input_size, output_size, hidden_sizes, batch_size, seed):
     net, x, y = random_network(input_size, output_size, hidden_sizes, seed, batch_size)
     check_against_autograd(net, x, y)
 
@@ -236,7 +269,7 @@ def test_every_gradient_matches_autograd_for_random_sizes(input_size, output_siz
 def test_a_wrong_activation_derivative_fails_the_autograd_check(monkeypatch):
     net, x, y = random_network(3, 1, [5, 4], seed=0, batch_size=7)
     check_against_autograd(net, x, y)
-    monkeypatch.setattr(Tanh, "get_gradient", lambda self, z: 1 - z ** 2)  # tanh' at the wrong point
+    monkeypatch.setattr(Tanh, "get_gradient", lambda self, z: 1 - z**2)  # tanh' at the wrong point
     with pytest.raises(AssertionError, match="mismatch in dW1"):
         check_against_autograd(net, x, y)
 
@@ -252,10 +285,10 @@ def test_backward_returns_the_loss_and_overwrites_old_gradients():
 
 # ---------------------------------------------------------------- training
 
+
 def test_train_is_gradient_descent_as_torch_would_do_it():
     net, x, y = random_network(3, 1, [4, 3], seed=2, batch_size=6)
-    params = [t.clone().requires_grad_(True) for layer in net.layers
-              for t in (layer.linear.weight, layer.linear.bias)]
+    params = [t.clone().requires_grad_(True) for layer in net.layers for t in (layer.linear.weight, layer.linear.bias)]
     reference_losses = []
     for _ in range(3):  # three steps of SGD with autograd, the reference
         h = x
@@ -290,6 +323,7 @@ def test_train_fits_the_five_points():
 
 # ---------------------------------------------------------------- bad input, caught before any state changes
 
+
 def test_bad_sizes_and_activations_are_named():
     with pytest.raises(ValueError, match=r"Linear: in_features must be a positive integer, got 0"):
         Linear(0, 3)
@@ -319,8 +353,11 @@ def test_wrong_input_shape_or_dtype_names_the_layer_and_stores_nothing():
 def test_mismatched_x_and_y_are_caught_before_the_forward_pass():
     net = NeuralNetwork(2, 1, [5, 3])
     x, labels = data.five_points()
-    with pytest.raises(ValueError, match=r"NeuralNetwork.backward: expected y of shape \(5, 1\) \(one row per row "
-                                         r"of x\), got \(5,\) \(class labels of shape \(5,\) become targets"):
+    with pytest.raises(
+        ValueError,
+        match=r"NeuralNetwork.backward: expected y of shape \(5, 1\) \(one row per row "
+        r"of x\), got \(5,\) \(class labels of shape \(5,\) become targets",
+    ):
         net.backward(x, labels)
     with pytest.raises(ValueError, match=r"NeuralNetwork.get_loss: expected y of shape \(5, 1\).*got \(4, 1\)"):
         net.get_loss(x, torch.zeros(4, 1))
@@ -329,7 +366,9 @@ def test_mismatched_x_and_y_are_caught_before_the_forward_pass():
     with pytest.raises(ValueError, match=r"NeuralNetwork.backward: expected x of shape \(batch, 2\), got \(5, 3\)"):
         net.backward(torch.zeros(5, 3), torch.zeros(5, 1))
     assert all(layer.last_input is None and layer.linear.weight_grad is None for layer in net.layers)
-    with pytest.raises(ValueError, match=r"MSELoss.forward: y_true and y_pred must have the same shape, got \(5,\) and \(5, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"MSELoss.forward: y_true and y_pred must have the same shape, got \(5,\) and \(5, 1\)"
+    ):
         MSELoss().forward(torch.zeros(5), torch.zeros(5, 1))
     with pytest.raises(ValueError, match=r"MSELoss.get_gradient: y_true and y_pred must have the same shape"):
         MSELoss().get_gradient(torch.zeros(5, 1), torch.zeros(1, 5))
@@ -337,19 +376,25 @@ def test_mismatched_x_and_y_are_caught_before_the_forward_pass():
 
 def test_step_before_backward_is_an_error():
     net = NeuralNetwork(2, 1, [3])
-    with pytest.raises(RuntimeError, match=r"NeuralNetwork.step: layer 0 \(NeuralLayer\(2 -> 3, tanh\)\) has no "
-                                           r"gradient yet; call backward\(x, y\) first"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"NeuralNetwork.step: layer 0 \(NeuralLayer\(2 -> 3, tanh\)\) has no "
+        r"gradient yet; call backward\(x, y\) first",
+    ):
         net.step(0.1)
 
 
-@pytest.mark.parametrize("lr, error, message", [
-    (0, ValueError, "must be a positive finite number, got 0"),
-    (-0.1, ValueError, "must be a positive finite number, got -0.1"),
-    (float("nan"), ValueError, "must be a positive finite number, got nan"),
-    (float("inf"), ValueError, "must be a positive finite number, got inf"),
-    ("0.1", TypeError, "must be a number, got str '0.1'"),
-    (True, TypeError, "must be a number, got bool True"),
-])
+@pytest.mark.parametrize(
+    "lr, error, message",
+    [
+        (0, ValueError, "must be a positive finite number, got 0"),
+        (-0.1, ValueError, "must be a positive finite number, got -0.1"),
+        (float("nan"), ValueError, "must be a positive finite number, got nan"),
+        (float("inf"), ValueError, "must be a positive finite number, got inf"),
+        ("0.1", TypeError, "must be a number, got str '0.1'"),
+        (True, TypeError, "must be a number, got bool True"),
+    ],
+)
 def test_bad_learning_rates_are_refused_before_any_update(lr, error, message):
     net, x, y = random_network(2, 1, [3], seed=0, batch_size=4)
     before = [layer.linear.weight.clone() for layer in net.layers]
@@ -380,8 +425,11 @@ def test_train_refuses_non_finite_data_and_stops_a_diverging_run_with_the_last_g
     x[1, 0] = 0.5
     y = torch.full_like(y, 1e6)  # targets a sigmoid cannot reach: large gradients
     # a step size so large that the first update overflows float64: refused, nothing moved
-    with pytest.raises(FloatingPointError, match=r"train, epoch 0: the update would make weight of layer \d "
-                                                 r"non-finite: the step \(step size 1e\+308 .*\) overflows"):
+    with pytest.raises(
+        FloatingPointError,
+        match=r"train, epoch 0: the update would make weight of layer \d "
+        r"non-finite: the step \(step size 1e\+308 .*\) overflows",
+    ):
         train(x, y, net, epochs=5, lr=1e308)
     after = [p for layer in net.layers for p in (layer.linear.weight, layer.linear.bias)]
     assert all(torch.equal(a, b) for a, b in zip(before, after))

@@ -1,13 +1,16 @@
-"""load_mnist on tiny IDX files written here (valid, truncated, wrong magic, wrong checksum) and on the embedded subset."""
+"""load_mnist on tiny IDX files written here (valid, truncated, wrong magic, wrong checksum) and on the embedded
+subset."""
+
 import gzip
 import hashlib
+import re
 import shutil
 import struct
 
 import pytest
 import torch
 
-from scratchlib.training import data, mnist
+from scratchlib.training import mnist
 
 STEMS = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
@@ -84,8 +87,10 @@ def test_truncated_gzip_file(mnist_root):
         mnist.load_mnist("train", root=mnist_root, checksums={})
 
 
-@pytest.mark.parametrize("cut, message", [(1, "holds 2351 \\(truncated\\)"), (2352 + 10, "header cut short"),
-                                          (2352 + 14, "too short for an IDX header")])
+@pytest.mark.parametrize(
+    "cut, message",
+    [(1, "holds 2351 \\(truncated\\)"), (2352 + 10, "header cut short"), (2352 + 14, "too short for an IDX header")],
+)
 def test_truncated_plain_file(tmp_path, cut, message):
     raw = idx(images(3))  # 16 header bytes + 3 * 784 pixels
     write(tmp_path, STEMS[0], raw[:-cut], gz=False)
@@ -97,8 +102,11 @@ def test_truncated_plain_file(tmp_path, cut, message):
 def test_trailing_bytes_are_corrupt(tmp_path):
     write(tmp_path, STEMS[0], idx(images(1)))
     write(tmp_path, STEMS[1], idx(torch.tensor([3])) + b"\x00")
-    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte\.gz: header says shape \(1,\) = 1 bytes, "
-                                         r"file holds 2 \(has trailing bytes\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"train-labels-idx1-ubyte\.gz: header says shape \(1,\) = 1 bytes, "
+        r"file holds 2 \(has trailing bytes\)",
+    ):
         mnist.load_mnist("train", root=tmp_path, checksums={})
 
 
@@ -116,10 +124,10 @@ def test_swapped_files_and_mismatched_counts(tmp_path):
     with pytest.raises(ValueError, match=r"expected images of shape \(n, 28, 28\), got \(2,\)"):
         mnist.load_mnist("train", root=tmp_path, checksums={})
     write(tmp_path, STEMS[0], idx(images(3)))
-    with pytest.raises(ValueError, match="holds 3 images but .*train-labels-idx1-ubyte.gz holds 2 labels"):
+    with pytest.raises(ValueError, match=r"holds 3 images but .*train-labels-idx1-ubyte\.gz holds 2 labels"):
         mnist.load_mnist("train", root=tmp_path, checksums={})
     write(tmp_path, STEMS[1], idx(torch.tensor([1, 12, 3])))
-    with pytest.raises(ValueError, match="labels must be digits 0..9, found 12"):
+    with pytest.raises(ValueError, match=re.escape("labels must be digits 0..9, found 12")):
         mnist.load_mnist("train", root=tmp_path, checksums={})
 
 
@@ -127,7 +135,7 @@ def test_missing_file_and_missing_root(mnist_root, tmp_path):
     (mnist_root / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError, match=r"t10k-labels-idx1-ubyte\.gz \(or t10k-labels-idx1-ubyte\) not found"):
         mnist.load_mnist("test", root=mnist_root)
-    with pytest.raises(FileNotFoundError, match="data root .*nowhere does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"data root .*nowhere does not exist"):
         mnist.load_mnist("train", root=tmp_path / "nowhere")
     with pytest.raises(ValueError, match="split must be 'train' or 'test', got 'validation'"):
         mnist.load_mnist("validation", root=mnist_root)

@@ -1,4 +1,5 @@
 """MSELoss: L = mean (P - T)^2 (as torch.nn.MSELoss), by hand and against torch autograd."""
+
 import pytest
 import torch
 from hypothesis import given
@@ -30,8 +31,9 @@ def test_matches_torch_mse_loss():
 @given(batch=sizes, width=sizes, data=st.data())
 def test_matches_torch_autograd(batch, width, data):
     values = [data.draw(tensors((batch, width))), data.draw(tensors((batch, width)))]
-    check_layer_against_torch(MSELoss, lambda p, y: ((p - y) ** 2).mean(), values,
-                              grad_out=t(data.draw(st.floats(-3, 3))))
+    check_layer_against_torch(
+        MSELoss, lambda p, y: ((p - y) ** 2).mean(), values, grad_out=t(data.draw(st.floats(-3, 3)))
+    )
 
 
 def test_accumulate_grad_adds_and_step_moves_nothing():
@@ -39,7 +41,7 @@ def test_accumulate_grad_adds_and_step_moves_nothing():
     layer = MSELoss(p, target)
     layer.forward()
     layer.accumulate_grad(t(1.0))
-    layer.accumulate_grad(t(2.0))         # g = 3: dP = D
+    layer.accumulate_grad(t(2.0))  # g = 3: dP = D
     layer.backward()
     assert p.grad.tolist() == (P - T).tolist()
     layer.step(0.1)
@@ -47,13 +49,15 @@ def test_accumulate_grad_adds_and_step_moves_nothing():
 
 
 def test_bad_input_is_refused_before_anything_changes():
-    with pytest.raises(ValueError, match=r"MSELoss: pred and target must have the same shape, got \(2, 3\) and \(2, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"MSELoss: pred and target must have the same shape, got \(2, 3\) and \(2, 2\)"
+    ):
         MSELoss(Input((2, 3)), Input((2, 2)))
     p, target = inputs(P, T)
     layer = MSELoss(p, target)
     with pytest.raises(RuntimeError, match=r"MSELoss\(\).backward called before forward"):
         layer.backward()
-    target.set(T[:1])                     # a batch of one target against two predictions
+    target.set(T[:1])  # a batch of one target against two predictions
     with pytest.raises(ValueError, match=r"MSELoss.forward: pred has shape \(2, 3\) but target has shape \(1, 3\)"):
         layer.forward()
     assert layer.output is None

@@ -5,8 +5,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from layer_testing import F64, assert_close, t, tensors
-from scratchlib.layers import Input, Linear, MSELoss, Regularization, ReLU, SoftmaxCrossEntropy, Sum, Tanh
-from scratchlib.layers import MLP, Network, mlp
+from scratchlib.layers import (
+    MLP,
+    Input,
+    Linear,
+    MSELoss,
+    Network,
+    Regularization,
+    ReLU,
+    SoftmaxCrossEntropy,
+    Sum,
+    Tanh,
+    mlp,
+)
 
 
 def tiny_network():

@@ -3,6 +3,7 @@
 The callout tells the student what to edit and how to check it, and `make check` prints the
 hint from it (scratchlib.course.exercises.hint). Every notebook is checked.
 """
+
 import json
 import re
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-REGION = re.compile(r"BEGIN " r"SOLUTION (\d+\.\d+):")  # in two pieces: the student edition's leak check reads this file
+# in two pieces: the student edition's leak check reads this file
+REGION = re.compile(r"BEGIN " r"SOLUTION (\d+\.\d+):")
 
 
 def notebook_path(number: int) -> Path:
@@ -36,9 +38,14 @@ def exercise_regions(number: int) -> dict[str, Path]:
 
 
 def callout(exercise: str) -> re.Pattern:
-    check = rf"check: `make check EX={re.escape(exercise)}` or `scratchlib\.exercises\.check\(\"{re.escape(exercise)}\"\)`"
+    check = (
+        rf"check: `make check EX={re.escape(exercise)}` or `scratchlib\.exercises\.check\(\"{re.escape(exercise)}\"\)`"
+    )
     # a library exercise names its module and function; a notebook one says which cell
-    where = r"(edit `(?P<file>[^`]+)`, `[\w.]+`|edit the [^·\n]*cell[^·\n]*|edit the training step [^·\n]*|write your derivation in this cell, below)"
+    where = (
+        r"(edit `(?P<file>[^`]+)`, `[\w.]+`|edit the [^·\n]*cell[^·\n]*|edit the training step [^·\n]*"
+        r"|write your derivation in this cell, below)"
+    )
     hint = r"\n\n<details><summary>Hint</summary>\n\n\S.*?\n\n</details>"
     return re.compile(rf"^> \*\*Exercise {re.escape(exercise)}\*\* · {where} · {check}{hint}", re.M | re.S)
 
@@ -50,13 +57,19 @@ def test_every_exercise_has_a_callout_with_a_hint_before_it(number):
     regions = exercise_regions(number)
     assert len(regions) >= 5, f"found only {sorted(regions)} in notebook {number:02d} and scratchlib"
     for exercise, path in regions.items():
-        hits = [(i, m) for i, (cell, text) in enumerate(zip(cells, sources))
-                if cell["cell_type"] == "markdown" for m in [callout(exercise).search(text)] if m]
+        hits = [
+            (i, m)
+            for i, (cell, text) in enumerate(zip(cells, sources))
+            if cell["cell_type"] == "markdown"
+            for m in [callout(exercise).search(text)]
+            if m
+        ]
         assert len(hits) == 1, f"exercise {exercise}: expected one callout with a hint, found {len(hits)}"
         index, match = hits[0]
         if match["file"]:  # a library exercise: the callout names the module that holds it
-            assert (ROOT / match["file"]).resolve() == path.resolve(), \
+            assert (ROOT / match["file"]).resolve() == path.resolve(), (
                 f"exercise {exercise}: the callout says {match['file']}, the region is in {path.relative_to(ROOT)}"
+            )
         elif path.suffix == ".ipynb":  # a notebook exercise: the callout comes first, or is its cell
             region_cell = next(i for i, text in enumerate(sources) if f"BEGIN {'SOLUTION'} {exercise}:" in text)
             assert index <= region_cell, f"exercise {exercise}: the callout comes after the exercise"

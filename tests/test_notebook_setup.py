@@ -1,4 +1,5 @@
 """notebook.setup() in a live IPython shell: an edit saved in a module reaches the next cell."""
+
 import os
 import sys
 import textwrap
@@ -16,10 +17,12 @@ def test_setup_turns_on_autoreload_so_an_edited_module_is_picked_up(tmp_path, mo
         assert shell.run_cell("import edited_exercise").success
         assert not shell.run_cell("edited_exercise.answer()").success  # the stub raises
         # the student saves the exercise; a newer modification time, as an editor would leave
-        module.write_text(textwrap.dedent("""\
+        module.write_text(
+            textwrap.dedent("""\
             def answer():
                 return 42
-        """))
+        """)
+        )
         stat = module.stat()
         os.utime(module, (stat.st_atime, stat.st_mtime + 5))
         result = shell.run_cell("value = edited_exercise.answer()")

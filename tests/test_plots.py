@@ -2,8 +2,8 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib.training import data
 from scratchlib.show import plots
+from scratchlib.training import data
 
 
 def test_class_predictions_handles_scores_and_probabilities():
@@ -22,7 +22,7 @@ def test_decision_boundary_shades_the_predicted_regions():
     ax = plots.plot_decision_boundary(predict, x, y, resolution=50, title="xor")
     assert ax.get_title() == "xor"
     assert len(ax.collections) >= 3  # the shaded regions and one scatter per class
-    legend = [t for t in ax.get_legend_handles_labels()[1]]
+    legend = list(ax.get_legend_handles_labels()[1])
     assert legend == ["class 0", "class 1"]
     plt.close(ax.figure)
 
@@ -30,8 +30,7 @@ def test_decision_boundary_shades_the_predicted_regions():
 def test_decision_boundary_with_probabilities_on_given_axes():
     x, y = data.circles(n=40)
     fig, ax = plt.subplots()
-    out = plots.plot_decision_boundary(lambda p: torch.sigmoid(1 - 4 * p.norm(dim=1)), x, y, ax=ax,
-                                       resolution=30)
+    out = plots.plot_decision_boundary(lambda p: torch.sigmoid(1 - 4 * p.norm(dim=1)), x, y, ax=ax, resolution=30)
     assert out is ax
     plt.close(fig)
 
@@ -50,8 +49,7 @@ def test_plot_losses_draws_one_line_per_curve():
 
 
 def test_plot_accuracy_in_percent_with_positions():
-    ax = plots.plot_accuracy({"train": [0.5, 0.75, 0.9], "held-out": [0.4, 0.8]},
-                             steps={"held-out": [0, 2]})
+    ax = plots.plot_accuracy({"train": [0.5, 0.75, 0.9], "held-out": [0.4, 0.8]}, steps={"held-out": [0, 2]})
     lines = ax.get_lines()
     assert [line.get_label() for line in lines] == ["train", "held-out"]
     assert list(lines[0].get_ydata()) == [50.0, 75.0, 90.0]
@@ -107,10 +105,13 @@ def test_show_misclassified_titles_true_and_predicted():
         plots.show_misclassified(x, [1] * 6, [1] * 5)
 
 
-@pytest.mark.parametrize("labels, message", [
-    ([0, 1, -1, 1], r"plot_decision_boundary: class labels must lie in \[0, 10\), got values from -1 to 1"),
-    ([0.0, 1.0, 0.5, 1.0], r"plot_decision_boundary: class labels must be integers, got dtype torch.float32"),
-])
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        ([0, 1, -1, 1], r"plot_decision_boundary: class labels must lie in \[0, 10\), got values from -1 to 1"),
+        ([0.0, 1.0, 0.5, 1.0], r"plot_decision_boundary: class labels must be integers, got dtype torch.float32"),
+    ],
+)
 def test_decision_boundary_refuses_labels_it_would_drop(labels, message):
     # negative or fractional labels used to vanish from the picture without a word
     x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
@@ -120,7 +121,7 @@ def test_decision_boundary_refuses_labels_it_would_drop(labels, message):
 
 def test_decision_boundary_takes_whole_number_float_labels():
     x, y = data.five_points()  # y is float: [1., 0., 0., 0., 0.]
-    ax = plots.plot_decision_boundary(lambda g: (g ** 2).sum(dim=1) < 0.5, x, y)
+    ax = plots.plot_decision_boundary(lambda g: (g**2).sum(dim=1) < 0.5, x, y)
     points = sorted(len(c.get_offsets()) for c in ax.collections if c.get_label().startswith("class"))
     assert points == [1, 4]  # four of class 0, one of class 1: none dropped
     plt.close(ax.figure)

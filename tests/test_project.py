@@ -1,10 +1,12 @@
 """The project's own files agree with each other: one list of dependencies, all notebooks tested."""
+
 import json
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -39,8 +41,12 @@ def test_every_notebook_is_committed_with_outputs():
 
 
 def test_nbval_collects_every_notebook():
-    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "--nbval",
-                          "--nbval-current-env", "notebooks"], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "--nbval", "--nbval-current-env", "notebooks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     for path in NOTEBOOKS:
         assert f"notebooks/{path.name}::Cell 0" in out.stdout, f"nbval did not collect {path.name}"
@@ -64,8 +70,11 @@ def test_the_timestamp_stripper_removes_them_and_nothing_else(tmp_path):
     finally:
         sys.path.pop(0)
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("1 + 1", metadata={"tags": ["keep"], "execution": {
-        "iopub.execute_input": "2026-11-01T10:00:00Z"}})]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "1 + 1", metadata={"tags": ["keep"], "execution": {"iopub.execute_input": "2026-11-01T10:00:00Z"}}
+        )
+    ]
     path = tmp_path / "n.ipynb"
     nbformat.write(nb, path)
     assert strip(str(path)) is True

@@ -1,4 +1,5 @@
 """Regularization: R = lambda * sum W^2, dW = 2 lambda g W, by hand and against torch autograd."""
+
 import pytest
 import torch
 from hypothesis import given
@@ -13,7 +14,7 @@ W = t([[1, -2, 0.5], [0, 3, -1]])
 def test_forward_and_backward_by_hand():
     # sum of squares = 1 + 4 + 0.25 + 0 + 9 + 1 = 15.25, R = 0.1 * 15.25 = 1.525
     # with g = dJ/dR = -2: dW = 2 * 0.1 * (-2) * W = -0.4 W = [[-0.4, 0.8, -0.2], [0, -1.2, 0.4]]
-    w, = inputs(W)
+    (w,) = inputs(W)
     out = run(Regularization(w, 0.1), t(-2.0))
     assert_close(out, t(1.525), tol=1e-15)
     assert_close(w.grad, t([[-0.4, 0.8, -0.2], [0, -1.2, 0.4]]), tol=1e-15)
@@ -21,21 +22,22 @@ def test_forward_and_backward_by_hand():
 
 @given(rows=sizes, cols=sizes, strength=st.floats(0, 2), data=st.data())
 def test_matches_torch_autograd(rows, cols, strength, data):
-    check_layer_against_torch(lambda w: Regularization(w, strength), lambda w: strength * (w ** 2).sum(),
-                              [data.draw(tensors((rows, cols)))])
+    check_layer_against_torch(
+        lambda w: Regularization(w, strength), lambda w: strength * (w**2).sum(), [data.draw(tensors((rows, cols)))]
+    )
 
 
 def test_accumulate_grad_adds_and_parameter_steps():
-    w, = inputs(W, train=True)
+    (w,) = inputs(W, train=True)
     layer = Regularization(w, 0.25)
     layer.forward()
     layer.accumulate_grad(t(1.0))
-    layer.accumulate_grad(t(1.0))         # g = 2: dW = 2 * 0.25 * 2 * W = W
+    layer.accumulate_grad(t(1.0))  # g = 2: dW = 2 * 0.25 * 2 * W = W
     layer.backward()
     assert_close(w.grad, W, tol=0)
-    layer.step(0.5)                       # the layer itself has no parameter
+    layer.step(0.5)  # the layer itself has no parameter
     assert_close(w.output, W, tol=0)
-    w.step(0.5)                           # W - 0.5 W: weight decay shrinks the weights
+    w.step(0.5)  # W - 0.5 W: weight decay shrinks the weights
     assert_close(w.output, 0.5 * W, tol=0)
 
 
@@ -44,7 +46,7 @@ def test_bad_input_is_refused_before_anything_changes():
         Regularization(Input((2, 3)), -0.1)
     with pytest.raises(ValueError, match=r"Regularization: strength must be a finite number >= 0, got nan"):
         Regularization(Input((2, 3)), float("nan"))
-    w, = inputs(W)
+    (w,) = inputs(W)
     layer = Regularization(w, 0.1)
     with pytest.raises(RuntimeError, match=r"Regularization\(\).backward called before forward"):
         layer.backward()

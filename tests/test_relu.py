@@ -1,4 +1,5 @@
 """ReLU: Y = max(X, 0), dX = G * [X > 0], by hand and against torch autograd."""
+
 import pytest
 import torch
 from hypothesis import given
@@ -7,14 +8,14 @@ from hypothesis import strategies as st
 from layer_testing import F64, check_layer_against_torch, inputs, run, sizes, t, tensors
 from scratchlib.layers import ReLU
 
-X = t([[1.5, -2, 0.5], [-0.5, 3, -1]])   # (2, 3), signs mixed
-G = t([[2, -1, 0.5], [4, -3, 1.5]])      # dJ/dY, not ones
+X = t([[1.5, -2, 0.5], [-0.5, 3, -1]])  # (2, 3), signs mixed
+G = t([[2, -1, 0.5], [4, -3, 1.5]])  # dJ/dY, not ones
 
 
 def test_forward_and_backward_by_hand():
     # Y keeps the positive entries; the gradient passes only where X > 0:
     #   [X > 0] = [[1, 0, 1], [0, 1, 0]],  dX = G * [X > 0] = [[2, 0, 0.5], [0, -3, 0]]
-    x, = inputs(X)
+    (x,) = inputs(X)
     out = run(ReLU(x), G)
     assert out.tolist() == [[1.5, 0.0, 0.5], [0.0, 3.0, 0.0]]
     assert x.grad.tolist() == [[2.0, 0.0, 0.5], [0.0, -3.0, 0.0]]
@@ -26,11 +27,11 @@ def test_matches_torch_autograd(batch, width, data):
 
 
 def test_accumulate_grad_adds_and_step_moves_nothing():
-    x, = inputs(X)
+    (x,) = inputs(X)
     layer = ReLU(x)
     layer.forward()
     layer.accumulate_grad(G)
-    layer.accumulate_grad(-3 * G)         # grad = G - 3G = -2G
+    layer.accumulate_grad(-3 * G)  # grad = G - 3G = -2G
     layer.backward()
     assert x.grad.tolist() == [[-4.0, 0.0, -1.0], [0.0, 6.0, 0.0]]
     layer.step(0.5)
@@ -38,7 +39,7 @@ def test_accumulate_grad_adds_and_step_moves_nothing():
 
 
 def test_bad_input_is_refused_before_anything_changes():
-    x, = inputs(X)
+    (x,) = inputs(X)
     layer = ReLU(x)
     with pytest.raises(RuntimeError, match=r"ReLU\(2, 3\).backward called before forward"):
         layer.backward()

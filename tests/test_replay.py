@@ -5,8 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from layer_testing import F64, t
-from scratchlib.layers import Input, Linear, MSELoss, Regularization, Sum
-from scratchlib.layers import Network, mlp
+from scratchlib.layers import Input, Linear, MSELoss, Network, Regularization, Sum, mlp
 from scratchlib.show.replay import record_backward, recording
 
 

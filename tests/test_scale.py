@@ -1,4 +1,5 @@
 """Scale: Y = c X, dX = c G, by hand and against torch autograd."""
+
 import pytest
 import torch
 from hypothesis import given
@@ -14,7 +15,7 @@ G = t([[2, -1, 4], [0.5, 3, -2]])
 def test_forward_and_backward_by_hand():
     # c = -2.5:  Y = -2.5 X = [[-2.5, 5, -1.25], [-7.5, 0, 10]]
     # dX = -2.5 G = [[-5, 2.5, -10], [-1.25, -7.5, 5]]
-    x, = inputs(X)
+    (x,) = inputs(X)
     out = run(Scale(x, -2.5), G)
     assert out.tolist() == [[-2.5, 5.0, -1.25], [-7.5, 0.0, 10.0]]
     assert x.grad.tolist() == [[-5.0, 2.5, -10.0], [-1.25, -7.5, 5.0]]
@@ -22,12 +23,11 @@ def test_forward_and_backward_by_hand():
 
 @given(batch=sizes, width=sizes, factor=st.floats(-5, 5), data=st.data())
 def test_matches_torch_autograd(batch, width, factor, data):
-    check_layer_against_torch(lambda x: Scale(x, factor), lambda x: x * factor,
-                              [data.draw(tensors((batch, width)))])
+    check_layer_against_torch(lambda x: Scale(x, factor), lambda x: x * factor, [data.draw(tensors((batch, width)))])
 
 
 def test_accumulate_grad_adds_and_step_moves_nothing():
-    x, = inputs(X)
+    (x,) = inputs(X)
     layer = Scale(x, 2.0)
     layer.forward()
     layer.accumulate_grad(G)
@@ -39,7 +39,7 @@ def test_accumulate_grad_adds_and_step_moves_nothing():
 
 
 def test_bad_input_is_refused_before_anything_changes():
-    x, = inputs(X)
+    (x,) = inputs(X)
     with pytest.raises(ValueError, match=r"Scale: factor must be a finite number, got inf"):
         Scale(x, float("inf"))
     layer = Scale(x, 3.0)

@@ -1,4 +1,5 @@
 """Sigmoid: Y = 1 / (1 + exp(-X)), dX = G * Y * (1 - Y), by hand and against torch autograd."""
+
 import math
 
 import pytest
@@ -10,14 +11,14 @@ from layer_testing import F64, assert_close, check_layer_against_torch, inputs, 
 from scratchlib.layers import Sigmoid
 
 L3, L4 = math.log(3), math.log(4)
-X = t([[0, L3, -L3], [L4, -L4, 0]])      # sigma(ln a) = a / (a + 1): round numbers
+X = t([[0, L3, -L3], [L4, -L4, 0]])  # sigma(ln a) = a / (a + 1): round numbers
 G = t([[2, -1, 4], [0.5, 3, -2]])
 
 
 def test_forward_and_backward_by_hand():
     # Y = [[1/2, 3/4, 1/4], [4/5, 1/5, 1/2]];  Y (1 - Y) = [[0.25, 0.1875, 0.1875], [0.16, 0.16, 0.25]]
     # dX = G * Y (1 - Y) = [[0.5, -0.1875, 0.75], [0.08, 0.48, -0.5]]
-    x, = inputs(X)
+    (x,) = inputs(X)
     out = run(Sigmoid(x), G)
     assert_close(out, t([[0.5, 0.75, 0.25], [0.8, 0.2, 0.5]]), tol=1e-15)
     assert_close(x.grad, t([[0.5, -0.1875, 0.75], [0.08, 0.48, -0.5]]), tol=1e-15)
@@ -29,14 +30,14 @@ def test_matches_torch_autograd(batch, width, data):
 
 
 def test_saturates_without_nan():
-    x, = inputs(t([[-800.0, 800.0]]))
+    (x,) = inputs(t([[-800.0, 800.0]]))
     out = run(Sigmoid(x), t([[1.0, 1.0]]))
     assert out.tolist() == [[0.0, 1.0]]
     assert x.grad.tolist() == [[0.0, 0.0]]
 
 
 def test_accumulate_grad_adds_and_step_moves_nothing():
-    x, = inputs(X)
+    (x,) = inputs(X)
     layer = Sigmoid(x)
     layer.forward()
     layer.accumulate_grad(G)
@@ -48,7 +49,7 @@ def test_accumulate_grad_adds_and_step_moves_nothing():
 
 
 def test_bad_input_is_refused_before_anything_changes():
-    x, = inputs(X)
+    (x,) = inputs(X)
     layer = Sigmoid(x)
     with pytest.raises(RuntimeError, match=r"Sigmoid\(2, 3\).backward called before forward"):
         layer.backward()

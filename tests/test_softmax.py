@@ -1,4 +1,5 @@
 """Softmax layer: Y = softmax of each row, dX = Y * (G - rowsum(G * Y)), by hand and against torch."""
+
 import math
 
 import pytest
@@ -10,7 +11,7 @@ from layer_testing import F64, assert_close, check_layer_against_torch, inputs, 
 from scratchlib.layers import Input, Softmax
 
 L2, L3, L4, L5 = (math.log(v) for v in (2, 3, 4, 5))
-X = t([[0, L2, L5], [L3, 0, L4]])        # e^X = [[1, 2, 5], [3, 1, 4]]: both rows sum to 8
+X = t([[0, L2, L5], [L3, 0, L4]])  # e^X = [[1, 2, 5], [3, 1, 4]]: both rows sum to 8
 G = t([[1, 0, 0], [2, 0, -2]])
 
 
@@ -19,7 +20,7 @@ def test_forward_and_backward_by_hand():
     # row 0: sum_j G_j Y_j = 1/8;  dX = Y * (G - 1/8) = [1/8 * 7/8, 2/8 * -1/8, 5/8 * -1/8] = [7, -2, -5] / 64
     # row 1: sum_j G_j Y_j = (6 - 8)/8 = -1/4;  dX = Y * (G + 1/4) = [3/8 * 9/4, 1/8 * 1/4, 4/8 * -7/4]
     #        = [54, 2, -56] / 64
-    x, = inputs(X)
+    (x,) = inputs(X)
     out = run(Softmax(x), G)
     assert_close(out, t([[1, 2, 5], [3, 1, 4]]) / 8, tol=1e-15)
     assert_close(x.grad, t([[7, -2, -5], [54, 2, -56]]) / 64, tol=1e-15)
@@ -27,8 +28,9 @@ def test_forward_and_backward_by_hand():
 
 @given(batch=sizes, width=sizes, data=st.data(), shift=st.sampled_from([0.0, 1000.0, -1000.0]))
 def test_matches_torch_autograd_even_for_huge_inputs(batch, width, data, shift):
-    layer = check_layer_against_torch(Softmax, lambda v: torch.softmax(v, dim=1),
-                                      [data.draw(tensors((batch, width))) + shift])
+    layer = check_layer_against_torch(
+        Softmax, lambda v: torch.softmax(v, dim=1), [data.draw(tensors((batch, width))) + shift]
+    )
     assert torch.isfinite(layer.output).all()
     assert_close(layer.output.sum(dim=1), torch.ones(batch, dtype=F64), tol=1e-14)
 
@@ -36,7 +38,7 @@ def test_matches_torch_autograd_even_for_huge_inputs(batch, width, data, shift):
 def test_agrees_with_finite_differences():
     # J = sum(Y * G); central differences err by O(eps^2) ~ 1e-10, far below a real mistake
     values = X.clone()
-    x, = inputs(values)
+    (x,) = inputs(values)
     run(Softmax(x), G)
     numeric = torch.zeros_like(values)
     eps = 1e-6
@@ -44,7 +46,7 @@ def test_agrees_with_finite_differences():
         for sign in (1, -1):
             moved = values.clone().reshape(-1)
             moved[i] += sign * eps
-            probe, = inputs(moved.reshape(values.shape))
+            (probe,) = inputs(moved.reshape(values.shape))
             layer = Softmax(probe)
             layer.forward()
             numeric.reshape(-1)[i] += sign * (layer.output * G).sum() / (2 * eps)
@@ -54,7 +56,7 @@ def test_agrees_with_finite_differences():
 def test_bad_input_is_refused_before_anything_changes():
     with pytest.raises(ValueError, match=r"Softmax: input must be 2-D \(batch, classes\), got shape \(3,\)"):
         Softmax(Input((3,)))
-    x, = inputs(X)
+    (x,) = inputs(X)
     layer = Softmax(x)
     with pytest.raises(RuntimeError, match=r"Softmax\(2, 3\).backward called before forward"):
         layer.backward()

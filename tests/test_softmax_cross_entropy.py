@@ -1,4 +1,5 @@
 """SoftmaxCrossEntropy: mean -log softmax(Yhat)[t], dL = g (softmax - onehot) / B; stable for any logits."""
+
 import math
 
 import pytest
@@ -25,7 +26,7 @@ def test_forward_and_backward_by_hand():
     assert abs(out.item() - 0.725416) < 1e-6
     assert_close(layer.classifications, t([[0.125, 0.25, 0.625], [0.375, 0.125, 0.5]]), tol=1e-15)
     assert_close(logits.grad, t([[0.125, 0.25, -0.375], [-0.625, 0.125, 0.5]]), tol=1e-15)
-    assert labels.grad.abs().sum() == 0   # integer labels get no gradient
+    assert labels.grad.abs().sum() == 0  # integer labels get no gradient
 
 
 @given(batch=sizes, classes=st.integers(2, 6), data=st.data())
@@ -40,7 +41,7 @@ def test_matches_torch_autograd(batch, classes, data):
     assert_close(layer.output, ref)
     assert_close(logits.grad, d_logits)
     assert_close(layer.classifications, torch.softmax(values, dim=1))
-    layer.backward()                      # the accumulate path: logits.grad now holds twice the gradient
+    layer.backward()  # the accumulate path: logits.grad now holds twice the gradient
     assert_close(logits.grad, 2 * d_logits)
 
 
@@ -69,7 +70,7 @@ def test_accumulate_grad_adds_and_step_moves_nothing():
     layer = SoftmaxCrossEntropy(logits, labels)
     layer.forward()
     layer.accumulate_grad(t(0.5))
-    layer.accumulate_grad(t(1.5))         # g = 2, as in the hand example
+    layer.accumulate_grad(t(1.5))  # g = 2, as in the hand example
     layer.backward()
     assert_close(logits.grad, t([[0.125, 0.25, -0.375], [-0.625, 0.125, 0.5]]), tol=1e-15)
     layer.step(1.0)
@@ -91,17 +92,22 @@ def test_labels_outside_the_class_range_are_refused_on_set():
 
 
 def test_bad_wiring_and_early_backward():
-    with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy: target must have shape \(2,\) to match logits of shape \(2, 3\), got \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"SoftmaxCrossEntropy: target must have shape \(2,\) to match logits of shape \(2, 3\), got \(3,\)",
+    ):
         SoftmaxCrossEntropy(Input((2, 3)), Input((3,), dtype=torch.int64))
     with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy: logits must be 2-D"):
         SoftmaxCrossEntropy(Input((3,)), Input((3,)))
-    with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy: class labels must lie in \[0, 3\), got values from 0 to 7"):
+    with pytest.raises(
+        ValueError, match=r"SoftmaxCrossEntropy: class labels must lie in \[0, 3\), got values from 0 to 7"
+    ):
         SoftmaxCrossEntropy(Input((2, 3)), Input((2,), dtype=torch.int64).set(torch.tensor([7, 0])))
     logits, labels = inputs(LOGITS, LABELS)
     layer = SoftmaxCrossEntropy(logits, labels)
     with pytest.raises(RuntimeError, match=r"SoftmaxCrossEntropy\(\).backward called before forward"):
         layer.backward()
-    labels.set(torch.tensor([1]))         # one label for two rows of logits
+    labels.set(torch.tensor([1]))  # one label for two rows of logits
     with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy.forward: 2 rows of logits but 1 labels"):
         layer.forward()
     assert layer.output is None and layer.classifications is None

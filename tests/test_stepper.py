@@ -3,8 +3,8 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib.show.draw import draw_network
 from scratchlib.layers import mlp
+from scratchlib.show.draw import draw_network
 from scratchlib.show.stepper import BackwardStepper, backward_stepper, local_rule, matrix_text
 
 

@@ -1,4 +1,5 @@
 """Sum: s = a + b, da = db = ds, by hand and against torch autograd."""
+
 import pytest
 import torch
 from hypothesis import given
@@ -33,7 +34,7 @@ def test_matches_torch_autograd(batch, width, data):
 
 def test_the_same_input_twice_gets_both_gradients():
     # s = a + a: ds/da = 2 (the two paths add up)
-    a, = inputs(t(2.0))
+    (a,) = inputs(t(2.0))
     out = run(Sum(a, a), t(1.5))
     assert out.item() == 4.0
     assert a.grad.item() == 3.0

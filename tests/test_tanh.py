@@ -1,4 +1,5 @@
 """Tanh: Y = tanh(X), dX = G * (1 - Y^2), by hand and against torch autograd."""
+
 import math
 
 import pytest
@@ -10,14 +11,14 @@ from layer_testing import F64, assert_close, check_layer_against_torch, inputs, 
 from scratchlib.layers import Tanh
 
 L2, L3 = math.log(2), math.log(3)
-X = t([[L2, -L3, 0], [L3, -L2, L2]])     # tanh(ln a) = (a^2 - 1) / (a^2 + 1): 0.6 and 0.8
+X = t([[L2, -L3, 0], [L3, -L2, L2]])  # tanh(ln a) = (a^2 - 1) / (a^2 + 1): 0.6 and 0.8
 G = t([[1, -2, 0.5], [3, 2, -1]])
 
 
 def test_forward_and_backward_by_hand():
     # Y = [[0.6, -0.8, 0], [0.8, -0.6, 0.6]];  1 - Y^2 = [[0.64, 0.36, 1], [0.36, 0.64, 0.64]]
     # dX = G * (1 - Y^2) = [[0.64, -0.72, 0.5], [1.08, 1.28, -0.64]]
-    x, = inputs(X)
+    (x,) = inputs(X)
     out = run(Tanh(x), G)
     assert_close(out, t([[0.6, -0.8, 0], [0.8, -0.6, 0.6]]), tol=1e-15)
     assert_close(x.grad, t([[0.64, -0.72, 0.5], [1.08, 1.28, -0.64]]), tol=1e-15)
@@ -29,11 +30,11 @@ def test_matches_torch_autograd(batch, width, data):
 
 
 def test_accumulate_grad_adds_and_step_moves_nothing():
-    x, = inputs(X)
+    (x,) = inputs(X)
     layer = Tanh(x)
     layer.forward()
     layer.accumulate_grad(G)
-    layer.accumulate_grad(-G)             # the two consumers cancel: nothing flows back
+    layer.accumulate_grad(-G)  # the two consumers cancel: nothing flows back
     layer.backward()
     assert x.grad.tolist() == [[0.0] * 3] * 2
     layer.step(1.0)
@@ -41,7 +42,7 @@ def test_accumulate_grad_adds_and_step_moves_nothing():
 
 
 def test_bad_input_is_refused_before_anything_changes():
-    x, = inputs(X)
+    (x,) = inputs(X)
     layer = Tanh(x)
     with pytest.raises(RuntimeError, match=r"Tanh\(2, 3\).backward called before forward"):
         layer.backward()

@@ -1,4 +1,5 @@
 """text: the one tensor-to-text formatter behind check, replay, the stepper and the drawings."""
+
 import pytest
 import torch
 
@@ -8,7 +9,8 @@ from scratchlib.course.text import number_text, tensor_text
 def test_numbers_round_to_significant_digits_and_never_print_minus_zero():
     assert number_text(0.123456) == "0.1235" and number_text(0.123456, 3) == "0.123"
     assert number_text(-0.00001, 2) == "-1e-05" and number_text(-1e-9, 3) != "-0"
-    assert number_text(-0.0) == "0" and number_text(7) == "7" and number_text(123456) == "123456"  # whole labels stay whole
+    # whole labels stay whole
+    assert number_text(-0.0) == "0" and number_text(7) == "7" and number_text(123456) == "123456"
 
 
 def test_the_three_layouts_of_a_small_tensor():

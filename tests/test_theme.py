@@ -1,4 +1,5 @@
 """Outputs read in JupyterLab's light and dark themes: colours come from the theme's CSS variables."""
+
 import re
 from pathlib import Path
 
@@ -16,8 +17,9 @@ def colours(html: str) -> list[str]:
 
 
 def test_compare_rows_take_their_text_colour_from_the_theme_over_a_see_through_background():
-    table = check.CheckTable([check._compare_one("a", 1.0, 1.0, 1e-6, 0.0),
-                              check._compare_one("b", 2.0, 2.5, 1e-6, 0.0)], 1e-6, 0.0)
+    table = check.CheckTable(
+        [check._compare_one("a", 1.0, 1.0, 1e-6, 0.0), check._compare_one("b", 2.0, 2.5, 1e-6, 0.0)], 1e-6, 0.0
+    )
     assert [r.ok for r in table.rows] == [True, False]
     html = table._repr_html_()
     rows = re.findall(r"<tr style='([^']*)'>", html)
@@ -47,13 +49,16 @@ def test_nbval_compares_the_html_without_its_styling():
             s = re.sub(regex, replace, s)
         return s
 
-    old = ("<div class=\"highlight\"><pre style=\"line-height: 125%;\"><span></span><span style=\"color: #008000;"
-           " font-weight: bold\">def</span><span style=\"color: #BBB\"> </span><span style=\"color: #00F\">f"
-           "</span>(x):</pre></div>\n<tr style='background:#e6f4ea'><td style='text-align:left'>1</td></tr>")
-    new = ("<div class=\"highlight\"><pre style=\"line-height: 125%;\"><span></span><span style=\"color: "
-           "var(--jp-mirror-editor-keyword-color,#008000); font-weight: bold\">def</span> <span style=\"color: "
-           "var(--jp-mirror-editor-def-color,#0000ff)\">f</span>(x):</pre></div>\n"
-           f"<tr style='{check.ROW_STYLE[True]}'><td style='text-align:left'>1</td></tr>")
-    assert sanitize(old) == sanitize(new) == ("<div class=\"highlight\"><pre>def f(x):</pre></div>\n"
-                                              "<tr><td>1</td></tr>")
+    old = (
+        '<div class="highlight"><pre style="line-height: 125%;"><span></span><span style="color: #008000;'
+        ' font-weight: bold">def</span><span style="color: #BBB"> </span><span style="color: #00F">f'
+        "</span>(x):</pre></div>\n<tr style='background:#e6f4ea'><td style='text-align:left'>1</td></tr>"
+    )
+    new = (
+        '<div class="highlight"><pre style="line-height: 125%;"><span></span><span style="color: '
+        'var(--jp-mirror-editor-keyword-color,#008000); font-weight: bold">def</span> <span style="color: '
+        'var(--jp-mirror-editor-def-color,#0000ff)">f</span>(x):</pre></div>\n'
+        f"<tr style='{check.ROW_STYLE[True]}'><td style='text-align:left'>1</td></tr>"
+    )
+    assert sanitize(old) == sanitize(new) == ('<div class="highlight"><pre>def f(x):</pre></div>\n<tr><td>1</td></tr>')
     assert sanitize(new.replace(">1<", ">2<")) != sanitize(new)

@@ -1,4 +1,5 @@
 """tools/torch_index.py: which index torch comes from, decided without touching the network."""
+
 import importlib.util
 import subprocess
 import sys
@@ -23,15 +24,16 @@ def answer(value):
     return lambda *_: value
 
 
-@pytest.mark.parametrize("gpu, reachable, options, says", [
-    (False, True, ["--extra-index-url", CPU], "no NVIDIA GPU: the CPU build from " + CPU),
-    (False, False, [], "was not reachable within 3 s: using the default index"),
-    (True, never, [], "NVIDIA GPU found: the default index, the CUDA build"),
-])
-def test_linux_takes_the_cpu_index_unless_a_gpu_wants_cuda_or_the_index_is_out_of_reach(
-        gpu, reachable, options, says):
-    got, line = torch_index.choose(None, "Linux", answer(gpu),
-                                   reachable if callable(reachable) else answer(reachable))
+@pytest.mark.parametrize(
+    "gpu, reachable, options, says",
+    [
+        (False, True, ["--extra-index-url", CPU], "no NVIDIA GPU: the CPU build from " + CPU),
+        (False, False, [], "was not reachable within 3 s: using the default index"),
+        (True, never, [], "NVIDIA GPU found: the default index, the CUDA build"),
+    ],
+)
+def test_linux_takes_the_cpu_index_unless_a_gpu_wants_cuda_or_the_index_is_out_of_reach(gpu, reachable, options, says):
+    got, line = torch_index.choose(None, "Linux", answer(gpu), reachable if callable(reachable) else answer(reachable))
     assert got == options
     assert says in line and "\n" not in line
 
@@ -57,8 +59,13 @@ def test_an_index_that_hangs_counts_as_unreachable_after_the_time_limit():
 
 
 def test_the_script_prints_pip_options_and_says_why_on_one_line():
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "torch_index.py")], capture_output=True,
-                         text=True, env={"TORCH_INDEX": "https://example.org/whl/cpu", "PATH": ""}, check=True)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "torch_index.py")],
+        capture_output=True,
+        text=True,
+        env={"TORCH_INDEX": "https://example.org/whl/cpu", "PATH": ""},
+        check=True,
+    )
     assert run.stdout == "--extra-index-url https://example.org/whl/cpu\n"
     assert run.stderr == "torch: from https://example.org/whl/cpu (TORCH_INDEX)\n"
 

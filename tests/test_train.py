@@ -1,12 +1,13 @@
 """The training loop: the step is SGD exactly, the loop matches torch.nn + autograd, the history adds up."""
+
 import math
 
 import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from scratchlib.training import data, train
 from scratchlib.layers import mlp
+from scratchlib.training import data, train
 
 
 def blobs(n=30, features=3, classes=4, seed=0, dtype=torch.float64):
@@ -31,7 +32,7 @@ def test_train_step_is_one_sgd_step_on_the_objective():
     # the same objective by autograd: J = CE(x W1^T + b1 -> relu -> W2, b2) + 0.03 (|W1|^2 + |W2|^2)
     W1, b1, W2, b2 = (p.clone().requires_grad_() for p in before)
     logits = torch.relu(x @ W1.T + b1) @ W2.T + b2
-    J = torch.nn.functional.cross_entropy(logits, y) + 0.03 * ((W1 ** 2).sum() + (W2 ** 2).sum())
+    J = torch.nn.functional.cross_entropy(logits, y) + 0.03 * ((W1**2).sum() + (W2**2).sum())
     J.backward()
     objective = train.train_step(net, x, y, lr=0.7)
     assert objective == pytest.approx(J.item(), rel=1e-14)
@@ -44,10 +45,10 @@ def test_library_loop_matches_torch_nn_with_autograd_step_for_step():
     x_val, y_val = blobs(n=20, seed=3)
     net = net64(sizes=(3, 6, 5, 4), regularization=0.01)
     twin = train.to_torch(net)
-    mine = train.train(net, x, y, epochs=3, lr=0.3, batch_size=8, x_val=x_val, y_val=y_val, seed=4,
-                       progress=False)
-    ref = train.train_torch(twin, x, y, epochs=3, lr=0.3, batch_size=8, regularization=0.01,
-                            x_val=x_val, y_val=y_val, seed=4)
+    mine = train.train(net, x, y, epochs=3, lr=0.3, batch_size=8, x_val=x_val, y_val=y_val, seed=4, progress=False)
+    ref = train.train_torch(
+        twin, x, y, epochs=3, lr=0.3, batch_size=8, regularization=0.01, x_val=x_val, y_val=y_val, seed=4
+    )
     assert len(mine.step_loss) == len(ref.step_loss) == 3 * 7  # ceil(50 / 8) = 7 steps per epoch
     # float64 differences seen: about 1e-16; the losses move by far more than that per step
     torch.testing.assert_close(torch.tensor(mine.step_loss), torch.tensor(ref.step_loss), rtol=0, atol=1e-12)
@@ -63,14 +64,13 @@ def test_history_adds_up():
     x, y = blobs(n=23)
     x_val, y_val = blobs(n=9, seed=5)
     net = net64()
-    h = train.train(net, x, y, epochs=2, lr=0.1, batch_size=5, x_val=x_val, y_val=y_val, eval_every=2,
-                    progress=False)
+    h = train.train(net, x, y, epochs=2, lr=0.1, batch_size=5, x_val=x_val, y_val=y_val, eval_every=2, progress=False)
     assert h.steps_per_epoch == 5 and h.epochs == 2
     assert len(h.step_loss) == len(h.step_accuracy) == 10
     sizes = torch.tensor([5, 5, 5, 5, 3], dtype=torch.float64)
     for e in range(2):
-        losses = torch.tensor(h.step_loss[5 * e:5 * e + 5], dtype=torch.float64)
-        accuracies = torch.tensor(h.step_accuracy[5 * e:5 * e + 5], dtype=torch.float64)
+        losses = torch.tensor(h.step_loss[5 * e : 5 * e + 5], dtype=torch.float64)
+        accuracies = torch.tensor(h.step_accuracy[5 * e : 5 * e + 5], dtype=torch.float64)
         assert h.epoch_loss[e] == pytest.approx((losses * sizes).sum().item() / 23, rel=1e-12)
         assert h.epoch_accuracy[e] == pytest.approx((accuracies * sizes).sum().item() / 23, rel=1e-12)
     assert h.eval_step == [2, 4, 6, 8, 10]
@@ -81,15 +81,16 @@ def test_history_adds_up():
     assert h.summary().startswith(f"epoch 2: train loss {h.epoch_loss[-1]:.4f}, accuracy ")
     assert "held-out loss" in h.summary() and train.History().summary() == "no epoch completed"
     loss_ax, accuracy_ax = h.plot(label="lib")
-    assert [l.get_label() for l in loss_ax.get_lines()][1:] == ["lib train", "lib held-out"]
+    assert [line.get_label() for line in loss_ax.get_lines()][1:] == ["lib train", "lib held-out"]
     assert accuracy_ax.get_ylabel() == "accuracy (%)"
     plt.close(loss_ax.figure)
 
 
 def test_same_seed_same_batches_other_seed_other_batches():
     x, y = blobs(n=40)
-    runs = [train.train(net64(), x, y, epochs=2, lr=0.2, batch_size=6, seed=s, progress=False).step_loss
-            for s in (7, 7, 8)]
+    runs = [
+        train.train(net64(), x, y, epochs=2, lr=0.2, batch_size=6, seed=s, progress=False).step_loss for s in (7, 7, 8)
+    ]
     assert runs[0] == runs[1] and runs[0] != runs[2]
 
 
@@ -120,15 +121,14 @@ def test_regularization_sets_every_strength_and_shrinks_the_weights():
     train.train(free, x, y, epochs=20, lr=0.1, batch_size=10, progress=False)
     h = train.train(decayed, x, y, epochs=20, lr=0.1, batch_size=10, regularization=0.05, progress=False)
     assert [r.strength for r in decayed.regularizers] == [0.05, 0.05] and h.regularization == 0.05
-    norm = lambda net: sum((W.output ** 2).sum().item() for W in net.weights)  # noqa: E731
+    norm = lambda net: sum((W.output**2).sum().item() for W in net.weights)  # noqa: E731
     assert norm(decayed) < 0.8 * norm(free)
 
 
 def test_nan_loss_stops_before_the_step_and_says_where():
     # too large a step: the squared error grows about 1000-fold per step until it overflows
     x, y = data.create_linear_training_data(n=40)
-    net = mlp([2, 8, 2], loss="mse", activation="tanh", generator=torch.Generator().manual_seed(0),
-              dtype=torch.float64)
+    net = mlp([2, 8, 2], loss="mse", activation="tanh", generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     with pytest.raises(train.TrainingDiverged) as caught:
         train.train(net, x.double(), y.double(), epochs=50, lr=10.0, batch_size=10, progress=False)
     message = str(caught.value)
@@ -148,10 +148,13 @@ def test_a_step_that_would_overflow_is_refused_and_leaves_the_weights_as_they_we
     x, y = blobs(n=20)
     net = mlp([3, 5, 4], generator=torch.Generator().manual_seed(0))
     before = weights(net)
-    with pytest.raises(train.TrainingDiverged, match=r"training stopped at step 1: Network.step: the update would "
-                       r"make Input\(5, 3\) \(parameter\) at tape position 2 non-finite: the step \(step size 1e\+39 "
-                       r"times a gradient of norm .*\) overflows; nothing was moved, so the weights are those before "
-                       r"this step; the steps diverge \(learning rate 1e\+39\)"):
+    with pytest.raises(
+        train.TrainingDiverged,
+        match=r"training stopped at step 1: Network.step: the update would "
+        r"make Input\(5, 3\) \(parameter\) at tape position 2 non-finite: the step \(step size 1e\+39 "
+        r"times a gradient of norm .*\) overflows; nothing was moved, so the weights are those before "
+        r"this step; the steps diverge \(learning rate 1e\+39\)",
+    ):
         train.train(net, x.float(), y, epochs=1, lr=1e39, batch_size=10, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(before, weights(net)))  # bit for bit
 
@@ -166,8 +169,14 @@ def test_non_finite_data_is_refused_before_any_step():
         train.train(net, x_bad, y, epochs=1, lr=0.1, batch_size=10, progress=False)
     regression = mlp([2, 2], loss="mse")
     with pytest.raises(ValueError, match=r"train: targets for x holds NaN or inf in 1 row \(3\)"):
-        train.train(regression, torch.zeros(10, 2), torch.zeros(10, 2).index_fill_(0, torch.tensor([3]), math.inf),
-                    epochs=1, lr=0.1, progress=False)
+        train.train(
+            regression,
+            torch.zeros(10, 2),
+            torch.zeros(10, 2).index_fill_(0, torch.tensor([3]), math.inf),
+            epochs=1,
+            lr=0.1,
+            progress=False,
+        )
     assert all(torch.equal(a, b) for a, b in zip(before, weights(net)))
 
 
@@ -184,30 +193,47 @@ def test_integer_inputs_and_targets_are_taken_as_numbers():
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(epochs=0), ValueError, "epochs must be a positive integer, got 0"),
-    (dict(epochs=2.5), TypeError, "epochs must be an integer, got float 2.5"),
-    (dict(lr="0.1"), TypeError, "lr must be a number, got str '0.1'"),
-    (dict(lr=True), TypeError, "lr must be a number, got bool True"),
-    (dict(epochs=True), TypeError, "epochs must be an integer, got bool True"),
-    (dict(lr=-0.1), ValueError, "lr must be a positive finite number, got -0.1"),
-    (dict(lr=math.inf), ValueError, "lr must be a positive finite number, got inf"),
-    (dict(lr="fast"), TypeError, "lr must be a number, got str 'fast'"),
-    (dict(batch_size=0), ValueError, "batch_size must be a positive integer, got 0"),
-    (dict(eval_every=0), ValueError, "eval_every must be a positive integer"),
-    (dict(regularization=-1.0), ValueError, "regularization must be a finite number >= 0, got -1.0"),
-    (dict(regularization=0.1), ValueError, r"regularization=0.1 needs a network with a weight-decay branch.*mlp\(\.\.\., regularization"),
-    (dict(x=torch.zeros(30, 4, dtype=torch.float64)), ValueError, "x has 4 features per row, the network takes 3"),
-    (dict(x=torch.zeros(30, 3, dtype=torch.long)), ValueError, r"x must be a float tensor of shape \(n, 3\)"),
-    (dict(y=torch.zeros(29, dtype=torch.long)), ValueError, "x has 30 rows but its targets have 29"),
-    (dict(y=torch.full((30,), 4)), ValueError, r"labels for x: class labels must lie in \[0, 4\), got values from 4 to 4"),
-    (dict(y=torch.zeros(30)), ValueError, "labels for x: class labels must be integers"),
-    (dict(x_val=torch.zeros(5, 3, dtype=torch.float64)), ValueError, "give both x_val and y_val"),
-    (dict(x=torch.zeros(30, 3, dtype=torch.float64).index_fill_(0, torch.tensor([4, 17]), math.inf)), ValueError,
-     r"x holds NaN or inf in 2 rows \(4, 17\); clean or drop them before training"),
-    (dict(x_val=torch.zeros(5, 2, dtype=torch.float64), y_val=torch.zeros(5, dtype=torch.long)), ValueError,
-     "x_val has 2 features per row"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(epochs=0), ValueError, "epochs must be a positive integer, got 0"),
+        (dict(epochs=2.5), TypeError, "epochs must be an integer, got float 2.5"),
+        (dict(lr="0.1"), TypeError, "lr must be a number, got str '0.1'"),
+        (dict(lr=True), TypeError, "lr must be a number, got bool True"),
+        (dict(epochs=True), TypeError, "epochs must be an integer, got bool True"),
+        (dict(lr=-0.1), ValueError, "lr must be a positive finite number, got -0.1"),
+        (dict(lr=math.inf), ValueError, "lr must be a positive finite number, got inf"),
+        (dict(lr="fast"), TypeError, "lr must be a number, got str 'fast'"),
+        (dict(batch_size=0), ValueError, "batch_size must be a positive integer, got 0"),
+        (dict(eval_every=0), ValueError, "eval_every must be a positive integer"),
+        (dict(regularization=-1.0), ValueError, "regularization must be a finite number >= 0, got -1.0"),
+        (
+            dict(regularization=0.1),
+            ValueError,
+            r"regularization=0.1 needs a network with a weight-decay branch.*mlp\(\.\.\., regularization",
+        ),
+        (dict(x=torch.zeros(30, 4, dtype=torch.float64)), ValueError, "x has 4 features per row, the network takes 3"),
+        (dict(x=torch.zeros(30, 3, dtype=torch.long)), ValueError, r"x must be a float tensor of shape \(n, 3\)"),
+        (dict(y=torch.zeros(29, dtype=torch.long)), ValueError, "x has 30 rows but its targets have 29"),
+        (
+            dict(y=torch.full((30,), 4)),
+            ValueError,
+            r"labels for x: class labels must lie in \[0, 4\), got values from 4 to 4",
+        ),
+        (dict(y=torch.zeros(30)), ValueError, "labels for x: class labels must be integers"),
+        (dict(x_val=torch.zeros(5, 3, dtype=torch.float64)), ValueError, "give both x_val and y_val"),
+        (
+            dict(x=torch.zeros(30, 3, dtype=torch.float64).index_fill_(0, torch.tensor([4, 17]), math.inf)),
+            ValueError,
+            r"x holds NaN or inf in 2 rows \(4, 17\); clean or drop them before training",
+        ),
+        (
+            dict(x_val=torch.zeros(5, 2, dtype=torch.float64), y_val=torch.zeros(5, dtype=torch.long)),
+            ValueError,
+            "x_val has 2 features per row",
+        ),
+    ],
+)
 def test_bad_input_is_named_and_changes_nothing(kwargs, error, message):
     x, y = blobs(n=30)
     net = net64()

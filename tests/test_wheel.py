@@ -5,6 +5,7 @@ setuptools, declared in the dev extra), installs it with ``pip install --no-deps
 into a temporary folder, and loads the subset from a process that runs outside the
 repository with only that folder (and the environment's torch) to import from.
 """
+
 import json
 import os
 import subprocess
@@ -26,8 +27,13 @@ print(json.dumps({"file": scratchlib.__file__, "train": list(x.shape), "test": l
 
 
 def pip(*args, cwd):
-    run = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args], cwd=cwd,
-                         capture_output=True, text=True, env={**os.environ, "PIP_NO_INDEX": "1"})
+    run = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PIP_NO_INDEX": "1"},
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -45,8 +51,13 @@ def test_a_wheel_installed_outside_the_repository_loads_the_embedded_subset(tmp_
     # torch comes from this environment's site-packages; scratchlib only from the target folder
     # (PYTHONPATH comes first on sys.path), and nothing from the repository (the working folder
     # is elsewhere, and the editable install's finder is never reached).
-    run = subprocess.run([sys.executable, "-c", LOAD], cwd=elsewhere, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(target)})
+    run = subprocess.run(
+        [sys.executable, "-c", LOAD],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(target)},
+    )
     assert run.returncode == 0, run.stderr
     got = json.loads(run.stdout)
     assert Path(got["file"]).is_relative_to(target), got["file"]

@@ -1,4 +1,5 @@
 """The explorer, driven headlessly: set the widgets' values, train, check what it learned and drew."""
+
 import matplotlib.pyplot as plt
 import pytest
 import torch
@@ -83,8 +84,8 @@ def test_widget_tree_holds_every_control():
 
 def test_backward_stepper_is_a_slider_over_a_network():
     # the logic is tested in tests/test_stepper.py (slider, frames, rules) and tests/test_replay.py
-    from scratchlib.show import stepper
     from scratchlib.layers import mlp
+    from scratchlib.show import stepper
 
     net = mlp([2, 3, 2], generator=torch.Generator().manual_seed(0))
     with pytest.raises(RuntimeError, match=r"run forward first"):
@@ -99,13 +100,16 @@ def test_backward_stepper_is_a_slider_over_a_network():
     plt.close("all")
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(dataset="moons"), ValueError, r"Explorer: dataset must be one of \["),
-    (dict(lr=100), ValueError, r"Explorer: lr must be in \[0.001, 10.0\], got 100"),
-    (dict(epochs=10000), ValueError, r"Explorer: epochs must be in \[1, 500\], got 10000"),
-    (dict(lr="0.1"), TypeError, r"Explorer: lr must be a number, got str '0.1'"),
-    (dict(regularization=0.5), ValueError, r"Explorer: regularization must be one of \[0.0, 0.0001"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(dataset="moons"), ValueError, r"Explorer: dataset must be one of \["),
+        (dict(lr=100), ValueError, r"Explorer: lr must be in \[0.001, 10.0\], got 100"),
+        (dict(epochs=10000), ValueError, r"Explorer: epochs must be in \[1, 500\], got 10000"),
+        (dict(lr="0.1"), TypeError, r"Explorer: lr must be a number, got str '0.1'"),
+        (dict(regularization=0.5), ValueError, r"Explorer: regularization must be one of \[0.0, 0.0001"),
+    ],
+)
 def test_the_explorer_refuses_values_its_controls_cannot_show(kwargs, error, message):
     # no TraitError from deep inside ipywidgets, and no silent clamping to the slider's end
     with pytest.raises(error, match=message):

@@ -7,6 +7,7 @@ would make every commit of a notebook differ and say when a teacher ran it.
 
 Usage: python tools/strip_notebooks.py NOTEBOOK...
 """
+
 from __future__ import annotations
 
 import sys

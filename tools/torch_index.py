@@ -14,6 +14,7 @@ index) and says what it chose, in one line, on stderr::
 ``TORCH_INDEX=<url>`` uses that index instead (e.g. https://download.pytorch.org/whl/cu126);
 ``TORCH_INDEX=default`` uses the default index.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,8 @@ import shutil
 import sys
 import threading
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 #: Seconds the CPU index has to answer before we fall back to the default index.
@@ -35,8 +36,7 @@ def nvidia_gpu_present() -> bool:
     return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
 
 
-def reachable(url: str, seconds: float = PROBE_SECONDS,
-              opener: Callable[..., object] = urllib.request.urlopen) -> bool:
+def reachable(url: str, seconds: float = PROBE_SECONDS, opener: Callable[..., object] = urllib.request.urlopen) -> bool:
     """Whether ``url`` answers within ``seconds``, name lookup included.
 
     urlopen's own timeout does not cover the DNS lookup, so the request runs in a daemon
@@ -57,8 +57,9 @@ def reachable(url: str, seconds: float = PROBE_SECONDS,
     return bool(answered)
 
 
-def choose(override: str | None, system: str, gpu_present: Callable[[], bool],
-           index_reachable: Callable[[str], bool]) -> tuple[list[str], str]:
+def choose(
+    override: str | None, system: str, gpu_present: Callable[[], bool], index_reachable: Callable[[str], bool]
+) -> tuple[list[str], str]:
     """The pip options and the one line that says why, for this machine.
 
     ``gpu_present`` and ``index_reachable`` are asked only when the answer depends on them
@@ -71,18 +72,23 @@ def choose(override: str | None, system: str, gpu_present: Callable[[], bool],
     if system != "Linux":
         return [], f"torch: the default index ({system}: its torch wheels have no CUDA libraries)"
     if gpu_present():
-        return [], ("torch: NVIDIA GPU found: the default index, the CUDA build (several GB; "
-                    f"TORCH_INDEX={CPU_INDEX} for the CPU build)")
+        return [], (
+            "torch: NVIDIA GPU found: the default index, the CUDA build (several GB; "
+            f"TORCH_INDEX={CPU_INDEX} for the CPU build)"
+        )
     if not index_reachable(CPU_INDEX):
-        return [], (f"torch: no NVIDIA GPU, but {CPU_INDEX} was not reachable within "
-                    f"{PROBE_SECONDS:g} s: using the default index (on Linux its torch is the "
-                    "CUDA build, several GB, unless a local wheel is found; TORCH_INDEX=<url> chooses)")
+        return [], (
+            f"torch: no NVIDIA GPU, but {CPU_INDEX} was not reachable within "
+            f"{PROBE_SECONDS:g} s: using the default index (on Linux its torch is the "
+            "CUDA build, several GB, unless a local wheel is found; TORCH_INDEX=<url> chooses)"
+        )
     return ["--extra-index-url", CPU_INDEX], f"torch: no NVIDIA GPU: the CPU build from {CPU_INDEX}"
 
 
 def main() -> int:
-    options, line = choose(os.environ.get("TORCH_INDEX", "").strip() or None, platform.system(),
-                           nvidia_gpu_present, reachable)
+    options, line = choose(
+        os.environ.get("TORCH_INDEX", "").strip() or None, platform.system(), nvidia_gpu_present, reachable
+    )
     print(line, file=sys.stderr)
     print(" ".join(options))
     return 0

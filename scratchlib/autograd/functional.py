@@ -5,15 +5,16 @@ nodes); one node with the whole derivative is faster and is what torch does
 (``addmm``, ``batch_norm``, ``log_softmax`` + ``nll_loss``). Each is checked against
 the composition of elementary ops and against torch in the tests.
 """
+
 from __future__ import annotations
 
 import math
 
 import torch
 
-from scratchlib.course import validate
 from scratchlib.autograd.function import Context, Function
 from scratchlib.autograd.tensor import Tensor
+from scratchlib.course import validate
 
 
 class LinearFunction(Function):
@@ -35,9 +36,9 @@ class LinearFunction(Function):
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.18: LinearFunction.backward: dX, dW, db
         x, weight = ctx.saved_tensors
-        dx = grad @ weight if ctx.needs_input_grad[0] else None        # (B, in)
-        dweight = grad.T @ x if ctx.needs_input_grad[1] else None     # (out, in)
-        dbias = grad.sum(0) if ctx.needs_input_grad[2] else None      # (out,)
+        dx = grad @ weight if ctx.needs_input_grad[0] else None  # (B, in)
+        dweight = grad.T @ x if ctx.needs_input_grad[1] else None  # (out, in)
+        dbias = grad.sum(0) if ctx.needs_input_grad[2] else None  # (out,)
         return dx, dweight, dbias
         ### END SOLUTION
 
@@ -45,11 +46,15 @@ class LinearFunction(Function):
 def linear(x, weight, bias=None) -> Tensor:
     r"""$X W^\top + b$ as one graph node."""
     if x.shape[-1:] != weight.shape[1:] or x.data.dim() != 2:
-        raise ValueError(f"linear: input of shape {tuple(x.shape)} does not fit a weight of shape "
-                         f"{tuple(weight.shape)}: expected (batch, {weight.shape[1]})")
+        raise ValueError(
+            f"linear: input of shape {tuple(x.shape)} does not fit a weight of shape "
+            f"{tuple(weight.shape)}: expected (batch, {weight.shape[1]})"
+        )
     return LinearFunction.apply(x, weight, bias)
 
 
+# notebook 06 shows this source (show_source) in its committed output: keep it as is
+# fmt: off
 class BatchNormFunction(Function):
     r"""Batch normalization in training mode, over the batch dimension of X (B, C).
 
@@ -92,6 +97,7 @@ class BatchNormFunction(Function):
         dx = (inv_std / batch) * (batch * dx_hat - dx_hat.sum(0) - x_hat * (dx_hat * x_hat).sum(0))
         return dx, dweight, dbias, None, None, None, None
         ### END SOLUTION
+# fmt: on
 
 
 class CrossEntropyFunction(Function):
@@ -115,7 +121,7 @@ class CrossEntropyFunction(Function):
     def backward(ctx: Context, grad):
         ### BEGIN SOLUTION 6.20: CrossEntropyFunction.backward: (softmax - onehot) / B
         log_p, target = ctx.saved_tensors
-        p = log_p.exp()                                               # softmax, (B, C)
+        p = log_p.exp()  # softmax, (B, C)
         onehot = torch.eye(p.shape[1], dtype=p.dtype, device=p.device)[target]  # row y of I, (B, C)
         return grad * (p - onehot) / len(target), None
         ### END SOLUTION
@@ -128,8 +134,10 @@ def cross_entropy(logits, target) -> Tensor:
         raise ValueError(f"CrossEntropyLoss expects logits of shape (batch, classes), got {tuple(logits.shape)}")
     batch, classes = logits.shape
     if target.shape != (batch,):
-        raise ValueError(f"CrossEntropyLoss expects targets of shape ({batch},) for logits of shape "
-                         f"{tuple(logits.shape)}, got {tuple(target.shape)}")
+        raise ValueError(
+            f"CrossEntropyLoss expects targets of shape ({batch},) for logits of shape "
+            f"{tuple(logits.shape)}, got {tuple(target.shape)}"
+        )
     if target.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
         raise TypeError(f"CrossEntropyLoss expects integer class labels, got dtype {target.dtype}")
     if batch == 0:
@@ -137,12 +145,13 @@ def cross_entropy(logits, target) -> Tensor:
     # The label range is read back on the CPU only: on a GPU that would stall every step
     # until the device caught up; there ``gather`` stops on a bad label, as torch's loss does.
     if target.device.type == "cpu":
-        low, high = torch.aminmax(target)
-        low, high = int(low), int(high)
+        extremes = torch.aminmax(target)
+        low, high = int(extremes.min), int(extremes.max)
         if low < 0 or high >= classes:
             bad = low if low < 0 else high
-            raise ValueError(f"CrossEntropyLoss: label {bad} is outside [0, {classes}) for logits with "
-                             f"{classes} classes")
+            raise ValueError(
+                f"CrossEntropyLoss: label {bad} is outside [0, {classes}) for logits with {classes} classes"
+            )
     return CrossEntropyFunction.apply(logits, target.long())
 
 
@@ -154,8 +163,10 @@ def _dim(where: str, x, dim) -> int:
         raise TypeError(f"{where}: dim must be an integer, got {type(dim).__name__} {dim!r}")
     ndim = max(x.ndim, 1)
     if not -ndim <= dim < ndim:
-        raise ValueError(f"{where}: dim {dim} is out of range for a tensor of shape {tuple(x.shape)} "
-                         f"(allowed: {-ndim} to {ndim - 1})")
+        raise ValueError(
+            f"{where}: dim {dim} is out of range for a tensor of shape {tuple(x.shape)} "
+            f"(allowed: {-ndim} to {ndim - 1})"
+        )
     return dim % ndim
 
 
@@ -272,8 +283,7 @@ class DropoutFunction(Function):
         ### END SOLUTION
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True,
-            generator: torch.Generator | None = None) -> Tensor:
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: torch.Generator | None = None) -> Tensor:
     """Zero each entry with probability ``p`` and scale the rest by 1/(1-p); ``x`` itself in eval."""
     p = validate.number("dropout", "p", p, low=0, high=1, high_open=True)
     if not isinstance(x, Tensor):

@@ -6,15 +6,16 @@ A ``Module`` owns parameters (``Tensor``s with ``is_parameter=True`` and
 them in the order they were assigned, as torch does. Calling a module runs its
 ``forward``; the graph for ``backward`` is recorded by the Functions it uses.
 """
+
 from __future__ import annotations
 
 import math
 
 import torch
 
-from scratchlib.course import validate
 from scratchlib.autograd import functional as F
 from scratchlib.autograd.tensor import Tensor
+from scratchlib.course import validate
 
 
 class Module:
@@ -53,13 +54,13 @@ class Module:
             if isinstance(value, Module):
                 yield from value.modules()
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Training mode (BatchNorm uses batch statistics); returns the module."""
         for module in self.modules():
             module.training = mode
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Evaluation mode (BatchNorm uses its running statistics); returns the module."""
         return self.train(False)
 
@@ -113,8 +114,15 @@ class Linear(Module):
     gives the same numbers as ``torch.nn.Linear``.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 generator: torch.Generator | None = None, dtype=None, device=None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        generator: torch.Generator | None = None,
+        dtype=None,
+        device=None,
+    ):
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(value, int) or value <= 0:
@@ -130,8 +138,10 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise ValueError(f"Linear({self.in_features}, {self.out_features}) expects input of shape "
-                             f"(batch, {self.in_features}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"Linear({self.in_features}, {self.out_features}) expects input of shape "
+                f"(batch, {self.in_features}), got {tuple(x.shape)}"
+            )
         return F.LinearFunction.apply(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -211,8 +221,7 @@ class BatchNorm1d(Module):
     $y = \gamma (x - \hat\mu)/\sqrt{\hat\sigma^2 + \epsilon} + \beta$ with the running $\hat\mu, \hat\sigma^2$.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 dtype=None, device=None):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=None, device=None):
         super().__init__()
         if not isinstance(num_features, int) or num_features <= 0:
             raise ValueError(f"BatchNorm1d: num_features must be a positive integer, got {num_features!r}")
@@ -224,15 +233,20 @@ class BatchNorm1d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm1d({self.num_features}) expects input of shape "
-                             f"(batch, {self.num_features}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"BatchNorm1d({self.num_features}) expects input of shape "
+                f"(batch, {self.num_features}), got {tuple(x.shape)}"
+            )
         if self.training:
             if x.shape[0] < 2:
-                raise ValueError(f"BatchNorm1d({self.num_features}) in training needs a batch of at least "
-                                 f"2 rows to estimate a variance, got {x.shape[0]}")
-            return F.BatchNormFunction.apply(x, self.weight, self.bias, self.running_mean,
-                                             self.running_var, self.momentum, self.eps)
-        inv_std = (self.running_var + self.eps).rsqrt()   # constants: no gradient flows to them
+                raise ValueError(
+                    f"BatchNorm1d({self.num_features}) in training needs a batch of at least "
+                    f"2 rows to estimate a variance, got {x.shape[0]}"
+                )
+            return F.BatchNormFunction.apply(
+                x, self.weight, self.bias, self.running_mean, self.running_var, self.momentum, self.eps
+            )
+        inv_std = (self.running_var + self.eps).rsqrt()  # constants: no gradient flows to them
         return (x - self.running_mean) * inv_std * self.weight + self.bias
 
     def extra_repr(self) -> str:

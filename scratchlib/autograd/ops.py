@@ -7,6 +7,7 @@ Broadcasting: an elementwise op on shapes (2, 3) and (3,) uses the (3,) input in
 every row, so its gradient is the sum of $G$ over the rows. :func:`sum_to_shape`
 undoes broadcasting this way for every elementwise op.
 """
+
 from __future__ import annotations
 
 import torch
@@ -140,7 +141,7 @@ class Pow(Function):
     def forward(ctx: Context, x, exponent):
         ctx.save_for_backward(x)
         ctx.exponent = exponent
-        return x ** exponent
+        return x**exponent
 
     rule = {"x": "p G * x^(p - 1)  (element-wise),  p = {exponent:g}"}
 
@@ -165,8 +166,10 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx: Context, a, b):
         if len(_shape(a)) < 2 or len(_shape(b)) < 2:
-            raise ValueError(f"MatMul needs two tensors of at least 2 dimensions, got shapes "
-                             f"{tuple(_shape(a))} and {tuple(_shape(b))}")
+            raise ValueError(
+                f"MatMul needs two tensors of at least 2 dimensions, got shapes "
+                f"{tuple(_shape(a))} and {tuple(_shape(b))}"
+            )
         ctx.save_for_backward(a, b)
         return a @ b
 

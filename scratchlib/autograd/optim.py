@@ -2,12 +2,15 @@ r"""Optimizers: they change ``p.data`` in place, outside the graph, from ``p.gra
 
 SGD (with momentum), Adam and AdamW, each giving the same parameters as torch.optim's.
 """
+
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
-from scratchlib.course import validate
 from scratchlib.autograd.tensor import Tensor
+from scratchlib.course import validate
 
 
 def _parameter_list(where: str, params) -> list:
@@ -80,21 +83,25 @@ class Adam(Optimizer):
 
     decoupled = False  # AdamW: weight decay shrinks p directly instead of entering g
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         where = type(self).__name__
         self.lr = validate.positive(where, "lr", lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = tuple(validate.number(where, f"betas[{i}]", b, low=0, high=1, high_open=True)
-                           for i, b in enumerate(betas))
+        self.betas = tuple(
+            validate.number(where, f"betas[{i}]", b, low=0, high=1, high_open=True) for i, b in enumerate(betas)
+        )
         self.eps = validate.positive(where, "eps", eps)
         self.weight_decay = validate.non_negative(where, "weight_decay", weight_decay)
         super().__init__(where, params)
         self.steps = [0] * len(self.params)  # per parameter, as torch: one without a grad waits
-        self.exp_avg: list[torch.Tensor | None] = [None] * len(self.params)     # m
-        self.exp_avg_sq: list[torch.Tensor | None] = [None] * len(self.params)  # v
+        # m and v: None until the parameter's first gradient, then a tensor. Typed Any, not
+        # Tensor | None: step (displayed as it is in notebook 06) uses them without narrowing.
+        self.exp_avg: list[Any] = [None] * len(self.params)  # m
+        self.exp_avg_sq: list[Any] = [None] * len(self.params)  # v
 
+    # notebook 06 shows this source (show_source) in its committed output: keep it as is
+    # fmt: off
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
         beta1, beta2 = self.betas
@@ -118,6 +125,7 @@ class Adam(Optimizer):
             v_hat = v / (1 - beta2 ** t)
             p.data.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
             ### END SOLUTION
+    # fmt: on
 
 
 class AdamW(Adam):
@@ -129,6 +137,5 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2):
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
         super().__init__(params, lr, betas, eps, weight_decay)

@@ -3,6 +3,7 @@ r"""The operations that move entries without computing new ones: each a ``Functi
 Their backward moves $G$ back the way the entries came: the inverse transpose, the
 inverse reshape, the inverse permutation. (The computing operations are in ops.py.)
 """
+
 from __future__ import annotations
 
 from scratchlib.autograd.function import Context, Function
@@ -47,15 +48,13 @@ def permutation(dims, ndim: int) -> tuple:
         if isinstance(d, bool) or not isinstance(d, int):
             raise TypeError(f"permute: dims must be integers, got {type(d).__name__} {d!r} in {tuple(dims)}")
     if len(dims) != ndim:
-        raise ValueError(f"permute: a tensor with {ndim} dimensions needs {ndim} dims, got {len(dims)}: "
-                         f"{tuple(dims)}")
+        raise ValueError(f"permute: a tensor with {ndim} dimensions needs {ndim} dims, got {len(dims)}: {tuple(dims)}")
     for d in dims:
         if not -ndim <= d < max(ndim, 1):
             raise ValueError(f"permute: dim {d} is out of range for a tensor with {ndim} dimensions")
     result = tuple(d % max(ndim, 1) for d in dims)
     if len(set(result)) != ndim:
-        raise ValueError(f"permute: dims {tuple(dims)} repeat a dimension; each of 0..{ndim - 1} must "
-                         "appear once")
+        raise ValueError(f"permute: dims {tuple(dims)} repeat a dimension; each of 0..{ndim - 1} must appear once")
     return result
 
 

@@ -9,6 +9,7 @@ for every leaf ``t`` with ``requires_grad=True``.
 Every operator here is one line that hands the work to a :class:`Function` in
 ``scratchlib.autograd.ops``; the graph bookkeeping lives in ``function.py``.
 """
+
 from __future__ import annotations
 
 import weakref
@@ -34,8 +35,7 @@ class Tensor:
             ``None`` for leaves and for results no gradient flows through.
     """
 
-    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "is_leaf", "is_parameter",
-                 "_accumulator", "__weakref__")
+    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "is_leaf", "is_parameter", "_accumulator", "__weakref__")
     # numpy arrays and scalars on the left (np.ones(2) + t, np.float32(2) * t) must not
     # turn the Tensor into an array of objects: opting out of ufuncs makes numpy return
     # NotImplemented, so Python calls our reflected operator (__radd__, __rmul__, ...)
@@ -45,11 +45,12 @@ class Tensor:
     # hashed by identity, as torch's are (a set of tensors, a dict keyed by tensor)
     __hash__ = object.__hash__
 
-    def __init__(self, data, requires_grad: bool = False, is_leaf: bool = True,
-                 is_parameter: bool = False):
+    def __init__(self, data, requires_grad: bool = False, is_leaf: bool = True, is_parameter: bool = False):
         if isinstance(data, Tensor):
-            raise TypeError("Tensor(data) needs a torch.Tensor, a number or a list, got a "
-                            "scratchlib Tensor: use its .data (or .detach())")
+            raise TypeError(
+                "Tensor(data) needs a torch.Tensor, a number or a list, got a "
+                "scratchlib Tensor: use its .data (or .detach())"
+            )
         if isinstance(data, torch.Tensor):
             if data.requires_grad:  # the engine keeps torch's autograd out: no history, no grad
                 data = data.detach()
@@ -67,17 +68,17 @@ class Tensor:
 
     # ----------------------------------------------------------------- constructors
     @classmethod
-    def zeros(cls, *shape, requires_grad=False, dtype=None, device=None) -> "Tensor":
+    def zeros(cls, *shape, requires_grad=False, dtype=None, device=None) -> Tensor:
         """A tensor of zeros, ``Tensor.zeros(2, 3)`` or ``Tensor.zeros((2, 3))``."""
         return cls(torch.zeros(*shape, dtype=dtype, device=device), requires_grad=requires_grad)
 
     @classmethod
-    def ones(cls, *shape, requires_grad=False, dtype=None, device=None) -> "Tensor":
+    def ones(cls, *shape, requires_grad=False, dtype=None, device=None) -> Tensor:
         """A tensor of ones, ``Tensor.ones(2, 3)`` or ``Tensor.ones((2, 3))``."""
         return cls(torch.ones(*shape, dtype=dtype, device=device), requires_grad=requires_grad)
 
     @classmethod
-    def randn(cls, *shape, requires_grad=False, dtype=None, device=None, generator=None) -> "Tensor":
+    def randn(cls, *shape, requires_grad=False, dtype=None, device=None, generator=None) -> Tensor:
         """Standard normal samples, drawn from ``generator`` (torch's global one if ``None``)."""
         data = torch.randn(*shape, dtype=dtype, device=device, generator=generator)
         return cls(data, requires_grad=requires_grad)
@@ -108,16 +109,18 @@ class Tensor:
     def __bool__(self) -> bool:
         """The truth of a one-element tensor (``if (a > b):``); torch refuses more elements."""
         if self.data.numel() != 1:
-            raise RuntimeError(f"the truth value of a Tensor with {self.data.numel()} elements is "
-                               "ambiguous: use .all() on .data, or .item() on one element")
+            raise RuntimeError(
+                f"the truth value of a Tensor with {self.data.numel()} elements is "
+                "ambiguous: use .all() on .data, or .item() on one element"
+            )
         return bool(self.data)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same data with no history and no gradient."""
         return Tensor(self.data)
 
     def __repr__(self) -> str:
-        body = repr(self.data)[len("tensor("):-1]
+        body = repr(self.data)[len("tensor(") : -1]
         if self.grad_fn is not None:
             return f"Tensor({body}, grad_fn=<{self.grad_fn.name()}>)"
         return f"Tensor({body}, requires_grad=True)" if self.requires_grad else f"Tensor({body})"
@@ -132,7 +135,7 @@ class Tensor:
         """
         _function.backward(self, gradient, retain_graph)
 
-    def retain_grad(self) -> "Tensor":
+    def retain_grad(self) -> Tensor:
         """Keep ``.grad`` on this non-leaf too (leaves keep theirs anyway)."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
@@ -182,7 +185,7 @@ class Tensor:
     # ------------------------------------------------------------------ comparisons
     # A comparison is a step function: its derivative is zero almost everywhere, so, as
     # in torch, the result is a bool tensor outside the graph (no grad_fn, no gradient).
-    def _compare(self, other, compare) -> "Tensor":
+    def _compare(self, other, compare) -> Tensor:
         other = other.data if isinstance(other, Tensor) else _function.as_operand(other)
         return Tensor(compare(self.data, other))
 
@@ -206,11 +209,11 @@ class Tensor:
 
     # ------------------------------------------------------------------ other ops
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         """The dimensions in reverse order (the transpose of a matrix)."""
         return _shape_ops.Transpose.apply(self)
 
-    def permute(self, *dims) -> "Tensor":
+    def permute(self, *dims) -> Tensor:
         """The dimensions reordered: ``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``.
 
         Output dimension ``i`` is input dimension ``dims[i]``; ``dims`` must name every
@@ -220,37 +223,37 @@ class Tensor:
             dims = tuple(dims[0])
         return _shape_ops.Permute.apply(self, _shape_ops.permutation(dims, self.ndim))
 
-    def reshape(self, *shape) -> "Tensor":
+    def reshape(self, *shape) -> Tensor:
         """The same elements in a new shape, ``x.reshape(2, -1)`` or ``x.reshape((2, -1))``."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list, torch.Size)):
             shape = tuple(shape[0])
         return _shape_ops.Reshape.apply(self, shape)
 
-    def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
+    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
         """Sum over ``axis`` (an int, a tuple of ints, or ``None`` for all)."""
         return _ops.Sum.apply(self, axis, keepdims)
 
-    def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
         """The sum divided by the number of elements summed (built from ``sum`` and ``/``)."""
         total = self.sum(axis, keepdims)
         return total / (self.data.numel() // total.data.numel())
 
-    def log(self) -> "Tensor":
+    def log(self) -> Tensor:
         return _ops.Log.apply(self)
 
-    def exp(self) -> "Tensor":
+    def exp(self) -> Tensor:
         return _ops.Exp.apply(self)
 
-    def relu(self) -> "Tensor":
+    def relu(self) -> Tensor:
         return _ops.ReLU.apply(self)
 
-    def tanh(self) -> "Tensor":
+    def tanh(self) -> Tensor:
         return _ops.Tanh.apply(self)
 
-    def sigmoid(self) -> "Tensor":
+    def sigmoid(self) -> Tensor:
         return _ops.Sigmoid.apply(self)
 
-    def logsumexp(self, axis, keepdims: bool = False) -> "Tensor":
+    def logsumexp(self, axis, keepdims: bool = False) -> Tensor:
         r"""$\log \sum_j e^{x_j}$ over ``axis``, computed without overflow."""
         return _ops.LogSumExp.apply(self, axis, keepdims)
 

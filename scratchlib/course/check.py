@@ -12,11 +12,13 @@ autograd, by central differences, the first check of a derivative in notebook 03
 A prediction exercise hands ``compare`` the student's numbers with ``exercise="k.m"``: left
 at ``...`` they raise "exercise k.m is not done yet", and wrong ones are named entry by entry.
 """
+
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -78,14 +80,15 @@ class CheckTable:
         return all(r.ok for r in self.rows)
 
     def _cells(self) -> list[tuple[str, ...]]:
-        cells = []
+        cells: list[tuple[str, ...]] = []
         for r in self.rows:
             if r.expected.shape != r.actual.shape:
                 error = f"shape {tuple(r.expected.shape)} vs {tuple(r.actual.shape)}"
             else:
                 error = _format_error(r.error)
-            cells.append((r.label, _format_values(r.expected), _format_values(r.actual),
-                          error, "yes" if r.ok else "NO"))
+            cells.append(
+                (r.label, _format_values(r.expected), _format_values(r.actual), error, "yes" if r.ok else "NO")
+            )
         return cells
 
     def __repr__(self) -> str:
@@ -105,8 +108,10 @@ class CheckTable:
             body.append(f"<tr style='{ROW_STYLE[r.ok]}'>{tds}</tr>")
         passed = sum(r.ok for r in self.rows)
         caption = f"{passed}/{len(self.rows)} match (atol={self.atol:g}, rtol={self.rtol:g})"
-        return (f"<table><caption style='caption-side:bottom'>{caption}</caption>"
-                f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+        return (
+            f"<table><caption style='caption-side:bottom'>{caption}</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )
 
 
 #: At most this many wrong entries are spelled out per row; the rest are counted.
@@ -116,13 +121,19 @@ MAX_WRONG_SHOWN = 8
 def _compare_one(label: str, expected, actual, atol: float, rtol: float, source: str = "hand") -> Row:
     e, a = _as_tensor(expected), _as_tensor(actual)
     if e.shape != a.shape:
-        return Row(label, e, a, float("inf"), False,
-                   (f"{label}: {source} has shape {tuple(e.shape)}, computed has shape {tuple(a.shape)}",))
+        return Row(
+            label,
+            e,
+            a,
+            float("inf"),
+            False,
+            (f"{label}: {source} has shape {tuple(e.shape)}, computed has shape {tuple(a.shape)}",),
+        )
     if e.numel() == 0:
         return Row(label, e, a, 0.0, True)
     diff = (e - a).abs()
     bad = ~(diff <= atol + rtol * e.abs()) | (torch.isnan(a) ^ torch.isnan(e))  # NaN vs number is wrong
-    bad &= ~(torch.isnan(a) & torch.isnan(e))                                   # NaN where NaN is expected is right
+    bad &= ~(torch.isnan(a) & torch.isnan(e))  # NaN where NaN is expected is right
     error = diff.nan_to_num(nan=float("inf")).max().item() if bad.any() else diff.nan_to_num(nan=0.0).max().item()
     return Row(label, e, a, error, not bool(bad.any()), _wrong_entries(label, e, a, bad, source))
 
@@ -134,8 +145,10 @@ def _wrong_entries(label: str, e: torch.Tensor, a: torch.Tensor, bad: torch.Tens
     for index in where[:MAX_WRONG_SHOWN]:
         name = f"{label}[{', '.join(map(str, index))}]" if index else label
         ev, av = e[tuple(index)].item(), a[tuple(index)].item()
-        lines.append(f"{name}: {source} {number_text(ev, 5)}, computed {number_text(av, 5)}, "
-                     f"off by {number_text(abs(ev - av), 5)}")
+        lines.append(
+            f"{name}: {source} {number_text(ev, 5)}, computed {number_text(av, 5)}, "
+            f"off by {number_text(abs(ev - av), 5)}"
+        )
     if len(where) > MAX_WRONG_SHOWN:
         lines.append(f"{label}: and {len(where) - MAX_WRONG_SHOWN} more wrong entries")
     return tuple(lines)
@@ -148,9 +161,15 @@ def _holds_ellipsis(value) -> bool:
     return isinstance(value, (list, tuple)) and any(_holds_ellipsis(v) for v in value)
 
 
-def compare(expected: Any, actual: Any, labels: Sequence[str] | None = None,
-            atol: float = 1e-6, rtol: float = 1e-5, source: str = "hand",
-            exercise: str | None = None) -> CheckTable:
+def compare(
+    expected: Any,
+    actual: Any,
+    labels: Sequence[str] | None = None,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    source: str = "hand",
+    exercise: str | None = None,
+) -> CheckTable:
     r"""Check computed values against expected ones and show the table.
 
     With ``labels`` given, ``expected`` and ``actual`` are sequences with one entry
@@ -177,11 +196,13 @@ def compare(expected: Any, actual: Any, labels: Sequence[str] | None = None,
     else:
         labels = list(labels)
         if not (len(labels) == len(expected) == len(actual)):
-            raise ValueError(f"compare needs one expected and one actual value per label: got "
-                             f"{len(labels)} labels, {len(expected)} expected, {len(actual)} actual")
+            raise ValueError(
+                f"compare needs one expected and one actual value per label: got "
+                f"{len(labels)} labels, {len(expected)} expected, {len(actual)} actual"
+            )
     atol = validate.non_negative("compare", "atol", atol)
     rtol = validate.non_negative("compare", "rtol", rtol)
-    rows = [_compare_one(str(l), e, a, atol, rtol, source) for l, e, a in zip(labels, expected, actual)]
+    rows = [_compare_one(str(label), e, a, atol, rtol, source) for label, e, a in zip(labels, expected, actual)]
     table = CheckTable(rows, atol, rtol, source)
     if not table.ok:
         _display_if_interactive(table)
@@ -203,10 +224,16 @@ def _display_if_interactive(table: CheckTable) -> None:
         display(table)
 
 
-def gradcheck(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor],
-              grads: Sequence[torch.Tensor], grad_output: torch.Tensor | None = None,
-              labels: Sequence[str] | None = None,
-              atol: float = 1e-10, rtol: float = 1e-10, source: str = "hand") -> CheckTable:
+def gradcheck(
+    fn: Callable[..., torch.Tensor],
+    inputs: Sequence[torch.Tensor],
+    grads: Sequence[torch.Tensor],
+    grad_output: torch.Tensor | None = None,
+    labels: Sequence[str] | None = None,
+    atol: float = 1e-10,
+    rtol: float = 1e-10,
+    source: str = "hand",
+) -> CheckTable:
     r"""Compare hand-computed gradients with torch autograd, in float64.
 
     ``fn(*inputs)`` is evaluated on float64 copies of ``inputs`` that require grad;
@@ -216,29 +243,32 @@ def gradcheck(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor],
     ``source`` titles autograd's column (pass ``"torch"``).
     """
     if len(grads) != len(inputs):
-        raise ValueError(f"gradcheck needs one gradient per input: got {len(inputs)} inputs, "
-                         f"{len(grads)} gradients")
+        raise ValueError(f"gradcheck needs one gradient per input: got {len(inputs)} inputs, {len(grads)} gradients")
     leaves = [_as_tensor(x).clone().requires_grad_(True) for x in inputs]
     with torch.enable_grad():
         out = fn(*leaves)
         if grad_output is None:
             if out.numel() != 1:
-                raise ValueError(f"fn returned shape {tuple(out.shape)}: pass grad_output "
-                                 "(dJ/d(output)) for a non-scalar output")
+                raise ValueError(
+                    f"fn returned shape {tuple(out.shape)}: pass grad_output (dJ/d(output)) for a non-scalar output"
+                )
             grad_output = torch.ones_like(out)
         grad_output = _as_tensor(grad_output)
         if grad_output.shape != out.shape:
-            raise ValueError(f"grad_output has shape {tuple(grad_output.shape)}, but fn returned "
-                             f"shape {tuple(out.shape)}")
+            raise ValueError(
+                f"grad_output has shape {tuple(grad_output.shape)}, but fn returned shape {tuple(out.shape)}"
+            )
         reference = torch.autograd.grad(out, leaves, grad_output, allow_unused=True)
-    reference = [torch.zeros_like(x) if g is None else g for x, g in zip(leaves, reference)]
+    # autograd gives None for an input fn does not use: its gradient is zero
+    expected = [torch.zeros_like(x) if g is None else g for x, g in zip(leaves, reference)]
     if labels is None:
         labels = [f"d input {i}" for i in range(len(inputs))]
-    return compare(reference, list(grads), labels=labels, atol=atol, rtol=rtol, source=source)
+    return compare(expected, list(grads), labels=labels, atol=atol, rtol=rtol, source=source)
 
 
-def numgrad(f: Callable[..., torch.Tensor], *tensors: torch.Tensor,
-            eps: float = 1e-6) -> torch.Tensor | tuple[torch.Tensor, ...]:
+def numgrad(
+    f: Callable[..., torch.Tensor], *tensors: torch.Tensor, eps: float = 1e-6
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
     r"""The gradient of the scalar ``f(*tensors)`` by central differences, in float64.
 
     Each entry $a$ of each tensor is moved to $a \pm \varepsilon$ in turn, the others held,

@@ -1,4 +1,5 @@
 """The one setup call at the top of every notebook."""
+
 from __future__ import annotations
 
 import torch
@@ -23,8 +24,9 @@ def setup(seed: int = 0, threads: int = 1) -> None:
     torch.set_printoptions(precision=4, sci_mode=False)
     import matplotlib
 
-    matplotlib.rcParams.update({"figure.dpi": 72, "figure.figsize": (5.0, 3.6),
-                                "axes.spines.top": False, "axes.spines.right": False})
+    matplotlib.rcParams.update(
+        {"figure.dpi": 72, "figure.figsize": (5.0, 3.6), "axes.spines.top": False, "axes.spines.right": False}
+    )
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython ships with jupyterlab

@@ -1,9 +1,10 @@
 """``show_source``: the notebooks display library code instead of repeating it."""
+
 from __future__ import annotations
 
 import inspect
 import textwrap
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
@@ -43,16 +44,20 @@ THEME_COLOURS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _jupyter_theme_style():
     """A pygments style whose colours are THEME_COLOURS (plain text keeps the page's colour)."""
     from pygments.style import Style
     from pygments.token import string_to_tokentype
 
-    return type("JupyterThemeStyle", (Style,), {
-        "background_color": "transparent",
-        "styles": {string_to_tokentype(name): rule for name, rule in THEME_COLOURS.items()},
-    })
+    return type(
+        "JupyterThemeStyle",
+        (Style,),
+        {
+            "background_color": "transparent",
+            "styles": {string_to_tokentype(name): rule for name, rule in THEME_COLOURS.items()},
+        },
+    )
 
 
 def show_source(obj: Any) -> Source:
@@ -60,7 +65,8 @@ def show_source(obj: Any) -> Source:
     try:
         text = inspect.getsource(obj)
     except (TypeError, OSError) as error:
-        raise TypeError(f"show_source needs a function, class, method or module defined in "
-                        f"Python source, got {obj!r}") from error
+        raise TypeError(
+            f"show_source needs a function, class, method or module defined in Python source, got {obj!r}"
+        ) from error
     # methods come indented as in their class; show them flush left
     return Source(textwrap.dedent(text), getattr(obj, "__qualname__", getattr(obj, "__name__", "source")))

@@ -6,14 +6,17 @@ tensors the same way (:func:`tensor_text`); what differs between them is only ho
 digits, how many numbers before a tensor is summed up, and the layout. This module
 imports nothing of scratchlib, so every floor can use it.
 """
+
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
 LAYOUTS = ("flat", "nested", "rows")
 
 
-def number_text(v, digits: int = 4) -> str:
+def number_text(v: float, digits: int = 4) -> str:
     """``v`` rounded to ``digits`` significant digits; a rounded negative zero prints as 0."""
     if isinstance(v, int) and not isinstance(v, bool):
         return str(v)  # labels and counts stay whole
@@ -21,8 +24,9 @@ def number_text(v, digits: int = 4) -> str:
     return "0" if text == "-0" else text
 
 
-def tensor_text(t, digits: int = 4, limit: int = 4, layout: str = "flat", big: str = "{low} .. {high}",
-                indent: str = "") -> str:
+def tensor_text(
+    t: Any, digits: int = 4, limit: int = 4, layout: str = "flat", big: str = "{low} .. {high}", indent: str = ""
+) -> str:
     """A tensor in a few characters: its numbers when it has at most ``limit``, else ``big``.
 
     ``layout``: "flat" writes ``[1, -2.5, 3]`` whatever the shape (a 0-d tensor bare);

@@ -15,7 +15,7 @@ same for tensors without ``requires_grad``).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

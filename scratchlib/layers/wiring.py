@@ -8,6 +8,7 @@ per-step work is plain tensor arithmetic. Numbers and labels go through
 Layers are recognised by their attributes (``shape``, ``device``, ``output``), so this
 module imports nothing of the layer code.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,8 +22,10 @@ def check_inputs(owner: str, inputs: tuple, layer_type: type) -> None:
         if not isinstance(layer, layer_type):
             raise TypeError(f"{owner}: input {i} must be a Layer (e.g. an Input), got {type(layer).__name__}")
     if len({str(layer.device) for layer in inputs}) > 1:
-        raise ValueError(f"{owner}: inputs live on different devices: "
-                         + ", ".join(f"{layer!r} on {layer.device}" for layer in inputs))
+        raise ValueError(
+            f"{owner}: inputs live on different devices: "
+            + ", ".join(f"{layer!r} on {layer.device}" for layer in inputs)
+        )
 
 
 def linear(x: Any, W: Any, b: Any) -> None:
@@ -31,25 +34,25 @@ def linear(x: Any, W: Any, b: Any) -> None:
         raise ValueError(f"Linear: W must be 2-D (out_features, in_features), got shape {W.shape}")
     out_features, in_features = W.shape
     if len(x.shape) != 2 or x.shape[1] != in_features:
-        raise ValueError(f"Linear: x must have shape (batch, {in_features}) to match W of shape "
-                         f"{W.shape}, got {x.shape}")
+        raise ValueError(
+            f"Linear: x must have shape (batch, {in_features}) to match W of shape {W.shape}, got {x.shape}"
+        )
     if b.shape != (out_features,):
-        raise ValueError(f"Linear: b must have shape ({out_features},) to match W of shape "
-                         f"{W.shape}, got {b.shape}")
+        raise ValueError(f"Linear: b must have shape ({out_features},) to match W of shape {W.shape}, got {b.shape}")
 
 
 def same_shape(owner: str, names: tuple, a: Any, b: Any) -> None:
     """Two inputs of one shape (Sum's a and b, MSELoss's pred and target)."""
     if a.shape != b.shape:
-        raise ValueError(f"{owner}: {names[0]} and {names[1]} must have the same shape, got "
-                         f"{a.shape} and {b.shape}")
+        raise ValueError(f"{owner}: {names[0]} and {names[1]} must have the same shape, got {a.shape} and {b.shape}")
 
 
 def same_values_shape(owner: str, names: tuple, a: Any, b: Any) -> None:
     """At forward time: the values still agree (a batch-size change on one side only is an error)."""
     if a.shape != b.shape:
-        raise ValueError(f"{owner}.forward: {names[0]} has shape {tuple(a.shape)} but {names[1]} has "
-                         f"shape {tuple(b.shape)}")
+        raise ValueError(
+            f"{owner}.forward: {names[0]} has shape {tuple(a.shape)} but {names[1]} has shape {tuple(b.shape)}"
+        )
 
 
 def two_d(owner: str, x: Any, what: str = "input") -> None:
@@ -68,7 +71,7 @@ def strength(owner: str, value: float) -> float:
     return validate.non_negative(owner, "strength", value)
 
 
-def softmax_cross_entropy(logits: Any, target: Any, input_type: type) -> int:
+def softmax_cross_entropy(logits: Any, target: Any, input_type: type[Any]) -> int:
     """logits (batch, classes), target (batch,) integer labels in [0, classes); returns classes.
 
     A target ``Input`` is checked now (unless it still holds its initial zeros) and
@@ -76,8 +79,10 @@ def softmax_cross_entropy(logits: Any, target: Any, input_type: type) -> int:
     """
     two_d("SoftmaxCrossEntropy", logits, "logits")
     if target.shape != logits.shape[:1]:
-        raise ValueError(f"SoftmaxCrossEntropy: target must have shape ({logits.shape[0]},) "
-                         f"to match logits of shape {logits.shape}, got {target.shape}")
+        raise ValueError(
+            f"SoftmaxCrossEntropy: target must have shape ({logits.shape[0]},) "
+            f"to match logits of shape {logits.shape}, got {target.shape}"
+        )
     classes = logits.shape[1]
     if isinstance(target, input_type):
         if not target.dtype.is_floating_point or target.output.any():
@@ -89,10 +94,10 @@ def softmax_cross_entropy(logits: Any, target: Any, input_type: type) -> int:
 def labels_at_forward(logits: Any, target: Any, classes: int, target_checked_on_set: bool) -> None:
     """At forward time: one label per row, labels in range (an ``Input`` checks them on ``set``), rows > 0."""
     if target.shape[0] != logits.shape[0]:  # a batch-size change on one side only
-        raise ValueError(f"SoftmaxCrossEntropy.forward: {logits.shape[0]} rows of logits but "
-                         f"{target.shape[0]} labels")
+        raise ValueError(f"SoftmaxCrossEntropy.forward: {logits.shape[0]} rows of logits but {target.shape[0]} labels")
     if target.is_floating_point() or not target_checked_on_set:
         validate.labels("SoftmaxCrossEntropy.forward", target, classes)
     if logits.shape[0] == 0:
-        raise ValueError("SoftmaxCrossEntropy.forward: the batch is empty (0 rows), "
-                         "so there is no mean loss to compute")
+        raise ValueError(
+            "SoftmaxCrossEntropy.forward: the batch is empty (0 rows), so there is no mean loss to compute"
+        )

@@ -14,17 +14,18 @@ module sits above both libraries; neither imports it.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
 from scratchlib.autograd.function import AccumulateGrad, _node_of
-from scratchlib.show.graph import graph_nodes
 from scratchlib.autograd.tensor import Tensor
-from scratchlib.show.replay import record_backward, tape_labels
 from scratchlib.course.text import number_text, tensor_text
+from scratchlib.show.graph import graph_nodes
+from scratchlib.show.replay import record_backward, tape_labels
 
 FONT = 12         # node labels, in points (= pixels at the notebooks' 72 dpi)
 FONT_STEP = 11    # node labels with a replay step: two more lines per node
@@ -54,7 +55,7 @@ class _Frame:
     receivers: set = field(default_factory=set)  # id(node): the nodes it handed a gradient to
 
     @classmethod
-    def at(cls, caller: str, step, replay, record, highlight=()) -> "_Frame":
+    def at(cls, caller: str, step, replay, record, highlight=()) -> _Frame:
         """The frame of ``step`` in ``replay`` (recorded by ``record()`` when not given)."""
         marked = {id(n) for n in highlight}
         if step is None:

@@ -6,9 +6,10 @@ The graphs themselves (a Network's tape, the engine's graph) are drawn by
 Nothing here calls ``plt.show()``: in a notebook the figure appears at the end of
 the cell, and in tests (Agg backend) nothing is shown at all.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -34,8 +35,9 @@ def class_predictions(scores: torch.Tensor) -> torch.Tensor:
     return (scores.reshape(-1) > 0.5).long()
 
 
-def decision_grid(x: torch.Tensor, resolution: int = 200,
-                  padding: float = 0.25) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def decision_grid(
+    x: torch.Tensor, resolution: int = 200, padding: float = 0.25
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A (resolution * resolution, 2) grid of points covering ``x`` with a margin."""
     x = torch.as_tensor(x, dtype=torch.float64)
     low, high = x.min(dim=0).values, x.max(dim=0).values
@@ -46,8 +48,14 @@ def decision_grid(x: torch.Tensor, resolution: int = 200,
     return uu, vv, torch.stack([uu.reshape(-1), vv.reshape(-1)], dim=1)
 
 
-def plot_decision_boundary(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-                           ax: plt.Axes | None = None, resolution: int = 200, title: str | None = None) -> plt.Axes:
+def plot_decision_boundary(
+    predict: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    ax: plt.Axes | None = None,
+    resolution: int = 200,
+    title: str | None = None,
+) -> plt.Axes:
     """Shade the plane by the class ``predict`` gives each point; draw the data on top.
 
     ``predict`` maps a float tensor of shape (m, 2) to class scores (m, C) or to the
@@ -70,13 +78,21 @@ def plot_decision_boundary(predict: Callable[[torch.Tensor], torch.Tensor], x: t
     n_classes = int(max(classes.max().item(), y.max().item())) + 1
     cmap = plt.get_cmap("tab10")
     levels = [c - 0.5 for c in range(n_classes + 1)]
-    ax.contourf(uu.numpy(), vv.numpy(), classes.numpy(), levels=levels,
-                colors=[cmap(c) for c in range(n_classes)], alpha=0.25)
+    ax.contourf(
+        uu.numpy(), vv.numpy(), classes.numpy(), levels=levels, colors=[cmap(c) for c in range(n_classes)], alpha=0.25
+    )
     for c in range(n_classes):
         rows = y == c
         if rows.any():
-            ax.scatter(x[rows, 0].numpy(), x[rows, 1].numpy(), color=cmap(c), edgecolor="black",
-                       linewidth=0.5, s=30, label=f"class {c}")
+            ax.scatter(
+                x[rows, 0].numpy(),
+                x[rows, 1].numpy(),
+                color=cmap(c),
+                edgecolor="black",
+                linewidth=0.5,
+                s=30,
+                label=f"class {c}",
+            )
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_aspect("equal", adjustable="box")
@@ -95,8 +111,13 @@ def _finish_curves(ax, n_curves: int, title: str | None):
     return ax
 
 
-def plot_losses(losses: Sequence[float] | Mapping[str, Sequence[float]], ax: plt.Axes | None = None,
-                log: bool = True, xlabel: str = "step", title: str | None = None) -> plt.Axes:
+def plot_losses(
+    losses: Sequence[float] | Mapping[str, Sequence[float]],
+    ax: plt.Axes | None = None,
+    log: bool = True,
+    xlabel: str = "step",
+    title: str | None = None,
+) -> plt.Axes:
     """Loss curves: one sequence, or a mapping from label to sequence (one line each)."""
     ax = _axes(ax)
     curves = losses if isinstance(losses, Mapping) else {"loss": losses}
@@ -110,9 +131,13 @@ def plot_losses(losses: Sequence[float] | Mapping[str, Sequence[float]], ax: plt
     return _finish_curves(ax, len(curves), title)
 
 
-def plot_accuracy(accuracies: Sequence[float] | Mapping[str, Sequence[float]], ax: plt.Axes | None = None,
-                  xlabel: str = "epoch", title: str | None = None,
-                  steps: Mapping[str, Sequence[int]] | None = None) -> plt.Axes:
+def plot_accuracy(
+    accuracies: Sequence[float] | Mapping[str, Sequence[float]],
+    ax: plt.Axes | None = None,
+    xlabel: str = "epoch",
+    title: str | None = None,
+    steps: Mapping[str, Sequence[int]] | None = None,
+) -> plt.Axes:
     """Accuracy curves in percent: one sequence of fractions in [0, 1], or a mapping label -> sequence.
 
     ``steps`` optionally gives the x position of each value per label (held-out accuracy
@@ -141,13 +166,20 @@ def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, classes: int | 
         classes = int(max(y_true.max().item(), y_pred.max().item())) + 1 if len(y_true) else 0
     for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
         if len(labels) and (labels.min() < 0 or labels.max() >= classes):
-            raise ValueError(f"confusion_matrix: {name} must lie in [0, {classes}), "
-                             f"got values from {labels.min().item()} to {labels.max().item()}")
+            raise ValueError(
+                f"confusion_matrix: {name} must lie in [0, {classes}), "
+                f"got values from {labels.min().item()} to {labels.max().item()}"
+            )
     return torch.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(classes, classes)
 
 
-def plot_confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, classes: int | None = None,
-                          ax: plt.Axes | None = None, title: str | None = None) -> plt.Axes:
+def plot_confusion_matrix(
+    y_true: torch.Tensor,
+    y_pred: torch.Tensor,
+    classes: int | None = None,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+) -> plt.Axes:
     """The confusion matrix as a picture with the count in every cell (rows: true class, columns: predicted)."""
     counts = confusion_matrix(y_true, y_pred, classes)
     k = len(counts)
@@ -158,8 +190,15 @@ def plot_confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, classes: i
         for j in range(k):
             value = counts[i, j].item()
             if value:
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=7 if k > 5 else 9,
-                        color="white" if value > high / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    fontsize=7 if k > 5 else 9,
+                    color="white" if value > high / 2 else "black",
+                )
     ax.set_xticks(range(k))
     ax.set_yticks(range(k))
     ax.set_xlabel("predicted class")
@@ -168,28 +207,41 @@ def plot_confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, classes: i
     return ax
 
 
-def _image_grid(images: torch.Tensor, titles: Sequence[str] | None, ncols: int, cmap: str,
-                symmetric: bool, figsize_per_image: float = 0.9):
+def _image_grid(
+    images: torch.Tensor,
+    titles: Sequence[str] | None,
+    ncols: int,
+    cmap: str,
+    symmetric: bool,
+    figsize_per_image: float = 0.9,
+):
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(figsize_per_image * ncols, (figsize_per_image + 0.15) * nrows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(figsize_per_image * ncols, (figsize_per_image + 0.15) * nrows), squeeze=False
+    )
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if k >= n:
             continue
         image = images[k]
         limit = image.abs().max().item() or 1.0
-        ax.imshow(image.numpy(), cmap=cmap, interpolation="nearest",
-                  vmin=-limit if symmetric else None, vmax=limit if symmetric else None)
+        ax.imshow(
+            image.numpy(),
+            cmap=cmap,
+            interpolation="nearest",
+            vmin=-limit if symmetric else None,
+            vmax=limit if symmetric else None,
+        )
         if titles is not None:
             ax.set_title(titles[k], fontsize=8)
     return fig
 
 
-def show_weights(weight: torch.Tensor, shape: tuple[int, int] = (28, 28), max_units: int = 32,
-                 ncols: int = 8) -> plt.Figure:
+def show_weights(
+    weight: torch.Tensor, shape: tuple[int, int] = (28, 28), max_units: int = 32, ncols: int = 8
+) -> plt.Figure:
     """First-layer weights as images: row k of ``weight`` (out_features, in_features) is unit k's template.
 
     Each image has its own symmetric colour scale (blue negative, red positive), so a
@@ -197,21 +249,30 @@ def show_weights(weight: torch.Tensor, shape: tuple[int, int] = (28, 28), max_un
     """
     weight = torch.as_tensor(weight).detach().cpu().double()
     if weight.dim() != 2 or weight.shape[1] != shape[0] * shape[1]:
-        raise ValueError(f"show_weights: expected a weight of shape (out_features, {shape[0] * shape[1]}), "
-                         f"got {tuple(weight.shape)}")
+        raise ValueError(
+            f"show_weights: expected a weight of shape (out_features, {shape[0] * shape[1]}), got {tuple(weight.shape)}"
+        )
     units = weight[:max_units].reshape(-1, *shape)
     return _image_grid(units, [f"unit {k}" for k in range(len(units))], ncols, "bwr", symmetric=True)
 
 
-def show_misclassified(x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor, max_images: int = 16,
-                       ncols: int = 8, shape: tuple[int, int] = (28, 28)) -> plt.Figure:
+def show_misclassified(
+    x: torch.Tensor,
+    y_true: torch.Tensor,
+    y_pred: torch.Tensor,
+    max_images: int = 16,
+    ncols: int = 8,
+    shape: tuple[int, int] = (28, 28),
+) -> plt.Figure:
     """The first ``max_images`` samples whose prediction is wrong, titled "true -> predicted". Returns the Figure."""
     x = torch.as_tensor(x).detach().cpu()
     y_true = torch.as_tensor(y_true).detach().cpu().reshape(-1)
     y_pred = torch.as_tensor(y_pred).detach().cpu().reshape(-1)
     if not len(x) == len(y_true) == len(y_pred):
-        raise ValueError(f"show_misclassified: x, y_true and y_pred need the same length, "
-                         f"got {len(x)}, {len(y_true)} and {len(y_pred)}")
+        raise ValueError(
+            f"show_misclassified: x, y_true and y_pred need the same length, "
+            f"got {len(x)}, {len(y_true)} and {len(y_pred)}"
+        )
     wrong = torch.nonzero(y_true != y_pred).flatten()[:max_images]
     if len(wrong) == 0:
         fig, ax = plt.subplots(figsize=(3, 0.6))

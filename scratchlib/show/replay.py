@@ -32,10 +32,10 @@ from contextlib import contextmanager
 
 from scratchlib.autograd import function as _function
 from scratchlib.autograd.function import AccumulateGrad, _node_of
-from scratchlib.show.graph import graph_names, graph_nodes
 from scratchlib.autograd.tensor import Tensor
-from scratchlib.show.events import Event, Replay
 from scratchlib.layers import Input
+from scratchlib.show.events import Event, Replay
+from scratchlib.show.graph import graph_names, graph_nodes
 
 
 def tape_labels(net) -> dict:

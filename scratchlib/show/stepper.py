@@ -13,9 +13,10 @@ import io
 import matplotlib.pyplot as plt
 import torch
 
+from scratchlib.course.text import tensor_text
 from scratchlib.show import draw
 from scratchlib.show.replay import Replay, record_backward
-from scratchlib.course.text import tensor_text
+
 
 def matrix_text(t: torch.Tensor, indent: str = "    ", max_numbers: int = 30) -> str:
     """A tensor as aligned rows of rounded numbers (its shape and range for a big one)."""

@@ -7,16 +7,24 @@ redraws. The logic lives in :meth:`Explorer.run`, so tests drive it without a br
 set the widgets' values, call ``run()`` (or ``train_button.click()``), read
 ``history``, ``net`` and ``status``. The backward stepper is in :mod:`scratchlib.show.stepper`.
 """
+
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
 import matplotlib.pyplot as plt
 import torch
-import ipywidgets as w
 
 from scratchlib.course import validate
-from scratchlib.training import data, train
-from scratchlib.show import plots
 from scratchlib.layers import mlp
+from scratchlib.show import plots
+from scratchlib.training import data, train
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from scratchlib.layers.network import MLP
 
 #: name -> (function making (x, y) from a seed, whether a second seed gives a held-out set)
 DATASETS = {
@@ -30,7 +38,7 @@ REGULARIZATION = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
 
 def parse_hidden(text: str) -> list[int]:
     """ "16, 8" -> [16, 8]; "" -> [] (no hidden layer); anything else is a ValueError."""
-    parts = [p for p in text.replace(",", " ").split()]
+    parts = text.replace(",", " ").split()
     try:
         sizes = [int(p) for p in parts]
     except ValueError:
@@ -55,41 +63,77 @@ class Explorer:
         parse_hidden(hidden)
         validate.number("Explorer", "lr", lr, low=cls.LR_RANGE[0], high=cls.LR_RANGE[1])
         validate.number("Explorer", "epochs", epochs, low=cls.EPOCHS_RANGE[0], high=cls.EPOCHS_RANGE[1], integer=True)
-        validate.number("Explorer", "batch_size", batch_size, low=cls.BATCH_RANGE[0], high=cls.BATCH_RANGE[1],
-                        integer=True)
+        validate.number(
+            "Explorer", "batch_size", batch_size, low=cls.BATCH_RANGE[0], high=cls.BATCH_RANGE[1], integer=True
+        )
         if regularization not in REGULARIZATION:
             raise ValueError(f"Explorer: regularization must be one of {list(REGULARIZATION)}, got {regularization!r}")
         validate.number("Explorer", "seed", seed, low=0, integer=True)
 
-    def __init__(self, dataset: str = "circles", hidden: str = "16", lr: float = 0.3,
-                 regularization: float = 0.0, epochs: int = 100, batch_size: int = 20,
-                 activation: str = "tanh", seed: int = 0, auto: bool = True):
+    def __init__(
+        self,
+        dataset: str = "circles",
+        hidden: str = "16",
+        lr: float = 0.3,
+        regularization: float = 0.0,
+        epochs: int = 100,
+        batch_size: int = 20,
+        activation: str = "tanh",
+        seed: int = 0,
+        auto: bool = True,
+    ):
         self._check_arguments(dataset, hidden, lr, regularization, epochs, batch_size, activation, seed)
         style = {"description_width": "110px"}
         self.dataset = w.Dropdown(options=list(DATASETS), value=dataset, description="data set", style=style)
         self.hidden = w.Text(value=hidden, description="hidden sizes", continuous_update=False, style=style)
-        self.activation = w.Dropdown(options=["tanh", "relu", "sigmoid"], value=activation,
-                                     description="activation", style=style)
-        self.lr = w.FloatLogSlider(value=lr, base=10, min=-3, max=1, step=0.25, description="learning rate",
-                                   continuous_update=False, readout_format=".3g", style=style)
-        self.regularization = w.SelectionSlider(options=REGULARIZATION, value=regularization,
-                                                description="regularization", continuous_update=False,
-                                                style=style)
-        self.epochs = w.IntSlider(value=epochs, min=1, max=500, step=1, description="epochs",
-                                  continuous_update=False, style=style)
-        self.batch_size = w.IntSlider(value=batch_size, min=1, max=100, description="batch size",
-                                      continuous_update=False, style=style)
+        self.activation = w.Dropdown(
+            options=["tanh", "relu", "sigmoid"], value=activation, description="activation", style=style
+        )
+        self.lr = w.FloatLogSlider(
+            value=lr,
+            base=10,
+            min=-3,
+            max=1,
+            step=0.25,
+            description="learning rate",
+            continuous_update=False,
+            readout_format=".3g",
+            style=style,
+        )
+        self.regularization = w.SelectionSlider(
+            options=REGULARIZATION,
+            value=regularization,
+            description="regularization",
+            continuous_update=False,
+            style=style,
+        )
+        self.epochs = w.IntSlider(
+            value=epochs, min=1, max=500, step=1, description="epochs", continuous_update=False, style=style
+        )
+        self.batch_size = w.IntSlider(
+            value=batch_size, min=1, max=100, description="batch size", continuous_update=False, style=style
+        )
         self.seed = w.IntText(value=seed, description="seed", style=style)
         self.auto = w.Checkbox(value=auto, description="retrain on every change")
         self.train_button = w.Button(description="train", button_style="primary")
         self.status = w.HTML()
         self.output = w.Output()
-        self.controls = [self.dataset, self.hidden, self.activation, self.lr, self.regularization,
-                         self.epochs, self.batch_size, self.seed]
+        self.controls = [
+            self.dataset,
+            self.hidden,
+            self.activation,
+            self.lr,
+            self.regularization,
+            self.epochs,
+            self.batch_size,
+            self.seed,
+        ]
         self.train_button.on_click(self.run)
         for control in self.controls:
             control.observe(self._changed, names="value")
-        self.net = self.history = self.figure = None
+        self.net: MLP | None = None
+        self.history: train.History | None = None
+        self.figure: Figure | None = None
         self.runs = 0
 
     @property
@@ -124,12 +168,22 @@ class Explorer:
         classes = int(y.max()) + 1
         strength = float(self.regularization.value)
         generator = torch.Generator().manual_seed(self.seed.value)
-        self.net = mlp([2, *hidden, classes], activation=self.activation.value, regularization=strength,
-                       generator=generator)
+        self.net = mlp(
+            [2, *hidden, classes], activation=self.activation.value, regularization=strength, generator=generator
+        )
         try:
-            self.history = train.train(self.net, x, y, epochs=self.epochs.value, lr=self.lr.value,
-                                       batch_size=min(self.batch_size.value, len(x)), x_val=x_val, y_val=y_val,
-                                       seed=self.seed.value, progress=False)
+            self.history = train.train(
+                self.net,
+                x,
+                y,
+                epochs=self.epochs.value,
+                lr=self.lr.value,
+                batch_size=min(self.batch_size.value, len(x)),
+                x_val=x_val,
+                y_val=y_val,
+                seed=self.seed.value,
+                progress=False,
+            )
         except train.TrainingDiverged as err:
             self.history = err.history
             self.status.value = f"<b>diverged:</b> {err}"
@@ -145,9 +199,12 @@ class Explorer:
     def describe(self) -> str:
         """The last run in one line, numbers rounded."""
         h = self.history
-        text = (f"{self.dataset.value}: hidden {parse_hidden(self.hidden.value)}, lr {self.lr.value:.3g}, "
-                f"regularization {self.regularization.value:g}, {h.epochs} epochs: "
-                f"train accuracy {100 * h.epoch_accuracy[-1]:.1f}%")
+        assert h is not None, "describe: no run yet"
+        text = (
+            f"{self.dataset.value}: hidden {parse_hidden(self.hidden.value)}, lr {self.lr.value:.3g}, "
+            f"regularization {self.regularization.value:g}, {h.epochs} epochs: "
+            f"train accuracy {100 * h.epoch_accuracy[-1]:.1f}%"
+        )
         if h.val_accuracy:
             text += f", held-out {100 * h.val_accuracy[-1]:.1f}%"
         return text
@@ -155,17 +212,19 @@ class Explorer:
     def _draw(self, x, y) -> None:
         if self.figure is not None:
             plt.close(self.figure)
-        self.figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
-        plots.plot_decision_boundary(self.net.predict, x, y, ax=left, resolution=100, title=self.dataset.value)
-        curves = {"train": self.history.epoch_loss}
-        if self.history.val_loss:
-            curves["held-out"] = self.history.val_loss
+        net, history = self.net, self.history
+        assert net is not None and history is not None  # run draws after a finished training
+        figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+        self.figure = figure
+        plots.plot_decision_boundary(net.predict, x, y, ax=left, resolution=100, title=self.dataset.value)
+        curves = {"train": history.epoch_loss}
+        if history.val_loss:
+            curves["held-out"] = history.val_loss
         plots.plot_losses(curves, ax=right, xlabel="epoch", title="loss")
-        self.figure.tight_layout()
+        figure.tight_layout()
         with self.output:
             self.output.clear_output(wait=True)
             from IPython.display import display
 
             display(self.figure)
         plt.close(self.figure)
-

@@ -4,10 +4,11 @@ Every generator takes a ``seed`` and draws from its own ``torch.Generator``, so 
 data set is the same on every run and never disturbs the global random state.
 Inputs are rows (batch first): ``x`` has shape (n, features).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -91,8 +92,9 @@ def spirals(n: int = 300, classes: int = 3, noise: float = 0.2, seed: int = 0) -
     return x, y
 
 
-def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
-            generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def batches(
+    x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True, generator: torch.Generator | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(x_batch, y_batch)`` pairs covering every row once; the last batch may be smaller.
 
     With ``shuffle`` the order is a fresh permutation drawn from ``generator`` on each call.
@@ -107,5 +109,5 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = T
     else:
         order = torch.arange(n, device=x.device)
     for start in range(0, n, batch_size):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         yield x[rows], y[rows]

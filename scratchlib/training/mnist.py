@@ -16,15 +16,16 @@ With no ``root``, :func:`load_mnist` reads the embedded subset, package data of 
 in ``scratchlib/training/datasets/mnist/`` (5,000 real MNIST digits; see ``data/README.md``), checked
 against ``scratchlib/training/datasets/SHA256SUMS``.
 """
+
 from __future__ import annotations
 
 import gzip
 import hashlib
 import struct
 import zlib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Mapping
 
 import torch
 
@@ -55,8 +56,10 @@ DATA_DIR = resources.files("scratchlib.training") / "datasets"
 def embedded_dir() -> Path:
     """DATA_DIR as a folder on disk (it is one in every install pip makes)."""
     if not isinstance(DATA_DIR, Path):
-        raise FileNotFoundError(f"load_mnist: the embedded MNIST subset is inside {DATA_DIR}, not in a "
-                                "folder on disk; install scratchlib with pip, or pass root=")
+        raise FileNotFoundError(
+            f"load_mnist: the embedded MNIST subset is inside {DATA_DIR}, not in a "
+            "folder on disk; install scratchlib with pip, or pass root="
+        )
     return DATA_DIR
 
 
@@ -97,9 +100,11 @@ def read_idx(path: Path | str, checksums: Mapping[str, str] | None = None) -> to
     raw = path.read_bytes()
     expected = (checksums or {}).get(path.name)
     if expected is not None and sha256_of(raw) != expected.lower():
-        raise ValueError(f"{path}: sha256 is {sha256_of(raw)}, expected {expected}; "
-                         "the file is corrupt, or not the published MNIST file nor the subset scratchlib "
-                         "ships (download it again)")
+        raise ValueError(
+            f"{path}: sha256 is {sha256_of(raw)}, expected {expected}; "
+            "the file is corrupt, or not the published MNIST file nor the subset scratchlib "
+            "ships (download it again)"
+        )
     if raw[:2] == b"\x1f\x8b":  # the gzip magic
         try:
             raw = gzip.decompress(raw)
@@ -109,8 +114,10 @@ def read_idx(path: Path | str, checksums: Mapping[str, str] | None = None) -> to
         raise ValueError(f"{path}: {len(raw)} bytes is too short for an IDX header (truncated file)")
     zero, dtype_code, dims = struct.unpack(">HBB", raw[:4])
     if zero != 0 or dtype_code != 0x08 or dims not in (1, 3):
-        raise ValueError(f"{path}: magic number 0x{raw[:4].hex()} is not an IDX file of unsigned bytes "
-                         f"(expected 0x{LABEL_MAGIC:08x} for labels or 0x{IMAGE_MAGIC:08x} for images)")
+        raise ValueError(
+            f"{path}: magic number 0x{raw[:4].hex()} is not an IDX file of unsigned bytes "
+            f"(expected 0x{LABEL_MAGIC:08x} for labels or 0x{IMAGE_MAGIC:08x} for images)"
+        )
     header = 4 + 4 * dims
     if len(raw) < header:
         raise ValueError(f"{path}: header cut short after {len(raw)} bytes (truncated file)")
@@ -120,8 +127,7 @@ def read_idx(path: Path | str, checksums: Mapping[str, str] | None = None) -> to
         size *= s
     if len(raw) - header != size:
         what = "truncated" if len(raw) - header < size else "has trailing bytes"
-        raise ValueError(f"{path}: header says shape {shape} = {size} bytes, file holds "
-                         f"{len(raw) - header} ({what})")
+        raise ValueError(f"{path}: header says shape {shape} = {size} bytes, file holds {len(raw) - header} ({what})")
     return torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8).reshape(shape)
 
 
@@ -136,8 +142,9 @@ def _subset_if_it_is(*paths: Path) -> dict[str, str] | None:
     return subset if same else None
 
 
-def load_mnist(split: str = "train", root: Path | str | None = None,
-               checksums: Mapping[str, str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def load_mnist(
+    split: str = "train", root: Path | str | None = None, checksums: Mapping[str, str] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The MNIST ``split`` ("train" or "test") as ``x`` (n, 784) float32 in [0, 1] and ``y`` (n,) int64.
 
     ``root`` is a folder holding the standard IDX files, gzipped (``*.gz``, checked
@@ -163,13 +170,11 @@ def load_mnist(split: str = "train", root: Path | str | None = None,
     images = read_idx(image_path, checksums)
     labels = read_idx(label_path, checksums)
     if images.dim() != 3 or tuple(images.shape[1:]) != (SIDE, SIDE):
-        raise ValueError(f"{image_path}: expected images of shape (n, {SIDE}, {SIDE}), "
-                         f"got {tuple(images.shape)}")
+        raise ValueError(f"{image_path}: expected images of shape (n, {SIDE}, {SIDE}), got {tuple(images.shape)}")
     if labels.dim() != 1:
         raise ValueError(f"{label_path}: expected labels of shape (n,), got {tuple(labels.shape)}")
     if len(images) != len(labels):
-        raise ValueError(f"{image_path} holds {len(images)} images but {label_path} "
-                         f"holds {len(labels)} labels")
+        raise ValueError(f"{image_path} holds {len(images)} images but {label_path} holds {len(labels)} labels")
     if len(labels) and labels.max() > 9:
         raise ValueError(f"{label_path}: labels must be digits 0..9, found {int(labels.max())}")
     x = images.reshape(len(images), SIDE * SIDE).to(torch.float32) / 255.0

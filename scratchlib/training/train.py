@@ -13,6 +13,7 @@ with :class:`TrainingDiverged` the moment the objective turns NaN or infinite, b
 that step touches the weights. :func:`train_torch` runs the identical loop on a
 ``torch.nn`` module with autograd, so the two can be compared step for step.
 """
+
 from __future__ import annotations
 
 import math
@@ -88,13 +89,13 @@ class History:
         name = f"{label} " if label else ""
         pairs = [(axes[0], self.step_loss, self.epoch_loss, self.val_loss, self.eval_loss, "loss")]
         if self.step_accuracy and len(axes) > 1:
-            pairs.append((axes[1], self.step_accuracy, self.epoch_accuracy, self.val_accuracy,
-                          self.eval_accuracy, "accuracy"))
+            pairs.append(
+                (axes[1], self.step_accuracy, self.epoch_accuracy, self.val_accuracy, self.eval_accuracy, "accuracy")
+            )
         for ax, per_step, per_epoch, held_out, every, what in pairs:
             scale = 100 if what == "accuracy" else 1
-            line, = ax.plot(range(1, len(per_step) + 1), [scale * v for v in per_step], alpha=0.25, lw=0.8)
-            ax.plot(ends, [scale * v for v in per_epoch], "o-", color=line.get_color(), ms=3,
-                    label=f"{name}train")
+            (line,) = ax.plot(range(1, len(per_step) + 1), [scale * v for v in per_step], alpha=0.25, lw=0.8)
+            ax.plot(ends, [scale * v for v in per_epoch], "o-", color=line.get_color(), ms=3, label=f"{name}train")
             if every:
                 ax.plot(self.eval_step, [scale * v for v in every], "--", label=f"{name}held-out")
             elif held_out:
@@ -128,9 +129,11 @@ def _check_data(name: str, x, y, in_features: int, classes: int | None, out_shap
             raise ValueError(f"train: labels for {name} must have shape (n,), got {tuple(y.shape)}")
         validate.labels(f"train: labels for {name}", y, classes)
     else:
+        assert out_shape is not None  # a network without classes has an output shape
         if tuple(y.shape[1:]) != out_shape:
-            raise ValueError(f"train: targets for {name} must have shape (n, {', '.join(map(str, out_shape))}), "
-                             f"got {tuple(y.shape)}")
+            raise ValueError(
+                f"train: targets for {name} must have shape (n, {', '.join(map(str, out_shape))}), got {tuple(y.shape)}"
+            )
         if y.dtype == torch.bool or y.is_complex():
             raise ValueError(f"train: targets for {name} must be numbers, got dtype {y.dtype}")
         validate.finite_rows("train", f"targets for {name}", y)
@@ -142,7 +145,7 @@ def _is_classifier(net) -> bool:
 
 def _hits(scores: torch.Tensor, y: torch.Tensor) -> int:
     """How many rows of ``scores`` (n, classes) put their largest value on the true class ``y``."""
-    return (scores.argmax(dim=1) == y).sum().item()
+    return int((scores.argmax(dim=1) == y).sum().item())
 
 
 def evaluate(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
@@ -160,6 +163,8 @@ def predict(net: Any, x: torch.Tensor) -> torch.Tensor:
     return net.predict(x).argmax(dim=1)
 
 
+# notebook 05 shows this source (show_source) in its committed output: keep it as is
+# fmt: off
 def train_step(net, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float, step: int = 0) -> float:
     r"""One SGD step on one mini-batch; returns the objective $J$ measured before the step.
 
@@ -185,6 +190,7 @@ def train_step(net, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float, ste
                                f"before this step; the steps diverge (learning rate {lr}): "
                                "try a smaller learning rate", History()) from None
     return objective
+# fmt: on
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -196,16 +202,29 @@ def _progress(total: int, enabled: bool, desc: str):
 def _set_regularization(net, strength: float) -> None:
     regularizers = net.regularizers
     if strength > 0 and not regularizers:
-        raise ValueError(f"train: regularization={strength} needs a network with a weight-decay branch; "
-                         "build it with mlp(..., regularization=<any value > 0>)")
+        raise ValueError(
+            f"train: regularization={strength} needs a network with a weight-decay branch; "
+            "build it with mlp(..., regularization=<any value > 0>)"
+        )
     for layer in regularizers:
         layer.strength = strength
 
 
-def train(net: Any, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch_size: int = 32,
-          regularization: float | None = None, x_val: torch.Tensor | None = None,
-          y_val: torch.Tensor | None = None, seed: int = 0, eval_every: int | None = None,
-          progress: bool = True, desc: str = "training") -> History:
+def train(
+    net: Any,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    lr: float,
+    batch_size: int = 32,
+    regularization: float | None = None,
+    x_val: torch.Tensor | None = None,
+    y_val: torch.Tensor | None = None,
+    seed: int = 0,
+    eval_every: int | None = None,
+    progress: bool = True,
+    desc: str = "training",
+) -> History:
     r"""Mini-batch SGD on a library network (an :func:`scratchlib.layers.mlp`); returns a :class:`History`.
 
     Args:
@@ -263,7 +282,7 @@ def train(net: Any, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, ba
                     hits = _hits(net.classifications, y_batch)
                     history.step_accuracy.append(hits / len(y_batch))
                     correct += hits
-                if eval_every and x_val is not None and step % eval_every == 0:
+                if eval_every and x_val is not None and y_val is not None and step % eval_every == 0:
                     val_loss, val_accuracy = evaluate(net, x_val, y_val)
                     history.eval_step.append(step)
                     history.eval_loss.append(val_loss)
@@ -273,7 +292,7 @@ def train(net: Any, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, ba
             history.epoch_loss.append(loss_sum / seen)
             if classes is not None:
                 history.epoch_accuracy.append(correct / seen)
-            if x_val is not None:
+            if x_val is not None and y_val is not None:
                 val_loss, val_accuracy = evaluate(net, x_val, y_val)
                 history.val_loss.append(val_loss)
                 if val_accuracy is not None:
@@ -292,11 +311,14 @@ def to_torch(net: Any) -> torch.nn.Sequential:
             linear.bias.copy_(b.output)
         modules.append(linear)
         if i < len(net.activations):
-            modules.append({"ReLU": torch.nn.ReLU, "Tanh": torch.nn.Tanh,
-                            "Sigmoid": torch.nn.Sigmoid}[net.activations[i].name]())
+            modules.append(
+                {"ReLU": torch.nn.ReLU, "Tanh": torch.nn.Tanh, "Sigmoid": torch.nn.Sigmoid}[net.activations[i].name]()
+            )
     return torch.nn.Sequential(*modules)
 
 
+# notebook 05 shows this source (show_source) in its committed output: keep it as is
+# fmt: off
 def train_torch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float,
                 batch_size: int = 32, regularization: float = 0.0, x_val=None, y_val=None,
                 seed: int = 0) -> History:
@@ -338,3 +360,4 @@ def train_torch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs
             history.val_loss.append(val_loss)
             history.val_accuracy.append(val_accuracy)
     return history
+# fmt: on

@@ -2,6 +2,7 @@
 
 Settings: see labconfig.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,6 @@ import secrets
 import signal
 
 import pytest
-
 from labconfig import NOTEBOOK_DIR, REQUIRED, find_chromium
 from labserver import MARKER, LabServer, kill_marked, processes_with_marker
 
@@ -24,6 +24,7 @@ def skip_or_fail(reason: str):
 def _terminate_cleanly():
     """Turn SIGTERM (`timeout`, a CI runner giving up) into KeyboardInterrupt while the browser
     test runs, so that the fixtures' teardown still stops JupyterLab and Chromium."""
+
     def interrupt(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
@@ -41,8 +42,9 @@ def _terminate_cleanly():
 def chromium_path() -> str:
     path = find_chromium()
     if path is None:
-        skip_or_fail("no Chromium found; install one "
-                     "(Debian/Ubuntu: apt-get install chromium) or set SCRATCHLIB_CHROMIUM")
+        skip_or_fail(
+            "no Chromium found; install one (Debian/Ubuntu: apt-get install chromium) or set SCRATCHLIB_CHROMIUM"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -60,8 +62,7 @@ def browser(chromium_path):
     browser = None
     try:
         # the system's Chromium: playwright never downloads a browser here
-        browser = pw.chromium.launch(executable_path=chromium_path, headless=True,
-                                     env={**os.environ, MARKER: run_id})
+        browser = pw.chromium.launch(executable_path=chromium_path, headless=True, env={**os.environ, MARKER: run_id})
         yield browser
     finally:
         try:

@@ -1,13 +1,14 @@
 """Settings of the browser test, from environment variables (defaults in brackets).
 
-  SCRATCHLIB_NOTEBOOKS         the notebook folder to test [notebooks/]
-  SCRATCHLIB_SCREENSHOTS       where the screenshots go [build/screenshots/]
-  SCRATCHLIB_CHROMIUM          the browser executable [chromium, chromium-browser or
-                               google-chrome on PATH]
-  SCRATCHLIB_BROWSER_REQUIRED  1: fail instead of skipping when no Chromium is found
-                               (make test-browser and CI set it) [unset]
-  SCRATCHLIB_BROWSER_TIMEOUT   seconds one notebook may take to run [900]
+SCRATCHLIB_NOTEBOOKS         the notebook folder to test [notebooks/]
+SCRATCHLIB_SCREENSHOTS       where the screenshots go [build/screenshots/]
+SCRATCHLIB_CHROMIUM          the browser executable [chromium, chromium-browser or
+                             google-chrome on PATH]
+SCRATCHLIB_BROWSER_REQUIRED  1: fail instead of skipping when no Chromium is found
+                             (make test-browser and CI set it) [unset]
+SCRATCHLIB_BROWSER_TIMEOUT   seconds one notebook may take to run [900]
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ from the page: the DOM for what is visible (images, widget controls), and the no
 behind it (window.jupyterapp, exposed by the server's expose_app_in_browser) for what the DOM
 cannot tell apart, e.g. an exception's traceback from a warning (both are red text).
 """
+
 from __future__ import annotations
 
 import re
@@ -65,7 +66,10 @@ WATCH_JS = r"""() => {
 # True once Run All has finished: the kernel is idle, no cell waits ([*]), and every code cell
 # has run, or one raised (JupyterLab then stops and leaves the rest unrun); or the kernel died
 # (and maybe restarted).
-DONE_JS = "() => { const s = (" + STATE_JS + r""")();
+DONE_JS = (
+    "() => { const s = ("
+    + STATE_JS
+    + r""")();
   if (s && (s.kernel === 'dead' || (s.restarts && s.kernel === 'idle'))) return true;
   if (!s || s.kernel !== 'idle') return false;
   const code = s.cells.filter(c => c.type === 'code' && c.source.trim());
@@ -73,11 +77,16 @@ DONE_JS = "() => { const s = (" + STATE_JS + r""")();
   if (code.some(c => c.outputs.some(o => o.type === 'error'))) return true;
   return code.every(c => c.count !== null);
 }"""
+)
 
 READY_JS = "(path) => { const s = (" + STATE_JS + ")(); return !!s && s.path === path && s.kernel === 'idle'; }"
 
-CLEARED_JS = "() => { const s = (" + STATE_JS + r""")();
+CLEARED_JS = (
+    "() => { const s = ("
+    + STATE_JS
+    + r""")();
   return !!s && s.cells.every(c => c.type !== 'code' || (c.count === null && c.outputs.length === 0)); }"""
+)
 
 SETTLED_JS = r"""() => {
   const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
@@ -143,7 +152,9 @@ def wait_idle(page, timeout_ms: float) -> None:
     """Wait until the kernel is idle and no cell is queued or running."""
     page.wait_for_function(
         "() => { const s = (" + STATE_JS + ")(); return !!s && s.kernel === 'idle' && !s.cells.some(c => c.pending); }",
-        timeout=timeout_ms, polling=500)
+        timeout=timeout_ms,
+        polling=500,
+    )
 
 
 def run_all(page, timeout_ms: float) -> None:
@@ -208,20 +219,28 @@ def move_slider_and_wait_for_new_plot(page, cell_index: int, timeout_ms: float) 
     page.mouse.move(target, hy, steps=8)
     page.mouse.up()
     try:
-        page.wait_for_function("([el, v]) => el.innerText.trim() !== v",
-                               arg=[readout.element_handle(), before_value], timeout=30_000)
+        page.wait_for_function(
+            "([el, v]) => el.innerText.trim() !== v", arg=[readout.element_handle(), before_value], timeout=30_000
+        )
     except PlaywrightTimeout:
         raise SliderDidNotMove(f"dragging the slider {label!r} left its readout at {before_value}") from None
     after_value = readout.inner_text().strip()
     try:
         page.wait_for_function(
-            "([i, old]) => { const s = (" + STATE_JS + r""")(); const c = s.cells[i];
+            "([i, old]) => { const s = ("
+            + STATE_JS
+            + r""")(); const c = s.cells[i];
                return s.kernel === 'idle' && c.loaded_images > 0 && c.loaded_images === c.images
                       && c.image_srcs.some(src => !old.includes(src)); }""",
-            arg=[cell_index, before_srcs], timeout=timeout_ms, polling=500)
+            arg=[cell_index, before_srcs],
+            timeout=timeout_ms,
+            polling=500,
+        )
     except PlaywrightTimeout:
-        raise PlotDidNotChange(f"the slider {label!r} moved from {before_value} to {after_value}, but no new "
-                               f"plot appeared within {timeout_ms / 1000:.0f} s") from None
+        raise PlotDidNotChange(
+            f"the slider {label!r} moved from {before_value} to {after_value}, but no new "
+            f"plot appeared within {timeout_ms / 1000:.0f} s"
+        ) from None
     wait_idle(page, timeout_ms)  # a drag can queue several redraws: let the last one finish
     page.wait_for_function(SETTLED_JS, timeout=60_000, polling=500)
     return before_value, after_value
@@ -229,13 +248,17 @@ def move_slider_and_wait_for_new_plot(page, cell_index: int, timeout_ms: float) 
 
 # -- the theme ----------------------------------------------------------------------------------
 
+
 def set_theme(page, theme: str, timeout_ms: float = 30_000) -> None:
     """Switch JupyterLab to `theme` ("JupyterLab Dark", "JupyterLab Light"), as the Settings >
     Theme menu does, and wait until the page has it."""
     page.evaluate("(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})", theme)
     light = "true" if "Light" in theme else "false"
-    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}' && "
-                           f"document.body.dataset.jpThemeName === {theme!r}", timeout=timeout_ms, polling=200)
+    page.wait_for_function(
+        f"() => document.body.dataset.jpThemeLight === '{light}' && document.body.dataset.jpThemeName === {theme!r}",
+        timeout=timeout_ms,
+        polling=200,
+    )
 
 
 # The worst contrast (WCAG 2 ratio, 1 to 21) between a text and what lies behind it, over the
@@ -261,7 +284,8 @@ CONTRAST_JS = r"""(selector) => {
     const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
     const ratio = (hi + 0.05) / (lo + 0.05);
     if (!worst || ratio < worst.ratio) worst = {ratio, text: e.textContent.trim().slice(0, 40),
-                                               color: getComputedStyle(e).color, background: `rgb(${bg.slice(0, 3).map(Math.round)})`};
+                                               color: getComputedStyle(e).color,
+                                               background: `rgb(${bg.slice(0, 3).map(Math.round)})`};
   }
   return {count: els.length, worst};
 }"""

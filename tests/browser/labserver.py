@@ -7,6 +7,7 @@ Every process it starts (the server, its kernels) carries a marker in its enviro
 asks the server to shut down, kills what is left, and reports any process still carrying the
 marker, so that a failed test never leaves a kernel behind.
 """
+
 from __future__ import annotations
 
 import json
@@ -105,9 +106,13 @@ class LabServer:
             path = settings / f"{name}.jupyterlab-settings"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values))
-        for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                         ("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
-                         ("IPYTHONDIR", "ipython")]:
+        for var, sub in [
+            ("JUPYTER_CONFIG_DIR", "config"),
+            ("JUPYTER_DATA_DIR", "data"),
+            ("JUPYTER_RUNTIME_DIR", "runtime"),
+            ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+            ("IPYTHONDIR", "ipython"),
+        ]:
             (self.workdir / sub).mkdir(exist_ok=True)
             env[var] = str(self.workdir / sub)
         env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
@@ -116,24 +121,36 @@ class LabServer:
         return env
 
     def _command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser",
-               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
-               "--ServerApp.port_retries=0",  # the port we picked or fail (we retry with another)
-               f"--ServerApp.root_dir={self.root}",
-               "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: read cell outputs
-               "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",  # the port we picked or fail (we retry with another)
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: read cell outputs
+            "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+        ]
         if os.geteuid() == 0:
             cmd.append("--allow-root")  # a container: JupyterLab refuses root otherwise
         return cmd
 
-    def start(self) -> "LabServer":
+    def start(self) -> LabServer:
         for _attempt in range(3):  # the free port can be taken between our bind and the server's
             self.port = free_port()
             log = open(self.log_path, "ab")
             # A new session: the server and everything it starts form one process group.
-            self.proc = subprocess.Popen(self._command(), env=self._env(), cwd=self.root,
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self._command(),
+                env=self._env(),
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             log.close()
             if self._wait_ready():
                 return self
@@ -162,8 +179,7 @@ class LabServer:
         return f"{self.url}/lab/tree/{urllib.parse.quote(notebook)}?reset&token={self.token}"
 
     def api(self, method: str, path: str, timeout: float = 30):
-        req = urllib.request.Request(self.url + path, method=method,
-                                     headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(self.url + path, method=method, headers={"Authorization": f"token {self.token}"})
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = resp.read()
         return json.loads(body) if body else None
@@ -217,7 +233,7 @@ class LabServer:
         self._kill_group()
         return kill_marked(self.run_id)
 
-    def __enter__(self) -> "LabServer":
+    def __enter__(self) -> LabServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

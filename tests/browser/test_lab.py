@@ -7,13 +7,13 @@ an image there) shows an image that loads, and that widgets render. In notebook 
 explorer must render its sliders, and dragging one must redraw its plot. A screenshot of each
 notebook goes to build/screenshots/. Settings (the notebook folder, ...): tests/browser/labconfig.py.
 """
+
 from __future__ import annotations
 
 import json
 
-import pytest
-
 import labpage
+import pytest
 from labconfig import NOTEBOOK_DIR, RUN_TIMEOUT_S, SCREENSHOT_DIR, VIEWPORT
 
 pytestmark = pytest.mark.browser
@@ -29,8 +29,12 @@ _kept: dict[str, object] = {}
 def plot_cells(name: str) -> set[int]:
     """Indexes of the cells whose committed outputs hold an image: they must show one."""
     nb = json.loads((NOTEBOOK_DIR / name).read_text())
-    return {i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
-            and any(k.startswith("image/") for o in c.get("outputs", []) for k in o.get("data", {}))}
+    return {
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code"
+        and any(k.startswith("image/") for o in c.get("outputs", []) for k in o.get("data", {}))
+    }
 
 
 def run_in_lab(page, lab, name: str) -> list[labpage.Cell]:
@@ -48,16 +52,20 @@ def run_in_lab(page, lab, name: str) -> list[labpage.Cell]:
             code = [c for c in cells if c.type == "code" and c.source.strip()]
             busy = [c.head() for c in code if c.pending]
             unrun = [c.head() for c in code if c.count is None and not c.pending]
-            failure = (f"{name}: Run All Cells did not finish within {RUN_TIMEOUT_S:.0f} s (kernel "
-                       f"{kernel}; queued or running: {busy or 'none'}; not run: {unrun or 'none'}; "
-                       "SCRATCHLIB_BROWSER_TIMEOUT sets the limit)")
+            failure = (
+                f"{name}: Run All Cells did not finish within {RUN_TIMEOUT_S:.0f} s (kernel "
+                f"{kernel}; queued or running: {busy or 'none'}; not run: {unrun or 'none'}; "
+                "SCRATCHLIB_BROWSER_TIMEOUT sets the limit)"
+            )
     if failure is None:
         kernel, cells = labpage.state(page)
         if kernel != "idle":
             unrun = [c.head() for c in cells if c.type == "code" and c.source.strip() and c.count is None]
-            failure = (f"{name}: the kernel died while running the cells (now {kernel}; "
-                       f"not run: {unrun or 'none'}); "
-                       f"JupyterLab's log:\n{lab.log_tail(1500)}")
+            failure = (
+                f"{name}: the kernel died while running the cells (now {kernel}; "
+                f"not run: {unrun or 'none'}); "
+                f"JupyterLab's log:\n{lab.log_tail(1500)}"
+            )
     if failure:
         pytest.fail(failure, pytrace=False)
     return labpage.state(page)[1]
@@ -83,8 +91,9 @@ def screenshot(page, name: str, scroll_to: tuple[str, ...] = ()) -> None:
         print(f"no screenshot {name}: {e}")
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS or [
-    pytest.param(None, marks=pytest.mark.skip(reason=f"no notebooks in {NOTEBOOK_DIR}"))])
+@pytest.mark.parametrize(
+    "name", NOTEBOOKS or [pytest.param(None, marks=pytest.mark.skip(reason=f"no notebooks in {NOTEBOOK_DIR}"))]
+)
 def test_notebook_runs_clean_in_jupyterlab(name, lab, browser):
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
@@ -95,8 +104,11 @@ def test_notebook_runs_clean_in_jupyterlab(name, lab, browser):
         finally:
             # the first red output if any (a picture of what went wrong), else the first plot
             shown = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea"
-            screenshot(page, name.replace(".ipynb", ".png"),
-                       scroll_to=(f'{shown} [data-mime-type="application/vnd.jupyter.stderr"]', f"{shown} img"))
+            screenshot(
+                page,
+                name.replace(".ipynb", ".png"),
+                scroll_to=(f'{shown} [data-mime-type="application/vnd.jupyter.stderr"]', f"{shown} img"),
+            )
         fail_on(labpage.problems(cells, plot_cells(name)), f"{name} in JupyterLab")
         keep = name == EXPLORER
         if keep:
@@ -109,8 +121,10 @@ def test_notebook_runs_clean_in_jupyterlab(name, lab, browser):
 
 def test_widget_explorer_slider_redraws_the_plot(request):
     if EXPLORER is None:
-        pytest.skip(f"notebook 05 does not exist yet in {NOTEBOOK_DIR}: "
-                    "the widget explorer check (a slider redraws the plot) did not run")
+        pytest.skip(
+            f"notebook 05 does not exist yet in {NOTEBOOK_DIR}: "
+            "the widget explorer check (a slider redraws the plot) did not run"
+        )
     lab, browser = request.getfixturevalue("lab"), request.getfixturevalue("browser")
     context, page = _kept.pop(EXPLORER, (None, None))
     fresh = page is None
@@ -134,8 +148,7 @@ def test_widget_explorer_slider_redraws_the_plot(request):
             screenshot(page, EXPLORER.replace(".ipynb", "-explorer.png"))
         if failure:
             pytest.fail(failure, pytrace=False)
-        fail_on(labpage.problems(labpage.state(page)[1], plot_cells(EXPLORER)),
-                f"{EXPLORER} after moving a slider")
+        fail_on(labpage.problems(labpage.state(page)[1], plot_cells(EXPLORER)), f"{EXPLORER} after moving a slider")
     finally:
         context.close()
         lab.shutdown_kernels(EXPLORER)
