@@ -7,6 +7,7 @@ own tools, at the bottom), the chapters side by side above it (``mlp``: notebook
 The two names a notebook cell types without importing more: ``scratchlib.show_source`` and
 ``scratchlib.exercises.check("4.3")`` (the self-check).
 """
+
 from __future__ import annotations
 
 from types import ModuleType

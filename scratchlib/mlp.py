@@ -14,6 +14,7 @@ Weights are stored in torch's layout, ``weight`` of shape (out_features, in_feat
 so a layer computes $Z_{in} = X W^\top + b$ and the recursion multiplies by $W$ (not
 $W^\top$ as in texts that store the transpose).
 """
+
 from __future__ import annotations
 
 import math
@@ -26,12 +27,14 @@ from scratchlib.course import validate
 
 def _check_same_shape(owner: str, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"{owner}: y_true and y_pred must have the same shape, got "
-                         f"{tuple(y_true.shape)} and {tuple(y_pred.shape)}")
+        raise ValueError(
+            f"{owner}: y_true and y_pred must have the same shape, got {tuple(y_true.shape)} and {tuple(y_pred.shape)}"
+        )
 
 
-def glorot_uniform(out_features: int, in_features: int, generator: torch.Generator | None = None,
-                   dtype: torch.dtype | None = None) -> torch.Tensor:
+def glorot_uniform(
+    out_features: int, in_features: int, generator: torch.Generator | None = None, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     r"""A weight matrix (out_features, in_features) drawn from Glorot (Xavier) uniform $U(-a, a)$.
 
     $a = \sqrt{6 / (\mathrm{in} + \mathrm{out})}$ keeps the variance of the signal about the same
@@ -53,13 +56,18 @@ class Linear:
     reproducible; without it torch's global generator is used.
     """
 
-    def __init__(self, in_features: int, out_features: int,
-                 generator: torch.Generator | None = None, dtype: torch.dtype | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         validate.count("Linear", "in_features", in_features)
         validate.count("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = glorot_uniform(out_features, in_features, generator, dtype)  # (out, in)
-        self.bias = torch.zeros(out_features, dtype=dtype)                           # (out,)
+        self.bias = torch.zeros(out_features, dtype=dtype)  # (out,)
         self.weight_grad: torch.Tensor | None = None
         self.bias_grad: torch.Tensor | None = None
 
@@ -67,12 +75,19 @@ class Linear:
         """(B, in) -> (B, out)."""
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.in_features:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"{self!r}: expected x of shape (batch, {self.in_features}), got {shape}"
-                             + (" (a single sample needs a batch dimension: x[None])"
-                                if isinstance(x, torch.Tensor) and x.dim() == 1 else ""))
+            raise ValueError(
+                f"{self!r}: expected x of shape (batch, {self.in_features}), got {shape}"
+                + (
+                    " (a single sample needs a batch dimension: x[None])"
+                    if isinstance(x, torch.Tensor) and x.dim() == 1
+                    else ""
+                )
+            )
         if x.dtype != self.weight.dtype:
-            raise TypeError(f"{self!r}: x has dtype {x.dtype} but the weight is {self.weight.dtype}; "
-                            f"convert x (x.to({self.weight.dtype})) or build the network with that dtype")
+            raise TypeError(
+                f"{self!r}: x has dtype {x.dtype} but the weight is {self.weight.dtype}; "
+                f"convert x (x.to({self.weight.dtype})) or build the network with that dtype"
+            )
         return x @ self.weight.T + self.bias
 
     def __repr__(self) -> str:
@@ -113,7 +128,9 @@ class Tanh:
 
 
 class MSELoss:
-    r"""$\mathcal{L} = \frac{1}{n} \sum_{i,k} (\hat y_{ik} - y_{ik})^2$ over all $n$ elements, as ``torch.nn.MSELoss()``.
+    r"""$\mathcal{L} = \frac{1}{n} \sum_{i,k} (\hat y_{ik} - y_{ik})^2$ over all $n$ elements.
+
+    As ``torch.nn.MSELoss()``.
 
     Both arguments have the same shape, (B, out); the gradient with respect to
     ``y_pred`` is $\frac{2}{n} (\hat Y - Y)$, of that shape too.
@@ -143,12 +160,17 @@ class NeuralLayer:
     ``get_gradient``).
     """
 
-    def __init__(self, in_features: int, out_features: int, activation: str = "tanh",
-                 generator: torch.Generator | None = None, dtype: torch.dtype | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        activation: str = "tanh",
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         if isinstance(activation, str):
             if activation not in _ACTIVATIONS:
-                raise ValueError(f"NeuralLayer: activation must be one of {sorted(_ACTIVATIONS)}, "
-                                 f"got {activation!r}")
+                raise ValueError(f"NeuralLayer: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
             activation = _ACTIVATIONS[activation]()
         elif not (hasattr(activation, "forward") and hasattr(activation, "get_gradient")):
             raise TypeError(f"NeuralLayer: activation needs forward and get_gradient, got {activation!r}")
@@ -160,7 +182,7 @@ class NeuralLayer:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in) -> (B, out), remembering the input, pre- and post-activation."""
-        z_in = self.linear.forward(x)   # checks x before anything is stored
+        z_in = self.linear.forward(x)  # checks x before anything is stored
         z_out = self.act.forward(z_in)
         self.last_input, self.last_zin, self.last_zout = x, z_in, z_out
         return z_out
@@ -177,8 +199,14 @@ class NeuralNetwork:
     weight, in layer order, for a reproducible network; ``dtype`` is that of all parameters.
     """
 
-    def __init__(self, input_size: int, output_size: int, hidden_sizes: Sequence[int],
-                 generator: torch.Generator | None = None, dtype: torch.dtype | None = None):
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        hidden_sizes: Sequence[int],
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         validate.count("NeuralNetwork", "input_size", input_size)
         validate.count("NeuralNetwork", "output_size", output_size)
         if isinstance(hidden_sizes, (int, str)) or not isinstance(hidden_sizes, Sequence):
@@ -189,8 +217,10 @@ class NeuralNetwork:
         self.hidden_sizes = list(hidden_sizes)
         sizes = [input_size, *self.hidden_sizes, output_size]
         activations = ["tanh"] * len(self.hidden_sizes) + ["sigmoid"]
-        self.layers = [NeuralLayer(n_in, n_out, act, generator=generator, dtype=dtype)
-                       for n_in, n_out, act in zip(sizes[:-1], sizes[1:], activations)]
+        self.layers = [
+            NeuralLayer(n_in, n_out, act, generator=generator, dtype=dtype)
+            for n_in, n_out, act in zip(sizes[:-1], sizes[1:], activations)
+        ]
         self.loss = MSELoss()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -205,7 +235,9 @@ class NeuralNetwork:
         return self.loss.forward(y, self.forward(x))
 
     def backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        r"""Fill every layer's ``weight_grad`` and ``bias_grad`` with $\partial\mathcal{L}/\partial W$, $\partial\mathcal{L}/\partial b$.
+        r"""Fill every layer's ``weight_grad`` and ``bias_grad``.
+
+        They hold $\partial\mathcal{L}/\partial W$ and $\partial\mathcal{L}/\partial b$.
 
         Runs the forward pass (which stores each layer's $X$, $Z_{in}$, $Z_{out}$), then
         walks the layers backwards carrying ``grad`` $= \partial\mathcal{L}/\partial Z_{out}$:
@@ -217,24 +249,28 @@ class NeuralNetwork:
         self._check_data("backward", x, y)
         y_hat = self.forward(x)
         ### BEGIN SOLUTION 3.4: NeuralNetwork.backward: the batched delta recursion, output layer to first
-        grad = self.loss.get_gradient(y, y_hat)                      # dL/dZ_out of the last layer, (B, out)
+        grad = self.loss.get_gradient(y, y_hat)  # dL/dZ_out of the last layer, (B, out)
         for i in reversed(range(len(self.layers))):
             layer = self.layers[i]
-            delta = grad * layer.act.get_gradient(layer.last_zin)    # dL/dZ_in, (B, n_i)
-            layer.linear.weight_grad = delta.T @ layer.last_input     # (n_i, n_{i-1}), as weight
-            layer.linear.bias_grad = delta.sum(dim=0)                 # (n_i,)
+            delta = grad * layer.act.get_gradient(layer.last_zin)  # dL/dZ_in, (B, n_i)
+            layer.linear.weight_grad = delta.T @ layer.last_input  # (n_i, n_{i-1}), as weight
+            layer.linear.bias_grad = delta.sum(dim=0)  # (n_i,)
             if i > 0:  # dL/dx of the first layer is needed by no parameter: skip it
-                grad = delta @ layer.linear.weight                    # dL/dZ_out of layer i-1, (B, n_{i-1})
+                grad = delta @ layer.linear.weight  # dL/dZ_out of layer i-1, (B, n_{i-1})
         ### END SOLUTION
         return self.loss.forward(y, y_hat)
 
     def step(self, lr: float) -> None:
-        r"""One gradient-descent update of every parameter: $W \leftarrow W - \eta\, \nabla_W \mathcal{L}$, same for $b$."""
+        r"""One gradient-descent update of every parameter.
+
+        $W \leftarrow W - \eta\, \nabla_W \mathcal{L}$, and the same for $b$.
+        """
         validate.positive("NeuralNetwork.step", "lr", lr)
         for i, layer in enumerate(self.layers):
             if layer.linear.weight_grad is None or layer.linear.bias_grad is None:
-                raise RuntimeError(f"NeuralNetwork.step: layer {i} ({layer!r}) has no gradient yet; "
-                                   "call backward(x, y) first")
+                raise RuntimeError(
+                    f"NeuralNetwork.step: layer {i} ({layer!r}) has no gradient yet; call backward(x, y) first"
+                )
         ### BEGIN SOLUTION 3.5: NeuralNetwork.step: move every weight and bias against its gradient
         for layer in self.layers:
             layer.linear.weight -= lr * layer.linear.weight_grad
@@ -249,13 +285,19 @@ class NeuralNetwork:
         expected = (x.shape[0], self.output_size)
         if not isinstance(y, torch.Tensor) or tuple(y.shape) != expected:
             shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-            hint = (f" (class labels of shape ({x.shape[0]},) become targets with "
-                    f"y.reshape(-1, 1).to(x.dtype))" if isinstance(y, torch.Tensor) and y.dim() == 1 else "")
-            raise ValueError(f"NeuralNetwork.{where}: expected y of shape {expected} (one row per row of x), "
-                             f"got {shape}{hint}")
+            hint = (
+                f" (class labels of shape ({x.shape[0]},) become targets with y.reshape(-1, 1).to(x.dtype))"
+                if isinstance(y, torch.Tensor) and y.dim() == 1
+                else ""
+            )
+            raise ValueError(
+                f"NeuralNetwork.{where}: expected y of shape {expected} (one row per row of x), got {shape}{hint}"
+            )
         if y.dtype != x.dtype:
-            raise TypeError(f"NeuralNetwork.{where}: y has dtype {y.dtype} but x has {x.dtype}; "
-                            f"the MSE loss needs float targets: y.to({x.dtype})")
+            raise TypeError(
+                f"NeuralNetwork.{where}: y has dtype {y.dtype} but x has {x.dtype}; "
+                f"the MSE loss needs float targets: y.to({x.dtype})"
+            )
 
     def __repr__(self) -> str:
         inner = " -> ".join(f"{layer.linear.out_features} ({layer.act!r})" for layer in self.layers)
@@ -278,12 +320,18 @@ def train(x: torch.Tensor, y: torch.Tensor, net: NeuralNetwork, epochs: int, lr:
     for epoch in range(epochs):
         loss = net.backward(x, y)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"train: the loss is {loss.item()} at epoch {epoch} (before its update); "
-                                     "the steps diverge: try a smaller lr")
+            raise FloatingPointError(
+                f"train: the loss is {loss.item()} at epoch {epoch} (before its update); "
+                "the steps diverge: try a smaller lr"
+            )
         layers = [layer.linear for layer in net.layers]
-        validate.safe_step(f"train, epoch {epoch}", [p for l in layers for p in (l.weight, l.bias)],
-                           [g for l in layers for g in (l.weight_grad, l.bias_grad)], lr,
-                           name_of=lambda i: f"{'weight' if i % 2 == 0 else 'bias'} of layer {i // 2}")
+        validate.safe_step(
+            f"train, epoch {epoch}",
+            [p for layer in layers for p in (layer.weight, layer.bias)],
+            [g for layer in layers for g in (layer.weight_grad, layer.bias_grad)],
+            lr,
+            name_of=lambda i: f"{'weight' if i % 2 == 0 else 'bias'} of layer {i // 2}",
+        )
         losses[epoch] = loss
         net.step(lr)
     return net, losses

@@ -1,4 +1,5 @@
 """replay on the engine's graph: a recorded backward changes nothing and adds up exactly."""
+
 import matplotlib.pyplot as plt
 import pytest
 import torch
@@ -100,8 +101,10 @@ def test_the_stepper_on_a_tensor_and_its_slider():
     stepper = BackwardStepper(f, names)
     assert len(stepper) == 6
     assert stepper.rule(2).startswith("ab: Mul.backward, G = df/dab:\n    1\ninputs: a = a, b = b\n")
-    assert ("df/da = G * b, summed to a's shape  (input 0):\n    -3\n\n"
-            "df/db = G * a, summed to b's shape  (input 1):\n    2") in stepper.rule(2)
+    assert (
+        "df/da = G * b, summed to a's shape  (input 0):\n    -3\n\n"
+        "df/db = G * a, summed to b's shape  (input 1):\n    2"
+    ) in stepper.rule(2)
     assert stepper.rule(1).startswith("f: Add.backward, G = df/df:\n    1\ninputs: a = ab, b = a\n")
     assert stepper.rule(3).endswith("= df/da:\n    -2")
     box = backward_stepper(f, names)

@@ -1,4 +1,5 @@
 """Input: set, randomize, step; data versus parameters."""
+
 import math
 
 import pytest
@@ -32,7 +33,7 @@ def test_step_by_hand():
 
 def test_data_does_not_move_and_keeps_a_reference():
     x = Input((2, 3), dtype=F64).set(W)
-    assert x.output is W                  # no copy per batch
+    assert x.output is W  # no copy per batch
     x.accumulate_grad(G)
     x.step(0.5)
     assert x.output.tolist() == W.tolist()
@@ -73,7 +74,7 @@ def test_the_gradient_is_one_plain_tensor_added_to_and_zeroed_in_place():
 def test_a_data_gradient_follows_the_batch_size():
     x = Input((2, 3), dtype=F64).set(W)
     x.accumulate_grad(G)
-    x.set(W[:1])                          # a batch of one row: the gradient of two rows is stale
+    x.set(W[:1])  # a batch of one row: the gradient of two rows is stale
     x.accumulate_grad(G[:1])
     assert x.grad.tolist() == [[2.0, -1.0, 4.0]]
     x.set(W)
@@ -97,7 +98,7 @@ def test_randomize_is_repeatable_and_glorot_for_weights():
     assert torch.equal(a.output, b.output)
     bound = math.sqrt(6 / 50)
     assert a.output.abs().max() <= bound and a.output.abs().max() > 0.9 * bound
-    x = Input((500, 4)).randomize(torch.Generator().manual_seed(2))   # data: standard normal
+    x = Input((500, 4)).randomize(torch.Generator().manual_seed(2))  # data: standard normal
     assert abs(x.output.std().item() - 1) < 0.1
 
 
@@ -113,16 +114,23 @@ def test_data_takes_any_batch_size_parameters_do_not():
 
 def test_bad_input_is_refused_before_anything_changes():
     x = Input((2, 3), dtype=F64).set(W)
-    with pytest.raises(ValueError, match=r"Input\(2, 3\).set: expected shape \(2, 3\) \(any batch size\), got \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"Input\(2, 3\).set: expected shape \(2, 3\) \(any batch size\), got \(2, 4\)"
+    ):
         x.set(torch.zeros(2, 4))
     assert x.output is W
     w = Input((2, 3), train=True, dtype=F64).set(W)
     w.accumulate_grad(G)
-    with pytest.raises(ValueError, match=r"Input\(2, 3\) \(parameter\).accumulate_grad: gradient must have "
-                                         r"the shape of the output \(2, 3\), got \(3, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Input\(2, 3\) \(parameter\).accumulate_grad: gradient must have "
+        r"the shape of the output \(2, 3\), got \(3, 2\)",
+    ):
         w.accumulate_grad(torch.ones(3, 2, dtype=F64))
     for bad in (0, -0.1, float("inf"), float("nan")):
-        with pytest.raises(ValueError, match=r"Input\(2, 3\) \(parameter\).step: step_size must be a positive finite number"):
+        with pytest.raises(
+            ValueError, match=r"Input\(2, 3\) \(parameter\).step: step_size must be a positive finite number"
+        ):
             w.step(bad)
     with pytest.raises(TypeError, match=r"step_size must be a number, got str 'big'"):
         w.step("big")

@@ -1,4 +1,5 @@
 """Training does not grow memory: no graph kept alive between steps, no history of tensors."""
+
 import collections
 import gc
 import os
@@ -20,8 +21,9 @@ IN, HIDDEN, OUT, BATCH = 32, 256, 10, 64
 def _live() -> collections.Counter:
     """Live objects of the watched types, WITHOUT a garbage collection first: what reference
     counting alone frees (a graph kept alive by a cycle would pile up between collections)."""
-    return collections.Counter(f"{type(o).__module__}.{type(o).__name__}" for o in gc.get_objects()
-                               if type(o) in WATCHED)
+    return collections.Counter(
+        f"{type(o).__module__}.{type(o).__name__}" for o in gc.get_objects() if type(o) in WATCHED
+    )
 
 
 def _rss() -> int:
@@ -40,6 +42,7 @@ def _layers_step():
         net.forward()
         net.backward()
         net.step(0.1)
+
     step.net = net
     return step
 
@@ -57,6 +60,7 @@ def _engine_step():
         loss.backward()
         opt.step()
         return loss.item()
+
     return step
 
 
@@ -109,7 +113,6 @@ def test_the_counter_sees_kept_graphs_and_tensors():
     # ten kept losses, one of which is the loss layer's current output (alive before, too)
     assert after["torch.Tensor"] - before["torch.Tensor"] == 9
     assert len(kept) == len(net_losses) == 10
-
 
 
 def test_a_layer_keeps_one_gradient_tensor_and_clear_grad_zeroes_it():

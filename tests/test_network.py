@@ -1,4 +1,5 @@
 """Network: the tape, its backward walk, weight decay as a parallel branch, and the mlp helper."""
+
 import pytest
 import torch
 from hypothesis import given
@@ -46,14 +47,14 @@ def test_tiny_network_by_hand():
     assert b.grad.tolist() == [-0.5]
     assert z.grad.tolist() == [[1.5], [-2.0]]
     assert x.grad.abs().sum() == 0 and y.grad.abs().sum() == 0
-    assert [l.needs_grad for l in net.layers] == [False, False, True, True, True, True, True, True]
+    assert [layer.needs_grad for layer in net.layers] == [False, False, True, True, True, True, True, True]
 
 
 def test_backward_twice_accumulates_parameters_only_and_clear_grad_zeroes():
     net, x, y, W, b, z, loss = tiny_network()
     net.forward()
     net.backward()
-    net.backward()                        # as torch: parameter grads add up, the layers in between do not
+    net.backward()  # as torch: parameter grads add up, the layers in between do not
     assert_close(W.grad, 2 * t([[-2.4, -2.9]]), tol=1e-14)
     assert z.grad.tolist() == [[1.5], [-2.0]]
     net.clear_grad()
@@ -88,12 +89,17 @@ def weight_decay_network(x, labels, W1, b1, W2, b2, strength):
 
 def torch_weight_decay(x, labels, W1, b1, W2, b2, strength):
     logits = torch.relu(x @ W1.T + b1) @ W2.T + b2
-    return (torch.nn.functional.cross_entropy(logits, labels)
-            + strength * (W1 ** 2).sum() + strength * (W2 ** 2).sum())
+    return torch.nn.functional.cross_entropy(logits, labels) + strength * (W1**2).sum() + strength * (W2**2).sum()
 
 
-@given(batch=st.integers(2, 6), n_in=st.integers(1, 5), hidden=st.integers(1, 6),
-       classes=st.integers(2, 5), strength=st.floats(0, 1), data=st.data())
+@given(
+    batch=st.integers(2, 6),
+    n_in=st.integers(1, 5),
+    hidden=st.integers(1, 6),
+    classes=st.integers(2, 5),
+    strength=st.floats(0, 1),
+    data=st.data(),
+)
 def test_weight_decay_network_matches_torch_autograd(batch, n_in, hidden, classes, strength, data):
     values = [data.draw(tensors(s)) for s in [(batch, n_in), (hidden, n_in), (hidden,), (classes, hidden), (classes,)]]
     x, W1, b1, W2, b2 = values
@@ -112,8 +118,9 @@ def test_weight_decay_network_matches_torch_autograd(batch, n_in, hidden, classe
 def test_a_layer_read_twice_receives_the_sum_of_gradients():
     # h = tanh(x W^T + b) feeds two heads; J = MSE(h V1^T, y1) + MSE(h V2^T, y2)
     g = torch.Generator().manual_seed(3)
-    x, W, b, V1, V2, y1, y2 = (torch.randn(s, generator=g, dtype=F64)
-                               for s in [(4, 3), (5, 3), (5,), (2, 5), (3, 5), (4, 2), (4, 3)])
+    x, W, b, V1, V2, y1, y2 = (
+        torch.randn(s, generator=g, dtype=F64) for s in [(4, 3), (5, 3), (5,), (2, 5), (3, 5), (4, 2), (4, 3)]
+    )
     net = Network()
     xs, t1, t2 = (net.add(Input(tuple(v.shape), dtype=F64).set(v)) for v in (x, y1, y2))
     pW, pb, pV1, pV2 = (net.add(Input(tuple(v.shape), train=True, dtype=F64).set(v)) for v in (W, b, V1, V2))
@@ -139,7 +146,7 @@ def test_a_layer_on_its_own_still_hands_gradients_to_data():
     layer.forward()
     layer.accumulate_grad(t([[1.5], [-2.0]]))
     layer.backward()
-    assert x.grad.tolist() == [[0.75, -3.0], [-1.0, 4.0]]   # G W
+    assert x.grad.tolist() == [[0.75, -3.0], [-1.0, 4.0]]  # G W
 
 
 def test_add_refuses_a_layer_before_its_inputs():
@@ -147,8 +154,11 @@ def test_add_refuses_a_layer_before_its_inputs():
     x = net.add(Input((2, 3)))
     W, b = Input((4, 3), train=True), Input((4,), train=True)
     net.add(W)
-    with pytest.raises(ValueError, match=r"Network.add: input 2 of Linear\(2, 4\), Input\(4,\) \(parameter\), "
-                                         r"is not on the tape yet"):
+    with pytest.raises(
+        ValueError,
+        match=r"Network.add: input 2 of Linear\(2, 4\), Input\(4,\) \(parameter\), "
+        r"is not on the tape yet",
+    ):
         net.add(Linear(x, W, b))
     assert len(net) == 2
     with pytest.raises(ValueError, match=r"Network.add: Input\(2, 3\) is already on the tape"):
@@ -162,7 +172,9 @@ def test_backward_before_forward_and_bad_step_sizes_change_nothing():
     with pytest.raises(RuntimeError, match=r"Network.backward: the tape is empty"):
         Network().backward()
     net, x, y, W, b, z, loss = tiny_network()
-    with pytest.raises(RuntimeError, match=r"Network.backward called before forward: the last layer Sum\(\) has no output"):
+    with pytest.raises(
+        RuntimeError, match=r"Network.backward called before forward: the last layer Sum\(\) has no output"
+    ):
         net.backward()
     assert W.grad.abs().sum() == 0
     net.forward()
@@ -207,8 +219,14 @@ def test_mlp_builds_the_weight_decay_network():
 
 
 def test_mlp_with_mse_and_a_sigmoid_output_trains():
-    net = mlp([2, 8, 1], activation="tanh", loss="mse", output_activation="sigmoid", batch_size=4,
-              generator=torch.Generator().manual_seed(0))
+    net = mlp(
+        [2, 8, 1],
+        activation="tanh",
+        loss="mse",
+        output_activation="sigmoid",
+        batch_size=4,
+        generator=torch.Generator().manual_seed(0),
+    )
     x = torch.tensor([[0.0, 0], [0, 1], [1, 0], [1, 1]])
     net.x.set(x)
     net.target.set(torch.tensor([[0.0], [1], [1], [0]]))
@@ -242,13 +260,26 @@ def test_mlp_sizes_must_be_whole_numbers():
     with pytest.raises(ValueError, match=r"mlp: sizes\[1\] must be a positive integer, got 0"):
         mlp([2, 0])
     import numpy as np
+
     assert mlp([np.int64(2), 3]).x.shape[1] == 2  # numpy integers are integers
 
 
 def test_the_mlp_class_declares_what_mlp_builds():
     from scratchlib.layers import MLP
-    declared = {"x", "target", "weights", "biases", "linears", "activations", "logits", "prediction", "loss",
-                "regularizers", "objective"}
+
+    declared = {
+        "x",
+        "target",
+        "weights",
+        "biases",
+        "linears",
+        "activations",
+        "logits",
+        "prediction",
+        "loss",
+        "regularizers",
+        "objective",
+    }
     assert declared <= set(MLP.__annotations__)
     net = MLP([2, 3, 2], batch_size=4)
     assert all(hasattr(net, name) for name in declared) and net.regularizers == []
@@ -257,6 +288,7 @@ def test_the_mlp_class_declares_what_mlp_builds():
 def test_no_exercise_region_in_the_library_uses_a_fused_helper():
     import re
     from pathlib import Path
+
     fused = re.compile(r"addmm|addcmul|accumulate_matmul|accumulate_product|scatter_add|out=|_foreach|torch\._")
     root = Path(__file__).resolve().parent.parent / "scratchlib"
     regions = []
@@ -273,5 +305,6 @@ def test_the_update_uses_no_private_torch_function():
 
     from scratchlib.course import validate
     from scratchlib.layers import Network
+
     for function in (Network.step, validate.safe_step):
         assert "torch._" not in inspect.getsource(function), function.__qualname__

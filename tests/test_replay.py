@@ -1,4 +1,5 @@
 """replay: a recorded backward pass changes no result and its events add up to every gradient."""
+
 import pytest
 import torch
 from hypothesis import given
@@ -16,8 +17,9 @@ def handed_into(replay, node) -> list:
 
 def weight_decay_net(seed=0, sizes=(2, 3, 2), batch=4, activation="relu", loss="cross_entropy"):
     g = torch.Generator().manual_seed(seed)
-    net = mlp(list(sizes), activation=activation, loss=loss, regularization=0.05, batch_size=batch,
-              generator=g, dtype=F64)
+    net = mlp(
+        list(sizes), activation=activation, loss=loss, regularization=0.05, batch_size=batch, generator=g, dtype=F64
+    )
     net.x.set(torch.randn(batch, sizes[0], generator=g, dtype=F64))
     if loss == "cross_entropy":
         net.target.set(torch.randint(0, sizes[-1], (batch,), generator=g))
@@ -85,9 +87,13 @@ def test_record_backward_leaves_every_grad_as_it_was():
     assert torch.allclose(replay.final_grads()[id(W1)], W1.grad / 2, rtol=0, atol=1e-15)
 
 
-@given(sizes=st.lists(st.integers(1, 5), min_size=2, max_size=4), batch=st.integers(1, 6),
-       seed=st.integers(0, 2**16), activation=st.sampled_from(["relu", "tanh", "sigmoid"]),
-       loss=st.sampled_from(["cross_entropy", "mse"]))
+@given(
+    sizes=st.lists(st.integers(1, 5), min_size=2, max_size=4),
+    batch=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
+    activation=st.sampled_from(["relu", "tanh", "sigmoid"]),
+    loss=st.sampled_from(["cross_entropy", "mse"]),
+)
 def test_the_events_reproduce_every_gradient(sizes, batch, seed, activation, loss):
     net = weight_decay_net(seed, sizes, batch, activation, loss)
     replay = record_backward(net)
@@ -102,7 +108,7 @@ def test_the_events_reproduce_every_gradient(sizes, batch, seed, activation, los
         handed = handed_into(replay, layer)
         if layer is net.layers[-1]:
             assert handed == [] and layer.grad.item() == 1.0
-        elif len(handed) == 1:   # one path: exactly what was handed
+        elif len(handed) == 1:  # one path: exactly what was handed
             assert torch.equal(handed[0], layer.grad)
         else:  # paths meet: grad is the sum of what was handed, added in arrival order
             total = handed[0]
@@ -119,7 +125,7 @@ def test_replayed_gradients_agree_with_torch_autograd():
     leaves = [p.output.clone().requires_grad_() for p in net.parameters()]
     W1, b1, W2, b2 = leaves
     z = torch.relu(net.x.output @ W1.T + b1) @ W2.T + b2
-    J = torch.nn.functional.cross_entropy(z, net.target.output) + 0.05 * ((W1 ** 2).sum() + (W2 ** 2).sum())
+    J = torch.nn.functional.cross_entropy(z, net.target.output) + 0.05 * ((W1**2).sum() + (W2**2).sum())
     J.backward()
     for p, leaf in zip(net.parameters(), leaves):
         assert torch.allclose(torch.stack(handed_into(replay, p)).sum(0), leaf.grad, rtol=0, atol=1e-14)
@@ -145,8 +151,16 @@ def test_a_hand_built_tape_is_named_and_recorded():
     net.add(Sum(loss, net.add(Regularization(W, 0.1))))
     net.forward()
     replay = record_backward(net, labels={W: "W", b: "b"})
-    assert [replay.name(l) for l in net.layers] == ["data1", "data2", "W", "b", "Linear", "MSELoss",
-                                                    "Regularization", "Sum"]
+    assert [replay.name(layer) for layer in net.layers] == [
+        "data1",
+        "data2",
+        "W",
+        "b",
+        "Linear",
+        "MSELoss",
+        "Regularization",
+        "Sum",
+    ]
     # dW = D^T x + 2 (0.1) W = [-2.5, -2.5] + [0.1, -0.4] (tests/test_network.py works it by hand)
     assert handed_into(replay, W)[0].reshape(-1).tolist() == pytest.approx([0.1, -0.4], abs=1e-15)
     assert handed_into(replay, W)[1].tolist() == [[-2.5, -2.5]]
@@ -162,7 +176,9 @@ def test_record_before_forward_is_a_clear_error():
 
 def test_a_failing_backward_still_removes_the_wrappers():
     net = weight_decay_net()
-    with pytest.raises(ValueError, match=r"accumulate_grad: gradient must have the shape of the output \(2, 3\), got \(3, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"accumulate_grad: gradient must have the shape of the output \(2, 3\), got \(3, 2\)"
+    ):
         with recording(net) as replay:
             net.weights[1].accumulate_grad(torch.zeros(3, 2, dtype=F64))  # a wrong shape: refused, not recorded
     assert replay.events == []

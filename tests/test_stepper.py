@@ -1,4 +1,5 @@
 """stepper: the backward stepper's logic, headless, and its widget driven through the slider."""
+
 import matplotlib.pyplot as plt
 import pytest
 import torch
@@ -45,7 +46,9 @@ def test_step_and_frames():
     stepper = BackwardStepper(small_net())
     assert len(stepper) == 11 and stepper.step == 0
     stepper.step = 7
-    assert stepper.describe() == "7 sum W2: the gradient from Linear2 meets the one already there, 2 terms of shape (2, 3)"
+    assert (
+        stepper.describe() == "7 sum W2: the gradient from Linear2 meets the one already there, 2 terms of shape (2, 3)"
+    )
     fig = stepper.frame()
     graph, text = fig.axes
     assert "sum W2" in graph.get_title()
@@ -83,11 +86,21 @@ def test_the_widget_follows_its_slider():
 def test_each_layer_class_carries_its_rule_for_its_own_inputs():
     from scratchlib import layers
     from scratchlib.show import stepper
+
     assert not hasattr(stepper, "_RULES")  # one home: beside each backward
     w, b, x = (layers.Input(s) for s in ((2, 3), (2,), (4, 3)))
-    built = [layers.Linear(x, w, b), layers.ReLU(x), layers.Sigmoid(x), layers.Tanh(x), layers.Scale(x, 2.0),
-             layers.Sum(x, x), layers.Regularization(w, 0.1), layers.MSELoss(x, x), layers.Softmax(x),
-             layers.SoftmaxCrossEntropy(x, layers.Input((4,), dtype=torch.int64))]
+    built = [
+        layers.Linear(x, w, b),
+        layers.ReLU(x),
+        layers.Sigmoid(x),
+        layers.Tanh(x),
+        layers.Scale(x, 2.0),
+        layers.Sum(x, x),
+        layers.Regularization(w, 0.1),
+        layers.MSELoss(x, x),
+        layers.Softmax(x),
+        layers.SoftmaxCrossEntropy(x, layers.Input((4,), dtype=torch.int64)),
+    ]
     for layer in built:
         assert layer.rule and all(getattr(layer, name) in layer.inputs for name in layer.rule), layer
     assert layers.Linear.rule["W"] == ("G^T X", ["x:X"])
@@ -105,17 +118,25 @@ def _engine_graphs():
         return Tensor(data.abs() + 0.5 if positive else data, requires_grad=True)
 
     return {
-        "Add": lambda: leaf(2, 3) + leaf(3), "Sub": lambda: leaf(2, 3) - leaf(2, 3),
-        "Mul": lambda: leaf(2, 3) * leaf(2, 1), "Div": lambda: leaf(2, 3) / leaf(2, 3, positive=True),
-        "Neg": lambda: -leaf(2, 3), "Pow": lambda: leaf(2, 3) ** 3, "MatMul": lambda: leaf(2, 3) @ leaf(3, 4),
-        "Sum": lambda: leaf(2, 3).sum(1), "Log": lambda: leaf(2, 3, positive=True).log(),
-        "Exp": lambda: leaf(2, 3).exp(), "ReLU": lambda: leaf(2, 3).relu(), "Tanh": lambda: leaf(2, 3).tanh(),
-        "Sigmoid": lambda: leaf(2, 3).sigmoid(), "LogSumExp": lambda: leaf(2, 3).logsumexp(1),
-        "Transpose": lambda: leaf(2, 3).T, "Reshape": lambda: leaf(2, 3).reshape(3, 2),
+        "Add": lambda: leaf(2, 3) + leaf(3),
+        "Sub": lambda: leaf(2, 3) - leaf(2, 3),
+        "Mul": lambda: leaf(2, 3) * leaf(2, 1),
+        "Div": lambda: leaf(2, 3) / leaf(2, 3, positive=True),
+        "Neg": lambda: -leaf(2, 3),
+        "Pow": lambda: leaf(2, 3) ** 3,
+        "MatMul": lambda: leaf(2, 3) @ leaf(3, 4),
+        "Sum": lambda: leaf(2, 3).sum(1),
+        "Log": lambda: leaf(2, 3, positive=True).log(),
+        "Exp": lambda: leaf(2, 3).exp(),
+        "ReLU": lambda: leaf(2, 3).relu(),
+        "Tanh": lambda: leaf(2, 3).tanh(),
+        "Sigmoid": lambda: leaf(2, 3).sigmoid(),
+        "LogSumExp": lambda: leaf(2, 3).logsumexp(1),
+        "Transpose": lambda: leaf(2, 3).T,
+        "Reshape": lambda: leaf(2, 3).reshape(3, 2),
         "Permute": lambda: leaf(2, 3, 4).permute(2, 0, 1),
         "LinearFunction": lambda: F.linear(leaf(4, 3), leaf(2, 3), leaf(2)),
-        "BatchNormFunction": lambda: F.BatchNormFunction.apply(leaf(4, 3), leaf(3), leaf(3), None, None,
-                                                               0.1, 1e-5),
+        "BatchNormFunction": lambda: F.BatchNormFunction.apply(leaf(4, 3), leaf(3), leaf(3), None, None, 0.1, 1e-5),
         "CrossEntropyFunction": lambda: F.cross_entropy(leaf(4, 3), torch.tensor([0, 2, 1, 0])),
         "SoftmaxFunction": lambda: F.softmax(leaf(2, 3), 1),
         "LogSoftmaxFunction": lambda: F.log_softmax(leaf(2, 3), 1),
@@ -146,8 +167,11 @@ def test_each_engine_function_carries_its_rule_and_the_stepper_shows_it():
     for name, build in graphs.items():
         out = build()
         stepper = BackwardStepper(out.sum() if out.ndim else out)
-        i, node = next((i, e.node) for i, e in enumerate(stepper.replay)
-                       if e.kind == "backward" and getattr(e.node, "function", None) is functions[name])
+        i, node = next(
+            (i, e.node)
+            for i, e in enumerate(stepper.replay)
+            if e.kind == "backward" and getattr(e.node, "function", None) is functions[name]
+        )
         text = stepper.rule(i)
         for argument, formula in functions[name].rule.items():  # every input here is a leaf
             assert f" = {formula.format(**vars(node))}  (input " in text, (name, argument, text)

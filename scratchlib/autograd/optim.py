@@ -100,8 +100,6 @@ class Adam(Optimizer):
         self.exp_avg: list[Any] = [None] * len(self.params)  # m
         self.exp_avg_sq: list[Any] = [None] * len(self.params)  # v
 
-    # notebook 06 shows this source (show_source) in its committed output: keep it as is
-    # fmt: off
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
         beta1, beta2 = self.betas
@@ -116,16 +114,15 @@ class Adam(Optimizer):
             ### BEGIN SOLUTION 6.37: Adam.step: moments, bias correction, update (weight decay both ways)
             grad = p.grad
             if self.weight_decay and self.decoupled:
-                p.data.mul_(1 - self.lr * self.weight_decay)   # AdamW: shrink p itself
+                p.data.mul_(1 - self.lr * self.weight_decay)  # AdamW: shrink p itself
             elif self.weight_decay:
-                grad = grad + self.weight_decay * p.data        # Adam: L2 term in the gradient
+                grad = grad + self.weight_decay * p.data  # Adam: L2 term in the gradient
             m.mul_(beta1).add_(grad, alpha=1 - beta1)
             v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            m_hat = m / (1 - beta1 ** t)
-            v_hat = v / (1 - beta2 ** t)
+            m_hat = m / (1 - beta1**t)
+            v_hat = v / (1 - beta2**t)
             p.data.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
             ### END SOLUTION
-    # fmt: on
 
 
 class AdamW(Adam):

@@ -13,6 +13,7 @@ Every operator here is one line that hands the work to a :class:`Function` in
 from __future__ import annotations
 
 import weakref
+from typing import Any
 
 import torch
 
@@ -62,9 +63,9 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.is_leaf = bool(is_leaf)
         self.is_parameter = bool(is_parameter)
-        self.grad = None
-        self.grad_fn = None
-        self._accumulator = None  # weak reference to this leaf's AccumulateGrad node
+        self.grad: torch.Tensor | None = None
+        self.grad_fn: Any = None  # the Context that made it (None for a leaf)
+        self._accumulator: Any = None  # weak reference to this leaf's AccumulateGrad node
 
     # ----------------------------------------------------------------- constructors
     @classmethod

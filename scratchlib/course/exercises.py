@@ -16,6 +16,7 @@ running its notebook (as saved on disk) up to its checking cells; a derivation i
 by hand. When something fails, the exercise's hint from its callout in the notebook is
 printed at the end.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,10 @@ def _key(exercise: str) -> tuple[int, int]:
 
 def run_unit_tests(tests: list[str], root: Path = ROOT, timeout: float = 120.0) -> list[Outcome]:
     """Run the named pytest node ids in a child pytest; one Outcome per test, in the given order."""
-    return [Outcome(r["nodeid"], r["outcome"] == "passed", r["reason"])
-            for r in runner.run_tests(tests, Path(root), timeout)]
+    return [
+        Outcome(r["nodeid"], r["outcome"] == "passed", r["reason"])
+        for r in runner.run_tests(tests, Path(root), timeout)
+    ]
 
 
 def run_notebook_cells(cells: list[dict], root: Path = ROOT, timeout: float = 300.0) -> list[Outcome]:
@@ -68,8 +71,14 @@ def run_notebook_cells(cells: list[dict], root: Path = ROOT, timeout: float = 30
     # the course's own package first, whichever scratchlib is installed
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(Path(root).resolve()), os.environ.get("PYTHONPATH")]))}
     records = {r["index"]: r for r in runner.execute_notebook(path, env, timeout, until=max(wanted))}
-    return [Outcome(f"{c['notebook']} cell {index}", records.get(index, {}).get("ok", False),
-                    runner.cell_reason(records.get(index))) for c, index in zip(cells, wanted)]
+    return [
+        Outcome(
+            f"{c['notebook']} cell {index}",
+            records.get(index, {}).get("ok", False),
+            runner.cell_reason(records.get(index)),
+        )
+        for c, index in zip(cells, wanted)
+    ]
 
 
 def other_stub(reason: str, exercise: str) -> str:
@@ -90,7 +99,7 @@ def hint(exercise: str, task: str = "", root: Path = ROOT) -> str:
         cells = nbformat.read(path, as_version=4).cells
         for i, cell in enumerate(cells):
             if cell.cell_type == "markdown" and callout.search(cell.source):
-                rest = cell.source[callout.search(cell.source).end():]
+                rest = cell.source[callout.search(cell.source).end() :]
                 after = cells[i + 1].source if i + 1 < len(cells) and cells[i + 1].cell_type == "markdown" else ""
                 found = block.search(rest) or block.search(after)
                 if found:
@@ -131,16 +140,24 @@ def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out=pr
     for line in _report_lines(results, waiting):
         out(line)
     passed = sum(r.passed for r in results)
-    out(f"{passed} of {len(results)} passed" + (f"; {len(waiting)} wait{'s' if len(waiting) == 1 else ''} for "
-                                                 f"another exercise (it runs again once that one is done)"
-                                                 if waiting else ""))
+    out(
+        f"{passed} of {len(results)} passed"
+        + (
+            f"; {len(waiting)} wait{'s' if len(waiting) == 1 else ''} for "
+            f"another exercise (it runs again once that one is done)"
+            if waiting
+            else ""
+        )
+    )
     failed = len(results) - passed - len(waiting)
     if failed:
         out(f"\nHint for exercise {exercise}:\n{hint(exercise, entry['task'], root)}")
     elif waiting:
         others = sorted({r.reason.split()[2] for r in waiting}, key=_key)
-        out(f"\nNothing failed so far, but exercise {exercise} is not fully checked yet: do exercise"
-            f"{'s' if len(others) > 1 else ''} {', '.join(others)} first, then check again.")
+        out(
+            f"\nNothing failed so far, but exercise {exercise} is not fully checked yet: do exercise"
+            f"{'s' if len(others) > 1 else ''} {', '.join(others)} first, then check again."
+        )
     return passed == len(results)
 
 
@@ -160,8 +177,9 @@ def _report_lines(results: list[Outcome], waiting: list[Outcome]) -> list[str]:
             lines.append(f"  {status}  {r.test}" + (f"\n        {reason}" if reason else ""))
         if len(group) > SHOWN:
             more = len(group) - SHOWN
-            lines.append(f"  {status}  ... and {more} more test{'s' if more > 1 else ''}"
-                         + (" the same way" if reason else ""))
+            lines.append(
+                f"  {status}  ... and {more} more test{'s' if more > 1 else ''}" + (" the same way" if reason else "")
+            )
     return lines
 
 

@@ -14,6 +14,7 @@ changes:
 
 This module sits on the bottom floor: it imports nothing of scratchlib.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,9 @@ def _as_python(where: str, name: str, value, integer: bool):
         return value
     if isinstance(value, torch.Tensor):
         if value.numel() != 1 or value.dtype == torch.bool or value.is_complex():
-            raise TypeError(f"{where}: {name} must be a number, got a tensor of shape "
-                            f"{tuple(value.shape)} and dtype {value.dtype}")
+            raise TypeError(
+                f"{where}: {name} must be a number, got a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+            )
         value = value.item()
     kind = "an integer" if integer else "a number"
     # bool is an int subclass and np.bool_ is not Real: both end here as mistakes.
@@ -38,8 +40,17 @@ def _as_python(where: str, name: str, value, integer: bool):
     return int(value) if integer else float(value)
 
 
-def number(where: str, name: str, value, *, low: float | None = None, high: float | None = None,
-           low_open: bool = False, high_open: bool = False, integer: bool = False):
+def number(
+    where: str,
+    name: str,
+    value,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    integer: bool = False,
+):
     """``value`` as a Python number, checked to be finite and to lie between ``low`` and ``high``.
 
     ``low_open``/``high_open`` exclude the bound itself. Returns an ``int`` when
@@ -49,8 +60,7 @@ def number(where: str, name: str, value, *, low: float | None = None, high: floa
     too_low = low is not None and (result <= low if low_open else result < low)
     too_high = high is not None and (result >= high if high_open else result > high)
     if not math.isfinite(result) or too_low or too_high:
-        raise ValueError(f"{where}: {name} must be {_describe(low, high, low_open, high_open)}, "
-                         f"got {value!r}")
+        raise ValueError(f"{where}: {name} must be {_describe(low, high, low_open, high_open)}, got {value!r}")
     return result
 
 
@@ -94,8 +104,7 @@ def labels(where: str, values: torch.Tensor, classes: int) -> None:
     if values.numel() and values.device.type != "meta":  # meta tensors have shapes, no values
         low, high = (int(v) for v in torch.aminmax(values))
         if low < 0 or high >= classes:
-            raise ValueError(f"{where}: class labels must lie in [0, {classes}), "
-                             f"got values from {low} to {high}")
+            raise ValueError(f"{where}: class labels must lie in [0, {classes}), got values from {low} to {high}")
 
 
 def finite_rows(where: str, name: str, values: torch.Tensor, shown: int = 5) -> None:
@@ -107,8 +116,10 @@ def finite_rows(where: str, name: str, values: torch.Tensor, shown: int = 5) -> 
         return
     rows = (~finite).reshape(len(values), -1).any(dim=1).nonzero().flatten().tolist()
     listed = ", ".join(map(str, rows[:shown])) + (f" and {len(rows) - shown} more" if len(rows) > shown else "")
-    raise ValueError(f"{where}: {name} holds NaN or inf in {len(rows)} row"
-                     f"{'s' if len(rows) > 1 else ''} ({listed}); clean or drop them before training")
+    raise ValueError(
+        f"{where}: {name} holds NaN or inf in {len(rows)} row"
+        f"{'s' if len(rows) > 1 else ''} ({listed}); clean or drop them before training"
+    )
 
 
 class NonFiniteStep(FloatingPointError):
@@ -121,8 +132,13 @@ class NonFiniteStep(FloatingPointError):
 HARMLESS_STEP = 1e30
 
 
-def safe_step(where: str, weights: list[torch.Tensor], grads: list[torch.Tensor], step_size: float,
-              name_of=lambda i: f"parameter {i}") -> None:
+def safe_step(
+    where: str,
+    weights: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    step_size: float,
+    name_of=lambda i: f"parameter {i}",
+) -> None:
     r"""Refuse the update $W \leftarrow W - \eta\, G$ of every pair of ``weights`` and ``grads`` if one
     entry would turn non-finite; ``name_of(i)`` names the i-th parameter in the error.
 
@@ -142,7 +158,11 @@ def safe_step(where: str, weights: list[torch.Tensor], grads: list[torch.Tensor]
     for i, (w, g) in enumerate(zip(weights, grads)):
         if bool(torch.isfinite(w - step_size * g).all()):
             continue
-        why = ("its gradient holds NaN or inf" if not bool(torch.isfinite(g).all())
-               else "it already holds NaN or inf" if not bool(torch.isfinite(w).all())
-               else f"the step (step size {step_size:g} times a gradient of norm {norms[i]:.3g}) overflows")
+        why = (
+            "its gradient holds NaN or inf"
+            if not bool(torch.isfinite(g).all())
+            else "it already holds NaN or inf"
+            if not bool(torch.isfinite(w).all())
+            else f"the step (step size {step_size:g} times a gradient of norm {norms[i]:.3g}) overflows"
+        )
         raise NonFiniteStep(f"{where}: the update would make {name_of(i)} non-finite: {why}; nothing was moved")

@@ -5,6 +5,7 @@ Linear, Network``). The modules, bottom up: ``wiring`` (the checks made when lay
 together), ``base`` (``Layer`` and ``Input``: the gradient every layer keeps), the layers
 (``linear``, ``activations``, ``arithmetic``, ``losses``), and ``network`` (the tape).
 """
+
 from scratchlib.layers.activations import ReLU, Sigmoid, Softmax, Tanh
 from scratchlib.layers.arithmetic import Scale, Sum
 from scratchlib.layers.base import Input, Layer
@@ -12,5 +13,20 @@ from scratchlib.layers.linear import Linear
 from scratchlib.layers.losses import MSELoss, Regularization, SoftmaxCrossEntropy
 from scratchlib.layers.network import MLP, Network, mlp
 
-__all__ = ["Layer", "Input", "Linear", "ReLU", "Sigmoid", "Tanh", "Softmax", "Scale", "Sum",
-           "Regularization", "MSELoss", "SoftmaxCrossEntropy", "Network", "MLP", "mlp"]
+__all__ = [
+    "Layer",
+    "Input",
+    "Linear",
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "Scale",
+    "Sum",
+    "Regularization",
+    "MSELoss",
+    "SoftmaxCrossEntropy",
+    "Network",
+    "MLP",
+    "mlp",
+]

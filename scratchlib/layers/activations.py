@@ -4,6 +4,7 @@ Each reads its input's ``output`` and writes its own; ``backward`` turns ``grad`
 $G = \partial J/\partial Y$ into $\partial J/\partial X$, handed over with the input's
 ``accumulate_grad``. ``rule`` is the same rule in plain text, for the backward stepper.
 """
+
 from __future__ import annotations
 
 import torch
@@ -95,8 +96,8 @@ class Softmax(Layer):
 
     def forward(self) -> None:
         ### BEGIN SOLUTION 4.30: Softmax.forward: shift by the row maximum, exponentiate, normalize
-        x = self.x.output                                               # (B, C)
-        exps = torch.exp(x - x.max(dim=1, keepdim=True).values)         # (B, C), each <= 1
+        x = self.x.output  # (B, C)
+        exps = torch.exp(x - x.max(dim=1, keepdim=True).values)  # (B, C), each <= 1
         self.output = exps / exps.sum(dim=1, keepdim=True)
         ### END SOLUTION
 
@@ -105,6 +106,6 @@ class Softmax(Layer):
     def backward(self) -> None:
         self.check_forward_ran()
         ### BEGIN SOLUTION 4.31: Softmax.backward: Y * (G - rowsum(G * Y))
-        y, g = self.output, self.grad                                   # (B, C) each
+        y, g = self.output, self.grad  # (B, C) each
         self.x.accumulate_grad(y * (g - (g * y).sum(dim=1, keepdim=True)))
         ### END SOLUTION

@@ -2,6 +2,7 @@ r"""Notebook 04: Scale and Sum, the layers that only combine values; the student
 
 ``rule`` beside each ``backward`` is the same rule in plain text, for the backward stepper.
 """
+
 from __future__ import annotations
 
 from scratchlib.layers import wiring

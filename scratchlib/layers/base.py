@@ -10,6 +10,7 @@ The local rules themselves (``Linear``, ``ReLU``, the losses, ...) are in
 :mod:`scratchlib.layers`; the shape checks made when layers are wired together are in
 :mod:`scratchlib.layers.wiring`, so the per-step code is plain tensor arithmetic.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,12 +42,12 @@ class Layer:
     def __init__(self, *inputs: Layer, shape: tuple, dtype=None, device=None):
         wiring.check_inputs(type(self).__name__, inputs, Layer)
         self.inputs = inputs
-        first = next((l for l in inputs if l.dtype.is_floating_point), inputs[0] if inputs else None)
+        first = next((layer for layer in inputs if layer.dtype.is_floating_point), inputs[0] if inputs else None)
         self.dtype = dtype if dtype is not None else (first.dtype if first else torch.get_default_dtype())
-        self.device = torch.device(device) if device is not None else (
-            first.device if first else torch.device("cpu"))
+        self.device = torch.device(device) if device is not None else (first.device if first else torch.device("cpu"))
         self.shape = tuple(shape)  # the shape at wiring time; the batch size may change later
-        self.output: torch.Tensor | None = None
+        # None until the first forward (check_forward_ran says so); a tensor in every formula
+        self.output: torch.Tensor = None  # type: ignore[assignment,unused-ignore]
         # integer outputs (labels) get a floating-point gradient
         grad_dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
         self.grad = torch.zeros(self.shape, dtype=grad_dtype, device=self.device)
@@ -72,7 +73,8 @@ class Layer:
             raise RuntimeError(f"{self!r}.backward called before forward: run forward first")
 
     def output_shape(self) -> torch.Size:
-        """The shape of ``output`` and ``grad``: the output's (a data Input's batch size may change), or the declared one."""
+        """The shape of ``output`` and ``grad``: the output's (a data Input's batch size may change),
+        or the declared one."""
         return self.output.shape if self.output is not None else torch.Size(self.shape)
 
     def accumulate_grad(self, g: torch.Tensor) -> None:
@@ -82,8 +84,10 @@ class Layer:
         """
         shape = self.output_shape()
         if g.shape != shape:
-            raise ValueError(f"{self!r}.accumulate_grad: gradient must have the shape of the "
-                             f"output {tuple(shape)}, got {tuple(g.shape)}")
+            raise ValueError(
+                f"{self!r}.accumulate_grad: gradient must have the shape of the "
+                f"output {tuple(shape)}, got {tuple(g.shape)}"
+            )
         if not self.needs_grad:
             return
         if self.grad.shape != shape:  # left from a batch of another size: start again from zeros

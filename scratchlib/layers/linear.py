@@ -3,6 +3,7 @@ r"""Notebook 04: the affine layer $Z = X W^\top + b$; the student writes its for
 Rows are samples (batch first); ``W`` is in torch's layout, (out_features, in_features).
 ``rule`` beside ``backward`` is the same rule in plain text, for the backward stepper.
 """
+
 from __future__ import annotations
 
 from scratchlib.layers import wiring
@@ -31,10 +32,10 @@ class Linear(Layer):
 
     def backward(self) -> None:
         self.check_forward_ran()
-        g = self.grad                                                   # (B, out)
+        g = self.grad  # (B, out)
         ### BEGIN SOLUTION 4.3: Linear.backward: hand dJ/dX = G W, dJ/dW = G^T X, dJ/db = column sums of G
         if self.x.needs_grad:  # data X inside a Network needs none: skip a whole matrix product
-            self.x.accumulate_grad(g @ self.W.output)                   # (B, in)
-        self.W.accumulate_grad(g.T @ self.x.output)                     # (out, in)
-        self.b.accumulate_grad(g.sum(0))                                # (out,)
+            self.x.accumulate_grad(g @ self.W.output)  # (B, in)
+        self.W.accumulate_grad(g.T @ self.x.output)  # (out, in)
+        self.b.accumulate_grad(g.sum(0))  # (out,)
         ### END SOLUTION

@@ -4,6 +4,7 @@ Each ends in a scalar $J$-term; ``backward`` multiplies its local derivative by
 $g = \partial J/\partial(\text{output})$ (1 when it is the last layer).
 ``rule`` beside each ``backward`` is the same rule in plain text, for the backward stepper.
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,7 +26,7 @@ class Regularization(Layer):
 
     def forward(self) -> None:
         ### BEGIN SOLUTION 4.14: Regularization.forward: strength times the sum of squares
-        self.output = self.strength * (self.W.output ** 2).sum()
+        self.output = self.strength * (self.W.output**2).sum()
         ### END SOLUTION
 
     rule = {"W": ("2 lambda g W,  lambda = {strength:g}", ["W"])}
@@ -54,11 +55,13 @@ class MSELoss(Layer):
         wiring.same_values_shape("MSELoss", ("pred", "target"), pred, target)
         ### BEGIN SOLUTION 4.16: MSELoss.forward: mean of squared differences (keep the difference)
         self.diff = pred - target
-        self.output = (self.diff ** 2).mean()
+        self.output = (self.diff**2).mean()
         ### END SOLUTION
 
-    rule = {"pred": ("(2 g / N) (P - T)", ["pred:P", "target:T"]),
-            "target": ("-(2 g / N) (P - T)", ["pred:P", "target:T"])}
+    rule = {
+        "pred": ("(2 g / N) (P - T)", ["pred:P", "target:T"]),
+        "target": ("-(2 g / N) (P - T)", ["pred:P", "target:T"]),
+    }
 
     def backward(self) -> None:
         self.check_forward_ran()
@@ -90,9 +93,9 @@ class SoftmaxCrossEntropy(Layer):
         logits, target = self.logits.output, self.target.output
         wiring.labels_at_forward(logits, target, self.classes, isinstance(self.target, Input))
         ### BEGIN SOLUTION 4.18: SoftmaxCrossEntropy.forward: log-softmax once, softmax from it, mean NLL
-        log_p = torch.log_softmax(logits, dim=1)                        # (B, C), stable
-        self.classifications = log_p.exp()                              # softmax, (B, C)
-        self.output = -log_p.gather(1, target.unsqueeze(1)).mean()      # -log p of each row's label
+        log_p = torch.log_softmax(logits, dim=1)  # (B, C), stable
+        self.classifications = log_p.exp()  # softmax, (B, C)
+        self.output = -log_p.gather(1, target.unsqueeze(1)).mean()  # -log p of each row's label
         ### END SOLUTION
 
     @property
@@ -111,7 +114,7 @@ class SoftmaxCrossEntropy(Layer):
     def backward(self) -> None:
         self.check_forward_ran()
         ### BEGIN SOLUTION 4.19: SoftmaxCrossEntropy.backward: g (softmax - onehot) / B
-        p = self.classifications                                        # (B, C)
-        onehot = self.identity[self.target.output]                     # row t of I, (B, C)
+        p = self.classifications  # (B, C)
+        onehot = self.identity[self.target.output]  # row t of I, (B, C)
         self.logits.accumulate_grad(self.grad / p.shape[0] * (p - onehot))
         ### END SOLUTION

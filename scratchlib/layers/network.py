@@ -13,6 +13,7 @@ same for tensors without ``requires_grad``).
 
 ``mlp(sizes, ...)`` builds the usual multi-layer perceptron on a tape in one call.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,17 +34,17 @@ class Network:
     def __init__(self):
         self.layers: list[Layer] = []
         self._on_tape: set[int] = set()
-        self._compute: list[Layer] = []      # layers with work in forward (not Inputs)
-        self._backward: list[Layer] = []     # the same, reversed, where a parameter is upstream
+        self._compute: list[Layer] = []  # layers with work in forward (not Inputs)
+        self._backward: list[Layer] = []  # the same, reversed, where a parameter is upstream
         self._intermediate: list[Layer] = []  # non-Input layers whose grad backward fills
-        self._with_grad: list[Layer] = []      # every layer whose grad backward fills
-        self._params: list[Input] = []         # the parameters, in tape order
+        self._with_grad: list[Layer] = []  # every layer whose grad backward fills
+        self._params: list[Input] = []  # the parameters, in tape order
 
     def __len__(self) -> int:
         return len(self.layers)
 
     def __repr__(self) -> str:
-        return "Network(\n" + "".join(f"  {i}: {self.describe(l)}\n" for i, l in enumerate(self.layers)) + ")"
+        return "Network(\n" + "".join(f"  {i}: {self.describe(layer)}\n" for i, layer in enumerate(self.layers)) + ")"
 
     def describe(self, layer: Layer) -> str:
         """One line: the layer, its output shape, and the tape positions of its inputs."""
@@ -52,8 +53,8 @@ class Network:
 
     def index(self, layer: Layer) -> int:
         """The position of ``layer`` on the tape."""
-        for i, l in enumerate(self.layers):
-            if l is layer:
+        for i, on_tape in enumerate(self.layers):
+            if on_tape is layer:
                 return i
         raise ValueError(f"{layer!r} is not on this tape")
 
@@ -70,8 +71,10 @@ class Network:
             raise ValueError(f"Network.add: {layer!r} is already on the tape")
         for i, source in enumerate(layer.inputs):
             if id(source) not in self._on_tape:
-                raise ValueError(f"Network.add: input {i} of {layer!r}, {source!r}, is not on the "
-                                 f"tape yet: add it before the layers that read it")
+                raise ValueError(
+                    f"Network.add: input {i} of {layer!r}, {source!r}, is not on the "
+                    f"tape yet: add it before the layers that read it"
+                )
         self.layers.append(layer)
         self._on_tape.add(id(layer))
         if isinstance(layer, Input):
@@ -101,7 +104,7 @@ class Network:
                 layer.forward()
             return self.layers[-1].output
         stop = self.index(upto)
-        for layer in self.layers[:stop + 1]:
+        for layer in self.layers[: stop + 1]:
             layer.forward()
         return upto.output
 
@@ -115,8 +118,9 @@ class Network:
             raise RuntimeError("Network.backward: the tape is empty; add layers first")
         last = self.layers[-1]
         if last.output is None:
-            raise RuntimeError(f"Network.backward called before forward: the last layer {last!r} "
-                               f"has no output yet; run forward first")
+            raise RuntimeError(
+                f"Network.backward called before forward: the last layer {last!r} has no output yet; run forward first"
+            )
         for layer in self._intermediate:  # their grads hold this pass only
             layer.clear_grad()
         ### BEGIN SOLUTION 4.20: Network.backward: seed dJ/dJ = 1, then every layer's backward in reverse
@@ -134,9 +138,13 @@ class Network:
         r"""Plain SGD on every parameter: $W \leftarrow W - \eta\, \partial J/\partial W$."""
         step_size = validate.positive("Network.step", "step_size", step_size)
         # a step that would make a weight NaN or inf is refused before any parameter moves
-        validate.safe_step("Network.step", [p.output for p in self._params], [p.grad for p in self._params],
-                           step_size, name_of=lambda i: f"{self._params[i]!r} at tape position "
-                                                        f"{self.index(self._params[i])}")
+        validate.safe_step(
+            "Network.step",
+            [p.output for p in self._params],
+            [p.grad for p in self._params],
+            step_size,
+            name_of=lambda i: f"{self._params[i]!r} at tape position {self.index(self._params[i])}",
+        )
         for p in self._params:
             p.output.add_(p.grad, alpha=-step_size)  # W - lr dJ/dW, in place
 
@@ -169,23 +177,33 @@ class MLP(Network):
         net.clear_grad(); net.forward(); net.backward(); net.step(lr)
     """
 
-    x: Input                 # the data, (batch_size, sizes[0])
-    target: Input            # integer labels (batch_size,) for cross-entropy, (batch_size, sizes[-1]) for mse
-    weights: list[Input]     # the parameters W_l (out, in), one per Linear
-    biases: list[Input]      # the parameters b_l (out,)
-    linears: list[Linear]    # the Linear layers
+    x: Input  # the data, (batch_size, sizes[0])
+    target: Input  # integer labels (batch_size,) for cross-entropy, (batch_size, sizes[-1]) for mse
+    weights: list[Input]  # the parameters W_l (out, in), one per Linear
+    biases: list[Input]  # the parameters b_l (out,)
+    linears: list[Linear]  # the Linear layers
     activations: list[Layer]  # the hidden activation layers
-    logits: Linear           # the last Linear (its output is (batch_size, sizes[-1]))
-    prediction: Layer        # logits, or the output activation (mse with output_activation)
-    loss: Layer              # the SoftmaxCrossEntropy or MSELoss layer
+    logits: Linear  # the last Linear (its output is (batch_size, sizes[-1]))
+    prediction: Layer  # logits, or the output activation (mse with output_activation)
+    loss: Layer  # the SoftmaxCrossEntropy or MSELoss layer
     regularizers: list[Regularization]  # one per weight matrix; empty when the strength is 0
-    objective: Layer         # the last layer: loss + regularizers joined by Sum layers (or the loss)
+    objective: Layer  # the last layer: loss + regularizers joined by Sum layers (or the loss)
 
-    def __init__(self, sizes: Sequence[int], activation: str = "relu", loss: str = "cross_entropy",
-                 regularization: float = 0.0, batch_size: int = 1, output_activation: str | None = None,
-                 generator: torch.Generator | None = None, dtype=None, device=None):
-        sizes, regularization, batch_size = _check_mlp(sizes, activation, loss, regularization,
-                                                       batch_size, output_activation)
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        loss: str = "cross_entropy",
+        regularization: float = 0.0,
+        batch_size: int = 1,
+        output_activation: str | None = None,
+        generator: torch.Generator | None = None,
+        dtype=None,
+        device=None,
+    ):
+        sizes, regularization, batch_size = _check_mlp(
+            sizes, activation, loss, regularization, batch_size, output_activation
+        )
         super().__init__()
         dtype = dtype if dtype is not None else torch.get_default_dtype()
         self.x = self.add(Input((batch_size, sizes[0]), dtype=dtype, device=device))
@@ -208,8 +226,9 @@ class MLP(Network):
         if output_activation is not None:
             h = self.add(_ACTIVATIONS[output_activation](h))
         self.prediction = h
-        self.loss = self.add(SoftmaxCrossEntropy(h, self.target) if loss == "cross_entropy"
-                             else MSELoss(h, self.target))
+        self.loss = self.add(
+            SoftmaxCrossEntropy(h, self.target) if loss == "cross_entropy" else MSELoss(h, self.target)
+        )
         self.regularizers = []
         objective = self.loss
         if regularization > 0:
@@ -243,15 +262,28 @@ def _check_mlp(sizes, activation, loss, regularization, batch_size, output_activ
     if loss not in ("cross_entropy", "mse"):
         raise ValueError(f"mlp: loss must be 'cross_entropy' or 'mse', got {loss!r}")
     if output_activation is not None and (loss != "mse" or output_activation not in _ACTIVATIONS):
-        raise ValueError(f"mlp: output_activation must be None or, with loss='mse', one of "
-                         f"{sorted(_ACTIVATIONS)}; got {output_activation!r} with loss={loss!r}")
-    return (sizes, validate.non_negative("mlp", "regularization", regularization),
-            validate.count("mlp", "batch_size", batch_size))
+        raise ValueError(
+            f"mlp: output_activation must be None or, with loss='mse', one of "
+            f"{sorted(_ACTIVATIONS)}; got {output_activation!r} with loss={loss!r}"
+        )
+    return (
+        sizes,
+        validate.non_negative("mlp", "regularization", regularization),
+        validate.count("mlp", "batch_size", batch_size),
+    )
 
 
-def mlp(sizes: Sequence[int], activation: str = "relu", loss: str = "cross_entropy",
-        regularization: float = 0.0, batch_size: int = 1, output_activation: str | None = None,
-        generator: torch.Generator | None = None, dtype=None, device=None) -> MLP:
+def mlp(
+    sizes: Sequence[int],
+    activation: str = "relu",
+    loss: str = "cross_entropy",
+    regularization: float = 0.0,
+    batch_size: int = 1,
+    output_activation: str | None = None,
+    generator: torch.Generator | None = None,
+    dtype=None,
+    device=None,
+) -> MLP:
     """An :class:`MLP` of the given layer sizes on a tape, ready for ``forward``/``backward``/``step``
     (the arguments are those of :class:`MLP`)."""
     return MLP(sizes, activation, loss, regularization, batch_size, output_activation, generator, dtype, device)

@@ -11,6 +11,7 @@ Sizes are for JupyterLab at 100% zoom: the notebooks draw at 72 dpi, where a poi
 size is a pixel, and the figure grows with its labels instead of squeezing them. This
 module sits above both libraries; neither imports it.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -27,12 +28,17 @@ from scratchlib.course.text import number_text, tensor_text
 from scratchlib.show.graph import graph_nodes
 from scratchlib.show.replay import record_backward, tape_labels
 
-FONT = 12         # node labels, in points (= pixels at the notebooks' 72 dpi)
-FONT_STEP = 11    # node labels with a replay step: two more lines per node
+FONT = 12  # node labels, in points (= pixels at the notebooks' 72 dpi)
+FONT_STEP = 11  # node labels with a replay step: two more lines per node
 RED, ORANGE, PALE, PALE_EDGE, PALE_INK = "#cc0000", "#e69138", "#fafafa", "#999999", "#888888"
 # colours of the tape: data, parameters, operations, losses, the weight-decay branch
-KIND_COLOURS = {"data": "#cfe2f3", "parameter": "#fce5cd", "operation": "#eeeeee",
-                "loss": "#f4cccc", "weight decay": "#d9ead3"}
+KIND_COLOURS = {
+    "data": "#cfe2f3",
+    "parameter": "#fce5cd",
+    "operation": "#eeeeee",
+    "loss": "#f4cccc",
+    "weight decay": "#d9ead3",
+}
 
 
 def summarize(t: object) -> str:
@@ -51,7 +57,7 @@ class _Frame:
     replay: object = None
     grads: dict = field(default_factory=dict)  # id(node) -> gradient held at this step
     event: object = None
-    marked: set = field(default_factory=set)     # id(node): the node of this step, and highlights
+    marked: set = field(default_factory=set)  # id(node): the node of this step, and highlights
     receivers: set = field(default_factory=set)  # id(node): the nodes it handed a gradient to
 
     @classmethod
@@ -62,11 +68,11 @@ class _Frame:
             return cls(marked=marked)
         replay = record() if replay is None else replay
         if not -len(replay) <= step < len(replay):
-            raise IndexError(f"{caller}: step must lie in [0, {len(replay)}) for this replay of "
-                             f"{len(replay)} events, got {step}")
+            raise IndexError(
+                f"{caller}: step must lie in [0, {len(replay)}) for this replay of {len(replay)} events, got {step}"
+            )
         event = replay[step]
-        return cls(replay, replay.grads_at(step), event, marked | {id(event.node)},
-                   {id(n) for n, _ in event.handed})
+        return cls(replay, replay.grads_at(step), event, marked | {id(event.node)}, {id(n) for n, _ in event.handed})
 
     @property
     def stepping(self) -> bool:
@@ -75,8 +81,10 @@ class _Frame:
     def flowing(self, source, consumer) -> bool:
         """Does this step's gradient run along the arrow ``source`` -> ``consumer``?"""
         e = self.event
-        return e is not None and ((e.kind == "backward" and consumer is e.node and id(source) in self.receivers)
-                                  or (e.kind == "sum" and source is e.node))  # the paths that meet
+        return e is not None and (
+            (e.kind == "backward" and consumer is e.node and id(source) in self.receivers)
+            or (e.kind == "sum" and source is e.node)
+        )  # the paths that meet
 
     def state(self, node, needs_grad: bool = True) -> tuple[str, bool]:
         """The lines a node shows at this step (value, gradient) and whether it is still pending."""
@@ -97,8 +105,7 @@ class _Frame:
             edge, width = ORANGE, 2.8
         if id(node) in self.marked:
             edge, width = RED, 2.8
-        return dict(boxstyle=f"{shape},pad=0.35", facecolor=face, edgecolor=edge, linewidth=width,
-                    linestyle=line), ink
+        return dict(boxstyle=f"{shape},pad=0.35", facecolor=face, edgecolor=edge, linewidth=width, linestyle=line), ink
 
     def heading(self, title: str | None) -> str:
         """The title given, else (at a step) what happens at this step."""
@@ -125,8 +132,17 @@ def _place(cells: dict, texts: dict, fontsize: float, gap: float) -> tuple[dict,
     return xy, x, (max(rows) - min(rows) + 1) * row
 
 
-def _render(ax, frame: _Frame, cells: dict, texts: dict, looks: dict, arrows: list, title: str | None,
-            gap: float, legend_space: float = 0.0):
+def _render(
+    ax,
+    frame: _Frame,
+    cells: dict,
+    texts: dict,
+    looks: dict,
+    arrows: list,
+    title: str | None,
+    gap: float,
+    legend_space: float = 0.0,
+):
     """Draw the boxes (``looks[node]`` = face colour, box shape, pending) and the arrows
     (source, consumer, colour, dashed, bend) at their places; a new figure unless ``ax`` is given."""
     fontsize = FONT_STEP if frame.stepping else FONT
@@ -135,21 +151,39 @@ def _render(ax, frame: _Frame, cells: dict, texts: dict, looks: dict, arrows: li
     if ax is None:
         top = 0.2 + (heading.count("\n") + 1.6) * FONT / 60 if heading else 0.15
         fig, ax = plt.subplots(figsize=(width + 0.3, height + top + legend_space))
-        fig.subplots_adjust(left=0.15 / (width + 0.3), right=1 - 0.15 / (width + 0.3),
-                            bottom=legend_space / fig.get_figheight(), top=1 - top / fig.get_figheight())
+        fig.subplots_adjust(
+            left=0.15 / (width + 0.3),
+            right=1 - 0.15 / (width + 0.3),
+            bottom=legend_space / fig.get_figheight(),
+            top=1 - top / fig.get_figheight(),
+        )
     boxes = {}
     for node, text in texts.items():
         face, shape, pending = looks[node]
         bbox, ink = frame.box(node, face, shape, pending)
-        boxes[node] = ax.text(*xy[node], text, ha="center", va="center", zorder=3, color=ink,
-                              fontsize=fontsize, bbox=bbox)
+        boxes[node] = ax.text(
+            *xy[node], text, ha="center", va="center", zorder=3, color=ink, fontsize=fontsize, bbox=bbox
+        )
     for source, consumer, colour, dashed, bend in arrows:  # after the boxes: they end at their edges
         flowing = frame.flowing(source, consumer)
-        ax.annotate("", xy=xy[consumer], xytext=xy[source], zorder=4,
-                    arrowprops=dict(arrowstyle="-|>", color=RED if flowing else colour,
-                                    lw=2.6 if flowing else 1.3, linestyle="--" if dashed else "-",
-                                    patchA=boxes[source].get_bbox_patch(), patchB=boxes[consumer].get_bbox_patch(),
-                                    shrinkA=2, shrinkB=2, connectionstyle=f"arc3,rad={bend}", mutation_scale=14))
+        ax.annotate(
+            "",
+            xy=xy[consumer],
+            xytext=xy[source],
+            zorder=4,
+            arrowprops=dict(
+                arrowstyle="-|>",
+                color=RED if flowing else colour,
+                lw=2.6 if flowing else 1.3,
+                linestyle="--" if dashed else "-",
+                patchA=boxes[source].get_bbox_patch(),
+                patchB=boxes[consumer].get_bbox_patch(),
+                shrinkA=2,
+                shrinkB=2,
+                connectionstyle=f"arc3,rad={bend}",
+                mutation_scale=14,
+            ),
+        )
     ax.set_xlim(0, width)
     ax.set_ylim(0, height)
     ax.axis("off")
@@ -181,7 +215,7 @@ def network_layout(net: Any) -> dict:
     decay's Regularization layers run along a row of their own at the top.
     """
     layers = list(net.layers)
-    consumers = {id(l): [] for l in layers}
+    consumers = {id(layer): [] for layer in layers}
     for layer in layers:
         for source in layer.inputs:
             consumers[id(source)].append(layer)
@@ -207,7 +241,7 @@ def network_layout(net: Any) -> dict:
             stacks.setdefault(column[id(layer)], []).append((len(consumers[id(layer)]), i, layer))
         else:
             branches.setdefault(column[id(layer)], []).append(layer)
-    positions = {id(l): (float(column[id(l)]), 0.0) for l in layers if id(l) in main}
+    positions = {id(layer): (float(column[id(layer)]), 0.0) for layer in layers if id(layer) in main}
     for c, members in stacks.items():
         for r, (_, _, layer) in enumerate(sorted(members, key=lambda m: m[:2]), start=1):
             positions[id(layer)] = (float(c), float(r))
@@ -229,8 +263,15 @@ def _tape_label(layer, names: dict) -> str:
     return f"{name}\n{shape}"
 
 
-def draw_network(net: Any, ax: plt.Axes | None = None, labels: Mapping | None = None, highlight: Any = None,
-                 title: str | None = None, step: int | None = None, replay: Any = None) -> plt.Axes:
+def draw_network(
+    net: Any,
+    ax: plt.Axes | None = None,
+    labels: Mapping | None = None,
+    highlight: Any = None,
+    title: str | None = None,
+    step: int | None = None,
+    replay: Any = None,
+) -> plt.Axes:
     """Draw a Network's tape as a graph, from the Network object itself; returns the Axes.
 
     Nodes are the layers (name and output shape), arrows run from each input to the
@@ -266,14 +307,29 @@ def draw_network(net: Any, ax: plt.Axes | None = None, labels: Mapping | None = 
             branch = "weight decay" in (node_kind(layer), node_kind(source))
             arrows.append((source, layer, "#38761d" if branch else "0.35", branch, 0.08))
     layout = network_layout(net)
-    ax = _render(ax, frame, {layer: layout[id(layer)] for layer in layers}, texts, looks, arrows, title,
-                 gap=0.55, legend_space=0.45)
-    used = {node_kind(l) for l in layers}
+    ax = _render(
+        ax,
+        frame,
+        {layer: layout[id(layer)] for layer in layers},
+        texts,
+        looks,
+        arrows,
+        title,
+        gap=0.55,
+        legend_space=0.45,
+    )
+    used = {node_kind(layer) for layer in layers}
     legend = [Patch(facecolor=c, edgecolor="#444444", label=k) for k, c in KIND_COLOURS.items() if k in used]
     if frame.stepping:
         legend.append(Patch(facecolor=PALE, edgecolor=PALE_EDGE, linestyle="--", label="grad pending"))
-    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(legend),
-              fontsize=FONT - 1, frameon=False)
+    ax.legend(
+        handles=legend,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=len(legend),
+        fontsize=FONT - 1,
+        frameon=False,
+    )
     return ax
 
 
@@ -293,8 +349,9 @@ def _graph_layout(nodes, edges) -> dict:
     for node in nodes:
         columns.setdefault(depth[node], []).append(node)
     deepest = max(columns)
-    return {node: (deepest - d, (len(column) - 1) / 2 - i)
-            for d, column in columns.items() for i, node in enumerate(column)}
+    return {
+        node: (deepest - d, (len(column) - 1) / 2 - i) for d, column in columns.items() for i, node in enumerate(column)
+    }
 
 
 def _known_value(t) -> str:
@@ -306,8 +363,14 @@ def _known_value(t) -> str:
     return "\n" + number_text(t.item()) + ("\ngrad " + number_text(t.grad.item()) if t.grad is not None else "")
 
 
-def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: plt.Axes | None = None,
-               step: int | None = None, replay: Any = None, title: str | None = None) -> plt.Axes:
+def draw_graph(
+    tensor: Tensor,
+    names: Mapping[str, Tensor] | None = None,
+    ax: plt.Axes | None = None,
+    step: int | None = None,
+    replay: Any = None,
+    title: str | None = None,
+) -> plt.Axes:
     """Draw the graph that ``tensor`` was computed by; ``names`` labels tensors, e.g. ``{"a": a}``.
 
     Leaves (tensors that require grad) are round boxes, operations square ones; arrows
@@ -322,8 +385,7 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: pl
         raise ValueError("draw_graph needs a tensor computed from tensors with requires_grad=True")
     nodes, edges = graph_nodes(tensor)
     frame = _Frame.at("draw_graph", step, replay, lambda: record_backward(tensor, names))
-    named = {_node_of(t): (name, t) for name, t in (names or {}).items()
-             if isinstance(t, Tensor) and t.requires_grad}
+    named = {_node_of(t): (name, t) for name, t in (names or {}).items() if isinstance(t, Tensor) and t.requires_grad}
     texts, looks = {}, {}
     for node in nodes:
         name, t = named.get(node, (None, None))

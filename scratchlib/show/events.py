@@ -6,6 +6,7 @@ and ``AccumulateGrad`` objects). It
 knows nothing of either: it imports no layer and no engine code, only the tensor-to-text
 formatter, so both can use it without reaching each other.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -44,10 +45,10 @@ class Replay:
     def __init__(self, nodes, names: dict, values: dict, net=None):
         self.net = net
         self.nodes = list(nodes)
-        self.names = names    # id(node) -> short name
+        self.names = names  # id(node) -> short name
         self.values = values  # id(node) -> its output (None where it was not kept)
         self.events: list[Event] = []
-        self.symbol = "J"     # the output's letter, for the seed: dJ/dJ = 1
+        self.symbol = "J"  # the output's letter, for the seed: dJ/dJ = 1
         self._current: Event | None = None
         self._received: dict[int, torch.Tensor] = {}  # running total per node id
 
@@ -84,7 +85,7 @@ class Replay:
             raise IndexError(f"Replay.grads_at: step must lie in [0, {len(self.events)}), got {step}")
         step %= len(self.events)
         grads = {}
-        for e in self.events[:step + 1]:
+        for e in self.events[: step + 1]:
             if e.kind in ("seed", "sum"):
                 grads[id(e.node)] = e.grad
             elif e.kind == "backward":

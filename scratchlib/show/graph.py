@@ -5,6 +5,7 @@ an ``AccumulateGrad`` for each leaf), :func:`graph_names` names them. A backward
 them is recorded by :func:`scratchlib.show.replay.record_backward`, the one recorder for the
 engine's graph and the layers' tape alike; this module only reads the graph.
 """
+
 from __future__ import annotations
 
 from scratchlib.autograd.function import AccumulateGrad, _node_of

