@@ -8,6 +8,7 @@ torch tensors hold the numbers; torch's own autograd is never used. The picture 
 graph is :func:`scratchlib.show.draw.draw_graph` (above both libraries: the engine imports
 nothing of the layer library).
 """
+
 # Tensor first: the operations build on it, and tensor.py imports them at its end
 # isort: off
 from scratchlib.autograd.tensor import Tensor
