@@ -101,7 +101,7 @@ def _accumulate_of(replay: Replay, node, original):
     def accumulate_grad(g):
         original(g)  # the real work first: a wrong shape raises before anything is recorded
         if node.needs_grad:  # else dropped: inside a Network, nothing upstream needs it
-            replay._handed(node, g.detach().to(node.grad.dtype, copy=True), node.grad.detach().clone())
+            replay._handed(node, g.detach().clone(), node.grad.detach().clone())
     return accumulate_grad
 
 
@@ -192,14 +192,14 @@ def _record_tape(net, labels) -> Replay:
     last = net.layers[-1]
     if last.output is None:
         raise RuntimeError(f"record_backward: run forward first (the last layer {last!r} has no output yet)")
-    saved = [(layer, layer.grad, layer.grad.clone()) for layer in net.layers]
+    saved = [(layer, layer.grad) for layer in net.layers]  # nothing writes into a gradient: keeping it is enough
     try:
         net.clear_grad()
         with recording(net, labels) as replay:
             net.backward()
     finally:
-        for layer, grad, values in saved:  # the same tensor, with the same values, as before
-            layer.grad = grad.copy_(values)
+        for layer, grad in saved:
+            layer.grad = grad
     return replay
 
 
