@@ -133,11 +133,15 @@ def _accumulate_run_of(replay: Replay, node, original):
 
 def _stand_ins(source, replay: Replay) -> list:
     """(node, method name, stand-in) for every method the backward walk calls on a node of ``source``."""
-    if isinstance(source, Tensor):
-        return [(node, "run", (_accumulate_run_of if isinstance(node, AccumulateGrad) else _run_of)(
-                    replay, node, node.run)) for node in replay.nodes]
-    return [(layer, name, make(replay, layer, getattr(layer, name))) for layer in replay.nodes
-            for name, make in (("backward", _backward_of), ("accumulate_grad", _accumulate_of))]
+    stand_ins = []
+    for node in replay.nodes:
+        if isinstance(source, Tensor):  # an engine node: Context or AccumulateGrad
+            make = _accumulate_run_of if isinstance(node, AccumulateGrad) else _run_of
+            stand_ins.append((node, "run", make(replay, node, node.run)))
+        else:  # a layer of the tape
+            stand_ins.append((node, "backward", _backward_of(replay, node, node.backward)))
+            stand_ins.append((node, "accumulate_grad", _accumulate_of(replay, node, node.accumulate_grad)))
+    return stand_ins
 
 
 _NOTHING = object()
