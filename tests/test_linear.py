@@ -49,7 +49,7 @@ def test_accumulate_grad_adds_and_backward_twice_doubles():
     layer.backward()  # the inputs accumulate too: 2 backward passes of 2 G
     assert w.grad.tolist() == (4 * t([[1, 0, 2.5], [-2, 16, -9]])).tolist()
     layer.clear_grad()
-    assert layer.grad.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    assert layer.grad is None and w.grad.tolist() == (4 * t([[1, 0, 2.5], [-2, 16, -9]])).tolist()
 
 
 def test_step_moves_only_parameters():
@@ -85,7 +85,7 @@ def test_wrong_shape_accumulate_grad_and_early_backward_change_nothing():
     layer = Linear(x, w, bias)
     with pytest.raises(RuntimeError, match=r"Linear\(2, 2\).backward called before forward"):
         layer.backward()
-    assert w.grad.abs().sum() == 0
+    assert w.grad is None
     layer.forward()
     layer.accumulate_grad(G)
     with pytest.raises(

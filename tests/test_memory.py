@@ -115,21 +115,25 @@ def test_the_counter_sees_kept_graphs_and_tensors():
     assert len(kept) == len(net_losses) == 10
 
 
-def test_a_layer_keeps_one_gradient_tensor_and_clear_grad_zeroes_it():
-    # at a fixed batch size each layer holds one gradient tensor for its whole life: clear_grad
-    # zeroes it in place and backward adds into it, so training allocates no gradient buffers
+def test_clear_grad_lets_go_of_every_gradient():
+    # as torch's zero_grad: grad becomes None, so a gradient never lives twice (the last step's and
+    # the one being computed); reference counting alone frees it
+    import weakref
+
     step = _layers_step()
     step()
     net = step.net
     W1 = net.weights[0]
-    grads = [layer.grad for layer in net.layers]
+    last_steps = weakref.ref(W1.grad)
     net.clear_grad()
-    assert all(layer.grad is grad for layer, grad in zip(net.layers, grads))
-    assert all(torch.count_nonzero(layer.grad) == 0 for layer in net.parameters())
+    gc.disable()
+    try:
+        assert last_steps() is None and all(layer.grad is None for layer in net.layers)
+    finally:
+        gc.enable()
     net.forward()
-    net.backward()  # the seed dJ/dJ = 1 is a new (scalar) tensor; every other gradient is the same one
-    assert all(layer.grad is grad for layer, grad in zip(net.layers[:-1], grads))
-    # ... and it holds the real gradient: torch autograd on the same numbers
+    net.backward()
+    # ... and the next backward's gradient is the real one: torch autograd on the same numbers
     W, b, W2, b2 = (p.output.clone().requires_grad_() for p in net.parameters())
     logits = torch.relu(net.x.output @ W.T + b) @ W2.T + b2
     torch.nn.functional.cross_entropy(logits, net.target.output).backward()

@@ -46,6 +46,9 @@ def test_bad_input_is_refused_before_anything_changes():
     layer.forward()
     with pytest.raises(ValueError, match=r"ReLU\(2, 3\).accumulate_grad: .* output \(2, 3\), got \(3, 2\)"):
         layer.accumulate_grad(torch.ones(3, 2, dtype=F64))
-    assert layer.grad.abs().sum() == 0
+    assert layer.grad is None  # refused: no gradient arrived
+    with pytest.raises(RuntimeError, match=r"ReLU\(2, 3\).backward called before any gradient arrived"):
+        layer.backward()
+    assert x.grad is None
     with pytest.raises(ValueError, match=r"ReLU.step: step_size must be a positive finite number, got nan"):
         layer.step(float("nan"))

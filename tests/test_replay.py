@@ -76,12 +76,12 @@ def test_record_backward_leaves_every_grad_as_it_was():
     net = weight_decay_net()
     net.backward()
     net.backward()  # parameters hold two passes
-    before = [(layer.grad, layer.grad.clone()) for layer in net.layers]
+    before = [(layer.grad, None if layer.grad is None else layer.grad.clone()) for layer in net.layers]
     replay = record_backward(net)
     for layer, (grad, values) in zip(net.layers, before):
-        # the same tensor (a reference kept by the caller still holds the gradient), the same values
-        assert layer.grad is grad and torch.equal(layer.grad, values)
-    assert torch.count_nonzero(net.weights[0].grad) > 0
+        # the same tensor (or None, for the data), with the same values
+        assert layer.grad is grad and (grad is None or torch.equal(grad, values))
+    assert net.x.grad is None and torch.count_nonzero(net.weights[0].grad) > 0
     # ... while the replay shows one pass from cleared gradients
     W1 = net.weights[0]
     assert torch.allclose(replay.final_grads()[id(W1)], W1.grad / 2, rtol=0, atol=1e-15)

@@ -48,4 +48,4 @@ def test_bad_input_is_refused_before_anything_changes():
     layer.forward()
     with pytest.raises(ValueError, match=r"Scale\(2, 3\).accumulate_grad: .* got \(3,\)"):
         layer.accumulate_grad(torch.ones(3, dtype=F64))
-    assert layer.grad.abs().sum() == 0
+    assert layer.grad is None  # refused: no gradient arrived

@@ -2,8 +2,9 @@ r"""A small reverse-mode automatic differentiation engine with torch's API (note
 
 Layers, bottom up: ``tensor`` (Tensor) and ``function`` (Function, the graph and the
 backward traversal), ``ops`` (the elementary operations), ``functional`` (fused layer
-operations), ``nn`` (modules), ``optim`` (SGD); ``replay`` reads a graph's nodes and names for
-:mod:`scratchlib.replay`, which records a backward pass node by node.
+operations), ``nn`` (modules), ``optim`` (SGD, Adam, AdamW). The pictures read the graph from
+above: :mod:`scratchlib.show.graph` (its nodes and names) and :mod:`scratchlib.show.replay`
+(a backward pass recorded node by node).
 torch tensors hold the numbers; torch's own autograd is never used. The picture of a
 graph is :func:`scratchlib.show.draw.draw_graph` (above both libraries: the engine imports
 nothing of the layer library).

@@ -23,8 +23,9 @@ from scratchlib.mlp import glorot_uniform
 class Layer:
     r"""A node of the graph: ``output``, ``grad`` (same shape), forward and backward.
 
-    ``grad`` is a plain tensor holding $\partial J/\partial(\text{output})$: gradients are
-    added to it (:meth:`accumulate_grad`) and :meth:`clear_grad` sets it back to zeros.
+    ``grad`` is a plain tensor holding $\partial J/\partial(\text{output})$, or None while no
+    gradient has arrived, as torch's ``.grad``: :meth:`accumulate_grad` adds to it and
+    :meth:`clear_grad` sets it back to None.
 
     ``needs_grad`` is True for a layer on its own. A :class:`scratchlib.layers.network.Network` sets
     it to "a parameter lies upstream of this layer"; a gradient handed to a layer that needs
@@ -46,11 +47,8 @@ class Layer:
         self.dtype = dtype if dtype is not None else (first.dtype if first else torch.get_default_dtype())
         self.device = torch.device(device) if device is not None else (first.device if first else torch.device("cpu"))
         self.shape = tuple(shape)  # the shape at wiring time; the batch size may change later
-        # None until the first forward (check_forward_ran says so); a tensor in every formula
-        self.output: torch.Tensor = None  # type: ignore[assignment,unused-ignore]
-        # integer outputs (labels) get a floating-point gradient
-        grad_dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
-        self.grad = torch.zeros(self.shape, dtype=grad_dtype, device=self.device)
+        self.output: torch.Tensor | None = None
+        self.grad: torch.Tensor | None = None
 
     @property
     def name(self) -> str:
@@ -68,21 +66,24 @@ class Layer:
         raise NotImplementedError
 
     def check_forward_ran(self) -> None:
-        """Raise a clear error when backward is called before any forward."""
+        """Raise a clear error when backward is called before any forward, or before any gradient arrived."""
         if self.output is None:
             raise RuntimeError(f"{self!r}.backward called before forward: run forward first")
-
-    def output_shape(self) -> torch.Size:
-        """The shape of ``output`` and ``grad``: the output's (a data Input's batch size may change),
-        or the declared one."""
-        return self.output.shape if self.output is not None else torch.Size(self.shape)
+        if self.grad is None:
+            raise RuntimeError(
+                f"{self!r}.backward called before any gradient arrived: hand it dJ/d(output) with accumulate_grad first"
+            )
 
     def accumulate_grad(self, g: torch.Tensor) -> None:
-        r"""``grad += g``: add one consumer's $\partial J/\partial(\text{output})$ (shape of ``output``).
+        r"""Add one consumer's $\partial J/\partial(\text{output})$ (shape of ``output``) to ``grad``.
 
         A gradient of another shape is refused, naming the layer, before anything changes.
+        The first gradient since :meth:`clear_grad` becomes ``grad`` as it is (as torch's
+        ``AccumulateGrad`` takes it); each later one is added into a new tensor, never into
+        the one stored, which may be another layer's too (a ``Sum`` hands its own ``grad``
+        to both inputs).
         """
-        shape = self.output_shape()
+        shape = self.output.shape if self.output is not None else self.shape  # a batch size may change
         if g.shape != shape:
             raise ValueError(
                 f"{self!r}.accumulate_grad: gradient must have the shape of the "
@@ -90,19 +91,16 @@ class Layer:
             )
         if not self.needs_grad:
             return
-        if self.grad.shape != shape:  # left from a batch of another size: start again from zeros
-            self.clear_grad()
-        ### BEGIN SOLUTION 4.1: accumulate_grad: add g to the gradient in place (grad += g)
-        self.grad += g
+        if self.grad is None or self.grad.shape != shape:  # the first gradient (of this batch size)
+            self.grad = g
+            return
+        ### BEGIN SOLUTION 4.1: accumulate_grad: add g to the gradient, into a new tensor (not in place)
+        self.grad = self.grad + g
         ### END SOLUTION
 
     def clear_grad(self) -> None:
-        """Set ``grad`` to zeros, in place (as torch's ``zero_grad(set_to_none=False)``), of the output's shape."""
-        shape = self.output_shape()
-        if self.grad.shape == shape:
-            self.grad.zero_()
-        else:  # the batch size changed: zeros of the new shape
-            self.grad = torch.zeros(shape, dtype=self.grad.dtype, device=self.device)
+        """Forget the gradient: ``grad`` becomes None, as torch's ``zero_grad`` sets it (it stands for zeros)."""
+        self.grad = None
 
     def step(self, step_size: float) -> None:
         """Plain SGD; layers without parameters only check the step size."""
@@ -164,7 +162,8 @@ class Input(Layer):
         """Follow values onto another device (value and gradient move along)."""
         self.device = device
         self.output = self.output.to(device)
-        self.grad = torch.zeros(self.output_shape(), dtype=self.grad.dtype, device=device)
+        if self.grad is not None:
+            self.grad = self.grad.to(device)
 
     def randomize(self, generator: torch.Generator | None = None) -> Input:
         r"""Random values; returns self.
@@ -194,7 +193,7 @@ class Input(Layer):
     def step(self, step_size: float) -> None:
         r"""$W \leftarrow W - \eta\, \partial J / \partial W$ for a parameter; data never moves."""
         step_size = validate.positive(f"{self!r}.step", "step_size", step_size)
-        if self.train:
+        if self.train and self.grad is not None:  # without a gradient nothing moves (as in torch's SGD)
             # the same guard as Network.step: a step that would make the weight NaN or inf is refused
             validate.safe_step(f"{self!r}.step", [self.output], [self.grad], step_size, name_of=lambda i: repr(self))
             self.output.add_(self.grad, alpha=-step_size)

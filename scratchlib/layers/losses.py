@@ -87,7 +87,6 @@ class SoftmaxCrossEntropy(Layer):
         super().__init__(logits, target, shape=())
         self.logits, self.target = logits, target
         self.classifications: torch.Tensor | None = None
-        self._identity: torch.Tensor | None = None
 
     def forward(self) -> None:
         logits, target = self.logits.output, self.target.output
@@ -98,23 +97,13 @@ class SoftmaxCrossEntropy(Layer):
         self.output = -log_p.gather(1, target.unsqueeze(1)).mean()  # -log p of each row's label
         ### END SOLUTION
 
-    @property
-    def identity(self) -> torch.Tensor:
-        r"""The $C \times C$ identity matrix, whose row $t$ is onehot($t$), in the softmax's dtype and device.
-
-        Made once and kept, not anew in every backward (docs/performance.md gives the cost).
-        """
-        p = self.classifications
-        if self._identity is None or self._identity.dtype != p.dtype or self._identity.device != p.device:
-            self._identity = torch.eye(self.classes, dtype=p.dtype, device=p.device)
-        return self._identity
-
     rule = {"logits": ("(g / B) (softmax(Yhat) - onehot(y))", ["logits:Yhat", "target:y"])}
 
     def backward(self) -> None:
         self.check_forward_ran()
         ### BEGIN SOLUTION 4.19: SoftmaxCrossEntropy.backward: g (softmax - onehot) / B
         p = self.classifications  # (B, C)
-        onehot = self.identity[self.target.output]  # row t of I, (B, C)
+        identity = torch.eye(p.shape[1], dtype=p.dtype, device=p.device)  # (C, C)
+        onehot = identity[self.target.output]  # row t of I, (B, C)
         self.logits.accumulate_grad(self.grad / p.shape[0] * (p - onehot))
         ### END SOLUTION

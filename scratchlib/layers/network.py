@@ -35,7 +35,7 @@ class Network:
         self.layers: list[Layer] = []
         self._on_tape: set[int] = set()
         self._compute: list[Layer] = []  # layers with work in forward (not Inputs)
-        self._backward: list[Layer] = []  # the same, reversed, where a parameter is upstream
+        self._backward: list[Layer] = []  # what backward runs, last first (see add)
         self._intermediate: list[Layer] = []  # non-Input layers whose grad backward fills
         self._with_grad: list[Layer] = []  # every layer whose grad backward fills
         self._params: list[Input] = []  # the parameters, in tape order
@@ -63,7 +63,9 @@ class Network:
 
         Sets ``layer.needs_grad``: for an Input, whether it is a parameter; for any other
         layer, whether one of its inputs needs a gradient (a parameter lies upstream).
-        A layer belongs to one network: the flag stays with the layer object.
+        A layer belongs to one network: the flag stays with the layer object. ``backward``
+        runs the layers that need a gradient and lead to the last layer added; one that
+        nothing downstream of it reads gets no gradient, as in torch.
         """
         if not isinstance(layer, Layer):
             raise TypeError(f"Network.add needs a Layer, got {type(layer).__name__}")
@@ -86,10 +88,20 @@ class Network:
             layer.needs_grad = any(source.needs_grad for source in layer.inputs)
             self._compute.append(layer)
             if layer.needs_grad:
-                self._backward.insert(0, layer)
                 self._intermediate.append(layer)
                 self._with_grad.append(layer)
+        self._backward = self._leading_to(layer)
         return layer
+
+    def _leading_to(self, last: Layer) -> list[Layer]:
+        """The layers that need a gradient and have a path to ``last``, ``last`` first (the tape reversed)."""
+        on_path, found = {id(last)}, []
+        for layer in reversed(self.layers):
+            if id(layer) in on_path:
+                on_path.update(id(source) for source in layer.inputs)
+                if layer.needs_grad and not isinstance(layer, Input):
+                    found.append(layer)
+        return found
 
     def parameters(self) -> list[Input]:
         """The Inputs with ``train=True``, in tape order."""
@@ -130,22 +142,23 @@ class Network:
         ### END SOLUTION
 
     def clear_grad(self) -> None:
-        """Zero every grad that ``backward`` writes (parameters and the layers between)."""
+        """Clear every grad that ``backward`` writes (parameters and the layers between): None, as torch."""
         for layer in self._with_grad:
             layer.clear_grad()
 
     def step(self, step_size: float) -> None:
         r"""Plain SGD on every parameter: $W \leftarrow W - \eta\, \partial J/\partial W$."""
         step_size = validate.positive("Network.step", "step_size", step_size)
+        params = [p for p in self._params if p.grad is not None]  # without a gradient, no move (as torch)
         # a step that would make a weight NaN or inf is refused before any parameter moves
         validate.safe_step(
             "Network.step",
-            [p.output for p in self._params],
-            [p.grad for p in self._params],
+            [p.output for p in params],
+            [p.grad for p in params],
             step_size,
-            name_of=lambda i: f"{self._params[i]!r} at tape position {self.index(self._params[i])}",
+            name_of=lambda i: f"{params[i]!r} at tape position {self.index(params[i])}",
         )
-        for p in self._params:
+        for p in params:
             p.output.add_(p.grad, alpha=-step_size)  # W - lr dJ/dW, in place
 
 

@@ -108,7 +108,7 @@ def _accumulate_of(replay: Replay, node, original):
     def accumulate_grad(g):
         original(g)  # the real work first: a wrong shape raises before anything is recorded
         if node.needs_grad:  # else dropped: inside a Network, nothing upstream needs it
-            replay._handed(node, g.detach().to(node.grad.dtype, copy=True), node.grad.detach().clone())
+            replay._handed(node, g.detach().clone(), node.grad.detach().clone())
 
     return accumulate_grad
 
@@ -145,16 +145,15 @@ def _accumulate_run_of(replay: Replay, node, original):
 
 def _stand_ins(source, replay: Replay) -> list:
     """(node, method name, stand-in) for every method the backward walk calls on a node of ``source``."""
-    if isinstance(source, Tensor):
-        return [
-            (node, "run", (_accumulate_run_of if isinstance(node, AccumulateGrad) else _run_of)(replay, node, node.run))
-            for node in replay.nodes
-        ]
-    return [
-        (layer, name, make(replay, layer, getattr(layer, name)))
-        for layer in replay.nodes
-        for name, make in (("backward", _backward_of), ("accumulate_grad", _accumulate_of))
-    ]
+    stand_ins = []
+    for node in replay.nodes:
+        if isinstance(source, Tensor):  # an engine node: Context or AccumulateGrad
+            make = _accumulate_run_of if isinstance(node, AccumulateGrad) else _run_of
+            stand_ins.append((node, "run", make(replay, node, node.run)))
+        else:  # a layer of the tape
+            stand_ins.append((node, "backward", _backward_of(replay, node, node.backward)))
+            stand_ins.append((node, "accumulate_grad", _accumulate_of(replay, node, node.accumulate_grad)))
+    return stand_ins
 
 
 _NOTHING = object()
@@ -209,14 +208,14 @@ def _record_tape(net, labels) -> Replay:
     last = net.layers[-1]
     if last.output is None:
         raise RuntimeError(f"record_backward: run forward first (the last layer {last!r} has no output yet)")
-    saved = [(layer, layer.grad, layer.grad.clone()) for layer in net.layers]
+    saved = [(layer, layer.grad) for layer in net.layers]  # nothing writes into a gradient: keeping it is enough
     try:
         net.clear_grad()
         with recording(net, labels) as replay:
             net.backward()
     finally:
-        for layer, grad, values in saved:  # the same tensor, with the same values, as before
-            layer.grad = grad.copy_(values)
+        for layer, grad in saved:
+            layer.grad = grad
     return replay
 
 
