@@ -304,7 +304,9 @@ class NeuralNetwork:
         return f"NeuralNetwork({self.input_size} -> {inner})"
 
 
-def train(x: torch.Tensor, y: torch.Tensor, net: NeuralNetwork, epochs: int, lr: float):
+def train(
+    x: torch.Tensor, y: torch.Tensor, net: NeuralNetwork, epochs: int, lr: float
+) -> tuple[NeuralNetwork, torch.Tensor]:
     r"""Full-batch gradient descent: ``epochs`` times ``net.backward(x, y)`` then ``net.step(lr)``.
 
     ``x`` (B, input_size), float targets ``y`` (B, output_size). Returns ``(net, losses)``,

@@ -18,6 +18,7 @@ This module sits on the bottom floor: it imports nothing of scratchlib.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
 
 import torch
@@ -43,14 +44,14 @@ def _as_python(where: str, name: str, value, integer: bool):
 def number(
     where: str,
     name: str,
-    value,
+    value: object,
     *,
     low: float | None = None,
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
     integer: bool = False,
-):
+) -> float:
     """``value`` as a Python number, checked to be finite and to lie between ``low`` and ``high``.
 
     ``low_open``/``high_open`` exclude the bound itself. Returns an ``int`` when
@@ -76,17 +77,17 @@ def _describe(low, high, low_open, high_open) -> str:
     return "a finite number"
 
 
-def positive(where: str, name: str, value) -> float:
+def positive(where: str, name: str, value: object) -> float:
     """A finite number > 0 (a learning rate, a step size)."""
     return number(where, name, value, low=0, low_open=True)
 
 
-def non_negative(where: str, name: str, value) -> float:
+def non_negative(where: str, name: str, value: object) -> float:
     """A finite number >= 0 (a regularization strength, momentum, noise)."""
     return number(where, name, value, low=0)
 
 
-def count(where: str, name: str, value, minimum: int = 1) -> int:
+def count(where: str, name: str, value: object, minimum: int = 1) -> int:
     """An integer >= ``minimum`` (a size, a number of epochs or samples)."""
     result = _as_python(where, name, value, integer=True)
     if result < minimum:
@@ -137,7 +138,7 @@ def safe_step(
     weights: list[torch.Tensor],
     grads: list[torch.Tensor],
     step_size: float,
-    name_of=lambda i: f"parameter {i}",
+    name_of: Callable[[int], str] = lambda i: f"parameter {i}",
 ) -> None:
     r"""Refuse the update $W \leftarrow W - \eta\, G$ of every pair of ``weights`` and ``grads`` if one
     entry would turn non-finite; ``name_of(i)`` names the i-th parameter in the error.

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from scratchlib.course import validate
 from scratchlib.training import data
+
+if TYPE_CHECKING:  # for annotations only: notebook 05 trains notebook 04's network
+    from scratchlib.layers.network import MLP
 
 
 class TrainingDiverged(FloatingPointError):
@@ -163,7 +166,7 @@ def predict(net: Any, x: torch.Tensor) -> torch.Tensor:
     return net.predict(x).argmax(dim=1)
 
 
-def train_step(net, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float, step: int = 0) -> float:
+def train_step(net: MLP, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float, step: int = 0) -> float:
     r"""One SGD step on one mini-batch; returns the objective $J$ measured before the step.
 
     Raises :class:`TrainingDiverged` (with an empty history) when $J$ is NaN or infinite,
@@ -328,8 +331,8 @@ def train_torch(
     lr: float,
     batch_size: int = 32,
     regularization: float = 0.0,
-    x_val=None,
-    y_val=None,
+    x_val: torch.Tensor | None = None,
+    y_val: torch.Tensor | None = None,
     seed: int = 0,
 ) -> History:
     r"""The reference: :func:`train`'s loop on a torch.nn classifier with autograd and torch.optim.SGD.
