@@ -26,6 +26,7 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,7 +270,12 @@ def _run_cells(copy: Path, exercises: dict, runs: list, timeout: float, report) 
 
 
 def grade(
-    course: Course, data: dict, student: Path, timeout: float = 120.0, notebooks: str = "exercises", report=print
+    course: Course,
+    data: dict,
+    student: Path,
+    timeout: float = 120.0,
+    notebooks: str = "exercises",
+    report: Callable[[str], None] = print,
 ) -> list[Row]:
     """Score a student's copy: one row per exercise (its own tests passed, of its own tests).
 
