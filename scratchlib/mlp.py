@@ -277,7 +277,7 @@ class NeuralNetwork:
             layer.linear.bias -= lr * layer.linear.bias_grad
         ### END SOLUTION
 
-    def _check_data(self, where: str, x, y) -> None:
+    def _check_data(self, where: str, x: object, y: object) -> None:
         """x (B, input_size) and float targets y (B, output_size), checked before any state changes."""
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.input_size:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__

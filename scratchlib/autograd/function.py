@@ -151,7 +151,7 @@ class AccumulateGrad:
         return "<AccumulateGrad>"
 
 
-def _node_of(tensor: Tensor):
+def _node_of(tensor: Tensor) -> Context | AccumulateGrad:
     """The node that receives ``tensor``'s gradient: its grad_fn, or its leaf accumulator."""
     if tensor.grad_fn is not None:
         return tensor.grad_fn
@@ -215,7 +215,7 @@ class Function:
         return result
 
 
-def _dependencies(root) -> dict:
+def _dependencies(root: Context | AccumulateGrad) -> dict:
     """For each node reachable from ``root``: how many edges lead into it."""
     counts: dict = {}
     stack = [root]

@@ -167,7 +167,7 @@ def cross_entropy(logits: Tensor, target: Tensor | torch.Tensor) -> Tensor:
     return CrossEntropyFunction.apply(logits, target.long())
 
 
-def _dim(where: str, x, dim) -> int:
+def _dim(where: str, x: object, dim: object) -> int:
     """``dim`` as a non-negative int after checking it names one of ``x``'s dimensions."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{where} takes a scratchlib Tensor, got {type(x).__name__}")

@@ -187,7 +187,7 @@ class MatMul(Function):
         ### END SOLUTION
 
 
-def _axes(axis, ndim: int) -> tuple:
+def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     """``axis`` (None, an int or a tuple of ints, negatives allowed) as sorted non-negative ints."""
     if axis is None:
         return tuple(range(ndim))

@@ -14,7 +14,7 @@ from scratchlib.autograd.tensor import Tensor
 from scratchlib.course import validate
 
 
-def _parameter_list(where: str, params) -> list:
+def _parameter_list(where: str, params: Iterable[Tensor]) -> list[Tensor]:
     """The parameters as a list, after checking that there are some and that each is a Tensor."""
     params = list(params)
     if not params:

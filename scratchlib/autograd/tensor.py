@@ -13,7 +13,7 @@ Every operator here is one line that hands the work to a :class:`Function` in
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -210,7 +210,7 @@ class Tensor:
     # ------------------------------------------------------------------ comparisons
     # A comparison is a step function: its derivative is zero almost everywhere, so, as
     # in torch, the result is a bool tensor outside the graph (no grad_fn, no gradient).
-    def _compare(self, other, compare) -> Tensor:
+    def _compare(self, other: object, compare: Callable[[torch.Tensor, Any], torch.Tensor]) -> Tensor:
         other = other.data if isinstance(other, Tensor) else _function.as_operand(other)
         return Tensor(compare(self.data, other))
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from numbers import Integral, Real
+from typing import Any
 
 import torch
 
 
-def _as_python(where: str, name: str, value, integer: bool):
+def _as_python(where: str, name: str, value: object, integer: bool) -> Any:
     """``value`` as a Python int or float, or a TypeError saying what it is."""
     if type(value) is (int if integer else float):  # the usual case, without the slower checks below
         return value
@@ -65,7 +66,7 @@ def number(
     return result
 
 
-def _describe(low, high, low_open, high_open) -> str:
+def _describe(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     if low is not None and high is not None:
         return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
     if low == 0:

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from scratchlib.course.text import tensor_text
 from scratchlib.show import draw
+from scratchlib.show.events import Event
 from scratchlib.show.replay import Replay, record_backward
 
 if TYPE_CHECKING:  # for annotations only: the widgets load when a stepper is shown
@@ -77,7 +78,7 @@ def local_rule(replay: Replay, i: int) -> str:
     return "\n".join(lines)
 
 
-def _autograd_rule(replay: Replay, e) -> str:
+def _autograd_rule(replay: Replay, e: Event) -> str:
     name, node, symbol = replay.name, e.node, replay.symbol
     function = node.function
     lines = [f"{name(node)}: {function.__name__}.backward, G = d{symbol}/d{name(node)}:", matrix_text(e.grad)]

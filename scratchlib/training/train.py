@@ -26,6 +26,8 @@ from scratchlib.course import validate
 from scratchlib.training import data
 
 if TYPE_CHECKING:  # for annotations only: notebook 05 trains notebook 04's network
+    from tqdm.auto import tqdm
+
     from scratchlib.layers.network import MLP
 
 
@@ -112,7 +114,9 @@ class History:
         return axes
 
 
-def _check_data(name: str, x, y, in_features: int, classes: int | None, out_shape: tuple | None):
+def _check_data(
+    name: str, x: object, y: object, in_features: int, classes: int | None, out_shape: tuple | None
+) -> None:
     """Rows, targets and values checked before training starts, so that nothing is half-trained."""
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or not x.is_floating_point():
         what = f"shape {tuple(x.shape)} {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
@@ -142,7 +146,7 @@ def _check_data(name: str, x, y, in_features: int, classes: int | None, out_shap
         validate.finite_rows("train", f"targets for {name}", y)
 
 
-def _is_classifier(net) -> bool:
+def _is_classifier(net: MLP) -> bool:
     return hasattr(net.loss, "classifications")
 
 
@@ -199,13 +203,13 @@ def train_step(net: MLP, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float
     return objective
 
 
-def _progress(total: int, enabled: bool, desc: str):
+def _progress(total: int, enabled: bool, desc: str) -> tqdm:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, desc=desc, unit="step", leave=True)
 
 
-def _set_regularization(net, strength: float) -> None:
+def _set_regularization(net: MLP, strength: float) -> None:
     regularizers = net.regularizers
     if strength > 0 and not regularizers:
         raise ValueError(
