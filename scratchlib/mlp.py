@@ -277,7 +277,7 @@ class NeuralNetwork:
             layer.linear.bias -= lr * layer.linear.bias_grad
         ### END SOLUTION
 
-    def _check_data(self, where: str, x, y) -> None:
+    def _check_data(self, where: str, x: object, y: object) -> None:
         """x (B, input_size) and float targets y (B, output_size), checked before any state changes."""
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.input_size:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -304,7 +304,9 @@ class NeuralNetwork:
         return f"NeuralNetwork({self.input_size} -> {inner})"
 
 
-def train(x: torch.Tensor, y: torch.Tensor, net: NeuralNetwork, epochs: int, lr: float):
+def train(
+    x: torch.Tensor, y: torch.Tensor, net: NeuralNetwork, epochs: int, lr: float
+) -> tuple[NeuralNetwork, torch.Tensor]:
     r"""Full-batch gradient descent: ``epochs`` times ``net.backward(x, y)`` then ``net.step(lr)``.
 
     ``x`` (B, input_size), float targets ``y`` (B, output_size). Returns ``(net, losses)``,

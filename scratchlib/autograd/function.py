@@ -27,7 +27,7 @@ import torch
 from scratchlib.autograd.tensor import Tensor
 
 
-def as_operand(value):
+def as_operand(value: object) -> object:
     """A numpy array as a torch tensor and a numpy scalar as a Python number; else ``value``.
 
     ``torch_tensor + numpy_array`` is not defined, so the operands a user may write on
@@ -64,7 +64,7 @@ class Context:
         def __getattr__(self, name: str) -> Any: ...
         def __setattr__(self, name: str, value: Any) -> None: ...
 
-    def save_for_backward(self, *tensors) -> None:
+    def save_for_backward(self, *tensors: torch.Tensor | float) -> None:
         """Keep these torch tensors for ``backward`` (freed after it unless ``retain_graph``)."""
         self._saved = tensors
 
@@ -151,7 +151,7 @@ class AccumulateGrad:
         return "<AccumulateGrad>"
 
 
-def _node_of(tensor: Tensor):
+def _node_of(tensor: Tensor) -> Context | AccumulateGrad:
     """The node that receives ``tensor``'s gradient: its grad_fn, or its leaf accumulator."""
     if tensor.grad_fn is not None:
         return tensor.grad_fn
@@ -174,15 +174,15 @@ class Function:
     rule: dict = {}
 
     @staticmethod
-    def forward(ctx: Context, *inputs):
+    def forward(ctx: Context, *inputs: Any) -> torch.Tensor:
         raise NotImplementedError
 
     @staticmethod
-    def backward(ctx: Context, grad: torch.Tensor):
+    def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor | None, ...]:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *args) -> Tensor:
+    def apply(cls, *args: object) -> Tensor:
         """Run ``forward`` on the inputs' data and link the result into the graph.
 
         Tensor arguments are passed to ``forward`` as their ``.data``; anything else
@@ -215,7 +215,7 @@ class Function:
         return result
 
 
-def _dependencies(root) -> dict:
+def _dependencies(root: Context | AccumulateGrad) -> dict:
     """For each node reachable from ``root``: how many edges lead into it."""
     counts: dict = {}
     stack = [root]
@@ -232,7 +232,7 @@ def _dependencies(root) -> dict:
     return counts
 
 
-def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
+def backward(tensor: Tensor, gradient: Tensor | torch.Tensor | float | None = None, retain_graph: bool = False) -> None:
     r"""Back-propagate $G = \partial L/\partial\,\mathrm{tensor}$ through the graph behind ``tensor``."""
     if not tensor.requires_grad:
         raise RuntimeError(

@@ -24,7 +24,7 @@ class LinearFunction(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, x, weight, bias=None):
+    def forward(ctx: Context, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
         if bias is None:
             return x @ weight.T
@@ -33,7 +33,9 @@ class LinearFunction(Function):
     rule = {"x": "G weight", "weight": "G^T x", "bias": "column sums of G"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(
+        ctx: Context, grad: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
         ### BEGIN SOLUTION 6.18: LinearFunction.backward: dX, dW, db
         x, weight = ctx.saved_tensors
         dx = grad @ weight if ctx.needs_input_grad[0] else None  # (B, in)
@@ -43,7 +45,7 @@ class LinearFunction(Function):
         ### END SOLUTION
 
 
-def linear(x, weight, bias=None) -> Tensor:
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     r"""$X W^\top + b$ as one graph node."""
     if x.shape[-1:] != weight.shape[1:] or x.data.dim() != 2:
         raise ValueError(
@@ -69,12 +71,21 @@ class BatchNormFunction(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, x, weight, bias, running_mean, running_var, momentum, eps):
+    def forward(
+        ctx: Context,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        running_mean: torch.Tensor | None,
+        running_var: torch.Tensor | None,
+        momentum: float,
+        eps: float,
+    ) -> torch.Tensor:
         var, mean = torch.var_mean(x, dim=0, unbiased=False)
         inv_std = (var + eps).rsqrt()
         x_hat = (x - mean) * inv_std
         ctx.save_for_backward(x_hat, weight, inv_std)
-        if running_mean is not None:
+        if running_mean is not None and running_var is not None:
             batch = x.shape[0]
             running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
             running_var.mul_(1 - momentum).add_(var, alpha=momentum * batch / (batch - 1))
@@ -87,7 +98,9 @@ class BatchNormFunction(Function):
     }
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(
+        ctx: Context, grad: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, None, None, None, None]:
         ### BEGIN SOLUTION 6.19: BatchNormFunction.backward: dx, dgamma, dbeta
         x_hat, weight, inv_std = ctx.saved_tensors
         batch = grad.shape[0]
@@ -109,7 +122,7 @@ class CrossEntropyFunction(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, logits, target):
+    def forward(ctx: Context, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         log_p = torch.log_softmax(logits, dim=1)
         ctx.save_for_backward(log_p, target)
         return -log_p.gather(1, target.unsqueeze(1)).mean()
@@ -117,7 +130,7 @@ class CrossEntropyFunction(Function):
     rule = {"logits": "(G / B) (softmax(logits) - onehot(target))"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         ### BEGIN SOLUTION 6.20: CrossEntropyFunction.backward: (softmax - onehot) / B
         log_p, target = ctx.saved_tensors
         p = log_p.exp()  # softmax, (B, C)
@@ -126,7 +139,7 @@ class CrossEntropyFunction(Function):
         ### END SOLUTION
 
 
-def cross_entropy(logits, target) -> Tensor:
+def cross_entropy(logits: Tensor, target: Tensor | torch.Tensor) -> Tensor:
     """Mean cross-entropy; ``target`` holds class indices in [0, C) (a torch or scratchlib tensor)."""
     target = target.data if isinstance(target, Tensor) else torch.as_tensor(target)
     if logits.data.dim() != 2:
@@ -154,7 +167,7 @@ def cross_entropy(logits, target) -> Tensor:
     return CrossEntropyFunction.apply(logits, target.long())
 
 
-def _dim(where: str, x, dim) -> int:
+def _dim(where: str, x: object, dim: object) -> int:
     """``dim`` as a non-negative int after checking it names one of ``x``'s dimensions."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{where} takes a scratchlib Tensor, got {type(x).__name__}")
@@ -177,7 +190,7 @@ class SoftmaxFunction(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, x, dim):
+    def forward(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
         exps = (x - x.amax(dim, keepdim=True)).exp()  # every exponent <= 0: no overflow
         out = exps / exps.sum(dim, keepdim=True)
         ctx.save_for_backward(out)
@@ -187,7 +200,7 @@ class SoftmaxFunction(Function):
     rule = {"x": "Y * (G - sum_j G_j Y_j)  along dim {dim}  (Y = softmax(x), the saved output)"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         ### BEGIN SOLUTION 6.33: SoftmaxFunction.backward: s (G - sum_j G_j s_j)
         (s,) = ctx.saved_tensors
         return s * (grad - (grad * s).sum(ctx.dim, keepdim=True)), None
@@ -207,7 +220,7 @@ class LogSoftmaxFunction(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, x, dim):
+    def forward(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
         shifted = x - x.amax(dim, keepdim=True)
         out = shifted - shifted.exp().sum(dim, keepdim=True).log()
         ctx.save_for_backward(out)
@@ -217,7 +230,7 @@ class LogSoftmaxFunction(Function):
     rule = {"x": "G - softmax(x) * sum_j G_j  along dim {dim}"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         ### BEGIN SOLUTION 6.34: LogSoftmaxFunction.backward: G - softmax * sum_j G_j
         (log_s,) = ctx.saved_tensors
         return grad - log_s.exp() * grad.sum(ctx.dim, keepdim=True), None
@@ -237,14 +250,14 @@ class GELUFunction(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(x)
         return x * 0.5 * (1 + torch.erf(x / math.sqrt(2)))
 
     rule = {"x": "G * (Phi(x) + x phi(x))  (element-wise; Phi, phi: the normal's cdf and density)"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION 6.35: GELUFunction.backward: G (Phi(x) + x phi(x))
         (x,) = ctx.saved_tensors
         cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
@@ -266,7 +279,7 @@ class DropoutFunction(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, x, p, generator):
+    def forward(ctx: Context, x: torch.Tensor, p: float, generator: torch.Generator | None) -> torch.Tensor:
         keep = torch.empty_like(x).bernoulli_(1 - p, generator=generator)
         scaled_mask = keep.div_(1 - p)
         ctx.save_for_backward(scaled_mask)
@@ -275,7 +288,7 @@ class DropoutFunction(Function):
     rule = {"x": "G * mask / (1 - p)  (the saved scaled mask)"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         ### BEGIN SOLUTION 6.36: DropoutFunction.backward: G times the scaled mask
         (scaled_mask,) = ctx.saved_tensors
         return grad * scaled_mask, None, None

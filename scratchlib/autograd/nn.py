@@ -10,6 +10,8 @@ them in the order they were assigned, as torch does. Calling a module runs its
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -21,16 +23,16 @@ from scratchlib.course import validate
 class Module:
     """Base class: parameters and sub-modules are found among the attributes."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.training = True
 
-    def forward(self, *inputs):
+    def forward(self, *inputs: Any) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define forward")
 
-    def __call__(self, *inputs):
+    def __call__(self, *inputs: Any) -> Tensor:
         return self.forward(*inputs)
 
-    def named_parameters(self, prefix: str = ""):
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """``(name, parameter)`` pairs, each parameter once, in the order assigned."""
         seen = set()
         for name, value in vars(self).items():
@@ -44,11 +46,11 @@ class Module:
                         seen.add(id(p))
                         yield sub_name, p
 
-    def parameters(self) -> list:
+    def parameters(self) -> list[Tensor]:
         """The learnable tensors of this module and its sub-modules."""
         return [p for _, p in self.named_parameters()]
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         yield self
         for value in vars(self).values():
             if isinstance(value, Module):
@@ -90,7 +92,7 @@ class Sequential(Module):
             setattr(self, str(i), module)
         self.layers = tuple(modules)  # a tuple: not searched for parameters a second time
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         for module in self.layers:
             x = module(x)
         return x
@@ -120,8 +122,8 @@ class Linear(Module):
         out_features: int,
         bias: bool = True,
         generator: torch.Generator | None = None,
-        dtype=None,
-        device=None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
     ):
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
@@ -221,7 +223,14 @@ class BatchNorm1d(Module):
     $y = \gamma (x - \hat\mu)/\sqrt{\hat\sigma^2 + \epsilon} + \beta$ with the running $\hat\mu, \hat\sigma^2$.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=None, device=None):
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ):
         super().__init__()
         if not isinstance(num_features, int) or num_features <= 0:
             raise ValueError(f"BatchNorm1d: num_features must be a positive integer, got {num_features!r}")
@@ -256,5 +265,5 @@ class BatchNorm1d(Module):
 class CrossEntropyLoss(Module):
     r"""Mean cross-entropy of logits (B, C) against integer labels (B,), via a stable log-sum-exp."""
 
-    def forward(self, logits: Tensor, target) -> Tensor:
+    def forward(self, logits: Tensor, target: Tensor | torch.Tensor) -> Tensor:
         return F.cross_entropy(logits, target)

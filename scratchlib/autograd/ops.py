@@ -10,12 +10,14 @@ undoes broadcasting this way for every elementwise op.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from scratchlib.autograd.function import Context, Function
 
 
-def sum_to_shape(grad: torch.Tensor, shape) -> torch.Tensor:
+def sum_to_shape(grad: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
     r"""Sum ``grad`` over the dimensions broadcasting added or stretched, back to ``shape``.
 
     Broadcasting prepends dimensions and repeats size-1 ones; an input used in $k$
@@ -42,14 +44,14 @@ class Add(Function):
     r"""$a + b$ (broadcasting). Backward: $da = G$, $db = G$, each summed to its input's shape."""
 
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Context, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
         ctx.shapes = (_shape(a), _shape(b))
-        return a + b
+        return a + b  # type: ignore[return-value]  # a Tensor's operator passes its data: one is a tensor
 
     rule = {"a": "G, summed to a's shape", "b": "G, summed to b's shape"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         ### BEGIN SOLUTION 6.4: Add.backward
         shape_a, shape_b = ctx.shapes
         da = sum_to_shape(grad, shape_a) if ctx.needs_input_grad[0] else None
@@ -62,14 +64,14 @@ class Sub(Function):
     r"""$a - b$ (broadcasting). Backward: $da = G$, $db = -G$."""
 
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Context, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
         ctx.shapes = (_shape(a), _shape(b))
-        return a - b
+        return a - b  # type: ignore[return-value]  # a Tensor's operator passes its data: one is a tensor
 
     rule = {"a": "G, summed to a's shape", "b": "-G, summed to b's shape"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         ### BEGIN SOLUTION 6.5: Sub.backward
         shape_a, shape_b = ctx.shapes
         da = sum_to_shape(grad, shape_a) if ctx.needs_input_grad[0] else None
@@ -82,14 +84,14 @@ class Mul(Function):
     r"""$a \odot b$ (broadcasting). Backward: $da = G \odot b$, $db = G \odot a$."""
 
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Context, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
         ctx.save_for_backward(a, b)
-        return a * b
+        return a * b  # type: ignore[return-value]  # a Tensor's operator passes its data: one is a tensor
 
     rule = {"a": "G * b, summed to a's shape", "b": "G * a, summed to b's shape"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         ### BEGIN SOLUTION 6.6: Mul.backward
         a, b = ctx.saved_tensors
         da = sum_to_shape(grad * b, _shape(a)) if ctx.needs_input_grad[0] else None
@@ -102,14 +104,14 @@ class Div(Function):
     r"""$a / b$ (broadcasting). Backward: $da = G / b$, $db = -G \odot a / b^2$."""
 
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Context, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
         ctx.save_for_backward(a, b)
-        return a / b
+        return a / b  # type: ignore[return-value]  # a Tensor's operator passes its data: one is a tensor
 
     rule = {"a": "G / b, summed to a's shape", "b": "-G * a / b^2, summed to b's shape"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         ### BEGIN SOLUTION 6.7: Div.backward
         a, b = ctx.saved_tensors
         da = sum_to_shape(grad / b, _shape(a)) if ctx.needs_input_grad[0] else None
@@ -122,13 +124,13 @@ class Neg(Function):
     r"""$-x$. Backward: $dx = -G$."""
 
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
         return -x
 
     rule = {"x": "-G"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION 6.8: Neg.backward
         return -grad
         ### END SOLUTION
@@ -138,7 +140,7 @@ class Pow(Function):
     r"""$x^p$ for a constant $p$. Backward: $dx = G \odot p\, x^{p-1}$."""
 
     @staticmethod
-    def forward(ctx: Context, x, exponent):
+    def forward(ctx: Context, x: torch.Tensor, exponent: float) -> torch.Tensor:
         ctx.save_for_backward(x)
         ctx.exponent = exponent
         return x**exponent
@@ -146,7 +148,7 @@ class Pow(Function):
     rule = {"x": "p G * x^(p - 1)  (element-wise),  p = {exponent:g}"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         ### BEGIN SOLUTION 6.9: Pow.backward
         (x,) = ctx.saved_tensors
         p = ctx.exponent
@@ -164,7 +166,7 @@ class MatMul(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Context, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if len(_shape(a)) < 2 or len(_shape(b)) < 2:
             raise ValueError(
                 f"MatMul needs two tensors of at least 2 dimensions, got shapes "
@@ -176,7 +178,7 @@ class MatMul(Function):
     rule = {"a": "G b^T", "b": "a^T G"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         ### BEGIN SOLUTION 6.10: MatMul.backward
         a, b = ctx.saved_tensors
         da = sum_to_shape(grad @ b.mT, a.shape) if ctx.needs_input_grad[0] else None
@@ -185,7 +187,7 @@ class MatMul(Function):
         ### END SOLUTION
 
 
-def _axes(axis, ndim: int) -> tuple:
+def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     """``axis`` (None, an int or a tuple of ints, negatives allowed) as sorted non-negative ints."""
     if axis is None:
         return tuple(range(ndim))
@@ -204,7 +206,9 @@ class Sum(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, x, axis=None, keepdims=False):
+    def forward(
+        ctx: Context, x: torch.Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False
+    ) -> torch.Tensor:
         axes = _axes(axis, x.dim())
         ctx.input_shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
         if not axes:  # sum over no axes (e.g. a 0-d tensor)
@@ -214,7 +218,7 @@ class Sum(Function):
     rule = {"x": "G copied along the summed axes {axes}"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         ### BEGIN SOLUTION 6.13: Sum.backward
         if not ctx.keepdims:
             for a in ctx.axes:  # ascending: each unsqueeze puts a summed axis back in place
@@ -227,14 +231,14 @@ class Log(Function):
     r"""$\log x$ elementwise. Backward: $dx = G / x$."""
 
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(x)
         return x.log()
 
     rule = {"x": "G / x  (element-wise)"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION 6.14: Log.backward
         (x,) = ctx.saved_tensors
         return grad / x
@@ -245,7 +249,7 @@ class Exp(Function):
     r"""$e^x$ elementwise. Backward: $dx = G \odot e^x$ (the saved output)."""
 
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
         out = x.exp()
         ctx.save_for_backward(out)
         return out
@@ -253,7 +257,7 @@ class Exp(Function):
     rule = {"x": "G * exp(x)  (element-wise; exp(x) is the saved output)"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION 6.15: Exp.backward
         (out,) = ctx.saved_tensors
         return grad * out
@@ -264,7 +268,7 @@ class ReLU(Function):
     r"""$\max(x, 0)$ elementwise. Backward: $dx = G$ where $x > 0$, else 0."""
 
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
         out = x.relu()
         ctx.save_for_backward(out)
         return out
@@ -272,7 +276,7 @@ class ReLU(Function):
     rule = {"x": "G * [x > 0]  (element-wise)"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION 6.16: ReLU.backward
         (out,) = ctx.saved_tensors
         return grad * (out > 0)  # [x > 0]: the saved max(x, 0) is positive exactly where x is
@@ -286,7 +290,9 @@ class LogSumExp(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, x, axis, keepdims=False):
+    def forward(
+        ctx: Context, x: torch.Tensor, axis: int | Sequence[int] | None, keepdims: bool = False
+    ) -> torch.Tensor:
         axes = _axes(axis, x.dim())
         out = torch.logsumexp(x, dim=axes, keepdim=True)
         ctx.save_for_backward(x, out)
@@ -296,7 +302,7 @@ class LogSumExp(Function):
     rule = {"x": "G * exp(x - lse(x)), the softmax of x along the axis"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         ### BEGIN SOLUTION 6.17: LogSumExp.backward
         x, out = ctx.saved_tensors
         if not ctx.keepdims:
@@ -309,7 +315,7 @@ class Tanh(Function):
     r"""$\tanh x$ elementwise. Backward: $dx = G \odot (1 - \tanh^2 x)$ (from the saved output)."""
 
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
         out = x.tanh()
         ctx.save_for_backward(out)
         return out
@@ -317,7 +323,7 @@ class Tanh(Function):
     rule = {"x": "G * (1 - Y^2)  (element-wise; Y = tanh(x), the saved output)"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION 6.30: Tanh.backward: G (1 - tanh^2)
         (out,) = ctx.saved_tensors
         return grad * (1 - out * out)
@@ -328,7 +334,7 @@ class Sigmoid(Function):
     r"""$\sigma(x) = 1/(1 + e^{-x})$ elementwise. Backward: $dx = G \odot \sigma(x)(1 - \sigma(x))$."""
 
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
         out = x.sigmoid()  # torch's: no overflow of e^{-x} for large negative x
         ctx.save_for_backward(out)
         return out
@@ -336,7 +342,7 @@ class Sigmoid(Function):
     rule = {"x": "G * Y * (1 - Y)  (element-wise; Y = sigmoid(x), the saved output)"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION 6.31: Sigmoid.backward: G sigma (1 - sigma)
         (out,) = ctx.saved_tensors
         return grad * out * (1 - out)

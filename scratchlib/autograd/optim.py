@@ -5,6 +5,7 @@ SGD (with momentum), Adam and AdamW, each giving the same parameters as torch.op
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -13,7 +14,7 @@ from scratchlib.autograd.tensor import Tensor
 from scratchlib.course import validate
 
 
-def _parameter_list(where: str, params) -> list:
+def _parameter_list(where: str, params: Iterable[Tensor]) -> list[Tensor]:
     """The parameters as a list, after checking that there are some and that each is a Tensor."""
     params = list(params)
     if not params:
@@ -27,7 +28,7 @@ def _parameter_list(where: str, params) -> list:
 class Optimizer:
     """What every optimizer shares: its parameters and ``zero_grad``."""
 
-    def __init__(self, where: str, params):
+    def __init__(self, where: str, params: Iterable[Tensor]):
         self.params = _parameter_list(where, params)
 
     def zero_grad(self) -> None:
@@ -44,7 +45,7 @@ class SGD(Optimizer):
     of parameters as the textbook form $v \leftarrow \mu v - \eta g$, $p \leftarrow p + v$.
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0.0):
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0):
         lr = validate.positive("SGD", "lr", lr)  # checked first: nothing is kept on bad input
         momentum = validate.non_negative("SGD", "momentum", momentum)
         super().__init__("SGD", params)
@@ -83,7 +84,14 @@ class Adam(Optimizer):
 
     decoupled = False  # AdamW: weight decay shrinks p directly instead of entering g
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
         where = type(self).__name__
         self.lr = validate.positive(where, "lr", lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
@@ -134,5 +142,12 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ):
         super().__init__(params, lr, betas, eps, weight_decay)

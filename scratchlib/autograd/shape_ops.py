@@ -6,6 +6,10 @@ inverse reshape, the inverse permutation. (The computing operations are in ops.p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
+
 from scratchlib.autograd.function import Context, Function
 
 
@@ -13,13 +17,13 @@ class Transpose(Function):
     r"""The dimensions reversed ($X^\top$ for a matrix). Backward: $dX = G^\top$."""
 
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
         return x.permute(tuple(reversed(range(x.dim()))))
 
     rule = {"x": "G^T  (the dimensions reversed back)"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION 6.11: Transpose.backward
         return grad.permute(tuple(reversed(range(grad.dim()))))
         ### END SOLUTION
@@ -29,20 +33,20 @@ class Reshape(Function):
     r"""The same elements in another shape. Backward: $G$ reshaped to the input's shape."""
 
     @staticmethod
-    def forward(ctx: Context, x, shape):
+    def forward(ctx: Context, x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
         ctx.input_shape = x.shape
         return x.reshape(shape)
 
     rule = {"x": "G reshaped to x's shape"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         ### BEGIN SOLUTION 6.12: Reshape.backward
         return grad.reshape(ctx.input_shape), None
         ### END SOLUTION
 
 
-def permutation(dims, ndim: int) -> tuple:
+def permutation(dims: Sequence[int], ndim: int) -> tuple[int, ...]:
     """``dims`` as non-negative ints after checking that they name each of ``ndim`` dimensions once."""
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, int):
@@ -66,14 +70,14 @@ class Permute(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, x, dims):
+    def forward(ctx: Context, x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
         ctx.dims = dims
         return x.permute(dims)
 
     rule = {"x": "G permuted back by the inverse of {dims}"}
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         ### BEGIN SOLUTION 6.32: Permute.backward: undo the permutation
         inverse = [0] * len(ctx.dims)
         for i, d in enumerate(ctx.dims):

@@ -13,6 +13,7 @@ Every operator here is one line that hands the work to a :class:`Function` in
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -46,7 +47,7 @@ class Tensor:
     # hashed by identity, as torch's are (a set of tensors, a dict keyed by tensor)
     __hash__ = object.__hash__
 
-    def __init__(self, data, requires_grad: bool = False, is_leaf: bool = True, is_parameter: bool = False):
+    def __init__(self, data: object, requires_grad: bool = False, is_leaf: bool = True, is_parameter: bool = False):
         if isinstance(data, Tensor):
             raise TypeError(
                 "Tensor(data) needs a torch.Tensor, a number or a list, got a "
@@ -68,20 +69,43 @@ class Tensor:
         self._accumulator: Any = None  # weak reference to this leaf's AccumulateGrad node
 
     # ----------------------------------------------------------------- constructors
+    # Each takes sizes or one tuple of them, zeros(2, 3) or zeros((2, 3)), as torch's do; torch's type
+    # hints name the two forms in separate overloads, and `int | Sequence[int]` matches neither (hence the ignores).
     @classmethod
-    def zeros(cls, *shape, requires_grad=False, dtype=None, device=None) -> Tensor:
+    def zeros(
+        cls,
+        *shape: int | Sequence[int],
+        requires_grad: bool = False,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
         """A tensor of zeros, ``Tensor.zeros(2, 3)`` or ``Tensor.zeros((2, 3))``."""
-        return cls(torch.zeros(*shape, dtype=dtype, device=device), requires_grad=requires_grad)
+        data = torch.zeros(*shape, dtype=dtype, device=device)  # type: ignore[arg-type]
+        return cls(data, requires_grad=requires_grad)
 
     @classmethod
-    def ones(cls, *shape, requires_grad=False, dtype=None, device=None) -> Tensor:
+    def ones(
+        cls,
+        *shape: int | Sequence[int],
+        requires_grad: bool = False,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
         """A tensor of ones, ``Tensor.ones(2, 3)`` or ``Tensor.ones((2, 3))``."""
-        return cls(torch.ones(*shape, dtype=dtype, device=device), requires_grad=requires_grad)
+        data = torch.ones(*shape, dtype=dtype, device=device)  # type: ignore[arg-type]
+        return cls(data, requires_grad=requires_grad)
 
     @classmethod
-    def randn(cls, *shape, requires_grad=False, dtype=None, device=None, generator=None) -> Tensor:
+    def randn(
+        cls,
+        *shape: int | Sequence[int],
+        requires_grad: bool = False,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """Standard normal samples, drawn from ``generator`` (torch's global one if ``None``)."""
-        data = torch.randn(*shape, dtype=dtype, device=device, generator=generator)
+        data = torch.randn(*shape, dtype=dtype, device=device, generator=generator)  # type: ignore[arg-type]
         return cls(data, requires_grad=requires_grad)
 
     # ------------------------------------------------------------------- properties
@@ -127,7 +151,7 @@ class Tensor:
         return f"Tensor({body}, requires_grad=True)" if self.requires_grad else f"Tensor({body})"
 
     # ---------------------------------------------------------------- differentiation
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+    def backward(self, gradient: Tensor | torch.Tensor | float | None = None, retain_graph: bool = False) -> None:
         r"""Accumulate $\partial\,\mathrm{self}/\partial t$ into ``t.grad`` for every leaf ``t``.
 
         ``gradient`` is $\partial L/\partial\,\mathrm{self}$ (same shape as ``self``); it may be
@@ -186,7 +210,7 @@ class Tensor:
     # ------------------------------------------------------------------ comparisons
     # A comparison is a step function: its derivative is zero almost everywhere, so, as
     # in torch, the result is a bool tensor outside the graph (no grad_fn, no gradient).
-    def _compare(self, other, compare) -> Tensor:
+    def _compare(self, other: object, compare: Callable[[torch.Tensor, Any], torch.Tensor]) -> Tensor:
         other = other.data if isinstance(other, Tensor) else _function.as_operand(other)
         return Tensor(compare(self.data, other))
 
@@ -214,7 +238,7 @@ class Tensor:
         """The dimensions in reverse order (the transpose of a matrix)."""
         return _shape_ops.Transpose.apply(self)
 
-    def permute(self, *dims) -> Tensor:
+    def permute(self, *dims: int | Sequence[int]) -> Tensor:
         """The dimensions reordered: ``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``.
 
         Output dimension ``i`` is input dimension ``dims[i]``; ``dims`` must name every
@@ -222,19 +246,20 @@ class Tensor:
         """
         if len(dims) == 1 and isinstance(dims[0], (tuple, list, torch.Size)):
             dims = tuple(dims[0])
-        return _shape_ops.Permute.apply(self, _shape_ops.permutation(dims, self.ndim))
+        # ints now (one tuple unpacked above); permutation checks each
+        return _shape_ops.Permute.apply(self, _shape_ops.permutation(dims, self.ndim))  # type: ignore[arg-type]
 
-    def reshape(self, *shape) -> Tensor:
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         """The same elements in a new shape, ``x.reshape(2, -1)`` or ``x.reshape((2, -1))``."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list, torch.Size)):
             shape = tuple(shape[0])
         return _shape_ops.Reshape.apply(self, shape)
 
-    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over ``axis`` (an int, a tuple of ints, or ``None`` for all)."""
         return _ops.Sum.apply(self, axis, keepdims)
 
-    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         """The sum divided by the number of elements summed (built from ``sum`` and ``/``)."""
         total = self.sum(axis, keepdims)
         return total / (self.data.numel() // total.data.numel())
@@ -254,7 +279,7 @@ class Tensor:
     def sigmoid(self) -> Tensor:
         return _ops.Sigmoid.apply(self)
 
-    def logsumexp(self, axis, keepdims: bool = False) -> Tensor:
+    def logsumexp(self, axis: int | Sequence[int] | None, keepdims: bool = False) -> Tensor:
         r"""$\log \sum_j e^{x_j}$ over ``axis``, computed without overflow."""
         return _ops.LogSumExp.apply(self, axis, keepdims)
 

@@ -26,7 +26,7 @@ from . import validate
 from .text import number_text, tensor_text
 
 
-def _as_tensor(value) -> torch.Tensor:
+def _as_tensor(value: object) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.detach().to("cpu", torch.float64)
     return torch.as_tensor(value, dtype=torch.float64)
@@ -118,7 +118,7 @@ class CheckTable:
 MAX_WRONG_SHOWN = 8
 
 
-def _compare_one(label: str, expected, actual, atol: float, rtol: float, source: str = "hand") -> Row:
+def _compare_one(label: str, expected: object, actual: object, atol: float, rtol: float, source: str = "hand") -> Row:
     e, a = _as_tensor(expected), _as_tensor(actual)
     if e.shape != a.shape:
         return Row(
@@ -154,7 +154,7 @@ def _wrong_entries(label: str, e: torch.Tensor, a: torch.Tensor, bad: torch.Tens
     return tuple(lines)
 
 
-def _holds_ellipsis(value) -> bool:
+def _holds_ellipsis(value: object) -> bool:
     """True for ``...`` itself or a list/tuple with ``...`` somewhere inside (an unfinished exercise)."""
     if value is Ellipsis:
         return True

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def hint(exercise: str, task: str = "", root: Path = ROOT) -> str:
     return task
 
 
-def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out=print) -> bool:
+def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out: Callable[[str], None] = print) -> bool:
     """Run exercise's tests; print each with pass/fail/wait and why, then the hint if one failed.
 
     A test stopped by another exercise's stub (a unit test that also runs it, a cell reading a name

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:  # IPython is there in a kernel; setup() works without it
+    from IPython.core.interactiveshell import InteractiveShell
 
 
 def setup(seed: int = 0, threads: int = 1) -> None:
@@ -39,8 +44,9 @@ def setup(seed: int = 0, threads: int = 1) -> None:
         shell.run_line_magic("matplotlib", "inline")
 
 
-def _autoreload(shell) -> None:
+def _autoreload(shell: InteractiveShell) -> None:
     """Reload changed modules before each cell (once per kernel: a second setup() changes nothing)."""
-    if not {"autoreload", "IPython.extensions.autoreload"} & set(shell.extension_manager.loaded):
+    loaded = shell.extension_manager.loaded  # type: ignore[union-attr]  # a running shell has its manager
+    if not {"autoreload", "IPython.extensions.autoreload"} & set(loaded):
         shell.run_line_magic("load_ext", "autoreload")
     shell.run_line_magic("autoreload", "2")

@@ -20,7 +20,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pytest runs this plugin; importing scratchlib does not need it
+    import pytest
 
 STUB = "not attempted: the stub is still there"
 STUB_ERROR = "NotImplementedError"  # what a stub raises (and check.compare given `...`)
@@ -74,7 +77,7 @@ class Recorder:
     def finish(self, record: dict) -> None:
         """Called with a test's record before it is written (a subclass adds its own fields)."""
 
-    def reason(self, report) -> str:
+    def reason(self, report: pytest.TestReport) -> str:
         crash = getattr(report.longrepr, "reprcrash", None)
         return reason(crash.message if crash is not None else str(report.longrepr))
 
@@ -82,11 +85,11 @@ class Recorder:
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
 
-    def pytest_runtest_logstart(self, nodeid, location):
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self.current = self.start(nodeid)
         self.write({"event": "start", **self.current})
 
-    def pytest_runtest_logreport(self, report):
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = self.current
         if record is None or record["nodeid"] != report.nodeid:
             return
@@ -98,14 +101,14 @@ class Recorder:
         elif report.skipped and record["outcome"] == "passed":
             record["outcome"], record["reason"] = "skipped", "skipped"
 
-    def pytest_runtest_logfinish(self, nodeid, location):
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         record, self.current = self.current, None
         if record is not None:
             self.finish(record)
             self.write({"event": "done", **record})
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     """Loaded with -p scratchlib.course.runner: record every test to the file named by RECORD."""
     if os.environ.get(RECORD):
         config.pluginmanager.register(Recorder(os.environ[RECORD]), "scratchlib-record")

@@ -53,7 +53,7 @@ def tensor_text(
     return "\n".join(indent + "[" + " ".join(c.rjust(width) for c in row) + "]" for row in rows)
 
 
-def _nested(values, digits: int) -> str:
+def _nested(values: float | list, digits: int) -> str:
     if isinstance(values, list):
         return "[" + ", ".join(_nested(v, digits) for v in values) + "]"
     return number_text(values, digits)

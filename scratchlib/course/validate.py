@@ -18,12 +18,14 @@ This module sits on the bottom floor: it imports nothing of scratchlib.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
+from typing import Any
 
 import torch
 
 
-def _as_python(where: str, name: str, value, integer: bool):
+def _as_python(where: str, name: str, value: object, integer: bool) -> Any:
     """``value`` as a Python int or float, or a TypeError saying what it is."""
     if type(value) is (int if integer else float):  # the usual case, without the slower checks below
         return value
@@ -43,14 +45,14 @@ def _as_python(where: str, name: str, value, integer: bool):
 def number(
     where: str,
     name: str,
-    value,
+    value: object,
     *,
     low: float | None = None,
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
     integer: bool = False,
-):
+) -> float:
     """``value`` as a Python number, checked to be finite and to lie between ``low`` and ``high``.
 
     ``low_open``/``high_open`` exclude the bound itself. Returns an ``int`` when
@@ -64,7 +66,7 @@ def number(
     return result
 
 
-def _describe(low, high, low_open, high_open) -> str:
+def _describe(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     if low is not None and high is not None:
         return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
     if low == 0:
@@ -76,17 +78,17 @@ def _describe(low, high, low_open, high_open) -> str:
     return "a finite number"
 
 
-def positive(where: str, name: str, value) -> float:
+def positive(where: str, name: str, value: object) -> float:
     """A finite number > 0 (a learning rate, a step size)."""
     return number(where, name, value, low=0, low_open=True)
 
 
-def non_negative(where: str, name: str, value) -> float:
+def non_negative(where: str, name: str, value: object) -> float:
     """A finite number >= 0 (a regularization strength, momentum, noise)."""
     return number(where, name, value, low=0)
 
 
-def count(where: str, name: str, value, minimum: int = 1) -> int:
+def count(where: str, name: str, value: object, minimum: int = 1) -> int:
     """An integer >= ``minimum`` (a size, a number of epochs or samples)."""
     result = _as_python(where, name, value, integer=True)
     if result < minimum:
@@ -137,7 +139,7 @@ def safe_step(
     weights: list[torch.Tensor],
     grads: list[torch.Tensor],
     step_size: float,
-    name_of=lambda i: f"parameter {i}",
+    name_of: Callable[[int], str] = lambda i: f"parameter {i}",
 ) -> None:
     r"""Refuse the update $W \leftarrow W - \eta\, G$ of every pair of ``weights`` and ``grads`` if one
     entry would turn non-finite; ``name_of(i)`` names the i-th parameter in the error.

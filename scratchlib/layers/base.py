@@ -13,6 +13,8 @@ The local rules themselves (``Linear``, ``ReLU``, the losses, ...) are in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from scratchlib.course import validate
@@ -40,7 +42,13 @@ class Layer:
     rule: dict = {}
     needs_grad = True
 
-    def __init__(self, *inputs: Layer, shape: tuple, dtype=None, device=None):
+    def __init__(
+        self,
+        *inputs: Layer,
+        shape: tuple,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
         wiring.check_inputs(type(self).__name__, inputs, Layer)
         self.inputs = inputs
         first = next((layer for layer in inputs if layer.dtype.is_floating_point), inputs[0] if inputs else None)
@@ -120,7 +128,13 @@ class Input(Layer):
     layers that read them, which take their device from their inputs).
     """
 
-    def __init__(self, shape, train: bool = False, dtype=None, device=None):
+    def __init__(
+        self,
+        shape: int | Sequence[int],
+        train: bool = False,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
         shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
         if any(s < 0 for s in shape):
             raise ValueError(f"Input: shape must have non-negative sizes, got {shape}")
@@ -134,7 +148,7 @@ class Input(Layer):
     def __repr__(self) -> str:
         return f"Input{self.shape}" + (" (parameter)" if self.train else "")
 
-    def set(self, value) -> Input:
+    def set(self, value: torch.Tensor | Sequence | float) -> Input:
         """Store ``value`` (checked against the declared shape first); returns self."""
         value = torch.as_tensor(value)
         shape = tuple(value.shape)

@@ -31,7 +31,7 @@ from scratchlib.layers.losses import MSELoss, Regularization, SoftmaxCrossEntrop
 class Network:
     """A tape of layers: ``add`` them in order, then ``forward``, ``backward``, ``step``."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.layers: list[Layer] = []
         self._on_tape: set[int] = set()
         self._compute: list[Layer] = []  # layers with work in forward (not Inputs)
@@ -211,9 +211,9 @@ class MLP(Network):
         batch_size: int = 1,
         output_activation: str | None = None,
         generator: torch.Generator | None = None,
-        dtype=None,
-        device=None,
-    ):
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
         sizes, regularization, batch_size = _check_mlp(
             sizes, activation, loss, regularization, batch_size, output_activation
         )
@@ -256,7 +256,7 @@ class MLP(Network):
         """The softmax of the last forward pass (cross-entropy only; None for mse)."""
         return getattr(self.loss, "classifications", None)
 
-    def predict(self, x) -> torch.Tensor:
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Set ``x`` (any batch size) and run the tape up to ``prediction``; returns its output.
 
         Integer rows (``net.predict([[1, 2]])``) are taken as the numbers they are."""
@@ -294,8 +294,8 @@ def mlp(
     batch_size: int = 1,
     output_activation: str | None = None,
     generator: torch.Generator | None = None,
-    dtype=None,
-    device=None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
 ) -> MLP:
     """An :class:`MLP` of the given layer sizes on a tape, ready for ``forward``/``backward``/``step``
     (the arguments are those of :class:`MLP`)."""

@@ -15,7 +15,7 @@ module sits above both libraries; neither imports it.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +61,7 @@ class _Frame:
     receivers: set = field(default_factory=set)  # id(node): the nodes it handed a gradient to
 
     @classmethod
-    def at(cls, caller: str, step, replay, record, highlight=()) -> _Frame:
+    def at(cls, caller: str, step: int | None, replay: Any, record: Callable, highlight: Any = ()) -> _Frame:
         """The frame of ``step`` in ``replay`` (recorded by ``record()`` when not given)."""
         marked = {id(n) for n in highlight}
         if step is None:
@@ -78,7 +78,7 @@ class _Frame:
     def stepping(self) -> bool:
         return self.event is not None
 
-    def flowing(self, source, consumer) -> bool:
+    def flowing(self, source: Any, consumer: Any) -> bool:
         """Does this step's gradient run along the arrow ``source`` -> ``consumer``?"""
         e = self.event
         return e is not None and (
@@ -86,7 +86,7 @@ class _Frame:
             or (e.kind == "sum" and source is e.node)
         )  # the paths that meet
 
-    def state(self, node, needs_grad: bool = True) -> tuple[str, bool]:
+    def state(self, node: Any, needs_grad: bool = True) -> tuple[str, bool]:
         """The lines a node shows at this step (value, gradient) and whether it is still pending."""
         value = self.replay.values.get(id(node))
         text = "\n" + summarize(value) if value is not None else ""
@@ -96,7 +96,7 @@ class _Frame:
             return text + "\n(no grad needed)", False
         return text + "\ngrad pending", True
 
-    def box(self, node, face: str, shape: str, pending: bool = False) -> tuple[dict, str]:
+    def box(self, node: Any, face: str, shape: str, pending: bool = False) -> tuple[dict, str]:
         """The node's box (matplotlib bbox properties) and ink colour: the one highlighting rule."""
         edge, width, line, ink = "#444444", 1.0, "-", "black"
         if pending:
@@ -133,7 +133,7 @@ def _place(cells: dict, texts: dict, fontsize: float, gap: float) -> tuple[dict,
 
 
 def _render(
-    ax,
+    ax: Any,
     frame: _Frame,
     cells: dict,
     texts: dict,
@@ -142,7 +142,7 @@ def _render(
     title: str | None,
     gap: float,
     legend_space: float = 0.0,
-):
+) -> Any:
     """Draw the boxes (``looks[node]`` = face colour, box shape, pending) and the arrows
     (source, consumer, colour, dashed, bend) at their places; a new figure unless ``ax`` is given."""
     fontsize = FONT_STEP if frame.stepping else FONT
@@ -252,7 +252,7 @@ def network_layout(net: Any) -> dict:
     return positions
 
 
-def _tape_label(layer, names: dict) -> str:
+def _tape_label(layer: Any, names: dict) -> str:
     kind = node_kind(layer)
     name = names.get(id(layer), type(layer).__name__)
     if kind == "weight decay":
@@ -334,7 +334,7 @@ def draw_network(
 
 
 # ------------------------------------------------------------ the engine's graph (notebook 06)
-def _graph_layout(nodes, edges) -> dict:
+def _graph_layout(nodes: list, edges: list) -> dict:
     """node -> (column, row): a node's column is its longest path from the output, so arrows point right."""
     depth = {nodes[0]: 0}
     for _ in range(len(nodes)):
@@ -354,7 +354,7 @@ def _graph_layout(nodes, edges) -> dict:
     }
 
 
-def _known_value(t) -> str:
+def _known_value(t: Any) -> str:
     """Without a step: the value (and gradient) of a named scalar or a leaf, the shape of a bigger one."""
     if t is None:
         return ""

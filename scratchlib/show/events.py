@@ -10,6 +10,7 @@ formatter, so both can use it without reaching each other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -42,7 +43,7 @@ class Replay:
     are a Network's layers (``net`` is that Network) or the nodes of an autograd graph.
     """
 
-    def __init__(self, nodes, names: dict, values: dict, net=None):
+    def __init__(self, nodes: list, names: dict, values: dict, net: Any = None) -> None:
         self.net = net
         self.nodes = list(nodes)
         self.names = names  # id(node) -> short name
@@ -55,7 +56,7 @@ class Replay:
     def __len__(self) -> int:
         return len(self.events)
 
-    def __getitem__(self, i) -> Event:
+    def __getitem__(self, i: int) -> Event:
         return self.events[i]
 
     def __iter__(self):
@@ -99,7 +100,7 @@ class Replay:
         return self.grads_at(len(self.events) - 1) if self.events else {}
 
     # ------------------------------------------------------------- recording hooks
-    def _begin(self, node, grad: torch.Tensor, kind: str = "backward") -> None:
+    def _begin(self, node: Any, grad: torch.Tensor, kind: str = "backward") -> None:
         """``node`` starts its backward with ``grad`` (copied if nobody handed it one: seed or dead end)."""
         if id(node) not in self._received:
             grad = grad.detach().clone()
@@ -112,7 +113,7 @@ class Replay:
     def _end(self) -> None:
         self._current = None
 
-    def _handed(self, node, g: torch.Tensor, total: torch.Tensor | None = None) -> None:
+    def _handed(self, node: Any, g: torch.Tensor, total: torch.Tensor | None = None) -> None:
         """``g`` arrived at ``node``; ``total`` is what the node holds now (default: the sum, in arrival order)."""
         source = self._current.node if self._current is not None else None
         if self._current is not None:

@@ -8,6 +8,8 @@ engine's graph and the layers' tape alike; this module only reads the graph.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from scratchlib.autograd.function import AccumulateGrad, _node_of
 from scratchlib.autograd.tensor import Tensor
 
@@ -33,7 +35,7 @@ def graph_nodes(tensor: Tensor) -> tuple[list, list]:
     return nodes, edges
 
 
-def graph_names(tensor: Tensor, names=None) -> tuple[dict, dict]:
+def graph_names(tensor: Tensor, names: Mapping[str, Tensor] | None = None) -> tuple[dict, dict]:
     """(id(node) -> name, id(node) -> value) for the graph behind ``tensor``.
 
     ``names`` maps names to tensors (as for ``draw_graph``): a named tensor's node takes its

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.figure import Figure
 
 from scratchlib.course import validate
 
@@ -101,7 +102,7 @@ def plot_decision_boundary(
     return ax
 
 
-def _finish_curves(ax, n_curves: int, title: str | None):
+def _finish_curves(ax: plt.Axes, n_curves: int, title: str | None) -> plt.Axes:
     """What every curve plot ends with: a legend where there are several curves, a title, a grid."""
     if n_curves > 1:
         ax.legend()
@@ -214,7 +215,7 @@ def _image_grid(
     cmap: str,
     symmetric: bool,
     figsize_per_image: float = 0.9,
-):
+) -> Figure:
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)

@@ -29,17 +29,21 @@ gradients with a plain ``+`` in arrival order and the replay does the same, bit 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
+
+import torch
 
 from scratchlib.autograd import function as _function
 from scratchlib.autograd.function import AccumulateGrad, _node_of
 from scratchlib.autograd.tensor import Tensor
-from scratchlib.layers import Input
+from scratchlib.layers import Input, Network
 from scratchlib.show.events import Event, Replay
 from scratchlib.show.graph import graph_names, graph_nodes
 
 
-def tape_labels(net) -> dict:
+def tape_labels(net: Network) -> dict:
     """Names for the Inputs of an ``mlp`` network (x, y, W1, b1, ...); generic ones otherwise."""
     labels = {}
     for attr, label in (("x", "x"), ("target", "y")):
@@ -52,7 +56,7 @@ def tape_labels(net) -> dict:
     return labels
 
 
-def node_names(net, labels=None) -> dict:
+def node_names(net: Network, labels: Mapping | None = None) -> dict:
     """A short, unique name for every layer: x, y, W1, b1, ... for an ``mlp``; Linear1, ReLU, ... otherwise."""
     names = tape_labels(net)
     for layer, label in (labels or {}).items():
@@ -74,13 +78,13 @@ def node_names(net, labels=None) -> dict:
     return names
 
 
-def for_network(net, labels=None) -> Replay:
+def for_network(net: Network, labels: Mapping | None = None) -> Replay:
     """An empty :class:`Replay` of ``net``: its layers, their names and a copy of their outputs."""
     values = {id(layer): (layer.output.detach().clone() if layer.output is not None else None) for layer in net.layers}
     return Replay(net.layers, node_names(net, labels), values, net=net)
 
 
-def for_graph(tensor: Tensor, names=None) -> Replay:
+def for_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None) -> Replay:
     """An empty :class:`Replay` of the graph behind ``tensor``: its nodes, their names, the values known."""
     label, value = graph_names(tensor, names)
     replay = Replay(graph_nodes(tensor)[0], label, {k: v.detach().clone() for k, v in value.items()})
@@ -89,7 +93,7 @@ def for_graph(tensor: Tensor, names=None) -> Replay:
 
 
 # ------------------------------------------------------------------ the stand-ins
-def _backward_of(replay: Replay, node, original):
+def _backward_of(replay: Replay, node: Any, original: Callable) -> Callable:
     """A layer's ``backward``: the event opens with the layer's gradient and closes when it returns."""
 
     def backward():
@@ -102,7 +106,7 @@ def _backward_of(replay: Replay, node, original):
     return backward
 
 
-def _accumulate_of(replay: Replay, node, original):
+def _accumulate_of(replay: Replay, node: Any, original: Callable) -> Callable:
     """A layer's ``accumulate_grad``: the gradient handed in, and the layer's ``grad`` after adding it."""
 
     def accumulate_grad(g):
@@ -113,7 +117,7 @@ def _accumulate_of(replay: Replay, node, original):
     return accumulate_grad
 
 
-def _run_of(replay: Replay, node, original):
+def _run_of(replay: Replay, node: Any, original: Callable) -> Callable:
     """An engine node's ``run``: the gradient it ran with, and the one it returned for each input."""
 
     def run(grad):
@@ -130,7 +134,7 @@ def _run_of(replay: Replay, node, original):
     return run
 
 
-def _accumulate_run_of(replay: Replay, node, original):
+def _accumulate_run_of(replay: Replay, node: Any, original: Callable) -> Callable:
     """An ``AccumulateGrad`` node's ``run``: what arrived at the leaf."""
 
     def run(grad):
@@ -143,7 +147,7 @@ def _accumulate_run_of(replay: Replay, node, original):
     return run
 
 
-def _stand_ins(source, replay: Replay) -> list:
+def _stand_ins(source: Network | Tensor, replay: Replay) -> list:
     """(node, method name, stand-in) for every method the backward walk calls on a node of ``source``."""
     stand_ins = []
     for node in replay.nodes:
@@ -160,7 +164,7 @@ _NOTHING = object()
 
 
 @contextmanager
-def recording(source, labels=None):
+def recording(source: Network | Tensor, labels: Mapping | None = None) -> Iterator[Replay]:
     """Record every backward pass that runs inside the ``with`` block; yields the :class:`Replay`.
 
     ``source`` is a Network (``labels`` maps layers to names) or an engine Tensor computed from
@@ -188,7 +192,9 @@ def recording(source, labels=None):
                 setattr(node, name, before)
 
 
-def record_backward(source, labels=None, gradient=None) -> Replay:
+def record_backward(
+    source: Network | Tensor, labels: Mapping | None = None, gradient: torch.Tensor | None = None
+) -> Replay:
     """Record one backward pass, leaving every gradient as it was; returns the :class:`Replay`.
 
     ``source`` is a Network (its last forward; ``labels`` maps layers to names) or an engine
@@ -202,7 +208,7 @@ def record_backward(source, labels=None, gradient=None) -> Replay:
     return _record_tape(source, labels)
 
 
-def _record_tape(net, labels) -> Replay:
+def _record_tape(net: Network, labels: Mapping | None) -> Replay:
     if not net.layers:
         raise ValueError("record_backward: the network has no layers yet")
     last = net.layers[-1]
@@ -219,7 +225,7 @@ def _record_tape(net, labels) -> Replay:
     return replay
 
 
-def _record_graph(tensor: Tensor, names, gradient) -> Replay:
+def _record_graph(tensor: Tensor, names: Mapping | None, gradient: torch.Tensor | None) -> Replay:
     if not tensor.requires_grad:
         raise ValueError("record_backward needs a Tensor computed from tensors with requires_grad=True")
     nodes, _ = graph_nodes(tensor)

@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import inspect
 import io
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.figure import Figure
 
 from scratchlib.course.text import tensor_text
 from scratchlib.show import draw
+from scratchlib.show.events import Event
 from scratchlib.show.replay import Replay, record_backward
+
+if TYPE_CHECKING:  # for annotations only: the widgets load when a stepper is shown
+    import ipywidgets
+
+    from scratchlib.autograd.tensor import Tensor
+    from scratchlib.layers.network import Network
 
 
 def matrix_text(t: torch.Tensor, indent: str = "    ", max_numbers: int = 30) -> str:
@@ -68,7 +78,7 @@ def local_rule(replay: Replay, i: int) -> str:
     return "\n".join(lines)
 
 
-def _autograd_rule(replay: Replay, e) -> str:
+def _autograd_rule(replay: Replay, e: Event) -> str:
     name, node, symbol = replay.name, e.node, replay.symbol
     function = node.function
     lines = [f"{name(node)}: {function.__name__}.backward, G = d{symbol}/d{name(node)}:", matrix_text(e.grad)]
@@ -109,13 +119,13 @@ class BackwardStepper:
     at step ``i`` and, below it, the local rule of that step with its numbers.
     """
 
-    def __init__(self, net_or_tensor, labels=None):
+    def __init__(self, net_or_tensor: Network | Tensor, labels: Mapping | None = None):
         self.net = net_or_tensor
         self.labels = labels
         self._step = 0
         self.replay = record_backward(net_or_tensor, labels)  # for a Tensor, labels maps names to tensors
 
-    def draw(self, i: int | None = None, ax=None):
+    def draw(self, i: int | None = None, ax: plt.Axes | None = None) -> plt.Axes:
         """The graph at step ``i`` (default: the current step); returns the Axes."""
         i = self.step if i is None else i
         if self.replay.net is not None:
@@ -142,7 +152,7 @@ class BackwardStepper:
     def rule(self, i: int | None = None) -> str:
         return local_rule(self.replay, self.step if i is None else i)
 
-    def frame(self, i: int | None = None):
+    def frame(self, i: int | None = None) -> Figure:
         """The Figure for step ``i`` (default: the current step): the graph, the rule below it.
 
         The graph keeps the size :mod:`scratchlib.show.draw` gives it (its labels readable at
@@ -179,7 +189,7 @@ class BackwardStepper:
             transform=text.transAxes,
         )
         text.set_title("the local rule at this step", fontsize=RULE_FONT + 1, loc="left")
-        return fig
+        return fig  # type: ignore[return-value,unused-ignore]  # draw() puts its Axes on a Figure, never a SubFigure
 
     def _room(self) -> tuple[tuple[float, float], tuple[int, int]]:
         """The largest graph (inches) and rule (characters, lines) of any step: every frame gets
@@ -206,7 +216,9 @@ class BackwardStepper:
         return buffer.getvalue()
 
 
-def backward_stepper(net_or_tensor, labels=None, interval_ms: int = 1200):
+def backward_stepper(
+    net_or_tensor: Network | Tensor, labels: Mapping | None = None, interval_ms: int = 1200
+) -> ipywidgets.VBox:
     """A slider and Play button over one recorded backward pass, drawn on the graph.
 
     ``net_or_tensor`` is a Network (after its forward; ``labels`` maps layers to names) or

@@ -150,7 +150,7 @@ class Explorer:
         if self.history is None:
             self.run()
 
-    def _changed(self, change) -> None:
+    def _changed(self, change: dict) -> None:
         if self.auto.value:
             self.run()
 
@@ -209,7 +209,7 @@ class Explorer:
             text += f", held-out {100 * h.val_accuracy[-1]:.1f}%"
         return text
 
-    def _draw(self, x, y) -> None:
+    def _draw(self, x: torch.Tensor, y: torch.Tensor) -> None:
         if self.figure is not None:
             plt.close(self.figure)
         net, history = self.net, self.history

@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from scratchlib.course import validate
 from scratchlib.training import data
+
+if TYPE_CHECKING:  # for annotations only: notebook 05 trains notebook 04's network
+    from tqdm.auto import tqdm
+
+    from scratchlib.layers.network import MLP
 
 
 class TrainingDiverged(FloatingPointError):
@@ -109,7 +114,9 @@ class History:
         return axes
 
 
-def _check_data(name: str, x, y, in_features: int, classes: int | None, out_shape: tuple | None):
+def _check_data(
+    name: str, x: object, y: object, in_features: int, classes: int | None, out_shape: tuple | None
+) -> None:
     """Rows, targets and values checked before training starts, so that nothing is half-trained."""
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or not x.is_floating_point():
         what = f"shape {tuple(x.shape)} {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
@@ -139,7 +146,7 @@ def _check_data(name: str, x, y, in_features: int, classes: int | None, out_shap
         validate.finite_rows("train", f"targets for {name}", y)
 
 
-def _is_classifier(net) -> bool:
+def _is_classifier(net: MLP) -> bool:
     return hasattr(net.loss, "classifications")
 
 
@@ -163,7 +170,7 @@ def predict(net: Any, x: torch.Tensor) -> torch.Tensor:
     return net.predict(x).argmax(dim=1)
 
 
-def train_step(net, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float, step: int = 0) -> float:
+def train_step(net: MLP, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float, step: int = 0) -> float:
     r"""One SGD step on one mini-batch; returns the objective $J$ measured before the step.
 
     Raises :class:`TrainingDiverged` (with an empty history) when $J$ is NaN or infinite,
@@ -196,13 +203,13 @@ def train_step(net, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float, ste
     return objective
 
 
-def _progress(total: int, enabled: bool, desc: str):
+def _progress(total: int, enabled: bool, desc: str) -> tqdm:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, desc=desc, unit="step", leave=True)
 
 
-def _set_regularization(net, strength: float) -> None:
+def _set_regularization(net: MLP, strength: float) -> None:
     regularizers = net.regularizers
     if strength > 0 and not regularizers:
         raise ValueError(
@@ -328,8 +335,8 @@ def train_torch(
     lr: float,
     batch_size: int = 32,
     regularization: float = 0.0,
-    x_val=None,
-    y_val=None,
+    x_val: torch.Tensor | None = None,
+    y_val: torch.Tensor | None = None,
     seed: int = 0,
 ) -> History:
     r"""The reference: :func:`train`'s loop on a torch.nn classifier with autograd and torch.optim.SGD.

@@ -26,6 +26,7 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,7 +215,7 @@ class Row:
         return self.passed / self.total if self.total else 0.0
 
 
-def _isolated(tests: dict[str, list[str]], run) -> dict:
+def _isolated(tests: dict[str, list[str]], run: Callable[[list[tuple[str, str]]], dict]) -> dict:
     """(test, exercise) -> result for every exercise's tests, each as if run with only that exercise's
     code from the student (see grade).
 
@@ -237,7 +238,7 @@ def _isolated(tests: dict[str, list[str]], run) -> dict:
     }
 
 
-def _run_cells(copy: Path, exercises: dict, runs: list, timeout: float, report) -> dict:
+def _run_cells(copy: Path, exercises: dict, runs: list, timeout: float, report: Callable[[str], None]) -> dict:
     """Run checking cells: (cell test, exercise or "*") pairs; one kernel per notebook and exercise,
     up to the last cell asked for."""
     jobs: dict[tuple[str, str], set[str]] = {}
@@ -269,7 +270,12 @@ def _run_cells(copy: Path, exercises: dict, runs: list, timeout: float, report) 
 
 
 def grade(
-    course: Course, data: dict, student: Path, timeout: float = 120.0, notebooks: str = "exercises", report=print
+    course: Course,
+    data: dict,
+    student: Path,
+    timeout: float = 120.0,
+    notebooks: str = "exercises",
+    report: Callable[[str], None] = print,
 ) -> list[Row]:
     """Score a student's copy: one row per exercise (its own tests passed, of its own tests).
 

@@ -51,7 +51,7 @@ class Attempt:
     note: str = ""  # for broken: the compile error
 
 
-def _normal(lines) -> list[str]:
+def _normal(lines: list[str]) -> list[str]:
     """Lines compared for 'the same as': whitespace runs as one space, blank lines dropped."""
     return [" ".join(line.split()) for line in lines if line.strip()]
 
@@ -201,7 +201,9 @@ def graded_source(course: Course, path: str, student: Path) -> tuple[str, dict[s
     return text, attempts
 
 
-def _student_cell(student_nb, index: int, cell_id: str | None):
+def _student_cell(
+    student_nb: nbformat.NotebookNode | None, index: int, cell_id: str | None
+) -> nbformat.NotebookNode | None:
     if student_nb is None:
         return None
     for cell in student_nb.cells:

@@ -23,6 +23,7 @@ import importlib
 import json
 import os
 import signal
+from collections.abc import Iterator
 
 import pytest
 from _pytest.runner import runtestprotocol
@@ -49,7 +50,7 @@ def _load(variable):
         return json.load(f)
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     """The recorder; hypothesis without shrinking: a stub fails on every example, and shrinking it only
     costs time."""
     if os.environ.get("TEACHER_RESULTS"):
@@ -80,7 +81,7 @@ def _alarm(signum, frame):
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     seconds = float(os.environ.get("TEACHER_TIMEOUT") or 0)
     if seconds <= 0 or not hasattr(signal, "setitimer"):
         yield
@@ -95,7 +96,7 @@ def pytest_runtest_call(item):
 
 
 @pytest.hookimpl(trylast=True)  # after -m's deselection: what is collected is what runs
-def pytest_collection_modifyitems(config, items):
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     collect = os.environ.get("TEACHER_COLLECT")
     if collect:
         with open(collect, "w") as f:
@@ -117,7 +118,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item, nextitem):
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     """pytest's own protocol, with the run's exercise set first; where the next run is for another
     exercise, every fixture is torn down, so none made with one exercise's code serves another's."""
     queue = _state.get("queue")
@@ -137,7 +138,7 @@ def pytest_runtest_protocol(item, nextitem):
 class Recorder(course_runner.Recorder):
     """The course runner's record of each test, with the exercise it ran for and the exercises it reached."""
 
-    def start(self, nodeid):
+    def start(self, nodeid: str) -> dict:
         exercise = _state.pop("exercise", None)
         probe = _probe()
         if probe is not None:
@@ -145,12 +146,12 @@ class Recorder(course_runner.Recorder):
             probe.current = exercise or ""
         return {**super().start(nodeid), "exercise": exercise}
 
-    def finish(self, record):
+    def finish(self, record: dict) -> None:
         probe = _probe()
         record["hits"] = sorted(probe.hits) if probe is not None else []
         if probe is not None:
             probe.current = ""
 
-    def reason(self, report):
+    def reason(self, report: pytest.TestReport) -> str:
         line = super().reason(report)  # "teacher.pytest_plugin.TestTimedOut: timed out after 2 s"
         return line.split(": ", 1)[-1] if "TestTimedOut" in line else line

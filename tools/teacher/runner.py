@@ -83,7 +83,7 @@ def run_tests(
     return results
 
 
-def _run_shard(course, code_dir, files, runs, timeout) -> dict:
+def _run_shard(course: Course, code_dir: Path, files: list[str], runs: list[Run] | None, timeout: float) -> dict:
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="teacher-run-") as folder:
         work = Path(folder)
