@@ -119,7 +119,8 @@ def labels(where: str, values: object, classes: int | None, *, whole_floats: boo
         if not meta and not bool(whole.all()):
             odd = values[~whole][0].item()
             raise ValueError(f"{where}: class labels must be whole numbers, got {odd:g} (dtype {values.dtype})")
-    values = values.long()  # no copy when they are int64 already
+    if values.dtype != torch.int64:
+        values = values.long()
     if values.numel() and not meta:
         low, high = (int(v) for v in torch.aminmax(values))
         if low < 0 or (classes is not None and high >= classes):
