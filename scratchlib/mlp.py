@@ -41,6 +41,7 @@ def glorot_uniform(
     from layer to layer, forward and backward. The numbers come from ``generator`` (torch's
     global generator without one). The layer library (notebook 04) starts its weights here too.
     """
+    generator = validate.generator("glorot_uniform", generator)
     bound = math.sqrt(6.0 / max(1, in_features + out_features))
     u = torch.rand(out_features, in_features, generator=generator, dtype=dtype)  # U(0, 1)
     return (2 * u - 1) * bound
@@ -65,6 +66,8 @@ class Linear:
     ):
         validate.count("Linear", "in_features", in_features)
         validate.count("Linear", "out_features", out_features)
+        validate.generator("Linear", generator)
+        validate.float_dtype("Linear", dtype)
         self.in_features, self.out_features = in_features, out_features
         self.weight = glorot_uniform(out_features, in_features, generator, dtype)  # (out, in)
         self.bias = torch.zeros(out_features, dtype=dtype)  # (out,)
@@ -213,6 +216,8 @@ class NeuralNetwork:
             raise TypeError(f"NeuralNetwork: hidden_sizes must be a list of layer sizes, got {hidden_sizes!r}")
         for i, size in enumerate(hidden_sizes):
             validate.count("NeuralNetwork", f"hidden_sizes[{i}]", size)
+        validate.generator("NeuralNetwork", generator)
+        validate.float_dtype("NeuralNetwork", dtype)
         self.input_size, self.output_size = input_size, output_size
         self.hidden_sizes = list(hidden_sizes)
         sizes = [input_size, *self.hidden_sizes, output_size]
@@ -282,6 +287,8 @@ class NeuralNetwork:
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.input_size:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"NeuralNetwork.{where}: expected x of shape (batch, {self.input_size}), got {shape}")
+        if x.shape[0] == 0:  # the mean loss of no rows is NaN, which would look like divergence
+            raise ValueError(f"NeuralNetwork.{where}: x has 0 rows; give at least one sample")
         expected = (x.shape[0], self.output_size)
         if not isinstance(y, torch.Tensor) or tuple(y.shape) != expected:
             shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__

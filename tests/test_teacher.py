@@ -622,6 +622,41 @@ def test_make_grade_refuses_a_bad_dir_in_one_line_with_exit_2(tmp_path, kind):
     assert out.stderr.strip().count("\n") == 0 and str(target) in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.parametrize("target", [".", ".."])
+def test_make_grade_refuses_the_course_folder_itself_and_writes_nothing(tmp_path, target):
+    # issue 30, item 12: make grade DIR=. graded the course's own solutions and wrote its reports into it
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURE, course)
+    before = tree(tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-m", "teacher", "grade", target],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "tools")},
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
+    assert f"error: DIR {target} " in out.stderr and "course folder" in out.stderr
+    assert tree(tmp_path) == before  # no grades.csv, no grade-report.html
+
+
+def test_a_copy_with_an_empty_package_is_reported_as_missing_files(fixture_course, fresh, tmp_path):
+    # issue 30, item 12: an empty scratchlib/ was reported as "stub still there"
+    course, data = fixture_course
+    copy = tmp_path / "empty"
+    shutil.copytree(fresh, copy)
+    shutil.rmtree(copy / PACKAGE)
+    (copy / PACKAGE).mkdir()
+    (copy / "notebooks" / "01_demo.ipynb").unlink()
+    rows = grade(course, data, copy, timeout=30, report=lambda line: None)
+    reasons = {r.exercise: r.reason for r in rows}
+    assert reasons["3.1"] == "file missing: scratchlib/ops.py is not in the copy (exercise 3.1: double: return twice x)"
+    assert reasons["3.2"].startswith("file missing: scratchlib/ops.py is not in the copy (exercise 3.2:")
+    assert reasons["1.1"].startswith("file missing: notebooks/01_demo.ipynb is not in the copy (exercise 1.1:")
+    assert all(r.passed == 0 for r in rows)
+
+
 # ---------------------------------------------------------------- the real course
 
 

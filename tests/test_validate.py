@@ -79,3 +79,46 @@ def test_safe_step_decides_exactly_at_the_edge_of_the_floats():
         validate.safe_step("f", [W], [torch.tensor([[-1e33, 0.0], [0.0, 0.0]])], 1.0)  # pushes FLT_MAX over
     with pytest.raises(validate.NonFiniteStep, match="it already holds NaN or inf"):
         validate.safe_step("f", [torch.tensor([math.inf])], [torch.tensor([1e31])], 1.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64])
+def test_labels_of_any_integer_dtype_come_back_as_int64(dtype):
+    labels = validate.labels("f", torch.tensor([0, 2, 1], dtype=dtype), classes=3)
+    assert labels.dtype == torch.int64 and labels.tolist() == [0, 2, 1]
+    same = torch.tensor([1, 0])
+    assert validate.labels("f", same, classes=2) is same  # int64 labels are not copied
+
+
+def test_whole_float_labels_where_a_chart_allows_them():
+    assert validate.labels("f", torch.tensor([1.0, 0.0]), None, whole_floats=True).tolist() == [1, 0]
+    for bad, shown in ((0.7, "0.7"), (math.nan, "nan"), (math.inf, "inf")):
+        with pytest.raises(ValueError, match=f"f: class labels must be whole numbers, got {shown}"):
+            validate.labels("f", torch.tensor([1.0, bad]), None, whole_floats=True)
+    with pytest.raises(ValueError, match=r"f: class labels must be >= 0, got values from -1 to 0"):
+        validate.labels("f", torch.tensor([0, -1]), None)
+
+
+@pytest.mark.parametrize(
+    "check, value, error, message",
+    [
+        (validate.seed, "a", TypeError, "f: seed must be an integer, got str 'a'"),
+        (validate.seed, True, TypeError, "f: seed must be an integer, got bool True"),
+        (validate.seed, 1.5, TypeError, "f: seed must be an integer, got float 1.5"),
+        (validate.seed, -1, ValueError, r"f: seed must be an integer in \[0, 2\*\*64\), got -1"),
+        (validate.seed, 2**70, ValueError, r"f: seed must be an integer in \[0, 2\*\*64\), got 1180591620717411303424"),
+        (validate.generator, "g", TypeError, r"f: generator must be a torch.Generator \(e.g. torch.Generator"),
+        (validate.generator, 0, TypeError, "f: generator must be a torch.Generator .* got int 0"),
+        (validate.float_dtype, torch.int64, TypeError, "f: dtype must be a floating-point dtype .* got torch.int64"),
+        (validate.float_dtype, "float32", TypeError, "f: dtype must be a floating-point dtype .* got 'float32'"),
+    ],
+)
+def test_seeds_generators_and_dtypes(check, value, error, message):
+    with pytest.raises(error, match=message):
+        check("f", value)
+
+
+def test_good_seeds_generators_and_dtypes_pass_through():
+    assert validate.seed("f", np.int64(3)) == 3 and validate.seed("f", 2**64 - 1) == 2**64 - 1
+    g = torch.Generator()
+    assert validate.generator("f", g) is g and validate.generator("f", None) is None
+    assert validate.float_dtype("f", torch.float64) is torch.float64 and validate.float_dtype("f", None) is None

@@ -27,9 +27,29 @@ from .text import number_text, tensor_text
 
 
 def _as_tensor(value: object) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value.detach().to("cpu", torch.float64)
-    return torch.as_tensor(value, dtype=torch.float64)
+    """``value`` as a float64 CPU tensor: a tensor, the engine's Tensor (its ``.data``), numbers, lists.
+
+    A complex number with a non-zero imaginary part is refused: converting it would drop that part.
+    """
+    data = getattr(value, "data", None)
+    if not isinstance(value, torch.Tensor) and isinstance(data, torch.Tensor):
+        value = data  # the engine's Tensor (notebook 06), known by its torch tensor: this floor imports no engine
+    if not isinstance(value, torch.Tensor):
+        try:  # complex128 holds every real number as float64 does, and complex ones too
+            value = torch.as_tensor(value, dtype=torch.complex128)
+        except (TypeError, ValueError, RuntimeError) as error:  # a string, a ragged list, an object
+            raise TypeError(
+                f"compare: values must be numbers, lists of numbers or tensors, got {value!r} ({error})"
+            ) from None
+    if value.is_complex():
+        if bool(value.imag.any()):
+            shown = tensor_text(value) if value.numel() <= 4 else f"dtype {value.dtype}, shape {tuple(value.shape)}"
+            raise TypeError(
+                f"compare: complex numbers are not compared (got {shown}); "
+                "compare the real and imaginary parts as two rows"
+            )
+        value = value.real
+    return value.detach().to("cpu", torch.float64)
 
 
 def _format_values(t: torch.Tensor, max_numbers: int = 6) -> str:
@@ -131,10 +151,12 @@ def _compare_one(label: str, expected: object, actual: object, atol: float, rtol
         )
     if e.numel() == 0:
         return Row(label, e, a, 0.0, True)
-    diff = (e - a).abs()
-    bad = ~(diff <= atol + rtol * e.abs()) | (torch.isnan(a) ^ torch.isnan(e))  # NaN vs number is wrong
-    bad &= ~(torch.isnan(a) & torch.isnan(e))  # NaN where NaN is expected is right
-    error = diff.nan_to_num(nan=float("inf")).max().item() if bad.any() else diff.nan_to_num(nan=0.0).max().item()
+    # equal entries are right (an inf where that inf is expected, NaN where NaN is); otherwise only a
+    # finite expected value has a tolerance (rtol * |inf| would let inf pass against any number)
+    same = (e == a) | (torch.isnan(e) & torch.isnan(a))
+    diff = torch.where(same, 0.0, (e - a).abs())
+    bad = ~(same | (torch.isfinite(e) & (diff <= atol + rtol * e.abs())))
+    error = diff.nan_to_num(nan=float("inf"), posinf=float("inf")).max().item()
     return Row(label, e, a, error, not bool(bad.any()), _wrong_entries(label, e, a, bad, source))
 
 

@@ -9,7 +9,9 @@ changes:
   mistakes, not numbers);
 - a number outside its range (negative, zero where it must be positive, NaN, inf) is a
   ``ValueError`` naming the function, the argument, what is allowed and what was given;
-- class labels are integers in ``[0, classes)``;
+- class labels are integers in ``[0, classes)``, of any integer dtype, handed on as int64;
+- a seed is an integer in ``[0, 2**64)``, a generator a ``torch.Generator`` or None, the
+  dtype of weights a floating-point one;
 - training data is finite: the error names the first rows that are not.
 
 This module sits on the bottom floor: it imports nothing of scratchlib.
@@ -97,20 +99,70 @@ def count(where: str, name: str, value: object, minimum: int = 1) -> int:
     return result
 
 
-def labels(where: str, values: torch.Tensor, classes: int) -> None:
-    """Integer class labels in ``[0, classes)``, or an error naming ``where`` and the values found."""
+def labels(where: str, values: object, classes: int | None, *, whole_floats: bool = False) -> torch.Tensor:
+    """Integer class labels in ``[0, classes)`` as int64, or an error naming ``where`` and the values found.
+
+    Any integer dtype is a label (uint8 from an image file, int16, int32): the result is
+    int64, the dtype torch indexes and gathers with. Floats are refused (a label 0.7 is a
+    mistake) unless ``whole_floats`` allows whole numbers (0.0, 1.0), as a chart may.
+    ``classes=None`` checks only that the labels are non-negative integers.
+    """
     if not isinstance(values, torch.Tensor):
         raise TypeError(f"{where}: class labels must be a tensor of integers, got {type(values).__name__}")
-    if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:
+    if values.is_complex() or values.dtype == torch.bool:
         raise ValueError(f"{where}: class labels must be integers, got dtype {values.dtype}")
-    if values.numel() and values.device.type != "meta":  # meta tensors have shapes, no values
+    meta = values.device.type == "meta"  # meta tensors have shapes, no values
+    if values.is_floating_point():
+        if not whole_floats:
+            raise ValueError(f"{where}: class labels must be integers, got dtype {values.dtype}")
+        whole = torch.isfinite(values) & (values == values.round())  # NaN and inf are not whole
+        if not meta and not bool(whole.all()):
+            odd = values[~whole][0].item()
+            raise ValueError(f"{where}: class labels must be whole numbers, got {odd:g} (dtype {values.dtype})")
+    if values.dtype != torch.int64:
+        values = values.long()
+    if values.numel() and not meta:
         low, high = (int(v) for v in torch.aminmax(values))
-        if low < 0 or high >= classes:
-            raise ValueError(f"{where}: class labels must lie in [0, {classes}), got values from {low} to {high}")
+        if low < 0 or (classes is not None and high >= classes):
+            allowed = f"lie in [0, {classes})" if classes is not None else "be >= 0"
+            raise ValueError(f"{where}: class labels must {allowed}, got values from {low} to {high}")
+    return values
 
 
-def finite_rows(where: str, name: str, values: torch.Tensor, shown: int = 5) -> None:
-    """Refuse data with NaN or inf, naming the first rows that hold them (row = first index)."""
+#: torch.Generator.manual_seed takes the integers in [0, 2**64): a seed is one of them.
+SEED_LIMIT = 2**64
+
+
+def seed(where: str, value: object) -> int:
+    """A random seed: an integer in [0, 2**64) (what ``torch.Generator.manual_seed`` takes)."""
+    result = _as_python(where, "seed", value, integer=True)
+    if not 0 <= result < SEED_LIMIT:
+        raise ValueError(f"{where}: seed must be an integer in [0, 2**64), got {value!r}")
+    return result
+
+
+def generator(where: str, value: object) -> torch.Generator | None:
+    """None (torch's global generator) or a ``torch.Generator``, else a TypeError saying how to make one."""
+    if value is None or isinstance(value, torch.Generator):
+        return value
+    raise TypeError(
+        f"{where}: generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
+        f"got {type(value).__name__} {value!r}"
+    )
+
+
+def float_dtype(where: str, dtype: object) -> torch.dtype | None:
+    """None (torch's default) or a floating-point dtype, for weights: integer ones would be cut to whole numbers."""
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(
+            f"{where}: dtype must be a floating-point dtype (torch.float32 or torch.float64) or None, got {dtype!r}"
+        )
+    return dtype
+
+
+def finite_rows(where: str, name: str, values: torch.Tensor, shown: int = 5, before: str = "before training") -> None:
+    """Refuse data with NaN or inf, naming the first rows that hold them (row = first index);
+    ``before`` ends the message: what they must be cleaned before."""
     if not values.is_floating_point() or values.device.type == "meta":
         return
     finite = torch.isfinite(values)
@@ -120,7 +172,7 @@ def finite_rows(where: str, name: str, values: torch.Tensor, shown: int = 5) -> 
     listed = ", ".join(map(str, rows[:shown])) + (f" and {len(rows) - shown} more" if len(rows) > shown else "")
     raise ValueError(
         f"{where}: {name} holds NaN or inf in {len(rows)} row"
-        f"{'s' if len(rows) > 1 else ''} ({listed}); clean or drop them before training"
+        f"{'s' if len(rows) > 1 else ''} ({listed}); clean or drop them {before}"
     )
 
 

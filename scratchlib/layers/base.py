@@ -123,6 +123,12 @@ class Input(Layer):
     parameter copies, so ``step`` never writes into the caller's tensor. Only
     parameters move in ``step``: $W \leftarrow W - \eta\,\partial J/\partial W$.
 
+    Dtype: a parameter holds its declared floating-point dtype. A data Input takes each
+    value's kind as it comes: float values in its float dtype (the declared one; torch's
+    default for an Input declared integer), integer values as int64 (class labels: torch
+    gathers and indexes with int64), whatever it held before. ``dtype`` is that of the value held.
+    Values are detached from any autograd graph, as the engine's ``Tensor`` detaches its data.
+
     Device: with ``device`` given, values are moved there; without, the Input follows
     the device of the values it is given (set parameters and data before wiring the
     layers that read them, which take their device from their inputs).
@@ -135,10 +141,10 @@ class Input(Layer):
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
     ) -> None:
-        shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
-        if any(s < 0 for s in shape):
-            raise ValueError(f"Input: shape must have non-negative sizes, got {shape}")
-        dtype = dtype if dtype is not None else torch.get_default_dtype()
+        shape = wiring.input_shape(shape)
+        dtype = wiring.input_dtype(shape, bool(train), dtype)
+        self._float_dtype = dtype if dtype.is_floating_point else torch.get_default_dtype()
+        dtype = dtype if dtype.is_floating_point else torch.int64  # integers are held as int64 (see set)
         super().__init__(shape=shape, dtype=dtype, device=device)
         self._fixed_device = device is not None
         self.train = bool(train)
@@ -150,7 +156,7 @@ class Input(Layer):
 
     def set(self, value: torch.Tensor | Sequence | float) -> Input:
         """Store ``value`` (checked against the declared shape first); returns self."""
-        value = torch.as_tensor(value)
+        value = wiring.input_value(f"{self!r}.set", value)  # a detached tensor of numbers
         shape = tuple(value.shape)
         if self.train or len(self.shape) == 0:
             ok = shape == self.shape
@@ -160,14 +166,15 @@ class Input(Layer):
             what = "" if self.train or not self.shape else " (any batch size)"
             raise ValueError(f"{self!r}.set: expected shape {self.shape}{what}, got {shape}")
         if self.label_range is not None:
-            validate.labels(f"{self!r}.set", value, self.label_range)
+            value = validate.labels(f"{self!r}.set", value, self.label_range)
         if not self._fixed_device and value.device != self.device:
             self._move_to(value.device)
         if self.train:
             self.output.copy_(value)
         else:
-            if value.device != self.device or (value.is_floating_point() and value.dtype != self.dtype):
-                value = value.to(self.device, self.dtype if value.is_floating_point() else value.dtype)
+            dtype = self._float_dtype if value.is_floating_point() else torch.int64
+            if value.device != self.device or value.dtype != dtype:
+                value = value.to(self.device, dtype)
             self.output = value
             self.dtype = value.dtype
         return self
@@ -186,7 +193,8 @@ class Input(Layer):
         $U(-a, a)$, $a = \sqrt{6 / (\text{in} + \text{out})}$; anything else a standard normal.
         The numbers are drawn on the CPU from ``generator``, so they do not depend on the device.
         """
-        dtype = self.dtype if self.dtype.is_floating_point else torch.get_default_dtype()
+        generator = validate.generator(f"{self!r}.randomize", generator)
+        dtype = self.dtype if self.dtype.is_floating_point else self._float_dtype
         if self.train and len(self.shape) == 2:
             value = glorot_uniform(*self.shape, generator=generator, dtype=dtype)
         else:

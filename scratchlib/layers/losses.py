@@ -90,7 +90,7 @@ class SoftmaxCrossEntropy(Layer):
 
     def forward(self) -> None:
         logits, target = self.logits.output, self.target.output
-        wiring.labels_at_forward(logits, target, self.classes, isinstance(self.target, Input))
+        target = wiring.labels_at_forward(logits, target, self.classes, isinstance(self.target, Input))  # int64
         ### BEGIN SOLUTION 4.18: SoftmaxCrossEntropy.forward: log-softmax once, softmax from it, mean NLL
         log_p = torch.log_softmax(logits, dim=1)  # (B, C), stable
         self.classifications = log_p.exp()  # softmax, (B, C)

@@ -133,6 +133,11 @@ class Network:
             raise RuntimeError(
                 f"Network.backward called before forward: the last layer {last!r} has no output yet; run forward first"
             )
+        if last.output.numel() != 1:  # as torch's backward(): dJ/dJ = 1 needs one number J
+            raise RuntimeError(
+                f"Network.backward: the last layer {last!r} has an output of shape {tuple(last.output.shape)}, "
+                "but backward starts from dJ/dJ = 1 and needs a scalar objective J: add a loss layer last"
+            )
         for layer in self._intermediate:  # their grads hold this pass only
             layer.clear_grad()
         ### BEGIN SOLUTION 4.20: Network.backward: seed dJ/dJ = 1, then every layer's backward in reverse
@@ -215,7 +220,7 @@ class MLP(Network):
         device: torch.device | str | None = None,
     ) -> None:
         sizes, regularization, batch_size = _check_mlp(
-            sizes, activation, loss, regularization, batch_size, output_activation
+            sizes, activation, loss, regularization, batch_size, output_activation, generator, dtype
         )
         super().__init__()
         dtype = dtype if dtype is not None else torch.get_default_dtype()
@@ -265,8 +270,10 @@ class MLP(Network):
         return self.forward(upto=self.prediction)
 
 
-def _check_mlp(sizes, activation, loss, regularization, batch_size, output_activation):
+def _check_mlp(sizes, activation, loss, regularization, batch_size, output_activation, generator, dtype):
     """The arguments of :class:`MLP`, checked before anything is built; returns the numbers."""
+    validate.float_dtype("mlp", dtype)
+    validate.generator("mlp", generator)
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
         raise ValueError(f"mlp: sizes must be a list of at least two layer sizes, got {sizes!r}")
     sizes = [validate.count("mlp", f"sizes[{i}]", size) for i, size in enumerate(sizes)]

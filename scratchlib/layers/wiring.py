@@ -11,9 +11,56 @@ module imports nothing of the layer code.
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
+import torch
+
 from scratchlib.course import validate
+
+
+def input_shape(shape: object) -> tuple[int, ...]:
+    """An Input's shape: a size or a sequence of sizes (integers >= 0), as a tuple."""
+    if isinstance(shape, (str, bytes)) or not (isinstance(shape, Integral) or hasattr(shape, "__iter__")):
+        raise TypeError(
+            f"Input: shape must be a size or a sequence of sizes such as (batch, features), "
+            f"got {type(shape).__name__} {shape!r}"
+        )
+    sizes = (shape,) if isinstance(shape, Integral) else tuple(shape)
+    result = tuple(int(validate.number("Input", f"shape[{i}]", size, integer=True)) for i, size in enumerate(sizes))
+    if any(size < 0 for size in result):
+        raise ValueError(f"Input: shape must have non-negative sizes, got {result}")
+    return result
+
+
+def input_dtype(shape: tuple, train: bool, dtype: object) -> torch.dtype:
+    """An Input's dtype: torch's default float when not given; a parameter's is a float dtype."""
+    if train:
+        validate.float_dtype(f"Input{shape} (parameter)", dtype)
+    if dtype is None:
+        return torch.get_default_dtype()
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(
+            f"Input: dtype must be a torch.dtype such as torch.float64, got {type(dtype).__name__} {dtype!r}"
+        )
+    return dtype
+
+
+def input_value(where: str, value: object) -> torch.Tensor:
+    """What ``Input.set`` stores: numbers as a tensor, out of any autograd graph (as the engine's Tensor)."""
+    if not isinstance(value, torch.Tensor):
+        if value is None or isinstance(value, (str, bytes)):
+            raise TypeError(
+                f"{where}: value must be numbers (a tensor or a list of numbers), got {type(value).__name__} {value!r}"
+            )
+        try:
+            value = torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError) as error:  # a ragged list, objects that are not numbers
+            raise TypeError(f"{where}: value must be numbers (a tensor or a list of numbers): {error}") from None
+    if value.dtype == torch.bool or value.is_complex():
+        raise TypeError(f"{where}: value must be real numbers, got dtype {value.dtype}")
+    # a tensor that requires grad (notebook 02's habit) would make every step part of its graph
+    return value.detach() if value.requires_grad else value
 
 
 def check_inputs(owner: str, inputs: tuple, layer_type: type) -> None:
@@ -91,13 +138,17 @@ def softmax_cross_entropy(logits: Any, target: Any, input_type: type[Any]) -> in
     return classes
 
 
-def labels_at_forward(logits: Any, target: Any, classes: int, target_checked_on_set: bool) -> None:
-    """At forward time: one label per row, labels in range (an ``Input`` checks them on ``set``), rows > 0."""
+def labels_at_forward(logits: Any, target: Any, classes: int, target_checked_on_set: bool) -> Any:
+    """At forward time: one label per row, labels in range (an ``Input`` checks them on ``set``), rows > 0.
+
+    Returns the labels as int64 (what ``gather`` takes), whatever integer dtype they came in.
+    """
     if target.shape[0] != logits.shape[0]:  # a batch-size change on one side only
         raise ValueError(f"SoftmaxCrossEntropy.forward: {logits.shape[0]} rows of logits but {target.shape[0]} labels")
-    if target.is_floating_point() or not target_checked_on_set:
-        validate.labels("SoftmaxCrossEntropy.forward", target, classes)
+    if target.dtype != torch.int64 or not target_checked_on_set:
+        target = validate.labels("SoftmaxCrossEntropy.forward", target, classes)
     if logits.shape[0] == 0:
         raise ValueError(
             "SoftmaxCrossEntropy.forward: the batch is empty (0 rows), so there is no mean loss to compute"
         )
+    return target

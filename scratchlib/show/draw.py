@@ -24,6 +24,7 @@ from matplotlib.patches import Patch
 
 from scratchlib.autograd.function import AccumulateGrad, _node_of
 from scratchlib.autograd.tensor import Tensor
+from scratchlib.course import validate
 from scratchlib.course.text import number_text, tensor_text
 from scratchlib.show.graph import graph_nodes
 from scratchlib.show.replay import record_backward, tape_labels
@@ -66,6 +67,7 @@ class _Frame:
         marked = {id(n) for n in highlight}
         if step is None:
             return cls(marked=marked)
+        step = int(validate.number(caller, "step", step, integer=True))  # 1.5 or "2" is no index
         replay = record() if replay is None else replay
         if not -len(replay) <= step < len(replay):
             raise IndexError(

@@ -36,6 +36,14 @@ def class_predictions(scores: torch.Tensor) -> torch.Tensor:
     return (scores.reshape(-1) > 0.5).long()
 
 
+def class_colours(n: int) -> list[tuple[float, float, float, float]]:
+    """``n`` distinct colours, one per class, class k's the same whatever ``n``: tab10's ten, then
+    tab20's ten light shades, then hues spread evenly around the colour wheel."""
+    tab10, tab20, extra = plt.get_cmap("tab10"), plt.get_cmap("tab20"), max(0, n - 20)
+    colours = [tab10(c) for c in range(10)] + [tab20(2 * c + 1) for c in range(10)]
+    return (colours + [plt.get_cmap("hsv")(k / extra) for k in range(extra)])[:n]
+
+
 def decision_grid(
     x: torch.Tensor, resolution: int = 200, padding: float = 0.25
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -68,27 +76,26 @@ def plot_decision_boundary(
         raise ValueError(f"plot_decision_boundary needs 2-D points of shape (n, 2), got {tuple(x.shape)}")
     if len(y) != len(x):
         raise ValueError(f"x has {len(x)} rows but y has {len(y)} labels")
-    if y.is_floating_point() and len(y) and bool((y == y.round()).all()):
-        y = y.long()  # whole-number float labels (0.0, 1.0) are labels; 0.5 is not
-    validate.labels("plot_decision_boundary", y, classes=10)  # one colour of tab10 per class
+    # whole-number float labels (0.0, 1.0) are labels; 0.5 is not
+    y = validate.labels("plot_decision_boundary", y, classes=None, whole_floats=True)
+    # a NaN or inf point would stretch the grid to NaN or inf and leave the background blank
+    validate.finite_rows("plot_decision_boundary", "x", x, before="before plotting")
     ax = _axes(ax)
     uu, vv, grid = decision_grid(x, resolution)
     with torch.no_grad():
         scores = predict(grid.to(x.dtype))
     classes = class_predictions(torch.as_tensor(scores).cpu()).reshape(uu.shape)
-    n_classes = int(max(classes.max().item(), y.max().item())) + 1
-    cmap = plt.get_cmap("tab10")
+    n_classes = int(max(classes.max().item(), y.max().item() if len(y) else 0)) + 1
+    colours = class_colours(n_classes)
     levels = [c - 0.5 for c in range(n_classes + 1)]
-    ax.contourf(
-        uu.numpy(), vv.numpy(), classes.numpy(), levels=levels, colors=[cmap(c) for c in range(n_classes)], alpha=0.25
-    )
+    ax.contourf(uu.numpy(), vv.numpy(), classes.numpy(), levels=levels, colors=colours, alpha=0.25)
     for c in range(n_classes):
         rows = y == c
         if rows.any():
             ax.scatter(
                 x[rows, 0].numpy(),
                 x[rows, 1].numpy(),
-                color=cmap(c),
+                color=colours[c],
                 edgecolor="black",
                 linewidth=0.5,
                 s=30,
@@ -159,11 +166,18 @@ def plot_accuracy(
 
 def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, classes: int | None = None) -> torch.Tensor:
     """Counts ``C[i, j]``: how many samples of true class i were predicted as class j, shape (classes, classes)."""
-    y_true = torch.as_tensor(y_true).detach().cpu().reshape(-1).long()
-    y_pred = torch.as_tensor(y_pred).detach().cpu().reshape(-1).long()
+    # whole-number floats (1.0) are labels, 0.7 is not: it is refused rather than counted as class 0
+    y_true = validate.labels(
+        "confusion_matrix: y_true", torch.as_tensor(y_true).detach().cpu().reshape(-1), None, whole_floats=True
+    )
+    y_pred = validate.labels(
+        "confusion_matrix: y_pred", torch.as_tensor(y_pred).detach().cpu().reshape(-1), None, whole_floats=True
+    )
     if y_true.shape != y_pred.shape:
         raise ValueError(f"confusion_matrix: {len(y_true)} true labels but {len(y_pred)} predictions")
-    if classes is None:
+    if classes is not None:
+        classes = validate.count("confusion_matrix", "classes", classes, minimum=0)
+    else:
         classes = int(max(y_true.max().item(), y_pred.max().item())) + 1 if len(y_true) else 0
     for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
         if len(labels) and (labels.min() < 0 or labels.max() >= classes):

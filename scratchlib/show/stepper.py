@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
+from scratchlib.course import validate
 from scratchlib.course.text import tensor_text
 from scratchlib.show import draw
 from scratchlib.show.events import Event
@@ -125,9 +126,21 @@ class BackwardStepper:
         self._step = 0
         self.replay = record_backward(net_or_tensor, labels)  # for a Tensor, labels maps names to tensors
 
+    def _index(self, where: str, i: int | None) -> int:
+        """Step ``i`` (the current step when None), checked: an integer in [-len, len), as frame's."""
+        if i is None:
+            return self.step
+        i = int(validate.number(f"BackwardStepper.{where}", "step", i, integer=True))
+        if not -len(self.replay) <= i < len(self.replay):
+            raise IndexError(
+                f"BackwardStepper.{where}: step must lie in [0, {len(self.replay)}) "
+                f"for this replay of {len(self.replay)} events, got {i}"
+            )
+        return i
+
     def draw(self, i: int | None = None, ax: plt.Axes | None = None) -> plt.Axes:
         """The graph at step ``i`` (default: the current step); returns the Axes."""
-        i = self.step if i is None else i
+        i = self._index("draw", i)
         if self.replay.net is not None:
             return draw.draw_network(self.net, ax=ax, labels=self.labels, step=i, replay=self.replay)
         return draw.draw_graph(self.net, self.labels, ax=ax, step=i, replay=self.replay)
@@ -141,16 +154,16 @@ class BackwardStepper:
 
     @step.setter
     def step(self, value: int) -> None:
-        value = int(value)
+        value = int(validate.number("BackwardStepper.step", "step", value, integer=True))
         if not 0 <= value < len(self.replay):
             raise IndexError(f"BackwardStepper.step must lie in [0, {len(self.replay)}), got {value}")
         self._step = value
 
     def describe(self, i: int | None = None) -> str:
-        return self.replay.describe(self.step if i is None else i)
+        return self.replay.describe(self._index("describe", i))
 
     def rule(self, i: int | None = None) -> str:
-        return local_rule(self.replay, self.step if i is None else i)
+        return local_rule(self.replay, self._index("rule", i))
 
     def frame(self, i: int | None = None) -> Figure:
         """The Figure for step ``i`` (default: the current step): the graph, the rule below it.
@@ -158,7 +171,7 @@ class BackwardStepper:
         The graph keeps the size :mod:`scratchlib.show.draw` gives it (its labels readable at
         100% zoom); the rule's text goes underneath, where a notebook has room to spare.
         """
-        i = self.step if i is None else i
+        i = self._index("frame", i)
         graph = self.draw(i)
         fig = graph.figure
         width, height = fig.get_size_inches()

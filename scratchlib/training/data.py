@@ -18,8 +18,8 @@ from scratchlib.course import validate
 ROTATION = torch.tensor([[0.0, -1.0], [1.0, 0.0]])
 
 
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+def _generator(where: str, seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(validate.seed(where, seed))
 
 
 def create_linear_training_data(n: int = 1000, noise: float = 0.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,7 +30,7 @@ def create_linear_training_data(n: int = 1000, noise: float = 0.0, seed: int = 0
     """
     n = validate.count("create_linear_training_data", "n", n)
     noise = validate.non_negative("create_linear_training_data", "noise", noise)
-    g = _generator(seed)
+    g = _generator("create_linear_training_data", seed)
     x = torch.randn(n, 2, generator=g)
     y = x @ ROTATION.T
     if noise:
@@ -53,7 +53,7 @@ def xor(n: int = 200, noise: float = 0.15, seed: int = 0) -> tuple[torch.Tensor,
     """Four clusters at (+-1, +-1); the label is 1 where the two signs differ."""
     n = validate.count("xor", "n", n)
     noise = validate.non_negative("xor", "noise", noise)
-    g = _generator(seed)
+    g = _generator("xor", seed)
     corners = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
     which = torch.arange(n) % 4
     x = corners[which] + noise * torch.randn(n, 2, generator=g)
@@ -66,7 +66,7 @@ def circles(n: int = 200, noise: float = 0.08, factor: float = 0.5, seed: int = 
     n = validate.count("circles", "n", n)
     factor = validate.number("circles", "factor", factor, low=0, high=1, low_open=True, high_open=True)
     noise = validate.non_negative("circles", "noise", noise)
-    g = _generator(seed)
+    g = _generator("circles", seed)
     y = (torch.arange(n) % 2).long()
     angle = 2 * math.pi * torch.rand(n, generator=g)
     radius = torch.where(y == 1, factor, 1.0)
@@ -83,7 +83,7 @@ def spirals(n: int = 300, classes: int = 3, noise: float = 0.2, seed: int = 0) -
     n = validate.count("spirals", "n", n)
     classes = validate.count("spirals", "classes", classes)
     noise = validate.non_negative("spirals", "noise", noise)
-    g = _generator(seed)
+    g = _generator("spirals", seed)
     y = (torch.arange(n) % classes).long()
     # position along the arm, 0 at the centre and 1 at the tip
     t = torch.rand(n, generator=g)
@@ -102,6 +102,7 @@ def batches(
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same number of rows, got {len(x)} and {len(y)}")
     batch_size = validate.count("batches", "batch_size", batch_size)
+    generator = validate.generator("batches", generator)
     n = len(x)
     if shuffle:
         order = torch.randperm(n, generator=generator, device=x.device if generator is None else "cpu")

@@ -116,16 +116,21 @@ class History:
 
 def _check_data(
     name: str, x: object, y: object, in_features: int, classes: int | None, out_shape: tuple | None
-) -> None:
-    """Rows, targets and values checked before training starts, so that nothing is half-trained."""
+) -> torch.Tensor:
+    """Rows, targets and values checked before training starts, so that nothing is half-trained.
+
+    Returns the targets, class labels as int64 (labels may come in any integer dtype)."""
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or not x.is_floating_point():
         what = f"shape {tuple(x.shape)} {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"train: {name} must be a float tensor of shape (n, {in_features}), got {what}")
     if x.shape[1] != in_features:
         raise ValueError(f"train: {name} has {x.shape[1]} features per row, the network takes {in_features}")
-    if not isinstance(y, torch.Tensor) or len(y) != len(x):
-        length = len(y) if hasattr(y, "__len__") else y
-        raise ValueError(f"train: {name} has {len(x)} rows but its targets have {length}")
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(
+            f"train: the targets of {name} must be a tensor (torch.tensor(y) makes one), got {type(y).__name__}"
+        )
+    if len(y) != len(x):
+        raise ValueError(f"train: {name} has {len(x)} rows but its targets have {len(y)}")
     if len(x) == 0:
         raise ValueError(f"train: {name} is empty")
     # one inf in the data would turn every weight into NaN a few steps later and look like a
@@ -134,7 +139,7 @@ def _check_data(
     if classes is not None:
         if y.dim() != 1:
             raise ValueError(f"train: labels for {name} must have shape (n,), got {tuple(y.shape)}")
-        validate.labels(f"train: labels for {name}", y, classes)
+        return validate.labels(f"train: labels for {name}", y, classes)
     else:
         assert out_shape is not None  # a network without classes has an output shape
         if tuple(y.shape[1:]) != out_shape:
@@ -144,6 +149,18 @@ def _check_data(
         if y.dtype == torch.bool or y.is_complex():
             raise ValueError(f"train: targets for {name} must be numbers, got dtype {y.dtype}")
         validate.finite_rows("train", f"targets for {name}", y)
+        return y
+
+
+def _check_net(net: object) -> None:
+    """A library network built by mlp(...): the loop reads its Inputs, loss and weight-decay layers."""
+    needed = ("x", "target", "loss", "regularizers", "clear_grad", "backward", "step")
+    if not all(hasattr(net, name) for name in needed):
+        torch_hint = " (for a torch.nn model use train_torch)" if isinstance(net, torch.nn.Module) else ""
+        raise TypeError(
+            f"train: net must be a library network built by mlp(...), with {', '.join(needed)}; "
+            f"got {type(net).__name__}{torch_hint}"
+        )
 
 
 def _is_classifier(net: MLP) -> bool:
@@ -254,14 +271,16 @@ def train(
     if eval_every is not None:
         eval_every = validate.count("train", "eval_every", eval_every)
     lr = validate.positive("train", "lr", lr)
+    seed = validate.seed("train", seed)
+    _check_net(net)
     classes = net.loss.classes if _is_classifier(net) else None
     in_features = net.x.shape[1]
     out_shape = None if classes is not None else tuple(net.target.shape[1:])
-    _check_data("x", x, y, in_features, classes, out_shape)
+    y = _check_data("x", x, y, in_features, classes, out_shape)
     if (x_val is None) != (y_val is None):
         raise ValueError("train: give both x_val and y_val for a held-out set, or neither")
     if x_val is not None:
-        _check_data("x_val", x_val, y_val, in_features, classes, out_shape)
+        y_val = _check_data("x_val", x_val, y_val, in_features, classes, out_shape)
     if classes is None:  # whole-number regression targets are taken as their floats
         y = y.to(net.target.dtype)
         y_val = y_val.to(net.target.dtype) if y_val is not None else None
@@ -321,10 +340,13 @@ def to_torch(net: Any) -> torch.nn.Sequential:
             linear.bias.copy_(b.output)
         modules.append(linear)
         if i < len(net.activations):
-            modules.append(
-                {"ReLU": torch.nn.ReLU, "Tanh": torch.nn.Tanh, "Sigmoid": torch.nn.Sigmoid}[net.activations[i].name]()
-            )
+            modules.append(_TORCH_ACTIVATIONS[net.activations[i].name]())
+    if net.prediction is not net.logits:  # mse with an output activation after the last Linear
+        modules.append(_TORCH_ACTIVATIONS[net.prediction.name]())
     return torch.nn.Sequential(*modules)
+
+
+_TORCH_ACTIVATIONS = {"ReLU": torch.nn.ReLU, "Tanh": torch.nn.Tanh, "Sigmoid": torch.nn.Sigmoid}
 
 
 def train_torch(

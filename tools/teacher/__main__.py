@@ -85,6 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         what = "is a file, not a folder" if args.dir.exists() else "does not exist"
         print(f"error: DIR {args.dir} {what}; give a student's copy or a folder of copies", file=sys.stderr)
         return 2
+    if args.command == "grade" and root in (args.dir.resolve(), *args.dir.resolve().iterdir()):
+        # the course holds the solutions: grading it would score them and write reports into it
+        what = "is the course folder itself" if args.dir.resolve() == root else f"holds the course folder {root.name}"
+        print(
+            f"error: DIR {args.dir} {what}; give a student's copy or a folder of copies "
+            "(e.g. copies of build/student), outside the course",
+            file=sys.stderr,
+        )
+        return 2
     cache = root / EXERCISE_MAP  # committed; rebuilt only when the course's fingerprint changed
     try:
         course = scan(root)

@@ -325,6 +325,8 @@ def grade(
         state = attempts.get(e, isolate.Attempt("stub"))
         if x.get("kind") == "derivation":
             passed, reason = 0, "a derivation: graded by hand, not by the autograder"
+        elif state.state == "stub" and not (student / _file_of(course, e)).is_file():
+            passed, reason = 0, f"file missing: {_file_of(course, e)} is not in the copy ({course.region(e).message})"
         elif state.state == "stub":
             passed, reason = 0, course_runner.not_attempted(course.region(e).message)
         elif state.state == "solution" or not total:
@@ -340,6 +342,11 @@ def grade(
             reason = f"{failed[0]}: {outcome[failed[0]].get('reason') or 'failed'}" if failed else ""
         rows.append(Row(e, x["task"], x["where"], passed, total, reason))
     return rows
+
+
+def _file_of(course: Course, exercise: str) -> str:
+    """The course file an exercise lives in: "scratchlib/layers/base.py" or "notebooks/03_x.ipynb"."""
+    return course.region(exercise).where.split(" cell ", 1)[0]
 
 
 def table(rows: list[Row]) -> str:
