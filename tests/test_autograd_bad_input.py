@@ -461,6 +461,16 @@ def test_the_right_order_trains_and_the_graph_kept_for_a_second_backward_is_chec
         loss.backward()
 
 
+def test_a_tensor_made_in_inference_mode_has_no_counter_and_still_takes_part():
+    with torch.inference_mode():
+        data = torch.tensor([1.0, -2.0])
+    w = leaf([3.0, 4.0])
+    x = Tensor(data, requires_grad=True)  # no version counter: saved unchecked (torch refuses to save one)
+    (w * Tensor(data) + x * x).sum().backward()
+    assert_close(w.grad, data)
+    assert_close(x.grad, 2 * data)
+
+
 def test_rebinding_data_is_no_change_in_place():
     # p.data = ... hands the parameter a new tensor: the graph keeps the old one, whose numbers
     # did not change, so backward is right about the forward it recorded: d/dw sum(w^2) at

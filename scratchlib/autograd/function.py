@@ -73,7 +73,12 @@ class Context:
     def save_for_backward(self, *tensors: torch.Tensor | float) -> None:
         """Keep these torch tensors for ``backward`` (freed after it unless ``retain_graph``)."""
         self._saved = tensors
-        self._versions = tuple(t._version if isinstance(t, torch.Tensor) else None for t in tensors)
+        try:
+            self._versions = tuple(t._version if isinstance(t, torch.Tensor) else None for t in tensors)
+        except RuntimeError:  # a tensor made in torch.inference_mode has no counter, and cannot change outside it
+            self._versions = tuple(
+                t._version if isinstance(t, torch.Tensor) and not t.is_inference() else None for t in tensors
+            )
 
     @property
     def saved_tensors(self) -> tuple:
