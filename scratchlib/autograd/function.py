@@ -47,6 +47,10 @@ class Context:
     attribute (shapes, flags); ``backward`` reads them back. ``next_functions[i]``
     is the node that receives the gradient of input ``i`` (``None`` where no gradient
     is needed), and ``needs_input_grad[i]`` says whether input ``i`` wants one.
+
+    The saved tensors carry a version check, as torch's: ``save_for_backward`` notes each
+    tensor's version (its count of changes in place), and ``saved_tensors`` refuses one that
+    moved since, naming it and this node: a gradient from changed numbers would be wrong.
     """
 
     def __init__(self, function: type, next_functions: tuple, needs_input_grad: tuple):
@@ -55,8 +59,10 @@ class Context:
         self.needs_input_grad = needs_input_grad
         # filled in by apply, checked against backward's results
         self.input_shapes: tuple[torch.Size | None, ...] = ()
+        self.input_dtypes: tuple[torch.dtype | None, ...] = ()
         self.retained: weakref.ref[Tensor] | None = None  # an output whose .grad is kept
         self._saved: tuple = ()
+        self._versions: tuple[int | None, ...] = ()
         self._released = False
 
     if TYPE_CHECKING:  # forward may set any attribute (shapes, flags) for backward to read
@@ -67,6 +73,12 @@ class Context:
     def save_for_backward(self, *tensors: torch.Tensor | float) -> None:
         """Keep these torch tensors for ``backward`` (freed after it unless ``retain_graph``)."""
         self._saved = tensors
+        try:
+            self._versions = tuple(t._version if isinstance(t, torch.Tensor) else None for t in tensors)
+        except RuntimeError:  # a tensor made in torch.inference_mode has no counter, and cannot change outside it
+            self._versions = tuple(
+                t._version if isinstance(t, torch.Tensor) and not t.is_inference() else None for t in tensors
+            )
 
     @property
     def saved_tensors(self) -> tuple:
@@ -76,11 +88,35 @@ class Context:
                 "tensors were already freed after the first backward; call "
                 "backward(retain_graph=True) the first time to keep them"
             )
+        self.check_saved()
         return self._saved
+
+    def check_saved(self) -> None:
+        """Refuse the saved tensors if one was changed in place since ``save_for_backward``."""
+        for k, (tensor, version) in enumerate(zip(self._saved, self._versions)):
+            if version is not None and tensor._version != version:
+                raise RuntimeError(self._changed_in_place(k, tensor, version))
+
+    def _changed_in_place(self, k: int, tensor: torch.Tensor, version: int) -> str:
+        """The error for saved tensor ``k``, changed in place since ``save_for_backward``."""
+        forward = self.function.__name__
+        what = f"shape {tuple(tensor.shape)}, {tensor.dtype}"
+        for i, child in enumerate(self.next_functions):  # a leaf's data is found through its node
+            if isinstance(child, AccumulateGrad) and child.variable.data is tensor:
+                kind = "a parameter" if child.variable.is_parameter else "a leaf"
+                what += f", the data of input {i} of {forward}: {kind}"
+                break
+        return (
+            "one of the tensors needed for gradient computation has been modified by an inplace "
+            f"operation: {self.name()}'s saved tensor {k} ({what}) is at version {tensor._version}; "
+            f"expected version {version}, as when {forward}.forward saved it. An optimizer's step() "
+            "or a p.data -= ... between a forward and its backward does this: call loss.backward() "
+            "before optimizer.step(), and run a new forward after the step"
+        )
 
     def release(self) -> None:
         """Free the saved tensors (backward calls this once the node has run)."""
-        self._saved = ()
+        self._saved = self._versions = ()
         self._released = True
 
     def name(self) -> str:
@@ -93,8 +129,10 @@ class Context:
         must return one gradient per forward input (``None`` for a constant), each of its
         input's shape: a wrong one is named here, before it reaches another node.
         """
-        if self.retained is not None and self.retained() is not None:
-            self.retained().grad = grad
+        if self.retained is not None:
+            output = self.retained()
+            if output is not None:  # its own copy, added up over backward calls, as torch's retain_grad
+                output.grad = grad.clone() if output.grad is None else output.grad + grad
         grads = self.function.backward(self, grad)
         if not isinstance(grads, tuple):
             grads = (grads,)
@@ -105,12 +143,17 @@ class Context:
                 "None for constants)"
             )
         for i, (child, child_grad) in enumerate(zip(self.next_functions, grads)):
-            if child is not None and child_grad is not None and child_grad.shape != self.input_shapes[i]:
+            if child is None or child_grad is None:
+                continue
+            if child_grad.shape != self.input_shapes[i]:
                 raise RuntimeError(
                     f"{self.function.__name__}.backward returned a gradient of shape "
                     f"{tuple(child_grad.shape)} for input {i}, expected "
                     f"{tuple(self.input_shapes[i])} (the shape of input {i})"
                 )
+            if child_grad.dtype != self.input_dtypes[i]:  # a float32 input times a float64 one
+                # gets a float32 gradient, as in torch: each gradient has its input's dtype
+                grads = grads[:i] + (child_grad.to(self.input_dtypes[i]),) + grads[i + 1 :]
         return grads
 
     def __repr__(self) -> str:
@@ -143,6 +186,9 @@ class AccumulateGrad:
 
     def release(self) -> None:
         pass
+
+    def check_saved(self) -> None:
+        pass  # a leaf's node saves nothing
 
     def name(self) -> str:
         return "AccumulateGrad"
@@ -211,25 +257,54 @@ class Function:
         result = Tensor(data, requires_grad=requires_grad, is_leaf=not requires_grad)
         if requires_grad:
             ctx.input_shapes = tuple(a.shape if isinstance(a, torch.Tensor) else None for a in raw)
+            ctx.input_dtypes = tuple(a.dtype if isinstance(a, torch.Tensor) else None for a in raw)
             result.grad_fn = ctx
         return result
 
 
 def _dependencies(root: Context | AccumulateGrad) -> dict:
-    """For each node reachable from ``root``: how many edges lead into it."""
+    """For each node reachable from ``root``: how many edges lead into it.
+
+    A depth-first walk with an explicit stack (a chain of any length, no recursion limit).
+    The stack holds the path from the root to the current node, so an edge back to a node on
+    it is a cycle: ``Function.apply`` never makes one, a hand-edited graph may, and a cycle
+    would leave its nodes waiting for each other forever (no gradient, no error).
+
+    Each node's saved tensors are checked on the way (none changed in place since its
+    forward), so a stale graph is refused before any leaf receives part of a gradient.
+    """
+    root.check_saved()
     counts: dict = {}
-    stack = [root]
-    while stack:  # an explicit stack: a chain of any length, no recursion limit
-        node = stack.pop()
-        for child in node.next_functions:
+    path = [(root, iter(root.next_functions))]
+    on_path = {root}
+    while path:
+        node, children = path[-1]
+        for child in children:
             if child is None:
                 continue
+            if child in on_path:
+                raise RuntimeError(_cycle([n for n, _ in path], child))
             if child in counts:
                 counts[child] += 1
             else:
                 counts[child] = 1
-                stack.append(child)
+                child.check_saved()
+                path.append((child, iter(child.next_functions)))
+                on_path.add(child)
+                break  # go deeper first; this node's other children come after
+        else:  # every child seen: step back
+            path.pop()
+            on_path.discard(node)
     return counts
+
+
+def _cycle(path: list, back_to: Context | AccumulateGrad) -> str:
+    """The error for an edge from the end of ``path`` back to ``back_to``, a node on it."""
+    loop = path[path.index(back_to) :] + [back_to]
+    return (
+        "backward: the graph has a cycle: " + " -> ".join(node.name() for node in loop) + ". "
+        "Function.apply never makes one: a grad_fn or next_functions was changed by hand"
+    )
 
 
 def backward(tensor: Tensor, gradient: Tensor | torch.Tensor | float | None = None, retain_graph: bool = False) -> None:
@@ -240,6 +315,11 @@ def backward(tensor: Tensor, gradient: Tensor | torch.Tensor | float | None = No
             "computation was created with requires_grad=True"
         )
     if gradient is None:
+        if tensor.data.is_complex():  # torch: the implicit gradient 1 is defined for real outputs only
+            raise RuntimeError(
+                f"backward() without a gradient works only for a real scalar output; this one is "
+                f"{tensor.dtype}: pass backward(gradient)"
+            )
         if tensor.data.numel() != 1:
             raise RuntimeError(
                 f"backward() without a gradient works only for a scalar output; this "

@@ -45,13 +45,27 @@ class LinearFunction(Function):
         ### END SOLUTION
 
 
+def same_dtype(where: str, x: Tensor, weight: Tensor) -> None:
+    """Refuse an input whose dtype is not its layer's (torch refuses to mix them as well)."""
+    if x.dtype != weight.dtype:
+        raise TypeError(
+            f"{where}: the input has dtype {x.dtype} but the weights have {weight.dtype}: convert "
+            f"the input (Tensor(x.data.to({weight.dtype}))) or make the layer with dtype={x.dtype}"
+        )
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     r"""$X W^\top + b$ as one graph node."""
+    if weight.data.dim() != 2:
+        raise ValueError(
+            f"linear: the weight must be a matrix of shape (out_features, in_features), got shape {tuple(weight.shape)}"
+        )
     if x.shape[-1:] != weight.shape[1:] or x.data.dim() != 2:
         raise ValueError(
             f"linear: input of shape {tuple(x.shape)} does not fit a weight of shape "
             f"{tuple(weight.shape)}: expected (batch, {weight.shape[1]})"
         )
+    same_dtype("linear", x, weight)
     return LinearFunction.apply(x, weight, bias)
 
 
@@ -168,9 +182,11 @@ def cross_entropy(logits: Tensor, target: Tensor | torch.Tensor) -> Tensor:
 
 
 def _dim(where: str, x: object, dim: object) -> int:
-    """``dim`` as a non-negative int after checking it names one of ``x``'s dimensions."""
+    """``dim`` as a non-negative int after checking it names one of ``x``'s dimensions of floats."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{where} takes a scratchlib Tensor, got {type(x).__name__}")
+    if not x.data.is_floating_point():  # torch has no integer softmax either
+        raise TypeError(f"{where} needs a floating-point tensor, got dtype {x.dtype}")
     if isinstance(dim, bool) or not isinstance(dim, int):
         raise TypeError(f"{where}: dim must be an integer, got {type(dim).__name__} {dim!r}")
     ndim = max(x.ndim, 1)
@@ -191,8 +207,11 @@ class SoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
-        exps = (x - x.amax(dim, keepdim=True)).exp()  # every exponent <= 0: no overflow
-        out = exps / exps.sum(dim, keepdim=True)
+        if x.shape[dim] == 0:  # nothing to normalize over: an empty result, as torch's
+            out = x.clone()
+        else:
+            exps = (x - x.amax(dim, keepdim=True)).exp()  # every exponent <= 0: no overflow
+            out = exps / exps.sum(dim, keepdim=True)
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out
@@ -221,8 +240,11 @@ class LogSoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
-        shifted = x - x.amax(dim, keepdim=True)
-        out = shifted - shifted.exp().sum(dim, keepdim=True).log()
+        if x.shape[dim] == 0:  # nothing to normalize over: an empty result, as torch's
+            out = x.clone()
+        else:
+            shifted = x - x.amax(dim, keepdim=True)
+            out = shifted - shifted.exp().sum(dim, keepdim=True).log()
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out

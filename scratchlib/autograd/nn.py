@@ -126,9 +126,9 @@ class Linear(Module):
         device: torch.device | str | None = None,
     ):
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
+        # one rule for sizes: numpy integers are sizes, True and 2.0 are mistakes
+        in_features = validate.count("Linear", "in_features", in_features)
+        out_features = validate.count("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features)
         weight = torch.empty(out_features, in_features, dtype=dtype, device=device)
@@ -144,6 +144,7 @@ class Linear(Module):
                 f"Linear({self.in_features}, {self.out_features}) expects input of shape "
                 f"(batch, {self.in_features}), got {tuple(x.shape)}"
             )
+        F.same_dtype(f"Linear({self.in_features}, {self.out_features})", x, self.weight)
         return F.LinearFunction.apply(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -221,24 +222,31 @@ class BatchNorm1d(Module):
     Training: batch mean and biased variance normalize, $y = \gamma\hat x + \beta$, and
     the running statistics move by ``momentum`` (unbiased variance). Evaluation:
     $y = \gamma (x - \hat\mu)/\sqrt{\hat\sigma^2 + \epsilon} + \beta$ with the running $\hat\mu, \hat\sigma^2$.
+
+    ``momentum=None`` gives torch's cumulative average instead: after $n$ training batches
+    the running statistics are the plain mean of the $n$ batches' (the step is $1/n$, with
+    $n$ counted in ``num_batches_tracked``).
     """
 
     def __init__(
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
     ):
         super().__init__()
-        if not isinstance(num_features, int) or num_features <= 0:
-            raise ValueError(f"BatchNorm1d: num_features must be a positive integer, got {num_features!r}")
+        num_features = validate.count("BatchNorm1d", "num_features", num_features)
+        eps = validate.positive("BatchNorm1d", "eps", eps)  # eps = 0 divides by a zero variance
+        if momentum is not None:
+            momentum = validate.number("BatchNorm1d", "momentum", momentum, low=0, high=1)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = _parameter(torch.ones(num_features, dtype=dtype, device=device))
         self.bias = _parameter(torch.zeros(num_features, dtype=dtype, device=device))
         self.running_mean = torch.zeros(num_features, dtype=dtype, device=device)
         self.running_var = torch.ones(num_features, dtype=dtype, device=device)
+        self.num_batches_tracked = torch.tensor(0, dtype=torch.long, device=device)  # training batches seen
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.num_features:
@@ -246,14 +254,18 @@ class BatchNorm1d(Module):
                 f"BatchNorm1d({self.num_features}) expects input of shape "
                 f"(batch, {self.num_features}), got {tuple(x.shape)}"
             )
+        F.same_dtype(f"BatchNorm1d({self.num_features})", x, self.weight)  # torch refuses the mix too
         if self.training:
             if x.shape[0] < 2:
                 raise ValueError(
                     f"BatchNorm1d({self.num_features}) in training needs a batch of at least "
                     f"2 rows to estimate a variance, got {x.shape[0]}"
                 )
+            self.num_batches_tracked.add_(1)
+            # None: the cumulative average, each batch weighted 1/n (as torch)
+            momentum = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
             return F.BatchNormFunction.apply(
-                x, self.weight, self.bias, self.running_mean, self.running_var, self.momentum, self.eps
+                x, self.weight, self.bias, self.running_mean, self.running_var, momentum, self.eps
             )
         inv_std = (self.running_var + self.eps).rsqrt()  # constants: no gradient flows to them
         return (x - self.running_mean) * inv_std * self.weight + self.bias

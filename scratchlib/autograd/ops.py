@@ -11,6 +11,7 @@ undoes broadcasting this way for every elementwise op.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import torch
 
@@ -191,11 +192,18 @@ def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     """``axis`` (None, an int or a tuple of ints, negatives allowed) as sorted non-negative ints."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    given = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    # a bool is an int to Python, but axis=True is a mistake (torch refuses it too); numpy ints are fine
+    if any(isinstance(a, bool) or not isinstance(a, Integral) for a in given):
+        raise TypeError(f"axis must be an integer, a tuple of integers or None, got {axis!r}")
+    axes = [int(a) for a in given]
     for a in axes:
         if not -ndim <= a < max(ndim, 1):
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
-    return tuple(sorted(a % max(ndim, 1) for a in axes))
+    result = tuple(sorted(a % max(ndim, 1) for a in axes))
+    if len(set(result)) != len(result):
+        raise ValueError(f"axis {axis!r} names a dimension twice")
+    return result
 
 
 class Sum(Function):
@@ -265,7 +273,10 @@ class Exp(Function):
 
 
 class ReLU(Function):
-    r"""$\max(x, 0)$ elementwise. Backward: $dx = G$ where $x > 0$, else 0."""
+    r"""$\max(x, 0)$ elementwise. Backward: $dx = G \odot [\text{not } x \le 0]$: 0 where $x \le 0$, else $G$.
+
+    Written this way round, a NaN input (neither $> 0$ nor $\le 0$) passes $G$ on, as torch's does.
+    """
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
@@ -273,13 +284,13 @@ class ReLU(Function):
         ctx.save_for_backward(out)
         return out
 
-    rule = {"x": "G * [x > 0]  (element-wise)"}
+    rule = {"x": "G * [not x <= 0]  (element-wise: 0 where x <= 0, else G)"}
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION 6.16: ReLU.backward
         (out,) = ctx.saved_tensors
-        return grad * (out > 0)  # [x > 0]: the saved max(x, 0) is positive exactly where x is
+        return grad * ~(out <= 0)  # [not x <= 0]: the saved max(x, 0) is <= 0 exactly where x is
         ### END SOLUTION
 
 

@@ -15,13 +15,25 @@ from scratchlib.course import validate
 
 
 def _parameter_list(where: str, params: Iterable[Tensor]) -> list[Tensor]:
-    """The parameters as a list, after checking that there are some and that each is a Tensor."""
+    """The parameters as a list, after checking that there are some, each a leaf Tensor, each once."""
     params = list(params)
     if not params:
         raise ValueError(f"{where} got an empty parameter list")
+    first: dict[int, int] = {}  # id -> position: tensors are compared by identity
     for i, p in enumerate(params):
         if not isinstance(p, Tensor):
             raise TypeError(f"{where} optimizes scratchlib Tensors, got {type(p).__name__} at position {i}")
+        if not p.is_leaf:  # torch's words: a result's .data is recomputed by every forward
+            raise ValueError(
+                f"{where}: can't optimize a non-leaf Tensor (position {i}, made by {p.grad_fn.name()}): "
+                "pass the leaves it was computed from"
+            )
+        if id(p) in first:  # torch warns; here it is refused: step() would move it twice
+            raise ValueError(
+                f"{where}: the parameter at position {i} is the one at position {first[id(p)]} again: "
+                "list each parameter once, or step() would move it twice"
+            )
+        first[id(p)] = i
     return params
 
 
@@ -35,6 +47,19 @@ class Optimizer:
         """Forget the gradients (set to None, as torch does by default)."""
         for p in self.params:
             p.grad = None
+
+    def _check_gradients(self) -> None:
+        """Refuse a step when no parameter has a gradient: it would change nothing.
+
+        torch.optim skips such a step without a word, so a loop that calls ``step()`` between
+        ``zero_grad()`` and ``backward()`` never learns; here it stops at the first step.
+        """
+        if all(p.grad is None for p in self.params):
+            raise RuntimeError(
+                f"{type(self).__name__}.step(): none of the {len(self.params)} parameters has a gradient "
+                "(.grad is None), so this step would change nothing: the order is zero_grad(), "
+                "forward, loss.backward(), then step()"
+            )
 
 
 class SGD(Optimizer):
@@ -54,6 +79,7 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
+        self._check_gradients()
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
@@ -110,6 +136,7 @@ class Adam(Optimizer):
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
+        self._check_gradients()
         beta1, beta2 = self.betas
         for i, p in enumerate(self.params):
             if p.grad is None:

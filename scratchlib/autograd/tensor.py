@@ -12,6 +12,7 @@ Every operator here is one line that hands the work to a :class:`Function` in
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -31,13 +32,15 @@ class Tensor:
         is_parameter: marks the learnable tensors of an ``nn.Module``.
 
     Attributes:
-        grad: a ``torch.Tensor`` of ``data``'s shape once ``backward`` has reached this
-            leaf (``None`` before); gradients are data and never enter the graph.
+        grad: a ``torch.Tensor`` of ``data``'s shape and dtype once ``backward`` has reached
+            this leaf (``None`` before); gradients are data and never enter the graph. An
+            assigned gradient is checked as torch checks it: a torch tensor (or ``None``) of
+            this tensor's shape, dtype and device.
         grad_fn: the graph node (a :class:`Context`) that computed this tensor, or
             ``None`` for leaves and for results no gradient flows through.
     """
 
-    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "is_leaf", "is_parameter", "_accumulator", "__weakref__")
+    __slots__ = ("data", "_grad", "grad_fn", "requires_grad", "is_leaf", "is_parameter", "_accumulator", "__weakref__")
     # numpy arrays and scalars on the left (np.ones(2) + t, np.float32(2) * t) must not
     # turn the Tensor into an array of objects: opting out of ufuncs makes numpy return
     # NotImplemented, so Python calls our reflected operator (__radd__, __rmul__, ...)
@@ -64,7 +67,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.is_leaf = bool(is_leaf)
         self.is_parameter = bool(is_parameter)
-        self.grad: torch.Tensor | None = None
+        self._grad: torch.Tensor | None = None
         self.grad_fn: Any = None  # the Context that made it (None for a leaf)
         self._accumulator: Any = None  # weak reference to this leaf's AccumulateGrad node
 
@@ -124,6 +127,45 @@ class Tensor:
     @property
     def device(self) -> torch.device:
         return self.data.device
+
+    @property
+    def grad(self) -> torch.Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: torch.Tensor | None) -> None:
+        # torch's rule for an assigned gradient: an optimizer must never meet one that
+        # broadcasts into every entry, promotes the parameter's dtype, or is no tensor at all
+        if value is not None:
+            if not isinstance(value, torch.Tensor):
+                hint = " (assign its .data)" if isinstance(value, Tensor) else ""
+                raise TypeError(f"a gradient must be a torch.Tensor or None, got {type(value).__name__}{hint}")
+            data = self.data
+            if value.shape != data.shape:
+                raise RuntimeError(
+                    f"cannot assign a gradient of shape {tuple(value.shape)} to a tensor of shape "
+                    f"{tuple(data.shape)}: a gradient has its tensor's shape"
+                )
+            if value.dtype != data.dtype:
+                raise RuntimeError(
+                    f"cannot assign a gradient of dtype {value.dtype} to a tensor of dtype "
+                    f"{data.dtype}: a gradient has its tensor's dtype"
+                )
+            if value.device != data.device:
+                raise RuntimeError(
+                    f"cannot assign a gradient on device {value.device} to a tensor on device "
+                    f"{data.device}: a gradient lives on its tensor's device"
+                )
+        self._grad = value
+
+    @property
+    def _version(self) -> int:
+        """How many times ``.data`` was changed in place (torch's own counter of that tensor).
+
+        A ``Function`` notes the versions of the tensors it saves; ``backward`` refuses to
+        use one whose version moved since: its gradient would be computed from new numbers.
+        """
+        return self.data._version
 
     def __len__(self) -> int:
         return len(self.data)
@@ -261,8 +303,14 @@ class Tensor:
 
     def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         """The sum divided by the number of elements summed (built from ``sum`` and ``/``)."""
+        if not (self.data.is_floating_point() or self.data.is_complex()):  # torch refuses too
+            raise TypeError(
+                f"mean() needs a floating-point tensor, got dtype {self.dtype}: "
+                "convert it first, e.g. Tensor(t.data.float())"
+            )
         total = self.sum(axis, keepdims)
-        return total / (self.data.numel() // total.data.numel())
+        # the sizes of the summed axes (not numel / numel: an empty result would divide by 0)
+        return total / math.prod(self.shape[a] for a in _ops._axes(axis, self.ndim))
 
     def log(self) -> Tensor:
         return _ops.Log.apply(self)
