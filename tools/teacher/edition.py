@@ -29,7 +29,7 @@ PACKAGE = "scratchlib"
 # way the map is made changes.
 EXERCISE_MAP = "tests/exercises.json"
 RUNNER = f"{PACKAGE}/course/runner.py"  # the self-check's runner; every stub raises its ExerciseNotDone
-MAP_VERSION = 3
+MAP_VERSION = 4  # 4: the map also says which exercises each test reaches ("reaches")
 # a derivation exercise: a region inside a markdown cell, graded by hand
 DERIVATION = re.compile(
     r"<!--\s*BEGIN SOLUTION\s+(?P<id>\d+\.\d+):\s*(?P<task>.*?)\s*-->(?P<body>.*?)"
