@@ -478,6 +478,54 @@ def test_make_check_in_the_student_edition_fails_on_the_stub_and_passes_with_the
     assert "WAIT" not in out.stdout and "FAIL" not in out.stdout
 
 
+def test_make_check_reads_the_id_as_text_and_never_runs_what_ex_holds(fresh, tmp_path):
+    copy = tmp_path / "student"
+    shutil.copytree(fresh, copy)
+    out = _make_check(copy, "3.10")  # not 3.1
+    assert "Error 2" in out.stderr and "PASS" not in out.stdout and "FAIL" not in out.stdout  # a bad id
+    assert "error: check: no exercise 3.10 in this course; notebook 03's nearest are 3.1, 3.2" in out.stderr
+    out = _make_check(copy, "99.9;echo hi")
+    assert "Error 2" in out.stderr and "hi" not in out.stdout.split()
+    assert "error: check: '99.9;echo hi' is not an exercise id" in out.stderr
+    out = _make_check(copy, "3.1'; echo hi; '")  # a quote cannot close the quoting either
+    assert "Error 2" in out.stderr and "hi" not in out.stdout.split()
+
+
+def test_check_in_a_notebook_prints_its_report_and_returns_nothing_to_echo(fresh, tmp_path):
+    """Jupyter shows a cell's last value under its output: check() returns None, not a stray False."""
+    from scratchlib.course import exercises
+
+    copy = tmp_path / "student"
+    shutil.copytree(fresh, copy)
+    lines = []
+    assert exercises.check("3.1", root=copy, out=lines.append) is None
+    report = "\n".join(lines)
+    assert report.startswith("exercise 3.1: double: return twice x") and "Hint for exercise 3.1:" in report
+
+
+def test_a_failing_test_that_runs_a_changed_neighbour_points_there_not_at_this_exercise(fresh, tmp_path):
+    """test_relu_backward runs 3.1's double and 3.2's relu_backward (the map records it): with a wrong
+    double, 3.2's check blames 3.1, and prints no hint of 3.2's as if 3.2 were wrong."""
+    student = _student_with(fresh, tmp_path / "student", "return x * 3", "out.append(g if 0 < value else 0.0)")
+    data = json.loads((student / EXERCISE_MAP).read_text())
+    assert data["reaches"]["tests/test_ops.py::test_relu_backward"] == ["3.1", "3.2"]
+    out = _make_check(student, "3.2")
+    assert out.returncode != 0 and "Error 1" in out.stderr, out.stdout + out.stderr  # a failed check
+    assert (
+        "FAIL  tests/test_ops.py::test_relu_backward\n        assert [0.0, 9.0, 0.0, -8.0] == [0.0, 6.0, 0.0, -8.0]\n"
+        "        this test also runs 3.1, which you changed: check 3.1 first"
+    ) in out.stdout
+    assert "Hint for exercise 3.2" not in out.stdout and "1 of 2 passed" in out.stdout
+    assert out.stdout.rstrip().endswith(
+        "Every failing test also runs exercise 3.1, which you changed: check 3.1 first (make check EX=3.1), "
+        "then this one again."
+    )
+    # 3.1's own tests fail on 3.1 alone: its hint, and a word on the shared test
+    out = _make_check(student, "3.1")
+    assert "Hint for exercise 3.1:\nTwice x is x + x." in out.stdout
+    assert "(Some failing tests also run 3.2, which you changed: check it too.)" in out.stdout
+
+
 @pytest.mark.parametrize("exercise", ["3.2", "1.2"])
 def test_isolation_put_back_one_solution_gives_that_exercise_full_marks_and_the_others_zero(
     fixture_course, fresh, tmp_path, exercise
