@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return 0 if run_check(args[0]) else 1
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
