@@ -69,9 +69,12 @@ lint: $(STAMP)  ## check style and types: ruff check, ruff format --check, mypy
 bench: $(STAMP)  ## time one SGD step, ours vs torch (DEVICE=cuda for a GPU, THREADS=1 for one thread)
 	$(PY) benchmarks/train_step.py --device $(or $(DEVICE),cpu) $(if $(THREADS),--threads $(THREADS)) --csv build/bench.csv
 
+# EX reaches Python through the environment, quoted by the shell: whatever it holds
+# (EX='4.3;rm x', a quote) is the one argument, never a command
+check: export EX := $(EX)
 check: $(STAMP)  ## run the tests of one exercise, with reasons and its hint: make check EX=4.3
-	@test -n "$(EX)" || { echo "usage: make check EX=4.3 (an exercise id, as in its callout)"; exit 2; }
-	@$(PY) -m scratchlib.course.exercises $(EX)
+	@test -n "$$EX" || { echo "usage: make check EX=4.3 (an exercise id, as in its callout)"; exit 2; }
+	@$(PY) -m scratchlib.course.exercises "$$EX"
 
 # BEGIN TEACHER ONLY (left out of the student edition)
 TIMEOUT ?= 120

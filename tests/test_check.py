@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from scratchlib.course.check import compare, gradcheck
+from scratchlib.course.runner import ExerciseNotDone
 
 
 def test_compare_passes_and_prints_a_stable_table():
@@ -80,9 +81,9 @@ def test_compare_titles_the_expected_column_by_its_source():
 
 
 def test_compare_an_exercise_left_at_ellipsis_says_it_is_not_done():
-    with pytest.raises(NotImplementedError, match=r"^exercise 3\.6 is not done yet: replace \.\.\. with your numbers$"):
+    with pytest.raises(ExerciseNotDone, match=r"^exercise 3\.6 is not done yet: replace \.\.\. with your numbers$"):
         compare(..., torch.ones(2), exercise="3.6")
-    with pytest.raises(NotImplementedError, match=r"exercise 1\.7 is not done yet"):
+    with pytest.raises(ExerciseNotDone, match=r"exercise 1\.7 is not done yet"):
         compare([[1.0, 2.0], ...], [torch.ones(2), 3.0], labels=["a", "b"], exercise="1.7")
     with pytest.raises(ValueError, match=r"compare: the expected values hold \.\.\."):
         compare(..., 1.0)

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from . import validate
+from .runner import ExerciseNotDone
 from .text import number_text, tensor_text
 
 
@@ -201,7 +202,7 @@ def compare(
     (``"hand"``, ``"torch"``, ``"target"``, ...) and titles their column.
 
     With ``exercise="k.m"`` the expected values are a student's answer to that exercise:
-    an answer still ``...`` raises ``NotImplementedError("exercise k.m is not done yet: ...")``.
+    an answer still ``...`` raises ``ExerciseNotDone("exercise k.m is not done yet: ...")``.
     Raises ``AssertionError`` on any mismatch, naming each wrong entry and by how much,
     with the table; otherwise returns the table, which the notebook displays.
     """
@@ -211,7 +212,7 @@ def compare(
         raise TypeError(f"compare: exercise must be an id such as '3.6', got {exercise!r}")
     if _holds_ellipsis(expected):
         if exercise is not None:
-            raise NotImplementedError(f"exercise {exercise} is not done yet: replace ... with your numbers")
+            raise ExerciseNotDone(f"exercise {exercise} is not done yet: replace ... with your numbers")
         raise ValueError("compare: the expected values hold ... (Ellipsis): fill in the numbers")
     if labels is None:
         expected, actual, labels = [expected], [actual], ["value"]

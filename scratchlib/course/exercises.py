@@ -14,7 +14,8 @@ ships with the course (the teacher's tools write it; it holds test names and cel
 solutions). A library exercise is checked by its unit tests, a notebook exercise by
 running its notebook (as saved on disk) up to its checking cells; a derivation is graded
 by hand. When something fails, the exercise's hint from its callout in the notebook is
-printed at the end.
+printed at the end, as plain text; when a failing test also runs another exercise you have
+changed, the report points there first.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from scratchlib.course import runner
 
 ROOT = Path(__file__).resolve().parents[2]
 MAP = Path("tests") / "exercises.json"
+ID = re.compile(r"(\d+)\.(\d+)")
 
 
 @dataclass
@@ -40,18 +42,64 @@ class Outcome:
     test: str
     passed: bool
     reason: str = ""
+    key: str = ""  # its name in the exercise map ("notebooks/01_x.ipynb::cell 8"); "" when the same as test
+    others: tuple[str, ...] = ()  # the other exercises it runs that the student has changed
 
 
-def load_map(root: Path = ROOT) -> dict:
+def load_course_map(root: Path = ROOT) -> dict:
+    """The whole exercise map: its exercises, and which exercises each test reaches ("reaches")."""
     path = Path(root) / MAP
     if not path.exists():
         raise FileNotFoundError(f"exercises: no exercise map at {path} (is this the course folder?)")
-    return json.loads(path.read_text())["exercises"]
+    data: dict = json.loads(path.read_text())
+    return data
+
+
+def load_map(root: Path = ROOT) -> dict:
+    """The exercises of the map: id -> task, where, kind and tests."""
+    exercises: dict = load_course_map(root)["exercises"]
+    return exercises
 
 
 def _key(exercise: str) -> tuple[int, int]:
     major, minor = exercise.split(".")
     return int(major), int(minor)
+
+
+def exercise_id(value: object, known: list[str] | dict) -> str:
+    """The id of an exercise of this course, as its callout writes it ("4.10"); a clear error otherwise.
+
+    A number is refused: 4.10 and 4.1 are the same float, so check(4.10) cannot mean exercise 4.10.
+    """
+    if not isinstance(value, str):
+        raise TypeError(
+            f'check: write the exercise id in quotes, as its callout does: check("4.10"), not check(4.10); '
+            f"the number {value!r} cannot tell exercise 4.1 from 4.10"
+        )
+    found = ID.fullmatch(value.strip())
+    if found is None:
+        raise ValueError(
+            f"check: {value!r} is not an exercise id; an id is the notebook's number, a dot and the "
+            f"exercise's number, as in its callout: 4.3, 4.10"
+        )
+    exercise = f"{int(found[1])}.{int(found[2])}"
+    if exercise not in known:
+        raise ValueError(f"check: no exercise {exercise} in this course; {_nearby(exercise, list(known))}")
+    return exercise
+
+
+def _nearby(exercise: str, known: list[str], shown: int = 6) -> str:
+    """The ids next to an unknown one: those of its notebook, else each notebook's first and last."""
+    major, minor = _key(exercise)
+    same = [e for e in known if _key(e)[0] == major]
+    if same:
+        closest = sorted(sorted(same, key=lambda e: (abs(_key(e)[1] - minor), _key(e)))[:shown], key=_key)
+        return f"notebook {major:02d}'s nearest are {', '.join(closest)} (it has {len(same)})"
+    ranges = []
+    for number in sorted({_key(e)[0] for e in known}):
+        ids = sorted((e for e in known if _key(e)[0] == number), key=_key)
+        ranges.append(ids[0] if len(ids) == 1 else f"{ids[0]} to {ids[-1]}")
+    return "its exercises are " + ", ".join(ranges)
 
 
 def run_unit_tests(tests: list[str], root: Path = ROOT, timeout: float = 120.0) -> list[Outcome]:
@@ -77,6 +125,7 @@ def run_notebook_cells(cells: list[dict], root: Path = ROOT, timeout: float = 30
             f"{c['notebook']} cell {index}",
             records.get(index, {}).get("ok", False),
             runner.cell_reason(records.get(index)),
+            key=c.get("test", ""),
         )
         for c, index in zip(cells, wanted)
     ]
@@ -88,6 +137,21 @@ def other_stub(reason: str, exercise: str) -> str:
     if other and other != exercise:
         return f"needs exercise {other} first: its stub is still there"
     return reason
+
+
+def attempted(exercise: str, entry: dict, root: Path = ROOT) -> bool:
+    """Whether the student changed an exercise: its region (the file or notebook the map names) no
+    longer holds its stub. A derivation is never counted: no test runs it."""
+    if entry.get("kind") == "derivation":
+        return False
+    path = Path(root) / entry["where"].split(" cell ")[0].rsplit(":", 1)[0]
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".ipynb":
+            text = "\n".join("".join(cell.get("source", "")) for cell in json.loads(text)["cells"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return not runner.holds_stub(text, exercise)
 
 
 def hint(exercise: str, task: str = "", root: Path = ROOT) -> str:
@@ -108,19 +172,136 @@ def hint(exercise: str, task: str = "", root: Path = ROOT) -> str:
     return task
 
 
-def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out: Callable[[str], None] = print) -> bool:
+# ---------------------------------------------------------------- the hint as plain text
+
+_NAMES = {  # LaTeX commands without an argument, as a terminal writes them
+    "partial": "d",
+    "nabla": "grad",
+    "odot": "(.)",
+    "cdot": "*",
+    "times": "x",
+    "top": "T",
+    "ne": "!=",
+    "neq": "!=",
+    "le": "<=",
+    "leq": "<=",
+    "ge": ">=",
+    "geq": ">=",
+    "to": "->",
+    "rightarrow": "->",
+    "infty": "inf",
+    "approx": "~",
+    "ell": "l",
+    "lVert": "||",
+    "rVert": "||",
+    "lceil": "ceil(",
+    "rceil": ")",
+    "lfloor": "floor(",
+    "rfloor": ")",
+    "left": "",
+    "right": "",
+    "varphi": "phi",
+    "varepsilon": "epsilon",
+    "quad": "  ",
+}
+_TEXT_FONT = r"\\(?:mathrm|text|mathbf|mathit|mathcal|boldsymbol|operatorname)\{([^{}]*)\}"
+
+
+def _wrapped(part: str) -> str:
+    """A numerator or denominator, in parentheses when it is more than one term."""
+    part = part.strip()
+    return f"({part})" if re.search(r"[\s+\-/]", part) else part
+
+
+def _fraction(match: re.Match[str]) -> str:
+    r"""a/b, in parentheses when a factor follows: \frac{2}{n}(Y - T) -> (2/n)(Y - T)."""
+    top, bottom = (part[1:-1] if part.startswith("{") else part for part in match.groups())
+    text = f"{_wrapped(top)}/{_wrapped(bottom)}"
+    return f"({text})" if match.string[match.end() : match.end() + 1] == "(" else text
+
+
+def _power(match: re.Match[str]) -> str:
+    """^{-1} -> ^(-1), _{ij} -> _ij, ^{(l)} -> ^(l)."""
+    mark, inner = match.groups()
+    simple = len(inner) == 1 or (mark == "_" and " " not in inner) or re.fullmatch(r"\([^()]*\)", inner)
+    return f"{mark}{inner}" if simple else f"{mark}({inner})"
+
+
+def _command(match: re.Match[str]) -> str:
+    r"""A command without an argument as a word (\sigma -> sigma), set apart from the letters around it."""
+    word, text = _NAMES.get(match[1], match[1]), match.string
+    if word[:1].isalpha() and match.start() > 0 and text[match.start() - 1].isalnum():
+        word = " " + word
+    if word[-1:].isalpha() and text[match.end() : match.end() + 1].isalnum():
+        word += " "
+    return word
+
+
+def _math(tex: str) -> str:
+    r"""One piece of LaTeX math as plain text: \frac{dJ}{dW} -> dJ/dW, W^\top -> W^T, \sigma -> sigma."""
+    tex = re.sub(r"\\partial\s*", "d", tex)
+    tex = re.sub(r"\\(hat|bar|tilde)\s*(?:\{\s*([A-Za-z])\s*\}|([A-Za-z]))", lambda m: f"{m[2] or m[3]}_{m[1]}", tex)
+    tex = re.sub(r"\}(?=\\)", "} ", tex)  # \nabla_{Y}\mathcal{L}: two symbols, not one word
+    tex = re.sub(r"\\begin\{\w+\*?\}", "[", tex)
+    tex = re.sub(r"\\end\{\w+\*?\}", "]", tex)
+    tex = re.sub(r"\s*\\\\\s*", "; ", tex)
+    tex = re.sub(r"\s*&\s*", ", ", tex)
+    tex = re.sub(r"\\[,;:! ]", " ", tex)
+    # commands without an argument (\sigma, \top, \odot); those with one wait for their braces
+    tex = re.sub(r"\\(?!frac|sqrt)([A-Za-z]+)(?![A-Za-z]|\s*\{)", _command, tex)
+    for _ in range(10):  # innermost braces first, until none is left
+        before = tex
+        tex = re.sub(_TEXT_FONT, r"\1", tex)
+        tex = re.sub(r"\\frac\s*(\{[^{}]*\}|\w)\s*(\{[^{}]*\}|\w)", _fraction, tex)  # \frac{a}{b}, \frac12
+        tex = re.sub(r"\\sqrt\s*\{([^{}]*)\}", r"sqrt(\1)", tex)
+        tex = re.sub(r"([\^_])\{([^{}]*)\}", _power, tex)
+        if tex == before:
+            break
+    tex = re.sub(r"\\([A-Za-z]+)\s*\{([^{}]*)\}", lambda m: f"{_NAMES.get(m[1], m[1])}({m[2]})", tex)
+    tex = re.sub(r"\\([A-Za-z]+)", _command, tex)
+    tex = re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", tex.replace("{", "").replace("}", "")))
+    return re.sub(r"[ \t]{2,}", " ", tex).strip()
+
+
+def plain_text(markdown: str) -> str:
+    """A hint as a terminal shows it: LaTeX math ($...$) as plain text, no markdown emphasis or HTML.
+
+    Code in backticks is kept as it is.
+    """
+    parts = re.split(r"(`[^`]*`)", markdown)
+    for i in range(0, len(parts), 2):
+        text = re.sub(r"\$\$(.+?)\$\$", lambda m: _math(m[1]), parts[i], flags=re.S)
+        text = re.sub(r"(?<!\\)\$(.+?)(?<!\\)\$", lambda m: _math(m[1]), text, flags=re.S)
+        text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
+        text = re.sub(r"<br\s*/?>", "\n", text).replace("&nbsp;", " ").replace("\\$", "$")
+        parts[i] = re.sub(r"</?(?:em|strong|b|i|code)>", "", text)
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------- the check
+
+
+def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out: Callable[[str], None] = print) -> None:
+    """Run an exercise's tests and print the report: each test with PASS, FAIL or WAIT and why, then
+    what to do next (the hint when one failed). In a notebook the report is the cell's output and
+    nothing else (this returns None); ``run_check`` does the same and says whether all passed."""
+    run_check(exercise, root, timeout, out)
+
+
+def run_check(
+    exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out: Callable[[str], None] = print
+) -> bool:
     """Run exercise's tests; print each with pass/fail/wait and why, then the hint if one failed.
 
     A test stopped by another exercise's stub (a unit test that also runs it, a cell reading a name
     its cell sets) waits for that exercise: it is not counted as this exercise's failure, and it
-    is not a pass either. Returns True only when every test passed.
+    is not a pass either. A failing test that also runs another exercise the student changed says
+    so: that exercise may be the one to fix. Returns True only when every test passed.
     """
-    exercise = str(exercise)
     root = Path(root)
-    exercises = load_map(root)
-    if exercise not in exercises:
-        known = ", ".join(sorted(exercises, key=_key))
-        raise ValueError(f"check: no exercise {exercise!r} in this course (known: {known})")
+    data = load_course_map(root)
+    exercises = data["exercises"]
+    exercise = exercise_id(exercise, exercises)
     entry = exercises[exercise]
     out(f"exercise {exercise}: {entry['task']}  ({entry['where']})")
     if entry.get("kind") == "derivation":
@@ -133,8 +314,19 @@ def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out: C
         results = run_notebook_cells(entry["cells"], root, timeout=max(timeout, 300.0))
     else:
         results = run_unit_tests(entry["tests"], root, timeout)
+    reaches = data.get("reaches", {})  # maps of version 4 on: the exercises each test runs
+    changed: dict[str, bool] = {}
+
+    def is_changed(other: str) -> bool:
+        if other not in changed:
+            changed[other] = other in exercises and attempted(other, exercises[other], root)
+        return changed[other]
+
     for r in results:
         r.reason = other_stub(r.reason, exercise)
+        if not r.passed and not r.reason.startswith("needs exercise "):
+            reached = reaches.get(r.key or r.test, [])
+            r.others = tuple(sorted((e for e in reached if e != exercise and is_changed(e)), key=_key))
     # a test stopped by another exercise's stub waits for it: this exercise is not to blame (the
     # grader runs it with the course's solution for the other one)
     waiting = [r for r in results if not r.passed and r.reason.startswith("needs exercise ")]
@@ -150,9 +342,19 @@ def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out: C
             else ""
         )
     )
-    failed = len(results) - passed - len(waiting)
-    if failed:
-        out(f"\nHint for exercise {exercise}:\n{hint(exercise, entry['task'], root)}")
+    failed = [r for r in results if not r.passed and r not in waiting]
+    suspects = sorted({e for r in failed for e in r.others}, key=_key)
+    if failed and all(r.others for r in failed):
+        # every failing test also runs code of another exercise the student changed: the fault may
+        # well be there, and this exercise's hint would point at what may be right
+        out(
+            f"\nEvery failing test also runs exercise{'s' if len(suspects) > 1 else ''} {', '.join(suspects)}, "
+            f"which you changed: check {_either(suspects)} first (make check EX={suspects[0]}), then this one again."
+        )
+    elif failed:
+        out(f"\nHint for exercise {exercise}:\n{plain_text(hint(exercise, entry['task'], root))}")
+        if suspects:
+            out(f"(Some failing tests also run {', '.join(suspects)}, which you changed: check it too.)")
     elif waiting:
         others = sorted({r.reason.split()[2] for r in waiting}, key=_key)
         out(
@@ -162,20 +364,29 @@ def check(exercise: str, root: Path | str = ROOT, timeout: float = 120.0, out: C
     return passed == len(results)
 
 
+def _either(exercises: list[str]) -> str:
+    return exercises[0] if len(exercises) == 1 else ", ".join(exercises[:-1]) + " and " + exercises[-1]
+
+
 SHOWN = 3  # tests shown per reason; the rest of a long list is counted, not printed
 
 
 def _report_lines(results: list[Outcome], waiting: list[Outcome]) -> list[str]:
     """One line per test (and its reason), in groups of the same outcome and reason: a stub that
     many tests reach makes them all fail the same way, and a screenful of that says nothing new."""
-    groups: dict[tuple[str, str], list[Outcome]] = {}
+    groups: dict[tuple[str, str, tuple[str, ...]], list[Outcome]] = {}
     for r in results:
         status = "PASS" if r.passed else "WAIT" if r in waiting else "FAIL"
-        groups.setdefault((status, r.reason), []).append(r)
+        groups.setdefault((status, r.reason, r.others), []).append(r)
     lines = []
-    for (status, reason), group in groups.items():
+    for (status, reason, others), group in groups.items():
+        also = (
+            f"\n        this test also runs {', '.join(others)}, which you changed: check {_either(list(others))} first"
+            if others
+            else ""
+        )
         for r in group[:SHOWN]:
-            lines.append(f"  {status}  {r.test}" + (f"\n        {reason}" if reason else ""))
+            lines.append(f"  {status}  {r.test}" + (f"\n        {reason}" if reason else "") + also)
         if len(group) > SHOWN:
             more = len(group) - SHOWN
             lines.append(
@@ -186,11 +397,11 @@ def _report_lines(results: list[Outcome], waiting: list[Outcome]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
+    if len(args) != 1 or not args[0].strip():
         print("usage: make check EX=4.3   (or: python -m scratchlib.course.exercises 4.3)", file=sys.stderr)
         return 2
     try:
-        return 0 if check(args[0]) else 1
+        return 0 if run_check(args[0]) else 1
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -2,7 +2,9 @@
 
 It runs pytest tests in a child pytest and a notebook's code cells in a fresh kernel, and says
 for each test or cell whether it passed and, in one line, why not. A stub still in place is
-recognised here and nowhere else: its reason reads "not attempted: the stub is still there".
+recognised here and nowhere else: it raises ExerciseNotDone (defined here, imported by every
+file of the student edition that holds a stub), and its reason reads "not attempted: the stub
+is still there".
 
 The self-check (scratchlib.course.exercises) uses it as it is. The teacher's tools (tools/teacher,
 not in the student edition) build on it: exercise by exercise isolation, time limits per test,
@@ -11,6 +13,7 @@ workers side by side. They load this file by its path, so it imports nothing of 
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -20,20 +23,61 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # pytest runs this plugin; importing scratchlib does not need it
     import pytest
 
 STUB = "not attempted: the stub is still there"
-STUB_ERROR = "NotImplementedError"  # what a stub raises (and check.compare given `...`)
+STUB_ERROR = "ExerciseNotDone"  # what a stub raises (and check.compare given `...`)
 NOT_RUN = "not run: an earlier cell stopped the notebook, or the cell is missing"
-PLUGIN = "scratchlib.course.runner"  # this module, as pytest loads it with -p
+PLUGIN = "scratchlib.course.runner"  # this module: pytest loads it with -p, the stubs import from it
 RECORD = "SCRATCHLIB_RECORD"  # the file the plugin writes to, named in the child's environment
 
-# "NotImplementedError: exercise 3.1: double: return twice x", or from check.compare
-# "NotImplementedError: exercise 3.6 is not done yet: replace ... with your numbers"
+# the line that each file of the student edition holding a stub that raises gets, after its imports
+STUB_IMPORT = f"from {PLUGIN} import {STUB_ERROR}  # what an exercise's stub raises"
+
+# "ExerciseNotDone: exercise 3.1: double: return twice x", or from check.compare
+# "ExerciseNotDone: exercise 3.6 is not done yet: replace ... with your numbers"
 _STUB_LINE = re.compile(rf"\b{STUB_ERROR}: (exercise (\d+\.\d+)\b.*)")
+
+
+class ExerciseNotDone(Exception):
+    """What an exercise's stub raises: ``ExerciseNotDone("exercise 4.3: Linear.backward: ...")``.
+
+    The course's own exception, straight from Exception: a test's ``pytest.raises(RuntimeError)``
+    or ``ValueError``, and the library's handlers that explain torch's errors, never take a stub
+    for an error of the code, so it surfaces as itself wherever it is raised. Each one raised is
+    noted in ``raised`` (its message): a test that fails after a stub was swallowed on its way (by
+    a widget library's callback, say) still reads as waiting for that exercise.
+    """
+
+    raised: ClassVar[list[str]] = []  # the messages of the stubs raised since a test started
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        if len(ExerciseNotDone.raised) < 100:  # the first is the one to name; a loop need not fill memory
+            ExerciseNotDone.raised.append(message)
+
+
+def raised_stubs() -> list[str]:
+    """The stubs raised in this process since the list was last cleared (by the course's own copy
+    of this module: the one the stubs import, which the teacher's tools load under another name)."""
+    raised = getattr(getattr(sys.modules.get(PLUGIN), STUB_ERROR, None), "raised", None)
+    return raised if isinstance(raised, list) else ExerciseNotDone.raised
+
+
+def holds_stub(text: str, exercise: str) -> bool:
+    """Whether text (a source file, or a notebook's cell sources) still holds the stub of exercise:
+    ``raise ExerciseNotDone("exercise 4.3: ...")`` or ``name = ...  # exercise 3.6: ...``."""
+    number = re.escape(exercise)
+    stub = rf'{STUB_ERROR}\("exercise {number}:|= \.\.\.(?:, \.\.\.)*  # exercise {number}:'
+    return re.search(stub, text) is not None
+
+
+LONGEST = 400  # characters of a reason: one line in a terminal report, a table cell, a CSV field
+# an AssertionError whose first line tells nothing: pytest's "assert False" after `assert allclose(...)`
+_SAYS_NOTHING = re.compile(r"^(AssertionError|assert (False|None|0|not True))?$")
 
 
 def not_attempted(what: str) -> str:
@@ -42,11 +86,69 @@ def not_attempted(what: str) -> str:
 
 
 def reason(text: str) -> str:
-    """One line saying why a test or cell failed: the first line of its error, a stub said as such."""
+    """One line saying why a test or cell failed: the first line of its error, a stub said as such.
+
+    A first line that ends in a colon ("mismatch in dW2, dW1:") announces what follows: the next
+    line comes with it.
+    """
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     first = lines[0] if lines else "failed"
     found = _STUB_LINE.search(first)
-    return not_attempted(found.group(1)) if found else first[:300]
+    if found:
+        return not_attempted(found.group(1))
+    if first.endswith(":") and len(lines) > 1:
+        first = f"{first} {lines[1]}"
+    return first[:LONGEST]
+
+
+def failure_detail(excinfo: pytest.ExceptionInfo[BaseException], root: Path) -> str:
+    """What a bare error message leaves out, from the failing test's traceback: the first entries
+    torch's assert_close found apart, with both values; for an AssertionError that says nothing,
+    the failing line of the test. "" when there is nothing to add."""
+    for entry in excinfo.traceback:
+        code = entry.frame.code
+        if code.name == "assert_close" and "torch" in str(code.path):
+            return _differing_entries(entry.frame.f_locals)
+    message = str(excinfo.value).strip().splitlines()
+    if isinstance(excinfo.value, AssertionError) and _SAYS_NOTHING.match(message[0] if message else ""):
+        entry = excinfo.traceback[-1]
+        try:
+            where = os.path.relpath(entry.path, root)
+        except ValueError:  # another drive (Windows)
+            where = str(entry.path)
+        return f"at {where}:{entry.lineno + 1}: {' '.join(str(entry.statement).split())}"
+    return ""
+
+
+def _differing_entries(names: dict, shown: int = 3) -> str:
+    """ "2 of 6 entries differ: at [0, 1] got 0.5, expected 1; ..." from assert_close's arguments."""
+    import torch  # assert_close failed: torch is loaded
+
+    try:
+        got = torch.as_tensor(names.get("actual")).detach().cpu()
+        want = torch.as_tensor(names.get("expected")).detach().cpu()
+    except (TypeError, ValueError, RuntimeError):
+        return ""
+    if got.shape != want.shape or got.is_complex() or want.is_complex():
+        return ""  # torch's own message names the shapes (or the dtype) that differ
+    rtol, atol = names.get("rtol"), names.get("atol")
+    if rtol is None or atol is None:
+        from torch.testing._comparison import default_tolerances
+
+        rtol, atol = default_tolerances(got, want)
+    got, want = got.double(), want.double()
+    far = ~torch.isclose(got, want, rtol=rtol, atol=atol, equal_nan=bool(names.get("equal_nan")))
+    where = [tuple(index) for index in far.nonzero().tolist()]
+    if not where:
+        return ""
+    parts = [
+        ("at [" + ", ".join(map(str, index)) + "] " if index else "")
+        + f"got {got[index].item():.6g}, expected {want[index].item():.6g}"
+        for index in where[:shown]
+    ]
+    return (
+        f"{len(where)} of {got.numel()} entries differ: " + "; ".join(parts) + ("; ..." if len(where) > shown else "")
+    )
 
 
 def stub_exercise(line: str) -> str:
@@ -69,6 +171,8 @@ class Recorder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.current: dict | None = None
+        self.failure: pytest.TestReport | None = None  # the current test's first failing report
+        self.detail = ""  # what its traceback adds to the reason (failure_detail)
 
     def start(self, nodeid: str) -> dict:
         """The record of a test that starts (a subclass adds its own fields)."""
@@ -87,6 +191,8 @@ class Recorder:
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self.current = self.start(nodeid)
+        self.failure, self.detail = None, ""
+        raised_stubs().clear()
         self.write({"event": "start", **self.current})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -97,15 +203,33 @@ class Recorder:
         if report.failed:
             record["outcome"] = "failed"
             record["message"] += report.longreprtext[-3000:] + "\n"
-            record["reason"] = record["reason"] or self.reason(report)
+            self.failure = self.failure or report
         elif report.skipped and record["outcome"] == "passed":
             record["outcome"], record["reason"] = "skipped", "skipped"
 
+    def pytest_exception_interact(
+        self, node: pytest.Item | pytest.Collector, call: pytest.CallInfo[Any], report: pytest.TestReport
+    ) -> None:
+        """Called after the failing report, with the exception itself: what its traceback adds."""
+        if report is self.failure and call.excinfo is not None:
+            try:
+                self.detail = failure_detail(call.excinfo, Path(node.config.rootpath))
+            except Exception:  # noqa: BLE001 (the reason is still the error's first line)
+                self.detail = ""
+
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         record, self.current = self.current, None
-        if record is not None:
-            self.finish(record)
-            self.write({"event": "done", **record})
+        if record is None:
+            return
+        if self.failure is not None:
+            line, stubs = self.reason(self.failure), raised_stubs()
+            if stubs and not line.startswith(STUB):  # a stub was swallowed on the way: it is to blame
+                line = not_attempted(stubs[0])
+            elif self.detail and not line.startswith(STUB):
+                line = f"{line} {self.detail}"[:LONGEST]
+            record["reason"] = line
+        self.finish(record)
+        self.write({"event": "done", **record})
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -177,6 +301,10 @@ def execute_notebook(
     )
     records: list[dict] = []
     stopped = ""  # the first exercise whose stub stopped a cell: the names later cells miss come from it
+    # what a cell stopped by a stub would have set or changed, and the exercise that stopped it: a
+    # later cell reading it fails for want of that exercise (and what it sets is as incomplete)
+    unfinished: dict[str, str] = {}
+    imported = {name for c in nb.cells if c.cell_type == "code" for name in cell_names(c.source)[3]}
     # the kernel's own stderr (a warning about its TCP transport) is no news to a student or a teacher
     with client.setup_kernel(env={**os.environ, **(env or {})}, stderr=subprocess.DEVNULL):
         for index, cell in enumerate(nb.cells[: None if until is None else until + 1]):
@@ -201,12 +329,56 @@ def execute_notebook(
             else:
                 record["error"] = f"{output.ename}: {output.evalue}"
             record.update(ok=False, reason=reason(record["error"]))
+            assigned, changed, reads, _ = cell_names(cell.source)
+            missing = sorted((reads & set(unfinished)) - assigned)  # a name it assigns itself is its own
             if output.ename == "NameError" and stopped:
                 record["reason"] = not_attempted(f"exercise {stopped}: a name its cell sets is not defined")
-            stopped = stopped or stub_exercise(record["reason"])
+            elif missing and not stub_exercise(record["reason"]):
+                record["reason"] = not_attempted(
+                    f"exercise {unfinished[missing[0]]}: its stub stopped the cell that computes {missing[0]}"
+                )
+            exercise = stub_exercise(record["reason"])
+            stopped = stopped or exercise
+            if exercise:
+                unfinished.update(dict.fromkeys((assigned | changed) - imported, exercise))
             if stop_on_error:
                 break
     return records
+
+
+def cell_names(source: str) -> tuple[set[str], set[str], set[str], set[str]]:
+    """The names a notebook cell assigns at its top level, those it changes (calling a method of
+    them: ``net.forward()``), those it reads, and those it imports; empty for a cell that is not
+    Python."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        source = TransformerManager().transform_cell(source)  # %magic and !shell lines as Python
+    except Exception:  # noqa: BLE001 (IPython missing or unable: read it as plain Python)
+        pass
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set(), set(), set(), set()
+    sets: set[str] = set()
+    changed: set[str] = set()
+    imported: set[str] = set()
+    reads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    todo: list[ast.AST] = list(tree.body)
+    while todo:  # the top level: what a function or class body binds is its own
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            sets.add(node.name)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imported |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            sets.add(node.id)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if isinstance(node.func.value, ast.Name):  # net.forward(): net may be half changed
+                changed.add(node.func.value.id)
+        todo.extend(ast.iter_child_nodes(node))
+    return sets | imported, changed, reads, imported
 
 
 def cell_reason(record: dict | None) -> str:

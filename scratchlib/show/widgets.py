@@ -10,6 +10,7 @@ set the widgets' values, call ``run()`` (or ``train_button.click()``), read
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
@@ -17,6 +18,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from scratchlib.course import validate
+from scratchlib.course.runner import ExerciseNotDone
 from scratchlib.layers import mlp
 from scratchlib.show import plots
 from scratchlib.training import data, train
@@ -34,6 +36,20 @@ DATASETS = {
     "spirals": (lambda seed: data.spirals(n=300, seed=seed), True),
 }
 REGULARIZATION = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+class TrainButton(w.Button):
+    """ipywidgets' Button, except that ``click()`` lets what its callbacks raise through.
+
+    ipywidgets runs a button's callbacks through a dispatcher that logs every Exception and
+    swallows it: a test (or a cell) that clicks would go on as if the run had happened, an
+    exercise's stub hidden behind a later, unrelated error. A click from the browser still goes
+    through ipywidgets, which shows the error in the lab.
+    """
+
+    def click(self) -> None:
+        for callback in list(self._click_handlers.callbacks):
+            callback(self)
 
 
 def parse_hidden(text: str) -> list[int]:
@@ -115,7 +131,7 @@ class Explorer:
         )
         self.seed = w.IntText(value=seed, description="seed", style=style)
         self.auto = w.Checkbox(value=auto, description="retrain on every change")
-        self.train_button = w.Button(description="train", button_style="primary")
+        self.train_button = TrainButton(description="train", button_style="primary")
         self.status = w.HTML()
         self.output = w.Output()
         self.controls = [
@@ -155,7 +171,18 @@ class Explorer:
             self.run()
 
     def run(self, _button: object = None) -> train.History | None:
-        """Train a fresh network with the current values, redraw, and return its History (None on an error)."""
+        """Train a fresh network with the current values, redraw, and return its History (None on an error).
+
+        An exercise the explorer runs that is still a stub says so in the status line, and its
+        ExerciseNotDone goes on up to the caller, untouched.
+        """
+        try:
+            return self._run()
+        except ExerciseNotDone as stub:
+            self.status.value = f"<b>waiting for an exercise:</b> {html.escape(str(stub))}"
+            raise
+
+    def _run(self) -> train.History | None:
         self.runs += 1
         try:
             hidden = parse_hidden(self.hidden.value)

@@ -28,7 +28,8 @@ PACKAGE = "scratchlib"
 # rebuilds it only when its fingerprint says the course changed. Bump MAP_VERSION when the
 # way the map is made changes.
 EXERCISE_MAP = "tests/exercises.json"
-MAP_VERSION = 3
+RUNNER = f"{PACKAGE}/course/runner.py"  # the self-check's runner; every stub raises its ExerciseNotDone
+MAP_VERSION = 4  # 4: the map also says which exercises each test reaches ("reaches")
 # a derivation exercise: a region inside a markdown cell, graded by hand
 DERIVATION = re.compile(
     r"<!--\s*BEGIN SOLUTION\s+(?P<id>\d+\.\d+):\s*(?P<task>.*?)\s*-->(?P<body>.*?)"
@@ -64,7 +65,9 @@ def enter(exercise, message):
         _log.write(exercise + "\\n")
         _last = exercise
     if exercise == current or exercise in stubs:
-        raise NotImplementedError(message)
+        from scratchlib.course.runner import ExerciseNotDone  # the course's own, as its stubs raise
+
+        raise ExerciseNotDone(message)
 
 
 # a graded copy lists the exercises it holds the student's own code for: with "*" under test, all
@@ -251,6 +254,13 @@ def write_edition(course: Course, out: Path, mode: str = "student") -> list[str]
     nothing (time, paths, random ids) from the run enters them.
     """
     out = Path(out)
+    raising = [r for regions in course.sources.values() for r in regions if r.raises]
+    raising += [r for cells in course.notebooks.values() for regions in cells.values() for r in regions if r.raises]
+    if mode != "solved" and raising and RUNNER not in course.files:
+        raise MarkerError(
+            f"{raising[0].where}:{raising[0].line}: the stub of exercise {raising[0].id} raises the course's "
+            f"ExerciseNotDone, from {RUNNER}, which this course does not have"
+        )
     if out.exists():
         shutil.rmtree(out)
     files = course.files

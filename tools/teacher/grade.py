@@ -60,6 +60,7 @@ def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dic
         )
     candidates: dict[str, tuple[str, list[int]]] = {}
     cell_ids: dict[str, list] = {}
+    reached = {path: {i: r["hits"] for i, r in solved.items()} for path, solved in zip(paths, solved_runs)}
     for path, solved in zip(paths, solved_runs):
         cells = course.notebooks[path]
         nb = nbformat.read(course.root / path, as_version=nbformat.NO_CONVERT)
@@ -88,6 +89,7 @@ def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dic
                 "cells": [
                     {"test": f"{path}::cell {i}", "notebook": path, "index": i, "id": cell_ids[path][i]} for i in own
                 ],
+                "reaches": {f"{path}::cell {i}": reached[path][i] for i in own},
                 "caught_by": f"{path}::cell {own[0]}" if own else None,
                 "reached": len(candidates[exercise][1]),
             }
@@ -152,10 +154,15 @@ def exercise_map(course: Course, timeout: float = 300.0) -> dict:
             )
         exercises[exercise] = entry
     broken = sorted(n for (n, _), r in results.items() if r["outcome"] == "failed")
+    # which exercises each of these tests runs: the self-check names the others a student changed
+    reaches = {t: results[(t, None)]["hits"] for x in exercises.values() for t in x["tests"] if (t, None) in results}
+    for found in notebooks.values():
+        reaches.update(found["reaches"])
     return {
         "version": MAP_VERSION,
         "fingerprint": course.fingerprint(),
         "exercises": exercises,
+        "reaches": reaches,
         "failing_on_solutions": {n: results[(n, None)]["message"][-1500:] for n in broken},
     }
 

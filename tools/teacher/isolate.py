@@ -37,8 +37,10 @@ from pathlib import Path
 
 import nbformat
 
+from teacher import course_runner
 from teacher.edition import PACKAGE, PROBE_MODULE, SKIP_PARTS, Course
-from teacher.markers import Region, rewrite
+from teacher.markers import Region
+from teacher.markers import student as student_edition
 
 SWITCH = "__import__('_teacher_probe').mine"
 
@@ -109,11 +111,8 @@ def merge(
 
     student_text is the student's version of the text (None: missing, taken as the stubs).
     """
-    edition = rewrite(course_text, regions, "student").splitlines(keepends=True)
-    stubs, shift = {}, 0  # line of each stub in the edition -> its region
-    for r in regions:
-        stubs[r.begin - shift] = r
-        shift += r.end - r.begin
+    text, stubs = student_edition(course_text, regions)  # line of each stub in the edition -> its region
+    edition = text.splitlines(keepends=True)
     mine = edition if student_text is None else student_text.splitlines(keepends=True)
     matcher = SequenceMatcher(
         None, [line.rstrip() for line in edition], [line.rstrip() for line in mine], autojunk=False
@@ -141,6 +140,8 @@ def merge(
         student = mine[start:stop]
         solution, stubbed = [], []
         for i in range(before + 1, after):
+            if i not in stubs and edition[i].strip() == course_runner.STUB_IMPORT:
+                continue  # the stubs' import: the edition's, not the solution's; kept or dropped alike
             solution += list(stubs[i].body) if i in stubs else [edition[i]]
             stubbed.append(edition[i])
         ids = tuple(stubs[k].id for k in ks)

@@ -19,6 +19,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+from teacher import course_runner
+
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]+(?P<id>\d+\.\d+):[ \t]*(?P<task>\S.*?)[ \t]*$")
 END = re.compile(r"^(?P<indent>[ \t]*)### END SOLUTION[ \t]*$")
 # anything that looks like a marker (a comment naming BEGIN/END SOLUTION) must be a valid one
@@ -55,13 +57,20 @@ class Region:
 
         In a notebook cell, a region holding only assignments (a prediction or a hand
         value) becomes those names set to ``...``, which check.compare reports as not done:
-        ``a, b = ..., ...  # exercise 3.6: task``. Anything else raises, naming the exercise.
+        ``a, b = ..., ...  # exercise 3.6: task``. Anything else raises the course's own
+        exception, naming the exercise: ``raise ExerciseNotDone("exercise 4.3: task")`` (the
+        edition imports it once at the top of the file or cell, see ``student``).
         """
         names = assigned_names(self.body) if " cell " in self.where else None
         if names:
             values = ", ".join("..." for _ in names)
             return f"{self.indent}{', '.join(names)} = {values}  # {self.message}{newline}"
-        return f"{self.indent}raise NotImplementedError({_literal(self.message)}){newline}"
+        return f"{self.indent}raise {course_runner.STUB_ERROR}({_literal(self.message)}){newline}"
+
+    @property
+    def raises(self) -> bool:
+        """Whether its stub raises (and so needs the import of the course's exception)."""
+        return " cell " not in self.where or assigned_names(self.body) is None
 
 
 def assigned_names(body: tuple[str, ...]) -> list[str] | None:
@@ -148,23 +157,63 @@ def find_regions(text: str, where: str) -> list[Region]:
     return regions
 
 
+def _import_at(lines: list[str]) -> int:
+    """The line a text's stub import goes before: after its docstring and leading imports, else first."""
+    try:
+        tree = ast.parse("".join(lines))
+    except SyntaxError:  # a notebook cell with IPython syntax (%magic): its top
+        return 0
+    at = 0
+    for i, node in enumerate(tree.body):
+        docstring = i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if not (docstring or isinstance(node, (ast.Import, ast.ImportFrom))):
+            break
+        at = node.end_lineno or at
+    return at
+
+
+def student(text: str, regions: list[Region]) -> tuple[str, dict[int, Region]]:
+    """The student edition of a text, and the line (0-based) of each region's stub in it.
+
+    Each region becomes its stub line. Where a stub raises, the text gets one more line, after
+    its docstring and leading imports: ``from scratchlib.course.runner import ExerciseNotDone``.
+    """
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    stubs: dict[int, Region] = {}
+    at = 0
+    for r in regions:
+        out.extend(lines[at : r.begin])
+        stubs[len(out)] = r
+        out.append(r.stub(_newline(lines[r.begin]) or "\n"))
+        at = r.end + 1
+        if not _newline(lines[r.end]) and at == len(lines):
+            out[-1] = out[-1].rstrip("\r\n")  # the text ended on END SOLUTION without a newline
+    out.extend(lines[at:])
+    if any(r.raises for r in regions):
+        k = _import_at(out)
+        out.insert(k, course_runner.STUB_IMPORT + (_newline(lines[0]) or "\n"))
+        stubs = {i + (i >= k): r for i, r in stubs.items()}
+    return "".join(out), stubs
+
+
 def rewrite(text: str, regions: list[Region], mode: str) -> str:
     """The text with each region replaced; everything outside the regions is kept as is.
 
-    mode "student": the stub ``raise NotImplementedError("exercise <id>: <task>")``.
+    mode "student": the stub, ``raise ExerciseNotDone("exercise <id>: <task>")`` (see ``student``).
     mode "solved":  the solution code without its markers (what a perfect student hands in).
     mode "probe":   the BEGIN line becomes a call to the grader's probe (records that the
                     region ran; raises the stub's error when the grader asks), the body and
                     the END comment stay, so line numbers do not move.
     """
+    if mode == "student":
+        return student(text, regions)[0]
     lines = text.splitlines(keepends=True)
     out, at = [], 0
     for r in regions:
         out.extend(lines[at : r.begin])
         newline = _newline(lines[r.begin]) or "\n"
-        if mode == "student":
-            out.append(r.stub(newline))
-        elif mode == "solved":
+        if mode == "solved":
             out.extend(r.body)
         elif mode == "probe":
             out.append(f"{r.indent}__import__('_teacher_probe').enter({r.id!r}, {r.message!r}){newline}")
@@ -183,19 +232,15 @@ def check_python_source(text: str, regions: list[Region], where: str) -> None:
     """A .py source with its regions stubbed must still compile, each stub inside a function body."""
     if not regions:
         return
-    student = rewrite(text, regions, "student")
+    edition, stubs = student(text, regions)
     try:
-        tree = ast.parse(student, filename=where)
+        tree = ast.parse(edition, filename=where)
     except SyntaxError as error:
         raise MarkerError(
             f"{where}:{error.lineno}: the student edition does not compile ({error.msg}); "
             f"a region must hold whole statements"
         ) from None
-    # line of each stub in the student text
-    stub_lines, shift = {}, 0
-    for r in regions:
-        stub_lines[r.begin - shift + 1] = r
-        shift += r.end - r.begin
+    stub_lines = {i + 1: r for i, r in stubs.items()}  # 1-based, as ast counts
     inside = set()
 
     def visit(node, in_function):
