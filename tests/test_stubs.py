@@ -95,7 +95,7 @@ class StubbedLayer(Layer):
 
 def stubbed_network() -> Network:
     net = Network()
-    x = net.add(Input((3,), train=True).set(torch.tensor([1.0, -2.0, 0.5])))
+    x = net.add(Input((), train=True).set(torch.tensor(1.5)))  # a scalar, as the last output must be
     net.add(StubbedLayer(x))
     net.forward()
     return net
