@@ -95,10 +95,9 @@ def test_compare_names_each_wrong_entry_and_by_how_much():
             [[[0.25, 0.0, -0.5], [-0.125, 0.0, 0.25]]],
             [torch.tensor([[0.25, 0.5, -0.5], [-0.125, 0.0, 0.0]])],
             labels=["dJ/dW2"],
-            exercise="3.6",
         )
     message = str(info.value)
-    assert message.startswith("exercise 3.6: mismatch in dJ/dW2:\n")
+    assert message.startswith("mismatch in dJ/dW2:\n")
     assert "  dJ/dW2[0, 1]: hand 0, computed 0.5, off by 0.5\n" in message
     assert "  dJ/dW2[1, 2]: hand 0.25, computed 0, off by 0.25\n" in message
     assert message.count("off by") == 2
@@ -106,6 +105,54 @@ def test_compare_names_each_wrong_entry_and_by_how_much():
         compare([2.0], [2.5], labels=["J"], source="target")
     with pytest.raises(AssertionError, match=r"v: hand has shape \(2,\), computed has shape \(3,\)"):
         compare([[1.0, 2.0]], [[1.0, 2.0, 3.0]], labels=["v"])
+
+
+# exercise mode: the right values (those of 01's case network) never appear in a mismatch
+RIGHT_DW2 = [[0.8187, -0.0231, 0.0], [-0.8187, 0.0231, 0.0]]
+
+
+def _exercise_message(hand, computed, label="dJ/dW2"):
+    with pytest.raises(AssertionError) as info:
+        compare([hand], [torch.tensor(computed)], labels=[label], exercise="3.6")
+    message = str(info.value)
+    assert message.startswith(f"exercise 3.6: mismatch in {label}:\n")
+    assert "computed" not in message and "0.8187" not in message and "0.0231" not in message
+    return message
+
+
+def test_an_exercise_with_a_sign_error_is_told_so_without_the_right_values():
+    hand = [[0.8187, 0.0231, 0.0], [-0.8187, 0.0231, 0.0]]  # [0, 1] has the wrong sign
+    message = _exercise_message(hand, RIGHT_DW2)
+    assert "  dJ/dW2[0, 1]: sign flipped\n" in message
+    assert "dJ/dW2: 5 of 6 entries are right" in message
+    assert message.count("dJ/dW2[") == 1  # only the one wrong entry is named
+
+
+def test_an_exercise_off_by_a_factor_is_told_the_factor():
+    message = _exercise_message([[1.6374, -0.0462, 0.0], [-0.8187, 0.0231, 0.0]], RIGHT_DW2)
+    assert "  dJ/dW2[0, 0]: off by a factor of 2 (yours is 2 times too large)\n" in message
+    assert "  dJ/dW2[0, 1]: off by a factor of 2 (yours is 2 times too large)\n" in message
+    # a mean over B = 4 samples forgotten, or applied twice
+    message = _exercise_message([[0.8187 / 4, -0.0231, 0.0], [-0.8187, 0.0231, 0.0]], RIGHT_DW2)
+    assert "dJ/dW2[0, 0]: off by a factor of 1/4 (yours is 4 times too small)" in message
+    # anything else is just wrong
+    message = _exercise_message([[0.5, -0.0231, 0.0], [-0.8187, 0.0231, 0.0]], RIGHT_DW2)
+    assert "  dJ/dW2[0, 0]: wrong\n" in message
+
+
+def test_an_exercise_with_the_wrong_shape_or_transposed_is_told_so():
+    message = _exercise_message([[0.8187, -0.0231], [-0.8187, 0.0231]], RIGHT_DW2)
+    assert "dJ/dW2: wrong shape: yours is (2, 2), the right one is (2, 3)" in message
+    transposed = [[0.8187, -0.8187], [-0.0231, 0.0231], [0.0, 0.0]]
+    message = _exercise_message(transposed, RIGHT_DW2)
+    assert "dJ/dW2: transposed: your (3, 2) answer is the transpose of the right one" in message
+
+
+def test_a_right_exercise_answer_shows_the_full_table():
+    table = compare([RIGHT_DW2], [torch.tensor(RIGHT_DW2)], labels=["dJ/dW2"], exercise="3.6")
+    text = repr(table)
+    assert "0.8187" in text and "computed" in text and text.endswith("1/1 match (atol=1e-06, rtol=1e-05)")
+    assert repr(compare([RIGHT_DW2], [torch.tensor(RIGHT_DW2)], labels=["dJ/dW2"])) == text
 
 
 def test_compare_spells_out_the_first_wrong_entries_and_counts_the_rest():

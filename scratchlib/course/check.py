@@ -10,7 +10,9 @@ gradients it finds with gradients computed by hand; ``numgrad`` finds them witho
 autograd, by central differences, the first check of a derivative in notebook 03.
 
 A prediction exercise hands ``compare`` the student's numbers with ``exercise="k.m"``: left
-at ``...`` they raise "exercise k.m is not done yet", and wrong ones are named entry by entry.
+at ``...`` they raise "exercise k.m is not done yet", and wrong ones are named entry by entry
+with how they are wrong (sign, factor, shape, transposed) but never the computed value: the
+full table appears once every entry matches, so a second try is not a copy of the first.
 """
 
 from __future__ import annotations
@@ -177,6 +179,53 @@ def _wrong_entries(label: str, e: torch.Tensor, a: torch.Tensor, bad: torch.Tens
     return tuple(lines)
 
 
+#: The factors a wrong answer is recognised to be off by (the usual slips: a 2 from a square,
+#: a batch size B, a mean over a few entries); larger ones read as plain "wrong".
+FACTORS = tuple(range(2, 101))
+
+
+def _close(x: float, y: float) -> bool:
+    return abs(x - y) <= 1e-6 + 1e-4 * abs(y)
+
+
+def _how_wrong(ev: float, av: float) -> str:
+    """How the student's ``ev`` differs from the right ``av``, in words that do not give ``av``."""
+    if ev != ev or av != av or abs(ev) == float("inf") or abs(av) == float("inf"):
+        return "wrong"
+    if av != 0 and _close(ev, -av):
+        return "sign flipped"
+    if av != 0 and ev != 0:
+        ratio = ev / av
+        sign = ", and its sign is flipped" if ratio < 0 else ""
+        for k in FACTORS:
+            if _close(abs(ratio), k):
+                return f"off by a factor of {k} (yours is {k} times too large{sign})"
+            if _close(abs(ratio), 1 / k):
+                return f"off by a factor of 1/{k} (yours is {k} times too small{sign})"
+    return "wrong"
+
+
+def _hidden_wrong_entries(label: str, e: torch.Tensor, a: torch.Tensor, atol: float, rtol: float) -> tuple[str, ...]:
+    """Exercise mode: each wrong entry and how it is wrong, with no computed value in the text."""
+    if e.shape != a.shape:
+        if e.dim() == 2 and e.T.shape == a.shape and bool(torch.allclose(e.T, a, atol=atol, rtol=rtol)):
+            return (f"{label}: transposed: your {tuple(e.shape)} answer is the transpose of the right one",)
+        return (f"{label}: wrong shape: yours is {tuple(e.shape)}, the right one is {tuple(a.shape)}",)
+    same = (e == a) | (torch.isnan(e) & torch.isnan(a))
+    bad = ~(same | (torch.isfinite(e) & ((e - a).abs() <= atol + rtol * e.abs())))
+    where = bad.nonzero().tolist()
+    lines = []
+    for index in where[:MAX_WRONG_SHOWN]:
+        name = f"{label}[{', '.join(map(str, index))}]" if index else label
+        lines.append(f"{name}: {_how_wrong(e[tuple(index)].item(), a[tuple(index)].item())}")
+    if len(where) > MAX_WRONG_SHOWN:
+        lines.append(f"{label}: and {len(where) - MAX_WRONG_SHOWN} more wrong entries")
+    right = e.numel() - len(where)
+    if right:
+        lines.append(f"{label}: {right} of {e.numel()} entries are right")
+    return tuple(lines)
+
+
 def _holds_ellipsis(value: object) -> bool:
     """True for ``...`` itself or a list/tuple with ``...`` somewhere inside (an unfinished exercise)."""
     if value is Ellipsis:
@@ -204,7 +253,9 @@ def compare(
     With ``exercise="k.m"`` the expected values are a student's answer to that exercise:
     an answer still ``...`` raises ``ExerciseNotDone("exercise k.m is not done yet: ...")``.
     Raises ``AssertionError`` on any mismatch, naming each wrong entry and by how much,
-    with the table; otherwise returns the table, which the notebook displays.
+    with the table; otherwise returns the table, which the notebook displays. In exercise
+    mode the mismatch names each wrong entry and how it is wrong (sign flipped, off by a
+    factor, wrong shape, transposed) without the computed values and without the table.
     """
     if not isinstance(source, str) or not source:
         raise TypeError(f"compare: source must be a non-empty string such as 'hand' or 'torch', got {source!r}")
@@ -227,6 +278,18 @@ def compare(
     rtol = validate.non_negative("compare", "rtol", rtol)
     rows = [_compare_one(str(label), e, a, atol, rtol, source) for label, e, a in zip(labels, expected, actual)]
     table = CheckTable(rows, atol, rtol, source)
+    if not table.ok and exercise is not None:
+        failed = ", ".join(r.label for r in rows if not r.ok)
+        wrong = "\n".join(
+            f"  {line}"
+            for r in rows
+            if not r.ok
+            for line in _hidden_wrong_entries(r.label, r.expected, r.actual, atol, rtol)
+        )
+        raise AssertionError(
+            f"exercise {exercise}: mismatch in {failed}:\n{wrong}\n"
+            "(the right values are shown once every entry matches)"
+        )
     if not table.ok:
         _display_if_interactive(table)
         failed = ", ".join(r.label for r in rows if not r.ok)
