@@ -162,7 +162,7 @@ def copy_fixture(target: Path) -> Path:
     raise), as the course ships them."""
     shutil.copytree(FIXTURE, target, dirs_exist_ok=True)
     (target / PACKAGE / "course").mkdir(exist_ok=True)
-    for module in ("exercises.py", "runner.py"):
+    for module in ("answers.py", "exercises.py", "runner.py"):
         shutil.copy(ROOT / PACKAGE / "course" / module, target / PACKAGE / "course" / module)
     return target
 
@@ -192,6 +192,7 @@ def test_the_student_edition_is_the_course_with_stubs_and_no_teacher_material(fi
         "notebooks/01_demo.ipynb",
         "pyproject.toml",
         "scratchlib/__init__.py",
+        "scratchlib/course/answers.py",
         "scratchlib/course/exercises.py",
         "scratchlib/course/runner.py",
         "scratchlib/ops.py",

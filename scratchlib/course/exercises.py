@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scratchlib.course import runner
+from scratchlib.course import answers, runner
 
 ROOT = Path(__file__).resolve().parents[2]
 MAP = Path("tests") / "exercises.json"
@@ -309,6 +309,9 @@ def run_check(
         return True
     if not entry["tests"]:
         out("no test checks this exercise in this course's map")
+        return False
+    if entry.get("cells") and (refused := answers.notebook_refusal(root / entry["cells"][0]["notebook"], exercise)):
+        out(f"FAIL  {refused}\n0 of {len(entry['tests'])} passed: an answer is the numbers you worked out by hand")
         return False
     if entry.get("cells"):
         results = run_notebook_cells(entry["cells"], root, timeout=max(timeout, 300.0))

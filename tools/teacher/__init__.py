@@ -7,7 +7,8 @@ They build on the course's runner, scratchlib/course/runner.py (the student edit
 for ``make check``), loaded from this course by its path as ``teacher.course_runner``: the
 pytest and kernels that grade import ``scratchlib`` from the copy they grade (a student's copy,
 which may not import, or another course given with --root), and the runner must not come from
-there.
+there. The course's reading of answers, scratchlib/course/answers.py (a hand value is numbers the
+student wrote), is loaded the same way as ``teacher.course_answers``.
 """
 
 import importlib.util
@@ -17,12 +18,21 @@ from typing import TYPE_CHECKING
 
 RUNNER = Path(__file__).resolve().parents[2] / "scratchlib" / "course" / "runner.py"
 
-if TYPE_CHECKING:  # the same file, as the type checker finds it
+ANSWERS = RUNNER.with_name("answers.py")
+
+if TYPE_CHECKING:  # the same files, as the type checker finds them
+    from scratchlib.course import answers as course_answers
     from scratchlib.course import runner as course_runner
 else:
-    _spec = importlib.util.spec_from_file_location("teacher.course_runner", RUNNER)
-    if _spec is None or _spec.loader is None:
-        raise ImportError(f"teacher: cannot load the course runner from {RUNNER}")
-    course_runner = importlib.util.module_from_spec(_spec)
-    sys.modules[_spec.name] = course_runner
-    _spec.loader.exec_module(course_runner)
+
+    def _load(name, path):
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"teacher: cannot load {name} from {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    course_runner = _load("teacher.course_runner", RUNNER)
+    course_answers = _load("teacher.course_answers", ANSWERS)

@@ -35,7 +35,7 @@ from typing import Any
 import nbformat
 
 import teacher.runner as runner
-from teacher import course_runner, isolate
+from teacher import course_answers, course_runner, isolate
 from teacher.edition import MAP_VERSION, PACKAGE, Course, exercise_key, write_edition
 from teacher.runner import execute_notebook, run_tests, test_files
 
@@ -340,6 +340,8 @@ def grade(
             passed, reason = total, ""
         elif state.state == "broken":
             passed, reason = 0, state.note
+        elif x["cells"] and (refused := course_answers.notebook_refusal(student / _file_of(course, e), e)):
+            passed, reason = 0, refused  # the notebook's own result copied in: no marks, whatever it runs to
         elif x["cells"] and notebooks == "none":
             passed, reason = 0, "not run (--notebooks none)"
         else:
