@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import teacher.runner as runner_module
+from teacher import leaks
 from teacher.edition import EXERCISE_MAP, PACKAGE, exercise_key, scan, write_edition
 from teacher.grade import grade, load_map, problems, table, to_csv, to_html, to_wide_csv
 from teacher.gradescope import build_zip, find_copy, results, write_results
@@ -115,6 +116,17 @@ def main(argv: list[str] | None = None) -> int:
             files = write_edition(course, out, "student")
         except MarkerError as error:
             print(f"error: {error}", file=sys.stderr)
+            return 2
+        found_leaks = leaks.scan(course, out, files)
+        for leak in found_leaks:
+            known = "" if leak in leaks.refused(found_leaks) else " (known, listed in teacher.leaks.KNOWN)"
+            print(f"{'error' if not known else 'warning'}: {leak}{known}", file=sys.stderr)
+        if leaks.refused(found_leaks):
+            print(
+                f"error: the student edition in {out} shows {len(leaks.refused(found_leaks))} answer(s) (above): "
+                "clear the cell (tag it student-clear-output), move it after the exercise, or use other numbers",
+                file=sys.stderr,
+            )
             return 2
         print(f"wrote the student edition: {len(files)} files, {len(course.regions)} exercises stubbed, in {out}")
         if data is None:

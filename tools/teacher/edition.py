@@ -2,7 +2,8 @@
 
 Editions (all from the one course source):
     student  each region replaced by its stub, exercise cells' outputs cleared (and those
-             of cells that displayed solution source), teacher-only files and blocks left out
+             of cells that displayed solution source or are tagged ``student-clear-output``:
+             they show an exercise's answer), teacher-only files and blocks left out
     solved   each region replaced by its code without markers (a perfect submission)
     probe    for the grader only: every region announces itself when it runs, and raises
              its stub when the grader asks
@@ -37,7 +38,7 @@ DERIVATION = re.compile(
     re.S,
 )
 # never part of an edition: the teacher's tools, their tests, generated files
-TEACHER_ONLY = ("tools/teacher/", "tests/test_teacher.py", "tests/teacher_fixture/", "build/")
+TEACHER_ONLY = ("tools/teacher/", "tests/test_teacher", "tests/teacher_fixture/", "build/")
 SKIP_PARTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints", "build"}
 # lines from one naming BEGIN TEACHER ONLY to one naming END TEACHER ONLY are left out of the
 # student edition (Makefile targets and the README section that only teachers need)
@@ -198,6 +199,10 @@ def _derivations(text: str, where: str) -> list[Region]:
     return regions
 
 
+#: the cell tag of a code cell whose output shows an exercise's answer: cleared in the student edition
+CLEAR_TAG = "student-clear-output"
+
+
 def derivation_prompt(match: re.Match[str]) -> str:
     """What the student edition shows in place of a worked derivation: the task and room to write."""
     return f"**Exercise {match['id']}** (your derivation): {match['task']}\n\n*Write your derivation here.*\n\n&nbsp;\n"
@@ -237,8 +242,11 @@ def edition_file(course: Course, path: str, mode: str) -> bytes:
                 nb.cells[index].source = DERIVATION.sub(derivation_prompt, nb.cells[index].source)
         for cell in nb.cells:
             # an output that shows library source (show_source) shows the solutions: clear it;
-            # the student's own run of the cell shows the student's code
-            if cell.cell_type == "code" and "BEGIN SOLUTION" in json.dumps(cell.outputs):
+            # the student's own run of the cell shows the student's code. A cell after an exercise
+            # that computes its answer (to check something else) carries the tag CLEAR_TAG.
+            solutions = cell.cell_type == "code" and "BEGIN SOLUTION" in json.dumps(cell.outputs)
+            tagged = mode == "student" and CLEAR_TAG in cell.get("metadata", {}).get("tags", [])
+            if cell.cell_type == "code" and (solutions or tagged):
                 cell.outputs, cell.execution_count = [], None
         text = nbformat.writes(nb)
         return (text if text.endswith("\n") else text + "\n").encode("utf-8")
