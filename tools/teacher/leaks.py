@@ -42,8 +42,12 @@ DIGITS = 4  # significant digits that make a single number a leak
 #: This list only shrinks (tests/test_leaks.py holds it to that).
 #: 3.9 asks for minus section 4's gradients of notebook 03 (a repeat, issue 27 item 4: it needs
 #: new numbers), and 3.7's db2 = 3/32 is section 4's dW2[0]; tests/test_mlp.py checks section 4.
+#: 04 cell 47 works row 1 of 4.32 as its scaffold (the student writes row 2, the check takes both
+#: rows), and 6.38 is that row again (a repeat, item 4).
 KNOWN: frozenset[tuple[str, str]] = frozenset(
     {
+        ("4.32", "notebooks/04_full_library.ipynb cell 47"),
+        ("6.38", "notebooks/04_full_library.ipynb cell 47"),
         ("3.7", "notebooks/03_manual_backprop.ipynb cell 21"),
         ("3.7", "notebooks/03_manual_backprop.ipynb cell 21 output"),
         ("3.7", "tests/test_mlp.py"),
@@ -206,9 +210,25 @@ def worked_entries(markdown: str, answers: list[Answer]) -> list[tuple[Answer, s
     return found
 
 
+#: a row of numbers over a common denominator, as markdown works one out: (7, -2, -5)/64
+OVER = re.compile(r"\(\s*(-?[\d.]+(?:\s*,\s*-?[\d.]+){2,})\s*\)\s*/\s*(\d+)")
+
+
+def _divided(text: str) -> str:
+    """Each (a, b, c)/k of a text as the numbers it works out to, one row a line."""
+    rows = []
+    for match in OVER.finditer(text):
+        try:
+            values = [float(x) / int(match[2]) for x in match[1].split(",")]
+        except (ValueError, ZeroDivisionError):
+            continue
+        rows.append("[" + ", ".join(f"{v:.5g}" for v in values) + "]")
+    return "\n".join(rows)
+
+
 def find(text: str, answers: list[Answer]) -> list[tuple[Answer, str]]:
     """The answers a text gives away, each with the numbers that give it away."""
-    groups = _groups(text)
+    groups = _groups(text + "\n" + _divided(text))
     tokens = [t for group in groups for t in group]
     found = []
     for answer in answers:
