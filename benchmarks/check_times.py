@@ -1,13 +1,14 @@
 """Time the self-check of every exercise, as a student meets it (``make bench-check``).
 
-    python benchmarks/check_times.py [EXERCISE ...] [--course] [--in-process]
+    python benchmarks/check_times.py [EXERCISE ...] [--course [FOLDER]] [--in-process]
                                      [--edition build/check_student] [--csv build/check_times.csv]
 
 By default it writes a student edition (the teacher's tools, ``teacher student --no-map``: the
 committed exercise map is copied in) and times ``python -m scratchlib.course.exercises k`` there
 for each exercise, one after another: what ``make check EX=k`` runs, on stubs (as a student
-starts an exercise). ``--course`` times the course itself instead (where the teacher's tools are
-missing, in the student edition, that is what it does anyway). ``--in-process`` calls
+starts an exercise). ``--course`` times the course itself instead, ``--course FOLDER`` that copy
+of it (a student edition made earlier, say); without the teacher's tools (in the student
+edition) it times the course it is in. ``--in-process`` calls
 ``scratchlib.exercises.check`` from this Python process, torch already imported, as a notebook's
 kernel does. It prints each exercise's seconds, then the median and the max, and writes them to
 the CSV file. Timings on a shared machine vary: say how busy it was.
@@ -55,14 +56,20 @@ def time_check(exercise: str, course: Path, in_process: bool) -> tuple[float, in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("exercises", nargs="*", help="exercise ids (default: every exercise of the map)")
-    parser.add_argument("--course", action="store_true", help="time the course itself, not a student edition")
+    parser.add_argument(
+        "--course",
+        nargs="?",
+        type=Path,
+        const=ROOT,
+        help="time this course folder (default: this one), not a new edition",
+    )
     parser.add_argument("--in-process", action="store_true", help="call check() from this process, as a kernel")
     parser.add_argument("--edition", type=Path, default=ROOT / "build" / "check_student")
     parser.add_argument("--csv", type=Path, default=ROOT / "build" / "check_times.csv")
     args = parser.parse_args(argv)
 
     teacher = (ROOT / "tools" / "teacher").is_dir()
-    course = ROOT if args.course or not teacher else student_edition(args.edition.resolve())
+    course = args.course.resolve() if args.course else ROOT if not teacher else student_edition(args.edition.resolve())
     known = json.loads((course / "tests" / "exercises.json").read_text())["exercises"]
     sys.path.insert(0, str(ROOT))
     from scratchlib.course.exercises import exercise_id
