@@ -124,6 +124,7 @@ def test_the_self_check_runs_only_its_tests_with_only_the_plugins_it_needs(monke
     assert command[-len(tests) :] == tests
     assert not [arg for arg in command[: -len(tests)] if arg.startswith("tests") or arg.endswith(".py")]
     assert seen["env"]["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] == "1"
+    assert seen["env"][runner.SELF_CHECK] == "1"  # tests/conftest.py: no shrinking of a stub's failure
     assert {"pytest_timeout", "--tb=line", "no:nbval", runner.PLUGIN} <= set(command)
 
 

@@ -263,6 +263,9 @@ def read_records(path: Path) -> tuple[list[dict], list[dict]]:
 # about 0.7 s), and one line per failure instead of the long traceback with each frame's source
 # and arguments (seconds when a stub fails a hundred tests). The reasons are the same: they come
 # from the error itself (reprcrash) and its traceback object, not from the printed traceback.
+# SELF_CHECK tells the course's tests/conftest.py not to shrink a failing hypothesis example: a
+# stub fails every example, and shrinking took half a minute of exercise 6.2's first check.
+SELF_CHECK = "SCRATCHLIB_SELF_CHECK"
 LEAN_PLUGINS = ("pytest_timeout", "_hypothesis_pytestplugin")  # --timeout; hypothesis's own hooks
 LEAN_ARGS = ("--tb=line",)
 
@@ -272,7 +275,7 @@ def lean_pytest(args: list[str]) -> tuple[list[str], dict[str, str]]:
     import importlib.util
 
     plugins = [arg for name in LEAN_PLUGINS if importlib.util.find_spec(name) for arg in ("-p", name)]
-    return [*plugins, *LEAN_ARGS, *args], {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    return [*plugins, *LEAN_ARGS, *args], {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", SELF_CHECK: "1"}
 
 
 def run_tests(tests: list[str], root: Path, timeout: float = 120.0, lean: bool = False) -> list[dict]:
