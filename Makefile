@@ -11,7 +11,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-
 # the lab, none in the committed notebooks, nbval failing on each plot cell). The unit tests
 # select Agg in tests/conftest.py.
 
-.PHONY: help lab test test-unit test-notebooks notebooks lint bench test-browser check student grade gradescope clean
+.PHONY: help lab test test-unit test-notebooks notebooks lint bench bench-check test-browser check student grade gradescope clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -68,6 +68,11 @@ lint: $(STAMP)  ## check style and types: ruff check, ruff format --check, mypy
 
 bench: $(STAMP)  ## time one SGD step, ours vs torch (DEVICE=cuda for a GPU, THREADS=1 for one thread)
 	$(PY) benchmarks/train_step.py --device $(or $(DEVICE),cpu) $(if $(THREADS),--threads $(THREADS)) --csv build/bench.csv
+
+# Not part of `make test`: a timing, not a test. EX="4.3 4.11" times those exercises only.
+bench-check: export EX := $(EX)
+bench-check: $(STAMP)  ## time the self-check of every exercise (EX="4.3 4.11": those) in a student edition; build/check_times.csv
+	$(PY) benchmarks/check_times.py "$$EX" --csv build/check_times.csv
 
 # EX reaches Python through the environment, quoted by the shell: whatever it holds
 # (EX='4.3;rm x', a quote) is the one argument, never a command

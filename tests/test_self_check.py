@@ -89,12 +89,14 @@ def test_stub_inside_pytest_raises():
 """
 
 
-def test_reasons_show_what_differs_the_failing_line_and_any_stub_on_the_way(tmp_path, monkeypatch):
+@pytest.mark.parametrize("lean", [False, True], ids=["grader", "self-check"])
+def test_reasons_show_what_differs_the_failing_line_and_any_stub_on_the_way(tmp_path, monkeypatch, lean):
+    """The same reasons from the grader's full run and the self-check's lean one (--tb=line, no autoload)."""
     (tmp_path / "test_reasons.py").write_text(REASONS)
     # the child pytest imports this course's scratchlib, whichever is installed
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     names = ["test_close", "test_bare_assert", "test_said", "test_swallowed_stub", "test_stub_inside_pytest_raises"]
-    records = runner.run_tests([f"test_reasons.py::{name}" for name in names], tmp_path, 60)
+    records = runner.run_tests([f"test_reasons.py::{name}" for name in names], tmp_path, 60, lean=lean)
     found = {r["nodeid"].split("::")[1]: r["reason"] for r in records}
     assert found == {
         "test_close": "AssertionError: Tensor-likes are not close! 2 of 4 entries differ: "
@@ -104,6 +106,26 @@ def test_reasons_show_what_differs_the_failing_line_and_any_stub_on_the_way(tmp_
         "test_swallowed_stub": "not attempted: the stub is still there (exercise 5.1: train_step)",
         "test_stub_inside_pytest_raises": "not attempted: the stub is still there (exercise 6.13: Sum.backward)",
     }
+
+
+def test_the_self_check_runs_only_its_tests_with_only_the_plugins_it_needs(monkeypatch):
+    """Speed: the child pytest is given the exercise's node ids and nothing else to collect, plugin
+    autoloading off (the timeout and hypothesis plugins named), one line per failure."""
+    seen = {}
+
+    def run(command, **kwargs):
+        seen.update(command=command, env=kwargs["env"])
+
+    monkeypatch.setattr(runner.subprocess, "run", run)
+    tests = COURSE["4.11"]["tests"]
+    outcomes = exercises.run_unit_tests(tests, ROOT)
+    assert [o.test for o in outcomes] == tests  # none ran here: each "did not run"
+    command = seen["command"]
+    assert command[-len(tests) :] == tests
+    assert not [arg for arg in command[: -len(tests)] if arg.startswith("tests") or arg.endswith(".py")]
+    assert seen["env"]["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] == "1"
+    assert seen["env"][runner.SELF_CHECK] == "1"  # tests/conftest.py: no shrinking of a stub's failure
+    assert {"pytest_timeout", "--tb=line", "no:nbval", runner.PLUGIN} <= set(command)
 
 
 # ---------------------------------------------------------------- hints
@@ -124,6 +146,18 @@ def test_reasons_show_what_differs_the_failing_line_and_any_stub_on_the_way(tmp_
 )
 def test_a_hint_prints_as_plain_text(markdown, text):
     assert exercises.plain_text(markdown) == text
+
+
+def test_hints_read_as_json_are_those_nbformat_reads():
+    import nbformat
+
+    notebooks = [nbformat.read(path, as_version=4).cells for path in sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    for exercise in COURSE:
+        callout = re.compile(rf"\*\*Exercise {re.escape(exercise)}\*\*")
+        cells = next((c for c in notebooks if any(callout.search(cell.source) for cell in c)), [])
+        sources = "\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
+        found = exercises.hint(exercise, "(the task)", ROOT)
+        assert found == "(the task)" or found in sources, exercise
 
 
 def test_no_hint_of_the_course_prints_latex():

@@ -258,12 +258,37 @@ def read_records(path: Path) -> tuple[list[dict], list[dict]]:
     return started, done
 
 
-def run_tests(tests: list[str], root: Path, timeout: float = 120.0) -> list[dict]:
-    """Run these pytest node ids in one child pytest at root; one record per test, in this order."""
+# The self-check's child pytest does no more than its report needs (docs/performance.md has the
+# figures): only the plugins it uses (finding and importing every plugin that pip installed took
+# about 0.7 s), and one line per failure instead of the long traceback with each frame's source
+# and arguments (seconds when a stub fails a hundred tests). The reasons are the same: they come
+# from the error itself (reprcrash) and its traceback object, not from the printed traceback.
+# SELF_CHECK tells the course's tests/conftest.py not to shrink a failing hypothesis example: a
+# stub fails every example, and shrinking took half a minute of exercise 6.2's first check.
+SELF_CHECK = "SCRATCHLIB_SELF_CHECK"
+LEAN_PLUGINS = ("pytest_timeout", "_hypothesis_pytestplugin")  # --timeout; hypothesis's own hooks
+LEAN_ARGS = ("--tb=line",)
+
+
+def lean_pytest(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The self-check's pytest arguments (args after its own) and what to add to its environment."""
+    import importlib.util
+
+    plugins = [arg for name in LEAN_PLUGINS if importlib.util.find_spec(name) for arg in ("-p", name)]
+    return [*plugins, *LEAN_ARGS, *args], {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", SELF_CHECK: "1"}
+
+
+def run_tests(tests: list[str], root: Path, timeout: float = 120.0, lean: bool = False) -> list[dict]:
+    """Run these pytest node ids in one child pytest at root; one record per test, in this order.
+
+    lean (the self-check): only the plugins the run needs, and short tracebacks (the records'
+    "message" is then one line per failure; "reason" is the same)."""
     with tempfile.TemporaryDirectory(prefix="scratchlib-check-") as work:
         path = Path(work) / "records.jsonl"
-        command = child_pytest(root, PLUGIN, timeout, tests)
-        subprocess.run(command, cwd=root, capture_output=True, text=True, env={**os.environ, RECORD: str(path)})
+        args, env = lean_pytest(tests) if lean else (tests, {})
+        command = child_pytest(root, PLUGIN, timeout, args)
+        env = {**os.environ, **env, RECORD: str(path)}
+        subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
         done = {record["nodeid"]: record for record in read_records(path)[1]}
     missing = "did not run (a test file that does not import?)"
     blank = {"outcome": "failed", "duration": 0.0, "message": "", "reason": missing}
