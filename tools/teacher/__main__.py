@@ -1,4 +1,4 @@
-"""Command line: python -m teacher {check,student,map,map-table,grade,gradescope}.
+"""Command line: python -m teacher {check,student,map,map-table,reach,grade,gradescope}.
 
 Run from the course root, with tools/ on the path.
 """
@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import teacher.runner as runner_module
 from teacher import leaks
-from teacher.edition import EXERCISE_MAP, PACKAGE, exercise_key, scan, write_edition
+from teacher.edition import EXERCISE_MAP, PACKAGE, Course, exercise_key, scan, write_edition
 from teacher.grade import grade, load_map, problems, table, to_csv, to_html, to_wide_csv
 from teacher.gradescope import build_zip, find_copy, results, write_results
 from teacher.markers import MarkerError
+from teacher.runner import run_tests
 
 
 def _print_map(data: dict) -> None:
@@ -48,6 +50,32 @@ def _map_table(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _print_reach(course: Course, files: list[str], timeout: float) -> int:
+    """Each test of files: the exercises it runs with the solutions, and which of them it catches
+    (it fails when only that exercise is stubbed). A test of an exercise's own values runs that
+    exercise alone: "own 4.4" is what `make check EX=4.4` needs to pass with only 4.4 done."""
+    with tempfile.TemporaryDirectory(prefix="teacher-reach-") as folder:
+        probe = Path(folder)
+        write_edition(course, probe, "probe")
+        solved = run_tests(course, probe, sorted({f.split("::", 1)[0] for f in files}), timeout=timeout)
+        wanted = {n for n, _ in solved if any(n == f or n.startswith(f.split("::", 1)[0]) and f in n for f in files)}
+        runs = [(n, e) for (n, _), r in solved.items() if n in wanted and r["outcome"] == "passed" for e in r["hits"]]
+        stubbed = run_tests(course, probe, [], runs=runs, timeout=timeout) if runs else {}
+    for (nodeid, _), result in sorted(solved.items()):
+        if nodeid not in wanted:
+            continue
+        hits = sorted(result["hits"], key=exercise_key)
+        caught = [e for e in hits if stubbed.get((nodeid, e), {}).get("outcome") == "failed"]
+        if result["outcome"] != "passed":
+            verdict = f"FAILS on the solutions: {result['reason']}"
+        elif len(hits) == 1 and caught:
+            verdict = f"own {hits[0]}"
+        else:
+            verdict = f"runs {', '.join(hits) or 'no exercise'}; catches {', '.join(caught) or 'none'}"
+        print(f"{nodeid}\n    {verdict}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m teacher", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path("."), help="the course folder (default: .)")
@@ -62,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     student.add_argument("--no-map", action="store_true", help="skip finding and checking each exercise's tests")
     commands.add_parser("map", help="list each exercise's tests (runs the course's tests once, then cached)")
     commands.add_parser("map-table", help="the map as a markdown table: each exercise and its own tests")
+    reach = commands.add_parser(
+        "reach", help="for writing tests: the exercises each test of FILES runs, and those whose stub it catches"
+    )
+    reach.add_argument("files", nargs="+", help="test files or node ids, relative to ROOT")
     zipped = commands.add_parser("gradescope", help="write the Gradescope autograder zip")
     zipped.add_argument("--out", type=Path, default=None, help="default: ROOT/build/gradescope.zip")
     run = commands.add_parser("gradescope-run", help="(run_autograder) grade SUBMISSION, write RESULTS json")
@@ -136,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in found:
             print(f"error: {problem}", file=sys.stderr)
         return 1 if found else 0
+    if args.command == "reach":
+        return _print_reach(course, args.files, args.timeout)
     data = load_map(course, cache, timeout=max(args.timeout, 300))
     if args.command == "gradescope":
         out = build_zip(course, (args.out or root / "build" / "gradescope.zip").resolve())
