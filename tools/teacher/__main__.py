@@ -66,7 +66,9 @@ def _print_reach(course: Course, files: list[str], timeout: float) -> int:
             continue
         hits = sorted(result["hits"], key=exercise_key)
         caught = [e for e in hits if stubbed.get((nodeid, e), {}).get("outcome") == "failed"]
-        if result["outcome"] != "passed":
+        if result["outcome"] == "skipped":
+            verdict = f"skipped: {result['reason']}"
+        elif result["outcome"] != "passed":
             verdict = f"FAILS on the solutions: {result['reason']}"
         elif len(hits) == 1 and caught:
             verdict = f"own {hits[0]}"
