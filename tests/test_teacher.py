@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from scratchlib.course import runner as course_runner  # noqa: E402
 from scratchlib.course.runner import ExerciseNotDone  # noqa: E402
+from teacher import runner as teacher_runner  # noqa: E402
 from teacher.edition import EXERCISE_MAP, PACKAGE, scan, write_edition  # noqa: E402
 from teacher.grade import exercise_map, grade, load_map, problems, table  # noqa: E402
 from teacher.markers import MarkerError, check_python_source, find_regions, rewrite  # noqa: E402
@@ -280,6 +281,32 @@ def test_a_test_that_never_fails_on_a_stub_leaves_its_exercise_uncaught(tmp_path
     found = problems(data)
     assert any("exercise 3.1" in p and "add a unit test that runs it" in p for p in found)
     assert any("exercise 3.2" in p and "1 test(s) run its code, but none fails" in p for p in found)
+
+
+def test_a_core_exercise_never_waits_for_an_optional_one(tmp_path):
+    root = copy_fixture(tmp_path / "course")
+    ops = root / "scratchlib/ops.py"
+    ops.write_text(ops.read_text().replace("SOLUTION 3.1:", "SOLUTION 3.30:"))  # double becomes optional
+    data = exercise_map(scan(root), timeout=60)
+    exercises = data["exercises"]
+    assert exercises["3.30"]["optional"] and not exercises["3.2"]["optional"]
+    # test_relu_backward makes its gradient with double: a student who skips 3.30 could never pass it
+    assert exercises["3.2"]["tests"] == ["tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs"]
+    assert "tests/test_ops.py::test_relu_backward" in exercises["3.30"]["tests"]
+    assert problems(data) == []
+
+
+def test_an_exercise_no_test_checks_alone_makes_the_course_unfit_to_hand_out(tmp_path):
+    root = copy_fixture(tmp_path / "course")
+    tests = root / "tests/test_ops.py"
+    text = tests.read_text()
+    tests.write_text(text[: text.index("@given")])  # 3.2 keeps only test_relu_backward, which runs 3.1 too
+    data = exercise_map(scan(root), timeout=60)
+    assert data["exercises"]["3.2"]["tests"] == ["tests/test_ops.py::test_relu_backward"]
+    found = problems(data)
+    assert len(found) == 1
+    assert found[0].startswith("exercise 3.2 (scratchlib/ops.py:") and "has no test of its own" in found[0]
+    assert "also runs another exercise (3.1)" in found[0]
 
 
 def test_the_fresh_student_edition_scores_zero_everywhere(fixture_course, fresh):
@@ -809,6 +836,33 @@ def test_with_every_exercise_stubbed_no_test_of_the_map_fails_but_on_a_stub(cour
     ]
     assert failing == []
     assert sum(r["reason"].startswith(course_runner.STUB) for r in records.values()) > len(tests) / 2
+
+
+def test_each_library_exercise_done_alone_passes_its_own_tests_and_fails_none(course, tmp_path):
+    """A student who has done only exercise k: its check shows no FAIL (whatever other test its code
+    reaches waits for that exercise) and passes the tests that run k alone. The probe edition plays
+    that student for each exercise in turn ("!k": k's solution, every other region its stub)."""
+    from scratchlib.course import exercises
+
+    data = json.loads((ROOT / EXERCISE_MAP).read_text())
+    library = {e: x["tests"] for e, x in data["exercises"].items() if x["kind"] == "library"}
+    write_edition(course, tmp_path / "probe", "probe")
+    results = teacher_runner.run_tests(
+        course, tmp_path / "probe", [], runs=[(t, f"!{e}") for e, ts in library.items() for t in ts]
+    )
+    failing, unchecked = [], []
+    for e, ts in library.items():
+        outcomes = {t: results[(t, f"!{e}")] for t in ts}
+        failing += [
+            f"{e} {t}: {r['reason']}"
+            for t, r in outcomes.items()
+            if r["outcome"] != "passed" and not exercises.other_stub(r["reason"], e).startswith("needs exercise ")
+        ]
+        own = [t for t in ts if data["reaches"].get(t) == [e]]
+        if not own or not all(outcomes[t]["outcome"] == "passed" for t in own):
+            unchecked.append(e)
+    assert failing == []
+    assert unchecked == []
 
 
 def test_with_every_exercise_stubbed_no_checking_cell_fails_but_on_a_stub(course, student_edition):

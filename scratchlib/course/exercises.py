@@ -299,7 +299,8 @@ def run_check(
     A test stopped by another exercise's stub (a unit test that also runs it, a cell reading a name
     its cell sets) waits for that exercise: it is not counted as this exercise's failure, and it
     is not a pass either. A failing test that also runs another exercise the student changed says
-    so: that exercise may be the one to fix. Returns True only when every test passed.
+    so: that exercise may be the one to fix. Returns True when nothing failed and every test passed,
+    or every test that runs this exercise alone passed (the others wait for exercises not done yet).
     """
     root = Path(root)
     data = load_course_map(root)
@@ -349,6 +350,10 @@ def run_check(
         )
     )
     failed = [r for r in results if not r.passed and r not in waiting]
+    # the tests that run this exercise's code and no other's: when they all pass, the exercise is done
+    # as far as it can be checked alone (a library exercise always has some: `make student` sees to it)
+    own = [r for r in results if reaches.get(r.key or r.test) == [exercise]]
+    alone = bool(own) and all(r.passed for r in own)
     suspects = sorted({e for r in failed for e in r.others}, key=_key)
     if failed and all(r.others for r in failed):
         # every failing test also runs code of another exercise the student changed: the fault may
@@ -361,13 +366,20 @@ def run_check(
         out(f"\nHint for exercise {exercise}:\n{plain_text(hint(exercise, entry['task'], root))}")
         if suspects:
             out(f"(Some failing tests also run {', '.join(suspects)}, which you changed: check it too.)")
+    elif waiting and alone:
+        others = sorted({r.reason.split()[2] for r in waiting}, key=_key)
+        out(
+            f"\nExercise {exercise} passes every test that runs it alone: done. The tests that wait also run "
+            f"exercise{'s' if len(others) > 1 else ''} {', '.join(others)}; they run again when you check "
+            f"{'those' if len(others) > 1 else 'it'}."
+        )
     elif waiting:
         others = sorted({r.reason.split()[2] for r in waiting}, key=_key)
         out(
             f"\nNothing failed so far, but exercise {exercise} is not fully checked yet: do exercise"
             f"{'s' if len(others) > 1 else ''} {', '.join(others)} first, then check again."
         )
-    return passed == len(results)
+    return not failed and (passed == len(results) or alone)
 
 
 def _either(exercises: list[str]) -> str:

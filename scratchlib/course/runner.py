@@ -42,6 +42,16 @@ STUB_IMPORT = f"from {PLUGIN} import {STUB_ERROR}  # what an exercise's stub rai
 _STUB_LINE = re.compile(rf"\b{STUB_ERROR}: (exercise (\d+\.\d+)\b.*)")
 
 
+# Exercises k.30 and up are the optional parts of notebook k (its sections marked "Optional"). No
+# test of a core exercise may run one: an optional exercise is never what a core one waits for.
+OPTIONAL_FROM = 30
+
+
+def optional(exercise: str) -> bool:
+    """Whether an exercise ("6.32") belongs to its notebook's optional parts."""
+    return int(exercise.split(".")[1]) >= OPTIONAL_FROM
+
+
 class ExerciseNotDone(Exception):
     """What an exercise's stub raises: ``ExerciseNotDone("exercise 4.3: Linear.backward: ...")``.
 
@@ -278,6 +288,50 @@ def lean_pytest(args: list[str]) -> tuple[list[str], dict[str, str]]:
     return [*plugins, *LEAN_ARGS, *args], {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", SELF_CHECK: "1"}
 
 
+def _pytest_child(args: list[str], root: str, env: dict[str, str]) -> None:
+    """In a child of the warm server: pytest on the course's files as they are on disk now."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # the kernel's log is no place for a test's output
+        os.dup2(devnull, fd)
+    for name in [n for n in sys.modules if n.split(".")[0] in ("scratchlib", "tests", "conftest")]:
+        del sys.modules[name]  # imported to start this child; the tests import them afresh
+    os.chdir(root)
+    sys.path.insert(0, root)
+    os.environ.update(env)
+    import pytest
+
+    sys.exit(pytest.main(args))
+
+
+# Modules the warm server imports once; each child forked from it has them at no cost.
+WARM = ("torch", "pytest", "hypothesis", "numpy")
+
+
+def warm_pytest(args: list[str], root: Path, env: dict[str, str]) -> None:
+    """pytest with these arguments, in a child forked from a warm server (the self-check in a kernel).
+
+    A fresh Python spends a second or more importing torch and pytest again for each check
+    (docs/performance.md). In a notebook's kernel, the first check starts multiprocessing's fork
+    server with torch, pytest and hypothesis imported; every check then forks a child of it, which
+    imports the course's files as they are on disk now. The server is a plain Python, not the
+    kernel: a test's widgets or progress bars behave as in `make check`, and nothing of the
+    kernel's state reaches the tests. Interrupting the kernel stops the child.
+    """
+    import importlib.util
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([name for name in WARM if importlib.util.find_spec(name)])
+    child = context.Process(target=_pytest_child, args=(args, str(root), env), daemon=True)
+    child.start()
+    try:
+        child.join()
+    except BaseException:  # KeyboardInterrupt from the kernel's stop button: the child goes too
+        child.kill()
+        child.join()
+        raise
+
+
 def run_tests(tests: list[str], root: Path, timeout: float = 120.0, lean: bool = False) -> list[dict]:
     """Run these pytest node ids in one child pytest at root; one record per test, in this order.
 
@@ -287,8 +341,12 @@ def run_tests(tests: list[str], root: Path, timeout: float = 120.0, lean: bool =
         path = Path(work) / "records.jsonl"
         args, env = lean_pytest(tests) if lean else (tests, {})
         command = child_pytest(root, PLUGIN, timeout, args)
-        env = {**os.environ, **env, RECORD: str(path)}
-        subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
+        if lean and "ipykernel" in sys.modules and sys.platform != "win32":
+            warm_pytest(command[3:], root, {**env, RECORD: str(path)})
+        else:
+            subprocess.run(
+                command, cwd=root, capture_output=True, text=True, env={**os.environ, **env, RECORD: str(path)}
+            )
         done = {record["nodeid"]: record for record in read_records(path)[1]}
     missing = "did not run (a test file that does not import?)"
     blank = {"outcome": "failed", "duration": 0.0, "message": "", "reason": missing}

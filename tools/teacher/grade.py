@@ -42,6 +42,11 @@ from teacher.runner import execute_notebook, run_tests, test_files
 # ---------------------------------------------------------------- which test checks which exercise
 
 
+def _needs_optional(exercise: str, runs: list[str]) -> bool:
+    """A core exercise's test must not run an optional one: the student may skip those."""
+    return not course_runner.optional(exercise) and any(course_runner.optional(e) for e in runs)
+
+
 def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dict]:
     """The cells of each notebook exercise's own behaviour, and the first of them (its catch).
 
@@ -75,6 +80,7 @@ def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dic
 
     def stubbed(exercise):
         path, cells = candidates[exercise]
+        cells = [i for i in cells if not _needs_optional(exercise, reached[path][i])]
         if not cells:
             return exercise, []
         records = execute_notebook(probe / path, probe, timeout, exercise=exercise, until=max(cells))
@@ -116,7 +122,8 @@ def exercise_map(course: Course, timeout: float = 300.0) -> dict:
         runs = [(nodeid, exercise) for exercise in library for nodeid in reach[exercise]]
         stubbed = run_tests(course, probe, [], runs=runs, timeout=timeout) if runs else {}
         for (nodeid, exercise), result in sorted(stubbed.items()):
-            if result["outcome"] == "failed":
+            # a test that also runs an optional exercise is not one of a core exercise's tests
+            if result["outcome"] == "failed" and not _needs_optional(exercise, results[(nodeid, None)]["hits"]):
                 own[exercise].append(nodeid)
                 seconds[exercise] += results[(nodeid, None)]["duration"]
         # most specific first: a test reaching one exercise is about it more surely than a network test
@@ -133,6 +140,7 @@ def exercise_map(course: Course, timeout: float = 300.0) -> dict:
             "task": region.task,
             "where": f"{region.where}:{region.line}",
             "kind": course.kind(exercise),
+            "optional": course_runner.optional(exercise),
         }
         if entry["kind"] == "derivation":
             entry.update(tests=[], cells=[], caught_by=None, reached=0)
@@ -183,7 +191,8 @@ def load_map(course: Course, cache: Path | None, timeout: float = 300.0) -> dict
 
 
 def problems(data: dict) -> list[str]:
-    """What makes a course unfit to hand out: exercises no test catches, tests failing on solutions."""
+    """What makes a course unfit to hand out: exercises no test catches, library exercises no test
+    checks alone (their check could only wait), tests failing on the solutions."""
 
     def missing(x):
         if " cell " in x["where"]:
@@ -200,6 +209,15 @@ def problems(data: dict) -> list[str]:
         f"exercise {e} ({x['where']}) is not caught by any test: {missing(x)}"
         for e, x in data["exercises"].items()
         if not x["caught_by"] and x.get("kind") != "derivation"
+    ]
+    reaches = data.get("reaches", {})
+    out += [
+        f"exercise {e} ({x['where']}) has no test of its own: each of its tests also runs another exercise "
+        f"({', '.join(sorted({o for t in x['tests'] for o in reaches.get(t, []) if o != e}, key=exercise_key))}), "
+        f"so with only {e} done its check can only wait; add a test of its values that runs it alone "
+        f"(python -m teacher reach FILE shows what each test runs)"
+        for e, x in data["exercises"].items()
+        if x["kind"] == "library" and x["tests"] and not any(reaches.get(t) == [e] for t in x["tests"])
     ]
     out += [f"{n} fails on the solutions:\n{m}" for n, m in data["failing_on_solutions"].items()]
     return out

@@ -11,7 +11,8 @@ Environment:
                      (the other tests are deselected). A test named with several exercises runs
                      once for each, exercise by exercise: during its run the probe's `current`
                      is that exercise (the probe edition raises its stub, the graded copy runs
-                     the student's code for it and the course's solution everywhere else)
+                     the student's code for it and the course's solution everywhere else).
+                     "!4.4" for an exercise: the probe runs 4.4's solution and every other stub
     TEACHER_COLLECT  optional file: the collected node ids are written there as JSON
     TEACHER_TIMEOUT  optional: seconds allowed per test; a test past it fails with
                      "timed out after N s" (hypothesis tests too, see TestTimedOut)
