@@ -35,6 +35,21 @@ def run(layer, grad_out: torch.Tensor):
     return layer.output
 
 
+def backward_alone(layer, output, grad_out, **kept):
+    """Run ``layer.backward()`` alone, on a forward given by hand.
+
+    ``output`` (and anything else the forward keeps, e.g. ``diff=P - T``) and ``grad`` =
+    dJ/d(output) are set directly: neither the layer's forward nor its ``accumulate_grad``
+    runs, and each input receives one gradient, taken as it is (no addition, exercise 4.1).
+    So the test needs only the exercise of this backward.
+    """
+    layer.output = output
+    for name, value in kept.items():
+        setattr(layer, name, value)
+    layer.grad = grad_out
+    layer.backward()
+
+
 def autograd(fn, values, grad_out, differentiable=None):
     """fn(*values) and the gradients autograd finds for each value (None where not differentiable)."""
     if differentiable is None:
@@ -52,8 +67,12 @@ def assert_close(actual, expected, tol=TOL):
     assert err <= tol, f"max |error| {err:.3g} > {tol:g}\nactual {actual}\nexpected {expected}"
 
 
-def check_layer_against_torch(make_layer, torch_fn, values, grad_out=None, seed=0):
-    """Wire ``make_layer(*Inputs)``, run it, and compare output and every input gradient with autograd."""
+def check_layer_against_torch(make_layer, torch_fn, values, grad_out=None, seed=0, twice=True):
+    """Wire ``make_layer(*Inputs)``, run it, and compare output and every input gradient with autograd.
+
+    ``twice``: a second backward checks that the inputs add up what they receive; it runs
+    exercise 4.1 (core), which a test of an optional layer must not need: pass False there.
+    """
     ins = inputs(*values)
     layer = make_layer(*ins)
     layer.forward()
@@ -66,6 +85,8 @@ def check_layer_against_torch(make_layer, torch_fn, values, grad_out=None, seed=
     for inp, ref in zip(ins, ref_grads):
         if ref is not None:
             assert_close(inp.grad, ref)
+    if not twice:
+        return layer
     # a second backward adds to what the inputs already hold (the accumulate path, not the first write)
     layer.backward()
     for inp, ref in zip(ins, ref_grads):

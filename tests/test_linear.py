@@ -5,7 +5,18 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_testing import F64, assert_close, check_layer_against_torch, inputs, run, sizes, t, tensors
+from layer_testing import (
+    F64,
+    assert_close,
+    autograd,
+    backward_alone,
+    check_layer_against_torch,
+    inputs,
+    run,
+    sizes,
+    t,
+    tensors,
+)
 from scratchlib.layers import Input, Linear
 
 X = t([[1, -2, 3], [0, 4, -1]])  # (B=2, in=3)
@@ -30,6 +41,32 @@ def test_forward_and_backward_by_hand():
     assert x.grad.tolist() == [[0.0, 6.0, -3.0], [4.0, -9.0, 2.5]]
     assert w.grad.tolist() == [[1.0, 0.0, 2.5], [-2.0, 16.0, -9.0]]
     assert bias.grad.tolist() == [1.5, 1.0]
+
+
+def test_forward_alone_by_hand():
+    """Runs only exercise 4.2 (Linear.forward): Z = X W^T + b."""
+    # row 0: 1*2 + (-2)*0 + 3*(-1) + 0.5 = -0.5,   1*1 + (-2)(-3) + 3*1 - 1 = 9
+    # row 1: 0 + 0 + (-1)(-1) + 0.5 = 1.5,          0 + 4*(-3) + (-1)*1 - 1 = -14
+    x, w, bias = inputs(X, W, b)
+    layer = Linear(x, w, bias)
+    layer.forward()
+    assert layer.output.tolist() == [[-0.5, 9.0], [1.5, -14.0]]
+
+
+def test_backward_alone_on_a_given_forward_by_hand():
+    """Runs only exercise 4.3 (Linear.backward): the forward Z = X W^T + b is given, not run."""
+    # dX = G W:   row 0: 1*[2,0,-1] - 2*[1,-3,1] = [0, 6, -3];   row 1: 0.5*[2,0,-1] + 3*[1,-3,1] = [4, -9, 2.5]
+    # dW = G^T X: row 0: 1*[1,-2,3] + 0.5*[0,4,-1] = [1, 0, 2.5]; row 1: -2*[1,-2,3] + 3*[0,4,-1] = [-2, 16, -9]
+    # db = column sums of G = [1 + 0.5, -2 + 3] = [1.5, 1]
+    x, w, bias = inputs(X, W, b)
+    backward_alone(Linear(x, w, bias), X @ W.T + b, G)
+    assert x.grad.tolist() == [[0.0, 6.0, -3.0], [4.0, -9.0, 2.5]]
+    assert w.grad.tolist() == [[1.0, 0.0, 2.5], [-2.0, 16.0, -9.0]]
+    assert bias.grad.tolist() == [1.5, 1.0]
+    _, (dx, dw, db) = autograd(lambda x, w, b: x @ w.T + b, [X, W, b], G)
+    assert_close(x.grad, dx)
+    assert_close(w.grad, dw)
+    assert_close(bias.grad, db)
 
 
 @given(batch=sizes, n_in=sizes, n_out=sizes, data=st.data())

@@ -106,6 +106,19 @@ def test_activation_derivatives_by_hand():
     torch.testing.assert_close(Tanh().get_gradient(z), expected, atol=1e-15, rtol=0)
 
 
+def test_tanh_derivative_alone_by_hand():
+    """Runs only exercise 3.2 (Tanh.get_gradient): tanh'(z) = 1 - tanh(z)^2."""
+    l2, l3 = math.log(2), math.log(3)
+    z = torch.tensor([[l2, -l3, 0.5 * l3], [0.0, -l2, -0.5 * l3]], dtype=F64)
+    # tanh(ln a) = (a^2 - 1)/(a^2 + 1): tanh(ln 2) = 3/5, tanh(ln 3) = 4/5;  tanh(ln 3 / 2) = (3 - 1)/(3 + 1) = 1/2
+    # 1 - tanh^2 = [[1 - 9/25, 1 - 16/25, 1 - 1/4], [1, 1 - 9/25, 1 - 1/4]]
+    expected = torch.tensor([[0.64, 0.36, 0.75], [1.0, 0.64, 0.75]], dtype=F64)
+    torch.testing.assert_close(Tanh().get_gradient(z), expected, atol=1e-15, rtol=0)
+    leaf = z.clone().requires_grad_(True)
+    (dz,) = torch.autograd.grad(torch.tanh(leaf).sum(), leaf)
+    torch.testing.assert_close(Tanh().get_gradient(z), dz, atol=1e-15, rtol=0)
+
+
 def test_sigmoid_does_not_overflow_to_nan():
     z = torch.tensor([-1000.0, 1000.0])
     assert torch.equal(Sigmoid().forward(z), torch.tensor([0.0, 1.0]))
@@ -232,6 +245,89 @@ def test_hand_worked_gradients():
 
 def test_hand_worked_gradients_agree_with_autograd_too():
     check_against_autograd(*hand_worked_network())
+
+
+class Square:
+    """An activation made by hand (plain torch, no exercise): f(z) = z^2, f'(z) = 2 z."""
+
+    def forward(self, z):
+        return z * z
+
+    def get_gradient(self, z):
+        return 2 * z
+
+
+class HalfSquaredError:
+    """A loss made by hand (plain torch, no exercise): L = sum (y_hat - y)^2 / 2, dL/dy_hat = y_hat - y."""
+
+    def forward(self, y_true, y_pred):
+        return ((y_pred - y_true) ** 2).sum() / 2
+
+    def get_gradient(self, y_true, y_pred):
+        return y_pred - y_true
+
+
+W1, B1 = [[0.5, 0, 0.5], [1, 0.5, 0.5]], [-0.5, -2]  # 3 inputs -> 2
+W2, B2 = [[1, -1]], [-0.25]  # 2 -> 1
+
+
+def square_network():
+    """3 -> 2 -> 1 with the hand-made Square activations and HalfSquaredError loss, so no exercise runs in them."""
+    net = NeuralNetwork(3, 1, [2], dtype=F64)
+    for layer, w, b in zip(net.layers, (W1, W2), (B1, B2)):
+        layer.linear.weight = torch.tensor(w, dtype=F64)
+        layer.linear.bias = torch.tensor(b, dtype=F64)
+        layer.act = Square()
+    net.loss = HalfSquaredError()
+    return net
+
+
+def test_backward_alone_with_a_hand_made_activation_and_loss():
+    """Runs only exercise 3.4 (NeuralNetwork.backward): the activations and the loss are made by hand in this test."""
+    net = square_network()
+    x = torch.tensor([[1, -1, 2], [0, 2, -1]], dtype=F64)
+    y = torch.tensor([[0.5], [2]], dtype=F64)
+    loss = net.backward(x, y)
+    # Forward: Z1 = X W1^T + b1 = [[1.5 - 0.5, 1.5 - 2], [-0.5 - 0.5, 0.5 - 2]] = [[1, -0.5], [-1, -1.5]]
+    #   H = Z1^2 = [[1, 0.25], [1, 2.25]];  Z2 = H W2^T + b2 = [[1 - 0.25 - 0.25], [1 - 2.25 - 0.25]] = [[0.5], [-1.5]]
+    #   y_hat = Z2^2 = [[0.25], [2.25]];  y_hat - y = [[-0.25], [0.25]];  L = (1/16 + 1/16) / 2 = 1/16
+    # Backward: Delta2 = (y_hat - y) * f'(Z2) = (y_hat - y) * 2 Z2 = [[-0.25], [-0.75]]
+    #   dW2 = Delta2^T H = -0.25 [1, 0.25] - 0.75 [1, 2.25] = [[-1, -1.75]];  db2 = -0.25 - 0.75 = -1
+    #   Delta2 W2 = [[-0.25, 0.25], [-0.75, 0.75]];  f'(Z1) = 2 Z1 = [[2, -1], [-2, -3]]
+    #   Delta1 = [[-0.5, -0.25], [1.5, -2.25]]
+    #   dW1 = Delta1^T X: row 0 = -0.5 [1, -1, 2] + 1.5 [0, 2, -1] = [-0.5, 3.5, -2.5]
+    #                     row 1 = -0.25 [1, -1, 2] - 2.25 [0, 2, -1] = [-0.25, -4.25, 1.75]
+    #   db1 = [-0.5 + 1.5, -0.25 - 2.25] = [1, -2.5]
+    hidden, out = net.layers
+    assert loss.item() == 1 / 16
+    assert out.linear.weight_grad.tolist() == [[-1.0, -1.75]]
+    assert out.linear.bias_grad.tolist() == [-1.0]
+    assert hidden.linear.weight_grad.tolist() == [[-0.5, 3.5, -2.5], [-0.25, -4.25, 1.75]]
+    assert hidden.linear.bias_grad.tolist() == [1.0, -2.5]
+    # the same numbers by autograd
+    params = [torch.tensor(v, dtype=F64, requires_grad=True) for v in (W1, B1, W2, B2)]
+    h = (x @ params[0].T + params[1]) ** 2
+    (((h @ params[2].T + params[3]) ** 2 - y) ** 2).sum().div(2).backward()
+    grads = [hidden.linear.weight_grad, hidden.linear.bias_grad, out.linear.weight_grad, out.linear.bias_grad]
+    for grad, p in zip(grads, params):
+        torch.testing.assert_close(grad, p.grad, atol=1e-15, rtol=0)
+
+
+def test_step_alone_by_hand():
+    """Runs only exercise 3.5 (NeuralNetwork.step): W <- W - lr dW and b <- b - lr db, the gradients given by hand."""
+    net = square_network()
+    hidden, out = net.layers
+    hidden.linear.weight_grad = torch.tensor([[-0.5, 3.5, -2.5], [-0.25, -4.25, 1.75]], dtype=F64)
+    hidden.linear.bias_grad = torch.tensor([1, -2.5], dtype=F64)
+    out.linear.weight_grad = torch.tensor([[-1, -1.75]], dtype=F64)
+    out.linear.bias_grad = torch.tensor([-1], dtype=F64)
+    net.step(0.5)
+    # W1 - 0.5 dW1 = [[0.5 + 0.25, 0 - 1.75, 0.5 + 1.25], [1 + 0.125, 0.5 + 2.125, 0.5 - 0.875]]
+    # b1 - 0.5 db1 = [-0.5 - 0.5, -2 + 1.25];  W2 - 0.5 dW2 = [[1 + 0.5, -1 + 0.875]];  b2 - 0.5 db2 = -0.25 + 0.5
+    assert hidden.linear.weight.tolist() == [[0.75, -1.75, 1.75], [1.125, 2.625, -0.375]]
+    assert hidden.linear.bias.tolist() == [-1.0, -0.75]
+    assert out.linear.weight.tolist() == [[1.5, -0.125]]
+    assert out.linear.bias.tolist() == [0.25]
 
 
 # ---------------------------------------------------------------- every gradient against autograd

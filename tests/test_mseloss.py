@@ -5,7 +5,18 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_testing import F64, assert_close, check_layer_against_torch, inputs, run, sizes, t, tensors
+from layer_testing import (
+    F64,
+    assert_close,
+    autograd,
+    backward_alone,
+    check_layer_against_torch,
+    inputs,
+    run,
+    sizes,
+    t,
+    tensors,
+)
 from scratchlib.layers import Input, MSELoss
 
 P = t([[1, -2, 0.5], [3, 0, -1]])
@@ -20,6 +31,27 @@ def test_forward_and_backward_by_hand():
     assert_close(out, t(22 / 6), tol=1e-15)
     assert p.grad.tolist() == [[0.5, -1.5, 0.0], [1.0, 1.0, -1.0]]
     assert target.grad.tolist() == [[-0.5, 1.5, 0.0], [-1.0, -1.0, 1.0]]
+
+
+def test_forward_alone_by_hand():
+    """Runs only exercise 4.16 (MSELoss.forward): the mean of the squared differences."""
+    # D = P - T = [[1, -3, 0], [2, 2, -2]]; sum D^2 = 1 + 9 + 0 + 4 + 4 + 4 = 22; N = 6: L = 22/6
+    p, target = inputs(P, T)
+    layer = MSELoss(p, target)
+    layer.forward()
+    assert_close(layer.output, t(22 / 6), tol=1e-15)
+
+
+def test_backward_alone_on_a_given_forward_by_hand():
+    """Runs only exercise 4.17 (MSELoss.backward): the forward (L and D = P - T) is given, not run."""
+    # g = 1.5, N = 6:  dP = (2 g / N) D = 0.5 D = [[0.5, -1.5, 0], [1, 1, -1]],  dT = -dP
+    p, target = inputs(P, T)
+    backward_alone(MSELoss(p, target), ((P - T) ** 2).mean(), t(1.5), diff=P - T)
+    assert p.grad.tolist() == [[0.5, -1.5, 0.0], [1.0, 1.0, -1.0]]
+    assert target.grad.tolist() == [[-0.5, 1.5, 0.0], [-1.0, -1.0, 1.0]]
+    _, (dp, dt) = autograd(lambda u, v: ((u - v) ** 2).mean(), [P, T], t(1.5))
+    assert_close(p.grad, dp)
+    assert_close(target.grad, dt)
 
 
 def test_matches_torch_mse_loss():

@@ -9,6 +9,7 @@ from layer_testing import F64, assert_close, t, tensors
 from scratchlib.layers import (
     MLP,
     Input,
+    Layer,
     Linear,
     MSELoss,
     Network,
@@ -48,6 +49,75 @@ def test_tiny_network_by_hand():
     assert z.grad.tolist() == [[1.5], [-2.0]]
     assert x.grad is None and y.grad is None
     assert [layer.needs_grad for layer in net.layers] == [False, False, True, True, True, True, True, True]
+
+
+class Times(Layer):
+    """Made by hand for the tape test (plain torch, no exercise): Y = A * B element-wise; dA = G B, dB = G A."""
+
+    def __init__(self, a, b):
+        super().__init__(a, b, shape=a.shape)
+        self.a, self.b = a, b
+
+    def forward(self):
+        self.output = self.a.output * self.b.output
+
+    def backward(self):
+        self.a.accumulate_grad(self.grad * self.b.output)
+        self.b.accumulate_grad(self.grad * self.a.output)
+
+
+class Square(Layer):
+    """Made by hand for the tape test: Y = X^2 element-wise; dX = 2 X G."""
+
+    def __init__(self, x):
+        super().__init__(x, shape=x.shape)
+        self.x = x
+
+    def forward(self):
+        self.output = self.x.output**2
+
+    def backward(self):
+        self.x.accumulate_grad(2 * self.x.output * self.grad)
+
+
+class Dot(Layer):
+    """Made by hand for the tape test: J = sum(C * X) for a fixed C; dX = g C."""
+
+    def __init__(self, x, c):
+        super().__init__(x, shape=())
+        self.x, self.c = x, c
+
+    def forward(self):
+        self.output = (self.c * self.x.output).sum()
+
+    def backward(self):
+        self.x.accumulate_grad(self.grad * self.c)
+
+
+def test_backward_alone_walks_a_tape_of_hand_made_layers():
+    """Runs only exercise 4.20 (Network.backward): the layers are made by hand in this test."""
+    # P = X * W = [[2, -2, -1], [1, -1, -3]];  H = P^2 = [[4, 4, 1], [1, 1, 9]]
+    # J = sum(C * H) = 4 - 4 + 2 - 0.5 + 3 + 9 = 13.5
+    # backward from dJ/dJ = 1:  dJ/dH = C;  dJ/dP = 2 P C = [[4, 4, -4], [-1, -6, -6]]
+    # dJ/dW = X * dJ/dP = [[4, -8, -2], [-2, -6, 6]];  the data X gets none
+    X, W = t([[1, -2, 0.5], [2, 1, -1]]), t([[2, 1, -2], [0.5, -1, 3]])
+    C = t([[1, -1, 2], [-0.5, 3, 1]])
+    net = Network()
+    x = net.add(Input((2, 3), dtype=F64).set(X))
+    w = net.add(Input((2, 3), train=True, dtype=F64).set(W))
+    p = net.add(Times(x, w))
+    h = net.add(Square(p))
+    dot = net.add(Dot(h, C))
+    assert net.forward().item() == 13.5
+    net.backward()
+    assert dot.grad.item() == 1.0  # the seed dJ/dJ
+    assert h.grad.tolist() == C.tolist()
+    assert p.grad.tolist() == [[4.0, 4.0, -4.0], [-1.0, -6.0, -6.0]]
+    assert w.grad.tolist() == [[4.0, -8.0, -2.0], [-2.0, -6.0, 6.0]]
+    assert x.grad is None
+    leaf = W.clone().requires_grad_()
+    (C * (X * leaf) ** 2).sum().backward()
+    assert_close(w.grad, leaf.grad)
 
 
 def test_backward_twice_accumulates_parameters_only_and_clear_grad_forgets():

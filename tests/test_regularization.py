@@ -5,7 +5,18 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_testing import F64, assert_close, check_layer_against_torch, inputs, run, sizes, t, tensors
+from layer_testing import (
+    F64,
+    assert_close,
+    autograd,
+    backward_alone,
+    check_layer_against_torch,
+    inputs,
+    run,
+    sizes,
+    t,
+    tensors,
+)
 from scratchlib.layers import Input, Regularization
 
 W = t([[1, -2, 0.5], [0, 3, -1]])
@@ -18,6 +29,25 @@ def test_forward_and_backward_by_hand():
     out = run(Regularization(w, 0.1), t(-2.0))
     assert_close(out, t(1.525), tol=1e-15)
     assert_close(w.grad, t([[-0.4, 0.8, -0.2], [0, -1.2, 0.4]]), tol=1e-15)
+
+
+def test_forward_alone_by_hand():
+    """Runs only exercise 4.14 (Regularization.forward): R = lambda * sum of squares."""
+    # sum of squares = 1 + 4 + 0.25 + 0 + 9 + 1 = 15.25, R = 0.1 * 15.25 = 1.525
+    (w,) = inputs(W)
+    layer = Regularization(w, 0.1)
+    layer.forward()
+    assert_close(layer.output, t(1.525), tol=1e-15)
+
+
+def test_backward_alone_on_a_given_forward_by_hand():
+    """Runs only exercise 4.15 (Regularization.backward): the forward R is given, not run."""
+    # g = dJ/dR = -2:  dW = 2 * 0.1 * (-2) * W = -0.4 W = [[-0.4, 0.8, -0.2], [0, -1.2, 0.4]]
+    (w,) = inputs(W)
+    backward_alone(Regularization(w, 0.1), 0.1 * (W**2).sum(), t(-2.0))
+    assert_close(w.grad, t([[-0.4, 0.8, -0.2], [0, -1.2, 0.4]]), tol=1e-15)
+    _, (dw,) = autograd(lambda v: 0.1 * (v**2).sum(), [W], t(-2.0))
+    assert_close(w.grad, dw)
 
 
 @given(rows=sizes, cols=sizes, strength=st.floats(0, 2), data=st.data())

@@ -5,7 +5,18 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_testing import F64, check_layer_against_torch, inputs, run, sizes, t, tensors
+from layer_testing import (
+    F64,
+    assert_close,
+    autograd,
+    backward_alone,
+    check_layer_against_torch,
+    inputs,
+    run,
+    sizes,
+    t,
+    tensors,
+)
 from scratchlib.layers import ReLU
 
 X = t([[1.5, -2, 0.5], [-0.5, 3, -1]])  # (2, 3), signs mixed
@@ -19,6 +30,24 @@ def test_forward_and_backward_by_hand():
     out = run(ReLU(x), G)
     assert out.tolist() == [[1.5, 0.0, 0.5], [0.0, 3.0, 0.0]]
     assert x.grad.tolist() == [[2.0, 0.0, 0.5], [0.0, -3.0, 0.0]]
+
+
+def test_forward_alone_by_hand():
+    """Runs only exercise 4.4 (ReLU.forward): Y keeps the positive entries of X."""
+    (x,) = inputs(X)
+    layer = ReLU(x)
+    layer.forward()
+    assert layer.output.tolist() == [[1.5, 0.0, 0.5], [0.0, 3.0, 0.0]]
+
+
+def test_backward_alone_on_a_given_forward_by_hand():
+    """Runs only exercise 4.5 (ReLU.backward): the forward Y = max(X, 0) is given, not run."""
+    # [X > 0] = [[1, 0, 1], [0, 1, 0]]:  dX = G * [X > 0] = [[2, 0, 0.5], [0, -3, 0]]
+    (x,) = inputs(X)
+    backward_alone(ReLU(x), torch.clamp(X, min=0), G)
+    assert x.grad.tolist() == [[2.0, 0.0, 0.5], [0.0, -3.0, 0.0]]
+    _, (dx,) = autograd(torch.relu, [X], G)
+    assert_close(x.grad, dx)
 
 
 @given(batch=sizes, width=sizes, data=st.data())

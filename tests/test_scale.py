@@ -5,7 +5,18 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_testing import F64, check_layer_against_torch, inputs, run, sizes, t, tensors
+from layer_testing import (
+    F64,
+    assert_close,
+    autograd,
+    backward_alone,
+    check_layer_against_torch,
+    inputs,
+    run,
+    sizes,
+    t,
+    tensors,
+)
 from scratchlib.layers import Scale
 
 X = t([[1, -2, 0.5], [3, 0, -4]])
@@ -19,6 +30,24 @@ def test_forward_and_backward_by_hand():
     out = run(Scale(x, -2.5), G)
     assert out.tolist() == [[-2.5, 5.0, -1.25], [-7.5, 0.0, 10.0]]
     assert x.grad.tolist() == [[-5.0, 2.5, -10.0], [-1.25, -7.5, 5.0]]
+
+
+def test_forward_alone_by_hand():
+    """Runs only exercise 4.10 (Scale.forward): Y = c X with c = -2.5."""
+    (x,) = inputs(X)
+    layer = Scale(x, -2.5)
+    layer.forward()
+    assert layer.output.tolist() == [[-2.5, 5.0, -1.25], [-7.5, 0.0, 10.0]]
+
+
+def test_backward_alone_on_a_given_forward_by_hand():
+    """Runs only exercise 4.11 (Scale.backward): the forward Y = c X is given, not run."""
+    # c = -2.5:  dX = c G = [[-5, 2.5, -10], [-1.25, -7.5, 5]]
+    (x,) = inputs(X)
+    backward_alone(Scale(x, -2.5), -2.5 * X, G)
+    assert x.grad.tolist() == [[-5.0, 2.5, -10.0], [-1.25, -7.5, 5.0]]
+    _, (dx,) = autograd(lambda v: -2.5 * v, [X], G)
+    assert_close(x.grad, dx)
 
 
 @given(batch=sizes, width=sizes, factor=st.floats(-5, 5), data=st.data())

@@ -7,7 +7,18 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_testing import F64, assert_close, check_layer_against_torch, inputs, run, sizes, t, tensors
+from layer_testing import (
+    F64,
+    assert_close,
+    autograd,
+    backward_alone,
+    check_layer_against_torch,
+    inputs,
+    run,
+    sizes,
+    t,
+    tensors,
+)
 from scratchlib.layers import Sigmoid
 
 L3, L4 = math.log(3), math.log(4)
@@ -22,6 +33,26 @@ def test_forward_and_backward_by_hand():
     out = run(Sigmoid(x), G)
     assert_close(out, t([[0.5, 0.75, 0.25], [0.8, 0.2, 0.5]]), tol=1e-15)
     assert_close(x.grad, t([[0.5, -0.1875, 0.75], [0.08, 0.48, -0.5]]), tol=1e-15)
+
+
+def test_forward_alone_by_hand():
+    """Runs only exercise 4.6 (Sigmoid.forward): sigma(ln a) = a / (a + 1)."""
+    # sigma(0) = 1/2, sigma(ln 3) = 3/4, sigma(-ln 3) = 1/4, sigma(ln 4) = 4/5, sigma(-ln 4) = 1/5
+    (x,) = inputs(X)
+    layer = Sigmoid(x)
+    layer.forward()
+    assert_close(layer.output, t([[0.5, 0.75, 0.25], [0.8, 0.2, 0.5]]), tol=1e-15)
+
+
+def test_backward_alone_on_a_given_forward_by_hand():
+    """Runs only exercise 4.7 (Sigmoid.backward): the forward Y = sigma(X) is given, not run."""
+    # Y (1 - Y) = [[0.25, 0.1875, 0.1875], [0.16, 0.16, 0.25]]
+    # dX = G * Y (1 - Y) = [[0.5, -0.1875, 0.75], [0.08, 0.48, -0.5]]
+    (x,) = inputs(X)
+    backward_alone(Sigmoid(x), 1 / (1 + torch.exp(-X)), G)
+    assert_close(x.grad, t([[0.5, -0.1875, 0.75], [0.08, 0.48, -0.5]]), tol=1e-15)
+    _, (dx,) = autograd(torch.sigmoid, [X], G)
+    assert_close(x.grad, dx)
 
 
 @given(batch=sizes, width=sizes, data=st.data())

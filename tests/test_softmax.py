@@ -7,7 +7,18 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_testing import F64, assert_close, check_layer_against_torch, inputs, run, sizes, t, tensors
+from layer_testing import (
+    F64,
+    assert_close,
+    autograd,
+    backward_alone,
+    check_layer_against_torch,
+    inputs,
+    run,
+    sizes,
+    t,
+    tensors,
+)
 from scratchlib.layers import Input, Softmax
 
 L2, L3, L4, L5 = (math.log(v) for v in (2, 3, 4, 5))
@@ -26,10 +37,35 @@ def test_forward_and_backward_by_hand():
     assert_close(x.grad, t([[7, -2, -5], [54, 2, -56]]) / 64, tol=1e-15)
 
 
+def test_forward_alone_by_hand():
+    """Runs only exercise 4.30 (Softmax.forward): e^X = [[1, 2, 5], [3, 1, 4]], each row divided by its sum 8."""
+    (x,) = inputs(X)
+    layer = Softmax(x)
+    layer.forward()
+    assert_close(layer.output, t([[1, 2, 5], [3, 1, 4]]) / 8, tol=1e-15)
+
+
+def test_backward_alone_on_a_given_forward_by_hand():
+    """Runs only exercise 4.31 (Softmax.backward): the forward Y = softmax(X) is given, not run."""
+    # G = [[1, -2, 0.5], [2, 1, -2]]
+    # row 0: sum_j G_j Y_j = (1 - 4 + 2.5)/8 = -1/16;  dX = Y * (G + 1/16) = [1/8 * 17/16, 2/8 * -31/16, 5/8 * 9/16]
+    #        = [17, -62, 45] / 128
+    # row 1: sum_j G_j Y_j = (6 + 1 - 8)/8 = -1/8;     dX = Y * (G + 1/8) = [3/8 * 17/8, 1/8 * 9/8, 4/8 * -15/8]
+    #        = [51, 9, -60] / 64
+    G2 = t([[1, -2, 0.5], [2, 1, -2]])
+    (x,) = inputs(X)
+    backward_alone(Softmax(x), t([[1, 2, 5], [3, 1, 4]]) / 8, G2)
+    assert_close(x.grad, t([[17 / 128, -62 / 128, 45 / 128], [51 / 64, 9 / 64, -60 / 64]]), tol=1e-15)
+    _, (dx,) = autograd(lambda v: torch.softmax(v, dim=1), [X], G2)
+    assert_close(x.grad, dx)
+
+
 @given(batch=sizes, width=sizes, data=st.data(), shift=st.sampled_from([0.0, 1000.0, -1000.0]))
 def test_matches_torch_autograd_even_for_huge_inputs(batch, width, data, shift):
+    # twice=False: the check that a second backward adds up runs exercise 4.1 (core), which an
+    # optional layer's test must not need
     layer = check_layer_against_torch(
-        Softmax, lambda v: torch.softmax(v, dim=1), [data.draw(tensors((batch, width))) + shift]
+        Softmax, lambda v: torch.softmax(v, dim=1), [data.draw(tensors((batch, width))) + shift], twice=False
     )
     assert torch.isfinite(layer.output).all()
     assert_close(layer.output.sum(dim=1), torch.ones(batch, dtype=F64), tol=1e-14)

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_testing import F64, assert_close, autograd, inputs, run, sizes, t, tensors
+from layer_testing import F64, assert_close, autograd, backward_alone, inputs, run, sizes, t, tensors
 from scratchlib.layers import Input, SoftmaxCrossEntropy
 
 # softmax is shift invariant: rows are logs of (1, 2, 5) and of (3, 1, 4), the second shifted by -1
@@ -27,6 +27,31 @@ def test_forward_and_backward_by_hand():
     assert_close(layer.classifications, t([[0.125, 0.25, 0.625], [0.375, 0.125, 0.5]]), tol=1e-15)
     assert_close(logits.grad, t([[0.125, 0.25, -0.375], [-0.625, 0.125, 0.5]]), tol=1e-15)
     assert labels.grad is None  # integer labels get no gradient
+
+
+def test_forward_alone_by_hand():
+    """Runs only exercise 4.18 (SoftmaxCrossEntropy.forward): the softmax and the mean -log p of each label."""
+    # p = [[1, 2, 5], [3, 1, 4]] / 8;  labels 2 and 0:  J = -(ln 5/8 + ln 3/8) / 2 = 0.725416
+    logits, labels = inputs(LOGITS, LABELS)
+    layer = SoftmaxCrossEntropy(logits, labels)
+    layer.forward()
+    assert_close(layer.output, t(-(math.log(0.625) + math.log(0.375)) / 2), tol=1e-15)
+    assert_close(layer.classifications, t([[0.125, 0.25, 0.625], [0.375, 0.125, 0.5]]), tol=1e-15)
+
+
+def test_backward_alone_on_a_given_forward_by_hand():
+    """Runs only exercise 4.19 (SoftmaxCrossEntropy.backward): the forward (J and p) is given, not run."""
+    # g = -3, B = 2:  dL = (g / B) (p - onehot) = -1.5 [[0.125, 0.25, -0.375], [-0.625, 0.125, 0.5]]
+    #                    = [[-0.1875, -0.375, 0.5625], [0.9375, -0.1875, -0.75]]
+    p = t([[1, 2, 5], [3, 1, 4]]) / 8
+    logits, labels = inputs(LOGITS, LABELS)
+    layer = SoftmaxCrossEntropy(logits, labels)
+    J = torch.nn.functional.cross_entropy(LOGITS, LABELS)
+    backward_alone(layer, J, t(-3.0), classifications=p)
+    assert_close(logits.grad, t([[-0.1875, -0.375, 0.5625], [0.9375, -0.1875, -0.75]]), tol=1e-15)
+    assert labels.grad is None  # integer labels get no gradient
+    _, (d_logits,) = autograd(lambda z: torch.nn.functional.cross_entropy(z, LABELS), [LOGITS], t(-3.0))
+    assert_close(logits.grad, d_logits)
 
 
 @given(batch=sizes, classes=st.integers(2, 6), data=st.data())

@@ -5,7 +5,18 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_testing import F64, check_layer_against_torch, inputs, run, sizes, t, tensors
+from layer_testing import (
+    F64,
+    assert_close,
+    autograd,
+    backward_alone,
+    check_layer_against_torch,
+    inputs,
+    run,
+    sizes,
+    t,
+    tensors,
+)
 from scratchlib.layers import Input, Sum
 
 
@@ -24,6 +35,29 @@ def test_batches_by_hand():
     out = run(Sum(a, b), G)
     assert out.tolist() == [[1.5, 0.0, -0.5], [0.0, 1.0, -3.0]]
     assert a.grad.tolist() == G.tolist() and b.grad.tolist() == G.tolist()
+
+
+def test_forward_alone_by_hand():
+    """Runs only exercise 4.12 (Sum.forward): element-wise a + b."""
+    # [[1, -2, 0.5], [3, 0, -4]] + [[0.5, 2, -1], [-3, 1, 1]] = [[1.5, 0, -0.5], [0, 1, -3]]
+    a, b = inputs(t([[1, -2, 0.5], [3, 0, -4]]), t([[0.5, 2, -1], [-3, 1, 1]]))
+    layer = Sum(a, b)
+    layer.forward()
+    assert layer.output.tolist() == [[1.5, 0.0, -0.5], [0.0, 1.0, -3.0]]
+
+
+def test_backward_alone_on_a_given_forward_by_hand():
+    """Runs only exercise 4.13 (Sum.backward): the forward s = a + b is given, not run."""
+    # ds/da = ds/db = 1: both inputs receive G itself
+    A, B = t([[1, -2, 0.5], [3, 0, -4]]), t([[0.5, 2, -1], [-3, 1, 1]])
+    G = t([[2, -1, 4], [0.5, 3, -2]])
+    a, b = inputs(A, B)
+    backward_alone(Sum(a, b), A + B, G)
+    assert a.grad.tolist() == [[2.0, -1.0, 4.0], [0.5, 3.0, -2.0]]
+    assert b.grad.tolist() == [[2.0, -1.0, 4.0], [0.5, 3.0, -2.0]]
+    _, (da, db) = autograd(lambda u, v: u + v, [A, B], G)
+    assert_close(a.grad, da)
+    assert_close(b.grad, db)
 
 
 @given(batch=sizes, width=sizes, data=st.data())

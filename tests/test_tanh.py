@@ -7,7 +7,18 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_testing import F64, assert_close, check_layer_against_torch, inputs, run, sizes, t, tensors
+from layer_testing import (
+    F64,
+    assert_close,
+    autograd,
+    backward_alone,
+    check_layer_against_torch,
+    inputs,
+    run,
+    sizes,
+    t,
+    tensors,
+)
 from scratchlib.layers import Tanh
 
 L2, L3 = math.log(2), math.log(3)
@@ -22,6 +33,24 @@ def test_forward_and_backward_by_hand():
     out = run(Tanh(x), G)
     assert_close(out, t([[0.6, -0.8, 0], [0.8, -0.6, 0.6]]), tol=1e-15)
     assert_close(x.grad, t([[0.64, -0.72, 0.5], [1.08, 1.28, -0.64]]), tol=1e-15)
+
+
+def test_forward_alone_by_hand():
+    """Runs only exercise 4.8 (Tanh.forward): tanh(ln 2) = 3/5, tanh(ln 3) = 4/5."""
+    (x,) = inputs(X)
+    layer = Tanh(x)
+    layer.forward()
+    assert_close(layer.output, t([[0.6, -0.8, 0], [0.8, -0.6, 0.6]]), tol=1e-15)
+
+
+def test_backward_alone_on_a_given_forward_by_hand():
+    """Runs only exercise 4.9 (Tanh.backward): the forward Y = tanh(X) is given, not run."""
+    # 1 - Y^2 = [[0.64, 0.36, 1], [0.36, 0.64, 0.64]];  dX = G * (1 - Y^2) = [[0.64, -0.72, 0.5], [1.08, 1.28, -0.64]]
+    (x,) = inputs(X)
+    backward_alone(Tanh(x), t([[0.6, -0.8, 0], [0.8, -0.6, 0.6]]), G)
+    assert_close(x.grad, t([[0.64, -0.72, 0.5], [1.08, 1.28, -0.64]]), tol=1e-15)
+    _, (dx,) = autograd(torch.tanh, [X], G)
+    assert_close(x.grad, dx)
 
 
 @given(batch=sizes, width=sizes, data=st.data())
