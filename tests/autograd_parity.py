@@ -47,3 +47,21 @@ def numerical_gradient(f, x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
         flat[i] = keep
         out[i] = (up - down) / (2 * eps)
     return grad
+
+
+def local_backward(out, grad):
+    """Run only the backward of the node that made ``out``, on the upstream gradient ``grad``.
+
+    No traversal (exercise 6.2), no AccumulateGrad (6.1), no other node: a test of one
+    Function's own backward. Returns its gradients, one per forward input (None for a constant).
+    """
+    return out.grad_fn.run(torch.as_tensor(grad, dtype=out.dtype))
+
+
+def assert_like_torch(grads, torch_fn, *inputs, grad):
+    """Our gradients ``grads`` (one per input) against torch autograd's in float64, for the same ``grad``."""
+    refs = [x.clone().requires_grad_(True) for x in inputs]
+    with torch.enable_grad():
+        expected = torch.autograd.grad(torch_fn(*refs), refs, grad)
+    for i, (ours, theirs) in enumerate(zip(grads, expected)):
+        assert_close(ours, theirs, f"grad of input {i}")

@@ -10,9 +10,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import assert_close, numerical_gradient, parity
+from autograd_parity import assert_close, assert_like_torch, local_backward, numerical_gradient, parity
 from scratchlib.autograd import Tensor, nn
 from scratchlib.autograd import functional as F
+from scratchlib.autograd.function import Context
 
 F64 = torch.float64
 seeds = st.integers(0, 2**31 - 1)
@@ -67,6 +68,45 @@ def test_activations_by_hand():
     assert_close(z.grad, torch.tensor([0.5, 1.0, 0.0], dtype=F64))
 
 
+GRAD = [[1.0, -2.0, 0.5], [3.0, 1.0, -1.0]]  # an upstream gradient G = dL/d(out) of shape (2, 3)
+LN2, LN3 = math.log(2.0), math.log(3.0)
+
+
+def leaf(values):
+    return Tensor(torch.tensor(values, dtype=F64), requires_grad=True)
+
+
+def test_tanh_backward_alone_by_hand():
+    """Runs only exercise 6.30 (Tanh.backward), called directly on a given G."""
+    # tanh(ln 3) = (9 - 1) / (9 + 1) = 0.8, tanh(ln 2) = (4 - 1) / (4 + 1) = 0.6: 1 - tanh^2 = 0.36, 0.64
+    x = [[0.0, LN3, -LN2], [LN2, -LN3, 0.0]]
+    (dx,) = local_backward(leaf(x).tanh(), GRAD)
+    # G (1 - tanh^2) = [[1 * 1, -2 * 0.36, 0.5 * 0.64], [3 * 0.64, 1 * 0.36, -1 * 1]]
+    assert_close(dx, torch.tensor([[1.0, -0.72, 0.32], [1.92, 0.36, -1.0]], dtype=F64))
+    assert_like_torch((dx,), torch.tanh, torch.tensor(x, dtype=F64), grad=torch.tensor(GRAD, dtype=F64))
+
+
+def test_sigmoid_backward_alone_by_hand():
+    """Runs only exercise 6.31 (Sigmoid.backward), called directly on a given G."""
+    # sigmoid(ln k) = k / (k + 1): at [0, ln 3, -ln 3, ln 4, -ln 4] it is [1/2, 3/4, 1/4, 4/5, 1/5],
+    # so s (1 - s) = [1/4, 3/16, 3/16, 4/25, 4/25]
+    x = [[0.0, LN3, -LN3], [2 * LN2, -2 * LN2, 0.0]]
+    (dx,) = local_backward(leaf(x).sigmoid(), GRAD)
+    assert_close(dx, torch.tensor([[1 / 4, -3 / 8, 3 / 32], [12 / 25, 4 / 25, -1 / 4]], dtype=F64))
+    assert_like_torch((dx,), torch.sigmoid, torch.tensor(x, dtype=F64), grad=torch.tensor(GRAD, dtype=F64))
+
+
+def test_gelu_backward_alone_by_hand():
+    """Runs only exercise 6.35 (GELUFunction.backward), called directly on a given G."""
+    # slope Phi(x) + x phi(x): 1/2 at 0; Phi(1) + phi(1) at 1 and Phi(-1) - phi(1) = 1 - Phi(1) - phi(1) at -1
+    cdf, density = 0.5 * (1 + math.erf(1 / math.sqrt(2))), math.exp(-0.5) / math.sqrt(2 * math.pi)  # 0.8413, 0.2420
+    up, down = cdf + density, 1 - cdf - density  # 1.0833, -0.0833
+    x = [[0.0, 1.0, -1.0], [1.0, -1.0, 0.0]]
+    (dx,) = local_backward(F.gelu(leaf(x)), GRAD)
+    assert_close(dx, torch.tensor([[0.5, -2 * up, 0.5 * down], [3 * up, down, -0.5]], dtype=F64))
+    assert_like_torch((dx,), torch.nn.functional.gelu, torch.tensor(x, dtype=F64), grad=torch.tensor(GRAD, dtype=F64))
+
+
 @pytest.mark.parametrize("which", ["softmax", "log_softmax"])
 @given(shape_dim=shape_and_dim(), seed=seeds, scale=st.sampled_from([1.0, 1000.0]))
 def test_softmax_and_log_softmax_match_torch_even_for_huge_values(which, shape_dim, seed, scale):
@@ -92,6 +132,30 @@ def test_softmax_module_and_softmax_by_hand():
     assert_close(x.grad, torch.tensor([[7.0, -2.0, -5.0]], dtype=F64) / 8)
 
 
+def test_softmax_backward_alone_by_hand():
+    """Runs only exercise 6.33 (SoftmaxFunction.backward), called directly on a given G."""
+    # row 0: e^x = [1, 2, 5], s = [1/8, 2/8, 5/8], G = [1, 0, 0]: sum_j G_j s_j = 1/8, s (G - 1/8) = [7, -2, -5] / 64
+    # row 1: e^x = [3, 1, 1], s = [3/5, 1/5, 1/5], G = [0, 2, 1]: sum_j G_j s_j = 3/5, s (G - 3/5) = [-9, 7, 2] / 25
+    x = [[0.0, LN2, math.log(5.0)], [LN3, 0.0, 0.0]]
+    g = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 1.0]], dtype=F64)
+    dx, ddim = local_backward(F.softmax(leaf(x), 1), g)
+    assert_close(dx, torch.tensor([[7 / 64, -2 / 64, -5 / 64], [-9 / 25, 7 / 25, 2 / 25]], dtype=F64))
+    assert ddim is None
+    assert_like_torch((dx,), lambda x: torch.softmax(x, 1), torch.tensor(x, dtype=F64), grad=g)
+
+
+def test_log_softmax_backward_alone_by_hand():
+    """Runs only exercise 6.34 (LogSoftmaxFunction.backward), called directly on a given G."""
+    # the rows of test_softmax_backward_alone_by_hand: G - s sum_j G_j =
+    # [1, 0, 0] - [1, 2, 5] / 8 = [7, -2, -5] / 8 and [0, 2, 1] - 3 [3, 1, 1] / 5 = [-9, 7, 2] / 5
+    x = [[0.0, LN2, math.log(5.0)], [LN3, 0.0, 0.0]]
+    g = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 1.0]], dtype=F64)
+    dx, ddim = local_backward(F.log_softmax(leaf(x), 1), g)
+    assert_close(dx, torch.tensor([[7 / 8, -2 / 8, -5 / 8], [-9 / 5, 7 / 5, 2 / 5]], dtype=F64))
+    assert ddim is None
+    assert_like_torch((dx,), lambda x: torch.log_softmax(x, 1), torch.tensor(x, dtype=F64), grad=g)
+
+
 @st.composite
 def shape_and_permutation(draw):
     shape = draw(shapes(min_dims=1, max_dims=4))
@@ -104,6 +168,18 @@ def test_permute_matches_torch(shape_dims, seed, packed):
     shape, dims = shape_dims
     ours = (lambda x: x.permute(dims)) if packed else (lambda x: x.permute(*dims))
     parity(ours, lambda x: x.permute(dims), randn(shape, seed), grad_output_seed=seed)
+
+
+def test_permute_backward_alone_by_hand():
+    """Runs only exercise 6.32 (Permute.backward), called directly on a given G."""
+    x = Tensor(torch.zeros(2, 3, 4, dtype=F64), requires_grad=True)
+    grad = torch.arange(24.0, dtype=F64).reshape(4, 2, 3)  # G[k, i, j] = 6k + 3i + j
+    dx, ddims = local_backward(x.permute(2, 0, 1), grad)  # out[k, i, j] = x[i, j, k], so dx[i, j, k] = G[k, i, j]
+    assert dx.shape == (2, 3, 4)
+    assert dx[0, 0].tolist() == [0.0, 6.0, 12.0, 18.0]  # G[k, 0, 0] = 6k
+    assert dx[1, 2].tolist() == [5.0, 11.0, 17.0, 23.0]  # G[k, 1, 2] = 6k + 5
+    assert ddims is None
+    assert_like_torch((dx,), lambda x: x.permute(2, 0, 1), x.data, grad=grad)
 
 
 def test_permute_rejects_bad_dims_before_building_anything():
@@ -226,6 +302,16 @@ def test_dropout_inverted_eval_identity_and_reproducible():
     drop.eval()
     assert drop(x) is x
     assert nn.Dropout(0.0)(x) is x
+
+
+def test_dropout_backward_alone_by_hand():
+    """Runs only exercise 6.36 (DropoutFunction.backward), called directly on a given G."""
+    # a node made by hand with a known mask (no random draw): p = 3/4, kept entries scaled by 1 / (1 - p) = 4
+    ctx = Context(F.DropoutFunction, (None,), (True,))
+    ctx.save_for_backward(torch.tensor([[4.0, 0.0, 4.0], [0.0, 0.0, 4.0]], dtype=F64))
+    dx, dp, dgenerator = F.DropoutFunction.backward(ctx, torch.tensor(GRAD, dtype=F64))
+    assert_close(dx, torch.tensor([[4.0, 0.0, 2.0], [0.0, 0.0, -4.0]], dtype=F64))  # G times the scaled mask
+    assert dp is None and dgenerator is None
 
 
 def test_dropout_rejects_p_outside_0_1():

@@ -78,6 +78,16 @@ def test_a_chain_of_ten_thousand_ops_needs_no_recursion():
     assert ref() is None
 
 
+def test_accumulate_grad_alone_sets_then_adds_by_hand():
+    """Runs only exercise 6.1 (AccumulateGrad.run), called directly on a leaf's node."""
+    x = leaf([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    node = AccumulateGrad(x)
+    assert node.run(torch.tensor([[1.0, -2.0, 0.5], [3.0, 1.0, -1.0]], dtype=F64)) == ()
+    assert_close(x.grad, torch.tensor([[1.0, -2.0, 0.5], [3.0, 1.0, -1.0]], dtype=F64))  # .grad was None: G
+    node.run(torch.tensor([[0.5, 2.0, -1.0], [-3.0, 4.0, 0.25]], dtype=F64))
+    assert_close(x.grad, torch.tensor([[1.5, 0.0, -0.5], [0.0, 5.0, -0.75]], dtype=F64))  # then summed
+
+
 def test_gradients_accumulate_over_backward_calls():
     x = leaf([1.0, -2.0, 3.0])
     (x * x).sum().backward()

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import assert_close, numerical_gradient, parity
+from autograd_parity import assert_close, assert_like_torch, local_backward, numerical_gradient, parity
 from scratchlib.autograd import Tensor, nn, optim
 from scratchlib.autograd import functional as F
 
@@ -54,6 +54,19 @@ def test_linear_by_hand():
     # dW row 1 = 1*[1, 2, -1] + 0.5*[0, -1, 3] = [1, 1.5, 0.5]; row 2 = -2*[1, 2, -1] + 3*[0, -1, 3] = [-2, -7, 11]
     assert_close(layer.weight.grad, torch.tensor([[1.0, 1.5, 0.5], [-2.0, -7.0, 11.0]], dtype=F64))
     assert_close(layer.bias.grad, torch.tensor([1.5, 1.0], dtype=F64))
+
+
+def test_linear_backward_alone_by_hand():
+    """Runs only exercise 6.18 (LinearFunction.backward), called directly on a given G."""
+    x, w, b = [[1.0, 2.0, -1.0], [0.0, -1.0, 3.0]], [[1.0, 0.0, 2.0], [-1.0, 3.0, 1.0]], [0.5, -1.0]
+    leaves = [Tensor(torch.tensor(v, dtype=F64), requires_grad=True) for v in (x, w, b)]
+    g = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=F64)
+    dx, dw, db = local_backward(F.linear(*leaves), g)
+    # dX = G W: row 0 = 1 [1, 0, 2] - 2 [-1, 3, 1]; dW = G^T X: row 1 = -2 [1, 2, -1] + 3 [0, -1, 3]
+    assert_close(dx, torch.tensor([[3.0, -6.0, 0.0], [-2.5, 9.0, 4.0]], dtype=F64))
+    assert_close(dw, torch.tensor([[1.0, 1.5, 0.5], [-2.0, -7.0, 11.0]], dtype=F64))
+    assert_close(db, torch.tensor([1.5, 1.0], dtype=F64))  # column sums of G
+    assert_like_torch((dx, dw, db), torch.nn.functional.linear, *(t.data for t in leaves), grad=g)
 
 
 def test_linear_initialises_as_torch():
@@ -152,6 +165,30 @@ def test_batchnorm_by_hand():
     assert_close(x.grad, torch.tensor([[1.0], [-2.0], [1.0]], dtype=F64) / (3 * math.sqrt(6)))
 
 
+def test_batchnorm_backward_alone_by_hand():
+    """Runs only exercise 6.19 (BatchNormFunction.backward), called directly on a given G."""
+    # column 0 as in test_batchnorm_by_hand: x [0, 3, 6], gamma 2, G [1, 0, 0] -> dx = [1, -2, 1] / (3 sqrt 6),
+    # dgamma = -sqrt 1.5, dbeta = 1. Column 1: x [1, 1, 4], mean 2, var 2, x_hat = [-1, -1, 2] / sqrt 2;
+    # gamma -1, G [0, 1, 1]: dgamma = sum G x_hat = 1 / sqrt 2, dbeta = 2, dx_hat = G gamma = [0, -1, -1];
+    # dx = (3 dx_hat - (-2) - x_hat (-1 / sqrt 2)) / (3 sqrt 2) = ([0, -3, -3] + 2 - [1/2, 1/2, -1]) / (3 sqrt 2)
+    x = torch.tensor([[0.0, 1.0], [3.0, 1.0], [6.0, 4.0]], dtype=F64)
+    gamma, beta = torch.tensor([2.0, -1.0], dtype=F64), torch.tensor([0.5, 0.25], dtype=F64)
+    leaves = [Tensor(v, requires_grad=True) for v in (x, gamma, beta)]
+    out = F.BatchNormFunction.apply(*leaves, None, None, 0.1, 1e-300)  # eps ~ 0: the hand numbers stay exact
+    g = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], dtype=F64)
+    dx, dgamma, dbeta, *constants = local_backward(out, g)
+    by_column = torch.tensor([3 * math.sqrt(6), 3 * math.sqrt(2)], dtype=F64)
+    assert_close(dx, torch.tensor([[1.0, 1.5], [-2.0, -1.5], [1.0, 0.0]], dtype=F64) / by_column)
+    assert_close(dgamma, torch.tensor([-math.sqrt(1.5), 1 / math.sqrt(2)], dtype=F64))
+    assert_close(dbeta, torch.tensor([1.0, 2.0], dtype=F64))
+    assert constants == [None] * 4  # running statistics, momentum, eps
+
+    def theirs(x, gamma, beta):
+        return torch.nn.functional.batch_norm(x, None, None, gamma, beta, training=True, eps=1e-300)
+
+    assert_like_torch((dx, dgamma, dbeta), theirs, x, gamma, beta, grad=g)
+
+
 def test_batchnorm_rejects_bad_input_before_touching_its_statistics():
     bn = nn.BatchNorm1d(3)
     with pytest.raises(ValueError, match=r"BatchNorm1d\(3\) expects input of shape \(batch, 3\), got \(4, 2\)"):
@@ -194,6 +231,20 @@ def test_cross_entropy_by_hand():
     loss.backward()
     assert loss.item() == pytest.approx(-(math.log(0.75) + math.log(1 / 3)) / 2, abs=1e-15)
     assert_close(z.grad, torch.tensor([[1 / 8, -1 / 8], [1 / 3, -1 / 3]], dtype=F64))
+
+
+def test_cross_entropy_backward_alone_by_hand():
+    """Runs only exercise 6.20 (CrossEntropyFunction.backward), called directly on a given G."""
+    # row 0: e^z = [1, 2, 5], softmax [1/8, 2/8, 5/8], target 2; row 1: e^z = [3, 1, 1], softmax [3/5, 1/5, 1/5],
+    # target 0. With G = 3 (not 1) and B = 2: dZ = (3 / 2) (softmax - onehot)
+    z = torch.tensor([[0.0, math.log(2), math.log(5)], [math.log(3), 0.0, 0.0]], dtype=F64)
+    target = torch.tensor([2, 0])
+    dz, dtarget = local_backward(F.cross_entropy(Tensor(z, requires_grad=True), target), 3.0)
+    assert_close(dz, torch.tensor([[3 / 16, 3 / 8, -9 / 16], [-3 / 5, 3 / 10, 3 / 10]], dtype=F64))
+    assert dtarget is None
+    assert_like_torch(
+        (dz,), lambda z: torch.nn.functional.cross_entropy(z, target), z, grad=torch.tensor(3.0, dtype=F64)
+    )
 
 
 def test_cross_entropy_rejects_bad_labels_and_shapes():

@@ -1,5 +1,6 @@
 """Every elementary op, forward and backward, against torch autograd in float64 (scratchlib.autograd.ops)."""
 
+import math
 import re
 
 import pytest
@@ -7,7 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import assert_close, numerical_gradient, parity
+from autograd_parity import assert_close, assert_like_torch, local_backward, numerical_gradient, parity
 from scratchlib.autograd import Function, Tensor
 from scratchlib.autograd.ops import sum_to_shape
 
@@ -252,3 +253,151 @@ def test_every_op_agrees_with_finite_differences(name):
 
         numeric = numerical_gradient(J, t.clone())
         torch.testing.assert_close(leaves[i].grad, numeric, atol=1e-7, rtol=1e-7)
+
+
+# ---------------------------------------------------- each backward alone, by hand
+# These call one node's backward directly on a given G (local_backward): no traversal (6.2),
+# no AccumulateGrad (6.1), no Sum (6.13), and with inputs of one shape no sum_to_shape (6.3)
+# either. Each runs only its own exercise, so `make check EX=6.6` passes once 6.6 is done.
+
+A = [[1.0, -2.0, 3.0], [-1.0, 0.5, 2.0]]  # (2, 3)
+B = [[2.0, -1.0, 0.5], [4.0, -3.0, 1.0]]  # (2, 3)
+GRAD = [[1.0, -2.0, 0.5], [3.0, 1.0, -1.0]]  # an upstream gradient G = dL/d(out) of shape (2, 3)
+
+
+def tensor(values):
+    return torch.tensor(values, dtype=F64)
+
+
+def leaf(values):
+    return Tensor(tensor(values), requires_grad=True)
+
+
+def test_add_backward_alone_by_hand():
+    """Runs only exercise 6.4 (Add.backward), called directly on a given G."""
+    da, db = local_backward(leaf(A) + leaf(B), GRAD)
+    assert_close(da, tensor(GRAD))  # d(a + b)/da = 1: G passes through to both
+    assert_close(db, tensor(GRAD))
+    da, db = local_backward(leaf(A) + 2.5, GRAD)
+    assert_close(da, tensor(GRAD))
+    assert db is None  # a constant needs no gradient
+
+
+def test_sub_backward_alone_by_hand():
+    """Runs only exercise 6.5 (Sub.backward), called directly on a given G."""
+    da, db = local_backward(leaf(A) - leaf(B), GRAD)
+    assert_close(da, tensor(GRAD))  # d(a - b)/da = 1, d(a - b)/db = -1
+    assert_close(db, tensor([[-1.0, 2.0, -0.5], [-3.0, -1.0, 1.0]]))
+    da, db = local_backward(2.5 - leaf(B), GRAD)
+    assert da is None
+    assert_close(db, -tensor(GRAD))
+
+
+def test_mul_backward_alone_by_hand():
+    """Runs only exercise 6.6 (Mul.backward), called directly on a given G."""
+    da, db = local_backward(leaf(A) * leaf(B), GRAD)
+    # da = G * b = [[1*2, -2*-1, 0.5*0.5], [3*4, 1*-3, -1*1]]
+    assert_close(da, tensor([[2.0, 2.0, 0.25], [12.0, -3.0, -1.0]]))
+    # db = G * a = [[1*1, -2*-2, 0.5*3], [3*-1, 1*0.5, -1*2]]
+    assert_close(db, tensor([[1.0, 4.0, 1.5], [-3.0, 0.5, -2.0]]))
+    assert_like_torch((da, db), lambda a, b: a * b, tensor(A), tensor(B), grad=tensor(GRAD))
+
+
+def test_div_backward_alone_by_hand():
+    """Runs only exercise 6.7 (Div.backward), called directly on a given G."""
+    da, db = local_backward(leaf(A) / leaf(B), GRAD)
+    # da = G / b = [[1/2, -2/-1, 0.5/0.5], [3/4, 1/-3, -1/1]]
+    assert_close(da, tensor([[0.5, 2.0, 1.0], [0.75, -1 / 3, -1.0]]))
+    # db = -G a / b^2 = [[-1/4, -4/1, -1.5/0.25], [3/16, -0.5/9, 2/1]]
+    assert_close(db, tensor([[-0.25, -4.0, -6.0], [0.1875, -1 / 18, 2.0]]))
+    assert_like_torch((da, db), lambda a, b: a / b, tensor(A), tensor(B), grad=tensor(GRAD))
+
+
+def test_neg_backward_alone_by_hand():
+    """Runs only exercise 6.8 (Neg.backward), called directly on a given G."""
+    (dx,) = local_backward(-leaf(A), GRAD)
+    assert_close(dx, tensor([[-1.0, 2.0, -0.5], [-3.0, -1.0, 1.0]]))  # -G
+
+
+def test_pow_backward_alone_by_hand():
+    """Runs only exercise 6.9 (Pow.backward), called directly on a given G."""
+    dx, dp = local_backward(leaf(A) ** 3, GRAD)
+    # dx = G * 3 x^2 = G * [[3, 12, 27], [3, 0.75, 12]]
+    assert_close(dx, tensor([[3.0, -24.0, 13.5], [9.0, 0.75, -12.0]]))
+    assert dp is None  # the exponent is a constant
+    assert_like_torch((dx,), lambda x: x**3, tensor(A), grad=tensor(GRAD))
+
+
+def test_matmul_backward_alone_by_hand():
+    """Runs only exercise 6.10 (MatMul.backward), called directly on a given G."""
+    b = [[1.0, 0.0, 2.0, -1.0], [0.0, 1.0, -1.0, 2.0], [3.0, -2.0, 0.0, 1.0]]  # (3, 4)
+    grad = [[1.0, 0.0, -1.0, 2.0], [0.0, 2.0, 1.0, -1.0]]  # (2, 4)
+    da, db = local_backward(leaf(A) @ leaf(b), grad)
+    # dA = G B^T: entry (i, j) = row i of G . row j of B; e.g. (0, 0) = 1 - 2 - 2 = -3
+    assert_close(da, tensor([[-3.0, 5.0, 5.0], [3.0, -1.0, -5.0]]))
+    # dB = A^T G: row i = A[0, i] G[0] + A[1, i] G[1]; e.g. row 1 = -2 [1, 0, -1, 2] + 0.5 [0, 2, 1, -1]
+    assert_close(db, tensor([[1.0, -2.0, -2.0, 3.0], [-2.0, 1.0, 2.5, -4.5], [3.0, 4.0, -1.0, 4.0]]))
+    assert_like_torch((da, db), lambda a, b: a @ b, tensor(A), tensor(b), grad=tensor(grad))
+
+
+def test_transpose_backward_alone_by_hand():
+    """Runs only exercise 6.11 (Transpose.backward), called directly on a given G."""
+    (dx,) = local_backward(leaf(A).T, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    assert_close(dx, tensor([[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]))  # G^T, of x's shape (2, 3)
+    cube = Tensor(torch.zeros(2, 3, 4, dtype=F64), requires_grad=True)
+    grad = torch.arange(24.0, dtype=F64).reshape(4, 3, 2)
+    (dx,) = local_backward(cube.T, grad)  # all dimensions reversed back: dx[i, j, k] = G[k, j, i] = 6k + 2j + i
+    assert (dx.shape, dx[1, 2, 3].item(), dx[0, 1, 2].item()) == ((2, 3, 4), 23.0, 14.0)
+    assert_close(dx, grad.permute(2, 1, 0))
+
+
+def test_reshape_backward_alone_by_hand():
+    """Runs only exercise 6.12 (Reshape.backward), called directly on a given G."""
+    dx, dshape = local_backward(leaf(A).reshape(3, 2), [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    assert_close(dx, tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))  # the same entries in order, shape (2, 3)
+    assert dshape is None
+
+
+def test_sum_backward_alone_by_hand():
+    """Runs only exercise 6.13 (Sum.backward), called directly on a given G."""
+    dx, _, _ = local_backward(leaf(A).sum(1), [2.0, -1.0])  # each row's G copied along the row
+    assert_close(dx, tensor([[2.0, 2.0, 2.0], [-1.0, -1.0, -1.0]]))
+    dx, _, _ = local_backward(leaf(A).sum(0, keepdims=True), [[1.0, -2.0, 3.0]])  # each column's G down it
+    assert_close(dx, tensor([[1.0, -2.0, 3.0], [1.0, -2.0, 3.0]]))
+    dx, _, _ = local_backward(leaf(A).sum(), 1.5)  # G everywhere
+    assert_close(dx, torch.full((2, 3), 1.5, dtype=F64))
+    assert_like_torch((dx,), lambda x: x.sum(), tensor(A), grad=tensor(1.5))
+
+
+def test_log_backward_alone_by_hand():
+    """Runs only exercise 6.14 (Log.backward), called directly on a given G."""
+    (dx,) = local_backward(leaf([[1.0, 2.0, 4.0], [0.5, 0.25, 8.0]]).log(), GRAD)
+    # dx = G / x = [[1/1, -2/2, 0.5/4], [3/0.5, 1/0.25, -1/8]]
+    assert_close(dx, tensor([[1.0, -1.0, 0.125], [6.0, 4.0, -0.125]]))
+    assert_like_torch((dx,), torch.log, tensor([[1.0, 2.0, 4.0], [0.5, 0.25, 8.0]]), grad=tensor(GRAD))
+
+
+def test_exp_backward_alone_by_hand():
+    """Runs only exercise 6.15 (Exp.backward), called directly on a given G."""
+    x = [[0.0, math.log(2), math.log(3)], [math.log(4), -math.log(2), 0.0]]  # e^x = [[1, 2, 3], [4, 0.5, 1]]
+    (dx,) = local_backward(leaf(x).exp(), GRAD)
+    assert_close(dx, tensor([[1.0, -4.0, 1.5], [12.0, 0.5, -1.0]]))  # G e^x
+    assert_like_torch((dx,), torch.exp, tensor(x), grad=tensor(GRAD))
+
+
+def test_relu_backward_alone_by_hand():
+    """Runs only exercise 6.16 (ReLU.backward), called directly on a given G."""
+    (dx,) = local_backward(leaf([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]]).relu(), GRAD)
+    assert_close(dx, tensor([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]]))  # G where x > 0, else 0 (x = 0 too)
+    assert_like_torch((dx,), torch.relu, tensor([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]]), grad=tensor(GRAD))
+
+
+def test_logsumexp_backward_alone_by_hand():
+    """Runs only exercise 6.17 (LogSumExp.backward), called directly on a given G."""
+    # row 0: e^x = [1, 2, 5], softmax [1/8, 2/8, 5/8]; row 1: e^x = [3, 1, 1], softmax [3/5, 1/5, 1/5]
+    x = [[0.0, math.log(2), math.log(5)], [math.log(3), 0.0, 0.0]]
+    dx, _, _ = local_backward(leaf(x).logsumexp(1), [2.0, -1.0])  # dx = G_row softmax(row)
+    assert_close(dx, tensor([[0.25, 0.5, 1.25], [-0.6, -0.2, -0.2]]))
+    dx, _, _ = local_backward(leaf(x).logsumexp(1, keepdims=True), [[2.0], [-1.0]])
+    assert_close(dx, tensor([[0.25, 0.5, 1.25], [-0.6, -0.2, -0.2]]))
+    assert_like_torch((dx,), lambda x: x.logsumexp(1, keepdim=True), tensor(x), grad=tensor([[2.0], [-1.0]]))

@@ -145,36 +145,51 @@ def _engine_graphs():
     }
 
 
-def test_each_engine_function_carries_its_rule_and_the_stepper_shows_it():
+def _engine_functions():
+    """Every Function subclass in the modules of scratchlib.autograd, by class name."""
     import importlib
-    import inspect
     import pkgutil
 
     import scratchlib.autograd
-    from scratchlib.autograd.function import AccumulateGrad, Function
+    from scratchlib.autograd.function import Function
 
     functions = {}
     for module in pkgutil.iter_modules(scratchlib.autograd.__path__, "scratchlib.autograd."):
         for cls in vars(importlib.import_module(module.name)).values():
             if isinstance(cls, type) and issubclass(cls, Function) and cls is not Function:
                 functions[cls.__name__] = cls
-    graphs = _engine_graphs()
-    assert set(functions) == set(graphs)  # a new Function needs a row in the table above
-    for cls in functions.values():  # one home: beside each backward, for forward's own inputs
-        inputs = list(inspect.signature(cls.forward).parameters)[1:]
-        assert "rule" in vars(cls) and cls.rule and set(cls.rule) <= set(inputs), cls
-        assert all(isinstance(formula, str) for formula in cls.rule.values()), cls
-    for name, build in graphs.items():
-        out = build()
-        stepper = BackwardStepper(out.sum() if out.ndim else out)
-        i, node = next(
-            (i, e.node)
-            for i, e in enumerate(stepper.replay)
-            if e.kind == "backward" and getattr(e.node, "function", None) is functions[name]
-        )
-        text = stepper.rule(i)
-        for argument, formula in functions[name].rule.items():  # every input here is a leaf
-            assert f" = {formula.format(**vars(node))}  (input " in text, (name, argument, text)
-        accumulate = next(i for i, e in enumerate(stepper.replay) if e.kind == "accumulate")
-        assert f".grad = {AccumulateGrad.rule['grad']}" in stepper.rule(accumulate)
-    assert "p = 3" in BackwardStepper(graphs["Pow"]().sum()).rule(2)  # {exponent} comes from the ctx
+    return functions
+
+
+def test_every_engine_function_has_a_graph_for_the_stepper_test():
+    assert set(_engine_functions()) == set(_engine_graphs())  # a new Function needs a row in the table above
+
+
+# One case per Function: each runs that Function's backward (with the engine and Sum), so that
+# a core op's case never waits on an optional exercise, nor an optional op's on another one.
+@pytest.mark.parametrize("name", list(_engine_graphs()))
+def test_each_engine_function_carries_its_rule_and_the_stepper_shows_it(name):
+    import inspect
+
+    from scratchlib.autograd.function import AccumulateGrad
+
+    cls = _engine_functions()[name]  # one home: beside each backward, for forward's own inputs
+    inputs = list(inspect.signature(cls.forward).parameters)[1:]
+    assert "rule" in vars(cls) and cls.rule and set(cls.rule) <= set(inputs), cls
+    assert all(isinstance(formula, str) for formula in cls.rule.values()), cls
+    out = _engine_graphs()[name]()
+    stepper = BackwardStepper(out.sum() if out.ndim else out)
+    i, node = next(
+        (i, e.node)
+        for i, e in enumerate(stepper.replay)
+        if e.kind == "backward" and getattr(e.node, "function", None) is cls
+    )
+    text = stepper.rule(i)
+    for argument, formula in cls.rule.items():  # every input here is a leaf
+        assert f" = {formula.format(**vars(node))}  (input " in text, (name, argument, text)
+    accumulate = next(i for i, e in enumerate(stepper.replay) if e.kind == "accumulate")
+    assert f".grad = {AccumulateGrad.rule['grad']}" in stepper.rule(accumulate)
+
+
+def test_the_stepper_fills_a_rule_from_its_node():
+    assert "p = 3" in BackwardStepper(_engine_graphs()["Pow"]().sum()).rule(2)  # {exponent} comes from the ctx
