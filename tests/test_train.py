@@ -43,7 +43,7 @@ def test_train_step_is_one_sgd_step_on_the_objective():
 class InfiniteLossNet:
     """A network made by hand: its forward notes the batch it reads and returns J = inf.
 
-    An infinite J stops train_step before its training step (exercise 5.2), so only 5.1 runs."""
+    An infinite J also stops train_step before its update (exercise 5.2)."""
 
     def __init__(self):
         self.x = Input((3, 2), dtype=torch.float64)
@@ -55,14 +55,15 @@ class InfiniteLossNet:
         return torch.tensor(math.inf, dtype=torch.float64)
 
 
-def test_forward_step_alone_loads_the_batch_and_reads_the_objective():
-    """Runs only exercise 5.1 (train_step's forward pass), on a network made by hand whose J is inf."""
+def test_forward_pass_alone_loads_the_batch_and_reads_the_objective():
+    """Runs only exercise 5.1, on a network made by hand whose J is inf; train_step then stops before 5.2."""
     x_batch = torch.tensor([[0.5, -2.0], [3.0, 1.0], [-1.0, 0.25]], dtype=torch.float64)
     y_batch = torch.tensor([2, 0, 1])
     net = InfiniteLossNet()
+    assert train.forward_pass(net, x_batch, y_batch) == math.inf
     with pytest.raises(train.TrainingDiverged, match=r"training stopped at step 4: the loss is \S*inf"):
         train.train_step(net, x_batch, y_batch, lr=0.1, step=4)
-    assert len(net.seen) == 1  # one forward pass, with the batch loaded first
+    assert len(net.seen) == 2  # one forward pass each, with the batch loaded first
     seen_x, seen_y = net.seen[0]
     assert seen_x.tolist() == [[0.5, -2.0], [3.0, 1.0], [-1.0, 0.25]] and seen_y.tolist() == [2, 0, 1]
 
@@ -96,24 +97,35 @@ class HandMadeRegression:
         self.w = self.w - lr * self.grad
 
 
-def test_training_step_on_a_hand_made_network():
-    """Runs exercises 5.1 and 5.2 only: 5.2 follows 5.1 in train_step, so no test can run 5.2 alone."""
+def test_sgd_update_alone_on_a_hand_made_network():
+    """Runs only exercise 5.2: the batch is loaded and J computed by the test, on a network made by hand."""
     # x w = [0.5 - 2, 0 + 1, 1 - 1, -0.5 - 0.5] = [-1.5, 1, 0, -1];  r = x w - y = [-2.5, 0.5, 1, -1.5]
-    # J = (6.25 + 0.25 + 1 + 2.25) / 4 = 2.4375
     # dJ/dw = (2 / 4) x^T r = 0.5 [-2.5 + 0 + 2 + 1.5, -5 - 0.5 + 1 - 0.75] = [0.5, -2.625]
     # w - 0.5 dJ/dw = [0.5 - 0.25, -1 + 1.3125] = [0.25, 0.3125]  (the stale gradient is cleared first)
     x_batch = torch.tensor([[1.0, 2.0], [0.0, -1.0], [2.0, 1.0], [-1.0, 0.5]], dtype=torch.float64)
     y_batch = torch.tensor([1.0, 0.5, -1.0, 0.5], dtype=torch.float64)
     w = torch.tensor([0.5, -1.0], dtype=torch.float64)
     net = HandMadeRegression(w, stale_grad=torch.tensor([100.0, -100.0], dtype=torch.float64))
-    objective = train.train_step(net, x_batch, y_batch, lr=0.5)
-    assert objective == 2.4375
+    net.x.set(x_batch)
+    net.target.set(y_batch)
+    assert net.forward().item() == 2.4375  # J = (6.25 + 0.25 + 1 + 2.25) / 4
+    train.sgd_update(net, lr=0.5)
     assert net.calls == ["forward", "clear_grad", "backward", "step 0.5"]
     assert net.grad.tolist() == [0.5, -2.625]
     assert net.w.tolist() == [0.25, 0.3125]
     leaf = w.clone().requires_grad_()
     ((x_batch @ leaf - y_batch) ** 2).mean().backward()
     torch.testing.assert_close(net.w, w - 0.5 * leaf.grad, rtol=0, atol=1e-15)
+
+
+def test_train_step_is_the_forward_pass_then_the_update_on_a_hand_made_network():
+    """Runs exercises 5.1 and 5.2 together, as train_step does: J is measured before the step."""
+    x_batch = torch.tensor([[1.0, 2.0], [0.0, -1.0], [2.0, 1.0], [-1.0, 0.5]], dtype=torch.float64)
+    y_batch = torch.tensor([1.0, 0.5, -1.0, 0.5], dtype=torch.float64)
+    net = HandMadeRegression(torch.tensor([0.5, -1.0], dtype=torch.float64), stale_grad=None)
+    assert train.train_step(net, x_batch, y_batch, lr=0.5) == 2.4375
+    assert net.calls == ["forward", "clear_grad", "backward", "step 0.5"]
+    assert net.w.tolist() == [0.25, 0.3125]
 
 
 def test_library_loop_matches_torch_nn_with_autograd_step_for_step():

@@ -187,17 +187,31 @@ def predict(net: Any, x: torch.Tensor) -> torch.Tensor:
     return net.predict(x).argmax(dim=1)
 
 
+def forward_pass(net: MLP, x_batch: torch.Tensor, y_batch: torch.Tensor) -> float:
+    r"""Load a mini-batch into the network's data Inputs and return its objective $J_\mathcal{B}$, a float."""
+    ### BEGIN SOLUTION 5.1: the forward pass: load the batch into the Inputs, compute J
+    net.x.set(x_batch)
+    net.target.set(y_batch)
+    return float(net.forward())
+    ### END SOLUTION
+
+
+def sgd_update(net: MLP, lr: float) -> None:
+    r"""One SGD step from the batch just loaded: fresh gradients, backward, $W \leftarrow W - \eta\,\partial J/\partial W$."""
+    ### BEGIN SOLUTION 5.2: the training step: fresh gradients, backward, W <- W - lr dJ/dW
+    net.clear_grad()
+    net.backward()
+    net.step(lr)
+    ### END SOLUTION
+
+
 def train_step(net: MLP, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float, step: int = 0) -> float:
     r"""One SGD step on one mini-batch; returns the objective $J$ measured before the step.
 
     Raises :class:`TrainingDiverged` (with an empty history) when $J$ is NaN or infinite,
     before any gradient is computed or any weight moves.
     """
-    ### BEGIN SOLUTION 5.1: the forward pass: load the batch into the Inputs, compute J
-    net.x.set(x_batch)
-    net.target.set(y_batch)
-    objective = float(net.forward())
-    ### END SOLUTION
+    objective = forward_pass(net, x_batch, y_batch)
     if not math.isfinite(objective):
         raise TrainingDiverged(
             f"training stopped at step {step}: the loss is {objective} "
@@ -205,11 +219,7 @@ def train_step(net: MLP, x_batch: torch.Tensor, y_batch: torch.Tensor, lr: float
             History(),
         )
     try:
-        ### BEGIN SOLUTION 5.2: the training step: fresh gradients, backward, W <- W - lr dJ/dW
-        net.clear_grad()
-        net.backward()
-        net.step(lr)
-        ### END SOLUTION
+        sgd_update(net, lr)
     except validate.NonFiniteStep as refused:  # Network.step moved nothing
         raise TrainingDiverged(
             f"training stopped at step {step}: {refused}, so the weights are those "
