@@ -197,7 +197,8 @@ def forward_pass(net: MLP, x_batch: torch.Tensor, y_batch: torch.Tensor) -> floa
 
 
 def sgd_update(net: MLP, lr: float) -> None:
-    r"""One SGD step from the batch just loaded: fresh gradients, backward, $W \leftarrow W - \eta\,\partial J/\partial W$."""
+    r"""One SGD step on the batch just loaded: fresh gradients, backward, then
+    $W \leftarrow W - \eta\,\partial J/\partial W$ for every parameter."""
     ### BEGIN SOLUTION 5.2: the training step: fresh gradients, backward, W <- W - lr dJ/dW
     net.clear_grad()
     net.backward()
