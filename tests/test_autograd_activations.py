@@ -90,9 +90,9 @@ def test_sigmoid_backward_alone_by_hand():
     """Runs only exercise 6.31 (Sigmoid.backward), called directly on a given G."""
     # sigmoid(ln k) = k / (k + 1): at [0, ln 3, -ln 3, ln 4, -ln 4] it is [1/2, 3/4, 1/4, 4/5, 1/5],
     # so s (1 - s) = [1/4, 3/16, 3/16, 4/25, 4/25]
-    x = [[0.0, LN3, -LN3], [2 * LN2, -2 * LN2, 0.0]]
+    x = [[0.0, LN3, -2 * LN2], [2 * LN2, -LN3, 0.0]]
     (dx,) = local_backward(leaf(x).sigmoid(), GRAD)
-    assert_close(dx, torch.tensor([[1 / 4, -3 / 8, 3 / 32], [12 / 25, 4 / 25, -1 / 4]], dtype=F64))
+    assert_close(dx, torch.tensor([[1 / 4, -3 / 8, 2 / 25], [12 / 25, 3 / 16, -1 / 4]], dtype=F64))
     assert_like_torch((dx,), torch.sigmoid, torch.tensor(x, dtype=F64), grad=torch.tensor(GRAD, dtype=F64))
 
 
@@ -134,12 +134,12 @@ def test_softmax_module_and_softmax_by_hand():
 
 def test_softmax_backward_alone_by_hand():
     """Runs only exercise 6.33 (SoftmaxFunction.backward), called directly on a given G."""
-    # row 0: e^x = [1, 2, 5], s = [1/8, 2/8, 5/8], G = [1, 0, 0]: sum_j G_j s_j = 1/8, s (G - 1/8) = [7, -2, -5] / 64
+    # row 0: e^x = [1, 3, 4], s = [1/8, 3/8, 4/8], G = [0, 1, 0]: sum_j G_j s_j = 3/8, s (G - 3/8) = [-3, 15, -12] / 64
     # row 1: e^x = [3, 1, 1], s = [3/5, 1/5, 1/5], G = [0, 2, 1]: sum_j G_j s_j = 3/5, s (G - 3/5) = [-9, 7, 2] / 25
-    x = [[0.0, LN2, math.log(5.0)], [LN3, 0.0, 0.0]]
-    g = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 1.0]], dtype=F64)
+    x = [[0.0, LN3, 2 * LN2], [LN3, 0.0, 0.0]]
+    g = torch.tensor([[0.0, 1.0, 0.0], [0.0, 2.0, 1.0]], dtype=F64)
     dx, ddim = local_backward(F.softmax(leaf(x), 1), g)
-    assert_close(dx, torch.tensor([[7 / 64, -2 / 64, -5 / 64], [-9 / 25, 7 / 25, 2 / 25]], dtype=F64))
+    assert_close(dx, torch.tensor([[-3 / 64, 15 / 64, -12 / 64], [-9 / 25, 7 / 25, 2 / 25]], dtype=F64))
     assert ddim is None
     assert_like_torch((dx,), lambda x: torch.softmax(x, 1), torch.tensor(x, dtype=F64), grad=g)
 
@@ -147,11 +147,11 @@ def test_softmax_backward_alone_by_hand():
 def test_log_softmax_backward_alone_by_hand():
     """Runs only exercise 6.34 (LogSoftmaxFunction.backward), called directly on a given G."""
     # the rows of test_softmax_backward_alone_by_hand: G - s sum_j G_j =
-    # [1, 0, 0] - [1, 2, 5] / 8 = [7, -2, -5] / 8 and [0, 2, 1] - 3 [3, 1, 1] / 5 = [-9, 7, 2] / 5
-    x = [[0.0, LN2, math.log(5.0)], [LN3, 0.0, 0.0]]
-    g = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 1.0]], dtype=F64)
+    # [0, 1, 0] - [1, 3, 4] / 8 = [-1, 5, -4] / 8 and [0, 2, 1] - 3 [3, 1, 1] / 5 = [-9, 7, 2] / 5
+    x = [[0.0, LN3, 2 * LN2], [LN3, 0.0, 0.0]]
+    g = torch.tensor([[0.0, 1.0, 0.0], [0.0, 2.0, 1.0]], dtype=F64)
     dx, ddim = local_backward(F.log_softmax(leaf(x), 1), g)
-    assert_close(dx, torch.tensor([[7 / 8, -2 / 8, -5 / 8], [-9 / 5, 7 / 5, 2 / 5]], dtype=F64))
+    assert_close(dx, torch.tensor([[-1 / 8, 5 / 8, -4 / 8], [-9 / 5, 7 / 5, 2 / 5]], dtype=F64))
     assert ddim is None
     assert_like_torch((dx,), lambda x: torch.log_softmax(x, 1), torch.tensor(x, dtype=F64), grad=g)
 

@@ -321,13 +321,14 @@ def test_step_alone_by_hand():
     hidden.linear.bias_grad = torch.tensor([1, -2.5], dtype=F64)
     out.linear.weight_grad = torch.tensor([[-1, -1.75]], dtype=F64)
     out.linear.bias_grad = torch.tensor([-1], dtype=F64)
-    net.step(0.5)
-    # W1 - 0.5 dW1 = [[0.5 + 0.25, 0 - 1.75, 0.5 + 1.25], [1 + 0.125, 0.5 + 2.125, 0.5 - 0.875]]
-    # b1 - 0.5 db1 = [-0.5 - 0.5, -2 + 1.25];  W2 - 0.5 dW2 = [[1 + 0.5, -1 + 0.875]];  b2 - 0.5 db2 = -0.25 + 0.5
-    assert hidden.linear.weight.tolist() == [[0.75, -1.75, 1.75], [1.125, 2.625, -0.375]]
-    assert hidden.linear.bias.tolist() == [-1.0, -0.75]
-    assert out.linear.weight.tolist() == [[1.5, -0.125]]
-    assert out.linear.bias.tolist() == [0.25]
+    net.step(0.25)
+    # W1 - 0.25 dW1 = [[0.5 + 0.125, 0 - 0.875, 0.5 + 0.625], [1 + 0.0625, 0.5 + 1.0625, 0.5 - 0.4375]]
+    # b1 - 0.25 db1 = [-0.5 - 0.25, -2 + 0.625];  W2 - 0.25 dW2 = [[1 + 0.25, -1 + 0.4375]]
+    # b2 - 0.25 db2 = -0.25 + 0.25
+    assert hidden.linear.weight.tolist() == [[0.625, -0.875, 1.125], [1.0625, 1.5625, 0.0625]]
+    assert hidden.linear.bias.tolist() == [-0.75, -1.375]
+    assert out.linear.weight.tolist() == [[1.25, -0.5625]]
+    assert out.linear.bias.tolist() == [0.0]
 
 
 # ---------------------------------------------------------------- every gradient against autograd
