@@ -475,9 +475,9 @@ def test_make_check_in_the_student_edition_fails_on_the_stub_and_passes_with_the
         nbformat.write(nb, path)
     out = _make_check(copy, exercise)
     assert "FAIL" not in out.stdout and "Hint" not in out.stdout and ("PASS" in out.stdout) == (exercise == "3.1")
-    # 3.2's test_relu_backward (one of 3.1's own tests) and 1.2's checking cell (it reads 1.1's y) also
-    # need the other exercise, still stubbed in this copy: they wait for it, do not fail this one, and
-    # do not pass it either (exit 0 means every test passed)
+    # 3.2's test_relu_backward (one of 3.1's tests) and 1.2's checking cell (it reads 1.1's y) also
+    # need the other exercise, still stubbed in this copy: they wait for it and do not fail this one.
+    # 3.1 passes every test that runs it alone, so it is done (exit 0); 1.2's only cell waits (exit 1)
     other, waits = {
         "3.1": (
             "3.2",
@@ -485,10 +485,15 @@ def test_make_check_in_the_student_edition_fails_on_the_stub_and_passes_with_the
         ),
         "1.2": ("1.1", ("0 of 1 passed", "WAIT  notebooks/01_demo.ipynb cell 8\n        needs exercise 1.1 first")),
     }[exercise]
-    assert out.returncode != 0, out.stdout + out.stderr
+    assert (out.returncode == 0) == (exercise == "3.1"), out.stdout + out.stderr
     assert waits[1] in out.stdout
     assert f"{waits[0]}; 1 waits for another exercise (it runs again once that one is done)" in out.stdout
-    assert out.stdout.rstrip().endswith(f"do exercise {other} first, then check again.")
+    assert out.stdout.rstrip().endswith(
+        "passes every test that runs it alone: done. The tests that wait also run exercise 3.2; "
+        "they run again when you check it."
+        if exercise == "3.1"
+        else f"do exercise {other} first, then check again."
+    )
     # once the other exercise is done too, every test of this one runs and passes
     if exercise == "3.1":
         path.write_text(
@@ -529,6 +534,36 @@ def test_check_in_a_notebook_prints_its_report_and_returns_nothing_to_echo(fresh
     assert exercises.check("3.1", root=copy, out=lines.append) is None
     report = "\n".join(lines)
     assert report.startswith("exercise 3.1: double: return twice x") and "Hint for exercise 3.1:" in report
+
+
+def test_check_in_a_kernel_forks_a_warm_pytest_that_reads_the_files_as_they_are_now(fresh, tmp_path):
+    """In a notebook's kernel, check() runs its pytest in a child of multiprocessing's fork server (torch
+    and pytest imported once): each check still reads the student's files as they are on disk."""
+    from nbclient import NotebookClient
+
+    copy = tmp_path / "student"
+    shutil.copytree(fresh, copy)
+    cells = [
+        "from scratchlib.course import exercises, runner\nexercises.check('3.1')",
+        "exercises.check('3.1')",
+        "import multiprocessing.forkserver as f\nprint(runner.in_kernel(), f._forkserver._forkserver_pid)",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(copy)}})
+    ops = copy / "scratchlib/ops.py"
+    text = ops.read_text()
+    stub = text[text.index("    raise ExerciseNotDone(") :].split("\n", 1)[0]
+    with client.setup_kernel(env={**os.environ, "PYTHONPATH": str(copy)}, stderr=subprocess.DEVNULL):
+        client.execute_cell(nb.cells[0], 0)
+        ops.write_text(text.replace(stub, "    return 2 * x"))  # the student writes 3.1, then checks again
+        client.execute_cell(nb.cells[1], 1)
+        client.execute_cell(nb.cells[2], 2)
+    shown = ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells]
+    assert "0 of 4 passed" in shown[0] and "Hint for exercise 3.1:" in shown[0]
+    # its own tests pass now; test_relu_backward also runs 3.2, still a stub, and waits for it
+    assert "3 of 4 passed; 1 waits" in shown[1] and "passes every test that runs it alone: done" in shown[1]
+    in_kernel, server = shown[2].split()
+    assert in_kernel == "True" and int(server) > 0
 
 
 def test_a_failing_test_that_runs_a_changed_neighbour_points_there_not_at_this_exercise(fresh, tmp_path):

@@ -307,6 +307,13 @@ def _pytest_child(args: list[str], root: str, env: dict[str, str]) -> None:
 WARM = ("torch", "pytest", "hypothesis", "numpy")
 
 
+def in_kernel() -> bool:
+    """Whether this process is a notebook's kernel (IPython's shell runs, with a kernel behind it)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
 def warm_pytest(args: list[str], root: Path, env: dict[str, str]) -> None:
     """pytest with these arguments, in a child forked from a warm server (the self-check in a kernel).
 
@@ -341,7 +348,7 @@ def run_tests(tests: list[str], root: Path, timeout: float = 120.0, lean: bool =
         path = Path(work) / "records.jsonl"
         args, env = lean_pytest(tests) if lean else (tests, {})
         command = child_pytest(root, PLUGIN, timeout, args)
-        if lean and "ipykernel" in sys.modules and sys.platform != "win32":
+        if lean and in_kernel() and sys.platform != "win32":
             warm_pytest(command[3:], root, {**env, RECORD: str(path)})
         else:
             subprocess.run(
