@@ -35,6 +35,21 @@ def grads(net):
     return [layer.grad.clone() for layer in net.layers if layer.needs_grad]
 
 
+def test_the_seed_handed_in_with_accumulate_grad_replays_as_the_seed_set_directly():
+    """Exercise 4.20 may seed dJ/dJ = 1 as ``last.grad = ...`` or as ``last.accumulate_grad(...)`` (the
+    Layer docstring allows both): the replay, and so the stepper and the drawings, is the same."""
+    net = weight_decay_net()
+    direct = record_backward(net)
+    net.clear_grad()
+    last = net.layers[-1]
+    with recording(net) as replay:  # Network.backward's own loop, with the other way of seeding
+        last.accumulate_grad(torch.ones_like(last.output))
+        for layer in net._backward:
+            layer.backward()
+    assert [replay.describe(i) for i in range(len(replay))] == [direct.describe(i) for i in range(len(direct))]
+    assert replay[0].kind == "seed" and replay[0].node is last
+
+
 def test_the_events_of_the_weight_decay_network():
     replay = record_backward(weight_decay_net())
     assert [replay.describe(i) for i in range(len(replay))] == [

@@ -122,6 +122,10 @@ class Replay:
         if total is None:
             total = g if earlier is None else earlier + g
         self._received[id(node)] = total
+        if source is None and earlier is None and not self.events:
+            # handed in before any node ran: the seed, however the tape's backward gives it (an
+            # accumulate_grad of ones, or grad set directly, which _begin records)
+            self.events.append(Event("seed", node, total))
         if earlier is not None:
             self.events.append(Event("sum", node, total, terms=[earlier, g], source=source))
 
