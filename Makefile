@@ -71,8 +71,8 @@ bench: $(STAMP)  ## time one SGD step, ours vs torch (DEVICE=cuda for a GPU, THR
 
 # Not part of `make test`: a timing, not a test. EX="4.3 4.11" times those exercises only.
 bench-check: export EX := $(EX)
-bench-check: $(STAMP)  ## time the self-check of every exercise (EX="4.3 4.11": those) in a student edition; build/check_times.csv
-	$(PY) benchmarks/check_times.py "$$EX" --csv build/check_times.csv
+bench-check: $(STAMP)  ## time the self-check of every exercise (EX="4.3 4.11": those; KERNEL=1: check() in a kernel) in a student edition
+	$(PY) benchmarks/check_times.py "$$EX" $(if $(KERNEL),--kernel) --csv build/check_times$(if $(KERNEL),_kernel).csv
 
 # EX reaches Python through the environment, quoted by the shell: whatever it holds
 # (EX='4.3;rm x', a quote) is the one argument, never a command
