@@ -86,6 +86,19 @@ def test_swallowed_stub():
 def test_stub_inside_pytest_raises():
     with pytest.raises(RuntimeError, match="shape"):
         raise ExerciseNotDone("exercise 6.13: Sum.backward")
+
+
+def test_lists():
+    assert [[-1.0, 0.0, -2.5], [2.0, 16.0, -9.0]] == [[1.0, 0.0, 2.5], [2.0, 16.0, -9.0]]
+
+
+def assert_close(actual, expected, tol=1e-10):  # as tests/layer_testing.py's
+    err = (actual - expected).abs().max().item()
+    assert err <= tol, f"max |error| {err:.3g} > {tol:g}"
+
+
+def test_own_assert_close():
+    assert_close(torch.tensor([[-0.375, 0.5], [0.25, 1.0]]), torch.tensor([[-0.1875, 0.5], [0.25, 0.5]]))
 """
 
 
@@ -95,7 +108,15 @@ def test_reasons_show_what_differs_the_failing_line_and_any_stub_on_the_way(tmp_
     (tmp_path / "test_reasons.py").write_text(REASONS)
     # the child pytest imports this course's scratchlib, whichever is installed
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    names = ["test_close", "test_bare_assert", "test_said", "test_swallowed_stub", "test_stub_inside_pytest_raises"]
+    names = [
+        "test_close",
+        "test_bare_assert",
+        "test_said",
+        "test_swallowed_stub",
+        "test_stub_inside_pytest_raises",
+        "test_lists",
+        "test_own_assert_close",
+    ]
     records = runner.run_tests([f"test_reasons.py::{name}" for name in names], tmp_path, 60, lean=lean)
     found = {r["nodeid"].split("::")[1]: r["reason"] for r in records}
     assert found == {
@@ -105,6 +126,11 @@ def test_reasons_show_what_differs_the_failing_line_and_any_stub_on_the_way(tmp_
         "test_said": "assert 63 == 42",
         "test_swallowed_stub": "not attempted: the stub is still there (exercise 5.1: train_step)",
         "test_stub_inside_pytest_raises": "not attempted: the stub is still there (exercise 6.13: Sum.backward)",
+        # pytest's own line on where two lists differ, then the comparison
+        "test_lists": "At index 0 diff: [-1.0, 0.0, -2.5] != [1.0, 0.0, 2.5]  "
+        "(assert [[-1.0, 0.0, ..., 16.0, -9.0]] == [[1.0, 0.0, 2..., 16.0, -9.0]])",
+        "test_own_assert_close": "AssertionError: max |error| 0.5 > 1e-10 2 of 4 entries differ: "
+        "at [0, 0] got -0.375, expected -0.1875; at [1, 1] got 1, expected 0.5",
     }
 
 

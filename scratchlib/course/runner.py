@@ -108,17 +108,22 @@ def reason(text: str) -> str:
         return not_attempted(found.group(1))
     if first.endswith(":") and len(lines) > 1:
         first = f"{first} {lines[1]}"
+    elif first.startswith("assert ") and (diff := next((x for x in lines if x.startswith("At index ")), None)):
+        first = f"{diff}  ({first})"  # pytest's "At index 0 diff: [-1.0, 0.0] != [1.0, 0.0]" says where
     return first[:LONGEST]
 
 
 def failure_detail(excinfo: pytest.ExceptionInfo[BaseException], root: Path) -> str:
     """What a bare error message leaves out, from the failing test's traceback: the first entries
-    torch's assert_close found apart, with both values; for an AssertionError that says nothing,
-    the failing line of the test. "" when there is nothing to add."""
+    torch's assert_close (or the tests' own, with its tol) found apart, with both values; for an
+    AssertionError that says nothing, the failing line of the test. "" when there is nothing to add."""
     for entry in excinfo.traceback:
         code = entry.frame.code
         if code.name == "assert_close" and "torch" in str(code.path):
             return _differing_entries(entry.frame.f_locals)
+        if code.name == "assert_close" and {"actual", "expected", "tol"} <= set(entry.frame.f_locals):
+            names = entry.frame.f_locals  # the tests' own assert_close(actual, expected, tol)
+            return _differing_entries({**names, "rtol": 0.0, "atol": names["tol"]})
     message = str(excinfo.value).strip().splitlines()
     if isinstance(excinfo.value, AssertionError) and _SAYS_NOTHING.match(message[0] if message else ""):
         entry = excinfo.traceback[-1]
