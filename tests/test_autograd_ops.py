@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autograd_parity import assert_close, assert_like_torch, local_backward, numerical_gradient, parity
-from scratchlib.autograd import Function, Tensor
+from scratchlib.autograd import Function, Tensor, ops
 from scratchlib.autograd.ops import sum_to_shape
 
 F64 = torch.float64
@@ -301,6 +301,38 @@ def test_mul_backward_alone_by_hand():
     # db = G * a = [[1*1, -2*-2, 0.5*3], [3*-1, 1*0.5, -1*2]]
     assert_close(db, tensor([[1.0, 4.0, 1.5], [-3.0, 0.5, -2.0]]))
     assert_like_torch((da, db), lambda a, b: a * b, tensor(A), tensor(B), grad=tensor(GRAD))
+
+
+ROW = [2.0, -1.0, 0.5]  # (3,): broadcast over the rows of A
+
+
+def given_sum_to_shape(grad, shape):
+    """A stand-in for exercise 6.3 (written with torch's own sum_to_size), so a test of an
+    operation's backward can broadcast without running the student's sum_to_shape."""
+    return grad.sum_to_size(shape) if len(shape) else grad.sum()
+
+
+@pytest.mark.parametrize(
+    "op, exercise, da, db",
+    [
+        # db: the column sums of what reaches the broadcast row, [1 + 3, -2 + 1, 0.5 - 1] for G
+        (lambda a, b: a + b, "6.4", GRAD, [4.0, -1.0, -0.5]),
+        (lambda a, b: a - b, "6.5", GRAD, [-4.0, 1.0, 0.5]),
+        # da = G * b per row; db = column sums of G * a = [[1, 4, 1.5], [-3, 0.5, -2]]
+        (lambda a, b: a * b, "6.6", [[2.0, 2.0, 0.25], [6.0, -1.0, -0.5]], [-2.0, 4.5, -0.5]),
+        # da = G / b per row; db = column sums of -G a / b^2 = [[-0.25, -4, -6], [0.75, -0.5, 8]]
+        (lambda a, b: a / b, "6.7", [[0.5, 2.0, 1.0], [1.5, -1.0, -2.0]], [0.5, -4.5, 2.0]),
+    ],
+    ids=["Add", "Sub", "Mul", "Div"],
+)
+def test_a_broadcast_backward_alone_sums_over_the_rows_by_hand(monkeypatch, op, exercise, da, db):
+    """Runs only the operation's exercise (6.4 to 6.7) on a (2, 3) and a (3,) input: its backward must
+    hand back a gradient of each input's shape, through sum_to_shape (here a given one, not 6.3)."""
+    monkeypatch.setattr(ops, "sum_to_shape", given_sum_to_shape)
+    grad_a, grad_b = local_backward(op(leaf(A), leaf(ROW)), GRAD)
+    assert_close(grad_a, tensor(da))
+    assert_close(grad_b, tensor(db))
+    assert_like_torch((grad_a, grad_b), op, tensor(A), tensor(ROW), grad=tensor(GRAD))
 
 
 def test_div_backward_alone_by_hand():
