@@ -8,6 +8,8 @@ shows a layer's backward formula before the student has derived it.
 """
 
 import ast
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -18,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 from teacher import isolate  # noqa: E402
-from teacher.edition import edition_file, scan, teacher_blocks  # noqa: E402
+from teacher.edition import edition_file, scan, teacher_blocks, write_edition  # noqa: E402
 from teacher.markers import MarkerError  # noqa: E402
 
 # the markers, as the course writes them
@@ -174,3 +176,128 @@ def test_a_notebook_without_regions_loses_its_blocks_too(tmp_path):
 def test_a_notebook_block_in_the_wrong_place_is_refused_by_the_scan(tmp_path, cell, message):
     with pytest.raises(MarkerError, match=message):
         scan(course(tmp_path, cells=[cell]))
+
+
+# ---------------------------------------------------------------- notebook 04: derive, then code
+
+NB04 = "notebooks/04_full_library.ipynb"
+LAYERS = "scratchlib/layers/"
+# what gives each derivation's result away, as a notebook, a docstring, a hint or a stub would write it
+GIVEAWAYS = {
+    "4.25": [  # Linear
+        r"G\^\{?\\top\}?\s*X",
+        r"G\^T\s*X",
+        r"dX\s*=\s*G\s*W",
+        r"\(G\s*W\)_",
+        r"column sums of G",
+        r"\\sum_j G_\{ij\} W_\{jk\}",
+        r"\\sum_i G_\{ij\} X_\{ik\}",
+    ],
+    "4.26": [r"\[\s*[XZH](_\{ij\})?\s*>\s*0\s*\]", r"where the input was positive"],  # ReLU
+    "4.27": [r"2\s*\\lambda", r"2 lambda", r"2 \* strength", r"1 - 2\s*\\eta"],  # Regularization
+    "4.28": [r"\\frac\{2\s*g?\}\{N\}", r"\\frac2N", r"2\s*g\s*/\s*N", r"2 g \("],  # MSELoss
+    "4.29": [  # Scale and Sum
+        r"c\s*\\,\s*G",
+        r"=\s*c\s*G",
+        r"da\s*=\s*db",
+        r"copies its gradient",
+        r"same gradient",
+        r"hands its own",
+    ],
+}
+# the layers whose backward each derivation asks for, and the files that hold them
+DERIVED = {
+    "4.25": ("linear.py", ["Linear"]),
+    "4.26": ("activations.py", ["ReLU"]),
+    "4.27": ("losses.py", ["Regularization"]),
+    "4.28": ("losses.py", ["MSELoss"]),
+    "4.29": ("arithmetic.py", ["Scale", "Sum"]),
+}
+# the code exercises that implement each derivation
+IMPLEMENTED = {"4.25": ["4.3"], "4.26": ["4.5"], "4.27": ["4.15"], "4.28": ["4.17"], "4.29": ["4.11", "4.13"]}
+
+
+def giveaways(exercise: str, text: str) -> list[str]:
+    return [m.group() for pattern in GIVEAWAYS[exercise] for m in [re.search(pattern, text)] if m]
+
+
+@pytest.fixture(scope="module")
+def real_course():
+    return scan(ROOT)
+
+
+@pytest.fixture(scope="module")
+def student(real_course, tmp_path_factory):
+    out = tmp_path_factory.mktemp("edition") / "student"
+    write_edition(real_course, out, "student")
+    return out
+
+
+@pytest.fixture(scope="module")
+def student_04(student):
+    """Notebook 04 of the student edition as one text, and where each place in it starts."""
+    nb = nbformat.read(student / NB04, as_version=4)
+    return "\n".join(cell.source + "\n" + json.dumps(cell.get("outputs", [])) for cell in nb.cells)
+
+
+def position(text: str, needle: str) -> int:
+    assert text.count(needle) == 1, needle
+    return text.index(needle)
+
+
+def test_the_worked_derivations_are_the_rubric_in_the_teachers_notebook(real_course):
+    for exercise in GIVEAWAYS:
+        assert real_course.kind(exercise) == "derivation"
+        body = "".join(real_course.region(exercise).body)
+        assert giveaways(exercise, body), f"exercise {exercise}'s worked derivation states no result"
+
+
+def test_nothing_before_a_derivation_gives_its_result_away(student_04):
+    for exercise in GIVEAWAYS:
+        before = student_04[: position(student_04, f"**Exercise {exercise}** (your derivation)")]
+        assert giveaways(exercise, before) == [], f"before exercise {exercise}"
+
+
+def test_each_derivation_comes_before_the_code_that_implements_it_and_before_its_file_is_opened(student_04):
+    for exercise, (module, _) in DERIVED.items():
+        derived = position(student_04, f"**Exercise {exercise}** (your derivation)")
+        for code in IMPLEMENTED[exercise]:
+            assert derived < position(student_04, f"> **Exercise {code}** · edit"), (exercise, code)
+        opened = student_04.index(f"edit `{LAYERS}{module}`")  # the first exercise in that file
+        assert derived < opened, f"{module} is opened before exercise {exercise}"
+
+
+def test_the_derivations_keep_their_question_and_scaffold_in_the_student_edition(student):
+    nb = nbformat.read(student / NB04, as_version=4)
+    for exercise in GIVEAWAYS:
+        (cell,) = [c for c in nb.cells if f"**Exercise {exercise}** (your derivation)" in c.source]
+        assert f"> **Exercise {exercise}** · write your derivation in this cell, below" in cell.source
+        assert "<summary>Hint</summary>" in cell.source and "\nWrite" in cell.source
+        assert "SOLUTION" not in cell.source and "Grading" not in cell.source
+
+
+def test_the_layer_files_give_no_derived_result_in_docstrings_or_stubs(student):
+    """A file is opened after its derivations (the test above); its docstrings and the messages of its
+    stubs (what a waiting test prints) still leave the result to the derivation and the rule beside
+    backward (the stepper's text) is what the student checks the derivation against."""
+    for exercise, (module, classes) in DERIVED.items():
+        tree = ast.parse((student / LAYERS / module).read_text(encoding="utf-8"))
+        texts = [ast.get_docstring(tree) or ""]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name in classes:
+                texts.append(ast.get_docstring(node) or "")
+                texts += [
+                    arg.value
+                    for call in ast.walk(node)
+                    if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "ExerciseNotDone"
+                    for arg in call.args
+                    if isinstance(arg, ast.Constant)
+                ]
+        for text in texts:
+            assert giveaways(exercise, text) == [], (module, text)
+
+
+def test_base_py_opened_first_gives_no_derived_result(student):
+    text = (student / LAYERS / "base.py").read_text(encoding="utf-8")
+    for exercise in GIVEAWAYS:
+        assert giveaways(exercise, text) == [], exercise
