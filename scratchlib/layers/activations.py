@@ -1,8 +1,9 @@
 r"""Notebook 04: ReLU, Sigmoid, Tanh and Softmax; the student writes their forward and backward.
 
-Each reads its input's ``output`` and writes its own; ``backward`` turns ``grad`` =
-$G = \partial J/\partial Y$ into $\partial J/\partial X$, handed over with the input's
-``accumulate_grad``. ``rule`` is the same rule in plain text, for the backward stepper.
+Each reads its input's ``output``, a pre-activation $Z$, and writes its own, the activation $H$
+(the softmax $P$); ``backward`` turns ``grad`` = $G = \partial J/\partial H$ into
+$\partial J/\partial Z$, handed over with the input's ``accumulate_grad``. ``rule`` is the same
+rule in plain text, for the backward stepper, which calls a layer's own output Y.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from scratchlib.layers.base import Layer
 
 
 class ReLU(Layer):
-    r"""$Y = \max(X, 0)$ element-wise.  Backward: $\partial J/\partial X = G \odot [X > 0]$."""
+    r"""$H = \max(Z, 0)$ element-wise.
+
+    Backward: from $G = \partial J/\partial H$, ``backward`` hands $\partial J/\partial Z$ to the
+    input, as notebook 04's exercise 4.26 derives it.
+    BEGIN TEACHER ONLY
+    $dZ = G \odot [Z > 0]$, and $[Z > 0] = [H > 0]$: the mask is read off the output.
+    END TEACHER ONLY
+    """
 
     def __init__(self, x: Layer):
         super().__init__(x, shape=x.shape)
@@ -25,17 +33,17 @@ class ReLU(Layer):
         self.output = torch.relu(self.x.output)
         ### END SOLUTION
 
-    rule = {"x": ("G * [X > 0]  (element-wise)", ["x:X"])}
+    rule = {"x": ("G * [Z > 0]  (element-wise)", ["x:Z"])}  # exercise 4.26's result, for the stepper
 
     def backward(self) -> None:
         self.check_forward_ran()
-        ### BEGIN SOLUTION 4.5: ReLU.backward: pass the gradient where the input was positive
+        ### BEGIN SOLUTION 4.5: ReLU.backward: hand dJ/dZ (your exercise 4.26) to the input
         self.x.accumulate_grad(self.grad * (self.output > 0))
         ### END SOLUTION
 
 
 class Sigmoid(Layer):
-    r"""$Y = \sigma(X) = 1 / (1 + e^{-X})$.  Backward: $\partial J/\partial X = G \odot Y \odot (1 - Y)$."""
+    r"""$H = \sigma(Z) = 1 / (1 + e^{-Z})$.  Backward: $\partial J/\partial Z = G \odot H \odot (1 - H)$."""
 
     def __init__(self, x: Layer):
         super().__init__(x, shape=x.shape)
@@ -46,18 +54,18 @@ class Sigmoid(Layer):
         self.output = torch.sigmoid(self.x.output)
         ### END SOLUTION
 
-    rule = {"x": ("G * Y * (1 - Y)  (element-wise)", ["output"])}
+    rule = {"x": ("G * Y * (1 - Y)  (element-wise)", ["output"])}  # Y: the output, H above
 
     def backward(self) -> None:
         self.check_forward_ran()
-        ### BEGIN SOLUTION 4.7: Sigmoid.backward: G * Y * (1 - Y), from the saved output
-        y = self.output
-        self.x.accumulate_grad(self.grad * y * (1 - y))
+        ### BEGIN SOLUTION 4.7: Sigmoid.backward: G * H * (1 - H), from the saved output H
+        h = self.output
+        self.x.accumulate_grad(self.grad * h * (1 - h))
         ### END SOLUTION
 
 
 class Tanh(Layer):
-    r"""$Y = \tanh(X)$.  Backward: $\partial J/\partial X = G \odot (1 - Y^2)$."""
+    r"""$H = \tanh(Z)$.  Backward: $\partial J/\partial Z = G \odot (1 - H^2)$."""
 
     def __init__(self, x: Layer):
         super().__init__(x, shape=x.shape)
@@ -68,25 +76,25 @@ class Tanh(Layer):
         self.output = torch.tanh(self.x.output)
         ### END SOLUTION
 
-    rule = {"x": ("G * (1 - Y^2)  (element-wise)", ["output"])}
+    rule = {"x": ("G * (1 - Y^2)  (element-wise)", ["output"])}  # Y: the output, H above
 
     def backward(self) -> None:
         self.check_forward_ran()
-        ### BEGIN SOLUTION 4.9: Tanh.backward: G * (1 - Y^2), from the saved output
-        y = self.output
-        self.x.accumulate_grad(self.grad * (1 - y * y))
+        ### BEGIN SOLUTION 4.9: Tanh.backward: G * (1 - H^2), from the saved output H
+        h = self.output
+        self.x.accumulate_grad(self.grad * (1 - h * h))
         ### END SOLUTION
 
 
 class Softmax(Layer):
-    r"""Each row of X (B, C) turned into probabilities: $Y_{ij} = e^{X_{ij}} / \sum_k e^{X_{ik}}$.
+    r"""Each row of Z (B, C) turned into probabilities: $P_{ij} = e^{Z_{ij}} / \sum_k e^{Z_{ik}}$.
 
-    Computed as $e^{X_{ij} - m_i} / \sum_k e^{X_{ik} - m_i}$ with $m_i = \max_k X_{ik}$: the same
+    Computed as $e^{Z_{ij} - m_i} / \sum_k e^{Z_{ik} - m_i}$ with $m_i = \max_k Z_{ik}$: the same
     value (the $e^{-m_i}$ cancels) and no overflow, since every exponent is $\le 0$.
 
-    Backward, one row at a time: $\partial Y_j/\partial X_i = Y_j(\delta_{ij} - Y_i)$, so
-    $\partial J/\partial X_i = \sum_j G_j Y_j (\delta_{ij} - Y_i) = Y_i\,(G_i - \sum_j G_j Y_j)$;
-    in matrix form $\partial J/\partial X = Y \odot (G - \mathrm{rowsum}(G \odot Y))$.
+    Backward, one row at a time: $\partial P_j/\partial Z_i = P_j(\delta_{ij} - P_i)$, so
+    $\partial J/\partial Z_i = \sum_j G_j P_j (\delta_{ij} - P_i) = P_i\,(G_i - \sum_j G_j P_j)$;
+    in matrix form $\partial J/\partial Z = P \odot (G - \mathrm{rowsum}(G \odot P))$.
     """
 
     def __init__(self, x: Layer):
@@ -101,11 +109,11 @@ class Softmax(Layer):
         self.output = exps / exps.sum(dim=1, keepdim=True)
         ### END SOLUTION
 
-    rule = {"x": ("Y * (G - rowsum(G * Y))", ["output"])}
+    rule = {"x": ("Y * (G - rowsum(G * Y))", ["output"])}  # Y: the output, P above
 
     def backward(self) -> None:
         self.check_forward_ran()
-        ### BEGIN SOLUTION 4.31: Softmax.backward: Y * (G - rowsum(G * Y))
-        y, g = self.output, self.grad  # (B, C) each
-        self.x.accumulate_grad(y * (g - (g * y).sum(dim=1, keepdim=True)))
+        ### BEGIN SOLUTION 4.31: Softmax.backward: P * (G - rowsum(G * P)), from the saved output P
+        p, g = self.output, self.grad  # (B, C) each
+        self.x.accumulate_grad(p * (g - (g * p).sum(dim=1, keepdim=True)))
         ### END SOLUTION

@@ -10,7 +10,14 @@ from scratchlib.layers.base import Layer
 
 
 class Scale(Layer):
-    r"""$Y = c X$ for a fixed number $c$.  Backward: $\partial J/\partial X = c\, G$."""
+    r"""The output $c X$, for a fixed number $c$ (``factor``), of the shape of $X$.
+
+    Backward: from $G = \partial J/\partial(\text{output})$, ``backward`` hands $\partial J/\partial X$
+    to the input, as notebook 04's exercise 4.29 derives it.
+    BEGIN TEACHER ONLY
+    $dX = c\, G$.
+    END TEACHER ONLY
+    """
 
     def __init__(self, x: Layer, factor: float):
         factor = wiring.factor("Scale", "factor", factor)
@@ -22,11 +29,11 @@ class Scale(Layer):
         self.output = self.x.output * self.factor
         ### END SOLUTION
 
-    rule = {"x": ("c G,  c = {factor:g}", [])}
+    rule = {"x": ("c G,  c = {factor:g}", [])}  # exercise 4.29's result, for the stepper
 
     def backward(self) -> None:
         self.check_forward_ran()
-        ### BEGIN SOLUTION 4.11: Scale.backward
+        ### BEGIN SOLUTION 4.11: Scale.backward: hand dJ/dX (your exercise 4.29) to the input
         self.x.accumulate_grad(self.grad * self.factor)
         ### END SOLUTION
 
@@ -37,7 +44,11 @@ class Sum(Layer):
     This ``Sum`` adds two layers' values; the engine's ``scratchlib.autograd.ops.Sum`` is a
     different thing: it reduces one tensor over axes.
 
-    Backward: $\partial J/\partial a = \partial J/\partial b = \partial J/\partial s$.
+    Backward: from $g = \partial J/\partial s$, ``backward`` hands $\partial J/\partial a$ and
+    $\partial J/\partial b$ to the inputs, as notebook 04's exercise 4.29 derives them.
+    BEGIN TEACHER ONLY
+    $\partial J/\partial a = \partial J/\partial b = g$: a sum copies its gradient to both inputs.
+    END TEACHER ONLY
     """
 
     def __init__(self, a: Layer, b: Layer):
@@ -50,11 +61,12 @@ class Sum(Layer):
         self.output = self.a.output + self.b.output
         ### END SOLUTION
 
+    # exercise 4.29's result, for the stepper
     rule = {"a": ("g  (a sum copies its gradient)", []), "b": ("g  (a sum copies its gradient)", [])}
 
     def backward(self) -> None:
         self.check_forward_ran()
-        ### BEGIN SOLUTION 4.13: Sum.backward: both inputs receive the same gradient
+        ### BEGIN SOLUTION 4.13: Sum.backward: hand dJ/da and dJ/db (your exercise 4.29) to the inputs
         self.a.accumulate_grad(self.grad)
         self.b.accumulate_grad(self.grad)
         ### END SOLUTION

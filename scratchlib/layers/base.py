@@ -88,8 +88,8 @@ class Layer:
         A gradient of another shape is refused, naming the layer, before anything changes.
         The first gradient since :meth:`clear_grad` becomes ``grad`` as it is (as torch's
         ``AccumulateGrad`` takes it); each later one is added into a new tensor, never into
-        the one stored, which may be another layer's too (a ``Sum`` hands its own ``grad``
-        to both inputs).
+        the one stored, which may be another layer's too (a layer may hand one and the same
+        tensor to several inputs).
         """
         shape = self.output.shape if self.output is not None else self.shape  # a batch size may change
         if g.shape != shape:
@@ -102,7 +102,7 @@ class Layer:
         if self.grad is None or self.grad.shape != shape:  # the first gradient (of this batch size)
             self.grad = g
             return
-        ### BEGIN SOLUTION 4.1: accumulate_grad: add g to the gradient, into a new tensor (not in place)
+        ### BEGIN SOLUTION 4.1: accumulate_grad: a later share of dJ/d(output) joins the grad already held
         self.grad = self.grad + g
         ### END SOLUTION
 

@@ -13,9 +13,12 @@ from scratchlib.layers.base import Layer
 class Linear(Layer):
     r"""$Z = X W^\top + b$: an affine map of each row.
 
-    Shapes: X (B, in), W (out, in), b (out,), Z (B, out). With $G = \partial J/\partial Z$:
-    $\partial J/\partial X = G W$, $\partial J/\partial W = G^\top X$,
-    $\partial J/\partial b = \sum_i G_{i,:}$ (the column sums of G).
+    Shapes: X (B, in), W (out, in), b (out,), Z (B, out). Backward: from $G = \partial J/\partial Z$,
+    (B, out), ``backward`` hands $dX$, $dW$ and $db$ to the inputs, as notebook 04's exercise 4.25
+    derives them.
+    BEGIN TEACHER ONLY
+    $dX = G W$, $dW = G^\top X$, $db = \sum_i G_{i,:}$ (the column sums of G).
+    END TEACHER ONLY
     """
 
     def __init__(self, x: Layer, W: Layer, b: Layer):
@@ -28,12 +31,13 @@ class Linear(Layer):
         self.output = self.x.output @ self.W.output.T + self.b.output  # (B, out)
         ### END SOLUTION
 
+    # exercise 4.25's result as the backward stepper writes it: check your derivation against it
     rule = {"x": ("G W", ["W"]), "W": ("G^T X", ["x:X"]), "b": ("column sums of G", [])}
 
     def backward(self) -> None:
         self.check_forward_ran()
         g = self.grad  # (B, out)
-        ### BEGIN SOLUTION 4.3: Linear.backward: hand dJ/dX = G W, dJ/dW = G^T X, dJ/db = column sums of G
+        ### BEGIN SOLUTION 4.3: Linear.backward: hand dJ/dX, dJ/dW and dJ/db (your exercise 4.25) to the inputs
         if self.x.needs_grad:  # data X inside a Network needs none: skip a whole matrix product
             self.x.accumulate_grad(g @ self.W.output)  # (B, in)
         self.W.accumulate_grad(g.T @ self.x.output)  # (out, in)

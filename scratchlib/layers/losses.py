@@ -16,7 +16,11 @@ from scratchlib.layers.base import Input, Layer
 class Regularization(Layer):
     r"""$R = \lambda \lVert W \rVert_F^2 = \lambda \sum_{jk} W_{jk}^2$ (weight decay), a scalar.
 
-    Backward: $\partial J/\partial W = 2 \lambda\, g\, W$ with $g = \partial J/\partial R$.
+    Backward: from $g = \partial J/\partial R$, ``backward`` hands $\partial J/\partial W$ to W, as
+    notebook 04's exercise 4.27 derives it.
+    BEGIN TEACHER ONLY
+    $\partial J/\partial W = 2 \lambda\, g\, W$.
+    END TEACHER ONLY
     """
 
     def __init__(self, W: Layer, strength: float):
@@ -29,20 +33,25 @@ class Regularization(Layer):
         self.output = self.strength * (self.W.output**2).sum()
         ### END SOLUTION
 
-    rule = {"W": ("2 lambda g W,  lambda = {strength:g}", ["W"])}
+    rule = {"W": ("2 lambda g W,  lambda = {strength:g}", ["W"])}  # exercise 4.27's result, for the stepper
 
     def backward(self) -> None:
         self.check_forward_ran()
-        ### BEGIN SOLUTION 4.15: Regularization.backward: 2 * strength * g * W
+        ### BEGIN SOLUTION 4.15: Regularization.backward: hand dJ/dW (your exercise 4.27) to W
         self.W.accumulate_grad(2 * self.strength * self.grad * self.W.output)
         ### END SOLUTION
 
 
 class MSELoss(Layer):
-    r"""$L = \frac{1}{N} \sum (P - T)^2$ over all $N$ elements (as torch.nn.MSELoss).
+    r"""$\mathcal{L} = \frac{1}{N} \sum_{ij} (\hat Y_{ij} - Y_{ij})^2$ over all $N$ entries (as torch.nn.MSELoss).
 
-    Backward: $\partial J/\partial P = \frac{2 g}{N}(P - T)$ and
-    $\partial J/\partial T = -\partial J/\partial P$, with $g = \partial J/\partial L$.
+    $\hat Y$ is the prediction (``pred``), $Y$ the target (``target``), both (B, n); forward keeps
+    ``diff`` $= \hat Y - Y$. Backward: from $g = \partial J/\partial \mathcal{L}$, ``backward`` hands
+    $\partial J/\partial \hat Y$ and $\partial J/\partial Y$ to the inputs, as notebook 04's exercise
+    4.28 derives them.
+    BEGIN TEACHER ONLY
+    $\partial J/\partial \hat Y = \frac{2 g}{N}(\hat Y - Y)$ and $\partial J/\partial Y = -\partial J/\partial \hat Y$.
+    END TEACHER ONLY
     """
 
     def __init__(self, pred: Layer, target: Layer):
@@ -58,14 +67,14 @@ class MSELoss(Layer):
         self.output = (self.diff**2).mean()
         ### END SOLUTION
 
-    rule = {
-        "pred": ("(2 g / N) (P - T)", ["pred:P", "target:T"]),
-        "target": ("-(2 g / N) (P - T)", ["pred:P", "target:T"]),
+    rule = {  # exercise 4.28's result, for the stepper
+        "pred": ("(2 g / N) (Yhat - Y)", ["pred:Yhat", "target:Y"]),
+        "target": ("-(2 g / N) (Yhat - Y)", ["pred:Yhat", "target:Y"]),
     }
 
     def backward(self) -> None:
         self.check_forward_ran()
-        ### BEGIN SOLUTION 4.17: MSELoss.backward: 2 g (P - T) / N to pred, its negative to target
+        ### BEGIN SOLUTION 4.17: MSELoss.backward: hand dJ/dpred and dJ/dtarget (your exercise 4.28) to the inputs
         d_pred = 2 * self.grad * self.diff / self.diff.numel()
         self.pred.accumulate_grad(d_pred)
         self.target.accumulate_grad(-d_pred)

@@ -11,6 +11,7 @@ Editions (all from the one course source):
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -41,7 +42,9 @@ DERIVATION = re.compile(
 TEACHER_ONLY = ("tools/teacher/", "tests/test_teacher", "tests/teacher_fixture/", "build/")
 SKIP_PARTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints", "build"}
 # lines from one naming BEGIN TEACHER ONLY to one naming END TEACHER ONLY are left out of the
-# student edition (Makefile targets and the README section that only teachers need)
+# student and solved editions: Makefile targets and README sections only teachers need, lines of a
+# .py source (a docstring's backward formula, which a derivation exercise asks for) and lines of a
+# notebook's markdown cell (``<!-- BEGIN TEACHER ONLY -->`` ... ``<!-- END TEACHER ONLY -->``)
 TEACHER_BLOCK = ("BEGIN TEACHER ONLY", "END TEACHER ONLY")
 
 PROBE_MODULE = '''"""Written by the grader into its probe edition and its graded copies: the switch between a
@@ -162,11 +165,15 @@ def scan(root: Path) -> Course:
             text = (root / path).read_bytes().decode("utf-8")
             found = find_regions(text, path)
             check_python_source(text, found, path)
+            if TEACHER_BLOCK[0] in text or TEACHER_BLOCK[1] in text:
+                _check_teacher_blocks_in_source(text, found, path)
             if found:
                 course.sources[path] = found
         elif path.startswith("notebooks/") and path.endswith(".ipynb"):
             nb = nbformat.read(root / path, as_version=nbformat.NO_CONVERT)
             for index, cell in enumerate(nb.cells):
+                if "TEACHER ONLY" in cell.source:
+                    _check_teacher_cell(cell, f"{path} cell {index}")
                 if cell.cell_type == "code":
                     cell_regions = find_regions(cell.source, f"{path} cell {index}")
                     if cell_regions:
@@ -211,31 +218,86 @@ def derivation_prompt(match: re.Match[str]) -> str:
     return f"**Exercise {match['id']}** (your derivation): {match['task']}\n\n*Write your derivation here.*\n\n&nbsp;\n"
 
 
-def _drop_teacher_blocks(text: str, path: str) -> str:
-    out, start = [], None
+def teacher_blocks(text: str, path: str, regions: bool = True) -> list[tuple[int, int]]:
+    """The teacher-only blocks of a text, as (first, last) line indices of their markers (0-based).
+
+    Raises MarkerError, naming the place and line, for a block opened inside another, an END
+    without a BEGIN and a block never closed; with ``regions`` (a course source or notebook cell,
+    where solution markers are regions, not prose) also for a block that holds a solution marker or
+    lies inside a solution region: the edition would drop a region's stub, or a region hide a block.
+    """
+    blocks: list[tuple[int, int]] = []
+    start: int | None = None
+    region: int | None = None
     for i, line in enumerate(text.splitlines(keepends=True)):
+        if regions and ("BEGIN SOLUTION" in line or "END SOLUTION" in line):
+            if start is not None:
+                raise MarkerError(
+                    f"{path}:{i + 1}: a solution marker inside the teacher-only block of line {start + 1} "
+                    f"(the student edition would lose the exercise's stub): close the block before it"
+                )
+            region = i if "BEGIN SOLUTION" in line and "END SOLUTION" not in line else None
         if TEACHER_BLOCK[0] in line:
+            if region is not None:
+                raise MarkerError(f"{path}:{i + 1}: {TEACHER_BLOCK[0]} inside the solution region of line {region + 1}")
             if start is not None:
                 raise MarkerError(f"{path}:{i + 1}: {TEACHER_BLOCK[0]} inside another (line {start + 1})")
             start = i
         elif TEACHER_BLOCK[1] in line:
             if start is None:
                 raise MarkerError(f"{path}:{i + 1}: {TEACHER_BLOCK[1]} without a {TEACHER_BLOCK[0]}")
+            blocks.append((start, i))
             start = None
-        elif start is None:
-            out.append(line)
     if start is not None:
         raise MarkerError(f"{path}:{start + 1}: {TEACHER_BLOCK[0]} is never closed")
-    return "".join(out)
+    return blocks
+
+
+def _drop_teacher_blocks(text: str, path: str, regions: bool = True) -> str:
+    """The text without its teacher-only blocks (their marker lines included)."""
+    dropped = {i for first, last in teacher_blocks(text, path, regions) for i in range(first, last + 1)}
+    return "".join(line for i, line in enumerate(text.splitlines(keepends=True)) if i not in dropped)
+
+
+def _check_teacher_blocks_in_source(text: str, regions: list[Region], path: str) -> None:
+    """A .py source's teacher-only blocks are well formed, and its student edition still compiles
+    with them left out (a block must hold whole lines of a docstring, comments or statements)."""
+    teacher_blocks(text, path)
+    edition = rewrite(text, regions, "student") if regions else text
+    try:
+        ast.parse(_drop_teacher_blocks(edition, path), filename=path)
+    except SyntaxError as error:
+        raise MarkerError(
+            f"{path}: its student edition, without the teacher-only blocks, does not compile "
+            f"({error.msg}, line {error.lineno} of the edition)"
+        ) from None
+
+
+def _check_teacher_cell(cell: nbformat.NotebookNode, where: str) -> None:
+    """Teacher-only blocks live in markdown cells; a code cell runs the same for teacher and student."""
+    if cell.cell_type != "markdown":
+        raise MarkerError(
+            f"{where}: a teacher-only block in a {cell.cell_type} cell; the student edition drops them from "
+            f"markdown cells only (a code cell must run the same in both editions)"
+        )
+    teacher_blocks(cell.source, where)
 
 
 def edition_file(course: Course, path: str, mode: str) -> bytes:
     """The bytes of one course file in the given edition."""
     raw = (course.root / path).read_bytes()
     if path in course.sources:
-        return rewrite(raw.decode("utf-8"), course.sources[path], mode).encode("utf-8")
-    if path.endswith(".ipynb") and (path in course.notebooks or b"BEGIN SOLUTION" in raw):
+        text = rewrite(raw.decode("utf-8"), course.sources[path], mode)
+        if mode != "probe" and "TEACHER ONLY" in text:
+            text = _drop_teacher_blocks(text, path)
+        return text.encode("utf-8")
+    if path.endswith(".ipynb") and (path in course.notebooks or b"BEGIN SOLUTION" in raw or b"TEACHER ONLY" in raw):
         nb = nbformat.read(course.root / path, as_version=nbformat.NO_CONVERT)
+        if mode != "probe":
+            for index, cell in enumerate(nb.cells):
+                if "TEACHER ONLY" in cell.source:
+                    _check_teacher_cell(cell, f"{path} cell {index}")
+                    cell.source = _drop_teacher_blocks(cell.source, f"{path} cell {index}")
         for index, regions in course.notebooks.get(path, {}).items():
             cell = nb.cells[index]
             cell.source = rewrite(cell.source, regions, mode)
@@ -254,7 +316,8 @@ def edition_file(course: Course, path: str, mode: str) -> bytes:
         text = nbformat.writes(nb)
         return (text if text.endswith("\n") else text + "\n").encode("utf-8")
     if mode != "probe" and not path.endswith(".ipynb") and b"TEACHER ONLY" in raw:
-        return _drop_teacher_blocks(raw.decode("utf-8"), path).encode("utf-8")
+        # a README's teacher section may show a solution region as an example: prose, not a region
+        return _drop_teacher_blocks(raw.decode("utf-8"), path, regions=False).encode("utf-8")
     return raw
 
 
