@@ -40,20 +40,12 @@ DIGITS = 4  # significant digits that make a single number a leak
 
 #: Known leaks not fixed yet, as (exercise, place): the scan reports them but does not refuse.
 #: This list only shrinks (tests/test_leaks.py holds it to that).
-#: 3.9 asks for minus section 4's gradients of notebook 03 (a repeat, issue 27 item 4: it needs
-#: new numbers), and 3.7's db2 = 3/32 is section 4's dW2[0]; tests/test_mlp.py checks section 4.
 #: 04 cell 47 works row 1 of 4.32 as its scaffold (the student writes row 2, the check takes both
 #: rows), and 6.38 is that row again (a repeat, item 4).
 KNOWN: frozenset[tuple[str, str]] = frozenset(
     {
         ("4.32", "notebooks/04_full_library.ipynb cell 47"),
         ("6.38", "notebooks/04_full_library.ipynb cell 47"),
-        ("3.7", "notebooks/03_manual_backprop.ipynb cell 21"),
-        ("3.7", "notebooks/03_manual_backprop.ipynb cell 21 output"),
-        ("3.7", "tests/test_mlp.py"),
-        ("3.9", "notebooks/03_manual_backprop.ipynb cell 21"),
-        ("3.9", "notebooks/03_manual_backprop.ipynb cell 21 output"),
-        ("3.9", "tests/test_mlp.py"),
     }
 )
 
