@@ -72,16 +72,17 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 class BatchNormFunction(Function):
     r"""Batch normalization in training mode, over the batch dimension of X (B, C).
 
-    Forward: $\mu = \frac1B\sum_i x_i$, $\sigma^2 = \frac1B\sum_i (x_i-\mu)^2$ (biased),
-    $\hat x = (x - \mu)/\sqrt{\sigma^2+\epsilon}$, $y = \gamma \hat x + \beta$.
+    Forward, per feature: $\mathrm{E}[x] = \frac1B\sum_i x_i$,
+    $\mathrm{Var}[x] = \frac1B\sum_i (x_i-\mathrm{E}[x])^2$ (biased),
+    $\hat x = (x - \mathrm{E}[x])/\sqrt{\mathrm{Var}[x]+\epsilon}$, $y = \gamma \hat x + \beta$.
 
-    Backward, with $d\hat x = G\gamma$: $dx = \frac{1}{B\sqrt{\sigma^2+\epsilon}}
+    Backward, with $d\hat x = G\gamma$: $dx = \frac{1}{B\sqrt{\mathrm{Var}[x]+\epsilon}}
     \big(B\,d\hat x - \sum_i d\hat x_i - \hat x \sum_i d\hat x_i \hat x_i\big)$,
     $d\gamma = \sum_i G_i \hat x_i$, $d\beta = \sum_i G_i$.
 
     The running statistics (plain torch tensors, outside the graph) move towards the
     batch's: $r \leftarrow (1 - m)\,r + m\,s$ with the unbiased variance
-    $\frac{B}{B-1}\sigma^2$ for the running variance, as torch does.
+    $\frac{B}{B-1}\mathrm{Var}[x]$ for the running variance, as torch does.
     """
 
     @staticmethod

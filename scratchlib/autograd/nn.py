@@ -221,7 +221,8 @@ class BatchNorm1d(Module):
 
     Training: batch mean and biased variance normalize, $y = \gamma\hat x + \beta$, and
     the running statistics move by ``momentum`` (unbiased variance). Evaluation:
-    $y = \gamma (x - \hat\mu)/\sqrt{\hat\sigma^2 + \epsilon} + \beta$ with the running $\hat\mu, \hat\sigma^2$.
+    $y = \gamma (x - \mathrm{E}_\text{run})/\sqrt{\mathrm{Var}_\text{run} + \epsilon} + \beta$ with the running
+    mean and variance $\mathrm{E}_\text{run}$, $\mathrm{Var}_\text{run}$.
 
     ``momentum=None`` gives torch's cumulative average instead: after $n$ training batches
     the running statistics are the plain mean of the $n$ batches' (the step is $1/n$, with

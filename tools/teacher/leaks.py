@@ -40,18 +40,9 @@ DIGITS = 4  # significant digits that make a single number a leak
 
 #: Known leaks not fixed yet, as (exercise, place): the scan reports them but does not refuse.
 #: This list only shrinks (tests/test_leaks.py holds it to that).
-#: 3.9 asks for minus section 4's gradients of notebook 03 (a repeat, issue 27 item 4: it needs
-#: new numbers), and 3.7's db2 = 3/32 is section 4's dW2[0]; tests/test_mlp.py checks section 4.
-KNOWN: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("3.7", "notebooks/03_manual_backprop.ipynb cell 21"),
-        ("3.7", "notebooks/03_manual_backprop.ipynb cell 21 output"),
-        ("3.7", "tests/test_mlp.py"),
-        ("3.9", "notebooks/03_manual_backprop.ipynb cell 21"),
-        ("3.9", "notebooks/03_manual_backprop.ipynb cell 21 output"),
-        ("3.9", "tests/test_mlp.py"),
-    }
-)
+#: None left: the last ones (03's 3.7 and 3.9, 04 cell 47's row of 4.32) were given numbers of
+#: their own.
+KNOWN: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
