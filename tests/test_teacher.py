@@ -415,7 +415,10 @@ def test_make_grade_grades_a_folder_of_submissions_into_one_csv(fixture_course, 
     bob_32 = next(line for line in lines if line.startswith("bob,3.2,"))
     assert (
         bob_32.startswith("bob,3.2,0,2,0.0000,")
-        and ("tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs: assert [0.0] == [1.0]")
+        and (
+            "tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs: "
+            "At index 0 diff: 0.0 != 1.0  (assert [0.0] == [1.0])"
+        )
         in bob_32
     )
     assert (
@@ -575,7 +578,8 @@ def test_a_failing_test_that_runs_a_changed_neighbour_points_there_not_at_this_e
     out = _make_check(student, "3.2")
     assert out.returncode != 0 and "Error 1" in out.stderr, out.stdout + out.stderr  # a failed check
     assert (
-        "FAIL  tests/test_ops.py::test_relu_backward\n        assert [0.0, 9.0, 0.0, -8.0] == [0.0, 6.0, 0.0, -8.0]\n"
+        "FAIL  tests/test_ops.py::test_relu_backward\n        At index 1 diff: 9.0 != 6.0  "
+        "(assert [0.0, 9.0, 0.0, -8.0] == [0.0, 6.0, 0.0, -8.0])\n"
         "        this test also runs 3.1, which you changed: check 3.1 first"
     ) in out.stdout
     assert "Hint for exercise 3.2" not in out.stdout and "1 of 2 passed" in out.stdout
