@@ -3,12 +3,16 @@ r"""Backpropagation written out by hand for a multi-layer perceptron (notebook 0
 Every hidden layer is a linear map followed by tanh, the output layer a linear map
 followed by the sigmoid, and the loss is the mean squared error. Nothing here uses
 autograd or ``torch.nn``: torch only multiplies and adds tensors. The backward pass
-is the delta recursion, batched (rows are samples, $\odot$ is element-wise):
+is the delta recursion, batched (rows are samples), as notebook 03's derivations 3.10, 3.11
+and 3.6 find it.
+BEGIN TEACHER ONLY
+$\odot$ is element-wise:
 
 $$\Delta^{(L)} = \nabla_{Z_{out}^{(L)}} \mathcal{L} \odot \sigma'(Z_{in}^{(L)}), \qquad
 \Delta^{(\ell-1)} = \Delta^{(\ell)} W^{(\ell)} \odot \sigma'(Z_{in}^{(\ell-1)}),$$
 $$\nabla_{W^{(\ell)}} \mathcal{L} = \Delta^{(\ell)\top} Z_{out}^{(\ell-1)}, \qquad
 \nabla_{b^{(\ell)}} \mathcal{L} = \textstyle\sum_i \Delta^{(\ell)}_{i,:}.$$
+END TEACHER ONLY
 
 Weights are stored in torch's layout, ``weight`` of shape (out_features, in_features),
 so a layer computes $Z_{in} = X W^\top + b$ and the recursion multiplies by $W$ (not
@@ -245,9 +249,12 @@ class NeuralNetwork:
         They hold $\partial\mathcal{L}/\partial W$ and $\partial\mathcal{L}/\partial b$.
 
         Runs the forward pass (which stores each layer's $X$, $Z_{in}$, $Z_{out}$), then
-        walks the layers backwards carrying ``grad`` $= \partial\mathcal{L}/\partial Z_{out}$:
+        walks the layers backwards carrying ``grad`` $= \partial\mathcal{L}/\partial Z_{out}$,
+        with the equations of your derivation 3.6.
+        BEGIN TEACHER ONLY
         $\Delta = $ ``grad`` $\odot\, \sigma'(Z_{in})$ (B, out); $\nabla_W = \Delta^\top X$ (out, in);
         $\nabla_b = \sum_i \Delta_{i,:}$ (out,); the next ``grad`` is $\Delta W$ (B, in).
+        END TEACHER ONLY
         The gradients are overwritten, not accumulated. Returns the loss of this
         forward pass, so a training loop needs no second one.
         """

@@ -189,10 +189,14 @@ class MLP(Network):
         generator: weights are Glorot uniform drawn from it (biases start at zero).
         dtype, device: of the parameters and the data Input.
 
+    One training step is notebook 05's exercises 5.1 and 5.2 (``train.forward_pass``, then
+    ``train.sgd_update``).
+    BEGIN TEACHER ONLY
     Typical step::
 
         net.x.set(xb); net.target.set(yb)
         net.clear_grad(); net.forward(); net.backward(); net.step(lr)
+    END TEACHER ONLY
     """
 
     x: Input  # the data, (batch_size, sizes[0])
