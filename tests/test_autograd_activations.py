@@ -10,7 +10,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import assert_close, assert_like_torch, local_backward, numerical_gradient, parity
+from autograd_parity import ATOL, RTOL, assert_close, assert_like_torch, local_backward, numerical_gradient, parity
+from expect import expect
 from scratchlib.autograd import Tensor, nn
 from scratchlib.autograd import functional as F
 from scratchlib.autograd.function import Context
@@ -82,7 +83,7 @@ def test_tanh_backward_alone_by_hand():
     x = [[0.0, LN3, -LN2], [LN2, -LN3, 0.0]]
     (dx,) = local_backward(leaf(x).tanh(), GRAD)
     # G (1 - tanh^2) = [[1 * 1, -2 * 0.36, 0.5 * 0.64], [3 * 0.64, 1 * 0.36, -1 * 1]]
-    assert_close(dx, torch.tensor([[1.0, -0.72, 0.32], [1.92, 0.36, -1.0]], dtype=F64))
+    expect(dx, torch.tensor([[1.0, -0.72, 0.32], [1.92, 0.36, -1.0]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), torch.tanh, torch.tensor(x, dtype=F64), grad=torch.tensor(GRAD, dtype=F64))
 
 
@@ -92,7 +93,13 @@ def test_sigmoid_backward_alone_by_hand():
     # so s (1 - s) = [1/4, 3/16, 3/16, 4/25, 4/25]
     x = [[0.0, LN3, -2 * LN2], [2 * LN2, -LN3, 0.0]]
     (dx,) = local_backward(leaf(x).sigmoid(), GRAD)
-    assert_close(dx, torch.tensor([[1 / 4, -3 / 8, 2 / 25], [12 / 25, 3 / 16, -1 / 4]], dtype=F64))
+    expect(
+        dx,
+        torch.tensor([[1 / 4, -3 / 8, 2 / 25], [12 / 25, 3 / 16, -1 / 4]], dtype=F64),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
     assert_like_torch((dx,), torch.sigmoid, torch.tensor(x, dtype=F64), grad=torch.tensor(GRAD, dtype=F64))
 
 
@@ -103,7 +110,13 @@ def test_gelu_backward_alone_by_hand():
     up, down = cdf + density, 1 - cdf - density  # 1.0833, -0.0833
     x = [[0.0, 1.0, -1.0], [1.0, -1.0, 0.0]]
     (dx,) = local_backward(F.gelu(leaf(x)), GRAD)
-    assert_close(dx, torch.tensor([[0.5, -2 * up, 0.5 * down], [3 * up, down, -0.5]], dtype=F64))
+    expect(
+        dx,
+        torch.tensor([[0.5, -2 * up, 0.5 * down], [3 * up, down, -0.5]], dtype=F64),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
     assert_like_torch((dx,), torch.nn.functional.gelu, torch.tensor(x, dtype=F64), grad=torch.tensor(GRAD, dtype=F64))
 
 
@@ -139,8 +152,14 @@ def test_softmax_backward_alone_by_hand():
     x = [[0.0, LN3, 2 * LN2], [LN3, 0.0, 0.0]]
     g = torch.tensor([[0.0, 1.0, 0.0], [0.0, 2.0, 1.0]], dtype=F64)
     dx, ddim = local_backward(F.softmax(leaf(x), 1), g)
-    assert_close(dx, torch.tensor([[-3 / 64, 15 / 64, -12 / 64], [-9 / 25, 7 / 25, 2 / 25]], dtype=F64))
-    assert ddim is None
+    expect(
+        dx,
+        torch.tensor([[-3 / 64, 15 / 64, -12 / 64], [-9 / 25, 7 / 25, 2 / 25]], dtype=F64),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    expect(ddim, None)
     assert_like_torch((dx,), lambda x: torch.softmax(x, 1), torch.tensor(x, dtype=F64), grad=g)
 
 
@@ -151,8 +170,10 @@ def test_log_softmax_backward_alone_by_hand():
     x = [[0.0, LN3, 2 * LN2], [LN3, 0.0, 0.0]]
     g = torch.tensor([[0.0, 1.0, 0.0], [0.0, 2.0, 1.0]], dtype=F64)
     dx, ddim = local_backward(F.log_softmax(leaf(x), 1), g)
-    assert_close(dx, torch.tensor([[-1 / 8, 5 / 8, -4 / 8], [-9 / 5, 7 / 5, 2 / 5]], dtype=F64))
-    assert ddim is None
+    expect(
+        dx, torch.tensor([[-1 / 8, 5 / 8, -4 / 8], [-9 / 5, 7 / 5, 2 / 5]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True
+    )
+    expect(ddim, None)
     assert_like_torch((dx,), lambda x: torch.log_softmax(x, 1), torch.tensor(x, dtype=F64), grad=g)
 
 
@@ -175,10 +196,10 @@ def test_permute_backward_alone_by_hand():
     x = Tensor(torch.zeros(2, 3, 4, dtype=F64), requires_grad=True)
     grad = torch.arange(24.0, dtype=F64).reshape(4, 2, 3)  # G[k, i, j] = 6k + 3i + j
     dx, ddims = local_backward(x.permute(2, 0, 1), grad)  # out[k, i, j] = x[i, j, k], so dx[i, j, k] = G[k, i, j]
-    assert dx.shape == (2, 3, 4)
-    assert dx[0, 0].tolist() == [0.0, 6.0, 12.0, 18.0]  # G[k, 0, 0] = 6k
-    assert dx[1, 2].tolist() == [5.0, 11.0, 17.0, 23.0]  # G[k, 1, 2] = 6k + 5
-    assert ddims is None
+    expect(tuple(dx.shape), (2, 3, 4))
+    expect(dx[0, 0].tolist(), [0.0, 6.0, 12.0, 18.0])  # G[k, 0, 0] = 6k
+    expect(dx[1, 2].tolist(), [5.0, 11.0, 17.0, 23.0])  # G[k, 1, 2] = 6k + 5
+    expect(ddims, None)
     assert_like_torch((dx,), lambda x: x.permute(2, 0, 1), x.data, grad=grad)
 
 
@@ -310,8 +331,11 @@ def test_dropout_backward_alone_by_hand():
     ctx = Context(F.DropoutFunction, (None,), (True,))
     ctx.save_for_backward(torch.tensor([[4.0, 0.0, 4.0], [0.0, 0.0, 4.0]], dtype=F64))
     dx, dp, dgenerator = F.DropoutFunction.backward(ctx, torch.tensor(GRAD, dtype=F64))
-    assert_close(dx, torch.tensor([[4.0, 0.0, 2.0], [0.0, 0.0, -4.0]], dtype=F64))  # G times the scaled mask
-    assert dp is None and dgenerator is None
+    expect(
+        dx, torch.tensor([[4.0, 0.0, 2.0], [0.0, 0.0, -4.0]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True
+    )  # G times the scaled mask
+    expect(dp, None)
+    expect(dgenerator, None)
 
 
 def test_dropout_rejects_p_outside_0_1():

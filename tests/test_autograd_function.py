@@ -7,7 +7,8 @@ import weakref
 import pytest
 import torch
 
-from autograd_parity import assert_close, parity
+from autograd_parity import ATOL, RTOL, assert_close, parity
+from expect import expect
 from scratchlib.autograd import AccumulateGrad, Function, Tensor
 
 F64 = torch.float64
@@ -82,10 +83,14 @@ def test_accumulate_grad_alone_sets_then_adds_by_hand():
     """Runs only exercise 6.1 (AccumulateGrad.run), called directly on a leaf's node."""
     x = leaf([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     node = AccumulateGrad(x)
-    assert node.run(torch.tensor([[1.0, -2.0, 0.5], [3.0, 1.0, -1.0]], dtype=F64)) == ()
-    assert_close(x.grad, torch.tensor([[1.0, -2.0, 0.5], [3.0, 1.0, -1.0]], dtype=F64))  # .grad was None: G
+    expect(node.run(torch.tensor([[1.0, -2.0, 0.5], [3.0, 1.0, -1.0]], dtype=F64)), ())
+    expect(
+        x.grad, torch.tensor([[1.0, -2.0, 0.5], [3.0, 1.0, -1.0]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True
+    )  # .grad was None: G
     node.run(torch.tensor([[0.5, 2.0, -1.0], [-3.0, 4.0, 0.25]], dtype=F64))
-    assert_close(x.grad, torch.tensor([[1.5, 0.0, -0.5], [0.0, 5.0, -0.75]], dtype=F64))  # then summed
+    expect(
+        x.grad, torch.tensor([[1.5, 0.0, -0.5], [0.0, 5.0, -0.75]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True
+    )  # then summed
 
 
 def test_gradients_accumulate_over_backward_calls():

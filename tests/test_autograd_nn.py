@@ -7,7 +7,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import assert_close, assert_like_torch, local_backward, numerical_gradient, parity
+from autograd_parity import ATOL, RTOL, assert_close, assert_like_torch, local_backward, numerical_gradient, parity
+from expect import expect
 from scratchlib.autograd import Tensor, nn, optim
 from scratchlib.autograd import functional as F
 
@@ -63,9 +64,9 @@ def test_linear_backward_alone_by_hand():
     g = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=F64)
     dx, dw, db = local_backward(F.linear(*leaves), g)
     # dX = G W: row 0 = 1 [1, 0, 2] - 2 [-1, 3, 1]; dW = G^T X: row 1 = -2 [1, 2, -1] + 3 [0, -1, 3]
-    assert_close(dx, torch.tensor([[3.0, -6.0, 0.0], [-2.5, 9.0, 4.0]], dtype=F64))
-    assert_close(dw, torch.tensor([[1.0, 1.5, 0.5], [-2.0, -7.0, 11.0]], dtype=F64))
-    assert_close(db, torch.tensor([1.5, 1.0], dtype=F64))  # column sums of G
+    expect(dx, torch.tensor([[3.0, -6.0, 0.0], [-2.5, 9.0, 4.0]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(dw, torch.tensor([[1.0, 1.5, 0.5], [-2.0, -7.0, 11.0]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(db, torch.tensor([1.5, 1.0], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)  # column sums of G
     assert_like_torch((dx, dw, db), torch.nn.functional.linear, *(t.data for t in leaves), grad=g)
 
 
@@ -178,10 +179,16 @@ def test_batchnorm_backward_alone_by_hand():
     g = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], dtype=F64)
     dx, dgamma, dbeta, *constants = local_backward(out, g)
     by_column = torch.tensor([3 * math.sqrt(6), 3 * math.sqrt(2)], dtype=F64)
-    assert_close(dx, torch.tensor([[1.0, 1.5], [-2.0, -1.5], [1.0, 0.0]], dtype=F64) / by_column)
-    assert_close(dgamma, torch.tensor([-math.sqrt(1.5), 1 / math.sqrt(2)], dtype=F64))
-    assert_close(dbeta, torch.tensor([1.0, 2.0], dtype=F64))
-    assert constants == [None] * 4  # running statistics, momentum, eps
+    expect(
+        dx,
+        torch.tensor([[1.0, 1.5], [-2.0, -1.5], [1.0, 0.0]], dtype=F64) / by_column,
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    expect(dgamma, torch.tensor([-math.sqrt(1.5), 1 / math.sqrt(2)], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(dbeta, torch.tensor([1.0, 2.0], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(constants, [None] * 4)  # running statistics, momentum, eps
 
     def theirs(x, gamma, beta):
         return torch.nn.functional.batch_norm(x, None, None, gamma, beta, training=True, eps=1e-300)
@@ -240,8 +247,14 @@ def test_cross_entropy_backward_alone_by_hand():
     z = torch.tensor([[0.0, math.log(2), math.log(5)], [math.log(3), 0.0, 0.0]], dtype=F64)
     target = torch.tensor([2, 0])
     dz, dtarget = local_backward(F.cross_entropy(Tensor(z, requires_grad=True), target), 3.0)
-    assert_close(dz, torch.tensor([[3 / 16, 3 / 8, -9 / 16], [-3 / 5, 3 / 10, 3 / 10]], dtype=F64))
-    assert dtarget is None
+    expect(
+        dz,
+        torch.tensor([[3 / 16, 3 / 8, -9 / 16], [-3 / 5, 3 / 10, 3 / 10]], dtype=F64),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    expect(dtarget, None)
     assert_like_torch(
         (dz,), lambda z: torch.nn.functional.cross_entropy(z, target), z, grad=torch.tensor(3.0, dtype=F64)
     )

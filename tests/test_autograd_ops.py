@@ -8,7 +8,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import assert_close, assert_like_torch, local_backward, numerical_gradient, parity
+from autograd_parity import ATOL, RTOL, assert_close, assert_like_torch, local_backward, numerical_gradient, parity
+from expect import expect
 from scratchlib.autograd import Function, Tensor, ops
 from scratchlib.autograd.ops import sum_to_shape
 
@@ -184,9 +185,15 @@ def test_hand_worked_expression():
 def test_sum_to_shape_undoes_broadcasting():
     grad = torch.arange(24.0).reshape(4, 2, 3)
     # (2, 1) broadcast to (4, 2, 3): sum over dimension 0 and over the last one
-    assert_close(sum_to_shape(grad, torch.Size([2, 1])).double(), grad.sum(0).sum(1, keepdim=True).double())
+    expect(
+        sum_to_shape(grad, torch.Size([2, 1])).double(),
+        grad.sum(0).sum(1, keepdim=True).double(),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
     assert sum_to_shape(grad, grad.shape) is grad
-    assert sum_to_shape(grad, torch.Size([])).item() == grad.sum().item()
+    expect(sum_to_shape(grad, torch.Size([])).item(), grad.sum().item())
 
 
 @pytest.mark.parametrize(
@@ -276,30 +283,30 @@ def leaf(values):
 def test_add_backward_alone_by_hand():
     """Runs only exercise 6.4 (Add.backward), called directly on a given G."""
     da, db = local_backward(leaf(A) + leaf(B), GRAD)
-    assert_close(da, tensor(GRAD))  # d(a + b)/da = 1: G passes through to both
-    assert_close(db, tensor(GRAD))
+    expect(da, tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)  # d(a + b)/da = 1: G passes through to both
+    expect(db, tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)
     da, db = local_backward(leaf(A) + 2.5, GRAD)
-    assert_close(da, tensor(GRAD))
-    assert db is None  # a constant needs no gradient
+    expect(da, tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(db, None)  # a constant needs no gradient
 
 
 def test_sub_backward_alone_by_hand():
     """Runs only exercise 6.5 (Sub.backward), called directly on a given G."""
     da, db = local_backward(leaf(A) - leaf(B), GRAD)
-    assert_close(da, tensor(GRAD))  # d(a - b)/da = 1, d(a - b)/db = -1
-    assert_close(db, tensor([[-1.0, 2.0, -0.5], [-3.0, -1.0, 1.0]]))
+    expect(da, tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)  # d(a - b)/da = 1, d(a - b)/db = -1
+    expect(db, tensor([[-1.0, 2.0, -0.5], [-3.0, -1.0, 1.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     da, db = local_backward(2.5 - leaf(B), GRAD)
-    assert da is None
-    assert_close(db, -tensor(GRAD))
+    expect(da, None)
+    expect(db, -tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)
 
 
 def test_mul_backward_alone_by_hand():
     """Runs only exercise 6.6 (Mul.backward), called directly on a given G."""
     da, db = local_backward(leaf(A) * leaf(B), GRAD)
     # da = G * b = [[1*2, -2*-1, 0.5*0.5], [3*4, 1*-3, -1*1]]
-    assert_close(da, tensor([[2.0, 2.0, 0.25], [12.0, -3.0, -1.0]]))
+    expect(da, tensor([[2.0, 2.0, 0.25], [12.0, -3.0, -1.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     # db = G * a = [[1*1, -2*-2, 0.5*3], [3*-1, 1*0.5, -1*2]]
-    assert_close(db, tensor([[1.0, 4.0, 1.5], [-3.0, 0.5, -2.0]]))
+    expect(db, tensor([[1.0, 4.0, 1.5], [-3.0, 0.5, -2.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((da, db), lambda a, b: a * b, tensor(A), tensor(B), grad=tensor(GRAD))
 
 
@@ -330,8 +337,8 @@ def test_a_broadcast_backward_alone_sums_over_the_rows_by_hand(monkeypatch, op, 
     hand back a gradient of each input's shape, through sum_to_shape (here a given one, not 6.3)."""
     monkeypatch.setattr(ops, "sum_to_shape", given_sum_to_shape)
     grad_a, grad_b = local_backward(op(leaf(A), leaf(ROW)), GRAD)
-    assert_close(grad_a, tensor(da))
-    assert_close(grad_b, tensor(db))
+    expect(grad_a, tensor(da), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(grad_b, tensor(db), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((grad_a, grad_b), op, tensor(A), tensor(ROW), grad=tensor(GRAD))
 
 
@@ -339,24 +346,24 @@ def test_div_backward_alone_by_hand():
     """Runs only exercise 6.7 (Div.backward), called directly on a given G."""
     da, db = local_backward(leaf(A) / leaf(B), GRAD)
     # da = G / b = [[1/2, -2/-1, 0.5/0.5], [3/4, 1/-3, -1/1]]
-    assert_close(da, tensor([[0.5, 2.0, 1.0], [0.75, -1 / 3, -1.0]]))
+    expect(da, tensor([[0.5, 2.0, 1.0], [0.75, -1 / 3, -1.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     # db = -G a / b^2 = [[-1/4, -4/1, -1.5/0.25], [3/16, -0.5/9, 2/1]]
-    assert_close(db, tensor([[-0.25, -4.0, -6.0], [0.1875, -1 / 18, 2.0]]))
+    expect(db, tensor([[-0.25, -4.0, -6.0], [0.1875, -1 / 18, 2.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((da, db), lambda a, b: a / b, tensor(A), tensor(B), grad=tensor(GRAD))
 
 
 def test_neg_backward_alone_by_hand():
     """Runs only exercise 6.8 (Neg.backward), called directly on a given G."""
     (dx,) = local_backward(-leaf(A), GRAD)
-    assert_close(dx, tensor([[-1.0, 2.0, -0.5], [-3.0, -1.0, 1.0]]))  # -G
+    expect(dx, tensor([[-1.0, 2.0, -0.5], [-3.0, -1.0, 1.0]]), atol=ATOL, rtol=RTOL, dtype=True)  # -G
 
 
 def test_pow_backward_alone_by_hand():
     """Runs only exercise 6.9 (Pow.backward), called directly on a given G."""
     dx, dp = local_backward(leaf(A) ** 3, GRAD)
     # dx = G * 3 x^2 = G * [[3, 12, 27], [3, 0.75, 12]]
-    assert_close(dx, tensor([[3.0, -24.0, 13.5], [9.0, 0.75, -12.0]]))
-    assert dp is None  # the exponent is a constant
+    expect(dx, tensor([[3.0, -24.0, 13.5], [9.0, 0.75, -12.0]]), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(dp, None)  # the exponent is a constant
     assert_like_torch((dx,), lambda x: x**3, tensor(A), grad=tensor(GRAD))
 
 
@@ -366,38 +373,46 @@ def test_matmul_backward_alone_by_hand():
     grad = [[1.0, 0.0, -1.0, 2.0], [0.0, 2.0, 1.0, -1.0]]  # (2, 4)
     da, db = local_backward(leaf(A) @ leaf(b), grad)
     # dA = G B^T: entry (i, j) = row i of G . row j of B; e.g. (0, 0) = 1 - 2 - 2 = -3
-    assert_close(da, tensor([[-3.0, 5.0, 5.0], [3.0, -1.0, -5.0]]))
+    expect(da, tensor([[-3.0, 5.0, 5.0], [3.0, -1.0, -5.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     # dB = A^T G: row i = A[0, i] G[0] + A[1, i] G[1]; e.g. row 1 = -2 [1, 0, -1, 2] + 0.5 [0, 2, 1, -1]
-    assert_close(db, tensor([[1.0, -2.0, -2.0, 3.0], [-2.0, 1.0, 2.5, -4.5], [3.0, 4.0, -1.0, 4.0]]))
+    expect(
+        db,
+        tensor([[1.0, -2.0, -2.0, 3.0], [-2.0, 1.0, 2.5, -4.5], [3.0, 4.0, -1.0, 4.0]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
     assert_like_torch((da, db), lambda a, b: a @ b, tensor(A), tensor(b), grad=tensor(grad))
 
 
 def test_transpose_backward_alone_by_hand():
     """Runs only exercise 6.11 (Transpose.backward), called directly on a given G."""
     (dx,) = local_backward(leaf(A).T, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
-    assert_close(dx, tensor([[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]))  # G^T, of x's shape (2, 3)
+    expect(dx, tensor([[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]), atol=ATOL, rtol=RTOL, dtype=True)  # G^T, of x's shape (2, 3)
     cube = Tensor(torch.zeros(2, 3, 4, dtype=F64), requires_grad=True)
     grad = torch.arange(24.0, dtype=F64).reshape(4, 3, 2)
     (dx,) = local_backward(cube.T, grad)  # all dimensions reversed back: dx[i, j, k] = G[k, j, i] = 6k + 2j + i
-    assert (dx.shape, dx[1, 2, 3].item(), dx[0, 1, 2].item()) == ((2, 3, 4), 23.0, 14.0)
-    assert_close(dx, grad.permute(2, 1, 0))
+    expect((tuple(dx.shape), dx[1, 2, 3].item(), dx[0, 1, 2].item()), ((2, 3, 4), 23.0, 14.0))
+    expect(dx, grad.permute(2, 1, 0), atol=ATOL, rtol=RTOL, dtype=True)
 
 
 def test_reshape_backward_alone_by_hand():
     """Runs only exercise 6.12 (Reshape.backward), called directly on a given G."""
     dx, dshape = local_backward(leaf(A).reshape(3, 2), [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
-    assert_close(dx, tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))  # the same entries in order, shape (2, 3)
-    assert dshape is None
+    expect(
+        dx, tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), atol=ATOL, rtol=RTOL, dtype=True
+    )  # the same entries in order, shape (2, 3)
+    expect(dshape, None)
 
 
 def test_sum_backward_alone_by_hand():
     """Runs only exercise 6.13 (Sum.backward), called directly on a given G."""
     dx, _, _ = local_backward(leaf(A).sum(1), [2.0, -1.0])  # each row's G copied along the row
-    assert_close(dx, tensor([[2.0, 2.0, 2.0], [-1.0, -1.0, -1.0]]))
+    expect(dx, tensor([[2.0, 2.0, 2.0], [-1.0, -1.0, -1.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     dx, _, _ = local_backward(leaf(A).sum(0, keepdims=True), [[1.0, -2.0, 3.0]])  # each column's G down it
-    assert_close(dx, tensor([[1.0, -2.0, 3.0], [1.0, -2.0, 3.0]]))
+    expect(dx, tensor([[1.0, -2.0, 3.0], [1.0, -2.0, 3.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     dx, _, _ = local_backward(leaf(A).sum(), 1.5)  # G everywhere
-    assert_close(dx, torch.full((2, 3), 1.5, dtype=F64))
+    expect(dx, torch.full((2, 3), 1.5, dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), lambda x: x.sum(), tensor(A), grad=tensor(1.5))
 
 
@@ -405,7 +420,7 @@ def test_log_backward_alone_by_hand():
     """Runs only exercise 6.14 (Log.backward), called directly on a given G."""
     (dx,) = local_backward(leaf([[1.0, 2.0, 4.0], [0.5, 0.25, 8.0]]).log(), GRAD)
     # dx = G / x = [[1/1, -2/2, 0.5/4], [3/0.5, 1/0.25, -1/8]]
-    assert_close(dx, tensor([[1.0, -1.0, 0.125], [6.0, 4.0, -0.125]]))
+    expect(dx, tensor([[1.0, -1.0, 0.125], [6.0, 4.0, -0.125]]), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), torch.log, tensor([[1.0, 2.0, 4.0], [0.5, 0.25, 8.0]]), grad=tensor(GRAD))
 
 
@@ -413,14 +428,16 @@ def test_exp_backward_alone_by_hand():
     """Runs only exercise 6.15 (Exp.backward), called directly on a given G."""
     x = [[0.0, math.log(2), math.log(3)], [math.log(4), -math.log(2), 0.0]]  # e^x = [[1, 2, 3], [4, 0.5, 1]]
     (dx,) = local_backward(leaf(x).exp(), GRAD)
-    assert_close(dx, tensor([[1.0, -4.0, 1.5], [12.0, 0.5, -1.0]]))  # G e^x
+    expect(dx, tensor([[1.0, -4.0, 1.5], [12.0, 0.5, -1.0]]), atol=ATOL, rtol=RTOL, dtype=True)  # G e^x
     assert_like_torch((dx,), torch.exp, tensor(x), grad=tensor(GRAD))
 
 
 def test_relu_backward_alone_by_hand():
     """Runs only exercise 6.16 (ReLU.backward), called directly on a given G."""
     (dx,) = local_backward(leaf([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]]).relu(), GRAD)
-    assert_close(dx, tensor([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]]))  # G where x > 0, else 0 (x = 0 too)
+    expect(
+        dx, tensor([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]]), atol=ATOL, rtol=RTOL, dtype=True
+    )  # G where x > 0, else 0 (x = 0 too)
     assert_like_torch((dx,), torch.relu, tensor([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]]), grad=tensor(GRAD))
 
 
@@ -429,7 +446,7 @@ def test_logsumexp_backward_alone_by_hand():
     # row 0: e^x = [1, 2, 5], softmax [1/8, 2/8, 5/8]; row 1: e^x = [3, 1, 1], softmax [3/5, 1/5, 1/5]
     x = [[0.0, math.log(2), math.log(5)], [math.log(3), 0.0, 0.0]]
     dx, _, _ = local_backward(leaf(x).logsumexp(1), [2.0, -1.0])  # dx = G_row softmax(row)
-    assert_close(dx, tensor([[0.25, 0.5, 1.25], [-0.6, -0.2, -0.2]]))
+    expect(dx, tensor([[0.25, 0.5, 1.25], [-0.6, -0.2, -0.2]]), atol=ATOL, rtol=RTOL, dtype=True)
     dx, _, _ = local_backward(leaf(x).logsumexp(1, keepdims=True), [[2.0], [-1.0]])
-    assert_close(dx, tensor([[0.25, 0.5, 1.25], [-0.6, -0.2, -0.2]]))
+    expect(dx, tensor([[0.25, 0.5, 1.25], [-0.6, -0.2, -0.2]]), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), lambda x: x.logsumexp(1, keepdim=True), tensor(x), grad=tensor([[2.0], [-1.0]]))

@@ -8,7 +8,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import assert_close
+from autograd_parity import ATOL, RTOL
+from expect import expect
 from scratchlib.autograd import Tensor, optim
 
 F64 = torch.float64
@@ -22,10 +23,10 @@ def test_sgd_with_momentum_by_hand():
     opt = optim.SGD([p], lr=0.5, momentum=0.9)
     p.grad = torch.tensor([2.0, 4.0], dtype=F64)
     opt.step()
-    assert_close(p, torch.tensor([0.0, -4.0], dtype=F64))
+    expect(p, torch.tensor([0.0, -4.0], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
     p.grad = torch.tensor([-1.0, 1.0], dtype=F64)
     opt.step()
-    assert_close(p, torch.tensor([-0.4, -6.3], dtype=F64))
+    expect(p, torch.tensor([-0.4, -6.3], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
     assert p.is_leaf and p.grad_fn is None  # the update never entered the graph
 
 
@@ -43,7 +44,7 @@ def test_sgd_matches_torch_over_several_steps(momentum, lr, seed):
         opt.step()
         ref_opt.step()
         for p, q in zip(ours, refs):
-            assert_close(p, q)
+            expect(p, q, atol=ATOL, rtol=RTOL, dtype=True)
 
 
 def test_zero_grad_and_parameters_without_gradients():
@@ -88,11 +89,11 @@ def test_adam_by_hand():
     opt = optim.Adam([p], lr=0.1, betas=(0.5, 0.75), eps=1e-300)  # eps ~ 0: the hand numbers stay exact
     p.grad = torch.tensor([2.0, -4.0], dtype=F64)
     opt.step()
-    assert_close(p, torch.tensor([0.9, -1.9], dtype=F64))
+    expect(p, torch.tensor([0.9, -1.9], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
     p.grad = torch.tensor([1.0, 1.0], dtype=F64)
     opt.step()
     step = torch.tensor([(4 / 3) / (16 / 7) ** 0.5, (-2 / 3) / (52 / 7) ** 0.5], dtype=F64)
-    assert_close(p, torch.tensor([0.9, -1.9], dtype=F64) - 0.1 * step)
+    expect(p, torch.tensor([0.9, -1.9], dtype=F64) - 0.1 * step, atol=ATOL, rtol=RTOL, dtype=True)
 
 
 @pytest.mark.parametrize("name", ["Adam", "AdamW"])
@@ -117,7 +118,7 @@ def test_adam_and_adamw_match_torch_after_20_steps(name, lr, betas, weight_decay
         opt.step()
         ref_opt.step()
     for p, q in zip(ours, refs):
-        torch.testing.assert_close(p.data, q.detach(), atol=1e-8, rtol=0)
+        expect(p.data, q.detach(), atol=1e-8, dtype=True)
 
 
 def test_adamw_decays_the_weights_directly():
@@ -126,7 +127,7 @@ def test_adamw_decays_the_weights_directly():
     opt = optim.AdamW([p], lr=0.1, weight_decay=0.5)
     p.grad = torch.zeros(2, dtype=F64)
     opt.step()
-    assert_close(p, torch.tensor([1.9, -3.8], dtype=F64))
+    expect(p, torch.tensor([1.9, -3.8], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
 
 
 @pytest.mark.parametrize("name", ["Adam", "AdamW"])

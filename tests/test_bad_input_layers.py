@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from bad_input import Bad, check, rows
+from expect import expect
 from scratchlib.layers import Input, Linear, Network, SoftmaxCrossEntropy, mlp
 
 F64 = torch.float64
@@ -145,23 +146,25 @@ def test_a_float_batch_after_an_integer_batch_stays_float_and_forward_works():
     b = Input((1,), train=True)
     layer = Linear(x, W, b)
     x.set(torch.tensor([[1, 2], [3, 4]]))  # integers: held as they are (labels are integers too)
-    assert x.output.dtype == torch.int64 and x.dtype == torch.int64
+    expect(x.output.dtype, torch.int64)
+    expect(x.dtype, torch.int64)
     x.set(torch.tensor([[0.5, 1.5], [2.5, 3.25]], dtype=F64))
-    assert x.output.dtype == torch.float32 and x.dtype == torch.float32  # the declared float dtype
-    assert x.output.tolist() == [[0.5, 1.5], [2.5, 3.25]]
+    expect(x.output.dtype, torch.float32)  # the declared float dtype
+    expect(x.dtype, torch.float32)
+    expect(x.output.tolist(), [[0.5, 1.5], [2.5, 3.25]])
     layer.forward()
-    assert layer.output.tolist() == [[2.0], [5.75]]
+    expect(layer.output.tolist(), [[2.0], [5.75]])
 
 
 def test_integer_labels_in_a_float_input_stay_integers():
     # notebook 04 wires its labels as Input((2,)).set(tensor([2, 0])): a class index is no float
     logits = Input((2, 3)).set(torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0]]))
     labels = Input((2,)).set(torch.tensor([2, 0], dtype=torch.int16))
-    assert labels.output.dtype == torch.int64
+    expect(labels.output.dtype, torch.int64)
     loss = SoftmaxCrossEntropy(logits, labels)
     loss.forward()
     expected = torch.nn.functional.cross_entropy(logits.output, torch.tensor([2, 0]))
-    assert abs(loss.output.item() - expected.item()) < 1e-6
+    expect(loss.output.item(), expected.item(), atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64])
@@ -187,10 +190,10 @@ def test_labels_of_every_integer_dtype_are_labels(dtype):
 def test_a_label_input_declared_int16_holds_int64_from_the_start():
     logits = Input((2, 3)).set(torch.zeros(2, 3))
     target = Input((2,), dtype=torch.int16)
-    assert target.output.dtype == torch.int64
+    expect(target.output.dtype, torch.int64)
     loss = SoftmaxCrossEntropy(logits, target)
     loss.forward()  # its zeros are labels: no crash inside gather
-    assert abs(loss.output.item() - torch.log(torch.tensor(3.0)).item()) < 1e-6
+    expect(loss.output.item(), torch.log(torch.tensor(3.0)).item(), atol=1e-6)
 
 
 def test_set_detaches_so_no_autograd_graph_is_kept():

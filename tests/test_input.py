@@ -7,6 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from expect import expect
 from layer_testing import F64, assert_close, sizes, t, tensors
 from scratchlib.layers import Input
 
@@ -52,23 +53,25 @@ def test_accumulate_grad_adds_and_clear_grad_forgets():
     w = Input((2, 3), train=True, dtype=F64).set(W)
     w.accumulate_grad(G)
     w.accumulate_grad(-2 * G)
-    assert w.grad.tolist() == (-G).tolist()
+    expect(w.grad.tolist(), (-G).tolist())
     w.clear_grad()
-    assert w.grad is None  # as torch's zero_grad: None stands for zeros
+    expect(w.grad, None)  # as torch's zero_grad: None stands for zeros
     w.step(0.5)  # no gradient: nothing moves (as in torch's SGD)
-    assert w.output.tolist() == W.tolist()
+    expect(w.output.tolist(), W.tolist())
     w.accumulate_grad(G)
-    assert w.grad.tolist() == G.tolist()
+    expect(w.grad.tolist(), G.tolist())
 
 
 def test_the_gradient_is_one_plain_tensor():
     w = Input((2, 3), train=True, dtype=F64).set(W)
-    assert [k for k in vars(w) if "grad" in k] == ["grad"] and w.grad is None
+    expect([k for k in vars(w) if "grad" in k], ["grad"])
+    expect(w.grad, None)
     w.accumulate_grad(G)
     assert w.grad is G  # the first gradient is taken as it is (as torch)
     w.accumulate_grad(G)
-    assert type(w.grad) is torch.Tensor and w.grad.tolist() == [[4.0, -2.0, 8.0], [1.0, 6.0, -4.0]]
-    assert G.tolist() == [[2, -1, 4], [0.5, 3, -2]]  # the gradient handed in is not written to
+    assert type(w.grad) is torch.Tensor
+    expect(w.grad.tolist(), [[4.0, -2.0, 8.0], [1.0, 6.0, -4.0]])
+    expect(G.tolist(), [[2, -1, 4], [0.5, 3, -2]])  # the gradient handed in is not written to
 
 
 def test_a_data_gradient_follows_the_batch_size():

@@ -5,8 +5,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from expect import expect
 from layer_testing import (
     F64,
+    TOL,
     assert_close,
     autograd,
     backward_alone,
@@ -50,7 +52,7 @@ def test_forward_alone_by_hand():
     x, w, bias = inputs(X, W, b)
     layer = Linear(x, w, bias)
     layer.forward()
-    assert layer.output.tolist() == [[-0.5, 9.0], [1.5, -14.0]]
+    expect(layer.output.tolist(), [[-0.5, 9.0], [1.5, -14.0]])
 
 
 def test_backward_alone_on_a_given_forward_by_hand():
@@ -60,13 +62,13 @@ def test_backward_alone_on_a_given_forward_by_hand():
     # db = column sums of G = [1 + 0.5, -2 + 3] = [1.5, 1]
     x, w, bias = inputs(X, W, b)
     backward_alone(Linear(x, w, bias), X @ W.T + b, G)
-    assert x.grad.tolist() == [[0.0, 6.0, -3.0], [4.0, -9.0, 2.5]]
-    assert w.grad.tolist() == [[1.0, 0.0, 2.5], [-2.0, 16.0, -9.0]]
-    assert bias.grad.tolist() == [1.5, 1.0]
+    expect(x.grad.tolist(), [[0.0, 6.0, -3.0], [4.0, -9.0, 2.5]])
+    expect(w.grad.tolist(), [[1.0, 0.0, 2.5], [-2.0, 16.0, -9.0]])
+    expect(bias.grad.tolist(), [1.5, 1.0])
     _, (dx, dw, db) = autograd(lambda x, w, b: x @ w.T + b, [X, W, b], G)
-    assert_close(x.grad, dx)
-    assert_close(w.grad, dw)
-    assert_close(bias.grad, db)
+    expect(x.grad, dx, atol=TOL)
+    expect(w.grad, dw, atol=TOL)
+    expect(bias.grad, db, atol=TOL)
 
 
 @given(batch=sizes, n_in=sizes, n_out=sizes, data=st.data())
@@ -122,7 +124,7 @@ def test_wrong_shape_accumulate_grad_and_early_backward_change_nothing():
     layer = Linear(x, w, bias)
     with pytest.raises(RuntimeError, match=r"Linear\(2, 2\).backward called before forward"):
         layer.backward()
-    assert w.grad is None
+    expect(w.grad, None)
     layer.forward()
     layer.accumulate_grad(G)
     with pytest.raises(
@@ -131,7 +133,7 @@ def test_wrong_shape_accumulate_grad_and_early_backward_change_nothing():
         r"of the output \(2, 2\), got \(2, 3\)",
     ):
         layer.accumulate_grad(torch.ones(2, 3, dtype=F64))
-    assert layer.grad.tolist() == G.tolist()
+    expect(layer.grad.tolist(), G.tolist())
 
 
 def test_a_new_batch_size_flows_through():

@@ -7,6 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from expect import expect
 from scratchlib.course.check import compare, gradcheck
 from scratchlib.mlp import Linear, MSELoss, NeuralLayer, NeuralNetwork, Sigmoid, Tanh, train
 from scratchlib.training import data
@@ -113,16 +114,16 @@ def test_tanh_derivative_alone_by_hand():
     # tanh(ln a) = (a^2 - 1)/(a^2 + 1): tanh(ln 2) = 3/5, tanh(ln 3) = 4/5;  tanh(ln 3 / 2) = (3 - 1)/(3 + 1) = 1/2
     # 1 - tanh^2 = [[1 - 9/25, 1 - 16/25, 1 - 1/4], [1, 1 - 9/25, 1 - 1/4]]
     expected = torch.tensor([[0.64, 0.36, 0.75], [1.0, 0.64, 0.75]], dtype=F64)
-    torch.testing.assert_close(Tanh().get_gradient(z), expected, atol=1e-15, rtol=0)
+    expect(Tanh().get_gradient(z), expected, atol=1e-15, dtype=True)
     leaf = z.clone().requires_grad_(True)
     (dz,) = torch.autograd.grad(torch.tanh(leaf).sum(), leaf)
-    torch.testing.assert_close(Tanh().get_gradient(z), dz, atol=1e-15, rtol=0)
+    expect(Tanh().get_gradient(z), dz, atol=1e-15, dtype=True)
 
 
 def test_sigmoid_does_not_overflow_to_nan():
     z = torch.tensor([-1000.0, 1000.0])
-    assert torch.equal(Sigmoid().forward(z), torch.tensor([0.0, 1.0]))
-    assert torch.equal(Sigmoid().get_gradient(z), torch.tensor([0.0, 0.0]))
+    expect(Sigmoid().forward(z), torch.tensor([0.0, 1.0]))
+    expect(Sigmoid().get_gradient(z), torch.tensor([0.0, 0.0]))
 
 
 @given(st.integers(1, 6), st.integers(1, 4), st.integers(0, 2**31 - 1))
@@ -131,14 +132,11 @@ def test_mse_loss_and_gradient_match_torch(batch_size, out, seed):
     y_true = torch.randn(batch_size, out, generator=g, dtype=F64)
     y_pred = torch.randn(batch_size, out, generator=g, dtype=F64)
     loss = MSELoss()
-    torch.testing.assert_close(loss.forward(y_true, y_pred), torch.nn.MSELoss()(y_pred, y_true), atol=1e-15, rtol=1e-14)
-    gradcheck(
-        lambda p: torch.nn.functional.mse_loss(p, y_true),
-        [y_pred],
-        [loss.get_gradient(y_true, y_pred)],
-        atol=ATOL,
-        rtol=0,
-    )
+    expect(loss.forward(y_true, y_pred), torch.nn.MSELoss()(y_pred, y_true), atol=1e-15, rtol=1e-14, dtype=True)
+    # the gradient against autograd's, as check.gradcheck finds it (float64)
+    leaf = y_pred.clone().requires_grad_(True)
+    (reference,) = torch.autograd.grad(torch.nn.functional.mse_loss(leaf, y_true), leaf)
+    expect(loss.get_gradient(y_true, y_pred), reference, atol=ATOL)
 
 
 def test_mse_by_hand_with_two_outputs():
@@ -146,9 +144,14 @@ def test_mse_by_hand_with_two_outputs():
     y_pred = torch.tensor([[0.0, -1.0], [0.5, 2.0], [1.0, 1.5]])
     # differences y_pred - y_true: [[-1, 1], [0, 2], [-2, 0.5]]; n = 6 elements
     # loss = (1 + 1 + 0 + 4 + 4 + 0.25) / 6 = 10.25 / 6; gradient = 2/6 * differences
-    assert MSELoss().forward(y_true, y_pred).item() == pytest.approx(10.25 / 6, abs=1e-7)
-    torch.testing.assert_close(
-        MSELoss().get_gradient(y_true, y_pred), torch.tensor([[-1.0, 1.0], [0.0, 2.0], [-2.0, 0.5]]) / 3
+    expect(MSELoss().forward(y_true, y_pred).item(), 10.25 / 6, atol=1e-7)
+    # torch.testing.assert_close's tolerances for float32
+    expect(
+        MSELoss().get_gradient(y_true, y_pred),
+        torch.tensor([[-1.0, 1.0], [0.0, 2.0], [-2.0, 0.5]]) / 3,
+        atol=1e-5,
+        rtol=1.3e-6,
+        dtype=True,
     )
 
 
@@ -299,18 +302,18 @@ def test_backward_alone_with_a_hand_made_activation_and_loss():
     #                     row 1 = -0.25 [1, -1, 2] - 2.25 [0, 2, -1] = [-0.25, -4.25, 1.75]
     #   db1 = [-0.5 + 1.5, -0.25 - 2.25] = [1, -2.5]
     hidden, out = net.layers
-    assert loss.item() == 1 / 16
-    assert out.linear.weight_grad.tolist() == [[-1.0, -1.75]]
-    assert out.linear.bias_grad.tolist() == [-1.0]
-    assert hidden.linear.weight_grad.tolist() == [[-0.5, 3.5, -2.5], [-0.25, -4.25, 1.75]]
-    assert hidden.linear.bias_grad.tolist() == [1.0, -2.5]
+    expect(loss.item(), 1 / 16)
+    expect(out.linear.weight_grad.tolist(), [[-1.0, -1.75]])
+    expect(out.linear.bias_grad.tolist(), [-1.0])
+    expect(hidden.linear.weight_grad.tolist(), [[-0.5, 3.5, -2.5], [-0.25, -4.25, 1.75]])
+    expect(hidden.linear.bias_grad.tolist(), [1.0, -2.5])
     # the same numbers by autograd
     params = [torch.tensor(v, dtype=F64, requires_grad=True) for v in (W1, B1, W2, B2)]
     h = (x @ params[0].T + params[1]) ** 2
     (((h @ params[2].T + params[3]) ** 2 - y) ** 2).sum().div(2).backward()
     grads = [hidden.linear.weight_grad, hidden.linear.bias_grad, out.linear.weight_grad, out.linear.bias_grad]
     for grad, p in zip(grads, params):
-        torch.testing.assert_close(grad, p.grad, atol=1e-15, rtol=0)
+        expect(grad, p.grad, atol=1e-15, dtype=True)
 
 
 def test_step_alone_by_hand():
@@ -325,10 +328,10 @@ def test_step_alone_by_hand():
     # W1 - 0.25 dW1 = [[0.5 + 0.125, 0 - 0.875, 0.5 + 0.625], [1 + 0.0625, 0.5 + 1.0625, 0.5 - 0.4375]]
     # b1 - 0.25 db1 = [-0.5 - 0.25, -2 + 0.625];  W2 - 0.25 dW2 = [[1 + 0.25, -1 + 0.4375]]
     # b2 - 0.25 db2 = -0.25 + 0.25
-    assert hidden.linear.weight.tolist() == [[0.625, -0.875, 1.125], [1.0625, 1.5625, 0.0625]]
-    assert hidden.linear.bias.tolist() == [-0.75, -1.375]
-    assert out.linear.weight.tolist() == [[1.25, -0.5625]]
-    assert out.linear.bias.tolist() == [0.0]
+    expect(hidden.linear.weight.tolist(), [[0.625, -0.875, 1.125], [1.0625, 1.5625, 0.0625]])
+    expect(hidden.linear.bias.tolist(), [-0.75, -1.375])
+    expect(out.linear.weight.tolist(), [[1.25, -0.5625]])
+    expect(out.linear.bias.tolist(), [0.0])
 
 
 # ---------------------------------------------------------------- every gradient against autograd

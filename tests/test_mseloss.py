@@ -5,8 +5,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from expect import expect
 from layer_testing import (
     F64,
+    TOL,
     assert_close,
     autograd,
     backward_alone,
@@ -39,7 +41,7 @@ def test_forward_alone_by_hand():
     p, target = inputs(P, T)
     layer = MSELoss(p, target)
     layer.forward()
-    assert_close(layer.output, t(22 / 6), tol=1e-15)
+    expect(layer.output, t(22 / 6), atol=1e-15)
 
 
 def test_backward_alone_on_a_given_forward_by_hand():
@@ -47,11 +49,11 @@ def test_backward_alone_on_a_given_forward_by_hand():
     # g = 1.5, N = 6:  dP = (2 g / N) D = 0.5 D = [[0.5, -1.5, 0], [1, 1, -1]],  dT = -dP
     p, target = inputs(P, T)
     backward_alone(MSELoss(p, target), ((P - T) ** 2).mean(), t(1.5), diff=P - T)
-    assert p.grad.tolist() == [[0.5, -1.5, 0.0], [1.0, 1.0, -1.0]]
-    assert target.grad.tolist() == [[-0.5, 1.5, 0.0], [-1.0, -1.0, 1.0]]
+    expect(p.grad.tolist(), [[0.5, -1.5, 0.0], [1.0, 1.0, -1.0]])
+    expect(target.grad.tolist(), [[-0.5, 1.5, 0.0], [-1.0, -1.0, 1.0]])
     _, (dp, dt) = autograd(lambda u, v: ((u - v) ** 2).mean(), [P, T], t(1.5))
-    assert_close(p.grad, dp)
-    assert_close(target.grad, dt)
+    expect(p.grad, dp, atol=TOL)
+    expect(target.grad, dt, atol=TOL)
 
 
 def test_matches_torch_mse_loss():
@@ -92,7 +94,7 @@ def test_bad_input_is_refused_before_anything_changes():
     target.set(T[:1])  # a batch of one target against two predictions
     with pytest.raises(ValueError, match=r"MSELoss.forward: pred has shape \(2, 3\) but target has shape \(1, 3\)"):
         layer.forward()
-    assert layer.output is None
+    expect(layer.output, None)
     target.set(T)
     layer.forward()
     with pytest.raises(ValueError, match=r"MSELoss\(\).accumulate_grad: .* got \(2, 3\)"):

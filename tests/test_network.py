@@ -5,7 +5,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_testing import F64, assert_close, t, tensors
+from expect import expect
+from layer_testing import F64, TOL, assert_close, t, tensors
 from scratchlib.layers import (
     MLP,
     Input,
@@ -108,16 +109,16 @@ def test_backward_alone_walks_a_tape_of_hand_made_layers():
     p = net.add(Times(x, w))
     h = net.add(Square(p))
     dot = net.add(Dot(h, C))
-    assert net.forward().item() == 13.5
+    expect(net.forward().item(), 13.5)
     net.backward()
-    assert dot.grad.item() == 1.0  # the seed dJ/dJ
-    assert h.grad.tolist() == C.tolist()
-    assert p.grad.tolist() == [[4.0, 4.0, -4.0], [-1.0, -6.0, -6.0]]
-    assert w.grad.tolist() == [[4.0, -8.0, -2.0], [-2.0, -6.0, 6.0]]
-    assert x.grad is None
+    expect(dot.grad.item(), 1.0)  # the seed dJ/dJ
+    expect(h.grad.tolist(), C.tolist())
+    expect(p.grad.tolist(), [[4.0, 4.0, -4.0], [-1.0, -6.0, -6.0]])
+    expect(w.grad.tolist(), [[4.0, -8.0, -2.0], [-2.0, -6.0, 6.0]])
+    expect(x.grad, None)
     leaf = W.clone().requires_grad_()
     (C * (X * leaf) ** 2).sum().backward()
-    assert_close(w.grad, leaf.grad)
+    expect(w.grad, leaf.grad, atol=TOL)
 
 
 def test_backward_twice_accumulates_parameters_only_and_clear_grad_forgets():
@@ -261,7 +262,8 @@ def test_backward_before_forward_and_bad_step_sizes_change_nothing():
 def test_forward_upto_runs_a_prefix_of_the_tape():
     net, x, y, W, b, z, loss = tiny_network()
     out = net.forward(upto=z)
-    assert out.tolist() == [[3.5], [1.0]] and loss.output is None
+    expect(out.tolist(), [[3.5], [1.0]])
+    expect(loss.output, None)
     assert "4: Linear(2, 1) <- [0, 2, 3]" in repr(net)
 
 

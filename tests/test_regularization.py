@@ -5,8 +5,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from expect import expect
 from layer_testing import (
     F64,
+    TOL,
     assert_close,
     autograd,
     backward_alone,
@@ -37,7 +39,7 @@ def test_forward_alone_by_hand():
     (w,) = inputs(W)
     layer = Regularization(w, 0.1)
     layer.forward()
-    assert_close(layer.output, t(1.525), tol=1e-15)
+    expect(layer.output, t(1.525), atol=1e-15)
 
 
 def test_backward_alone_on_a_given_forward_by_hand():
@@ -45,9 +47,9 @@ def test_backward_alone_on_a_given_forward_by_hand():
     # g = dJ/dR = -2:  dW = 2 * 0.1 * (-2) * W = -0.4 W = [[-0.4, 0.8, -0.2], [0, -1.2, 0.4]]
     (w,) = inputs(W)
     backward_alone(Regularization(w, 0.1), 0.1 * (W**2).sum(), t(-2.0))
-    assert_close(w.grad, t([[-0.4, 0.8, -0.2], [0, -1.2, 0.4]]), tol=1e-15)
+    expect(w.grad, t([[-0.4, 0.8, -0.2], [0, -1.2, 0.4]]), atol=1e-15)
     _, (dw,) = autograd(lambda v: 0.1 * (v**2).sum(), [W], t(-2.0))
-    assert_close(w.grad, dw)
+    expect(w.grad, dw, atol=TOL)
 
 
 @given(rows=sizes, cols=sizes, strength=st.floats(0, 2), data=st.data())
@@ -83,4 +85,5 @@ def test_bad_input_is_refused_before_anything_changes():
     layer.forward()
     with pytest.raises(ValueError, match=r"Regularization\(\).accumulate_grad: .* output \(\), got \(2, 3\)"):
         layer.accumulate_grad(torch.ones(2, 3, dtype=F64))
-    assert layer.grad is None and w.grad is None  # refused: nothing arrived, nothing handed on
+    expect(layer.grad, None)  # refused: nothing arrived, nothing handed on
+    expect(w.grad, None)

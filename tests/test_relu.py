@@ -5,9 +5,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from expect import expect
 from layer_testing import (
     F64,
-    assert_close,
+    TOL,
     autograd,
     backward_alone,
     check_layer_against_torch,
@@ -37,7 +38,7 @@ def test_forward_alone_by_hand():
     (x,) = inputs(X)
     layer = ReLU(x)
     layer.forward()
-    assert layer.output.tolist() == [[1.5, 0.0, 0.5], [0.0, 3.0, 0.0]]
+    expect(layer.output.tolist(), [[1.5, 0.0, 0.5], [0.0, 3.0, 0.0]])
 
 
 def test_backward_alone_on_a_given_forward_by_hand():
@@ -45,9 +46,9 @@ def test_backward_alone_on_a_given_forward_by_hand():
     # [X > 0] = [[1, 0, 1], [0, 1, 0]]:  dX = G * [X > 0] = [[2, 0, 0.5], [0, -3, 0]]
     (x,) = inputs(X)
     backward_alone(ReLU(x), torch.clamp(X, min=0), G)
-    assert x.grad.tolist() == [[2.0, 0.0, 0.5], [0.0, -3.0, 0.0]]
+    expect(x.grad.tolist(), [[2.0, 0.0, 0.5], [0.0, -3.0, 0.0]])
     _, (dx,) = autograd(torch.relu, [X], G)
-    assert_close(x.grad, dx)
+    expect(x.grad, dx, atol=TOL)
 
 
 @given(batch=sizes, width=sizes, data=st.data())
@@ -75,9 +76,9 @@ def test_bad_input_is_refused_before_anything_changes():
     layer.forward()
     with pytest.raises(ValueError, match=r"ReLU\(2, 3\).accumulate_grad: .* output \(2, 3\), got \(3, 2\)"):
         layer.accumulate_grad(torch.ones(3, 2, dtype=F64))
-    assert layer.grad is None  # refused: no gradient arrived
+    expect(layer.grad, None)  # refused: no gradient arrived
     with pytest.raises(RuntimeError, match=r"ReLU\(2, 3\).backward called before any gradient arrived"):
         layer.backward()
-    assert x.grad is None
+    expect(x.grad, None)
     with pytest.raises(ValueError, match=r"ReLU.step: step_size must be a positive finite number, got nan"):
         layer.step(float("nan"))

@@ -5,9 +5,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from expect import expect
 from layer_testing import (
     F64,
-    assert_close,
+    TOL,
     autograd,
     backward_alone,
     check_layer_against_torch,
@@ -37,7 +38,7 @@ def test_forward_alone_by_hand():
     (x,) = inputs(X)
     layer = Scale(x, -2.5)
     layer.forward()
-    assert layer.output.tolist() == [[-2.5, 5.0, -1.25], [-7.5, 0.0, 10.0]]
+    expect(layer.output.tolist(), [[-2.5, 5.0, -1.25], [-7.5, 0.0, 10.0]])
 
 
 def test_backward_alone_on_a_given_forward_by_hand():
@@ -45,9 +46,9 @@ def test_backward_alone_on_a_given_forward_by_hand():
     # c = -2.5:  dX = c G = [[-5, 2.5, -10], [-1.25, -7.5, 5]]
     (x,) = inputs(X)
     backward_alone(Scale(x, -2.5), -2.5 * X, G)
-    assert x.grad.tolist() == [[-5.0, 2.5, -10.0], [-1.25, -7.5, 5.0]]
+    expect(x.grad.tolist(), [[-5.0, 2.5, -10.0], [-1.25, -7.5, 5.0]])
     _, (dx,) = autograd(lambda v: -2.5 * v, [X], G)
-    assert_close(x.grad, dx)
+    expect(x.grad, dx, atol=TOL)
 
 
 @given(batch=sizes, width=sizes, factor=st.floats(-5, 5), data=st.data())
@@ -77,4 +78,4 @@ def test_bad_input_is_refused_before_anything_changes():
     layer.forward()
     with pytest.raises(ValueError, match=r"Scale\(2, 3\).accumulate_grad: .* got \(3,\)"):
         layer.accumulate_grad(torch.ones(3, dtype=F64))
-    assert layer.grad is None  # refused: no gradient arrived
+    expect(layer.grad, None)  # refused: no gradient arrived

@@ -7,8 +7,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from expect import expect
 from layer_testing import (
     F64,
+    TOL,
     assert_close,
     autograd,
     backward_alone,
@@ -41,7 +43,7 @@ def test_forward_alone_by_hand():
     (x,) = inputs(X)
     layer = Sigmoid(x)
     layer.forward()
-    assert_close(layer.output, t([[0.5, 0.75, 0.25], [0.8, 0.2, 0.5]]), tol=1e-15)
+    expect(layer.output, t([[0.5, 0.75, 0.25], [0.8, 0.2, 0.5]]), atol=1e-15)
 
 
 def test_backward_alone_on_a_given_forward_by_hand():
@@ -50,9 +52,9 @@ def test_backward_alone_on_a_given_forward_by_hand():
     # dX = G * Y (1 - Y) = [[0.5, -0.1875, 0.75], [0.08, 0.48, -0.5]]
     (x,) = inputs(X)
     backward_alone(Sigmoid(x), 1 / (1 + torch.exp(-X)), G)
-    assert_close(x.grad, t([[0.5, -0.1875, 0.75], [0.08, 0.48, -0.5]]), tol=1e-15)
+    expect(x.grad, t([[0.5, -0.1875, 0.75], [0.08, 0.48, -0.5]]), atol=1e-15)
     _, (dx,) = autograd(torch.sigmoid, [X], G)
-    assert_close(x.grad, dx)
+    expect(x.grad, dx, atol=TOL)
 
 
 @given(batch=sizes, width=sizes, data=st.data())
@@ -87,4 +89,4 @@ def test_bad_input_is_refused_before_anything_changes():
     layer.forward()
     with pytest.raises(ValueError, match=r"Sigmoid\(2, 3\).accumulate_grad: .* got \(2,\)"):
         layer.accumulate_grad(torch.ones(2, dtype=F64))
-    assert layer.grad is None  # refused: no gradient arrived
+    expect(layer.grad, None)  # refused: no gradient arrived

@@ -7,7 +7,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_testing import F64, assert_close, autograd, backward_alone, inputs, run, sizes, t, tensors
+from expect import expect
+from layer_testing import F64, TOL, assert_close, autograd, backward_alone, inputs, run, sizes, t, tensors
 from scratchlib.layers import Input, SoftmaxCrossEntropy
 
 # softmax is shift invariant: rows are logs of (1, 2, 5) and of (3, 1, 4), the second shifted by -1
@@ -35,8 +36,8 @@ def test_forward_alone_by_hand():
     logits, labels = inputs(LOGITS, LABELS)
     layer = SoftmaxCrossEntropy(logits, labels)
     layer.forward()
-    assert_close(layer.output, t(-(math.log(0.625) + math.log(0.375)) / 2), tol=1e-15)
-    assert_close(layer.classifications, t([[0.125, 0.25, 0.625], [0.375, 0.125, 0.5]]), tol=1e-15)
+    expect(layer.output, t(-(math.log(0.625) + math.log(0.375)) / 2), atol=1e-15)
+    expect(layer.classifications, t([[0.125, 0.25, 0.625], [0.375, 0.125, 0.5]]), atol=1e-15)
 
 
 def test_backward_alone_on_a_given_forward_by_hand():
@@ -48,10 +49,10 @@ def test_backward_alone_on_a_given_forward_by_hand():
     layer = SoftmaxCrossEntropy(logits, labels)
     J = torch.nn.functional.cross_entropy(LOGITS, LABELS)
     backward_alone(layer, J, t(-3.0), classifications=p)
-    assert_close(logits.grad, t([[-0.1875, -0.375, 0.5625], [0.9375, -0.1875, -0.75]]), tol=1e-15)
-    assert labels.grad is None  # integer labels get no gradient
+    expect(logits.grad, t([[-0.1875, -0.375, 0.5625], [0.9375, -0.1875, -0.75]]), atol=1e-15)
+    expect(labels.grad, None)  # integer labels get no gradient
     _, (d_logits,) = autograd(lambda z: torch.nn.functional.cross_entropy(z, LABELS), [LOGITS], t(-3.0))
-    assert_close(logits.grad, d_logits)
+    expect(logits.grad, d_logits, atol=TOL)
 
 
 @given(batch=sizes, classes=st.integers(2, 6), data=st.data())
@@ -111,9 +112,9 @@ def test_labels_outside_the_class_range_are_refused_on_set():
         labels.set(torch.tensor([-1, 1]))
     with pytest.raises(ValueError, match=r"class labels must be integers, got dtype torch.float64"):
         labels.set(t([0.0, 1.0]))
-    assert labels.output.tolist() == [2, 0]  # unchanged
+    expect(labels.output.tolist(), [2, 0])  # unchanged
     layer.forward()
-    assert_close(layer.output, t(-(math.log(0.625) + math.log(0.375)) / 2), tol=1e-15)
+    expect(layer.output, t(-(math.log(0.625) + math.log(0.375)) / 2), atol=1e-15)
 
 
 def test_bad_wiring_and_early_backward():
@@ -135,7 +136,8 @@ def test_bad_wiring_and_early_backward():
     labels.set(torch.tensor([1]))  # one label for two rows of logits
     with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy.forward: 2 rows of logits but 1 labels"):
         layer.forward()
-    assert layer.output is None and layer.classifications is None
+    expect(layer.output, None)
+    expect(layer.classifications, None)
     labels.set(LABELS)
     layer.forward()
     with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy\(\).accumulate_grad: .* got \(2,\)"):

@@ -5,9 +5,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from expect import expect
 from layer_testing import (
     F64,
-    assert_close,
+    TOL,
     autograd,
     backward_alone,
     check_layer_against_torch,
@@ -43,7 +44,7 @@ def test_forward_alone_by_hand():
     a, b = inputs(t([[1, -2, 0.5], [3, 0, -4]]), t([[0.5, 2, -1], [-3, 1, 1]]))
     layer = Sum(a, b)
     layer.forward()
-    assert layer.output.tolist() == [[1.5, 0.0, -0.5], [0.0, 1.0, -3.0]]
+    expect(layer.output.tolist(), [[1.5, 0.0, -0.5], [0.0, 1.0, -3.0]])
 
 
 def test_backward_alone_on_a_given_forward_by_hand():
@@ -53,11 +54,11 @@ def test_backward_alone_on_a_given_forward_by_hand():
     G = t([[2, -1, 4], [0.5, 3, -2]])
     a, b = inputs(A, B)
     backward_alone(Sum(a, b), A + B, G)
-    assert a.grad.tolist() == [[2.0, -1.0, 4.0], [0.5, 3.0, -2.0]]
-    assert b.grad.tolist() == [[2.0, -1.0, 4.0], [0.5, 3.0, -2.0]]
+    expect(a.grad.tolist(), [[2.0, -1.0, 4.0], [0.5, 3.0, -2.0]])
+    expect(b.grad.tolist(), [[2.0, -1.0, 4.0], [0.5, 3.0, -2.0]])
     _, (da, db) = autograd(lambda u, v: u + v, [A, B], G)
-    assert_close(a.grad, da)
-    assert_close(b.grad, db)
+    expect(a.grad, da, atol=TOL)
+    expect(b.grad, db, atol=TOL)
 
 
 @given(batch=sizes, width=sizes, data=st.data())
@@ -96,7 +97,7 @@ def test_bad_input_is_refused_before_anything_changes():
     layer.forward()
     with pytest.raises(ValueError, match=r"Sum\(\).accumulate_grad: .* output \(\), got \(1,\)"):
         layer.accumulate_grad(torch.ones(1, dtype=F64))
-    assert layer.grad is None  # refused: no gradient arrived
+    expect(layer.grad, None)  # refused: no gradient arrived
 
 
 def test_a_gradient_handed_on_is_never_added_to_in_place():

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
+from expect import expect
 from scratchlib.layers import Input, mlp
 from scratchlib.training import data, train
 
@@ -60,12 +61,13 @@ def test_forward_pass_alone_loads_the_batch_and_reads_the_objective():
     x_batch = torch.tensor([[0.5, -2.0], [3.0, 1.0], [-1.0, 0.25]], dtype=torch.float64)
     y_batch = torch.tensor([2, 0, 1])
     net = InfiniteLossNet()
-    assert train.forward_pass(net, x_batch, y_batch) == math.inf
+    expect(train.forward_pass(net, x_batch, y_batch), math.inf)
     with pytest.raises(train.TrainingDiverged, match=r"training stopped at step 4: the loss is \S*inf"):
         train.train_step(net, x_batch, y_batch, lr=0.1, step=4)
-    assert len(net.seen) == 2  # one forward pass each, with the batch loaded first
+    expect(len(net.seen), 2)  # one forward pass each, with the batch loaded first
     seen_x, seen_y = net.seen[0]
-    assert seen_x.tolist() == [[0.5, -2.0], [3.0, 1.0], [-1.0, 0.25]] and seen_y.tolist() == [2, 0, 1]
+    expect(seen_x.tolist(), [[0.5, -2.0], [3.0, 1.0], [-1.0, 0.25]])
+    expect(seen_y.tolist(), [2, 0, 1])
 
 
 class HandMadeRegression:
@@ -108,14 +110,14 @@ def test_sgd_update_alone_on_a_hand_made_network():
     net = HandMadeRegression(w, stale_grad=torch.tensor([100.0, -100.0], dtype=torch.float64))
     net.x.set(x_batch)
     net.target.set(y_batch)
-    assert net.forward().item() == 2.4375  # J = (6.25 + 0.25 + 1 + 2.25) / 4
+    expect(net.forward().item(), 2.4375)  # J = (6.25 + 0.25 + 1 + 2.25) / 4
     train.sgd_update(net, lr=0.5)
-    assert net.calls == ["forward", "clear_grad", "backward", "step 0.5"]
-    assert net.grad.tolist() == [0.5, -2.625]
-    assert net.w.tolist() == [0.25, 0.3125]
+    expect(net.calls, ["forward", "clear_grad", "backward", "step 0.5"])
+    expect(net.grad.tolist(), [0.5, -2.625])
+    expect(net.w.tolist(), [0.25, 0.3125])
     leaf = w.clone().requires_grad_()
     ((x_batch @ leaf - y_batch) ** 2).mean().backward()
-    torch.testing.assert_close(net.w, w - 0.5 * leaf.grad, rtol=0, atol=1e-15)
+    expect(net.w, w - 0.5 * leaf.grad, atol=1e-15, dtype=True)
 
 
 def test_train_step_is_the_forward_pass_then_the_update_on_a_hand_made_network():

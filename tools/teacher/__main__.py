@@ -6,6 +6,7 @@ Run from the course root, with tools/ on the path.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -13,7 +14,19 @@ from pathlib import Path
 import teacher.runner as runner_module
 from teacher import leaks
 from teacher.edition import EXERCISE_MAP, PACKAGE, Course, exercise_key, scan, write_edition
-from teacher.grade import grade, load_map, problems, table, to_csv, to_html, to_wide_csv
+from teacher.grade import (
+    COPY_TIMEOUT,
+    TIMEOUT,
+    grade,
+    grade_all,
+    load_map,
+    problems,
+    rubric,
+    table,
+    to_csv,
+    to_html,
+    to_wide_csv,
+)
 from teacher.gradescope import build_zip, find_copy, results, write_results
 from teacher.markers import MarkerError
 from teacher.runner import run_tests
@@ -81,9 +94,20 @@ def _print_reach(course: Course, files: list[str], timeout: float) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m teacher", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path("."), help="the course folder (default: .)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per test (default 120)")
     parser.add_argument(
-        "--jobs", type=int, default=None, help="pytest processes side by side (default: 2 or the cores)"
+        "--timeout", type=float, default=TIMEOUT, help=f"seconds allowed per test or cell (default {TIMEOUT:g})"
+    )
+    parser.add_argument(
+        "--copy-timeout",
+        type=float,
+        default=COPY_TIMEOUT,
+        help=f"grade: seconds allowed per student's copy (default {COPY_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="grade: copies graded side by side (default 1); map: pytest processes side by side",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("check", help="check the solution markers and list the exercises")
@@ -106,15 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     graded.add_argument("--csv", type=Path, default=None, help="default: DIR/grades.csv")
     graded.add_argument(
         "--notebooks",
-        choices=["exercises", "all", "none"],
+        choices=["exercises", "none"],
         default="exercises",
-        help="notebooks to execute: those with exercise cells (default; they are scored), "
-        "all (the others are reported, not scored), or none",
+        help="run the notebooks with code exercises (default) or none (those exercises then score 0)",
     )
     args = parser.parse_args(argv)
 
     root = args.root.resolve()
-    if args.jobs:  # the unit tests' pytest processes and the notebooks' kernels side by side
+    if args.jobs and args.command != "grade":  # the map's pytest processes and kernels side by side
         runner_module.WORKERS = max(1, args.jobs)
     if args.command == "grade" and not args.dir.is_dir():
         what = "is a file, not a folder" if args.dir.exists() else "does not exist"
@@ -199,21 +222,34 @@ def main(argv: list[str] | None = None) -> int:
     if not students:
         print(f"error: {target} is neither a student's copy (with {PACKAGE}/) nor a folder of them", file=sys.stderr)
         return 2
-    grades: dict[str, list] = {}
+    names = [folder.name for folder in students]
+    grades = grade_all(
+        course,
+        data,
+        students,
+        timeout=args.timeout,
+        copy_timeout=args.copy_timeout,
+        jobs=args.jobs or 1,
+        notebooks=args.notebooks,
+    )
+    # every process of every copy has ended: only now are the reports written
     for folder in students:
+        rows = grades[folder.name]
         print(f"== {folder.name}")
-        try:
-            grades[folder.name] = rows = grade(course, data, folder, timeout=args.timeout, notebooks=args.notebooks)
-        except Exception as error:  # noqa: BLE001 (this copy only; the others are still graded)
-            print(f"error: could not grade {folder.name}: {type(error).__name__}: {error}", file=sys.stderr)
-            continue
         print(table(rows))
         (folder / "grade-report.html").write_text(to_html(folder.name, rows))
+    grades = {name: grades[name] for name in names}
     csv_path = args.csv or target / "grades.csv"
     csv_path.write_text(to_csv(grades))
     wide = csv_path.with_name(csv_path.stem + "-wide.csv")
     wide.write_text(to_wide_csv(grades))
-    print(f"wrote {csv_path}, {wide} and a grade-report.html in each copy")
+    written = f"{csv_path}, {wide}"
+    if any(r.manual for rows in grades.values() for r in rows):
+        by_hand = csv_path.with_name(csv_path.stem + "-by-hand.md")
+        by_hand.write_text(rubric(course, grades, {folder.name: folder for folder in students}))
+        os.chmod(by_hand, 0o600)
+        written += f", {by_hand} (the derivations' rubrics: teacher only)"
+    print(f"wrote {written} and a grade-report.html in each copy")
     return 0
 
 

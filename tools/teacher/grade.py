@@ -12,32 +12,40 @@ other exercise holds the course's solution.
   and the code cells after it, up to the next exercise cell) and the cells that reach its
   code are run with only its stub in place; those that fail are its own.
 
-Grading runs these tests with the isolation rule (see teacher.isolate): exercise k is run with
-the student's code for k and the course's solution for every other exercise, so a correct
-exercise gets full marks whatever its neighbours hold. The tests and notebooks run through
-teacher.runner: a time limit per test, and a crash costs only the test that crashed.
+Grading (``grade``, ``grade_all``): each copy is graded by a supervisor process of its own
+(teacher.supervise) on graded copies that hold no solution, its tests run in a sandbox
+(teacher.sandbox), and its marks decided from the values the tests recorded, compared with those of
+the course's solution (``reference``, made once, kept out of the sandbox's sight). The reports are
+written here, after every process of every copy has ended.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
 import json
 import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 import teacher.runner as runner
-from teacher import course_answers, course_runner, isolate
+from teacher import course_runner, isolate, supervise
 from teacher.edition import MAP_VERSION, PACKAGE, Course, exercise_key, write_edition
 from teacher.runner import execute_notebook, run_tests, test_files
+from teacher.supervise import Row
 
 # ---------------------------------------------------------------- which test checks which exercise
 
@@ -225,72 +233,238 @@ def problems(data: dict) -> list[str]:
 
 # ---------------------------------------------------------------- grading
 
-
-@dataclass
-class Row:
-    exercise: str
-    task: str
-    where: str
-    passed: int
-    total: int
-    reason: str = ""  # one line: why the first failed test failed ("" when all passed)
-
-    @property
-    def score(self) -> float:
-        return self.passed / self.total if self.total else 0.0
+TOOLS = Path(__file__).resolve().parents[1]
+SANDBOX_UID = 62000  # as root, copy slot n runs its student's code as uid (and gid) 62000 + n
+TIMEOUT = 60.0  # seconds per test or notebook cell
+COPY_TIMEOUT = 540.0  # seconds for a whole copy: inside Gradescope's default 10 minutes
 
 
-def _isolated(tests: dict[str, list[str]], run: Callable[[list[tuple[str, str]]], dict]) -> dict:
-    """(test, exercise) -> result for every exercise's tests, each as if run with only that exercise's
-    code from the student (see grade).
+def _private(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
 
-    First one combined run, every attempted exercise holding the student's code ("*" under test): a
-    test that passes there passes (the student's code together does what it asks; only errors that
-    cancel out could hide there). A test that fails runs again once per exercise it checks, with only
-    that exercise's code from the student, and that run decides. So a copy costs one run of its
-    exercises' tests, and a second only for what fails. run(runs) runs (test, exercise) pairs.
-    """
-    union = sorted({t for ts in tests.values() for t in ts})
-    if not union:
-        return {}
-    first = run([(t, "*") for t in union])
-    again = [(t, e) for e, ts in tests.items() for t in ts if first.get((t, "*"), {}).get("outcome") != "passed"]
-    second = run(again) if again else {}
-    return {
-        (t, e): second.get((t, e)) or first.get((t, "*")) or {"outcome": "failed", "reason": "not run"}
-        for e, ts in tests.items()
-        for t in ts
+
+def reference_file(course: Course, data: dict, timeout: float = TIMEOUT, lanes: int = 2) -> Path:
+    """The course's solution run (teacher.supervise.reference), cached in ROOT/build/grader/ (a folder
+    only the teacher can read) while the course, its map and the sandbox are the same."""
+    key = hashlib.sha256()
+    key.update(course.fingerprint().encode())
+    key.update(json.dumps([data["exercises"], data.get("reaches", {})], sort_keys=True).encode())
+    for tool in (supervise.SANDBOX, Path(supervise.__file__)):
+        key.update(tool.read_bytes())
+    folder = _private(course.root / "build" / "grader")
+    path = folder / f"reference-{key.hexdigest()[:16]}.json"
+    if path.exists():
+        return path
+    with tempfile.TemporaryDirectory(prefix="teacher-reference-") as tmp:
+        solved = Path(tmp) / "solved"
+        write_edition(course, solved, "solved")
+        found = supervise.reference(course, data, solved, Path(tmp) / "work", sys.executable, timeout, lanes)
+    for old in folder.glob("reference-*.json"):
+        old.unlink()
+    partial = path.with_name(path.name + f".{os.getpid()}")
+    partial.write_text(json.dumps(found))
+    os.chmod(partial, 0o600)
+    os.replace(partial, path)
+    return path
+
+
+def _free_uid(slot: int) -> dict[str, int]:
+    uid = SANDBOX_UID + slot
+    while supervise.processes_of(uid):  # another run's sandbox: take the next
+        uid += 64
+    return {"uid": uid, "gid": uid}
+
+
+def _others_can_use(path: Path) -> str:
+    """'' when a user who is neither owner nor group can reach path (every folder on the way
+    searchable, the file readable), else the first place that stops it."""
+    path = Path(os.path.realpath(path))
+    for part in [*reversed(path.parents), path]:
+        try:
+            mode = part.stat().st_mode
+        except OSError as error:
+            return f"{part} ({error.strerror})"
+        if part != path and not mode & stat.S_IXOTH:
+            return f"{part} is not searchable by other users"
+    if not path.stat().st_mode & stat.S_IROTH:
+        return f"{path} is not readable by other users"
+    return ""
+
+
+def sandbox_user(slot: int) -> tuple[dict[str, int] | None, str]:
+    """As root: the unprivileged user copy slot n's code runs as, or None and why it cannot be (the
+    interpreter or its packages are out of that user's reach, e.g. a Python under /root)."""
+    if os.geteuid() != 0:
+        return None, ""
+    import sysconfig
+
+    for needed in (Path(sys.executable), Path(sysconfig.get_paths()["purelib"]), Path(sysconfig.get_paths()["stdlib"])):
+        why = _others_can_use(needed)
+        if why:
+            return None, why
+    return _free_uid(slot), ""
+
+
+def _readable(path: Path) -> None:
+    """The edition, for the sandbox user: folders 0755, files 0644 (it is public)."""
+    for folder, _, files in os.walk(path):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+
+
+class Class:
+    """What grading needs once for all copies: the map, the student edition, the solution's run."""
+
+    def __init__(self, course: Course, data: dict, tmp: Path, timeout: float, lanes: int):
+        self.course, self.data, self.tmp = course, data, tmp
+        self.reference = reference_file(course, data, timeout, lanes)
+        self.edition = tmp / "edition"
+        write_edition(course, self.edition, "student")
+        _readable(self.edition)
+        os.chmod(tmp, 0o711)
+        self.map = tmp / "map.json"
+        self.map.write_text(json.dumps(data))
+        os.chmod(self.map, 0o600)
+
+
+def _failed_rows(course: Course, data: dict, why: str) -> list[Row]:
+    rows = []
+    for e, x in sorted(data["exercises"].items(), key=lambda kv: exercise_key(kv[0])):
+        kind = supervise.kind_of(course, e)
+        rows.append(
+            Row(
+                e,
+                x["task"],
+                x["where"],
+                0,
+                0 if kind == "derivation" else max(1, len(x["tests"])),
+                "graded by hand from the rubric" if kind == "derivation" else why,
+                kind,
+                bool(x.get("optional")),
+                None if kind == "derivation" else 0.0,
+            )
+        )
+    return rows
+
+
+def grade_copy(
+    shared: Class,
+    student: Path,
+    slot: int = 0,
+    timeout: float = TIMEOUT,
+    copy_timeout: float = COPY_TIMEOUT,
+    lanes: int = 2,
+    notebooks: str = "exercises",
+    memory_mb: int = 6144,
+) -> tuple[list[Row], float]:
+    """One copy, by a supervisor process of its own (teacher.supervise); its rows and seconds. A
+    supervisor that does not finish in time, or is killed, costs only this copy: every row says so."""
+    started = time.monotonic()
+    folder = Path(tempfile.mkdtemp(prefix=f"copy{slot}-", dir=shared.tmp))
+    os.chmod(folder, 0o711)
+    user = sandbox_user(slot)[0]
+    job = {
+        "course": str(shared.course.root),
+        "map": str(shared.map),
+        "reference": str(shared.reference),
+        "edition": str(shared.edition),
+        "student": str(Path(student).resolve()),
+        "work": str(folder / "work"),
+        "timeout": timeout,
+        "copy_timeout": copy_timeout,
+        "lanes": lanes,
+        "notebooks": notebooks,
+        "python": sys.executable,
+        "memory_mb": memory_mb,
+        "user": user,
     }
+    (folder / "job.json").write_text(json.dumps(job))
+    result = folder / "result.json"
+    env = {**os.environ, "PYTHONPATH": str(TOOLS), "PYTHONDONTWRITEBYTECODE": "1"}
+    with open(folder / "supervisor.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "teacher.supervise", str(folder / "job.json"), str(result)],
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            process.wait(timeout=copy_timeout + 60)
+            why = f"the grader's process for this copy ended without a result (status {process.returncode})"
+        except subprocess.TimeoutExpired:
+            why = f"not graded: the copy's grading did not finish in {copy_timeout + 60:g} s"
+        finally:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            supervise.kill(supervise.descendants(process.pid) + [process.pid])
+            process.wait()
+            if user is not None:
+                supervise.kill(supervise.processes_of(user["uid"]))
+    try:
+        rows = [Row(**r) for r in json.loads(result.read_text())["rows"]]
+    except (OSError, ValueError, TypeError, KeyError):
+        tail = (folder / "supervisor.log").read_text(errors="replace")[-2000:]
+        print(f"warning: {Path(student).name}: {why}\n{tail}", file=sys.stderr)
+        rows = _failed_rows(shared.course, shared.data, why)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return rows, time.monotonic() - started
 
 
-def _run_cells(copy: Path, exercises: dict, runs: list, timeout: float, report: Callable[[str], None]) -> dict:
-    """Run checking cells: (cell test, exercise or "*") pairs; one kernel per notebook and exercise,
-    up to the last cell asked for."""
-    jobs: dict[tuple[str, str], set[str]] = {}
-    for test, exercise in runs:
-        jobs.setdefault((test.split("::", 1)[0], exercise), set()).add(test)
+def grade_all(
+    course: Course,
+    data: dict,
+    students: list[Path],
+    timeout: float = TIMEOUT,
+    copy_timeout: float = COPY_TIMEOUT,
+    jobs: int = 1,
+    lanes: int | None = None,
+    notebooks: str = "exercises",
+    report: Callable[[str], None] = print,
+    memory_mb: int = 6144,
+) -> dict[str, list[Row]]:
+    """Grade every copy, jobs copies side by side (each in its own supervisor process, its code in its
+    own sandbox), lanes test processes per copy. Returns when every process of every copy has ended."""
+    if notebooks not in ("exercises", "none"):
+        raise ValueError(f"grade: notebooks must be 'exercises' or 'none', got {notebooks!r}")
+    for student in students:
+        if not (Path(student) / PACKAGE).is_dir():
+            raise FileNotFoundError(f"grade: {student} has no {PACKAGE}/ folder (is it a copy of the student edition?)")
+    jobs = max(1, jobs)
+    lanes = lanes or max(1, min(2, (os.cpu_count() or 1) // jobs))
+    supervise.subreaper()
+    user, why = sandbox_user(0)
+    if os.geteuid() == 0 and user is None:
+        print(
+            f"warning: grading as root, but the students' code cannot run as an unprivileged user here: {why}; "
+            "it runs as root (install Python and the course's packages where every user can read them, "
+            "as make gradescope's setup.sh does)",
+            file=sys.stderr,
+        )
+    out: dict[str, list[Row]] = {}
+    with tempfile.TemporaryDirectory(prefix="teacher-grade-") as tmp:
+        shared = Class(course, data, Path(tmp), timeout, max(lanes, 2))
 
-    def one(job):
-        (path, exercise), tests = job
-        cells = {int(t.rsplit(" ", 1)[1]): t for t in tests}
-        records = {
-            r["index"]: r for r in execute_notebook(copy / path, copy, timeout, exercise=exercise, until=max(cells))
-        }
-        ok = sum(r["ok"] for r in records.values())
-        who = "the student's code for every exercise" if exercise == "*" else f"exercise {exercise}"
-        report(f"{path} with {who}: {ok}/{len(records)} cells ran")
-        return {
-            (test, exercise): {
-                "outcome": "passed" if records.get(i, {}).get("ok") else "failed",
-                "reason": course_runner.cell_reason(records.get(i)),
-            }
-            for i, test in cells.items()
-        }
+        def one(item):
+            slot, student = item
+            rows, seconds = grade_copy(shared, student, slot % jobs, timeout, copy_timeout, lanes, notebooks, memory_mb)
+            report(f"graded {Path(student).name} in {seconds:.1f} s")
+            return Path(student).name, rows
 
-    out: dict = {}
-    with ThreadPoolExecutor(runner.WORKERS) as pool:
-        for part in pool.map(one, sorted(jobs.items())):
-            out.update(part)
+        try:
+            with ThreadPoolExecutor(jobs) as pool:
+                for name, rows in pool.map(one, list(enumerate(students))):
+                    out[name] = rows
+        finally:
+            supervise.clear()  # nothing of any copy outlives the run
     return out
 
 
@@ -298,77 +472,15 @@ def grade(
     course: Course,
     data: dict,
     student: Path,
-    timeout: float = 120.0,
+    timeout: float = TIMEOUT,
     notebooks: str = "exercises",
     report: Callable[[str], None] = print,
+    copy_timeout: float = COPY_TIMEOUT,
+    lanes: int | None = None,
 ) -> list[Row]:
-    """Score a student's copy: one row per exercise (its own tests passed, of its own tests).
-
-    Each exercise is graded on its own (teacher.isolate): its tests run with the student's
-    code for it and the course's solution for every other exercise, all in one graded copy.
-    An exercise still stubbed scores 0 and one holding the solution's text full marks, neither
-    run. Library exercises are scored by the course's unit tests, notebook exercises by their
-    checking cells. notebooks: "exercises" (run the notebook exercises, the default), "all"
-    (also run the notebooks without exercises, reported, not scored) or "none".
-    """
+    """Score one student's copy: one row per exercise (see grade_all)."""
     student = Path(student).resolve()
-    if not (student / PACKAGE).is_dir():
-        raise FileNotFoundError(f"grade: {student} has no {PACKAGE}/ folder (is it a copy of the student edition?)")
-    chosen = {
-        "none": set(),
-        "exercises": set(),
-        "all": {f for f in course.files if f.startswith("notebooks/") and f.endswith(".ipynb")} - set(course.notebooks),
-    }
-    if notebooks not in chosen:
-        raise ValueError(f"grade: notebooks must be one of {sorted(chosen)}, got {notebooks!r}")
-    exercises = data["exercises"]
-    with tempfile.TemporaryDirectory(prefix="teacher-graded-") as work:
-        copy = Path(work) / "copy"
-        attempts = isolate.build(course, student, copy)
-        run = [
-            e
-            for e in sorted(exercises, key=exercise_key)
-            if exercises[e]["tests"] and attempts.get(e, isolate.Attempt("stub")).state == "own"
-        ]
-        library = {e: exercises[e]["tests"] for e in run if not exercises[e]["cells"]}
-        results = _isolated(library, lambda runs: run_tests(course, copy, [], runs=runs, timeout=timeout))
-        if notebooks != "none":
-            checked = {e: [c["test"] for c in exercises[e]["cells"]] for e in run if exercises[e]["cells"]}
-            results.update(_isolated(checked, lambda runs: _run_cells(copy, exercises, runs, timeout, report)))
-    for path in sorted(chosen[notebooks]):  # reported only: no exercise in them
-        target = student / path
-        records = execute_notebook(target, student, timeout) if target.exists() else []
-        ok = sum(r["ok"] for r in records)
-        first = next((r for r in records if not r["ok"]), None)
-        report(
-            f"{path}: {ok}/{len(records)} cells ran"
-            + (f"; first error in cell {first['index']}: {first['error'][:200]}" if first else "")
-        )
-    rows = []
-    for e, x in sorted(exercises.items(), key=lambda kv: exercise_key(kv[0])):
-        total = len(x["tests"])
-        state = attempts.get(e, isolate.Attempt("stub"))
-        if x.get("kind") == "derivation":
-            passed, reason = 0, "a derivation: graded by hand, not by the autograder"
-        elif state.state == "stub" and not (student / _file_of(course, e)).is_file():
-            passed, reason = 0, f"file missing: {_file_of(course, e)} is not in the copy ({course.region(e).message})"
-        elif state.state == "stub":
-            passed, reason = 0, course_runner.not_attempted(course.region(e).message)
-        elif state.state == "solution" or not total:
-            passed, reason = total, ""
-        elif state.state == "broken":
-            passed, reason = 0, state.note
-        elif x["cells"] and (refused := course_answers.notebook_refusal(student / _file_of(course, e), e)):
-            passed, reason = 0, refused  # the notebook's own result copied in: no marks, whatever it runs to
-        elif x["cells"] and notebooks == "none":
-            passed, reason = 0, "not run (--notebooks none)"
-        else:
-            outcome = {t: results.get((t, e), {"outcome": "failed", "reason": "not run"}) for t in x["tests"]}
-            failed = [t for t in x["tests"] if outcome[t]["outcome"] != "passed"]
-            passed = total - len(failed)
-            reason = f"{failed[0]}: {outcome[failed[0]].get('reason') or 'failed'}" if failed else ""
-        rows.append(Row(e, x["task"], x["where"], passed, total, reason))
-    return rows
+    return grade_all(course, data, [student], timeout, copy_timeout, 1, lanes, notebooks, report)[student.name]
 
 
 def _file_of(course: Course, exercise: str) -> str:
@@ -376,56 +488,121 @@ def _file_of(course: Course, exercise: str) -> str:
     return course.region(exercise).where.split(" cell ", 1)[0]
 
 
+def _mean(rows: list[Row]) -> float | None:
+    scored = [r.score for r in rows if r.score is not None]
+    return sum(scored) / len(scored) if scored else None
+
+
+def scores(rows: list[Row]) -> dict[str, float | None]:
+    """The core score (mean over the autograded core exercises) and the optional score, apart."""
+    return {
+        "core": _mean([r for r in rows if not r.optional and not r.manual]),
+        "optional": _mean([r for r in rows if r.optional and not r.manual]),
+    }
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def table(rows: list[Row]) -> str:
     lines = [f"{'exercise':<9} {'passed':>6} {'total':>6} {'score':>6}  task / why not full marks"]
     for r in rows:
-        lines.append(f"{r.exercise:<9} {r.passed:>6} {r.total:>6} {r.score:>6.2f}  {r.task}")
+        shown = "hand" if r.manual else f"{r.score:.2f}"
+        part = " (optional)" if r.optional else ""
+        lines.append(f"{r.exercise:<9} {r.passed:>6} {r.total:>6} {shown:>6}  {r.task}{part}")
         if r.reason:
             lines.append(f"{'':<31}  -> {r.reason}")
-    scored = [r for r in rows if r.total]  # a derivation has no tests: graded by hand
-    total = sum(r.score for r in scored) / len(scored) if scored else 0.0
+    both = scores(rows)
+    core = [r for r in rows if not r.optional and not r.manual]
+    extra = [r for r in rows if r.optional and not r.manual]
+    manual = [r for r in rows if r.manual]
     lines.append(
-        f"{'total':<9} {sum(r.passed for r in rows):>6} {sum(r.total for r in rows):>6} {total:>6.2f}"
-        f"  mean score over {len(scored)} autograded exercises"
+        f"{'core':<9} {'':>6} {'':>6} {_percent(both['core']):>6}  mean over {len(core)} autograded core exercises"
     )
+    lines.append(
+        f"{'optional':<9} {'':>6} {'':>6} {_percent(both['optional']):>6}  mean over {len(extra)} optional exercises"
+    )
+    if manual:
+        lines.append(
+            f"{'by hand':<9} {'':>6} {'':>6} {'':>6}  {len(manual)} derivations to grade by hand: "
+            + ", ".join(r.exercise for r in manual)
+        )
     return "\n".join(lines)
 
 
 def to_csv(graded: dict[str, list[Row]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", "exercise", "passed", "total", "score", "reason", "where", "task"])
+    writer.writerow(["student", "exercise", "passed", "total", "score", "reason", "where", "task", "part", "graded"])
     for name, rows in graded.items():
         for r in rows:
-            writer.writerow([name, r.exercise, r.passed, r.total, f"{r.score:.4f}", r.reason, r.where, r.task])
+            writer.writerow(
+                [
+                    name,
+                    r.exercise,
+                    r.passed,
+                    r.total,
+                    "" if r.score is None else f"{r.score:.4f}",
+                    r.reason,
+                    r.where,
+                    r.task,
+                    "optional" if r.optional else "core",
+                    "by hand" if r.manual else "auto",
+                ]
+            )
     return out.getvalue()
 
 
 def to_wide_csv(graded: dict[str, list[Row]]) -> str:
-    """One row per student, one column per exercise (its score 0..1) and the mean: for a gradebook."""
+    """One row per student, one column per exercise (its score 0..1; "by hand" for a derivation), the
+    core score and the optional score: for a gradebook."""
     exercises = sorted({r.exercise for rows in graded.values() for r in rows}, key=exercise_key)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", *exercises, "total"])
+    writer.writerow(["student", *exercises, "core", "optional"])
     for name, rows in graded.items():
-        score = {r.exercise: r.score for r in rows if r.total}  # derivations (no tests) are graded by hand
-        mean = sum(score.values()) / len(score) if score else 0.0
-        writer.writerow([name, *(f"{score[e]:.4f}" if e in score else "by hand" for e in exercises), f"{mean:.4f}"])
+        score = {r.exercise: r.score for r in rows}
+        both = scores(rows)
+        writer.writerow(
+            [
+                name,
+                *(f"{score[e]:.4f}" if score.get(e) is not None else "by hand" for e in exercises),
+                "" if both["core"] is None else f"{both['core']:.4f}",
+                "" if both["optional"] is None else f"{both['optional']:.4f}",
+            ]
+        )
     return out.getvalue()
 
 
 def to_html(name: str, rows: list[Row]) -> str:
     """One student's report, to hand back: each exercise, its score, and why marks were lost."""
-    scored = [r for r in rows if r.total]
-    mean = sum(r.score for r in scored) / len(scored) if scored else 0.0
+    both = scores(rows)
     body = "".join(
-        f"<tr><td>{html.escape(r.exercise)}</td><td>{html.escape(r.task)}</td><td>{r.passed}/{r.total}</td>"
-        f"<td>{r.score:.2f}</td><td>{html.escape(r.reason)}</td></tr>"
+        f"<tr><td>{html.escape(r.exercise)}</td><td>{html.escape(r.task)}</td>"
+        f"<td>{'optional' if r.optional else 'core'}</td><td>{r.passed}/{r.total}</td>"
+        f"<td>{'by hand' if r.manual else f'{r.score:.2f}'}</td><td>{html.escape(r.reason)}</td></tr>"
         for r in rows
     )
+    optional = "" if both["optional"] is None else f", optional {both['optional']:.0%}"
+    core = "-" if both["core"] is None else f"{both['core']:.0%}"
     return (
         f"<!doctype html><meta charset=utf-8><title>scratchlib: {html.escape(name)}</title>"
-        f"<h1>{html.escape(name)}: {mean:.0%}</h1><table border=1 cellpadding=4>"
-        f"<tr><th>exercise</th><th>task</th><th>tests passed</th><th>score</th><th>why not full marks</th></tr>"
-        f"{body}</table>\n"
+        f"<h1>{html.escape(name)}: core {core}{optional}</h1><table border=1 cellpadding=4>"
+        f"<tr><th>exercise</th><th>task</th><th>part</th><th>tests passed</th><th>score</th>"
+        f"<th>why not full marks</th></tr>{body}</table>\n"
     )
+
+
+def rubric(course: Course, graded: dict[str, list[Row]], students: dict[str, Path]) -> str:
+    """For the teacher only (it holds solutions): each derivation's rubric (the course's worked
+    derivation) and what each student wrote for it."""
+    parts = ["# Derivations to grade by hand (teacher only: this file holds the rubrics)\n"]
+    manual = sorted({r.exercise for rows in graded.values() for r in rows if r.manual}, key=exercise_key)
+    for e in manual:
+        region = course.region(e)
+        parts.append(f"## {e}: {region.task}\n\nRubric ({region.where}):\n\n{''.join(region.body).strip()}\n")
+        for name, folder in students.items():
+            text = isolate.derivation_text(course, folder, e).strip()
+            parts.append(f"### {name}\n\n{text or '(nothing written)'}\n")
+    return "\n".join(parts)

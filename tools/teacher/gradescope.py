@@ -70,8 +70,8 @@ def results(rows: list) -> dict:
     for r in rows:
         entry: dict[str, Any] = {
             "name": f"exercise {r.exercise}: {r.task}",
-            "max_score": 1.0 if r.total else 0.0,
-            "score": round(r.score, 4) if r.total else 0.0,
+            "max_score": 0.0 if r.manual else 1.0,
+            "score": 0.0 if r.manual else round(r.score or 0.0, 4),
             "output": r.reason or f"all {r.total} tests passed",
             "visibility": "visible",
         }

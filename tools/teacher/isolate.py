@@ -1,60 +1,79 @@
-"""The graded copy: every exercise's region holds the student's code and the course's solution.
+"""What a student's copy holds for each exercise, and the graded copies made from it.
 
-Isolation rule: exercise k is graded with the student's code for k and the course's solution
-for every other exercise. One graded copy per student serves every exercise: each region
-becomes
+A graded copy holds no solution. It is the student edition (public: every exercise a stub) with
+only some of the student's code spliced in: for library exercise k, the student's code for k and
+nothing else of theirs, so k's own tests (those that run k alone) decide k whatever the student
+did elsewhere; for a notebook's code exercises, the student's code for every exercise (the
+checking cells run the student's notebook on the student's library).
 
-    if __import__('_teacher_probe').mine(('4.3',)):
-        <the student's code for 4.3>
-    else:
-        <the course's solution for 4.3>
+The student's code for an exercise is found by lining the student's file (or notebook cell) up
+with the edition's: the lines the student left as handed out are anchors, and what lies between
+the two anchors around a stub is the student's code for it (a *stretch*). Where the student also
+changed lines between two stubs, both exercises take that stretch. Lines the student added
+elsewhere are not used, except top-level imports (kept in every graded copy of that file).
 
-and the exercise under test is chosen per test (the pytest plugin) or per kernel (the
-TEACHER_EXERCISE variable), so pytest and torch start once per copy, not once per exercise.
+What the student did with each exercise:
 
-The student's code for a region is found by lining up the student's file with the student
-edition: the lines the student left as the edition has them (outside the regions) are anchors,
-and what lies between the two anchors around a stub is the student's code for it. Where two
-stubs share their anchors (the student also changed the lines between them), both exercises
-take the student's code for that stretch. What the student did with each exercise:
-
-    stub      the stub line is still there: not attempted, nothing to run
-    solution  the same text as the course's solution (whitespace aside): full marks, nothing to
-              run (the exercise map proved that the solution passes its tests)
-    own       anything else: its tests run
-    broken    the student's code does not compile: 0, the error as the reason, nothing run (in the
-              graded copy its branch raises that error; the other exercises run the solution)
+    stub      the stub is still there: not attempted, nothing to run
+    solution  the same code as the course's solution, compared as syntax trees (ast.dump: layout
+              and comments aside, indentation not): full marks, nothing run
+    own       anything else: graded by its tests
+    broken    the file (or cell) does not compile with the student's code in it: 0, the compile
+              error as the reason, nothing run
+    missing   the file is not in the copy
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import shutil
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
 from teacher import course_runner
-from teacher.edition import PACKAGE, PROBE_MODULE, SKIP_PARTS, Course
+from teacher.edition import Course
 from teacher.markers import Region
 from teacher.markers import student as student_edition
-
-SWITCH = "__import__('_teacher_probe').mine"
 
 
 @dataclass
 class Attempt:
     """What a student's copy holds for one exercise (see the module docstring)."""
 
-    state: str  # stub, solution, own or broken
+    state: str  # stub, solution, own, broken or missing
     note: str = ""  # for broken: the compile error
 
 
+@dataclass
+class Stretch:
+    """Some of the student's lines, in place of the edition's lines [start, stop) of one text."""
+
+    key: tuple[str, int | None]  # (course path, notebook cell index or None for a .py file)
+    start: int
+    stop: int
+    lines: list[str]
+    ids: tuple[str, ...] = ()  # the exercises whose stubs lie in it; () for added imports
+
+
+@dataclass
+class Copy:
+    """A student's copy, read: each exercise's attempt and stretch, and the texts of the edition."""
+
+    attempts: dict[str, Attempt] = field(default_factory=dict)
+    stretches: dict[str, Stretch] = field(default_factory=dict)  # exercise -> its stretch
+    imports: dict[tuple[str, int | None], list[Stretch]] = field(default_factory=dict)
+    edition: dict[tuple[str, int | None], str] = field(default_factory=dict)  # the edition's texts
+
+
 def _normal(lines: list[str]) -> list[str]:
-    """Lines compared for 'the same as': whitespace runs as one space, blank lines dropped."""
+    """Lines compared for 'left as handed out': whitespace runs as one space, blank lines dropped."""
     return [" ".join(line.split()) for line in lines if line.strip()]
 
 
@@ -62,149 +81,139 @@ def _ensure_newline(line: str) -> str:
     return line if line.endswith("\n") else line + "\n"
 
 
-def _compiles(lines: list[str], notebook: bool) -> str:
-    """'' when the student's code for a region compiles (as a function body, in a loop); else why."""
-    code = textwrap.dedent("".join(_ensure_newline(line) for line in lines))
-    if notebook:  # a notebook cell may hold IPython syntax (%magic, !shell)
+def python_text(code: str, notebook: bool) -> str:
+    """A cell's code as plain Python (IPython's %magic and !shell lines transformed)."""
+    if notebook:
         try:
             from IPython.core.inputtransformer2 import TransformerManager
 
-            code = TransformerManager().transform_cell(code)
-        except Exception:  # noqa: BLE001 (IPython missing or unable: compile as plain Python)
+            return TransformerManager().transform_cell(code)
+        except Exception:  # noqa: BLE001 (IPython missing or unable: read it as plain Python)
             pass
+    return code
+
+
+def tree(lines: list[str], notebook: bool) -> str | None:
+    """The syntax tree of some lines of code (a region's body: any indentation), as ast.dump; None
+    where they do not parse on their own."""
+    code = textwrap.dedent("".join(_ensure_newline(line) for line in lines))
+    code = python_text(code, notebook)
     try:
-        compile(
-            "def _region():\n    while True:\n" + textwrap.indent(code, "        ") + "        break\n",
-            "<your code>",
-            "exec",
-        )
+        return ast.dump(ast.parse("def _region():\n    while True:\n" + textwrap.indent(code, "        ") + "\n"))
+    except SyntaxError:
+        return None
+
+
+def _compile_error(text: str, notebook: bool, start: int, stop: int) -> str:
+    """'' when text compiles, else the error, its line counted in the student's lines [start, stop)."""
+    try:
+        compile(python_text(text, notebook), "<your code>", "exec")
     except SyntaxError as error:
-        return f"{error.msg} (line {max(1, (error.lineno or 3) - 2)} of your code)"
+        line = error.lineno or 0
+        where = f"line {line - start} of your code" if start < line <= stop else f"line {line}"
+        return f"{(error.msg or 'invalid syntax')[:120]} ({where})"
+    except ValueError as error:  # null bytes
+        return str(error)[:120]
     return ""
 
 
-def _branch(lines: list[str], indent: str) -> list[str]:
-    out = [indent + "    " + _ensure_newline(line)[len(indent) :] if line.strip() else "\n" for line in lines]
-    return out if any(line.strip() for line in lines) else out + [indent + "    pass\n"]
+def _is_imports(lines: list[str]) -> bool:
+    """Whether added lines are only top-level imports (kept in the graded copies)."""
+    if not lines or any(line[:1].isspace() for line in lines if line.strip()):
+        return False
+    try:
+        body = ast.parse("".join(_ensure_newline(line) for line in lines)).body
+    except SyntaxError:
+        return False
+    return bool(body) and all(isinstance(node, (ast.Import, ast.ImportFrom)) for node in body)
 
 
-def _wrap(exercises: tuple[str, ...], student: list[str], solution: list[str]) -> list[str]:
-    """The if/else that runs the student's lines for these exercises and the solution otherwise."""
-    indents = [line[: len(line) - len(line.lstrip())] for line in student + solution if line.strip()]
-    indent = os.path.commonprefix(indents) if indents else ""
-    return (
-        [f"{indent}if {SWITCH}({exercises!r}):\n"]
-        + _branch(student, indent)
-        + [f"{indent}else:\n"]
-        + _branch(solution, indent)
-    )
-
-
-def _raise(why: str, indent: str) -> list[str]:
-    return [f"{indent}raise SyntaxError({why!r})\n"]
-
-
-def merge(
-    course_text: str, regions: list[Region], student_text: str | None, notebook: bool = False
-) -> tuple[str, dict[str, Attempt]]:
-    """The graded text of one file or cell, and what the student did with each of its exercises.
-
-    student_text is the student's version of the text (None: missing, taken as the stubs).
-    """
-    text, stubs = student_edition(course_text, regions)  # line of each stub in the edition -> its region
+def read_text(
+    key: tuple[str, int | None], course_text: str, regions: list[Region], mine: str | None, copy: Copy
+) -> None:
+    """Line up the student's version of one text (None: missing) with the edition's; add what the
+    student did with each of its exercises to copy."""
+    notebook = key[1] is not None
+    text, stubs = student_edition(course_text, regions)  # the edition's text; stub line -> its region
+    copy.edition[key] = text
     edition = text.splitlines(keepends=True)
-    mine = edition if student_text is None else student_text.splitlines(keepends=True)
+    if mine is None:
+        for region in regions:
+            copy.attempts[region.id] = Attempt("missing")
+        return
+    theirs = mine.splitlines(keepends=True)
     matcher = SequenceMatcher(
-        None, [line.rstrip() for line in edition], [line.rstrip() for line in mine], autojunk=False
+        None, [line.rstrip() for line in edition], [line.rstrip() for line in theirs], autojunk=False
     )
-    anchor = {}  # edition line -> the student's line left as it is
+    anchor: dict[int, int] = {}  # edition line -> the student's line left as it is
     for i, j, n in matcher.get_matching_blocks():
         for k in range(n):
             anchor[i + k] = j + k
-    # stretches of the student's text, each replacing the edition's lines between two anchors
-    stretches: dict[tuple[int, int], list[int]] = {}
+    spans: dict[tuple[int, int], list[int]] = {}  # (anchor before, anchor after) -> stub lines between
     for k in sorted(stubs):
         if k in anchor:  # the stub line, untouched
-            stretches[(k - 1, k + 1)] = [k]
+            spans[(k - 1, k + 1)] = [k]
             continue
         before = max((i for i in anchor if i < k), default=-1)
         after = min((i for i in anchor if i > k), default=len(edition))
-        stretches.setdefault((before, after), []).append(k)
-    attempts: dict[str, Attempt] = {}
-    replace: list[tuple[int, int, list[str]]] = []  # student's lines [start, stop) -> graded lines
-    for (before, after), ks in sorted(stretches.items()):
-        start = anchor[before] + 1 if before >= 0 else 0
-        stop = anchor[after] if after < len(edition) else len(mine)
+        spans.setdefault((before, after), []).append(k)
+    # the student's lines between anchors that hold no stub: added imports are kept
+    ordered = sorted(anchor)
+    for before, after in zip([-1, *ordered], [*ordered, len(edition)]):
+        lo = anchor[before] + 1 if before >= 0 else 0
+        hi = anchor[after] if after < len(edition) else len(theirs)
+        if hi > lo and not any(before < k < after for k in stubs) and _is_imports(theirs[lo:hi]):
+            copy.imports.setdefault(key, []).append(Stretch(key, before + 1, before + 1, theirs[lo:hi]))
+    for (before, after), ks in sorted(spans.items()):
         if len(ks) == 1 and ks[0] in anchor:
-            start, stop = anchor[ks[0]], anchor[ks[0]] + 1
-        student = mine[start:stop]
+            start, stop, lines = ks[0], ks[0] + 1, [theirs[anchor[ks[0]]]]
+        else:
+            lo = anchor[before] + 1 if before >= 0 else 0
+            hi = anchor[after] if after < len(edition) else len(theirs)
+            start, stop, lines = before + 1, after, theirs[lo:hi]
         solution, stubbed = [], []
-        for i in range(before + 1, after):
+        for i in range(start, stop):
             if i not in stubs and edition[i].strip() == course_runner.STUB_IMPORT:
                 continue  # the stubs' import: the edition's, not the solution's; kept or dropped alike
             solution += list(stubs[i].body) if i in stubs else [edition[i]]
             stubbed.append(edition[i])
         ids = tuple(stubs[k].id for k in ks)
-        if _normal(student) == _normal(stubbed):
+        stretch = Stretch(key, start, stop, lines, ids)
+        if _normal(lines) == _normal(stubbed):
             attempt = Attempt("stub")
-        elif _normal(student) == _normal(solution):
+        elif (mine_tree := tree(lines, notebook)) is not None and mine_tree == tree(solution, notebook):
             attempt = Attempt("solution")
         else:
-            why = _compiles(student, notebook)
+            graded = splice(text, [stretch, *copy.imports.get(key, [])])
+            shift = sum(len(s.lines) - (s.stop - s.start) for s in copy.imports.get(key, []) if s.start <= start)
+            why = _compile_error(graded, notebook, start + shift, start + shift + len(lines))
             attempt = Attempt("broken", f"your code does not compile: {why}") if why else Attempt("own")
-        lines = student
-        if attempt.state == "broken":
-            lines = _raise(f"exercise {', '.join(ids)}: {attempt.note}", stubs[ks[0]].indent)
-        replace.append((start, stop, _wrap(ids, lines, solution)))
-        attempts.update(dict.fromkeys(ids, attempt))
-    out, at = [], 0
-    for start, stop, lines in sorted(replace):
-        out += mine[at:start] + lines
-        at = stop
-    out += mine[at:]
-    return "".join(out), attempts
+        for exercise in ids:
+            copy.attempts[exercise] = attempt
+            copy.stretches[exercise] = stretch
 
 
-def _source_text(course: Course, path: str, student: Path) -> str | None:
-    target = student / path
+def splice(text: str, stretches: list[Stretch]) -> str:
+    """The edition's text with these stretches of the student's lines in place of its own."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    at = 0
+    for s in sorted(stretches, key=lambda s: (s.start, s.stop)):
+        if s.start < at:  # overlapping (cannot happen for stretches of one reading); keep the first
+            continue
+        out += lines[at : s.start] + [_ensure_newline(line) for line in s.lines]
+        at = s.stop
+    return "".join(out + lines[at:])
+
+
+def _read(path: Path) -> str | None:
     try:
-        return target.read_text(encoding="utf-8") if target.is_file() else None
-    except UnicodeDecodeError:
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except (UnicodeDecodeError, OSError):
         return None
 
 
-def graded_source(course: Course, path: str, student: Path) -> tuple[str, dict[str, Attempt]]:
-    """The graded text of one of the course's .py sources with exercises."""
-    regions = course.sources[path]
-    course_text = (course.root / path).read_text(encoding="utf-8")
-    text, attempts = merge(course_text, regions, _source_text(course, path, student))
-    try:
-        compile(text, path, "exec")
-    except SyntaxError as error:  # the student's file does not hold together: the course's file, with
-        why = f"{path} does not compile with your code in it: {error.msg} (line {error.lineno})"
-        for exercise, attempt in attempts.items():  # every attempted exercise in it failing, named
-            if attempt.state in ("own", "broken"):
-                attempts[exercise] = Attempt("broken", why)
-        lines = course_text.splitlines(keepends=True)
-        out, at = [], 0
-        for r in regions:
-            state = attempts[r.id].state
-            student_lines = (
-                [f"{r.indent}{r.stub().strip()}\n"]
-                if state == "stub"
-                else list(r.body)
-                if state == "solution"
-                else _raise(f"exercise {r.id}: {why}", r.indent)
-            )
-            out += lines[at : r.begin] + _wrap((r.id,), student_lines, list(r.body))
-            at = r.end + 1
-        text = "".join(out + lines[at:])
-    return text, attempts
-
-
-def _student_cell(
-    student_nb: nbformat.NotebookNode | None, index: int, cell_id: str | None
-) -> nbformat.NotebookNode | None:
+def _student_cell(student_nb: Any, index: int, cell_id: str | None) -> Any:
     if student_nb is None:
         return None
     for cell in student_nb.cells:
@@ -215,47 +224,82 @@ def _student_cell(
     return None
 
 
-def graded_notebook(course: Course, path: str, student: Path) -> tuple[str, dict[str, Attempt]]:
-    """The course's notebook (its checking cells as the course wrote them), each exercise cell
-    holding the student's code (from the cell with the same id in the student's notebook)."""
-    nb = nbformat.read(course.root / path, as_version=nbformat.NO_CONVERT)
-    try:
-        student_nb = nbformat.read(student / path, as_version=4) if (student / path).is_file() else None
-    except Exception:  # noqa: BLE001 (an unreadable notebook counts as missing)
-        student_nb = None
-    attempts: dict[str, Attempt] = {}
-    for index, regions in course.notebooks[path].items():
-        cell = nb.cells[index]
-        theirs = _student_cell(student_nb, index, cell.get("id"))
-        cell.source, found = merge(cell.source, regions, theirs.source if theirs is not None else None, notebook=True)
-        cell.outputs, cell.execution_count = [], None
-        attempts.update(found)
-    return nbformat.writes(nb), attempts
+def read(course: Course, student: Path) -> Copy:
+    """What the student's copy holds for every library and notebook exercise (derivations aside)."""
+    copy = Copy()
+    for path, regions in course.sources.items():
+        course_text = (course.root / path).read_text(encoding="utf-8")
+        read_text((path, None), course_text, regions, _read(student / path), copy)
+    for path, cells in course.notebooks.items():
+        nb = nbformat.read(course.root / path, as_version=nbformat.NO_CONVERT)
+        try:
+            theirs = nbformat.read(student / path, as_version=4) if (student / path).is_file() else None
+        except Exception:  # noqa: BLE001 (an unreadable notebook counts as missing)
+            theirs = None
+        for index, regions in cells.items():
+            cell = _student_cell(theirs, index, nb.cells[index].get("id"))
+            read_text((path, index), nb.cells[index].source, regions, None if cell is None else cell.source, copy)
+    return copy
 
 
-def build(course: Course, student: Path, out: Path) -> dict[str, Attempt]:
-    """Write the graded copy of one student's copy under out; return what it holds per exercise.
+def derivation_text(course: Course, student: Path, exercise: str) -> str:
+    """The student's markdown cell that holds a derivation (found by its cell id), or ""."""
+    for path, cells in course.derivations.items():
+        for index, regions in cells.items():
+            if any(r.id == exercise for r in regions):
+                try:
+                    theirs = nbformat.read(student / path, as_version=4)
+                    nb = nbformat.read(course.root / path, as_version=4)
+                except Exception:  # noqa: BLE001
+                    return ""
+                cell = next((c for c in theirs.cells if c.get("id") == nb.cells[index].get("id")), None)
+                return "" if cell is None else str(cell.source)
+    return ""
 
-    out gets the student's package (their helper modules and data too), each source with
-    exercises merged with the course's solutions, the notebooks with exercise cells (the
-    course's, with the student's code in the exercise cells), and the switch module.
-    """
-    student, out = Path(student), Path(out)
+
+# ---------------------------------------------------------------- graded copies
+
+
+def _link_tree(edition: Path, out: Path, real: set[str]) -> None:
+    """out mirrors edition with symbolic links, except the folders on the way to the paths in real,
+    which are made (the files themselves are written by the caller)."""
+    needed = {out}
+    for path in real:
+        for parent in Path(path).parents:
+            needed.add(out / parent)
+    for folder in sorted(needed, key=lambda p: len(p.parts)):
+        folder.mkdir(parents=True, exist_ok=True)
+        source = edition / folder.relative_to(out)
+        for entry in sorted(os.listdir(source)):
+            target = folder / entry
+            if target in needed or (folder / entry).relative_to(out).as_posix() in real:
+                continue
+            os.symlink(source / entry, target)
+
+
+def write_graded(copy: Copy, edition: Path, out: Path, exercises: set[str], notebooks: bool = False) -> list[str]:
+    """Write the graded copy holding the student's code for these exercises only (and their added
+    imports): the edition, linked, with the files that change written. With notebooks, the
+    notebooks' code exercises among them too (their hand values stay stubs: a prediction is graded
+    from the answer as written). Returns the paths written."""
+    chosen = [copy.stretches[e] for e in sorted(exercises) if e in copy.stretches]
+    by_key: dict[tuple[str, int | None], list[Stretch]] = {}
+    for stretch in chosen:
+        if stretch not in by_key.setdefault(stretch.key, []):
+            by_key[stretch.key].append(stretch)
+    paths = sorted({key[0] for key in by_key if key[1] is None or notebooks})
     if out.exists():
         shutil.rmtree(out)
-    shutil.copytree(
-        student / PACKAGE,
-        out / PACKAGE,
-        ignore=lambda folder, names: [n for n in names if n in SKIP_PARTS or n.endswith(".pyc")],
-    )
-    attempts: dict[str, Attempt] = {}
-    jobs = [(path, graded_source) for path in course.sources] + [(path, graded_notebook) for path in course.notebooks]
-    for path, graded in jobs:
-        text, found = graded(course, path, student)
-        target = out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        attempts.update(found)
-    own = sorted(e for e, attempt in attempts.items() if attempt.state == "own")
-    (out / "_teacher_probe.py").write_text(PROBE_MODULE + f"\n\nattempted = set({own!r})\n")
-    return attempts
+    _link_tree(edition, out, set(paths))
+    for path in paths:
+        if path.endswith(".ipynb"):
+            nb = json.loads((edition / path).read_text(encoding="utf-8"))
+            for (p, index), stretches in by_key.items():
+                if p == path and index is not None:
+                    text = splice(copy.edition[(p, index)], stretches + copy.imports.get((p, index), []))
+                    nb["cells"][index]["source"] = text
+            (out / path).write_text(json.dumps(nb), encoding="utf-8")
+        else:
+            key = (path, None)
+            (out / path).write_text(splice(copy.edition[key], by_key[key] + copy.imports.get(key, [])), "utf-8")
+    return paths

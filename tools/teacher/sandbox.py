@@ -1,0 +1,381 @@
+"""The grader's sandbox: the processes where a student's code runs. Nothing here decides a mark.
+
+The supervisor (teacher.supervise) copies this file, alone, next to the graded copies and starts
+``python teacher_sandbox.py serve`` with a clean environment, as an unprivileged user where the
+grader runs as root. It imports only the standard library at the top, so it needs nothing of the
+course (which the sandbox cannot read) and no part of the teacher's tools.
+
+``serve`` imports torch, pytest and the rest once, then reads one JSON command per line on stdin and
+forks a child for each: a pytest run of some tests, or a notebook run. The child starts a session
+of its own, sets its resource limits (memory, processes, file size, CPU time), changes to the graded
+copy and runs; what it did goes as JSON lines into the command's record file:
+
+    {"event": "start", "test": id}           a test starts (then its expect() values, tests/expect.py)
+    {"event": "end", "test": id, "outcome": "passed" | "failed" | "skipped" | "timeout", "error": type}
+    {"event": "cell", "index": i}           a notebook cell starts (then its compare() values)
+    {"event": "cell_end", "index": i, "ok": bool, "error": type, "timeout": bool}
+
+The server answers {"id": n, "pid": p} when it forked and {"id": n, "exit": status} when the child
+ended. The supervisor reads the records, kills what overstays, and judges the values against the
+course's own, outside: a child can write anything into its records, but a test scores only when
+its values are those of the course's solution.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+import time
+from typing import Any
+
+# the error types a record may name (a type outside this list is recorded as "an error"): the reason
+# a student reads is built from these words and the test's name, never from the student's text
+ERRORS = frozenset(
+    "AssertionError AttributeError ExerciseNotDone FloatingPointError ImportError IndexError KeyError "
+    "KeyboardInterrupt LookupError MemoryError ModuleNotFoundError NameError NotImplementedError OSError "
+    "OverflowError RecursionError RuntimeError StopIteration SyntaxError SystemExit TypeError "
+    "UnboundLocalError ValueError ZeroDivisionError TestTimedOut Failed".split()
+)
+PRELOAD = (
+    "numpy",
+    "torch",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "pytest",
+    "_pytest.config",
+    "_pytest.python",
+    "hypothesis",
+    "_hypothesis_pytestplugin",
+    "nbformat",
+    "nbclient",
+)
+
+
+def error_name(error: BaseException | type | None) -> str:
+    kind = error if isinstance(error, type) else type(error)
+    name = getattr(kind, "__name__", "")
+    return name if name in ERRORS else "an error"
+
+
+class Records:
+    """The record file of one command (appended line by line, flushed at once)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def write(self, record: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+# ---------------------------------------------------------------- pytest
+
+
+class TestTimedOut(BaseException):
+    """Raised by the alarm when a test runs past its time: a BaseException, so that neither the test
+    nor hypothesis takes it for an ordinary failing example and goes on."""
+
+    __test__ = False
+
+
+def plugin(records: Records, timeout: float) -> object:
+    """The pytest plugin of a child: start and end records, a time limit per test, and after the first
+    test that runs out of time, no more tests (the supervisor marks them not run)."""
+    import pytest
+
+    class Plugin:
+        current: dict | None = None
+
+        def pytest_configure(self, config: Any) -> None:
+            try:
+                from hypothesis import Phase, settings
+            except ImportError:
+                return
+            # the same examples in every run (the course's solution and the student's), none shrunk
+            settings.register_profile(
+                "teacher",
+                database=None,
+                derandomize=True,
+                deadline=None,
+                phases=[Phase.explicit, Phase.reuse, Phase.generate],
+            )
+            settings.load_profile("teacher")
+
+        def pytest_collectreport(self, report: Any) -> None:
+            if report.failed:
+                records.write({"event": "collect", "where": str(report.nodeid)[:300]})
+
+        def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+            self.current = {"event": "end", "test": nodeid, "outcome": "passed", "error": ""}
+            records.write({"event": "start", "test": nodeid})
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_call(self, item: Any) -> Any:
+            def alarm(signum: int, frame: Any) -> None:
+                raise TestTimedOut(f"timed out after {timeout:g} s")
+
+            previous = signal.signal(signal.SIGALRM, alarm)
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                yield
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+
+        def pytest_exception_interact(self, node: Any, call: Any, report: Any) -> None:
+            record = self.current
+            if record is None or call.excinfo is None or record["error"]:
+                return
+            error = call.excinfo.value
+            record["error"] = error_name(error)
+            if isinstance(error, TestTimedOut):
+                record["outcome"] = "timeout"
+                node.session.shouldstop = "a test timed out"
+
+        def pytest_runtest_logreport(self, report: Any) -> None:
+            record = self.current
+            if record is None or record["test"] != report.nodeid:
+                return
+            if report.failed and record["outcome"] == "passed":
+                record["outcome"] = "failed"
+            elif report.skipped and record["outcome"] == "passed":
+                record["outcome"] = "skipped"
+
+        def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+            if self.current is not None:
+                records.write(self.current)
+            self.current = None
+
+    return Plugin()
+
+
+def run_pytest(command: dict, records: Records) -> int:
+    import importlib.util
+
+    import pytest
+
+    # only the plugins a graded test needs: loading every plugin pip installed costs most of a second
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    hypothesis = ["-p", "_hypothesis_pytestplugin"] if importlib.util.find_spec("_hypothesis_pytestplugin") else []
+    args = [
+        *hypothesis,
+        "-q",
+        "--no-header",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        command["root"],
+        "-o",
+        "console_output_style=classic",
+        "--tb=line",
+        *command["tests"],
+    ]
+    return int(pytest.main(args, plugins=[plugin(records, float(command["timeout"]))]))
+
+
+# ---------------------------------------------------------------- notebooks
+
+HOOK = r"""
+def _teacher_hook(path, tests):
+    # the grader's record of check.compare and check.gradcheck: the values each call checks
+    import json, sys
+    sys.path.insert(0, tests)
+    try:
+        import expect as values
+        from scratchlib.course import check
+    except ImportError:
+        return
+    finally:
+        sys.path.remove(tests)
+    compare, gradcheck = check.compare, check.gradcheck
+
+    def write(record):
+        with open(path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def encode(value, labels):
+        return values.encode(list(value) if labels is not None else value)
+
+    def hooked_compare(expected, actual, labels=None, atol=1e-6, rtol=1e-5, source="hand", exercise=None):
+        record = {"event": "value", "atol": float(atol), "rtol": float(rtol), "value": encode(actual, labels)}
+        if exercise is None:  # both sides are the notebook's own results (a hand value is constant)
+            record["expected"] = encode(expected, labels)
+        write(record)
+        if exercise is not None:  # a prediction: graded from the answer as written, not here
+            return None
+        return compare(expected, actual, labels=labels, atol=atol, rtol=rtol, source=source)
+
+    def hooked_gradcheck(fn, inputs, grads, grad_output=None, labels=None, atol=1e-10, rtol=1e-10, source="hand"):
+        write({"event": "value", "atol": float(atol), "rtol": float(rtol), "value": values.encode(list(grads))})
+        return gradcheck(fn, inputs, grads, grad_output=grad_output, labels=labels, atol=atol, rtol=rtol, source=source)
+
+    check.compare, check.gradcheck = hooked_compare, hooked_gradcheck
+
+
+_teacher_hook(RECORDS, TESTS)
+del _teacher_hook
+"""
+
+
+def run_notebook(command: dict, records: Records) -> int:
+    """Run a notebook's code cells up to command["until"] in a fresh kernel, each cell at most
+    command["timeout"] s; stop after a cell that times out or a kernel that dies."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    nb = nbformat.read(command["notebook"], as_version=4)
+    timeout = float(command["timeout"])
+    hook = nbformat.v4.new_code_cell(
+        HOOK.replace("RECORDS", repr(records.path)).replace("TESTS", repr(command["tests_dir"]))
+    )
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        resources={"metadata": {"path": command["cwd"]}},
+    )
+    until = int(command["until"])
+    with client.setup_kernel():
+        client.execute_cell(hook, 0)
+        for index, cell in enumerate(nb.cells[: until + 1]):
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            records.write({"event": "cell", "index": index})
+            started, stop = time.monotonic(), False
+            end = {"event": "cell_end", "index": index, "ok": True, "error": "", "timeout": False}
+            try:
+                client.execute_cell(cell, index)
+            except (CellTimeoutError, DeadKernelError) as error:
+                end.update(ok=False, error=error_name(error), timeout=isinstance(error, CellTimeoutError))
+                stop = True
+            failed = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+            if failed is not None:
+                late = failed.get("ename") == "KeyboardInterrupt" and time.monotonic() - started >= timeout
+                name = str(failed.get("ename"))
+                end.update(ok=False, error=name if name in ERRORS else "an error", timeout=end["timeout"] or late)
+                stop = stop or late
+            records.write(end)
+            if stop:
+                break
+    return 0
+
+
+# ---------------------------------------------------------------- the server
+
+
+def limit(limits: dict) -> None:
+    """Resource limits of a child (and of whatever it starts): address space, processes, file size,
+    CPU seconds, open files, no core files."""
+    import resource
+
+    names = {
+        "memory": resource.RLIMIT_AS,
+        "processes": resource.RLIMIT_NPROC,
+        "file_size": resource.RLIMIT_FSIZE,
+        "cpu": resource.RLIMIT_CPU,
+        "files": resource.RLIMIT_NOFILE,
+        "core": resource.RLIMIT_CORE,
+    }
+    for name, value in limits.items():
+        if name in names and value is not None:
+            soft, hard = resource.getrlimit(names[name])
+            value = int(value) if hard == resource.RLIM_INFINITY else min(int(value), hard)
+            resource.setrlimit(names[name], (value, value if name != "cpu" else value + 5))
+
+
+def child(command: dict) -> None:
+    """In the forked child: a session of its own, the limits, then the run; never returns."""
+    code = 70
+    try:
+        os.setsid()
+        records = Records(command["records"])
+        log = os.open(command["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        sys.stdout = os.fdopen(1, "w", buffering=1)
+        sys.stderr = os.fdopen(2, "w", buffering=1)
+        limit(command.get("limits", {}))
+        os.chdir(command["cwd"])
+        os.environ.update(command.get("env", {}))
+        os.environ["SCRATCHLIB_VALUES"] = command["records"]
+        sys.path.insert(0, command["cwd"])
+        code = (run_pytest if command["kind"] == "pytest" else run_notebook)(command, records)
+    except BaseException as error:  # noqa: BLE001 (the exit status says it; the records say the rest)
+        try:
+            sys.stderr.write(f"sandbox child: {error_name(error)}\n")
+        except Exception:  # noqa: BLE001
+            pass
+        code = 71
+    finally:
+        os._exit(code)
+
+
+def serve() -> None:
+    import importlib
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    for name in PRELOAD:  # once, before any student's code: each child starts warm
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    try:  # hypothesis draws "interesting" numbers from the literals of the local modules it sees loaded:
+        # the graded code's (the student's, or the course's solution in the reference run). The
+        # examples of a test must not depend on the code under test: none are taken.
+        from hypothesis.internal.conjecture import providers
+
+        nothing_local = providers._local_constants  # only site-packages are loaded yet: empty
+        providers._get_local_constants = lambda: nothing_local
+    except (ImportError, AttributeError):
+        pass
+    out = sys.stdout
+    children: dict[int, int] = {}  # pid -> command id
+    buffer = b""
+    stdin = sys.stdin.buffer.raw if hasattr(sys.stdin.buffer, "raw") else sys.stdin.buffer
+    out.write(json.dumps({"ready": os.getpid()}) + "\n")
+    out.flush()
+    while True:
+        ready, _, _ = select.select([stdin], [], [], 0.05)
+        if ready:
+            chunk = os.read(stdin.fileno(), 65536)
+            if not chunk:
+                break
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                command = json.loads(line)
+                out.flush()
+                pid = os.fork()
+                if pid == 0:
+                    child(command)
+                children[pid] = command["id"]
+                out.write(json.dumps({"id": command["id"], "pid": pid}) + "\n")
+                out.flush()
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                children.clear()
+                break
+            if pid == 0:
+                break
+            if pid in children:
+                out.write(json.dumps({"id": children.pop(pid), "exit": status}) + "\n")
+                out.flush()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["serve"]:
+        serve()
+    else:
+        sys.exit("usage: python teacher_sandbox.py serve")
