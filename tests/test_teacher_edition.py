@@ -120,10 +120,13 @@ def test_the_grader_still_finds_the_students_code_in_a_file_without_the_block(tm
         "solution": student.replace(stub, "return 2 * g"),
         "own": student.replace(stub, "return g + g"),
     }
+    key = ("scratchlib/layer.py", None)
     for state, text in cases.items():
-        graded, attempts = isolate.merge(LAYER, regions, text)
-        assert attempts["9.1"].state == state
-        compile(graded, "layer.py", "exec")
+        copy = isolate.Copy()
+        isolate.read_text(key, LAYER, regions, text, copy)
+        assert copy.attempts["9.1"].state == state
+        stretches = [copy.stretches["9.1"]] if "9.1" in copy.stretches else []
+        compile(isolate.splice(copy.edition[key], stretches), "layer.py", "exec")
 
 
 # ---------------------------------------------------------------- a notebook
