@@ -1014,6 +1014,67 @@ def test_a_region_moved_inside_an_if_is_run_and_fails(fixture_course, fresh, tmp
     assert rows["3.1"].reason.startswith("tests/test_ops.py::test_double: raised UnboundLocalError before check 1")
 
 
+def test_after_an_exercises_first_timeout_its_other_tests_fail_without_running(fixture_course, fresh, tmp_path):
+    course, data = fixture_course
+    student = _student_with(
+        fresh, tmp_path / "hang", "while True:\n        pass", "out.append(g if 0 < value else 0.0)"
+    )
+    rows = {r.exercise: r for r in grade(course, data, student, timeout=2, notebooks="none")}
+    # 3.1's three tests: the first runs into the limit, the two others are not run at all
+    assert (rows["3.1"].passed, rows["3.1"].total) == (0, 3)
+    assert rows["3.1"].reason.startswith("tests/test_ops.py::test_double: timed out after 2 s")
+    assert (rows["3.2"].passed, rows["3.2"].total) == (1, 1)
+
+
+def test_a_hang_that_stops_the_alarm_is_killed_by_the_supervisor(fixture_course, fresh, tmp_path):
+    """The time limit inside the test's process is an alarm the student's code can turn off; the
+    supervisor's deadline, outside, is not."""
+    course, data = fixture_course
+    defeat = (
+        "import signal\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 0)\n"
+        "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "    while True:\n"
+        "        pass"
+    )
+    student = _student_with(fresh, tmp_path / "hang", defeat, "out.append(g if 0 < value else 0.0)")
+    rows = {r.exercise: r for r in grade(course, data, student, timeout=2, notebooks="none")}
+    assert rows["3.1"].reason.startswith("tests/test_ops.py::test_double: timed out after 2 s")
+    assert (rows["3.2"].passed, rows["3.2"].total) == (1, 1)
+
+
+def test_a_copy_past_its_time_is_cut_and_every_exercise_still_reported(fixture_course, fresh, tmp_path):
+    course, data = fixture_course
+    defeat = "import signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass"
+    student = _student_with(fresh, tmp_path / "hangs", defeat, "import time\n        time.sleep(3600)")
+    rows = {r.exercise: r for r in grade(course, data, student, timeout=60, copy_timeout=12, notebooks="none")}
+    assert rows["3.1"].reason.startswith("tests/test_ops.py::test_double: not run: the copy's time ran out")
+    assert "not run: the copy's time ran out" in rows["3.2"].reason
+    assert rows["1.1"].reason.startswith("not attempted")  # the rest is reported as it is
+
+
+def test_a_copy_with_a_hang_a_syntax_error_and_a_failed_allocation_costs_only_those(fixture_course, fresh, tmp_path):
+    """Issue 29, item 4: such a copy took 1,599 s; each of these costs its own exercise, within its limits."""
+    course, data = fixture_course
+    student = _student_with(fresh, tmp_path / "bad", "return bytearray(10**13)", "while True:\n            pass")
+    path = student / "notebooks/01_demo.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].source = nb.cells[2].source.replace(
+        'raise ExerciseNotDone("exercise 1.1: set y to double of 21")', "y = double(21"
+    )
+    nb.cells[8].source = nb.cells[8].source.replace(
+        "predicted_8, predicted_3 = ..., ...", "predicted_8, predicted_3 = 4, 1.5"
+    )
+    nbformat.write(nb, path)
+    rows = {r.exercise: r for r in grade(course, data, student, timeout=3)}
+    assert rows["3.1"].reason.startswith("tests/test_ops.py::test_double: raised MemoryError before check 1")
+    assert rows["3.2"].reason.startswith(
+        "tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs: timed out after 3 s"
+    )
+    assert rows["1.1"].reason.startswith("your code does not compile: '(' was never closed")
+    assert (rows["1.2"].passed, rows["1.2"].score) == (1, 1.0)
+
+
 # ---------------------------------------------------------------- the real course
 
 

@@ -37,7 +37,10 @@ from teacher.edition import Course, exercise_key, scan
 from teacher.markers import assigned_names
 
 SANDBOX = Path(__file__).with_name("sandbox.py")
-GRACE = 10.0  # seconds past a test's limit before the supervisor kills what the alarm did not stop
+GRACE = 10.0  # at most this many seconds past a test's limit before the supervisor kills what the alarm did not
+# stop (the limit itself where it is shorter)
+EXERCISE = 2.0  # an exercise's tests together: at most this many times the limit of one test
+NOTEBOOK = 4.0  # a notebook up to its last checking cell: at most this many times the limit of one cell
 STARTUP = 90.0  # seconds for a child to reach its first test (pytest's collection, a kernel's start)
 RESTARTS = 3  # sandbox servers started again after one was killed from inside, per copy
 
@@ -326,7 +329,8 @@ class Run:
     offset: int = 0
     done: bool = False
     exit: int | None = None
-    stopped: str = ""  # why the supervisor killed it: "timeout" or "copy"
+    stopped: str = ""  # why the supervisor killed it: "timeout" (one test), "total" (all its tests) or "copy"
+    limit: float = 0.0  # seconds for the whole run (0: none but the copy's)
 
 
 def _tail(run: Run) -> None:
@@ -410,9 +414,10 @@ def run_all(
                     kill_run(started.pid)  # what it left behind in its session
             for run in list(running.values()):
                 _tail(run)
-                allowed = (STARTUP if run.last == run.started else 0.0) + timeout + GRACE
-                if time.monotonic() - run.last > allowed:
-                    run.stopped = "timeout"
+                now = time.monotonic()
+                allowed = (STARTUP if run.last == run.started else 0.0) + timeout + min(GRACE, max(1.0, timeout))
+                if now - run.last > allowed or (run.limit and now - run.started > run.limit + STARTUP):
+                    run.stopped = "timeout" if now - run.last > allowed else "total"
                     if run.pid:
                         kill_run(run.pid)
                     run.done = True
@@ -549,6 +554,7 @@ def supervise(job: dict) -> dict:
                             "limits": box,
                             "env": {"PYTHONPATH": str(whole)},
                         },
+                        limit=NOTEBOOK * timeout,
                     )
                 )
         for e in sorted(tests, key=exercise_key):
@@ -571,6 +577,7 @@ def supervise(job: dict) -> dict:
                         "limits": box,
                         "env": {"PYTHONPATH": str(graded)},
                     },
+                    limit=EXERCISE * timeout,
                 )
             )
         if runs:
@@ -716,6 +723,8 @@ def _not_run(run: Run | None, timeout: float, what: str) -> str:
         return "not run: the copy's time ran out"
     if run.stopped == "timeout":
         return f"timed out after {timeout:g} s (stopped by the grader)"
+    if run.stopped == "total":
+        return f"not finished: {run.name} took longer than {run.limit:g} s in all"
     return "did not run"
 
 
@@ -781,7 +790,7 @@ def _row(
                 ok, why = verdict.judge(values, reference["tests"][t], ran, t)
                 unfinished = ran.get("end") is None
                 if (ran.get("end") or {}).get("outcome") == "timeout" or (unfinished and run and run.stopped):
-                    timed_out = run is None or run.stopped != "copy"
+                    timed_out = run is None or run.stopped in ("", "timeout")
                     why = f"timed out after {timeout:g} s" if timed_out else _not_run(run, timeout, "")
             passed += ok
             if not ok and not first:
