@@ -5,12 +5,16 @@ course gets the checks that matter for handing it out: valid markers, a determin
 edition that imports, every exercise caught by a test, notebooks that stop at their stub.
 """
 
+import ast
+import csv
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import textwrap
+import time
 import zipfile
 from pathlib import Path
 
@@ -791,6 +795,287 @@ def test_a_copy_with_an_empty_package_is_reported_as_missing_files(fixture_cours
     assert all(r.passed == 0 for r in rows)
 
 
+FORGE = (
+    "import time, pathlib\n"
+    "time.sleep(3)  # h15-detached-forger\n"
+    "for path in {paths!r}:\n"
+    "    pathlib.Path(path).write_text('FORGED: full marks')\n"
+    "pathlib.Path({marker!r}).write_text('the detached process outlived the grader')\n"
+)
+
+
+def _hostile_class(fresh: Path, folder: Path, protected: bool) -> dict[str, dict[str, float | None]]:
+    """Copies that attack the grader (issue 29), beside an honest one; what each deserves by its work."""
+    honest = _student_with(fresh, folder / "honest", "return 2 * x", "out.append(g if 0 < value else 0.0)")
+    nb = nbformat.read(honest / "notebooks/01_demo.ipynb", as_version=4)
+    nb.cells[2].source = nb.cells[2].source.replace(
+        'raise ExerciseNotDone("exercise 1.1: set y to double of 21")', "y = 2 * 21"
+    )
+    nb.cells[8].source = nb.cells[8].source.replace(
+        "predicted_8, predicted_3 = ..., ...", "predicted_8, predicted_3 = 4, 3 / 2"
+    )
+    nbformat.write(nb, honest / "notebooks/01_demo.ipynb")
+    # 1a, 1b: the grader's switch overridden and a pytest hook that rewrites every report to passed, from
+    # scratchlib/__init__.py and from inside the exercise itself, around a wrong double
+    hook = (
+        "import gc\n"
+        "import pytest\n"
+        "try:\n"
+        "    import _teacher_probe\n"
+        "    _teacher_probe.mine = lambda exercises: False\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "class Passing:\n"
+        "    @pytest.hookimpl(hookwrapper=True)\n"
+        "    def pytest_runtest_makereport(self, item, call):\n"
+        "        outcome = yield\n"
+        "        outcome.get_result().outcome = 'passed'\n"
+        "for found in gc.get_objects():\n"
+        "    if isinstance(found, pytest.Config) and not found.pluginmanager.has_plugin('passing'):\n"
+        "        found.pluginmanager.register(Passing(), 'passing')\n"
+    )
+    # 1d: a detached process (its own session) that rewrites the reports after the grader is done
+    reports = [folder / "forger" / "grade-report.html", folder / "grades.csv", folder / "grades-wide.csv"]
+    script = FORGE.format(paths=[str(p) for p in reports], marker=str(folder.parent / "forged"))
+    detach = (
+        "import builtins\n"
+        "        if not hasattr(builtins, 'h15_detached'):\n"
+        "            builtins.h15_detached = True\n"
+        "            import subprocess, sys\n"
+        f"            subprocess.Popen([sys.executable, '-c', {script!r}], start_new_session=True,\n"
+        "                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "        out.append(g if value > 0 else 0.0)"
+    )
+    forger = _student_with(
+        fresh, folder / "forger", textwrap.indent(hook, "    ").strip() + "\n    return x + x + 1", detach
+    )
+    (forger / PACKAGE / "__init__.py").write_text(hook)
+    nb = nbformat.read(forger / "notebooks/01_demo.ipynb", as_version=4)
+    # 2: the failure reason is the student's own text (it printed the source it could find)
+    nb.cells[2].source = nb.cells[2].source.replace(
+        'raise ExerciseNotDone("exercise 1.1: set y to double of 21")',
+        "import inspect, scratchlib.ops\ny = double(21)\n"
+        "raise ValueError('SECRET-MARKER ' + inspect.getsource(scratchlib.ops))",
+    )
+    # 1c: a wrong prediction whose checking code is patched to accept it
+    nb.cells[8].source = nb.cells[8].source.replace(
+        "predicted_8, predicted_3 = ..., ...",
+        "predicted_8, predicted_3 = 5.0, 1.5\n"
+        "import scratchlib.ops\nscratchlib.ops.halve = lambda v: {8: 5.0}.get(v, v / 2)",
+    )
+    nbformat.write(nb, forger / "notebooks/01_demo.ipynb")
+    # 3: a copy that kills its parent (at import, which is not graded code, and in its exercise)
+    killer = _student_with(
+        fresh,
+        folder / "killer",
+        "import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n    return x + x + 1",
+        "out.append(g if 0 < value else 0.0)",
+    )
+    (killer / PACKAGE / "__init__.py").write_text("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n")
+    # 3: one that kills its grandparent, the supervisor of its copy: possible only where the sandbox runs as
+    # the grader's own user with no pid namespace of its own; elsewhere the kill fails and double is right
+    _student_with(
+        fresh,
+        folder / "parricide",
+        "import os, signal\n"
+        "    with open(f'/proc/{os.getppid()}/stat') as f:\n"
+        "        grandparent = int(f.read().rsplit(')', 1)[1].split()[1])\n"
+        "    try:\n"
+        "        os.kill(grandparent, signal.SIGKILL) if grandparent > 1 else None\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    return 2 * x",
+        "out.append(g if 0 < value else 0.0)",
+    )
+    # 2: one that looks for the course's solution in every file it can see, and answers right only if found
+    _student_with(
+        fresh,
+        folder / "seeker",
+        "import os, sys\n"
+        "    here = os.getcwd()\n"
+        "    roots = [here, os.path.dirname(os.path.dirname(here)), os.environ.get('HOME', '')]\n"
+        "    roots += [p for p in sys.path if p and 'site-packages' not in p and 'python3' not in p]\n"
+        "    found = False\n"
+        "    for root in roots:\n"
+        "        for folder, _, names in os.walk(root, followlinks=True):\n"
+        "            for name in names:\n"
+        "                try:\n"
+        "                    with open(os.path.join(folder, name), errors='ignore') as f:\n"
+        "                        found = found or ('result = 2 ' + '* x') in f.read()  # not its own text\n"
+        "                except OSError:\n"
+        "                    pass\n"
+        "    return 2 * x if found else 0",
+        "out.append(g if 0 < value else 0.0)",
+    )
+    right = {"1.1": 1.0, "1.2": 1.0, "1.3": None, "3.1": 1.0, "3.2": 1.0}
+    zero = dict.fromkeys(right, 0.0) | {"1.3": None}
+    return {
+        "honest": right,
+        "forger": {**right, "1.1": 0.0, "1.2": 0.0, "3.1": 0.0},  # 3.2 is right: its detached process aside
+        "killer": {**zero, "3.2": 1.0},
+        "parricide": {**zero, "3.1": 1.0, "3.2": 1.0} if protected else zero,
+        "seeker": {**zero, "3.2": 1.0},
+    }
+
+
+def test_copies_that_attack_the_grader_score_what_their_work_deserves_and_leave_the_reports_alone(
+    fixture_course, fresh, tmp_path
+):
+    """Issue 29, attacks 1-3, in one class run beside an honest copy: the student's code sets no score
+    (no switch to flip, no report of pytest's that counts), the reason shown is the grader's, no solution
+    is in the sandbox's sight, and a copy that kills its parent or its grader costs only itself. Nothing
+    of any copy outlives the run, and the reports are written after everything has ended."""
+    from teacher.grade import isolation
+
+    course, _ = fixture_course
+    submissions = tmp_path / "submissions"
+    protected = not isolation().startswith("the grader's own user")
+    deserved = _hostile_class(fresh, submissions, protected)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    out = subprocess.run(
+        [sys.executable, "-m", "teacher", "--timeout", "20", "--jobs", "2", "grade", str(submissions)],
+        cwd=course.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "tools"), "TMPDIR": str(scratch)},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    reports = {p: p.read_bytes() for p in [*submissions.glob("*/grade-report.html"), *submissions.glob("*.csv")]}
+    lines = {row[0]: row for row in csv.reader((submissions / "grades-wide.csv").read_text().splitlines())}
+    exercises = lines["student"][1:-2]
+    for name, scores in deserved.items():
+        got = [None if v == "by hand" else float(v) for v in lines[name][1:-2]]
+        assert dict(zip(exercises, got)) == scores, name
+    long = (submissions / "grades.csv").read_text()
+    assert protected or "the grader's process for this copy ended without a result" in long
+    # the reasons are the grader's: no text the student's code raised or printed, no solution line
+    for path, data in reports.items():
+        text = data.decode()
+        assert "SECRET-MARKER" not in text and "result = 2 * x" not in text and "g if value > 0" not in text, path
+    assert "notebooks/01_demo.ipynb::cell 2: raised ValueError" in long
+    assert "predicted_8 is wrong" in long
+    # nothing of any copy is left: no process, no temporary folder, and the reports stay as written
+    time.sleep(4)
+    assert not (tmp_path / "forged").exists()
+    assert {p: p.read_bytes() for p in reports} == reports
+    alive = subprocess.run(["pgrep", "-f", "h15-detached-forger"], capture_output=True, text=True).stdout
+    assert alive == ""
+    assert list(scratch.iterdir()) == []
+
+
+def test_graded_copies_hold_no_solution(fixture_course, fresh, tmp_path):
+    """A graded copy is the student edition with only the student's code for the exercises under test."""
+    from teacher import isolate
+
+    course, _ = fixture_course
+    student = _student_with(fresh, tmp_path / "student", "return x * 3", "out.append(0.0)")
+    copy = isolate.read(course, student)
+    assert {e: a.state for e, a in copy.attempts.items()} == {"3.1": "own", "3.2": "own", "1.1": "stub", "1.2": "stub"}
+    for exercises in ({"3.1"}, {"3.2"}, {"3.1", "3.2", "1.1"}):
+        graded = tmp_path / "graded" / "-".join(sorted(exercises))
+        isolate.write_graded(copy, fresh, graded, exercises, notebooks=True)
+        texts = [p.read_text(errors="ignore") for p in graded.rglob("*") if p.is_file()]
+        assert not any(line in text for text in texts for line in ("2 * x", "g if value > 0", "double(21)"))
+        ops = (graded / "scratchlib/ops.py").read_text()
+        assert ("x * 3" in ops) == ("3.1" in exercises) and ("out.append(0.0)" in ops) == ("3.2" in exercises)
+
+
+@pytest.mark.parametrize(
+    "region, state",
+    [
+        ("result = 2 * x\n    return result", "solution"),
+        ("result = 2 * x  # twice\n\n    return (result)", "solution"),  # layout, comments, parentheses aside
+        ("return 2 * x", "own"),
+        # issue 29, item 5: lines moved inside an `if`, the same text but not the same code: it runs
+        ("if x:\n        result = 2 * x\n    return result", "own"),
+        ("result = 2 * x\n    if x:\n        return result", "own"),
+        ("result = 2 * x\n    return result\n  oops", "broken"),
+    ],
+)
+def test_equal_to_the_solution_is_decided_on_the_syntax_tree(fixture_course, fresh, tmp_path, region, state):
+    from teacher import isolate
+
+    course, _ = fixture_course
+    student = _student_with(fresh, tmp_path / "student", region, "out.append(g if value > 0 else 0.0)")
+    copy = isolate.read(course, student)
+    assert copy.attempts["3.1"].state == state
+    assert copy.attempts["3.2"].state == "solution"
+
+
+def test_a_region_moved_inside_an_if_is_run_and_fails(fixture_course, fresh, tmp_path):
+    """Issue 29, item 5: the solution's lines moved inside an `if` were taken as the solution (full marks
+    without running) though they fail when run."""
+    course, data = fixture_course
+    student = _student_with(
+        fresh, tmp_path / "moved", "if x > 100:\n        result = 2 * x\n    return result", "out.append(0.0)"
+    )
+    rows = {r.exercise: r for r in grade(course, data, student, timeout=30, notebooks="none")}
+    assert (rows["3.1"].passed, rows["3.1"].score) == (0, 0.0)
+    assert rows["3.1"].reason.startswith("tests/test_ops.py::test_double: raised UnboundLocalError before check 1")
+
+
+def test_after_an_exercises_first_timeout_its_other_tests_fail_without_running(fixture_course, fresh, tmp_path):
+    course, data = fixture_course
+    student = _student_with(
+        fresh, tmp_path / "hang", "while True:\n        pass", "out.append(g if 0 < value else 0.0)"
+    )
+    rows = {r.exercise: r for r in grade(course, data, student, timeout=2, notebooks="none")}
+    # 3.1's three tests: the first runs into the limit, the two others are not run at all
+    assert (rows["3.1"].passed, rows["3.1"].total) == (0, 3)
+    assert rows["3.1"].reason.startswith("tests/test_ops.py::test_double: timed out after 2 s")
+    assert (rows["3.2"].passed, rows["3.2"].total) == (1, 1)
+
+
+def test_a_hang_that_stops_the_alarm_is_killed_by_the_supervisor(fixture_course, fresh, tmp_path):
+    """The time limit inside the test's process is an alarm the student's code can turn off; the
+    supervisor's deadline, outside, is not."""
+    course, data = fixture_course
+    defeat = (
+        "import signal\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 0)\n"
+        "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "    while True:\n"
+        "        pass"
+    )
+    student = _student_with(fresh, tmp_path / "hang", defeat, "out.append(g if 0 < value else 0.0)")
+    rows = {r.exercise: r for r in grade(course, data, student, timeout=2, notebooks="none")}
+    assert rows["3.1"].reason.startswith("tests/test_ops.py::test_double: timed out after 2 s")
+    assert (rows["3.2"].passed, rows["3.2"].total) == (1, 1)
+
+
+def test_a_copy_past_its_time_is_cut_and_every_exercise_still_reported(fixture_course, fresh, tmp_path):
+    course, data = fixture_course
+    defeat = "import signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass"
+    student = _student_with(fresh, tmp_path / "hangs", defeat, "import time\n        time.sleep(3600)")
+    rows = {r.exercise: r for r in grade(course, data, student, timeout=60, copy_timeout=12, notebooks="none")}
+    assert rows["3.1"].reason.startswith("tests/test_ops.py::test_double: not run: the copy's time ran out")
+    assert "not run: the copy's time ran out" in rows["3.2"].reason
+    assert rows["1.1"].reason.startswith("not attempted")  # the rest is reported as it is
+
+
+def test_a_copy_with_a_hang_a_syntax_error_and_a_failed_allocation_costs_only_those(fixture_course, fresh, tmp_path):
+    """Issue 29, item 4: such a copy took 1,599 s; each of these costs its own exercise, within its limits."""
+    course, data = fixture_course
+    student = _student_with(fresh, tmp_path / "bad", "return bytearray(10**13)", "while True:\n            pass")
+    path = student / "notebooks/01_demo.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].source = nb.cells[2].source.replace(
+        'raise ExerciseNotDone("exercise 1.1: set y to double of 21")', "y = double(21"
+    )
+    nb.cells[8].source = nb.cells[8].source.replace(
+        "predicted_8, predicted_3 = ..., ...", "predicted_8, predicted_3 = 4, 1.5"
+    )
+    nbformat.write(nb, path)
+    rows = {r.exercise: r for r in grade(course, data, student, timeout=3)}
+    assert rows["3.1"].reason.startswith("tests/test_ops.py::test_double: raised MemoryError before check 1")
+    assert rows["3.2"].reason.startswith(
+        "tests/test_ops.py::test_relu_backward_passes_the_gradient_of_positive_inputs: timed out after 3 s"
+    )
+    assert rows["1.1"].reason.startswith("your code does not compile: '(' was never closed")
+    assert (rows["1.2"].passed, rows["1.2"].score) == (1, 1.0)
+
+
 # ---------------------------------------------------------------- the real course
 
 
@@ -823,6 +1108,65 @@ def test_the_course_edition_is_deterministic_and_has_no_solutions(course, studen
     for region in course.regions:
         path = region.where.split(" cell ")[0]
         assert region.stub().strip().encode() in files[path] or path.endswith(".ipynb")
+
+
+def _statements(code: str) -> set[str]:
+    """The simple statements of some code, as ast.unparse writes them (layout and comments aside)."""
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except SyntaxError:
+        return set()
+    compound = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.While, ast.With, ast.Try)
+    return {
+        ast.unparse(node) for node in ast.walk(tree) if isinstance(node, ast.stmt) and not isinstance(node, compound)
+    }
+
+
+def _substantial(statement: str) -> bool:
+    """A statement that says something of a solution: it computes (an operator, a subscript, a call with
+    more than one plain name), not `return out`, `pass`, `optimizer.zero_grad()` or `net.step(lr)`."""
+    node = ast.parse(statement).body[0]
+    if isinstance(node, (ast.Return, ast.Pass, ast.Break, ast.Continue)) and len(statement) < 20:
+        return False
+    return any(
+        isinstance(part, (ast.BinOp, ast.Subscript, ast.Compare))
+        or (
+            isinstance(part, ast.Call)
+            and (len(part.args) + len(part.keywords) > 1 or any(not isinstance(a, ast.Name) for a in part.args))
+        )
+        for part in ast.walk(node)
+    )
+
+
+def test_the_student_edition_shows_no_solution_as_given_code(course, student_edition):
+    """Issue 29, item 2: exercise 4.18's solution (log-softmax once, then the mean NLL) was given code in
+    scratchlib/autograd/functional.py. No statement of any solution region may be given code anywhere in
+    the edition (a .py file or a notebook's code cell), unless the exercise's own task states it."""
+    given: dict[str, str] = {}
+    for path in course.files:
+        if path.startswith(f"{PACKAGE}/") and path.endswith(".py"):
+            sources = [(student_edition / path).read_text()]
+        elif path.startswith("notebooks/") and path.endswith(".ipynb"):
+            cells = nbformat.read(student_edition / path, as_version=4).cells
+            sources = [
+                "\n".join(line for line in c.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+                for c in cells
+                if c.cell_type == "code"
+            ]
+        else:
+            continue
+        for source in sources:
+            for statement in _statements(source):
+                given.setdefault(statement, path)
+    shown = []
+    for region in course.regions:
+        if course.kind(region.id) == "derivation":
+            continue
+        task = "".join(region.task.split())
+        for statement in _statements("".join(region.body)):
+            if statement in given and _substantial(statement) and "".join(statement.split()) not in task:
+                shown.append(f"{region.id}: {statement!r} is given code in {given[statement]}")
+    assert shown == []
 
 
 def test_the_course_student_package_imports(course, student_edition):

@@ -307,6 +307,15 @@ def sandbox_user(slot: int) -> tuple[dict[str, int] | None, str]:
     return _free_uid(slot), ""
 
 
+def isolation() -> str:
+    """How the students' code is kept from the grader here, in words (the README explains each)."""
+    user, _ = sandbox_user(0)
+    parts = ["a user of its own"] if user is not None else []
+    if supervise.namespaces(os.geteuid() == 0):
+        parts.append("namespaces of its own (no process of the grader in sight, no network)")
+    return " and ".join(parts) or "the grader's own user (no namespaces on this system): see the README"
+
+
 def _readable(path: Path) -> None:
     """The edition, for the sandbox user: folders 0755, files 0644 (it is public)."""
     for folder, _, files in os.walk(path):
@@ -380,6 +389,7 @@ def grade_copy(
         "python": sys.executable,
         "memory_mb": memory_mb,
         "user": user,
+        "namespaces": supervise.namespaces(os.geteuid() == 0),
     }
     (folder / "job.json").write_text(json.dumps(job))
     result = folder / "result.json"

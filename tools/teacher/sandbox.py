@@ -318,11 +318,41 @@ def child(command: dict) -> None:
         os._exit(code)
 
 
-def serve() -> None:
+def loopback_up() -> None:
+    """In a network namespace of its own the loopback interface starts down: a notebook's kernel talks to
+    its client over 127.0.0.1. Raise it (nothing else exists in the namespace: no network)."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sH14s", b"lo", 0, b"\0" * 14)
+        flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, request)[:18])[1]  # SIOCGIFFLAGS
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH14s", b"lo", flags | 1, b"\0" * 14))  # SIOCSIFFLAGS: IFF_UP
+
+
+def drop_to(user: str) -> None:
+    """Become the unprivileged sandbox user ("uid:gid"), for good, before any student's code."""
+    uid, gid = (int(n) for n in user.split(":"))
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise SystemExit("sandbox: could not drop privileges")
+
+
+def serve(user: str = "", preload: tuple[str, ...] = PRELOAD) -> None:
     import importlib
 
+    if os.getpid() == 1:  # the init of namespaces of its own (see the supervisor)
+        try:
+            loopback_up()
+        except OSError:
+            pass
+    if user:
+        drop_to(user)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    for name in PRELOAD:  # once, before any student's code: each child starts warm
+    for name in preload:  # once, before any student's code: each child starts warm
         try:
             importlib.import_module(name)
         except ImportError:
@@ -375,7 +405,8 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["serve"]:
-        serve()
-    else:
-        sys.exit("usage: python teacher_sandbox.py serve")
+    options = dict(zip(sys.argv[2::2], sys.argv[3::2]))
+    if sys.argv[1:2] != ["serve"] or len(sys.argv) % 2 or set(options) - {"--user", "--preload"}:
+        sys.exit("usage: python teacher_sandbox.py serve [--user UID:GID] [--preload MODULE,...]")
+    chosen = tuple(filter(None, options["--preload"].split(","))) if "--preload" in options else PRELOAD
+    serve(options.get("--user", ""), chosen)

@@ -32,12 +32,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from teacher import course_runner, isolate, verdict
+from teacher import course_runner, isolate, sandbox, verdict
 from teacher.edition import Course, exercise_key, scan
 from teacher.markers import assigned_names
 
 SANDBOX = Path(__file__).with_name("sandbox.py")
-GRACE = 10.0  # seconds past a test's limit before the supervisor kills what the alarm did not stop
+GRACE = 10.0  # at most this many seconds past a test's limit before the supervisor kills what the alarm did not
+# stop (the limit itself where it is shorter)
+EXERCISE = 2.0  # an exercise's tests together: at most this many times the limit of one test
+NOTEBOOK = 4.0  # a notebook up to its last checking cell: at most this many times the limit of one cell
 STARTUP = 90.0  # seconds for a child to reach its first test (pytest's collection, a kernel's start)
 RESTARTS = 3  # sandbox servers started again after one was killed from inside, per copy
 
@@ -137,6 +140,42 @@ def processes_of(uid: int) -> list[int]:
     return out
 
 
+def outer_pid(inner: int, ancestor: int) -> int:
+    """The pid, as this process sees it, of the process that is pid inner in the sandbox's own pid
+    namespace (0 when it is gone)."""
+    for pid in descendants(ancestor):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("NSpid:"):
+                        if int(line.split()[-1]) == inner:
+                            return pid
+                        break
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+_NAMESPACES: dict[bool, list[str]] = {}
+
+
+def namespaces(as_root: bool) -> list[str]:
+    """The command that starts the sandbox in namespaces of its own, where the system allows it (Linux's
+    unshare; as a normal user, a user namespace too), else []: a pid namespace (the sandbox sees no
+    process of the grader, and its server is its init, which a signal from inside does not kill) and a
+    network namespace (no network)."""
+    if as_root not in _NAMESPACES:
+        found = shutil.which("unshare") if sys.platform.startswith("linux") else None
+        flags = ["--pid", "--fork", "--mount-proc", "--net", "--kill-child"]
+        command = [found, *([] if as_root else ["--user", "--map-root-user"]), *flags] if found else []
+        try:
+            ok = bool(command) and subprocess.run([*command, "true"], capture_output=True, timeout=30).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+        _NAMESPACES[as_root] = [str(part) for part in command] if ok else []
+    return _NAMESPACES[as_root]
+
+
 def reap() -> None:
     while True:
         try:
@@ -183,20 +222,34 @@ def kill_run(pid: int) -> None:
 
 
 class Server:
-    """The sandbox's server process (teacher.sandbox serve): forks a child per command."""
+    """The sandbox's server process (teacher.sandbox serve): forks a child per command. Started in
+    namespaces of its own where the system allows (namespaces()); as root, it becomes the sandbox user
+    before it runs anything of the student's."""
 
-    def __init__(self, work: Path, python: str, env: dict[str, str], user: dict | None):
-        self.work, self.python, self.env, self.user = work, python, env, user
+    def __init__(
+        self, work: Path, python: str, env: dict[str, str], user: dict | None, prefix: list[str], preload: list[str]
+    ):
+        self.work, self.python, self.env, self.user, self.prefix = work, python, env, user, prefix
+        self.preload = preload
         self.process: subprocess.Popen | None = None
         self.buffer = b""
 
+    def pid(self, inner: int) -> int:
+        """A child's pid as the supervisor sees it (the server tells its own namespace's)."""
+        if not self.prefix or self.process is None:
+            return inner
+        return outer_pid(inner, self.process.pid)
+
     def start(self) -> None:
         options: dict[str, Any] = {}
-        if self.user is not None:
+        command = [self.python, str(self.work / "teacher_sandbox.py"), "serve", "--preload", ",".join(self.preload)]
+        if self.user is not None and self.prefix:  # unshare runs as root; the server drops to the user
+            command += ["--user", f"{self.user['uid']}:{self.user['gid']}"]
+        elif self.user is not None:
             options.update(user=self.user["uid"], group=self.user["gid"], extra_groups=[])
         log = open(self.work / "out" / "server.log", "ab")
         self.process = subprocess.Popen(
-            [self.python, str(self.work / "teacher_sandbox.py"), "serve"],
+            [*self.prefix, *command],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -276,7 +329,8 @@ class Run:
     offset: int = 0
     done: bool = False
     exit: int | None = None
-    stopped: str = ""  # why the supervisor killed it: "timeout" or "copy"
+    stopped: str = ""  # why the supervisor killed it: "timeout" (one test), "total" (all its tests) or "copy"
+    limit: float = 0.0  # seconds for the whole run (0: none but the copy's)
 
 
 def _tail(run: Run) -> None:
@@ -304,6 +358,8 @@ def run_all(
     timeout: float,
     deadline: float,
     log: list[str],
+    prefix: list[str] = (),  # type: ignore[assignment]
+    preload: list[str] = (),  # type: ignore[assignment]
 ) -> None:
     """Run every command in the sandbox, lanes at a time; kill what overstays; end with nothing left."""
     queue = list(runs)
@@ -327,7 +383,7 @@ def run_all(
                         break
                 if not queue:
                     break
-                server = Server(work, python, env, user)
+                server = Server(work, python, env, user, prefix, preload)
                 server.start()
             now = time.monotonic()
             if now > deadline:
@@ -349,7 +405,7 @@ def run_all(
                 if started is None:
                     continue
                 if "pid" in message:
-                    started.pid = int(message["pid"])
+                    started.pid = server.pid(int(message["pid"]))
                 if "exit" in message:
                     started.exit = int(message["exit"])
                     started.done = True
@@ -358,9 +414,10 @@ def run_all(
                     kill_run(started.pid)  # what it left behind in its session
             for run in list(running.values()):
                 _tail(run)
-                allowed = (STARTUP if run.last == run.started else 0.0) + timeout + GRACE
-                if time.monotonic() - run.last > allowed:
-                    run.stopped = "timeout"
+                now = time.monotonic()
+                allowed = (STARTUP if run.last == run.started else 0.0) + timeout + min(GRACE, max(1.0, timeout))
+                if now - run.last > allowed or (run.limit and now - run.started > run.limit + STARTUP):
+                    run.stopped = "timeout" if now - run.last > allowed else "total"
                     if run.pid:
                         kill_run(run.pid)
                     run.done = True
@@ -375,6 +432,23 @@ def run_all(
 
 
 # ---------------------------------------------------------------- the copy
+
+
+def preloads(course: Course) -> list[str]:
+    """What the sandbox imports once before it forks: the test tools, and those of the course's
+    dependencies it knows (pyproject.toml's [project] dependencies)."""
+    import re
+
+    try:
+        text = (course.root / "pyproject.toml").read_text()
+    except OSError:
+        text = ""
+    text = re.sub(r"#[^\n]*", "", text)  # comments
+    found = re.search(r"^\[project\].*?^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
+    entries = re.findall(r'"([^"]+)"', found.group(1)) if found else []
+    wanted = {re.split(r"[<>=!~ \[;]", d, maxsplit=1)[0].strip().lower() for d in entries}
+    always = {"pytest", "_pytest", "hypothesis", "_hypothesis_pytestplugin", "nbformat", "nbclient"}
+    return [m for m in sandbox.PRELOAD if m.split(".")[0] in always or m.split(".")[0] in wanted]
 
 
 def sandbox_env(work: Path, python: str) -> dict[str, str]:
@@ -480,6 +554,7 @@ def supervise(job: dict) -> dict:
                             "limits": box,
                             "env": {"PYTHONPATH": str(whole)},
                         },
+                        limit=NOTEBOOK * timeout,
                     )
                 )
         for e in sorted(tests, key=exercise_key):
@@ -502,11 +577,15 @@ def supervise(job: dict) -> dict:
                         "limits": box,
                         "env": {"PYTHONPATH": str(graded)},
                     },
+                    limit=EXERCISE * timeout,
                 )
             )
         if runs:
             deadline = started + copy_timeout - 5.0
-            run_all(work, runs, job["python"], env, user, int(job.get("lanes", 2)), timeout, deadline, log)
+            lanes = int(job.get("lanes", 2))
+            run_all(
+                work, runs, job["python"], env, user, lanes, timeout, deadline, log, list(job.get("namespaces", []))
+            )
         outcome = {run.name: (run, verdict.read_records(Path(run.command["records"]))) for run in runs}
     finally:
         clear(user["uid"] if user else None)
@@ -591,7 +670,10 @@ def reference(
                     )
                 )
         log: list[str] = []
-        run_all(folder, runs, python, sandbox_env(folder, python), None, lanes, timeout, time.monotonic() + 3600, log)
+        deadline = time.monotonic() + 3600
+        run_all(
+            folder, runs, python, sandbox_env(folder, python), None, lanes, timeout, deadline, log, [], preloads(course)
+        )
         found: dict[str, dict] = {}
         for run in runs:
             records = verdict.read_records(Path(run.command["records"]))
@@ -641,6 +723,8 @@ def _not_run(run: Run | None, timeout: float, what: str) -> str:
         return "not run: the copy's time ran out"
     if run.stopped == "timeout":
         return f"timed out after {timeout:g} s (stopped by the grader)"
+    if run.stopped == "total":
+        return f"not finished: {run.name} took longer than {run.limit:g} s in all"
     return "did not run"
 
 
@@ -706,7 +790,7 @@ def _row(
                 ok, why = verdict.judge(values, reference["tests"][t], ran, t)
                 unfinished = ran.get("end") is None
                 if (ran.get("end") or {}).get("outcome") == "timeout" or (unfinished and run and run.stopped):
-                    timed_out = run is None or run.stopped != "copy"
+                    timed_out = run is None or run.stopped in ("", "timeout")
                     why = f"timed out after {timeout:g} s" if timed_out else _not_run(run, timeout, "")
             passed += ok
             if not ok and not first:
