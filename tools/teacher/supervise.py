@@ -499,6 +499,49 @@ def limits(job: dict, user: dict | None) -> dict:
     }
 
 
+def notebook_command(i: int, code: Path, path: str, until: int, out: Path, timeout: float, box: dict) -> dict:
+    """What the sandbox runs for a notebook of the copy ``code`` (its cells up to ``until``), records in ``out``."""
+    return {
+        "id": i,
+        "kind": "notebook",
+        "notebook": str(code / path),
+        "cwd": str((code / path).parent),
+        "tests_dir": str(code / "tests"),
+        "until": until,
+        "timeout": timeout,
+        "records": str(out / f"nb{i}.jsonl"),
+        "log": str(out / f"nb{i}.log"),
+        "limits": box,
+        "env": {"PYTHONPATH": str(code)},
+    }
+
+
+def pytest_command(
+    i: int, name: str, root: Path, code: Path, tests: list[str], out: Path, timeout: float, box: dict
+) -> dict:
+    """What the sandbox runs for ``tests`` (node ids under ``root``) with ``code``'s package, records in ``out``."""
+    return {
+        "id": i,
+        "kind": "pytest",
+        "root": str(root),
+        "cwd": str(code),
+        "tests": [f"{root}/{t}" for t in tests],
+        "timeout": timeout,
+        "records": str(out / f"{name}.jsonl"),
+        "log": str(out / f"{name}.log"),
+        "limits": box,
+        "env": {"PYTHONPATH": str(code)},
+    }
+
+
+def last_cells(cells: list[dict]) -> dict[str, int]:
+    """Each notebook of these checking cells, and the last cell it must run to."""
+    last: dict[str, int] = {}
+    for c in cells:
+        last[c["notebook"]] = max(last.get(c["notebook"], -1), c["index"])
+    return last
+
+
 def supervise(job: dict) -> dict:
     """Grade one copy (see the module docstring); returns {"rows": [...], "log": [...], "seconds": t}."""
     started = time.monotonic()
@@ -529,57 +572,23 @@ def supervise(job: dict) -> dict:
         box = limits(job, user)
         # the notebooks first: they take longest
         attempted = {e for e in exercises if attempt[e].state in ("own", "solution") and kinds[e] != "hand"}
-        wanted: dict[str, int] = {}
-        for e, found in cells.items():
-            if attempt[e].state == "own" and job.get("notebooks", "exercises") != "none":
-                for c in found:
-                    wanted[c["notebook"]] = max(wanted.get(c["notebook"], -1), c["index"])
+        run_notebooks = job.get("notebooks", "exercises") != "none"
+        wanted = last_cells(
+            [c for e, found in cells.items() if attempt[e].state == "own" and run_notebooks for c in found]
+        )
         if wanted:
             whole = work / "graded" / "all"
             isolate.write_graded(copy, edition, whole, attempted, notebooks=True)
             for path, until in sorted(wanted.items()):
-                runs.append(
-                    Run(
-                        path,
-                        {
-                            "id": len(runs),
-                            "kind": "notebook",
-                            "notebook": str(whole / path),
-                            "cwd": str((whole / path).parent),
-                            "tests_dir": str(whole / "tests"),
-                            "until": until,
-                            "timeout": timeout,
-                            "records": str(work / "out" / f"nb{len(runs)}.jsonl"),
-                            "log": str(work / "out" / f"nb{len(runs)}.log"),
-                            "limits": box,
-                            "env": {"PYTHONPATH": str(whole)},
-                        },
-                        limit=NOTEBOOK * timeout,
-                    )
-                )
+                command = notebook_command(len(runs), whole, path, until, work / "out", timeout, box)
+                runs.append(Run(path, command, limit=NOTEBOOK * timeout))
         for e in sorted(tests, key=exercise_key):
             if attempt[e].state != "own" or not tests[e]:
                 continue
             graded = work / "graded" / e
             isolate.write_graded(copy, edition, graded, {e})
-            runs.append(
-                Run(
-                    e,
-                    {
-                        "id": len(runs),
-                        "kind": "pytest",
-                        "root": str(edition),
-                        "cwd": str(graded),
-                        "tests": [f"{edition}/{t}" for t in tests[e]],
-                        "timeout": timeout,
-                        "records": str(work / "out" / f"{e}.jsonl"),
-                        "log": str(work / "out" / f"{e}.log"),
-                        "limits": box,
-                        "env": {"PYTHONPATH": str(graded)},
-                    },
-                    limit=EXERCISE * timeout,
-                )
-            )
+            command = pytest_command(len(runs), e, edition, graded, tests[e], work / "out", timeout, box)
+            runs.append(Run(e, command, limit=EXERCISE * timeout))
         if runs:
             deadline = started + copy_timeout - 5.0
             lanes = int(job.get("lanes", 2))
@@ -622,53 +631,18 @@ def reference(
     exercises = data["exercises"]
     kinds = {e: kind_of(course, e) for e in exercises}
     tests = {e: own_tests(data, e) for e in exercises if kinds[e] == "library"}
-    wanted: dict[str, int] = {}
-    for e in exercises:
-        if kinds[e] == "notebook":
-            for c in exercises[e]["cells"]:
-                wanted[c["notebook"]] = max(wanted.get(c["notebook"], -1), c["index"])
+    wanted = last_cells([c for e in exercises if kinds[e] == "notebook" for c in exercises[e]["cells"]])
     rounds = []
     for attempt in range(repeat):
         folder = work / f"round{attempt}"
         prepare(folder, None)
         runs = [
-            Run(
-                path,
-                {
-                    "id": i,
-                    "kind": "notebook",
-                    "notebook": str(solved / path),
-                    "cwd": str((solved / path).parent),
-                    "tests_dir": str(solved / "tests"),
-                    "until": until,
-                    "timeout": timeout,
-                    "records": str(folder / "out" / f"nb{i}.jsonl"),
-                    "log": str(folder / "out" / f"nb{i}.log"),
-                    "limits": {},
-                    "env": {"PYTHONPATH": str(solved)},
-                },
-            )
+            Run(path, notebook_command(i, solved, path, until, folder / "out", timeout, {}))
             for i, (path, until) in enumerate(sorted(wanted.items()))
         ]
         for e in sorted(tests, key=exercise_key):
             if tests[e]:
-                runs.append(
-                    Run(
-                        e,
-                        {
-                            "id": len(runs),
-                            "kind": "pytest",
-                            "root": str(solved),
-                            "cwd": str(solved),
-                            "tests": [f"{solved}/{t}" for t in tests[e]],
-                            "timeout": timeout,
-                            "records": str(folder / "out" / f"{e}.jsonl"),
-                            "log": str(folder / "out" / f"{e}.log"),
-                            "limits": {},
-                            "env": {"PYTHONPATH": str(solved)},
-                        },
-                    )
-                )
+                runs.append(Run(e, pytest_command(len(runs), e, solved, solved, tests[e], folder / "out", timeout, {})))
         log: list[str] = []
         deadline = time.monotonic() + 3600
         run_all(
