@@ -1273,3 +1273,28 @@ def test_with_every_exercise_stubbed_no_checking_cell_fails_but_on_a_stub(course
             if why and not why.startswith(course_runner.STUB):
                 failing.append(f"{path} cell {index}: {why}")
     assert failing == []
+
+
+def test_each_wrong_version_of_a_library_exercise_scores_0(course, tmp_path):
+    """Issue 29, item 6: wrong formulas kept marks (4.19 without 1/B scored 0.76). The teacher's tools keep
+    plausible wrong versions of the layer exercises of 04 and the engine's of 06 (teacher.wrong); graded
+    by their own tests, each scores 0."""
+    from teacher import wrong
+    from teacher.grade import grade_all
+
+    assert "1/B forgotten" in [what for what, _ in wrong.WRONG["4.19"]]
+    assert set(wrong.WRONG) >= {f"4.{n}" for n in range(1, 21)} | {f"6.{n}" for n in range(3, 22)}
+    data = json.loads((ROOT / EXERCISE_MAP).read_text())
+    made = wrong.copies(course, tmp_path)
+    graded = grade_all(
+        course, data, [folder for folder, _ in made], timeout=30, jobs=2, notebooks="none", repeat=1, report=print
+    )
+    kept = []
+    for folder, holds in made:
+        rows = {r.exercise: r for r in graded[folder.name]}
+        for exercise, what in sorted(holds.items()):
+            row = rows[exercise]
+            assert not row.reason.startswith(("not attempted", "your code does not compile")), (exercise, row.reason)
+            if row.score:
+                kept.append(f"{exercise} ({what}) scores {row.score}: {row.passed} of {row.total} own tests pass")
+    assert kept == []

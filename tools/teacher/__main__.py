@@ -91,6 +91,26 @@ def _print_reach(course: Course, files: list[str], timeout: float) -> int:
     return 0
 
 
+def _grade_wrong(course: Course, data: dict, timeout: float, jobs: int) -> int:
+    """Grade every wrong version of teacher.wrong; list those that keep marks (their exercise's own tests
+    do not catch them). Exit status 1 if any does."""
+    from teacher import wrong
+
+    with tempfile.TemporaryDirectory(prefix="teacher-wrong-") as folder:
+        made = wrong.copies(course, Path(folder))
+        graded = grade_all(course, data, [f for f, _ in made], timeout=timeout, jobs=jobs, notebooks="none")
+    kept = 0
+    for copy, holds in made:
+        rows = {r.exercise: r for r in graded[copy.name]}
+        for exercise, what in sorted(holds.items(), key=lambda kv: exercise_key(kv[0])):
+            row = rows[exercise]
+            kept += bool(row.score)
+            verdict = f"KEEPS {row.score:.2f}" if row.score else "0    "
+            print(f"{verdict} {exercise:<6} {what}: {row.reason or 'every test of its own passes'}")
+    print(f"{sum(len(h) for _, h in made)} wrong versions, {kept} keeping marks")
+    return 1 if kept else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m teacher", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path("."), help="the course folder (default: .)")
@@ -120,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         "reach", help="for writing tests: the exercises each test of FILES runs, and those whose stub it catches"
     )
     reach.add_argument("files", nargs="+", help="test files or node ids, relative to ROOT")
+    commands.add_parser(
+        "wrong", help="grade the plausible wrong versions of the library exercises (teacher.wrong): each must score 0"
+    )
     zipped = commands.add_parser("gradescope", help="write the Gradescope autograder zip")
     zipped.add_argument("--out", type=Path, default=None, help="default: ROOT/build/gradescope.zip")
     run = commands.add_parser("gradescope-run", help="(run_autograder) grade SUBMISSION, write RESULTS json")
@@ -196,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "reach":
         return _print_reach(course, args.files, args.timeout)
     data = load_map(course, cache, timeout=max(args.timeout, 300))
+    if args.command == "wrong":
+        return _grade_wrong(course, data, args.timeout, args.jobs or 2)
     if args.command == "gradescope":
         out = build_zip(course, (args.out or root / "build" / "gradescope.zip").resolve())
         print(f"wrote {out}: upload it as the assignment's autograder")

@@ -245,10 +245,13 @@ def _private(path: Path) -> Path:
     return path
 
 
-def reference_file(course: Course, data: dict, timeout: float = TIMEOUT, lanes: int = 2) -> Path:
+def reference_file(
+    course: Course, data: dict, timeout: float = TIMEOUT, lanes: int = 2, repeat: int = 2, notebooks: bool = True
+) -> Path:
     """The course's solution run (teacher.supervise.reference), cached in ROOT/build/grader/ (a folder
-    only the teacher can read) while the course, its map and the sandbox are the same."""
-    key = hashlib.sha256()
+    only the teacher can read) while the course, its map and the sandbox are the same. repeat: runs
+    compared to find the values that change from run to run; notebooks: also the notebooks' cells."""
+    key = hashlib.sha256(f"{repeat} {notebooks}".encode())
     key.update(course.fingerprint().encode())
     key.update(json.dumps([data["exercises"], data.get("reaches", {})], sort_keys=True).encode())
     for tool in (supervise.SANDBOX, Path(supervise.__file__)):
@@ -260,9 +263,10 @@ def reference_file(course: Course, data: dict, timeout: float = TIMEOUT, lanes: 
     with tempfile.TemporaryDirectory(prefix="teacher-reference-") as tmp:
         solved = Path(tmp) / "solved"
         write_edition(course, solved, "solved")
-        found = supervise.reference(course, data, solved, Path(tmp) / "work", sys.executable, timeout, lanes)
-    for old in folder.glob("reference-*.json"):
-        old.unlink()
+        work = Path(tmp) / "work"
+        found = supervise.reference(course, data, solved, work, sys.executable, timeout, lanes, repeat, notebooks)
+    for old in sorted(folder.glob("reference-*.json"), key=lambda p: p.stat().st_mtime)[:-3]:
+        old.unlink()  # the three latest are kept (the teacher's, the tests', another lane's)
     partial = path.with_name(path.name + f".{os.getpid()}")
     partial.write_text(json.dumps(found))
     os.chmod(partial, 0o600)
@@ -327,9 +331,11 @@ def _readable(path: Path) -> None:
 class Class:
     """What grading needs once for all copies: the map, the student edition, the solution's run."""
 
-    def __init__(self, course: Course, data: dict, tmp: Path, timeout: float, lanes: int):
+    def __init__(
+        self, course: Course, data: dict, tmp: Path, timeout: float, lanes: int, repeat: int = 2, notebooks: bool = True
+    ):
         self.course, self.data, self.tmp = course, data, tmp
-        self.reference = reference_file(course, data, timeout, lanes)
+        self.reference = reference_file(course, data, timeout, lanes, repeat, notebooks)
         self.edition = tmp / "edition"
         write_edition(course, self.edition, "student")
         _readable(self.edition)
@@ -440,6 +446,7 @@ def grade_all(
     notebooks: str = "exercises",
     report: Callable[[str], None] = print,
     memory_mb: int = 6144,
+    repeat: int = 2,
 ) -> dict[str, list[Row]]:
     """Grade every copy, jobs copies side by side (each in its own supervisor process, its code in its
     own sandbox), lanes test processes per copy. Returns when every process of every copy has ended."""
@@ -461,7 +468,7 @@ def grade_all(
         )
     out: dict[str, list[Row]] = {}
     with tempfile.TemporaryDirectory(prefix="teacher-grade-") as tmp:
-        shared = Class(course, data, Path(tmp), timeout, max(lanes, 2))
+        shared = Class(course, data, Path(tmp), timeout, max(lanes, 2), repeat, notebooks != "none")
 
         def one(item):
             slot, student = item

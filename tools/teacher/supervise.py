@@ -331,6 +331,7 @@ class Run:
     exit: int | None = None
     stopped: str = ""  # why the supervisor killed it: "timeout" (one test), "total" (all its tests) or "copy"
     limit: float = 0.0  # seconds for the whole run (0: none but the copy's)
+    ended: float = 0.0
 
 
 def _tail(run: Run) -> None:
@@ -407,6 +408,7 @@ def run_all(
                 if "pid" in message:
                     started.pid = server.pid(int(message["pid"]))
                 if "exit" in message:
+                    started.ended = time.monotonic()
                     started.exit = int(message["exit"])
                     started.done = True
                     _tail(started)
@@ -517,8 +519,9 @@ def supervise(job: dict) -> dict:
     attempt = {e: copy.attempts.get(e, isolate.Attempt("stub")) for e in exercises}
     gradable = {t for t, r in reference["tests"].items() if r.get("ok")}
     tests = {e: [t for t in own_tests(data, e) if t in gradable] for e in exercises if kinds[e] == "library"}
+    skip_notebooks = job.get("notebooks", "exercises") == "none"
     cells = {
-        e: [c for c in exercises[e]["cells"] if reference["cells"].get(c["test"], {}).get("ok")]
+        e: [c for c in exercises[e]["cells"] if skip_notebooks or reference["cells"].get(c["test"], {}).get("ok")]
         for e in exercises
         if kinds[e] == "notebook"
     }
@@ -531,7 +534,7 @@ def supervise(job: dict) -> dict:
         attempted = {e for e in exercises if attempt[e].state in ("own", "solution") and kinds[e] != "hand"}
         wanted: dict[str, int] = {}
         for e, found in cells.items():
-            if attempt[e].state == "own" and job.get("notebooks", "exercises") != "none":
+            if attempt[e].state == "own" and not skip_notebooks:
                 for c in found:
                     wanted[c["notebook"]] = max(wanted.get(c["notebook"], -1), c["index"])
         if wanted:
@@ -583,10 +586,10 @@ def supervise(job: dict) -> dict:
         if runs:
             deadline = started + copy_timeout - 5.0
             lanes = int(job.get("lanes", 2))
-            run_all(
-                work, runs, job["python"], env, user, lanes, timeout, deadline, log, list(job.get("namespaces", []))
-            )
+            prefix = list(job.get("namespaces", []))
+            run_all(work, runs, job["python"], env, user, lanes, timeout, deadline, log, prefix, preloads(course))
         outcome = {run.name: (run, verdict.read_records(Path(run.command["records"]))) for run in runs}
+        log += [f"{run.name}: {run.ended - run.started:.1f} s" for run in runs if run.ended]
     finally:
         clear(user["uid"] if user else None)
         shutil.rmtree(work, ignore_errors=True)
@@ -612,7 +615,15 @@ def supervise(job: dict) -> dict:
 
 
 def reference(
-    course: Course, data: dict, solved: Path, work: Path, python: str, timeout: float, lanes: int, repeat: int = 2
+    course: Course,
+    data: dict,
+    solved: Path,
+    work: Path,
+    python: str,
+    timeout: float,
+    lanes: int,
+    repeat: int = 2,
+    notebooks: bool = True,
 ) -> dict:
     """The values the course's solution records in every graded test and checking cell (the solved
     edition, run as the grader runs a copy, repeat times: a value that changes from run to run is
@@ -624,7 +635,7 @@ def reference(
     tests = {e: own_tests(data, e) for e in exercises if kinds[e] == "library"}
     wanted: dict[str, int] = {}
     for e in exercises:
-        if kinds[e] == "notebook":
+        if kinds[e] == "notebook" and notebooks:
             for c in exercises[e]["cells"]:
                 wanted[c["notebook"]] = max(wanted.get(c["notebook"], -1), c["index"])
     rounds = []
@@ -685,7 +696,9 @@ def reference(
         shutil.rmtree(folder, ignore_errors=True)
     out: dict[str, Any] = {"tests": {}, "cells": {}, "problems": []}
     names = [f"t:{t}" for e in tests for t in tests[e]]
-    names += [f"c:{c['test']}" for e in exercises if kinds[e] == "notebook" for c in exercises[e]["cells"]]
+    names += [
+        f"c:{c['test']}" for e in exercises if kinds[e] == "notebook" and notebooks for c in exercises[e]["cells"]
+    ]
     for name in dict.fromkeys(names):
         first = rounds[0].get(name)
         end = (first or {}).get("end") or {}
@@ -766,6 +779,8 @@ def _row(
         return Row(**base, passed=0, total=0, reason="no test of its own to grade it (tell your teacher)")
     if attempt.state == "solution":
         return Row(**base, passed=total, total=total, score=1.0)
+    if kind == "notebook" and cells and cells[0]["notebook"] not in outcome:
+        return Row(**base, passed=0, total=total, reason="not run (--notebooks none)")
     if kind == "hand":
         names = assigned_names(region.body) or []
         path = _file_of(course, e)
