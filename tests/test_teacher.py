@@ -1075,6 +1075,47 @@ def test_a_copy_with_a_hang_a_syntax_error_and_a_failed_allocation_costs_only_th
     assert (rows["1.2"].passed, rows["1.2"].score) == (1, 1.0)
 
 
+def test_optional_exercises_are_scored_apart_and_derivations_listed_for_the_teacher(tmp_path):
+    """Exercises k.30 and up are optional: a core score and an optional score, in the table, the CSVs and
+    the report. A derivation is an item to grade by hand, with its rubric in a teacher-only file."""
+    root = copy_fixture(tmp_path / "course")
+    ops = root / "scratchlib/ops.py"
+    ops.write_text(ops.read_text().replace("SOLUTION 3.2:", "SOLUTION 3.30:"))  # relu_backward becomes optional
+    course = scan(root)
+    data = exercise_map(course, timeout=60)
+    assert data["exercises"]["3.30"]["optional"]
+    submissions = tmp_path / "submissions"
+    student = submissions / "ada"
+    write_edition(course, student, "student")
+    ops = student / "scratchlib/ops.py"
+    ops.write_text(
+        ops.read_text().replace('raise ExerciseNotDone("exercise 3.1: double: return twice x")', "return x + x")
+    )
+    rows = grade(course, data, student, timeout=30, notebooks="none", report=lambda line: None)
+    assert {r.exercise: (r.optional, r.score) for r in rows} == {
+        "1.1": (False, 0.0),
+        "1.2": (False, 0.0),
+        "1.3": (False, None),
+        "3.1": (False, 1.0),
+        "3.30": (True, 0.0),
+    }
+    shown = table(rows)
+    assert "core                      0.33  mean over 3 autograded core exercises" in shown
+    assert "optional                  0.00  mean over 1 optional exercises" in shown
+    assert "by hand                         1 derivations to grade by hand: 1.3" in shown
+    from teacher.grade import rubric, to_csv, to_html, to_wide_csv
+
+    assert to_wide_csv({"ada": rows}).splitlines() == [
+        "student,1.1,1.2,1.3,3.1,3.30,core,optional",
+        "ada,0.0000,0.0000,by hand,1.0000,0.0000,0.3333,0.0000",
+    ]
+    assert "ada,3.30,0,1,0.0000," in to_csv({"ada": rows}) and ",optional,auto" in to_csv({"ada": rows})
+    assert "<h1>ada: core 33%, optional 0%</h1>" in to_html("ada", rows)
+    by_hand = rubric(course, {"ada": rows}, {"ada": student})
+    assert "## 1.3: show that halve(halve(x)) = x / 4" in by_hand and "x / 4." in by_hand
+    assert "*Write your derivation here.*" in by_hand  # what ada's copy holds: the prompt, untouched
+
+
 # ---------------------------------------------------------------- the real course
 
 
