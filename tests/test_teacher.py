@@ -665,45 +665,84 @@ def test_isolation_costs_a_wrong_exercise_only_its_own_failures(fixture_course, 
 
 
 def test_gradescope_autograder_grades_a_submission_laid_out_as_gradescope_does(fixture_course, fresh, tmp_path):
+    """run_autograder as Gradescope runs it (AUTOGRADER_ROOT stands for /autograder): results.json with one
+    test per exercise (the core score counted, optional apart, a derivation's point to grade by hand), the
+    execution time, and the table on the instructor's stdout. Issue 29, item 1d: a submission that writes
+    its own results.json with full marks, tries to kill the grader and leaves a process behind to write it
+    again later gets what its work deserves, in the grader's file."""
     course, _ = fixture_course
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tools")}
     made = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "teacher",
-            "--root",
-            str(course.root),
-            "gradescope",
-            "--out",
-            str(tmp_path / "autograder.zip"),
-        ],
+        [sys.executable, "-m", "teacher", "--root", str(course.root), "gradescope", "--out", str(tmp_path / "ag.zip")],
         capture_output=True,
         text=True,
         env=env,
     )
     assert made.returncode == 0, made.stdout + made.stderr
     root = tmp_path / "autograder"  # stands for /autograder
-    with zipfile.ZipFile(tmp_path / "autograder.zip") as z:
+    with zipfile.ZipFile(tmp_path / "ag.zip") as z:
         names = z.namelist()
         z.extractall(root / "source")
-    assert {"setup.sh", "run_autograder", "tests/exercises.json", "tools/teacher/grade.py"} <= set(names)
-    run_autograder = root / "source" / "run_autograder"
-    assert zipfile.ZipFile(tmp_path / "autograder.zip").getinfo("run_autograder").external_attr >> 16 & 0o111
-    _student_with(fresh, root / "submission", "return 2 * x", 'raise ExerciseNotDone("exercise 3.2: x")')
+        assert z.getinfo("run_autograder").external_attr >> 16 & 0o111
+        setup = z.read("setup.sh").decode()
+    assert {"setup.sh", "run_autograder", "tests/exercises.json", "tests/expect.py", "tools/teacher/grade.py"} <= set(
+        names
+    )
+    # setup.sh: the course's packages (torch's CPU build) in a virtual environment every user can read, not
+    # the course itself; the solution's run made once
+    assert "tools/torch_index.py" in setup and '-m venv "$VENV"' in setup and "chmod -R a+rX" in setup
+    assert "-m teacher requirements" in setup and "-m teacher reference" in setup and "pip install -e" not in setup
+    for script in ("setup.sh", "run_autograder"):
+        assert subprocess.run(["bash", "-n", str(root / "source" / script)]).returncode == 0
+    forged = {"score": 100.0, "tests": [{"name": "everything", "score": 100.0, "max_score": 1.0}]}
+    results_path = root / "results" / "results.json"
+    forge = (
+        "import json, os, signal, subprocess, sys\n"
+        "        if not hasattr(sys, 'h15_forged'):\n"
+        "            sys.h15_forged = True\n"
+        f"            os.makedirs({str(results_path.parent)!r}, exist_ok=True)\n"
+        f"            open({str(results_path)!r}, 'w').write({json.dumps(forged)!r})\n"
+        f"            later = 'import time; time.sleep(3); open({str(results_path)!r}, \"w\")'\n"
+        f"            later += '.write({json.dumps(forged)!r})'\n"
+        "            subprocess.Popen([sys.executable, '-c', later], start_new_session=True)\n"
+        "            with open(f'/proc/{os.getppid()}/stat') as f:\n"
+        "                grandparent = int(f.read().rsplit(')', 1)[1].split()[1])\n"
+        "            for pid in (os.getppid(), grandparent):\n"
+        "                try:\n"
+        "                    os.kill(pid, signal.SIGKILL) if pid > 1 else None\n"
+        "                except OSError:\n"
+        "                    pass\n"
+        "        out.append(0.0)"
+    )
+    _student_with(fresh, root / "submission" / "my-copy", "return 2 * x", forge)
     done = subprocess.run(
-        ["bash", str(run_autograder)],
+        ["bash", str(root / "source" / "run_autograder")],
         capture_output=True,
         text=True,
         env={**env, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable, "TIMEOUT": "30"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    results = json.loads((root / "results" / "results.json").read_text())
-    by_name = {t["name"].split(":")[0]: t for t in results["tests"]}
-    assert by_name["exercise 3.1"]["score"] == 1.0 and by_name["exercise 3.1"]["output"] == "all 3 tests passed"
-    assert by_name["exercise 3.2"]["score"] == 0.0 and "not attempted" in by_name["exercise 3.2"]["output"]
-    assert by_name["exercise 1.3"]["max_score"] == 0.0  # a derivation: graded by hand
-    assert results["score"] == 1.0
+    results = json.loads(results_path.read_text())
+    by_name = {t["name"].split(":")[0].split(" (")[0]: t for t in results["tests"]}
+    assert (
+        by_name["exercise 3.1"]["score"] == 1.0 and by_name["exercise 3.1"]["output"] == "all 3 tests of its own passed"
+    )
+    assert by_name["exercise 3.2"]["score"] == 0.0 and "make check EX=3.2" in by_name["exercise 3.2"]["output"]
+    assert (
+        by_name["exercise 1.1"]["output"].startswith("not attempted")
+        and "make check EX=1.1" in by_name["exercise 1.1"]["output"]
+    )
+    derivation = by_name["exercise 1.3"]
+    assert (
+        derivation["max_score"] == 1.0
+        and derivation["tags"] == ["graded by hand"]
+        and "placeholder" in derivation["output"]
+    )
+    assert results["score"] == 1.0 and results["extra_data"] == {"core": 1.0, "optional": 0.0, "by_hand": 1}
+    assert isinstance(results["execution_time"], int) and results["stdout_visibility"] == "hidden"
+    assert "exercise  passed  total  score" in done.stdout and "3.1            3      3   1.00" in done.stdout
+    time.sleep(4)  # the process it left behind would have written again by now
+    assert json.loads(results_path.read_text()) == results
 
 
 def test_a_copy_that_does_not_import_is_reported_and_the_others_still_graded(fixture_course, fresh, tmp_path):

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import teacher.runner as runner_module
@@ -21,6 +22,7 @@ from teacher.grade import (
     grade_all,
     load_map,
     problems,
+    reference_file,
     rubric,
     table,
     to_csv,
@@ -30,6 +32,7 @@ from teacher.grade import (
 from teacher.gradescope import build_zip, find_copy, results, write_results
 from teacher.markers import MarkerError
 from teacher.runner import run_tests
+from teacher.supervise import dependencies
 
 
 def _print_map(data: dict) -> None:
@@ -145,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     zipped = commands.add_parser("gradescope", help="write the Gradescope autograder zip")
     zipped.add_argument("--out", type=Path, default=None, help="default: ROOT/build/gradescope.zip")
+    commands.add_parser("requirements", help="(setup.sh) the course's dependencies, as pip takes them")
+    commands.add_parser("reference", help="(setup.sh) make the course's solution run the grader compares with")
     run = commands.add_parser("gradescope-run", help="(run_autograder) grade SUBMISSION, write RESULTS json")
     run.add_argument("submission", type=Path)
     run.add_argument("results", type=Path)
@@ -218,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if found else 0
     if args.command == "reach":
         return _print_reach(course, args.files, args.timeout)
+    if args.command == "requirements":
+        print("\n".join(dependencies(root)))
+        return 0
     data = load_map(course, cache, timeout=max(args.timeout, 300))
     if args.command == "wrong":
         return _grade_wrong(course, data, args.timeout, args.jobs or 2)
@@ -225,12 +233,21 @@ def main(argv: list[str] | None = None) -> int:
         out = build_zip(course, (args.out or root / "build" / "gradescope.zip").resolve())
         print(f"wrote {out}: upload it as the assignment's autograder")
         return 0
+    if args.command == "reference":
+        print(reference_file(course, data, args.timeout))
+        return 0
     if args.command == "gradescope-run":
+        started = time.monotonic()
         try:
-            rows = grade(course, data, find_copy(args.submission.resolve()), timeout=args.timeout)
-            write_results(args.results, results(rows))
-        except Exception as error:  # noqa: BLE001 (any failure is the student's 0 with its reason on Gradescope)
-            write_results(args.results, {"score": 0.0, "output": f"could not grade: {type(error).__name__}: {error}"})
+            copy = find_copy(args.submission.resolve())
+            rows = grade(course, data, copy, timeout=args.timeout, copy_timeout=args.copy_timeout)
+        except FileNotFoundError as error:  # the upload holds no copy of the course: the student's to fix
+            write_results(args.results, {"score": 0.0, "output": str(error), "tests": []})
+            return 0
+        # every process of the student's code has ended: only now the results, and the table for the
+        # instructor (run_autograder's stdout, hidden from students)
+        print(table(rows))
+        write_results(args.results, results(rows, time.monotonic() - started))
         return 0
     if args.command == "map":
         _print_map(data)

@@ -436,19 +436,25 @@ def run_all(
 # ---------------------------------------------------------------- the copy
 
 
-def preloads(course: Course) -> list[str]:
-    """What the sandbox imports once before it forks: the test tools, and those of the course's
-    dependencies it knows (pyproject.toml's [project] dependencies)."""
+def dependencies(root: Path) -> list[str]:
+    """The [project] dependencies of a course's pyproject.toml, as pip takes them (read without tomllib,
+    which Python 3.10 lacks)."""
     import re
 
     try:
-        text = (course.root / "pyproject.toml").read_text()
+        text = re.sub(r"#[^\n]*", "", (Path(root) / "pyproject.toml").read_text())  # comments
     except OSError:
-        text = ""
-    text = re.sub(r"#[^\n]*", "", text)  # comments
+        return []
     found = re.search(r"^\[project\].*?^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
-    entries = re.findall(r'"([^"]+)"', found.group(1)) if found else []
-    wanted = {re.split(r"[<>=!~ \[;]", d, maxsplit=1)[0].strip().lower() for d in entries}
+    return ["".join(d.split()) for d in re.findall(r'"([^"]+)"', found.group(1))] if found else []
+
+
+def preloads(course: Course) -> list[str]:
+    """What the sandbox imports once before it forks: the test tools, and those of the course's
+    dependencies it knows."""
+    import re
+
+    wanted = {re.split(r"[<>=!~\[;]", d, maxsplit=1)[0].lower() for d in dependencies(course.root)}
     always = {"pytest", "_pytest", "hypothesis", "_hypothesis_pytestplugin", "nbformat", "nbclient"}
     return [m for m in sandbox.PRELOAD if m.split(".")[0] in always or m.split(".")[0] in wanted]
 
