@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import zipfile
@@ -1153,6 +1154,141 @@ def test_optional_exercises_are_scored_apart_and_derivations_listed_for_the_teac
     by_hand = rubric(course, {"ada": rows}, {"ada": student})
     assert "## 1.3: show that halve(halve(x)) = x / 4" in by_hand and "x / 4." in by_hand
     assert "*Write your derivation here.*" in by_hand  # what ada's copy holds: the prompt, untouched
+
+
+def _probe(course_root: Path, other: Path, scratch: Path) -> str:
+    """An exercise (3.1) that looks for what the grader must keep from it; it answers right (twice x) only
+    where nothing was in reach, and each thing found adds one."""
+    return (
+        "import glob, os, socket\n"
+        "    found = 0\n"
+        f"    for path in [{str(course_root / 'scratchlib/ops.py')!r}, {str(other / 'scratchlib/ops.py')!r}]:\n"
+        "        try:\n"
+        "            with open(path) as f:\n"
+        "                found += 1 if f.read() else 0\n"
+        "        except OSError:\n"
+        "            pass\n"
+        f"    found += len(glob.glob({str(scratch / 'teacher-grade-*/map.json')!r}))\n"
+        f"    found += len(glob.glob({str(course_root / 'build/grader/reference-*.json')!r}))\n"
+        "    with open('/proc/self/status') as f:\n"
+        "        found += int([l for l in f if l.startswith('CapEff:')][0].split()[1], 16) != 0\n"
+        "    try:\n"
+        "        socket.create_connection(('192.0.2.1', 9), timeout=2).close()\n"
+        "        found += 1\n"
+        "    except OSError as error:\n"
+        "        found += error.errno not in (101, 113)  # ENETUNREACH, EHOSTUNREACH: no network at all\n"
+        "    return 2 * x + found"
+    )
+
+
+def _graded_class(course, submissions: Path, scratch: Path, run_as=None, python=sys.executable):
+    command = [python, "-m", "teacher", "--timeout", "30", "grade", str(submissions), "--notebooks", "none"]
+    out = subprocess.run(
+        [*(run_as or []), *command],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "tools"), "TMPDIR": str(scratch)},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    return {row[0]: row for row in csv.reader((submissions / "grades-wide.csv").read_text().splitlines())}
+
+
+def test_the_sandbox_sees_no_solution_no_other_copy_no_network_and_has_no_privileges(fixture_course, fresh, tmp_path):
+    """Where the system gives the sandbox namespaces of its own: the course (solutions, the reference
+    run), the other students' copies and the grader's temporary folder are out of its sight, it has no
+    network, and, root or not, no capability to undo any of it."""
+    from teacher import supervise
+
+    if not supervise.namespaces(os.geteuid() == 0):
+        pytest.skip("no namespaces on this system: the README says what the grader can promise then")
+    course, _ = fixture_course
+    submissions, scratch = tmp_path / "submissions", tmp_path / "tmp"
+    scratch.mkdir()
+    honest = _student_with(fresh, submissions / "honest", "return 2 * x", "out.append(g if 0 < value else 0.0)")
+    _student_with(fresh, submissions / "prober", _probe(course.root, honest, scratch), "out.append(0.0)")
+    lines = _graded_class(course.root, submissions, scratch)
+    assert lines["prober"][lines["student"].index("3.1")] == "1.0000"  # nothing was in reach
+    assert lines["honest"][lines["student"].index("3.1")] == "1.0000"
+
+
+def _accessible_python(tmp: Path) -> str | None:
+    """A Python every user can run, with this environment's packages (a virtual environment of the
+    system's Python 3 of the same version, its site-packages pointing at ours), or None."""
+    import sysconfig
+
+    system = shutil.which("python3", path="/usr/bin:/usr/local/bin")
+    if system is None or os.path.realpath(system).startswith("/root"):
+        return None
+    version = subprocess.run([system, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
+    if version.stdout.strip() != str(tuple(sys.version_info[:2])):
+        return None
+    venv = tmp / "venv"
+    if subprocess.run([system, "-m", "venv", "--without-pip", str(venv)], capture_output=True).returncode != 0:
+        return None
+    site = next(venv.glob("lib/python3*/site-packages"))
+    (site / "course-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    for folder in [tmp, *tmp.parents]:
+        if folder == Path("/"):
+            break
+        os.chmod(folder, os.stat(folder).st_mode | 0o011) if os.stat(folder).st_uid == os.geteuid() else None
+    return str(venv / "bin" / "python")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the privilege drop is the root path")
+def test_as_root_the_students_code_runs_as_an_unprivileged_user(fixture_course, fresh, tmp_path):
+    """Where Python and its packages are readable by every user (as make gradescope's setup.sh installs
+    them), the grader, root, runs the students' code as a user of its own."""
+    from teacher.grade import sandbox_user
+
+    python = _accessible_python(Path(tempfile.mkdtemp(prefix="h15-python-")))
+    if python is None or sandbox_user(0, python)[0] is None:
+        pytest.skip("no Python readable by every user on this system")
+    course, _ = fixture_course
+    submissions, scratch = tmp_path / "submissions", Path(tempfile.mkdtemp(prefix="h15-tmp-"))
+    os.chmod(scratch, 0o711)  # TMPDIR: the graded copies in it must be in the sandbox user's reach
+    whoami = (
+        "import os, resource\n"
+        "    ok = os.getuid() >= 62000 and os.geteuid() >= 62000 and os.getgroups() == []\n"
+        "    ok = ok and resource.getrlimit(resource.RLIMIT_NPROC)[0] <= 256\n"
+        "    ok = ok and resource.getrlimit(resource.RLIMIT_AS)[0] < 2**40\n"
+        "    return 2 * x if ok else 0"
+    )
+    _student_with(fresh, submissions / "ada", whoami, "out.append(g if 0 < value else 0.0)")
+    lines = _graded_class(course.root, submissions, scratch, python=python)
+    assert lines["ada"][1:] == ["0.0000", "0.0000", "by hand", "1.0000", "1.0000", "0.5000", ""]
+
+
+def test_as_a_normal_user_the_grader_works_and_keeps_its_promises(fixture_course, fresh, tmp_path):
+    """The grader run by a user who is not root (a teacher's laptop): the same marks, the copy that
+    kills its parent costs only itself, the sandbox in a user namespace where the system allows it."""
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        base = Path(tempfile.mkdtemp(prefix="h15-user-"))
+        python = _accessible_python(base)
+        if setpriv is None or python is None:
+            pytest.skip("no setpriv, or no Python readable by every user, to run the grader as a normal user")
+        run_as = [setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]
+        os.chmod(base, 0o777)
+    else:
+        run_as, python, base = None, sys.executable, tmp_path
+    course = copy_fixture(base / "course")
+    submissions, scratch = base / "submissions", base / "tmp"
+    scratch.mkdir()
+    write_edition(scan(course), base / "fresh", "student")
+    fresh = base / "fresh"
+    _student_with(fresh, submissions / "ada", "return 2 * x", "out.append(g if 0 < value else 0.0)")
+    _student_with(
+        fresh,
+        submissions / "killer",
+        "import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n    return x + x + 1",
+        "out.append(g if 0 < value else 0.0)",
+    )
+    if run_as:
+        subprocess.run(["chown", "-R", "65534:65534", str(base)], check=True)
+    lines = _graded_class(course, submissions, scratch, run_as, python)
+    assert lines["ada"][1:] == ["0.0000", "0.0000", "by hand", "1.0000", "1.0000", "0.5000", ""]
+    assert lines["killer"][1:] == ["0.0000", "0.0000", "by hand", "0.0000", "1.0000", "0.2500", ""]
 
 
 # ---------------------------------------------------------------- the real course

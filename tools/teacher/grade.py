@@ -22,6 +22,7 @@ written here, after every process of every copy has ended.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import html
 import io
@@ -283,7 +284,7 @@ def _free_uid(slot: int) -> dict[str, int]:
 
 def _others_can_use(path: Path) -> str:
     """'' when a user who is neither owner nor group can reach path (every folder on the way
-    searchable, the file readable), else the first place that stops it."""
+    searchable, a file readable, a folder searchable), else the first place that stops it."""
     path = Path(os.path.realpath(path))
     for part in [*reversed(path.parents), path]:
         try:
@@ -292,23 +293,33 @@ def _others_can_use(path: Path) -> str:
             return f"{part} ({error.strerror})"
         if part != path and not mode & stat.S_IXOTH:
             return f"{part} is not searchable by other users"
-    if not path.stat().st_mode & stat.S_IROTH:
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH:
+        return f"{path} is not searchable by other users"
+    if not stat.S_ISDIR(mode) and not mode & stat.S_IROTH:
         return f"{path} is not readable by other users"
     return ""
 
 
-def sandbox_user(slot: int) -> tuple[dict[str, int] | None, str]:
+def sandbox_user(slot: int, python: str | None = None) -> tuple[dict[str, int] | None, str]:
     """As root: the unprivileged user copy slot n's code runs as, or None and why it cannot be (the
     interpreter or its packages are out of that user's reach, e.g. a Python under /root)."""
     if os.geteuid() != 0:
         return None, ""
-    import sysconfig
+    why = _unreachable(python or sys.executable)
+    return (None, why) if why else (_free_uid(slot), "")
 
-    for needed in (Path(sys.executable), Path(sysconfig.get_paths()["purelib"]), Path(sysconfig.get_paths()["stdlib"])):
+
+@functools.lru_cache(maxsize=8)
+def _unreachable(python: str) -> str:
+    """'' when every user can run python and read its packages, else what stops them."""
+    code = "import sysconfig; print(*(sysconfig.get_paths()[k] for k in ('purelib', 'stdlib')))"
+    paths = subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.split()
+    for needed in (Path(python), *map(Path, paths)):
         why = _others_can_use(needed)
         if why:
-            return None, why
-    return _free_uid(slot), ""
+            return why
+    return ""
 
 
 def isolation() -> str:
@@ -343,6 +354,15 @@ class Class:
         self.map = tmp / "map.json"
         self.map.write_text(json.dumps(data))
         os.chmod(self.map, 0o600)
+        # as root, the students' code runs as a user of its own where that user can reach Python and
+        # the graded copies (this temporary folder: TMPDIR must be searchable by every user)
+        self.drop = os.geteuid() == 0 and sandbox_user(0)[0] is not None and not _others_can_use(tmp)
+        if os.geteuid() == 0 and sandbox_user(0)[0] is not None and not self.drop:
+            print(
+                f"warning: the students' code cannot run as a user of its own: {_others_can_use(tmp)} "
+                f"(TMPDIR={tmp.parent}); it runs as root, without capabilities where namespaces allow",
+                file=sys.stderr,
+            )
 
 
 def _failed_rows(course: Course, data: dict, why: str) -> list[Row]:
@@ -380,7 +400,7 @@ def grade_copy(
     started = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix=f"copy{slot}-", dir=shared.tmp))
     os.chmod(folder, 0o711)
-    user = sandbox_user(slot)[0]
+    user = sandbox_user(slot)[0] if shared.drop else None
     job = {
         "course": str(shared.course.root),
         "map": str(shared.map),
@@ -396,6 +416,14 @@ def grade_copy(
         "memory_mb": memory_mb,
         "user": user,
         "namespaces": supervise.namespaces(os.geteuid() == 0),
+        # out of the sandbox's sight: the course (its solutions, the reference run), the student's folder
+        # and the one holding the class's copies, the grader's temporary folder (other copies' work)
+        "hide": [
+            str(shared.course.root),
+            str(Path(student).resolve()),
+            str(Path(student).resolve().parent),
+            str(shared.tmp),
+        ],
     }
     (folder / "job.json").write_text(json.dumps(job))
     result = folder / "result.json"

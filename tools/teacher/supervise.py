@@ -227,10 +227,17 @@ class Server:
     before it runs anything of the student's."""
 
     def __init__(
-        self, work: Path, python: str, env: dict[str, str], user: dict | None, prefix: list[str], preload: list[str]
+        self,
+        work: Path,
+        python: str,
+        env: dict[str, str],
+        user: dict | None,
+        prefix: list[str],
+        preload: list[str],
+        hidden: tuple[list[str], list[str]] = ([], []),
     ):
         self.work, self.python, self.env, self.user, self.prefix = work, python, env, user, prefix
-        self.preload = preload
+        self.preload, self.hidden = preload, hidden
         self.process: subprocess.Popen | None = None
         self.buffer = b""
 
@@ -243,6 +250,8 @@ class Server:
     def start(self) -> None:
         options: dict[str, Any] = {}
         command = [self.python, str(self.work / "teacher_sandbox.py"), "serve", "--preload", ",".join(self.preload)]
+        if self.prefix and self.hidden[0]:  # in its own mount namespace: the course and the copies out of sight
+            command += ["--hide", os.pathsep.join(self.hidden[0]), "--keep", os.pathsep.join(self.hidden[1])]
         if self.user is not None and self.prefix:  # unshare runs as root; the server drops to the user
             command += ["--user", f"{self.user['uid']}:{self.user['gid']}"]
         elif self.user is not None:
@@ -361,6 +370,7 @@ def run_all(
     log: list[str],
     prefix: list[str] = (),  # type: ignore[assignment]
     preload: list[str] = (),  # type: ignore[assignment]
+    hidden: tuple[list[str], list[str]] = ([], []),
 ) -> None:
     """Run every command in the sandbox, lanes at a time; kill what overstays; end with nothing left."""
     queue = list(runs)
@@ -384,7 +394,7 @@ def run_all(
                         break
                 if not queue:
                     break
-                server = Server(work, python, env, user, prefix, preload)
+                server = Server(work, python, env, user, prefix, preload, hidden)
                 server.start()
             now = time.monotonic()
             if now > deadline:
@@ -457,6 +467,33 @@ def preloads(course: Course) -> list[str]:
     wanted = {re.split(r"[<>=!~\[;]", d, maxsplit=1)[0].lower() for d in dependencies(course.root)}
     always = {"pytest", "_pytest", "hypothesis", "_hypothesis_pytestplugin", "nbformat", "nbclient"}
     return [m for m in sandbox.PRELOAD if m.split(".")[0] in always or m.split(".")[0] in wanted]
+
+
+SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/dev", "/proc", "/sys", "/run", "/var")
+
+
+def hideable(paths: list[str]) -> list[str]:
+    """The folders to cover in the sandbox's mount namespace: the course, the students' copies, the
+    grader's temporary folder; never the root, a folder of the system, or one at the top (/tmp, /home)."""
+    out = []
+    for path in paths:
+        real = os.path.realpath(path)
+        system = any(s == real or s.startswith(real.rstrip("/") + "/") or real.startswith(s + "/") for s in SYSTEM)
+        if len(Path(real).parts) > 2 and not system and os.path.isdir(real):
+            out.append(real)
+    # a folder inside another is covered with it
+    return sorted({p for p in out if not any(p.startswith(q.rstrip("/") + "/") for q in out if q != p)})
+
+
+def kept(work: Path, edition: Path, python: str) -> list[str]:
+    """What the sandbox needs of what is covered: its own folder, the public edition, Python and its packages."""
+    import site
+    import sysconfig
+
+    places = {str(work), str(edition), sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(python))}
+    places |= {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    places |= set(site.getsitepackages())
+    return sorted(os.path.realpath(p) for p in places if p and os.path.exists(p))
 
 
 def sandbox_env(work: Path, python: str) -> dict[str, str]:
@@ -593,7 +630,10 @@ def supervise(job: dict) -> dict:
             deadline = started + copy_timeout - 5.0
             lanes = int(job.get("lanes", 2))
             prefix = list(job.get("namespaces", []))
-            run_all(work, runs, job["python"], env, user, lanes, timeout, deadline, log, prefix, preloads(course))
+            hidden = (hideable(job.get("hide", [])), kept(work, edition, job["python"]))
+            run_all(
+                work, runs, job["python"], env, user, lanes, timeout, deadline, log, prefix, preloads(course), hidden
+            )
         outcome = {run.name: (run, verdict.read_records(Path(run.command["records"]))) for run in runs}
         log += [f"{run.name}: {run.ended - run.started:.1f} s" for run in runs if run.ended]
     finally:
