@@ -268,6 +268,8 @@ def reference_file(
         found = supervise.reference(course, data, solved, work, sys.executable, timeout, lanes, repeat, notebooks)
     for old in sorted(folder.glob("reference-*.json"), key=lambda p: p.stat().st_mtime)[:-3]:
         old.unlink()  # the three latest are kept (the teacher's, the tests', another lane's)
+    for problem in found["problems"]:  # once, when the course changed
+        print(f"warning: {problem}", file=sys.stderr)
     partial = path.with_name(path.name + f".{os.getpid()}")
     partial.write_text(json.dumps(found))
     os.chmod(partial, 0o600)
