@@ -1117,7 +1117,7 @@ def test_a_copy_with_a_hang_a_syntax_error_and_a_failed_allocation_costs_only_th
 
 
 def test_optional_exercises_are_scored_apart_and_derivations_listed_for_the_teacher(tmp_path):
-    """Exercises k.30 and up are optional: a core score and an optional score, in the table, the CSVs and
+    """Exercises k.50 and up are optional: a core score and an optional score, in the table, the CSVs and
     the report. A derivation is an item to grade by hand, with its rubric in a teacher-only file."""
     root = copy_fixture(tmp_path / "course")
     ops = root / "scratchlib/ops.py"
