@@ -372,6 +372,11 @@ BAD_INPUT = [
             ("log_softmax", lambda o: F.log_softmax(Tensor([1, 2]), 0), ("log_softmax needs a floating-point",)),
             ("nn.Softmax", lambda o: nn.Softmax(0)(Tensor([1, 2])), ("softmax needs a floating-point",)),
             ("mean", lambda o: Tensor([1, 2]).mean(), ("mean() needs a floating-point tensor", "torch.int64")),
+            (
+                "cross_entropy",
+                lambda o: nn.CrossEntropyLoss()(Tensor([[1, 2]]), torch.tensor([0])),
+                ("CrossEntropyLoss expects floating-point logits, got dtype torch.int64",),
+            ),
         ]
     ),
     *(

@@ -161,6 +161,11 @@ def cross_entropy(logits: Tensor, target: Tensor | torch.Tensor) -> Tensor:
     target = target.data if isinstance(target, Tensor) else torch.as_tensor(target)
     if logits.data.dim() != 2:
         raise ValueError(f"CrossEntropyLoss expects logits of shape (batch, classes), got {tuple(logits.shape)}")
+    if not logits.data.is_floating_point():  # torch refuses too: its log_softmax has no integer kernel
+        raise TypeError(
+            f"CrossEntropyLoss expects floating-point logits, got dtype {logits.dtype}: "
+            "convert them first, e.g. Tensor(z.data.float())"
+        )
     batch, classes = logits.shape
     if target.shape != (batch,):
         raise ValueError(
