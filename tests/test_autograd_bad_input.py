@@ -162,7 +162,7 @@ BAD_INPUT = [
         lambda o: o["loss"].backward(),
         RuntimeError,
         (
-            "modified by an inplace operation",
+            "one of the variables needed for gradient computation has been modified by an inplace operation: ",
             "MulBackward's saved tensor 0",
             "input 0 of Mul: a leaf",
             "is at version 1",
@@ -452,6 +452,22 @@ def test_a_tensor_counts_its_changes_in_place_as_torch_counts_them():
         assert t._version == reference._version
     t.data = torch.zeros(2)  # a new tensor, not a change in place: a fresh count
     assert t._version == 0
+
+
+def test_the_error_opens_with_torchs_words_so_a_search_finds_torchs_answers():
+    w, ref = leaf([1.0, 2.0]), torch.tensor([1.0, 2.0], requires_grad=True)
+    loss, loss_ref = (w * w).sum(), (ref * ref).sum()
+    w.data.sub_(1.0)
+    with torch.no_grad():  # torch's .data escapes its counter; an update under no_grad does not
+        ref.sub_(1.0)
+    with pytest.raises(RuntimeError) as ours:
+        loss.backward()
+    with pytest.raises(RuntimeError) as torchs:
+        loss_ref.backward()
+    opening = "one of the variables needed for gradient computation has been modified by an inplace operation:"
+    for message in (str(torchs.value), str(ours.value)):  # torch's words (torch 2.x), then ours
+        assert message.startswith(opening), message
+        assert "is at version 1; expected version 0" in message, message
 
 
 def test_the_right_order_trains_and_the_graph_kept_for_a_second_backward_is_checked_too():
