@@ -349,6 +349,17 @@ BAD_INPUT = [
             "position 2 is the one at position 0 again",
         ),
     ),
+    *(
+        Row(
+            f"9 {name}(one Tensor)",
+            lambda: dict(v=leaf([1.0, 2.0])),
+            lambda o, make=make: make(o["v"]),
+            TypeError,
+            (f"{name}: params must be an iterable of Tensors", "got one Tensor: write [w]"),
+            grad_of("v"),
+        )
+        for name, make in [("SGD", lambda v: optim.SGD(v, lr=0.1)), ("Adam", lambda v: optim.Adam(v))]
+    ),
     Row(
         "9 a non-leaf parameter",
         lambda: dict(v=leaf([1.0])),
