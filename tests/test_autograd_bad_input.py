@@ -634,6 +634,20 @@ def test_softmax_over_an_empty_tensor_is_empty_as_torch(name, shape, dim):
     assert ours.grad.shape == shape
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_a_0d_tensor_is_torchs(name):
+    x = torch.tensor(1.5, dtype=F64)
+    ours, ref = Tensor(x, requires_grad=True), x.clone().requires_grad_(True)
+    out, expected = getattr(F, name)(ours, 0), getattr(torch, name)(ref, 0)
+    assert out.shape == expected.shape == ()
+    assert_close(out.data, torch.tensor(1.0 if name == "softmax" else 0.0, dtype=F64))  # one entry: s = 1
+    g = torch.tensor(0.75, dtype=F64)
+    out.backward(g)
+    expected.backward(g)
+    assert_close(ours.grad, ref.grad)
+    assert_close(ours.grad, torch.tensor(0.0, dtype=F64))  # d/dx of a constant 1 (log: 0)
+
+
 # ------------------------------------------------------------------------- 15: NaN through ReLU, as torch
 def test_relu_passes_the_gradient_on_at_nan_as_torch():
     x = torch.tensor([math.nan, 1.0, -1.0, 0.0, math.nan], dtype=F64)

@@ -215,7 +215,7 @@ class SoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
-        if x.shape[dim] == 0:  # nothing to normalize over: an empty result, as torch's
+        if x.numel() == 0:  # nothing to normalize: an empty result, as torch's (a 0-d x has one entry)
             out = x.clone()
         else:
             exps = (x - x.amax(dim, keepdim=True)).exp()  # every exponent <= 0: no overflow
@@ -248,7 +248,7 @@ class LogSoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
-        if x.shape[dim] == 0:  # nothing to normalize over: an empty result, as torch's
+        if x.numel() == 0:  # nothing to normalize: an empty result, as torch's (a 0-d x has one entry)
             out = x.clone()
         else:
             shifted = x - x.amax(dim, keepdim=True)
