@@ -161,6 +161,11 @@ def cross_entropy(logits: Tensor, target: Tensor | torch.Tensor) -> Tensor:
     target = target.data if isinstance(target, Tensor) else torch.as_tensor(target)
     if logits.data.dim() != 2:
         raise ValueError(f"CrossEntropyLoss expects logits of shape (batch, classes), got {tuple(logits.shape)}")
+    if not logits.data.is_floating_point():  # torch refuses too: its log_softmax has no integer kernel
+        raise TypeError(
+            f"CrossEntropyLoss expects floating-point logits, got dtype {logits.dtype}: "
+            "convert them first, e.g. Tensor(z.data.float())"
+        )
     batch, classes = logits.shape
     if target.shape != (batch,):
         raise ValueError(
@@ -210,7 +215,7 @@ class SoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
-        if x.shape[dim] == 0:  # nothing to normalize over: an empty result, as torch's
+        if x.numel() == 0:  # nothing to normalize: an empty result, as torch's (a 0-d x has one entry)
             out = x.clone()
         else:
             exps = (x - x.amax(dim, keepdim=True)).exp()  # every exponent <= 0: no overflow
@@ -243,7 +248,7 @@ class LogSoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
-        if x.shape[dim] == 0:  # nothing to normalize over: an empty result, as torch's
+        if x.numel() == 0:  # nothing to normalize: an empty result, as torch's (a 0-d x has one entry)
             out = x.clone()
         else:
             shifted = x - x.amax(dim, keepdim=True)

@@ -16,6 +16,11 @@ from scratchlib.course import validate
 
 def _parameter_list(where: str, params: Iterable[Tensor]) -> list[Tensor]:
     """The parameters as a list, after checking that there are some, each a leaf Tensor, each once."""
+    if isinstance(params, (Tensor, torch.Tensor)):  # torch refuses one tensor too
+        raise TypeError(
+            f"{where}: params must be an iterable of Tensors (model.parameters(), or a list such as [w, b]), "
+            f"got one {type(params).__name__}: write [w]"
+        )
     params = list(params)
     if not params:
         raise ValueError(f"{where} got an empty parameter list")
