@@ -60,6 +60,7 @@ WRONG: dict[str, list[tuple[str, str]]] = {
     "4.5": [
         ("the mask taken from the gradient", "self.x.accumulate_grad(self.grad * (self.grad > 0))"),
         ("no mask", "self.x.accumulate_grad(self.grad)"),
+        ("the mask includes zero", "self.x.accumulate_grad(self.grad * (self.x.output >= 0))"),
     ],
     "4.6": [
         ("the sign of the exponent", "self.output = 1 / (1 + torch.exp(self.x.output))"),
