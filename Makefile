@@ -82,13 +82,13 @@ check: $(STAMP)  ## run the tests of one exercise, with reasons and its hint: ma
 	@$(PY) -m scratchlib.course.exercises "$$EX"
 
 # BEGIN TEACHER ONLY (left out of the student edition)
-TIMEOUT ?= 120
+TIMEOUT ?= 60
 student: $(STAMP)  ## write the student edition to build/student (solutions replaced by stubs)
 	PYTHONPATH=tools $(PY) -m teacher student
 
-grade: $(STAMP)  ## grade a student's copy, or a folder of copies: make grade DIR=path [TIMEOUT=120]
+grade: $(STAMP)  ## grade a student's copy, or a folder of copies: make grade DIR=path [TIMEOUT=60] [JOBS=2]
 	@test -n "$(DIR)" || { echo "usage: make grade DIR=path/to/a/student/copy (or a folder of copies)"; exit 2; }
-	PYTHONPATH=tools $(PY) -m teacher --timeout $(TIMEOUT) grade "$(DIR)"
+	PYTHONPATH=tools $(PY) -m teacher --timeout $(TIMEOUT) $(if $(JOBS),--jobs $(JOBS)) grade "$(DIR)"
 gradescope: $(STAMP)  ## write build/gradescope.zip, the autograder for Gradescope (setup.sh, run_autograder)
 	PYTHONPATH=tools $(PY) -m teacher gradescope
 # END TEACHER ONLY

@@ -223,7 +223,7 @@ class SoftmaxFunction(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        ### BEGIN SOLUTION 6.33: SoftmaxFunction.backward: s (G - sum_j G_j s_j)
+        ### BEGIN SOLUTION 6.53: SoftmaxFunction.backward: s (G - sum_j G_j s_j)
         (s,) = ctx.saved_tensors
         return s * (grad - (grad * s).sum(ctx.dim, keepdim=True)), None
         ### END SOLUTION
@@ -256,7 +256,7 @@ class LogSoftmaxFunction(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        ### BEGIN SOLUTION 6.34: LogSoftmaxFunction.backward: G - softmax * sum_j G_j
+        ### BEGIN SOLUTION 6.54: LogSoftmaxFunction.backward: G - softmax * sum_j G_j
         (log_s,) = ctx.saved_tensors
         return grad - log_s.exp() * grad.sum(ctx.dim, keepdim=True), None
         ### END SOLUTION
@@ -283,7 +283,7 @@ class GELUFunction(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
-        ### BEGIN SOLUTION 6.35: GELUFunction.backward: G (Phi(x) + x phi(x))
+        ### BEGIN SOLUTION 6.55: GELUFunction.backward: G (Phi(x) + x phi(x))
         (x,) = ctx.saved_tensors
         cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
         density = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
@@ -314,7 +314,7 @@ class DropoutFunction(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
-        ### BEGIN SOLUTION 6.36: DropoutFunction.backward: G times the scaled mask
+        ### BEGIN SOLUTION 6.56: DropoutFunction.backward: G times the scaled mask
         (scaled_mask,) = ctx.saved_tensors
         return grad * scaled_mask, None, None
         ### END SOLUTION

@@ -146,7 +146,7 @@ class Adam(Optimizer):
                 self.exp_avg_sq[i] = torch.zeros_like(p.data)
             self.steps[i] += 1
             t, m, v = self.steps[i], self.exp_avg[i], self.exp_avg_sq[i]
-            ### BEGIN SOLUTION 6.37: Adam.step: moments, bias correction, update (weight decay both ways)
+            ### BEGIN SOLUTION 6.57: Adam.step: moments, bias correction, update (weight decay both ways)
             grad = p.grad
             if self.weight_decay and self.decoupled:
                 p.data.mul_(1 - self.lr * self.weight_decay)  # AdamW: shrink p itself
