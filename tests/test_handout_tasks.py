@@ -28,14 +28,14 @@ TASKS = [
     ("MSOE lab 3", "initialisation: weights a scaled normal, zero biases", NB02, "2.7"),
     ("MSOE lab 3", "the epoch and batch loop of SGD", NB02, "2.8"),
     ("MSOE lab 3", "the rotation learned: the end-to-end matrix W*M, to equal R", NB02, "2.9"),
-    ("MSOE lab 3", "explore: the initial scale and the loss before training", NB02, "2.30"),
-    ("MSOE lab 3", "explore: learning rate and hidden size", NB02, "2.31"),
+    ("MSOE lab 3", "explore: the initial scale and the loss before training", NB02, "2.50"),
+    ("MSOE lab 3", "explore: learning rate and hidden size", NB02, "2.51"),
     ("LMU Ex 2", "NeuralNetwork.forward", MLP, "3.12"),
     ("LMU Ex 2", "NeuralNetwork.get_loss", MLP, "3.13"),
     ("LMU Ex 2", "NeuralNetwork.backward", MLP, "3.4"),
     ("LMU Ex 2", "train", MLP, "3.14"),
-    ("LMU explorations", "explore: depth (no hidden layer)", NB03, "3.30"),
-    ("LMU explorations", "explore: the scale of the initial weights", NB03, "3.31"),
+    ("LMU explorations", "explore: depth (no hidden layer)", NB03, "3.50"),
+    ("LMU explorations", "explore: the scale of the initial weights", NB03, "3.51"),
 ]
 
 
