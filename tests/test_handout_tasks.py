@@ -4,8 +4,9 @@ TASKS lists the handout tasks (in /work/shared/sources, as the course's README o
 names them) with the exercise that holds each one. The test builds each file's student edition
 as `make student` does and fails on a task that is given there rather than stubbed: its solution
 region must exist in the course, and in the student edition the region's code must be gone and
-its one-line stub, naming the exercise, in its place. A test of the teacher's tools: it ships
-only in the teacher's edition.
+its one-line stub, naming the exercise, in its place; and no other cell or file of the student
+edition may show a line of its solution (teacher.leaks, which `make student` runs on every
+exercise). A test of the teacher's tools: it ships only in the teacher's edition.
 """
 
 import json
@@ -17,7 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from teacher.edition import edition_file, scan  # noqa: E402
+from teacher import leaks  # noqa: E402
+from teacher.edition import edition_file, scan, write_edition  # noqa: E402
 
 NB02 = "notebooks/02_autograd_baseline.ipynb"
 NB03 = "notebooks/03_manual_backprop.ipynb"
@@ -42,6 +44,17 @@ TASKS = [
 @pytest.fixture(scope="module")
 def course():
     return scan(ROOT)
+
+
+@pytest.fixture(scope="module")
+def shown_elsewhere(course, tmp_path_factory):
+    """exercise -> the places of the student edition, beside its own, that show a line of its solution."""
+    out = tmp_path_factory.mktemp("handout") / "student"
+    files = write_edition(course, out, "student")
+    found: dict[str, list[str]] = {}
+    for leak in leaks.refused(leaks.code_leaks(course, out, files)):
+        found.setdefault(leak.exercise, []).append(f"{leak.place}: {leak.shown}")
+    return found
 
 
 def regions_of(course, path):
@@ -86,3 +99,9 @@ def test_each_handout_task_is_stubbed_in_the_student_edition(course, handout, ta
     assert not shown, (
         f"{handout}: {task}: the student edition of {region.where} still shows {exercise}'s code: {shown[0]!r}"
     )
+
+
+@pytest.mark.parametrize("handout, task, path, exercise", TASKS, ids=[f"{e} {t}" for _, t, _, e in TASKS])
+def test_no_other_place_of_the_student_edition_shows_the_task_done(shown_elsewhere, handout, task, path, exercise):
+    """A stub is no exercise when another cell or file shows its lines (a variant of the task, a copy)."""
+    assert exercise not in shown_elsewhere, f"{handout}: {task}: {exercise} is shown in {shown_elsewhere[exercise]}"
