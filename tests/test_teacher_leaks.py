@@ -110,6 +110,19 @@ def test_the_scan_catches_a_solution_line_shown_elsewhere(course, edition, tmp_p
     assert {("6.2", f"{NB04} cell 12"), ("6.2", f"{NB04} cell 30")} < found
 
 
+def test_a_self_check_output_kept_in_the_student_edition_is_a_leak(course, edition, tmp_path):
+    """A cell that calls check.compare(..., exercise=...) shows the answer in its computed column: a kept
+    output of it is a leak even where the answer is a count or a 0 or 1 that no scan of numbers can tell."""
+    planted = tmp_path / "student"
+    shutil.copytree(edition, planted)
+    nb = nbformat.read(planted / NB04, as_version=4)
+    index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and 'exercise="4.21"' in c.source)
+    nb.cells[index].outputs = [nbformat.v4.new_output("stream", text="dX  [1, 0]  [1, 0]  yes\n")]
+    nbformat.write(nb, planted / NB04)
+    found = {(leak.exercise, leak.place): leak.shown for leak in leaks.refused(leaks.scan(course, planted))}
+    assert found[("4.21", f"{NB04} cell {index} output")] == "the output of its self-check"
+
+
 def test_cells_tagged_to_clear_lose_their_outputs_in_the_student_edition_only(edition):
     course_nb = nbformat.read(ROOT / NB04, as_version=4)
     student_nb = nbformat.read(edition / NB04, as_version=4)

@@ -18,6 +18,9 @@ the student edition (another notebook cell, a .py file, a fenced code block of m
 answer, unless the exercise's own task (its stub) states it or ``GIVEN`` says why the course gives
 it on purpose (an idiom, a call every test makes, a line the exercise's hint spells out).
 
+A notebook cell of the student edition that calls an exercise's self-check
+(``check.compare(..., exercise="k.m")``) and keeps its output shows that exercise's answer too.
+
 ``make student`` refuses to finish on a leak, naming the exercise and the file and cell. A
 notebook cell that must compute an answer to check something else is cleared in the student
 edition when it carries the cell tag ``student-clear-output`` (see teacher.edition).
@@ -359,6 +362,29 @@ def code_leaks(course: Course, out: Path, files: list[str]) -> list[Leak]:
     return [Leak(exercise, place, shown) for (exercise, place), shown in found.items()]
 
 
+#: a self-check of an exercise in a notebook cell: ``check.compare(..., exercise="3.51")``
+CHECKED = re.compile(r"""\bexercise\s*=\s*["'](\d+\.\d+)["']""")
+
+
+def checked_outputs(course: Course, out: Path, files: list[str]) -> list[Leak]:
+    """Each cell of an edition notebook that keeps the output of an exercise's self-check: its table's
+    computed column is the answer, whatever its numbers look like (a count, a 0 or 1 the scan of
+    numbers cannot tell from any other)."""
+    ids = {r.id for r in course.regions}
+    found = []
+    for path in files:
+        if not path.endswith(".ipynb") or not (out / path).is_file():
+            continue
+        for index, cell in enumerate(json.loads((out / path).read_text(encoding="utf-8")).get("cells", [])):
+            source = cell.get("source", "")
+            text = "".join(source) if isinstance(source, list) else source
+            if cell.get("cell_type") != "code" or not cell.get("outputs"):
+                continue
+            for exercise in sorted({e for e in CHECKED.findall(text) if e in ids}):
+                found.append(Leak(exercise, f"{path} cell {index} output", "the output of its self-check"))
+    return found
+
+
 def scan(course: Course, out: Path, files: list[str] | None = None) -> list[Leak]:
     """Every leak of an answer in the edition written under ``out``: a hand or prediction answer's
     numbers, and a line of a solution's code."""
@@ -374,7 +400,7 @@ def scan(course: Course, out: Path, files: list[str] | None = None) -> list[Leak
             hits = worked_entries(text, answers) if place.endswith("(inline code)") else find(text, answers)
             for answer, shown in hits:
                 leaks.append(Leak(answer.exercise, place, f"{answer.name} = {list(answer.values)} shown as {shown}"))
-    return leaks + code_leaks(course, out, paths)
+    return leaks + code_leaks(course, out, paths) + checked_outputs(course, out, paths)
 
 
 def refused(leaks: list[Leak]) -> list[Leak]:
