@@ -23,6 +23,7 @@ from teacher.edition import edition_file, scan, write_edition  # noqa: E402
 
 NB02 = "notebooks/02_autograd_baseline.ipynb"
 NB03 = "notebooks/03_manual_backprop.ipynb"
+NB05 = "notebooks/05_training.ipynb"
 MLP = "scratchlib/mlp.py"
 
 # handout, task, the file that holds it, exercise id. Add the rows of your notebook here.
@@ -32,12 +33,15 @@ TASKS = [
     ("MSOE lab 3", "the rotation learned: the end-to-end matrix W*M, to equal R", NB02, "2.9"),
     ("MSOE lab 3", "explore: the initial scale and the loss before training", NB02, "2.50"),
     ("MSOE lab 3", "explore: learning rate and hidden size", NB02, "2.51"),
+    ("LMU explorations", "explore: depth (stacked hidden layers)", NB02, "2.52"),
     ("LMU Ex 2", "NeuralNetwork.forward", MLP, "3.12"),
     ("LMU Ex 2", "NeuralNetwork.get_loss", MLP, "3.13"),
     ("LMU Ex 2", "NeuralNetwork.backward", MLP, "3.4"),
     ("LMU Ex 2", "train", MLP, "3.14"),
     ("LMU explorations", "explore: depth (no hidden layer)", NB03, "3.50"),
     ("LMU explorations", "explore: the scale of the initial weights", NB03, "3.51"),
+    ("LMU explorations", "explore: the learning rate on MNIST", NB05, "5.50"),
+    ("MSOE lab 3", "explore: noise, and whether regularization helps", NB05, "5.51"),
 ]
 
 
