@@ -39,7 +39,13 @@ DERIVATION = re.compile(
     re.S,
 )
 # never part of an edition: the teacher's tools, their tests, generated files
-TEACHER_ONLY = ("tools/teacher/", "tests/test_teacher", "tests/teacher_fixture/", "build/")
+TEACHER_ONLY = (
+    "tools/teacher/",
+    "tests/test_teacher",
+    "tests/test_handout_tasks.py",
+    "tests/teacher_fixture/",
+    "build/",
+)
 SKIP_PARTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints", "build"}
 # lines from one naming BEGIN TEACHER ONLY to one naming END TEACHER ONLY are left out of the
 # student and solved editions: Makefile targets and README sections only teachers need, lines of a
