@@ -170,6 +170,15 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "last.grad = torch.ones_like(last.output)\nfor layer in reversed(self._backward):\n    layer.backward()",
         ),
     ],
+    "4.30": [
+        ("+ step_size: a step uphill", "self.output.add_(self.grad, alpha=step_size)"),
+        ("the step size forgotten", "self.output.sub_(self.grad)"),
+        (
+            "not in place: a new tensor, which the layers reading it never see",
+            "self.output = self.output - step_size * self.grad",
+        ),
+    ],
+    "4.31": [("0 for None: a number where a gradient or None is held", "self.grad = 0")],
     # 06: the engine
     "6.1": [
         ("= for +=", "variable.grad = grad"),
