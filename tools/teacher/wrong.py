@@ -174,7 +174,7 @@ WRONG: dict[str, list[tuple[str, str]]] = {
         ("+ step_size: a step uphill", "self.output.add_(self.grad, alpha=step_size)"),
         ("the step size forgotten", "self.output.sub_(self.grad)"),
         (
-            "not in place: a new tensor, which the layers reading it never see",
+            "not in place: a new tensor (whatever holds the parameter's tensor keeps the old value)",
             "self.output = self.output - step_size * self.grad",
         ),
     ],
