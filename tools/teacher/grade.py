@@ -21,6 +21,7 @@ written here, after every process of every copy has ended.
 
 from __future__ import annotations
 
+import ast
 import csv
 import functools
 import hashlib
@@ -111,6 +112,32 @@ def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dic
     return found
 
 
+def test_entry(course: Course, exercise: str, results: dict) -> dict:
+    """The map's entry of a student's own test (kind "test"), from the course's tests as run on the probe
+    edition: its test (the test function holding the region, which must pass on the solutions) and the
+    layer exercises it runs (``layers``: those whose wrong versions the student's test must catch)."""
+    region = course.region(exercise)
+    tree = ast.parse((course.root / region.where).read_text(encoding="utf-8"))
+    names = [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.lineno <= region.line <= (node.end_lineno or node.lineno)
+    ]
+    mine = [
+        f"{region.where}::{name}"
+        for name in names
+        if results.get((f"{region.where}::{name}", None), {}).get("outcome") == "passed"
+    ]
+    hits = {e for n in mine for e in results[(n, None)]["hits"]} - {exercise}
+    return {
+        "tests": mine,
+        "cells": [],
+        "caught_by": mine[0] if mine else None,
+        "reached": len(mine),
+        "layers": sorted(hits, key=exercise_key),
+    }
+
+
 def exercise_map(course: Course, timeout: float = 300.0) -> dict:
     """Find the tests of every exercise's own behaviour (see the module docstring)."""
     library = [r.id for path in course.sources for r in course.sources[path] if course.kind(r.id) == "library"]
@@ -155,17 +182,7 @@ def exercise_map(course: Course, timeout: float = 300.0) -> dict:
         if entry["kind"] == "derivation":
             entry.update(tests=[], cells=[], caught_by=None, reached=0)
         elif entry["kind"] == "test":
-            # the student's own test: the course's test of it (the function holding the region), and the
-            # layer exercises that test runs (those whose wrong versions the student's test must catch)
-            mine = sorted(n for (n, _), r in results.items() if r["outcome"] == "passed" and exercise in r["hits"])
-            hits = {e for n in mine for e in results[(n, None)]["hits"]} - {exercise}
-            entry.update(
-                tests=mine,
-                cells=[],
-                caught_by=mine[0] if mine else None,
-                reached=len(mine),
-                layers=sorted(hits, key=exercise_key),
-            )
+            entry.update(test_entry(course, exercise, results))
         elif exercise in notebooks:
             cells = notebooks[exercise]["cells"]
             entry.update(
