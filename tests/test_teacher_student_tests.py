@@ -10,6 +10,7 @@ always fails and a test that reads the layer's code both score 0.
 The map here is made for the test exercises only (the course's whole map takes minutes).
 """
 
+import json
 import shutil
 import sys
 import tempfile
@@ -155,3 +156,33 @@ def test_the_wrong_layers_never_ship_in_the_student_edition(course, tmp_path):
     assert "tests/test_my_layers.py" in files
     mine = (tmp_path / "student" / "tests" / "test_my_layers.py").read_text()
     assert 'raise ExerciseNotDone("exercise 4.32: ' in mine and "[[5.0, -0.5, 0.5]" not in mine
+
+
+def test_the_self_check_runs_the_test_on_the_students_own_layer(course, data, tmp_path):
+    """make check EX=4.32: waits (no FAIL) while the layer's exercises are stubs, passes once they are done,
+    and says how the teacher grades the test."""
+    from scratchlib.course import exercises as self_check
+
+    student = _copy_edition(course, tmp_path / "student", "student", data)
+    solution = "".join(course.region("4.32").body)
+    _copy(student, tmp_path / "mine", solution)
+    lines: list[str] = []
+    assert not self_check.run_check("4.32", tmp_path / "mine", out=lines.append)
+    report = "\n".join(lines)
+    assert "WAIT" in report and "FAIL" not in report, report
+    assert "exercise 4.2 is not done yet" in report and "not a failure of your test" in report
+    assert "against plausible wrong layers" in report
+    solved = _copy_edition(course, tmp_path / "solved", "solved", data)
+    lines.clear()
+    assert self_check.run_check("4.32", solved, out=lines.append), "\n".join(lines)
+    report = "\n".join(lines)
+    assert "PASS  tests/test_my_layers.py::test_linear_by_hand" in report
+    assert "Your test passes on your own layer (exercises 4.1, 4.2, 4.3, 4.30)" in report
+    assert "share of wrong layers it catches" in report
+
+
+def _copy_edition(course, out: Path, mode: str, data: dict) -> Path:
+    """An edition with the map of the student's tests as its exercise map."""
+    write_edition(course, out, mode)
+    (out / "tests" / "exercises.json").write_text(json.dumps(data))
+    return out
