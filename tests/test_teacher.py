@@ -1379,7 +1379,10 @@ def test_the_student_edition_shows_no_solution_as_given_code(course, student_edi
         if course.kind(region.id) == "derivation":
             continue
         task = "".join(region.task.split())
-        for statement in _statements("".join(region.body)):
+        statements = _statements("".join(region.body))
+        if course.kind(region.id) == "test":  # a student's own test: its answers are the values it expects
+            statements = [statement for statement in statements if statement.startswith("expect(")]
+        for statement in statements:
             if statement in given and _substantial(statement) and "".join(statement.split()) not in task:
                 shown.append(f"{region.id}: {statement!r} is given code in {given[statement]}")
     assert shown == []

@@ -127,7 +127,7 @@ def test_cells_tagged_to_clear_lose_their_outputs_in_the_student_edition_only(ed
     course_nb = nbformat.read(ROOT / NB04, as_version=4)
     student_nb = nbformat.read(edition / NB04, as_version=4)
     tagged = [i for i, c in enumerate(course_nb.cells) if CLEAR_TAG in c.metadata.get("tags", [])]
-    assert 13 in tagged and 77 in tagged
+    assert 13 in tagged and 78 in tagged
     assert all(course_nb.cells[i].outputs for i in tagged)  # the teacher's notebook keeps them
     assert not any(student_nb.cells[i].outputs for i in tagged)
 

@@ -41,6 +41,12 @@ def _print_map(data: dict) -> None:
         print(f"{exercise:<6} {x['where']}  {x['task']}")
         if x.get("kind") == "derivation":
             print("       a derivation: graded by hand")
+        elif x.get("kind") == "test":
+            layers = ", ".join(x.get("layers", [])) or "NONE"
+            print(
+                f"       the student's own test {', '.join(tests) or 'NOT FOUND'}: "
+                f"graded by the wrong {layers} it catches"
+            )
         else:
             print(
                 f"       {len(tests)} tests of its own behaviour (of {x.get('reached', len(tests))} reaching it); "
@@ -54,6 +60,12 @@ def _map_table(data: dict) -> str:
     for exercise, x in sorted(data["exercises"].items(), key=lambda kv: exercise_key(kv[0])):
         if x.get("kind") == "derivation":
             lines.append(f"| {exercise} | {x['where']} | - | - | a derivation, graded by hand |")
+            continue
+        if x.get("kind") == "test":
+            layers = ", ".join(x.get("layers", [])) or "NONE"
+            lines.append(
+                f"| {exercise} | {x['where']} | - | - | the student's own test: the wrong {layers} it catches |"
+            )
             continue
         names = [t.split("::", 1)[1] if t.startswith("tests/") else t.split("/")[-1] for t in x["tests"]]
         files = sorted({t.split("::", 1)[0].removeprefix("tests/") for t in x["tests"]})

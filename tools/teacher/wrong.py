@@ -171,6 +171,11 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "last.grad = torch.ones_like(last.output)\nfor layer in reversed(self._backward):\n    layer.backward()",
         ),
     ],
+    "4.30": [
+        ("+ step_size: a step uphill", "self.output.add_(self.grad, alpha=step_size)"),
+        ("the step size forgotten", "self.output.sub_(self.grad)"),
+    ],
+    "4.31": [("0 for None: a number where a gradient or None is held", "self.grad = 0")],
     # 06: the engine
     "6.1": [
         ("= for +=", "variable.grad = grad"),
@@ -365,6 +370,40 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "p.data.add_(grad, alpha=self.lr)",
         ),
     ],
+}
+
+# Correct versions written another way, for grading a student's own test (tests/test_my_layers.py): a
+# test must pass on each, as on the course's solution, so a test that reads the layer's code instead
+# of checking what it computes scores 0. Each computes the same numbers as the solution, bit for bit
+# (the same operations in the same order, spelled otherwise), so a test with exact numbers passes them.
+ALTERNATIVE: dict[str, list[tuple[str, str]]] = {
+    "4.1": [("the sum written the other way round", "self.grad = g + self.grad")],
+    "4.2": [("matmul and t()", "self.output = self.x.output.matmul(self.W.output.t()) + self.b.output")],
+    "4.3": [
+        (
+            "matmul, t() and sum(dim=0), without the needs_grad shortcut",
+            "self.x.accumulate_grad(g.matmul(self.W.output))\n"
+            "self.W.accumulate_grad(g.t().matmul(self.x.output))\n"
+            "self.b.accumulate_grad(g.sum(dim=0))",
+        )
+    ],
+    "4.4": [("clamp at 0", "self.output = self.x.output.clamp(min=0)")],
+    "4.5": [
+        (
+            "torch.where on the output",
+            "self.x.accumulate_grad(torch.where(self.output > 0, self.grad, torch.zeros_like(self.grad)))",
+        )
+    ],
+    "4.16": [("the square as a product", "self.diff = pred - target\nself.output = (self.diff * self.diff).mean()")],
+    "4.17": [
+        (
+            "div and neg",
+            "d_pred = (2 * self.grad * self.diff).div(self.diff.numel())\n"
+            "self.pred.accumulate_grad(d_pred)\n"
+            "self.target.accumulate_grad(d_pred.neg())",
+        )
+    ],
+    "4.30": [("sub_ with alpha", "self.output.sub_(self.grad, alpha=step_size)")],
 }
 
 

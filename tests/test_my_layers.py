@@ -1,0 +1,117 @@
+"""Your own unit tests of notebook 04's layers, with numbers you work out by hand (MSOE lab 7).
+
+Each test below wires one layer to ``Input``s holding the numbers given, with an upstream gradient
+``G`` that is not all ones. Your part (one exercise per test, its callout in notebook 04) is what the
+test checks: work each value out on paper first, then write it as a literal, as in
+
+    expect(layer.output, [[1.0, -0.5], [2.0, 0.25]])      # exact, as ==
+    expect(x.grad, [[0.1, 0.2]], atol=1e-6)               # within 1e-6: for numbers like 1/3
+
+``expect`` (tests/expect.py) names each entry that differs. Never compute an expected value with the
+layer or torch: the test is there to catch a wrong layer, and a number the layer computed agrees
+with it, wrong or not.
+
+``make check EX=4.32`` runs your test against your own layer: it passes once your layer and your
+numbers agree. Your teacher grades it against the course's correct layer (it must pass there, and
+on other correct ways of writing the layer) and against several plausible wrong layers (a missing
+transpose, a forgotten 1/N, ``=`` for ``+=``, a wrong sign, the wrong axis, ...): the score is the
+share of wrong layers your test catches.
+"""
+
+import torch
+
+from expect import expect
+from scratchlib.layers import Input, Linear, MSELoss, ReLU
+
+
+def test_linear_by_hand():
+    """Exercise 4.32: Linear Z = X W^T + b, forward, backward, accumulate_grad and step, by hand."""
+    x = Input((3, 2)).set([[2.0, -1.0], [0.0, 3.0], [1.0, 1.0]])  # X (B=3, in=2)
+    W = Input((3, 2), train=True).set([[1.0, -2.0], [0.5, 1.0], [-1.0, 0.0]])  # (out=3, in=2): a parameter
+    b = Input((3,), train=True).set([1.0, -0.5, 2.5])  # (out,): a parameter
+    G = torch.tensor([[1.0, 0.0, -1.0], [2.0, -1.0, 0.5], [0.0, 1.0, 1.0]])  # dJ/dZ, (B, out)
+    G2 = torch.tensor([[0.5, 1.0, 0.0], [-1.0, 0.0, 2.0], [1.0, 1.0, -0.5]])  # a second consumer's dJ/dZ
+    layer = Linear(x, W, b)
+    # Write, each expected value a literal you worked out by hand:
+    #   1. forward:  layer.forward(); expect layer.output
+    #   2. backward: layer.accumulate_grad(G); layer.backward(); expect x.grad, W.grad and b.grad
+    #   3. accumulate_grad: layer.accumulate_grad(G2); expect layer.grad (the two add), and G as given
+    #      (a gradient handed in is never written to)
+    #   4. step: W.step(0.5) and b.step(0.5); expect W.output and b.output
+    ### BEGIN SOLUTION 4.32: your test of Linear: forward, backward with G, accumulate_grad, step
+    # Z = X W^T + b: row 0: [2 + 2 + 1, 1 - 1 - 0.5, -2 + 0 + 2.5] = [5, -0.5, 0.5]
+    #                row 1: [0 - 6 + 1, 0 + 3 - 0.5, 0 + 0 + 2.5] = [-5, 2.5, 2.5]
+    #                row 2: [1 - 2 + 1, 0.5 + 1 - 0.5, -1 + 0 + 2.5] = [0, 1, 1.5]
+    layer.forward()
+    expect(layer.output, [[5.0, -0.5, 0.5], [-5.0, 2.5, 2.5], [0.0, 1.0, 1.5]])
+    # dX = G W:   row 0: [1, -2] - [-1, 0] = [2, -2];  row 1: 2 [1, -2] - [0.5, 1] + 0.5 [-1, 0] = [1, -5]
+    #             row 2: [0.5, 1] + [-1, 0] = [-0.5, 1]
+    # dW = G^T X: row 0: [2, -1] + 2 [0, 3] = [2, 5];  row 1: -[0, 3] + [1, 1] = [1, -2]
+    #             row 2: -[2, -1] + 0.5 [0, 3] + [1, 1] = [-1, 3.5]
+    # db = column sums of G = [3, 0, 0.5]
+    layer.accumulate_grad(G)
+    layer.backward()
+    expect(x.grad, [[2.0, -2.0], [1.0, -5.0], [-0.5, 1.0]])
+    expect(W.grad, [[2.0, 5.0], [1.0, -2.0], [-1.0, 3.5]])
+    expect(b.grad, [3.0, 0.0, 0.5])
+    # G + G2, and G itself unchanged
+    layer.accumulate_grad(G2)
+    expect(layer.grad, [[1.5, 1.0, -1.0], [1.0, -1.0, 2.5], [1.0, 2.0, 0.5]])
+    expect(G, [[1.0, 0.0, -1.0], [2.0, -1.0, 0.5], [0.0, 1.0, 1.0]])
+    # W - 0.5 dW = [[1 - 1, -2 - 2.5], [0.5 - 0.5, 1 + 1], [-1 + 0.5, 0 - 1.75]]
+    # b - 0.5 db = [1 - 1.5, -0.5, 2.5 - 0.25]
+    W.step(0.5)
+    b.step(0.5)
+    expect(W.output, [[0.0, -4.5], [0.0, 2.0], [-0.5, -1.75]])
+    expect(b.output, [-0.5, -0.5, 2.25])
+    ### END SOLUTION
+
+
+def test_relu_by_hand():
+    """Exercise 4.33: ReLU H = max(Z, 0), forward, backward and accumulate_grad, by hand."""
+    z = Input((2, 3)).set([[1.5, -2.0, 0.5], [-0.5, 3.0, -1.0]])  # Z (B=2, 3): no entry at 0
+    G = torch.tensor([[2.0, -1.0, 3.0], [1.0, -2.0, 0.5]])  # dJ/dH, (2, 3)
+    G2 = torch.tensor([[-1.0, 0.5, 1.0], [0.0, 2.0, -3.0]])  # a second consumer's dJ/dH
+    layer = ReLU(z)
+    # Write, each expected value a literal you worked out by hand:
+    #   1. forward:  layer.forward(); expect layer.output
+    #   2. backward: layer.accumulate_grad(G); layer.backward(); expect z.grad
+    #   3. accumulate_grad: layer.accumulate_grad(G2); expect layer.grad (the two add), and G as given
+    #   (a ReLU has no parameters: its step moves nothing)
+    ### BEGIN SOLUTION 4.33: your test of ReLU: forward, backward with G, accumulate_grad
+    layer.forward()
+    expect(layer.output, [[1.5, 0.0, 0.5], [0.0, 3.0, 0.0]])
+    # dZ = G where Z > 0, else 0
+    layer.accumulate_grad(G)
+    layer.backward()
+    expect(z.grad, [[2.0, 0.0, 3.0], [0.0, -2.0, 0.0]])
+    layer.accumulate_grad(G2)
+    expect(layer.grad, [[1.0, -0.5, 4.0], [1.0, 0.0, -2.5]])
+    expect(G, [[2.0, -1.0, 3.0], [1.0, -2.0, 0.5]])
+    ### END SOLUTION
+
+
+def test_mseloss_by_hand():
+    """Exercise 4.34: MSELoss, the mean of squared differences, forward, backward and accumulate_grad, by hand."""
+    pred = Input((2, 2)).set([[1.0, -1.0], [2.0, 0.5]])  # Yhat (B=2, 2)
+    target = Input((2, 2)).set([[0.0, 1.0], [2.5, 0.5]])  # Y
+    g = torch.tensor(3.0)  # dJ/dL: the loss is a term of a larger J here, so not 1
+    g2 = torch.tensor(0.5)  # a second consumer's dJ/dL
+    layer = MSELoss(pred, target)
+    # Write, each expected value a literal you worked out by hand:
+    #   1. forward:  layer.forward(); expect layer.output (a number)
+    #   2. backward: layer.accumulate_grad(g); layer.backward(); expect pred.grad and target.grad
+    #   3. accumulate_grad: layer.accumulate_grad(g2); expect layer.grad (the two add), and g as given
+    ### BEGIN SOLUTION 4.34: your test of MSELoss: forward, backward with g, accumulate_grad
+    # Yhat - Y = [[1, -2], [-0.5, 0]]; L = (1 + 4 + 0.25 + 0) / 4 = 1.3125
+    layer.forward()
+    expect(layer.output, 1.3125)
+    # dJ/dYhat = (2 g / N)(Yhat - Y) = 1.5 (Yhat - Y); dJ/dY = -dJ/dYhat
+    layer.accumulate_grad(g)
+    layer.backward()
+    expect(pred.grad, [[1.5, -3.0], [-0.75, 0.0]])
+    expect(target.grad, [[-1.5, 3.0], [0.75, 0.0]])
+    layer.accumulate_grad(g2)
+    expect(layer.grad, 3.5)
+    expect(g, 3.0)
+    ### END SOLUTION

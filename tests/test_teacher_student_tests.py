@@ -1,0 +1,188 @@
+"""The student's own tests (tests/test_my_layers.py, MSOE lab 7), graded by the wrong layers they catch.
+
+The grader runs a student's test against the course's correct layer, against correct layers written
+another way (teacher.wrong.ALTERNATIVE) and against each wrong version of the layer's exercises
+(teacher.wrong.WRONG): a test must pass on every correct one, and scores the share of wrong ones it
+fails on. Here, on exercise 4.32 (the test of Linear): the course's own test catches every wrong
+layer, a forward-only test scores its share and the report names what it let through, a test that
+always fails and a test that reads the layer's code both score 0.
+
+The map here is made for the test exercises only (the course's whole map takes minutes).
+"""
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from teacher import grade as teacher_grade  # noqa: E402
+from teacher import supervise, wrong  # noqa: E402
+from teacher.edition import MAP_VERSION, STUDENT_TESTS, TEACHER_ONLY, scan, write_edition  # noqa: E402
+from teacher.runner import run_tests  # noqa: E402
+
+TESTS = ["4.32", "4.33", "4.34"]  # Linear, ReLU, MSELoss
+FORWARD = "    layer.forward()\n    expect(layer.output, [[5.0, -0.5, 0.5], [-5.0, 2.5, 2.5], [0.0, 1.0, 1.5]])\n"
+# reads the layer's code and passes only where it is the course's solution, written as the course wrote it
+HOSTILE = (
+    "    import inspect\n"
+    "    from scratchlib.layers import linear\n"
+    "    assert 'self.output = self.x.output @ self.W.output.T + self.b.output' in inspect.getsource(linear)\n"
+)
+
+
+@pytest.fixture(scope="module")
+def course():
+    return scan(ROOT)
+
+
+@pytest.fixture(scope="module")
+def data(course):
+    """The map's entries of the student's tests, made as exercise_map makes them (probe edition)."""
+    with tempfile.TemporaryDirectory(prefix="teacher-probe-") as folder:
+        probe = Path(folder) / "probe"
+        write_edition(course, probe, "probe")
+        results = run_tests(course, probe, list(STUDENT_TESTS), timeout=120)
+    exercises = {}
+    for e in TESTS:
+        region = course.region(e)
+        entry = {"task": region.task, "where": f"{region.where}:{region.line}", "kind": course.kind(e)}
+        exercises[e] = {**entry, "optional": False, **teacher_grade.test_entry(course, e, results)}
+    return {
+        "version": MAP_VERSION,
+        "fingerprint": course.fingerprint(),
+        "exercises": exercises,
+        "reaches": {t: results[(t, None)]["hits"] for x in exercises.values() for t in x["tests"]},
+        "failing_on_solutions": {},
+    }
+
+
+def test_the_map_records_each_test_its_kind_and_the_layer_exercises_it_tests(data):
+    x = data["exercises"]
+    assert {e: x[e]["kind"] for e in TESTS} == dict.fromkeys(TESTS, "test")
+    assert x["4.32"]["tests"] == ["tests/test_my_layers.py::test_linear_by_hand"]
+    assert x["4.32"]["layers"] == ["4.1", "4.2", "4.3", "4.30"]  # accumulate_grad, forward, backward, step
+    assert x["4.33"]["layers"] == ["4.1", "4.4", "4.5"]
+    assert x["4.34"]["layers"] == ["4.1", "4.16", "4.17"]
+    assert teacher_grade.problems(data) == []
+    for e in TESTS:  # every layer exercise a test runs has wrong versions to catch
+        assert all(wrong.WRONG.get(layer) for layer in x[e]["layers"]), e
+
+
+def test_the_versions_are_the_solution_the_other_correct_ones_and_each_wrong_one(course, data):
+    versions = supervise.test_versions(course, data["exercises"]["4.32"]["layers"])
+    kinds = [kind for kind, _, _ in versions]
+    assert kinds[0] == "correct"
+    assert kinds.count("another") == sum(len(wrong.ALTERNATIVE.get(e, [])) for e in ["4.1", "4.2", "4.3", "4.30"])
+    assert kinds.count("wrong") == 2 + 3 + 4 + 2  # 4.1, 4.2, 4.3, 4.30
+    solution = versions[0][2]
+    assert solution["4.2"] == ["self.output = self.x.output @ self.W.output.T + self.b.output  # (B, out)\n"]
+    for _, what, code in versions[1:]:  # one exercise differs from the solution, the others are it
+        assert sum(code[e] != solution[e] for e in solution) == 1, what
+
+
+def test_a_verdict_counts_the_wrong_layers_caught_and_names_those_let_through():
+    versions = [("correct", "the solution", {}), ("another", "4.2: matmul", {})]
+    versions += [("wrong", "4.2: W not transposed", {}), ("wrong", "4.3: dJ/db averaged", {})]
+    assert supervise.test_verdict(versions, [True, True, False, False]) == (2, 2, "")
+    caught, total, why = supervise.test_verdict(versions, [True, True, False, True])
+    assert (caught, total) == (1, 2)
+    assert why == "caught 1 of 2 wrong layers; let through: 4.3: dJ/db averaged"
+    assert supervise.test_verdict(versions, [False, True, False, False])[0] == 0  # fails on the correct layer
+    caught, _, why = supervise.test_verdict(versions, [True, False, False, False])
+    assert caught == 0 and "written another way (4.2: matmul)" in why
+
+
+def _copy(edition: Path, out: Path, body: str) -> Path:
+    """A student's copy: the student edition with body in place of exercise 4.32's stub."""
+    shutil.copytree(edition, out)
+    path = out / "tests" / "test_my_layers.py"
+    lines = path.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if 'ExerciseNotDone("exercise 4.32:' in line)
+    lines[at : at + 1] = [body]
+    path.write_text("".join(lines))
+    return out
+
+
+@pytest.mark.timeout(900)
+def test_the_grader_scores_a_student_test_by_the_wrong_layers_it_catches(course, data, tmp_path):
+    edition = tmp_path / "edition"
+    write_edition(course, edition, "student")
+    solution = "".join(course.region("4.32").body)
+    copies = {
+        "own": solution + "    assert layer.output is not None\n",  # the course's test, but not its text
+        "forward": FORWARD,
+        "fails": "    assert False\n",
+        "hostile": HOSTILE,
+        "stub": None,
+    }
+    folders = [
+        _copy(edition, tmp_path / "class" / name, body) if body else shutil.copytree(edition, tmp_path / "class" / name)
+        for name, body in copies.items()
+    ]
+    only = {**data, "exercises": {"4.32": data["exercises"]["4.32"]}}
+    graded = teacher_grade.grade_all(course, only, folders, notebooks="none", report=lambda line: None)
+    rows = {name: graded[name][0] for name in copies}
+    assert rows["own"].score == 1.0 and (rows["own"].passed, rows["own"].total) == (11, 11), rows["own"].reason
+    # forward only: the three wrong forwards (4.2), none of the backward, accumulate_grad or step
+    assert (rows["forward"].passed, rows["forward"].total) == (3, 11)
+    assert rows["forward"].score == pytest.approx(3 / 11)
+    assert rows["forward"].reason.startswith("caught 3 of 11 wrong layers; let through: 4.1: = for +")
+    assert "4.3: dJ/db summed over the wrong axis" in rows["forward"].reason
+    assert "4.2:" not in rows["forward"].reason
+    assert rows["fails"].score == 0 and "fails on the course's correct layer" in rows["fails"].reason
+    assert rows["hostile"].score == 0 and "written another way (4.2: matmul and t())" in rows["hostile"].reason
+    assert rows["stub"].score == 0 and rows["stub"].reason.startswith("not attempted")
+    assert all(row.kind == "test" for row in rows.values())
+    csv = teacher_grade.to_csv({"forward": [rows["forward"]]})
+    assert "let through: 4.1: = for +" in csv
+    assert "let through: 4.1: = for +" in teacher_grade.to_html("forward", [rows["forward"]])
+
+
+def test_the_wrong_layers_never_ship_in_the_student_edition(course, tmp_path):
+    assert "tools/teacher/" in TEACHER_ONLY
+    files = write_edition(course, tmp_path / "student", "student")
+    assert not [f for f in files if f.startswith("tools/teacher/")]
+    assert not (tmp_path / "student" / "tools" / "teacher").exists()
+    shipped = "\n".join((tmp_path / "student" / f).read_text(errors="replace") for f in files)
+    for table in ("WRONG", "ALTERNATIVE"):  # nor a copy of the wrong (or other correct) versions elsewhere
+        assert f"{table}: dict[str" not in shipped
+    assert "import wrong" not in shipped and "teacher.wrong" not in shipped
+    assert "tests/test_my_layers.py" in files
+    mine = (tmp_path / "student" / "tests" / "test_my_layers.py").read_text()
+    assert 'raise ExerciseNotDone("exercise 4.32: ' in mine and "[[5.0, -0.5, 0.5]" not in mine
+
+
+def test_the_self_check_runs_the_test_on_the_students_own_layer(course, data, tmp_path):
+    """make check EX=4.32: waits (no FAIL) while the layer's exercises are stubs, passes once they are done,
+    and says how the teacher grades the test."""
+    from scratchlib.course import exercises as self_check
+
+    student = _copy_edition(course, tmp_path / "student", "student", data)
+    solution = "".join(course.region("4.32").body)
+    _copy(student, tmp_path / "mine", solution)
+    lines: list[str] = []
+    assert not self_check.run_check("4.32", tmp_path / "mine", out=lines.append)
+    report = "\n".join(lines)
+    assert "WAIT" in report and "FAIL" not in report, report
+    assert "exercise 4.2 is not done yet" in report and "not a failure of your test" in report
+    assert "against plausible wrong layers" in report
+    solved = _copy_edition(course, tmp_path / "solved", "solved", data)
+    lines.clear()
+    assert self_check.run_check("4.32", solved, out=lines.append), "\n".join(lines)
+    report = "\n".join(lines)
+    assert "PASS  tests/test_my_layers.py::test_linear_by_hand" in report
+    assert "Your test passes on your own layer (exercises 4.1, 4.2, 4.3, 4.30)" in report
+    assert "share of wrong layers it catches" in report
+
+
+def _copy_edition(course, out: Path, mode: str, data: dict) -> Path:
+    """An edition with the map of the student's tests as its exercise map."""
+    write_edition(course, out, mode)
+    (out / "tests" / "exercises.json").write_text(json.dumps(data))
+    return out
