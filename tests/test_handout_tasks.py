@@ -25,6 +25,12 @@ NB02 = "notebooks/02_autograd_baseline.ipynb"
 NB03 = "notebooks/03_manual_backprop.ipynb"
 NB05 = "notebooks/05_training.ipynb"
 MLP = "scratchlib/mlp.py"
+BASE = "scratchlib/layers/base.py"
+LINEAR = "scratchlib/layers/linear.py"
+MINE = "tests/test_my_layers.py"
+OPS = "scratchlib/autograd/ops.py"
+FUNCTIONAL = "scratchlib/autograd/functional.py"
+OPTIM = "scratchlib/autograd/optim.py"
 
 # handout, task, the file that holds it, exercise id. Add the rows of your notebook here.
 TASKS = [
@@ -40,8 +46,21 @@ TASKS = [
     ("LMU Ex 2", "train", MLP, "3.14"),
     ("LMU explorations", "explore: depth (no hidden layer)", NB03, "3.50"),
     ("LMU explorations", "explore: the scale of the initial weights", NB03, "3.51"),
+    ("MSOE lab 5", "Linear's backward: dX, dW, db", LINEAR, "4.3"),
+    ("MSOE lab 7", "step of a parameter", BASE, "4.30"),
+    ("MSOE lab 7", "clear_grad", BASE, "4.31"),
+    ("MSOE lab 7", "your own unit test of Linear, by hand", MINE, "4.32"),
+    ("MSOE lab 7", "your own unit test of ReLU, by hand", MINE, "4.33"),
+    ("MSOE lab 7", "your own unit test of MSELoss, by hand", MINE, "4.34"),
     ("LMU explorations", "explore: the learning rate on MNIST", NB05, "5.50"),
     ("MSOE lab 3", "explore: noise, and whether regularization helps", NB05, "5.51"),
+    ("CMU HW1P1 1.1", "Sub.backward", OPS, "6.5"),
+    ("CMU HW1P1 1.1", "Mul.backward", OPS, "6.6"),
+    ("CMU HW1P1 1.1", "Div.backward", OPS, "6.7"),
+    ("CMU HW1P1 2.2", "the ReLU Function's backward", OPS, "6.16"),
+    ("CMU HW1P1 2.4", "BatchNorm1d's backward", FUNCTIONAL, "6.19"),
+    ("CMU HW1P1 2.5", "cross-entropy's backward", FUNCTIONAL, "6.20"),
+    ("CMU HW1P1 3.1", "SGD with momentum: step", OPTIM, "6.21"),
 ]
 
 

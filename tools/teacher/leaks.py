@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from teacher.edition import STUDENT_TESTS
 from teacher.markers import Region, assigned_names
 
 if TYPE_CHECKING:  # teacher.edition imports nothing of this module; only the type is needed
@@ -316,7 +317,9 @@ def solution_lines(course: Course) -> dict[str, set[str]]:
     derivations = {r.id for cells in course.derivations.values() for regions in cells.values() for r in regions}
     lines: dict[str, set[str]] = {}
     for region in course.regions:
-        if region.id in derivations:
+        # a derivation is prose; a student's own test (STUDENT_TESTS) makes the calls its skeleton asks
+        # for, and its answer is the numbers it expects, not its lines
+        if region.id in derivations or region.where in STUDENT_TESTS:
             continue
         for raw in "".join(region.body).splitlines():
             line = code_line(raw)
