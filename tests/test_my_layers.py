@@ -69,7 +69,7 @@ def test_linear_by_hand():
 
 def test_relu_by_hand():
     """Exercise 4.33: ReLU H = max(Z, 0), forward, backward and accumulate_grad, by hand."""
-    z = Input((2, 3)).set([[1.5, -2.0, 0.5], [-0.5, 3.0, -1.0]])  # Z (B=2, 3): no entry at 0
+    z = Input((2, 3)).set([[1.5, -2.0, 0.5], [-0.5, 3.0, 0.0]])  # Z (B=2, 3): one entry at ReLU's kink, 0
     G = torch.tensor([[2.0, -1.0, 3.0], [1.0, -2.0, 0.5]])  # dJ/dH, (2, 3)
     G2 = torch.tensor([[-1.0, 0.5, 1.0], [0.0, 2.0, -3.0]])  # a second consumer's dJ/dH
     layer = ReLU(z)
