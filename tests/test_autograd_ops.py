@@ -8,9 +8,19 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import ATOL, RTOL, assert_close, assert_like_torch, local_backward, numerical_gradient, parity
+from autograd_parity import (
+    ATOL,
+    RTOL,
+    assert_close,
+    assert_like_torch,
+    local_backward,
+    node,
+    numerical_gradient,
+    parity,
+)
 from expect import expect
 from scratchlib.autograd import Function, Tensor, ops
+from scratchlib.autograd.function import Context
 from scratchlib.autograd.ops import sum_to_shape
 
 F64 = torch.float64
@@ -292,17 +302,17 @@ def test_add_backward_alone_by_hand():
 
 def test_sub_backward_alone_by_hand():
     """Runs only exercise 6.5 (Sub.backward), called directly on a given G."""
-    da, db = local_backward(leaf(A) - leaf(B), GRAD)
+    da, db = local_backward(node(ops.Sub, leaf(A), leaf(B), shapes=((2, 3), (2, 3))), GRAD)  # not Sub.forward (6.28)
     expect(da, tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)  # d(a - b)/da = 1, d(a - b)/db = -1
     expect(db, tensor([[-1.0, 2.0, -0.5], [-3.0, -1.0, 1.0]]), atol=ATOL, rtol=RTOL, dtype=True)
-    da, db = local_backward(2.5 - leaf(B), GRAD)
+    da, db = local_backward(node(ops.Sub, 2.5, leaf(B), shapes=((), (2, 3))), GRAD)
     expect(da, None)
     expect(db, -tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)
 
 
 def test_mul_backward_alone_by_hand():
     """Runs only exercise 6.6 (Mul.backward), called directly on a given G."""
-    da, db = local_backward(leaf(A) * leaf(B), GRAD)
+    da, db = local_backward(node(ops.Mul, leaf(A), leaf(B), tensors=(tensor(A), tensor(B))), GRAD)  # not 6.29
     # da = G * b = [[1*2, -2*-1, 0.5*0.5], [3*4, 1*-3, -1*1]]
     expect(da, tensor([[2.0, 2.0, 0.25], [12.0, -3.0, -1.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     # db = G * a = [[1*1, -2*-2, 0.5*3], [3*-1, 1*0.5, -1*2]]
@@ -319,24 +329,29 @@ def given_sum_to_shape(grad, shape):
     return grad.sum_to_size(shape) if len(shape) else grad.sum()
 
 
+SHAPES = {"shapes": ((2, 3), (3,))}  # what Add's and Sub's forward save for A and ROW
+OPERANDS = {"tensors": (torch.tensor(A, dtype=F64), torch.tensor(ROW, dtype=F64))}  # what Mul's and Div's save
+
+
 @pytest.mark.parametrize(
-    "op, exercise, da, db",
+    "op, function, saved, exercise, da, db",
     [
         # db: the column sums of what reaches the broadcast row, [1 + 3, -2 + 1, 0.5 - 1] for G
-        (lambda a, b: a + b, "6.4", GRAD, [4.0, -1.0, -0.5]),
-        (lambda a, b: a - b, "6.5", GRAD, [-4.0, 1.0, 0.5]),
+        (lambda a, b: a + b, ops.Add, SHAPES, "6.4", GRAD, [4.0, -1.0, -0.5]),
+        (lambda a, b: a - b, ops.Sub, SHAPES, "6.5", GRAD, [-4.0, 1.0, 0.5]),
         # da = G * b per row; db = column sums of G * a = [[1, 4, 1.5], [-3, 0.5, -2]]
-        (lambda a, b: a * b, "6.6", [[2.0, 2.0, 0.25], [6.0, -1.0, -0.5]], [-2.0, 4.5, -0.5]),
+        (lambda a, b: a * b, ops.Mul, OPERANDS, "6.6", [[2.0, 2.0, 0.25], [6.0, -1.0, -0.5]], [-2.0, 4.5, -0.5]),
         # da = G / b per row; db = column sums of -G a / b^2 = [[-0.25, -4, -6], [0.75, -0.5, 8]]
-        (lambda a, b: a / b, "6.7", [[0.5, 2.0, 1.0], [1.5, -1.0, -2.0]], [0.5, -4.5, 2.0]),
+        (lambda a, b: a / b, ops.Div, OPERANDS, "6.7", [[0.5, 2.0, 1.0], [1.5, -1.0, -2.0]], [0.5, -4.5, 2.0]),
     ],
     ids=["Add", "Sub", "Mul", "Div"],
 )
-def test_a_broadcast_backward_alone_sums_over_the_rows_by_hand(monkeypatch, op, exercise, da, db):
+def test_a_broadcast_backward_alone_sums_over_the_rows_by_hand(monkeypatch, op, function, saved, exercise, da, db):
     """Runs only the operation's exercise (6.4 to 6.7) on a (2, 3) and a (3,) input: its backward must
-    hand back a gradient of each input's shape, through sum_to_shape (here a given one, not 6.3)."""
+    hand back a gradient of each input's shape, through sum_to_shape (here a given one, not 6.3), on a
+    node made by the test with what the forward saves (not the forward, 6.28 to 6.30)."""
     monkeypatch.setattr(ops, "sum_to_shape", given_sum_to_shape)
-    grad_a, grad_b = local_backward(op(leaf(A), leaf(ROW)), GRAD)
+    grad_a, grad_b = local_backward(node(function, leaf(A), leaf(ROW), **saved), GRAD)
     expect(grad_a, tensor(da), atol=ATOL, rtol=RTOL, dtype=True)
     expect(grad_b, tensor(db), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((grad_a, grad_b), op, tensor(A), tensor(ROW), grad=tensor(GRAD))
@@ -344,7 +359,7 @@ def test_a_broadcast_backward_alone_sums_over_the_rows_by_hand(monkeypatch, op, 
 
 def test_div_backward_alone_by_hand():
     """Runs only exercise 6.7 (Div.backward), called directly on a given G."""
-    da, db = local_backward(leaf(A) / leaf(B), GRAD)
+    da, db = local_backward(node(ops.Div, leaf(A), leaf(B), tensors=(tensor(A), tensor(B))), GRAD)  # not 6.30
     # da = G / b = [[1/2, -2/-1, 0.5/0.5], [3/4, 1/-3, -1/1]]
     expect(da, tensor([[0.5, 2.0, 1.0], [0.75, -1 / 3, -1.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     # db = -G a / b^2 = [[-1/4, -4/1, -1.5/0.25], [3/16, -0.5/9, 2/1]]
@@ -450,3 +465,111 @@ def test_logsumexp_backward_alone_by_hand():
     dx, _, _ = local_backward(leaf(x).logsumexp(1, keepdims=True), [[2.0], [-1.0]])
     expect(dx, tensor([[0.25, 0.5, 1.25], [-0.6, -0.2, -0.2]]), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), lambda x: x.logsumexp(1, keepdim=True), tensor(x), grad=tensor([[2.0], [-1.0]]))
+
+
+# ------------------------------------------ each forward and operator alone, by hand (CMU HW1P1 1.1)
+# A forward is called on a ctx made here, not through Function.apply; an operator is checked by the
+# call it makes, with its Function's apply replaced by a recorder: no forward, no graph.
+
+
+def made_ctx(function):
+    """A ctx for calling ``function.forward`` directly: two constant inputs, no graph."""
+    return Context(function, (None, None), (False, False))
+
+
+def test_sub_forward_alone_by_hand():
+    """Runs only exercise 6.28 (Sub.forward), on a ctx made by the test."""
+    # A - B = [[1 - 2, -2 + 1, 3 - 0.5], [-1 - 4, 0.5 + 3, 2 - 1]]
+    expect(
+        ops.Sub.forward(made_ctx(ops.Sub), tensor(A), tensor(B)),
+        tensor([[-1.0, -1.0, 2.5], [-5.0, 3.5, 1.0]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    # broadcasting: ROW taken from every row of A
+    expect(
+        ops.Sub.forward(made_ctx(ops.Sub), tensor(A), tensor(ROW)),
+        tensor([[-1.0, -1.0, 2.5], [-3.0, 1.5, 1.5]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    # a constant first (2.5 - x, as __rsub__ calls it): the order of the operands is the forward's
+    expect(ops.Sub.forward(made_ctx(ops.Sub), 2.5, tensor(ROW)), tensor([0.5, 3.5, 2.0]), atol=ATOL, rtol=RTOL)
+
+
+def test_mul_forward_alone_by_hand():
+    """Runs only exercise 6.29 (Mul.forward), on a ctx made by the test."""
+    ctx = made_ctx(ops.Mul)
+    # A * B entry by entry = [[1 * 2, -2 * -1, 3 * 0.5], [-1 * 4, 0.5 * -3, 2 * 1]]
+    expect(
+        ops.Mul.forward(ctx, tensor(A), tensor(B)),
+        tensor([[2.0, 2.0, 1.5], [-4.0, -1.5, 2.0]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    expect(
+        ops.Mul.forward(made_ctx(ops.Mul), tensor(A), tensor(ROW)),
+        tensor([[2.0, 2.0, 1.5], [-2.0, -0.5, 1.0]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    expect(ops.Mul.forward(made_ctx(ops.Mul), 2.5, tensor(ROW)), tensor([5.0, -2.5, 1.25]), atol=ATOL, rtol=RTOL)
+
+
+def test_div_forward_alone_by_hand():
+    """Runs only exercise 6.30 (Div.forward), on a ctx made by the test."""
+    # A / B = [[1 / 2, -2 / -1, 3 / 0.5], [-1 / 4, 0.5 / -3, 2 / 1]]
+    expect(
+        ops.Div.forward(made_ctx(ops.Div), tensor(A), tensor(B)),
+        tensor([[0.5, 2.0, 6.0], [-0.25, -1 / 6, 2.0]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    expect(
+        ops.Div.forward(made_ctx(ops.Div), tensor(A), tensor(ROW)),
+        tensor([[0.5, 2.0, 6.0], [-0.5, -0.5, 4.0]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    # a constant numerator (2.5 / x, as __rtruediv__ calls it)
+    expect(ops.Div.forward(made_ctx(ops.Div), 2.5, tensor(ROW)), tensor([1.25, -2.5, 5.0]), atol=ATOL, rtol=RTOL)
+
+
+def recorder(monkeypatch, function):
+    """Replace ``function.apply`` by one that records its arguments and returns "the result": the test
+    sees which Function an operator calls, and with what, without running it."""
+    calls = []
+
+    def apply(cls, *args):
+        calls.append((cls.__name__, *args))
+        return "the result"
+
+    monkeypatch.setattr(function, "apply", classmethod(apply))
+    return calls
+
+
+@pytest.mark.parametrize(
+    "exercise, operator, function",
+    [
+        ("6.31", lambda x, y: x - y, ops.Sub),
+        ("6.32", lambda x, y: x * y, ops.Mul),
+        ("6.33", lambda x, y: x / y, ops.Div),
+    ],
+    ids=["__sub__", "__mul__", "__truediv__"],
+)
+def test_an_operator_alone_calls_its_function_on_both_operands_in_order(monkeypatch, exercise, operator, function):
+    """Runs only the operator's exercise (6.31 to 6.33): ``x - y`` is ``Sub.apply(x, y)``, the Tensor
+    itself first (apply reads its ``.data`` and links it into the graph), the other operand as given."""
+    calls = recorder(monkeypatch, function)
+    x, y = leaf(A), leaf(B)
+    results = [operator(x, y), operator(x, 2.5)]
+    names = {id(x): "x", id(y): "y"}
+    recorded = [[call[0]] + [names.get(id(a), a) for a in call[1:]] for call in calls]
+    expect(recorded, [[function.__name__, "x", "y"], [function.__name__, "x", 2.5]])
+    expect(results, ["the result", "the result"])  # what apply returns is the operator's result

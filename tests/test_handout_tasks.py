@@ -29,6 +29,7 @@ BASE = "scratchlib/layers/base.py"
 LINEAR = "scratchlib/layers/linear.py"
 MINE = "tests/test_my_layers.py"
 OPS = "scratchlib/autograd/ops.py"
+TENSOR = "scratchlib/autograd/tensor.py"
 FUNCTIONAL = "scratchlib/autograd/functional.py"
 OPTIM = "scratchlib/autograd/optim.py"
 
@@ -57,6 +58,12 @@ TASKS = [
     ("CMU HW1P1 1.1", "Sub.backward", OPS, "6.5"),
     ("CMU HW1P1 1.1", "Mul.backward", OPS, "6.6"),
     ("CMU HW1P1 1.1", "Div.backward", OPS, "6.7"),
+    ("CMU HW1P1 1.1", "Sub.forward", OPS, "6.28"),
+    ("CMU HW1P1 1.1", "Mul.forward", OPS, "6.29"),
+    ("CMU HW1P1 1.1", "Div.forward", OPS, "6.30"),
+    ("CMU HW1P1 1.1", "Tensor.__sub__", TENSOR, "6.31"),
+    ("CMU HW1P1 1.1", "Tensor.__mul__", TENSOR, "6.32"),
+    ("CMU HW1P1 1.1", "Tensor.__truediv__", TENSOR, "6.33"),
     ("CMU HW1P1 2.2", "the ReLU Function's backward", OPS, "6.16"),
     ("CMU HW1P1 2.4", "BatchNorm1d's backward", FUNCTIONAL, "6.19"),
     ("CMU HW1P1 2.5", "cross-entropy's backward", FUNCTIONAL, "6.20"),

@@ -347,6 +347,30 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "return grad * (log_p - onehot) / len(target), None",
         ),
     ],
+    "6.28": [
+        ("the operands swapped: b - a", "return b - a"),
+        ("the sign lost: a + b", "return a + b"),
+    ],
+    "6.29": [
+        ("the matrix product for the elementwise one", "return a @ b.T"),
+        ("a sum for the product", "return a + b"),
+    ],
+    "6.30": [
+        ("the operands swapped: b / a", "return b / a"),
+        ("a product for the quotient", "return a * b"),
+    ],
+    "6.31": [
+        ("the operands swapped", "return _ops.Sub.apply(other, self)"),
+        ("the wrong Function: Add", "return _ops.Add.apply(self, other)"),
+    ],
+    "6.32": [
+        ("the arithmetic on the data, outside the graph", "return Tensor(self.data * getattr(other, 'data', other))"),
+        ("the wrong Function: Add", "return _ops.Add.apply(self, other)"),
+    ],
+    "6.33": [
+        ("the operands swapped", "return _ops.Div.apply(other, self)"),
+        ("the wrong Function: Mul", "return _ops.Mul.apply(self, other)"),
+    ],
     "6.21": [
         ("momentum forgotten", "p.data.add_(p.grad, alpha=-self.lr)"),
         (
