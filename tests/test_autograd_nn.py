@@ -7,7 +7,16 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import ATOL, RTOL, assert_close, assert_like_torch, local_backward, numerical_gradient, parity
+from autograd_parity import (
+    ATOL,
+    RTOL,
+    assert_close,
+    assert_like_torch,
+    local_backward,
+    node,
+    numerical_gradient,
+    parity,
+)
 from expect import expect
 from scratchlib.autograd import Tensor, nn, optim
 from scratchlib.autograd import functional as F
@@ -62,7 +71,7 @@ def test_linear_backward_alone_by_hand():
     x, w, b = [[1.0, 2.0, -1.0], [0.0, -1.0, 3.0]], [[1.0, 0.0, 2.0], [-1.0, 3.0, 1.0]], [0.5, -1.0]
     leaves = [Tensor(torch.tensor(v, dtype=F64), requires_grad=True) for v in (x, w, b)]
     g = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=F64)
-    dx, dw, db = local_backward(F.linear(*leaves), g)
+    dx, dw, db = local_backward(node(F.LinearFunction, *leaves), g)
     # dX = G W: row 0 = 1 [1, 0, 2] - 2 [-1, 3, 1]; dW = G^T X: row 1 = -2 [1, 2, -1] + 3 [0, -1, 3]
     expect(dx, torch.tensor([[3.0, -6.0, 0.0], [-2.5, 9.0, 4.0]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
     expect(dw, torch.tensor([[1.0, 1.5, 0.5], [-2.0, -7.0, 11.0]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
@@ -175,7 +184,7 @@ def test_batchnorm_backward_alone_by_hand():
     x = torch.tensor([[0.0, 1.0], [3.0, 1.0], [6.0, 4.0]], dtype=F64)
     gamma, beta = torch.tensor([2.0, -1.0], dtype=F64), torch.tensor([0.5, 0.25], dtype=F64)
     leaves = [Tensor(v, requires_grad=True) for v in (x, gamma, beta)]
-    out = F.BatchNormFunction.apply(*leaves, None, None, 0.1, 1e-300)  # eps ~ 0: the hand numbers stay exact
+    out = node(F.BatchNormFunction, *leaves, None, None, 0.1, 1e-300)  # eps ~ 0: the hand numbers stay exact
     g = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], dtype=F64)
     dx, dgamma, dbeta, *constants = local_backward(out, g)
     by_column = torch.tensor([3 * math.sqrt(6), 3 * math.sqrt(2)], dtype=F64)
@@ -246,7 +255,7 @@ def test_cross_entropy_backward_alone_by_hand():
     # target 0. With G = 3 (not 1) and B = 2: dZ = (3 / 2) (softmax - onehot)
     z = torch.tensor([[0.0, math.log(2), math.log(5)], [math.log(3), 0.0, 0.0]], dtype=F64)
     target = torch.tensor([2, 0])
-    dz, dtarget = local_backward(F.cross_entropy(Tensor(z, requires_grad=True), target), 3.0)
+    dz, dtarget = local_backward(node(F.CrossEntropyFunction, Tensor(z, requires_grad=True), target), 3.0)
     expect(
         dz,
         torch.tensor([[3 / 16, 3 / 8, -9 / 16], [-3 / 5, 3 / 10, 3 / 10]], dtype=F64),

@@ -19,7 +19,7 @@ from autograd_parity import (
     parity,
 )
 from expect import expect
-from scratchlib.autograd import Function, Tensor, ops
+from scratchlib.autograd import Function, Tensor, ops, shape_ops
 from scratchlib.autograd.function import Context
 from scratchlib.autograd.ops import sum_to_shape
 
@@ -292,10 +292,10 @@ def leaf(values):
 
 def test_add_backward_alone_by_hand():
     """Runs only exercise 6.4 (Add.backward), called directly on a given G."""
-    da, db = local_backward(leaf(A) + leaf(B), GRAD)
+    da, db = local_backward(node(ops.Add, leaf(A), leaf(B)), GRAD)
     expect(da, tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)  # d(a + b)/da = 1: G passes through to both
     expect(db, tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)
-    da, db = local_backward(leaf(A) + 2.5, GRAD)
+    da, db = local_backward(node(ops.Add, leaf(A), 2.5), GRAD)
     expect(da, tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)
     expect(db, None)  # a constant needs no gradient
 
@@ -369,13 +369,13 @@ def test_div_backward_alone_by_hand():
 
 def test_neg_backward_alone_by_hand():
     """Runs only exercise 6.8 (Neg.backward), called directly on a given G."""
-    (dx,) = local_backward(-leaf(A), GRAD)
+    (dx,) = local_backward(node(ops.Neg, leaf(A)), GRAD)
     expect(dx, tensor([[-1.0, 2.0, -0.5], [-3.0, -1.0, 1.0]]), atol=ATOL, rtol=RTOL, dtype=True)  # -G
 
 
 def test_pow_backward_alone_by_hand():
     """Runs only exercise 6.9 (Pow.backward), called directly on a given G."""
-    dx, dp = local_backward(leaf(A) ** 3, GRAD)
+    dx, dp = local_backward(node(ops.Pow, leaf(A), 3), GRAD)
     # dx = G * 3 x^2 = G * [[3, 12, 27], [3, 0.75, 12]]
     expect(dx, tensor([[3.0, -24.0, 13.5], [9.0, 0.75, -12.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     expect(dp, None)  # the exponent is a constant
@@ -386,7 +386,7 @@ def test_matmul_backward_alone_by_hand():
     """Runs only exercise 6.10 (MatMul.backward), called directly on a given G."""
     b = [[1.0, 0.0, 2.0, -1.0], [0.0, 1.0, -1.0, 2.0], [3.0, -2.0, 0.0, 1.0]]  # (3, 4)
     grad = [[1.0, 0.0, -1.0, 2.0], [0.0, 2.0, 1.0, -1.0]]  # (2, 4)
-    da, db = local_backward(leaf(A) @ leaf(b), grad)
+    da, db = local_backward(node(ops.MatMul, leaf(A), leaf(b)), grad)
     # dA = G B^T: entry (i, j) = row i of G . row j of B; e.g. (0, 0) = 1 - 2 - 2 = -3
     expect(da, tensor([[-3.0, 5.0, 5.0], [3.0, -1.0, -5.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     # dB = A^T G: row i = A[0, i] G[0] + A[1, i] G[1]; e.g. row 1 = -2 [1, 0, -1, 2] + 0.5 [0, 2, 1, -1]
@@ -402,18 +402,20 @@ def test_matmul_backward_alone_by_hand():
 
 def test_transpose_backward_alone_by_hand():
     """Runs only exercise 6.11 (Transpose.backward), called directly on a given G."""
-    (dx,) = local_backward(leaf(A).T, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    (dx,) = local_backward(node(shape_ops.Transpose, leaf(A)), [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     expect(dx, tensor([[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]), atol=ATOL, rtol=RTOL, dtype=True)  # G^T, of x's shape (2, 3)
     cube = Tensor(torch.zeros(2, 3, 4, dtype=F64), requires_grad=True)
     grad = torch.arange(24.0, dtype=F64).reshape(4, 3, 2)
-    (dx,) = local_backward(cube.T, grad)  # all dimensions reversed back: dx[i, j, k] = G[k, j, i] = 6k + 2j + i
+    (dx,) = local_backward(
+        node(shape_ops.Transpose, cube), grad
+    )  # all dimensions reversed back: dx[i, j, k] = G[k, j, i] = 6k + 2j + i
     expect((tuple(dx.shape), dx[1, 2, 3].item(), dx[0, 1, 2].item()), ((2, 3, 4), 23.0, 14.0))
     expect(dx, grad.permute(2, 1, 0), atol=ATOL, rtol=RTOL, dtype=True)
 
 
 def test_reshape_backward_alone_by_hand():
     """Runs only exercise 6.12 (Reshape.backward), called directly on a given G."""
-    dx, dshape = local_backward(leaf(A).reshape(3, 2), [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    dx, dshape = local_backward(node(shape_ops.Reshape, leaf(A), (3, 2)), [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     expect(
         dx, tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), atol=ATOL, rtol=RTOL, dtype=True
     )  # the same entries in order, shape (2, 3)
@@ -422,18 +424,18 @@ def test_reshape_backward_alone_by_hand():
 
 def test_sum_backward_alone_by_hand():
     """Runs only exercise 6.13 (Sum.backward), called directly on a given G."""
-    dx, _, _ = local_backward(leaf(A).sum(1), [2.0, -1.0])  # each row's G copied along the row
+    dx, _, _ = local_backward(node(ops.Sum, leaf(A), 1, False), [2.0, -1.0])  # each row's G copied along the row
     expect(dx, tensor([[2.0, 2.0, 2.0], [-1.0, -1.0, -1.0]]), atol=ATOL, rtol=RTOL, dtype=True)
-    dx, _, _ = local_backward(leaf(A).sum(0, keepdims=True), [[1.0, -2.0, 3.0]])  # each column's G down it
+    dx, _, _ = local_backward(node(ops.Sum, leaf(A), 0, True), [[1.0, -2.0, 3.0]])  # each column's G down it
     expect(dx, tensor([[1.0, -2.0, 3.0], [1.0, -2.0, 3.0]]), atol=ATOL, rtol=RTOL, dtype=True)
-    dx, _, _ = local_backward(leaf(A).sum(), 1.5)  # G everywhere
+    dx, _, _ = local_backward(node(ops.Sum, leaf(A), None, False), 1.5)  # G everywhere
     expect(dx, torch.full((2, 3), 1.5, dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), lambda x: x.sum(), tensor(A), grad=tensor(1.5))
 
 
 def test_log_backward_alone_by_hand():
     """Runs only exercise 6.14 (Log.backward), called directly on a given G."""
-    (dx,) = local_backward(leaf([[1.0, 2.0, 4.0], [0.5, 0.25, 8.0]]).log(), GRAD)
+    (dx,) = local_backward(node(ops.Log, leaf([[1.0, 2.0, 4.0], [0.5, 0.25, 8.0]])), GRAD)
     # dx = G / x = [[1/1, -2/2, 0.5/4], [3/0.5, 1/0.25, -1/8]]
     expect(dx, tensor([[1.0, -1.0, 0.125], [6.0, 4.0, -0.125]]), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), torch.log, tensor([[1.0, 2.0, 4.0], [0.5, 0.25, 8.0]]), grad=tensor(GRAD))
@@ -442,14 +444,14 @@ def test_log_backward_alone_by_hand():
 def test_exp_backward_alone_by_hand():
     """Runs only exercise 6.15 (Exp.backward), called directly on a given G."""
     x = [[0.0, math.log(2), math.log(3)], [math.log(4), -math.log(2), 0.0]]  # e^x = [[1, 2, 3], [4, 0.5, 1]]
-    (dx,) = local_backward(leaf(x).exp(), GRAD)
+    (dx,) = local_backward(node(ops.Exp, leaf(x)), GRAD)
     expect(dx, tensor([[1.0, -4.0, 1.5], [12.0, 0.5, -1.0]]), atol=ATOL, rtol=RTOL, dtype=True)  # G e^x
     assert_like_torch((dx,), torch.exp, tensor(x), grad=tensor(GRAD))
 
 
 def test_relu_backward_alone_by_hand():
     """Runs only exercise 6.16 (ReLU.backward), called directly on a given G."""
-    (dx,) = local_backward(leaf([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]]).relu(), GRAD)
+    (dx,) = local_backward(node(ops.ReLU, leaf([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]])), GRAD)
     expect(
         dx, tensor([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]]), atol=ATOL, rtol=RTOL, dtype=True
     )  # G where x > 0, else 0 (x = 0 too)
@@ -460,9 +462,9 @@ def test_logsumexp_backward_alone_by_hand():
     """Runs only exercise 6.17 (LogSumExp.backward), called directly on a given G."""
     # row 0: e^x = [1, 2, 5], softmax [1/8, 2/8, 5/8]; row 1: e^x = [3, 1, 1], softmax [3/5, 1/5, 1/5]
     x = [[0.0, math.log(2), math.log(5)], [math.log(3), 0.0, 0.0]]
-    dx, _, _ = local_backward(leaf(x).logsumexp(1), [2.0, -1.0])  # dx = G_row softmax(row)
+    dx, _, _ = local_backward(node(ops.LogSumExp, leaf(x), 1, False), [2.0, -1.0])  # dx = G_row softmax(row)
     expect(dx, tensor([[0.25, 0.5, 1.25], [-0.6, -0.2, -0.2]]), atol=ATOL, rtol=RTOL, dtype=True)
-    dx, _, _ = local_backward(leaf(x).logsumexp(1, keepdims=True), [[2.0], [-1.0]])
+    dx, _, _ = local_backward(node(ops.LogSumExp, leaf(x), 1, True), [[2.0], [-1.0]])
     expect(dx, tensor([[0.25, 0.5, 1.25], [-0.6, -0.2, -0.2]]), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), lambda x: x.logsumexp(1, keepdim=True), tensor(x), grad=tensor([[2.0], [-1.0]]))
 
