@@ -451,7 +451,12 @@ def test_exp_backward_alone_by_hand():
 
 def test_relu_backward_alone_by_hand():
     """Runs only exercise 6.16 (ReLU.backward), called directly on a given G."""
-    (dx,) = local_backward(node(ops.ReLU, leaf([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]])), GRAD)
+    (dx,) = local_backward(
+        node(
+            ops.ReLU, leaf([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]]), tensors=(tensor([[1.0, 0.0, 3.0], [0.0, 0.5, 0.0]]),)
+        ),
+        GRAD,
+    )  # what ReLU.forward (6.36) saves: max(x, 0)
     expect(
         dx, tensor([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]]), atol=ATOL, rtol=RTOL, dtype=True
     )  # G where x > 0, else 0 (x = 0 too)
@@ -575,3 +580,11 @@ def test_an_operator_alone_calls_its_function_on_both_operands_in_order(monkeypa
     recorded = [[call[0]] + [names.get(id(a), a) for a in call[1:]] for call in calls]
     expect(recorded, [[function.__name__, "x", "y"], [function.__name__, "x", 2.5]])
     expect(results, ["the result", "the result"])  # what apply returns is the operator's result
+
+
+def test_relu_forward_alone_by_hand():
+    """Runs only exercise 6.36 (ReLU.forward), on a ctx made by the test."""
+    ctx = Context(ops.ReLU, (None,), (False,))
+    out = ops.ReLU.forward(ctx, tensor([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]]))
+    expect(out, tensor([[1.0, 0.0, 3.0], [0.0, 0.5, 0.0]]), dtype=True)  # max(x, 0), entry by entry
+    expect(ctx.saved_tensors[0] is out, True)  # the output is what backward reads

@@ -31,6 +31,7 @@ MINE = "tests/test_my_layers.py"
 OPS = "scratchlib/autograd/ops.py"
 TENSOR = "scratchlib/autograd/tensor.py"
 ENGINE = "scratchlib/autograd/function.py"
+NN = "scratchlib/autograd/nn.py"
 FUNCTIONAL = "scratchlib/autograd/functional.py"
 OPTIM = "scratchlib/autograd/optim.py"
 
@@ -67,6 +68,10 @@ TASKS = [
     ("CMU HW1P1 1.1", "Tensor.__truediv__", TENSOR, "6.33"),
     ("CMU HW1P1 1.2", "Function.apply: run forward and add its node to the graph", ENGINE, "6.34"),
     ("CMU HW1P1 1.2", "Tensor.backward: seed the gradient and start the traversal", ENGINE, "6.35"),
+    ("CMU HW1P1 2.1", "Sequential.forward", NN, "6.38"),
+    ("CMU HW1P1 2.1", "Linear.forward, through the functional op", NN, "6.39"),
+    ("CMU HW1P1 2.2", "the ReLU Function's forward", OPS, "6.36"),
+    ("CMU HW1P1 2.2", "nn.ReLU.forward", NN, "6.37"),
     ("CMU HW1P1 2.2", "the ReLU Function's backward", OPS, "6.16"),
     ("CMU HW1P1 2.4", "BatchNorm1d's backward", FUNCTIONAL, "6.19"),
     ("CMU HW1P1 2.5", "cross-entropy's backward", FUNCTIONAL, "6.20"),

@@ -441,6 +441,25 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "if gradient is None:\n    gradient = torch.ones_like(tensor.data)\ntraverse(_node_of(tensor), gradient)",
         ),
     ],
+    "6.36": [
+        ("the negative part kept", "out = x.clamp(max=0)"),
+        ("the absolute value", "out = x.abs()"),
+    ],
+    "6.37": [
+        ("the arithmetic on the data, outside the graph", "return Tensor(x.data.relu())"),
+        ("the input passed through", "return x"),
+    ],
+    "6.38": [
+        ("the modules in reverse order", "for module in reversed(self.layers):\n    x = module(x)\nreturn x"),
+        (
+            "each module on the input, the last output kept",
+            "out = x\nfor module in self.layers:\n    out = module(x)\nreturn out",
+        ),
+    ],
+    "6.39": [
+        ("the bias left out", "return F.LinearFunction.apply(x, self.weight)"),
+        ("W and X swapped", "return F.LinearFunction.apply(self.weight, x, self.bias)"),
+    ],
     "6.21": [
         ("momentum forgotten", "p.data.add_(p.grad, alpha=-self.lr)"),
         (
