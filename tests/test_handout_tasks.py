@@ -29,6 +29,9 @@ BASE = "scratchlib/layers/base.py"
 LINEAR = "scratchlib/layers/linear.py"
 MINE = "tests/test_my_layers.py"
 OPS = "scratchlib/autograd/ops.py"
+TENSOR = "scratchlib/autograd/tensor.py"
+ENGINE = "scratchlib/autograd/function.py"
+NN = "scratchlib/autograd/nn.py"
 FUNCTIONAL = "scratchlib/autograd/functional.py"
 OPTIM = "scratchlib/autograd/optim.py"
 
@@ -57,6 +60,18 @@ TASKS = [
     ("CMU HW1P1 1.1", "Sub.backward", OPS, "6.5"),
     ("CMU HW1P1 1.1", "Mul.backward", OPS, "6.6"),
     ("CMU HW1P1 1.1", "Div.backward", OPS, "6.7"),
+    ("CMU HW1P1 1.1", "Sub.forward", OPS, "6.28"),
+    ("CMU HW1P1 1.1", "Mul.forward", OPS, "6.29"),
+    ("CMU HW1P1 1.1", "Div.forward", OPS, "6.30"),
+    ("CMU HW1P1 1.1", "Tensor.__sub__", TENSOR, "6.31"),
+    ("CMU HW1P1 1.1", "Tensor.__mul__", TENSOR, "6.32"),
+    ("CMU HW1P1 1.1", "Tensor.__truediv__", TENSOR, "6.33"),
+    ("CMU HW1P1 1.2", "Function.apply: run forward and add its node to the graph", ENGINE, "6.34"),
+    ("CMU HW1P1 1.2", "Tensor.backward: seed the gradient and start the traversal", ENGINE, "6.35"),
+    ("CMU HW1P1 2.1", "Sequential.forward", NN, "6.38"),
+    ("CMU HW1P1 2.1", "Linear.forward, through the functional op", NN, "6.39"),
+    ("CMU HW1P1 2.2", "the ReLU Function's forward", OPS, "6.36"),
+    ("CMU HW1P1 2.2", "nn.ReLU.forward", NN, "6.37"),
     ("CMU HW1P1 2.2", "the ReLU Function's backward", OPS, "6.16"),
     ("CMU HW1P1 2.4", "BatchNorm1d's backward", FUNCTIONAL, "6.19"),
     ("CMU HW1P1 2.5", "cross-entropy's backward", FUNCTIONAL, "6.20"),

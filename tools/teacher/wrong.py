@@ -181,6 +181,20 @@ WRONG: dict[str, list[tuple[str, str]]] = {
         ("= for +=", "variable.grad = grad"),
         ("only the first gradient kept", "if variable.grad is None:\n    variable.grad = grad"),
     ],
+    "6.2": [
+        (
+            "a node run for each use, before its gradient is complete",
+            "ready = [(root, gradient)]\n"
+            "while ready:\n"
+            "    node, grad = ready.pop()\n"
+            "    grads = node.run(grad)\n"
+            "    if not retain_graph:\n"
+            "        node.release()\n"
+            "    for child, child_grad in zip(node.next_functions, grads):\n"
+            "        if child is not None and child_grad is not None:\n"
+            "            ready.append((child, child_grad))",
+        ),
+    ],
     "6.3": [
         (
             "only the leading dimensions summed",
@@ -346,6 +360,105 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "onehot = torch.eye(log_p.shape[1], dtype=log_p.dtype)[target]\n"
             "return grad * (log_p - onehot) / len(target), None",
         ),
+    ],
+    "6.28": [
+        ("the operands swapped: b - a", "return b - a"),
+        ("the sign lost: a + b", "return a + b"),
+    ],
+    "6.29": [
+        ("the matrix product for the elementwise one", "return a @ b.T"),
+        ("a sum for the product", "return a + b"),
+    ],
+    "6.30": [
+        ("the operands swapped: b / a", "return b / a"),
+        ("a product for the quotient", "return a * b"),
+    ],
+    "6.31": [
+        ("the operands swapped", "return _ops.Sub.apply(other, self)"),
+        ("the wrong Function: Add", "return _ops.Add.apply(self, other)"),
+    ],
+    "6.32": [
+        ("the arithmetic on the data, outside the graph", "return Tensor(self.data * getattr(other, 'data', other))"),
+        ("the wrong Function: Add", "return _ops.Add.apply(self, other)"),
+    ],
+    "6.33": [
+        ("the operands swapped", "return _ops.Div.apply(other, self)"),
+        ("the wrong Function: Mul", "return _ops.Mul.apply(self, other)"),
+    ],
+    "6.34": [
+        (
+            "forward given the Tensors, not their data",
+            "needs_grad = tuple(isinstance(arg, Tensor) and arg.requires_grad for arg in args)\n"
+            "next_functions = tuple(_node_of(arg) if wants else None for arg, wants in zip(args, needs_grad))\n"
+            "ctx = Context(cls, next_functions, needs_grad)\n"
+            "requires_grad = any(needs_grad)\n"
+            "result = Tensor(cls.forward(ctx, *args), requires_grad=requires_grad, is_leaf=not requires_grad)\n"
+            "if requires_grad:\n"
+            "    result.grad_fn = ctx",
+        ),
+        (
+            "every Tensor input linked, constants too",
+            "data = [arg.data if isinstance(arg, Tensor) else as_operand(arg) for arg in args]\n"
+            "needs_grad = tuple(isinstance(arg, Tensor) for arg in args)\n"
+            "next_functions = tuple(_node_of(arg) if wants else None for arg, wants in zip(args, needs_grad))\n"
+            "ctx = Context(cls, next_functions, needs_grad)\n"
+            "requires_grad = any(needs_grad)\n"
+            "result = Tensor(cls.forward(ctx, *data), requires_grad=requires_grad, is_leaf=not requires_grad)\n"
+            "if requires_grad:\n"
+            "    result.grad_fn = ctx",
+        ),
+        (
+            "the node never attached: no grad_fn",
+            "data = [arg.data if isinstance(arg, Tensor) else as_operand(arg) for arg in args]\n"
+            "needs_grad = tuple(isinstance(arg, Tensor) and arg.requires_grad for arg in args)\n"
+            "next_functions = tuple(_node_of(arg) if wants else None for arg, wants in zip(args, needs_grad))\n"
+            "ctx = Context(cls, next_functions, needs_grad)\n"
+            "requires_grad = any(needs_grad)\n"
+            "result = Tensor(cls.forward(ctx, *data), requires_grad=requires_grad, is_leaf=not requires_grad)",
+        ),
+    ],
+    "6.35": [
+        (
+            "zeros for the seed",
+            "if gradient is None:\n"
+            "    gradient = torch.zeros_like(tensor.data)\n"
+            "traverse(_node_of(tensor), gradient, retain_graph)",
+        ),
+        (
+            "a float32 1 for every seed",
+            "if gradient is None:\n"
+            "    gradient = torch.tensor(1.0)\n"
+            "traverse(_node_of(tensor), gradient, retain_graph)",
+        ),
+        (
+            "started at grad_fn: a leaf has none",
+            "if gradient is None:\n"
+            "    gradient = torch.ones_like(tensor.data)\n"
+            "traverse(tensor.grad_fn, gradient, retain_graph)",
+        ),
+        (
+            "retain_graph dropped",
+            "if gradient is None:\n    gradient = torch.ones_like(tensor.data)\ntraverse(_node_of(tensor), gradient)",
+        ),
+    ],
+    "6.36": [
+        ("the negative part kept", "out = x.clamp(max=0)"),
+        ("the absolute value", "out = x.abs()"),
+    ],
+    "6.37": [
+        ("the arithmetic on the data, outside the graph", "return Tensor(x.data.relu())"),
+        ("the input passed through", "return x"),
+    ],
+    "6.38": [
+        ("the modules in reverse order", "for module in reversed(self.layers):\n    x = module(x)\nreturn x"),
+        (
+            "each module on the input, the last output kept",
+            "out = x\nfor module in self.layers:\n    out = module(x)\nreturn out",
+        ),
+    ],
+    "6.39": [
+        ("the bias left out", "return F.LinearFunction.apply(x, self.weight)"),
+        ("W and X swapped", "return F.LinearFunction.apply(self.weight, x, self.bias)"),
     ],
     "6.21": [
         ("momentum forgotten", "p.data.add_(p.grad, alpha=-self.lr)"),
