@@ -69,9 +69,9 @@ def test_linear_by_hand():
 
 def test_relu_by_hand():
     """Exercise 4.33: ReLU H = max(Z, 0), forward, backward and accumulate_grad, by hand."""
-    z = Input((2, 3)).set([[1.5, -2.0, 0.5], [-0.5, 3.0, -1.0]])  # Z (B=2, 3): no entry at 0
-    G = torch.tensor([[2.0, -1.0, 3.0], [1.0, -2.0, 0.5]])  # dJ/dH, (2, 3)
-    G2 = torch.tensor([[-1.0, 0.5, 1.0], [0.0, 2.0, -3.0]])  # a second consumer's dJ/dH
+    z = Input((2, 3)).set([[2.0, 0.0, -1.5], [-3.0, 0.5, 1.0]])  # Z (B=2, 3): one entry at 0, the kink
+    G = torch.tensor([[-1.0, 4.0, 2.0], [1.5, -2.0, 0.5]])  # dJ/dH, (2, 3)
+    G2 = torch.tensor([[0.5, -1.0, 1.0], [2.0, 0.0, -0.5]])  # a second consumer's dJ/dH
     layer = ReLU(z)
     # Write, each expected value a literal you worked out by hand:
     #   1. forward:  layer.forward(); expect layer.output
@@ -80,14 +80,14 @@ def test_relu_by_hand():
     #   (a ReLU has no parameters: its step moves nothing)
     ### BEGIN SOLUTION 4.33: your test of ReLU: forward, backward with G, accumulate_grad
     layer.forward()
-    expect(layer.output, [[1.5, 0.0, 0.5], [0.0, 3.0, 0.0]])
-    # dZ = G where Z > 0, else 0
+    expect(layer.output, [[2.0, 0.0, 0.0], [0.0, 0.5, 1.0]])
+    # dZ = G where Z > 0, else 0 (at Z = 0 too, as torch)
     layer.accumulate_grad(G)
     layer.backward()
-    expect(z.grad, [[2.0, 0.0, 3.0], [0.0, -2.0, 0.0]])
+    expect(z.grad, [[-1.0, 0.0, 0.0], [0.0, -2.0, 0.5]])
     layer.accumulate_grad(G2)
-    expect(layer.grad, [[1.0, -0.5, 4.0], [1.0, 0.0, -2.5]])
-    expect(G, [[2.0, -1.0, 3.0], [1.0, -2.0, 0.5]])
+    expect(layer.grad, [[-0.5, 3.0, 3.0], [3.5, -2.0, 0.0]])
+    expect(G, [[-1.0, 4.0, 2.0], [1.5, -2.0, 0.5]])
     ### END SOLUTION
 
 
