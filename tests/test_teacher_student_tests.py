@@ -5,7 +5,8 @@ another way (teacher.wrong.ALTERNATIVE) and against each wrong version of the la
 (teacher.wrong.WRONG): a test must pass on every correct one, and scores the share of wrong ones it
 fails on. Here, on exercise 4.32 (the test of Linear): the course's own test catches every wrong
 layer, a forward-only test scores its share and the report names what it let through, a test that
-always fails and a test that reads the layer's code both score 0.
+always fails and a test that reads the layer's code both score 0. The course's own tests of ReLU,
+Scale, Sum, Regularization and SoftmaxCrossEntropy (4.33, 4.35-4.38) catch every wrong layer too.
 
 The map here is made for the test exercises only (the course's whole map takes minutes).
 """
@@ -26,7 +27,7 @@ from teacher import supervise, wrong  # noqa: E402
 from teacher.edition import MAP_VERSION, STUDENT_TESTS, TEACHER_ONLY, scan, write_edition  # noqa: E402
 from teacher.runner import run_tests  # noqa: E402
 
-TESTS = ["4.32", "4.33", "4.34"]  # Linear, ReLU, MSELoss
+TESTS = ["4.32", "4.33", "4.34", "4.35", "4.36", "4.37", "4.38"]  # Linear, ReLU, MSELoss, Scale, Sum, L2, softmax CE
 FORWARD = "    layer.forward()\n    expect(layer.output, [[5.0, -0.5, 0.5], [-5.0, 2.5, 2.5], [0.0, 1.0, 1.5]])\n"
 # reads the layer's code and passes only where it is the course's solution, written as the course wrote it
 HOSTILE = (
@@ -69,6 +70,11 @@ def test_the_map_records_each_test_its_kind_and_the_layer_exercises_it_tests(dat
     assert x["4.32"]["layers"] == ["4.1", "4.2", "4.3", "4.30"]  # accumulate_grad, forward, backward, step
     assert x["4.33"]["layers"] == ["4.1", "4.4", "4.5"]
     assert x["4.34"]["layers"] == ["4.1", "4.16", "4.17"]
+    assert x["4.35"]["layers"] == ["4.1", "4.10", "4.11"]
+    assert x["4.36"]["layers"] == ["4.1", "4.12", "4.13"]
+    assert x["4.37"]["layers"] == ["4.1", "4.14", "4.15", "4.30"]
+    assert x["4.38"]["layers"] == ["4.1", "4.18", "4.19"]
+    assert x["4.38"]["tests"] == ["tests/test_my_layers.py::test_softmax_cross_entropy_by_hand"]
     assert teacher_grade.problems(data) == []
     for e in TESTS:  # every layer exercise a test runs has wrong versions to catch
         assert all(wrong.WRONG.get(layer) for layer in x[e]["layers"]), e
@@ -98,13 +104,15 @@ def test_a_verdict_counts_the_wrong_layers_caught_and_names_those_let_through():
     assert caught == 0 and "written another way (4.2: matmul)" in why
 
 
-def _copy(edition: Path, out: Path, body: str) -> Path:
-    """A student's copy: the student edition with body in place of exercise 4.32's stub."""
+def _copy(edition: Path, out: Path, body: str, exercise: str = "4.32", more: dict[str, str] | None = None) -> Path:
+    """A student's copy: the student edition with body in place of the exercise's stub (and each of more's
+    bodies in place of its exercise's)."""
     shutil.copytree(edition, out)
     path = out / "tests" / "test_my_layers.py"
     lines = path.read_text().splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if 'ExerciseNotDone("exercise 4.32:' in line)
-    lines[at : at + 1] = [body]
+    for e, text in {exercise: body, **(more or {})}.items():
+        at = next(i for i, line in enumerate(lines) if f'ExerciseNotDone("exercise {e}:' in line)
+        lines[at : at + 1] = [text]
     path.write_text("".join(lines))
     return out
 
@@ -142,6 +150,34 @@ def test_the_grader_scores_a_student_test_by_the_wrong_layers_it_catches(course,
     csv = teacher_grade.to_csv({"forward": [rows["forward"]]})
     assert "let through: 4.1: = for +" in csv
     assert "let through: 4.1: = for +" in teacher_grade.to_html("forward", [rows["forward"]])
+
+
+OWN = ["4.33", "4.35", "4.36", "4.37", "4.38"]  # ReLU, Scale, Sum, Regularization, SoftmaxCrossEntropy
+
+
+@pytest.mark.timeout(900)
+def test_the_courses_own_tests_of_the_other_layers_catch_every_wrong_layer(course, data, tmp_path):
+    """The teacher's solution of each student test passes on the correct layer and on each written another
+    way (ALTERNATIVE), and fails on every wrong version of the layer's exercises (WRONG): full marks."""
+    edition = tmp_path / "edition"
+    write_edition(course, edition, "student")
+    bodies = {e: "".join(course.region(e).body) + "    assert layer.output is not None\n" for e in OWN}
+    first = OWN[0]
+    copy = _copy(edition, tmp_path / "class" / "own", bodies[first], first, {e: bodies[e] for e in OWN[1:]})
+    only = {**data, "exercises": {e: data["exercises"][e] for e in OWN}}
+    graded = teacher_grade.grade_all(course, only, [copy], notebooks="none", report=lambda line: None)
+    rows = {row.exercise: row for row in graded["own"]}
+    assert {e: rows[e].kind for e in OWN} == dict.fromkeys(OWN, "test")
+    # graded, not taken as the course's own text: each ran on its versions
+    assert {e: (rows[e].score, rows[e].passed, rows[e].reason) for e in OWN} == {
+        e: (1.0, rows[e].total, "") for e in OWN
+    }
+    # the wrong versions of 4.1 (accumulate_grad: 2) and of the layer's forward and backward (and step)
+    assert {e: rows[e].total for e in OWN} == {"4.33": 7, "4.35": 8, "4.36": 7, "4.37": 12, "4.38": 10}
+    for e in OWN:
+        layers = data["exercises"][e]["layers"]
+        assert rows[e].total == sum(len(wrong.WRONG[layer]) for layer in layers), e
+        assert any(wrong.ALTERNATIVE.get(layer) for layer in layers if layer != "4.1"), e
 
 
 def test_the_wrong_layers_never_ship_in_the_student_edition(course, tmp_path):
