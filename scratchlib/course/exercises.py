@@ -317,6 +317,12 @@ def run_check(
     if entry.get("cells") and (refused := answers.notebook_refusal(root / entry["cells"][0]["notebook"], exercise)):
         out(f"FAIL  {refused}\n0 of {len(entry['tests'])} passed: an answer is the numbers you worked out by hand")
         return False
+    if entry.get("kind") == "test" and (refused := own_test_refusal(entry["tests"], root, exercise)):
+        out(
+            f"FAIL  {refused}\n0 of {len(entry['tests'])} passed: a test's expected values are the numbers you "
+            "worked out by hand"
+        )
+        return False
     if entry.get("cells"):
         results = run_notebook_cells(entry["cells"], root, timeout=max(timeout, 300.0))
     else:
@@ -383,6 +389,20 @@ def run_check(
             f"{'s' if len(others) > 1 else ''} {', '.join(others)} first, then check again."
         )
     return not failed and (passed == len(results) or alone)
+
+
+def own_test_refusal(tests: list[str], root: Path, exercise: str) -> str | None:
+    """Why the student's own test (the map's node ids ``path::function``) is refused, else None: an expected
+    value of its checks that is not a literal (answers.test_refusal; the grader asks the same)."""
+    for test in tests:
+        path, _, function = test.partition("::")
+        try:
+            source = (root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # running it reports the missing file
+        if refused := answers.test_refusal(source, function or None, exercise):
+            return refused
+    return None
 
 
 def _report_own_test(

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from teacher import course_runner, isolate, sandbox, verdict
+from teacher import course_answers, course_runner, isolate, sandbox, verdict
 from teacher.edition import Course, exercise_key, scan
 from teacher.markers import assigned_names
 
@@ -107,6 +107,21 @@ def test_versions(course: Course, layers: list[str]) -> list[tuple[str, str, dic
     for kind, table in (("another", wrong.ALTERNATIVE), ("wrong", wrong.WRONG)):
         out += [(kind, f"{e}: {what}", {**solution, e: lines(code)}) for e in layers for what, code in table.get(e, [])]
     return out
+
+
+def test_refused(copy: isolate.Copy, exercise: str, tests: list[str]) -> str:
+    """Why a student's own test scores 0 before it runs, else "": an expected value of its checks that is
+    not written by hand (course_answers.test_refusal, which the self-check asks too), read with ``ast``
+    from the student's file as graded (the edition with the student's code for the test)."""
+    stretch = copy.stretches.get(exercise)
+    if stretch is None:
+        return ""
+    text = isolate.splice(copy.edition[stretch.key], [stretch, *copy.imports.get(stretch.key, [])])
+    for test in tests:
+        refused = course_answers.test_refusal(text, test.partition("::")[2] or None, exercise)
+        if refused:
+            return refused
+    return ""
 
 
 def test_verdict(versions: list[tuple[str, str, dict]], ran: list[bool | None]) -> tuple[int, int, str]:
@@ -663,6 +678,7 @@ def supervise(job: dict) -> dict:
     tests = {e: [t for t in own_tests(data, e) if t in gradable] for e in exercises if kinds[e] == "library"}
     written = {e: exercises[e].get("layers", []) for e in exercises if kinds[e] == "test"}  # the student's tests
     versions = {e: test_versions(course, layers) for e, layers in written.items()}
+    refused = {e: test_refused(copy, e, exercises[e]["tests"]) for e in written if attempt[e].state == "own"}
     tokens: dict[str, tuple[str, int]] = {}  # a run of a student's test -> (its exercise, the version)
     skip_notebooks = job.get("notebooks", "exercises") == "none"
     cells = {
@@ -698,7 +714,7 @@ def supervise(job: dict) -> dict:
         pending = [
             (e, n)
             for e in written
-            if attempt[e].state == "own" and exercises[e]["tests"]
+            if attempt[e].state == "own" and exercises[e]["tests"] and not refused[e]
             for n in range(len(versions[e]))
         ]
         for e, n in random.sample(pending, len(pending)):
@@ -732,7 +748,7 @@ def supervise(job: dict) -> dict:
     rows = []
     for e in sorted(exercises, key=exercise_key):
         if kinds[e] == "test":
-            rows.append(_test_row(course, data, e, attempt[e], versions[e], ran[e]))
+            rows.append(_test_row(course, data, e, attempt[e], versions[e], ran[e], refused.get(e, "")))
             continue
         rows.append(
             _row(
@@ -938,9 +954,16 @@ def _row(
 
 
 def _test_row(
-    course: Course, data: dict, e: str, attempt: isolate.Attempt, versions: list, ran: list[bool | None]
+    course: Course,
+    data: dict,
+    e: str,
+    attempt: isolate.Attempt,
+    versions: list,
+    ran: list[bool | None],
+    refused: str = "",
 ) -> Row:
-    """The row of a student's own test: the share of the wrong layers it catches (see test_verdict)."""
+    """The row of a student's own test: the share of the wrong layers it catches (see test_verdict), or 0
+    with the reason where it was refused (an expected value computed, not written: see test_refused)."""
     x = data["exercises"][e]
     region = course.region(e)
     total = sum(kind == "wrong" for kind, _, _ in versions)
@@ -955,6 +978,8 @@ def _test_row(
         return Row(**base, passed=0, reason=course_runner.not_attempted(region.message))
     if attempt.state == "broken":
         return Row(**base, passed=0, reason=attempt.note)
+    if refused:
+        return Row(**base, passed=0, reason=refused)
     if not total:
         return Row(**base, passed=0, reason="no wrong layer to grade it against (tell your teacher)")
     if attempt.state == "solution":  # the course's own test, which catches every wrong layer

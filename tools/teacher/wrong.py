@@ -81,24 +81,36 @@ WRONG: dict[str, list[tuple[str, str]]] = {
     "4.10": [
         ("the factor forgotten", "self.output = self.x.output"),
         ("divided by the factor", "self.output = self.x.output / self.factor"),
+        ("the factor added", "self.output = self.x.output + self.factor"),
     ],
     "4.11": [
         ("the factor forgotten", "self.x.accumulate_grad(self.grad)"),
         ("the sign", "self.x.accumulate_grad(-self.grad * self.factor)"),
+        ("divided by the factor", "self.x.accumulate_grad(self.grad / self.factor)"),
     ],
-    "4.12": [("a - b", "self.output = self.a.output - self.b.output")],
+    "4.12": [
+        ("a - b", "self.output = self.a.output - self.b.output"),
+        ("b forgotten", "self.output = self.a.output"),
+    ],
     "4.13": [
         ("b gets -G", "self.a.accumulate_grad(self.grad)\nself.b.accumulate_grad(-self.grad)"),
         ("G halved between them", "self.a.accumulate_grad(0.5 * self.grad)\nself.b.accumulate_grad(0.5 * self.grad)"),
+        ("b forgotten: only a gets G", "self.a.accumulate_grad(self.grad)"),
     ],
     "4.14": [
         ("no square", "self.output = self.strength * self.W.output.sum()"),
         ("the mean for the sum", "self.output = self.strength * (self.W.output**2).mean()"),
         ("the strength forgotten", "self.output = (self.W.output**2).sum()"),
+        ("the norm for its square: a root taken", "self.output = self.strength * (self.W.output**2).sum().sqrt()"),
     ],
     "4.15": [
         ("the 2 forgotten", "self.W.accumulate_grad(self.strength * self.grad * self.W.output)"),
         ("G forgotten", "self.W.accumulate_grad(2 * self.strength * self.W.output)"),
+        ("the sign", "self.W.accumulate_grad(-2 * self.strength * self.grad * self.W.output)"),
+        (
+            "the sum not broadcast back: one number for all of W",
+            "self.W.accumulate_grad((2 * self.strength * self.grad * self.W.output).sum())",
+        ),
     ],
     "4.16": [
         ("the sum for the mean", "self.diff = pred - target\nself.output = (self.diff**2).sum()"),
@@ -143,6 +155,12 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "self.classifications = log_p.exp()\n"
             "self.output = -log_p.gather(1, target.unsqueeze(1)).mean()",
         ),
+        (
+            "log p kept as the classifications, not p",
+            "log_p = torch.log_softmax(logits, dim=1)\n"
+            "self.classifications = log_p\n"
+            "self.output = -log_p.gather(1, target.unsqueeze(1)).mean()",
+        ),
     ],
     "4.19": [
         (
@@ -162,6 +180,12 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "p = self.classifications\n"
             "onehot = torch.eye(p.shape[1], dtype=p.dtype)[self.target.output]\n"
             "self.logits.accumulate_grad((p - onehot) / p.shape[0])",
+        ),
+        (
+            "1/C for 1/B: the size of the wrong axis",
+            "p = self.classifications\n"
+            "onehot = torch.eye(p.shape[1], dtype=p.dtype)[self.target.output]\n"
+            "self.logits.accumulate_grad(self.grad / p.shape[1] * (p - onehot))",
         ),
     ],
     "4.20": [
@@ -507,6 +531,17 @@ ALTERNATIVE: dict[str, list[tuple[str, str]]] = {
             "self.x.accumulate_grad(torch.where(self.output > 0, self.grad, torch.zeros_like(self.grad)))",
         )
     ],
+    "4.10": [("the factor first", "self.output = self.factor * self.x.output")],
+    "4.11": [("the factor first, G through a name", "g = self.grad\nself.x.accumulate_grad(self.factor * g)")],
+    "4.12": [("b + a", "self.output = self.b.output + self.a.output")],
+    "4.13": [("b first, in a loop", "for x in (self.b, self.a):\n    x.accumulate_grad(self.grad)")],
+    "4.14": [("torch.sum of a product", "self.output = self.strength * torch.sum(self.W.output * self.W.output)")],
+    "4.15": [
+        (
+            "the coefficient first, the product the other way round",
+            "coefficient = 2 * self.strength * self.grad\nself.W.accumulate_grad(self.W.output * coefficient)",
+        )
+    ],
     "4.16": [("the square as a product", "self.diff = pred - target\nself.output = (self.diff * self.diff).mean()")],
     "4.17": [
         (
@@ -514,6 +549,22 @@ ALTERNATIVE: dict[str, list[tuple[str, str]]] = {
             "d_pred = (2 * self.grad * self.diff).div(self.diff.numel())\n"
             "self.pred.accumulate_grad(d_pred)\n"
             "self.target.accumulate_grad(d_pred.neg())",
+        )
+    ],
+    "4.18": [
+        (
+            "log_softmax as a method, exp as a function, the labels picked by index",
+            "log_p = logits.log_softmax(dim=-1)\n"
+            "self.classifications = torch.exp(log_p)\n"
+            "self.output = -log_p[torch.arange(len(target)), target].mean()",
+        )
+    ],
+    "4.19": [
+        (
+            "one-hot by scatter_, B as len(p)",
+            "p = self.classifications\n"
+            "onehot = torch.zeros_like(p).scatter_(1, self.target.output.unsqueeze(1), 1.0)\n"
+            "self.logits.accumulate_grad(self.grad / len(p) * (p - onehot))",
         )
     ],
     "4.30": [("sub_ with alpha", "self.output.sub_(self.grad, alpha=step_size)")],
