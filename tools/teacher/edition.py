@@ -38,8 +38,16 @@ DERIVATION = re.compile(
     r"<!--\s*END SOLUTION\s*-->",
     re.S,
 )
-# never part of an edition: the teacher's tools, their tests, generated files
-TEACHER_ONLY = ("tools/teacher/", "tests/test_teacher", "tests/teacher_fixture/", "build/")
+# never part of an edition: the teacher's tools, their tests, generated files, and the mutation
+# report (its survivors quote lines of the solutions)
+TEACHER_ONLY = (
+    "tools/teacher/",
+    "tests/test_teacher",
+    "tests/teacher_fixture/",
+    "build/",
+    "tools/mutation_report.py",
+    "docs/mutation",
+)
 SKIP_PARTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints", "build"}
 # lines from one naming BEGIN TEACHER ONLY to one naming END TEACHER ONLY are left out of the
 # student and solved editions: Makefile targets and README sections only teachers need, lines of a
