@@ -209,8 +209,11 @@ def test_permute_rejects_bad_dims_before_building_anything():
         x.permute(0, 1)
     with pytest.raises(ValueError, match="dim 3 is out of range for a tensor with 3 dimensions"):
         x.permute(0, 1, 3)
-    with pytest.raises(ValueError, match=re.escape("dims (0, 1, -2) repeat a dimension")):
+    repeated = "dims (0, 1, -2) repeat a dimension; each of 0..2 must appear once"
+    with pytest.raises(ValueError, match=re.escape(repeated)):
         x.permute(0, 1, -2)
+    with pytest.raises(ValueError, match="dim 1 is out of range for a tensor with 1 dimensions"):
+        Tensor(torch.randn(3)).permute(1)  # a vector's only dim is 0 (or -1)
     with pytest.raises(TypeError, match=re.escape("dims must be integers, got float 1.0")):
         x.permute(0, 1.0, 2)
 

@@ -280,6 +280,7 @@ def test_tensor_constructors_and_properties():
     assert Tensor([1.0, 2.0]).data.tolist() == [1.0, 2.0]
     assert "grad_fn=<AddBackward>" in repr(o + 1.0)
     assert repr(Tensor(torch.tensor([1.0]))) == "Tensor([1.])"
+    assert repr(Tensor(torch.tensor([1.0]), requires_grad=True)) == "Tensor([1.], requires_grad=True)"
     with pytest.raises(TypeError, match="floating-point"):
         Tensor(torch.tensor([1, 2]), requires_grad=True)
     with pytest.raises(TypeError, match="scratchlib Tensor"):
@@ -288,6 +289,15 @@ def test_tensor_constructors_and_properties():
     assert d.grad_fn is None and not d.requires_grad
 
 
+@pytest.mark.parametrize("make", [Tensor.zeros, Tensor.ones, Tensor.randn])
+def test_each_constructor_passes_on_dtype_device_and_requires_grad(make):
+    plain = make(2, 3)
+    assert plain.dtype == torch.get_default_dtype() and not plain.requires_grad and plain.is_leaf
+    # the meta device holds shapes and dtypes without memory: it shows the device is passed on
+    made = make((2, 3), dtype=F64, device="meta", requires_grad=True)
+    assert (made.shape, made.dtype, made.data.device.type, made.requires_grad) == ((2, 3), F64, "meta", True)
+
+
 def test_retain_grad_needs_a_tensor_that_requires_grad():
-    with pytest.raises(RuntimeError, match="retain_grad"):
+    with pytest.raises(RuntimeError, match=r"^retain_grad\(\) on a tensor that does not require grad$"):
         Tensor(torch.ones(2)).retain_grad()

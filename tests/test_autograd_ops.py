@@ -385,6 +385,19 @@ def test_matmul_backward_alone_by_hand():
     assert_like_torch((da, db), lambda a, b: a @ b, tensor(A), tensor(b), grad=tensor(grad))
 
 
+def test_matmul_backward_alone_skips_the_input_that_needs_no_gradient():
+    """Runs only exercise 6.10 (MatMul.backward): A @ B with only one of them requiring grad."""
+    a_data = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=F64)
+    b_data = torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.0, -0.5]], dtype=F64)
+    grad = torch.tensor([[1.0, 0.0, -1.0], [2.0, 1.0, 0.0]], dtype=F64)
+    da, db = local_backward(Tensor(a_data, requires_grad=True) @ Tensor(b_data), grad)
+    expect(da.tolist(), (grad @ b_data.T).tolist())  # G B^T = [[-1.5, 2], [0, 3]]
+    expect(db, None)
+    da, db = local_backward(Tensor(a_data) @ Tensor(b_data, requires_grad=True), grad)
+    expect(da, None)
+    expect(db.tolist(), (a_data.T @ grad).tolist())
+
+
 def test_transpose_backward_alone_by_hand():
     """Runs only exercise 6.11 (Transpose.backward), called directly on a given G."""
     (dx,) = local_backward(leaf(A).T, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])

@@ -16,6 +16,9 @@ from scratchlib.layers import (
     Network,
     Regularization,
     ReLU,
+    Scale,
+    Sigmoid,
+    Softmax,
     SoftmaxCrossEntropy,
     Sum,
     Tanh,
@@ -239,6 +242,31 @@ def test_add_refuses_a_layer_before_its_inputs():
     with pytest.raises(TypeError, match=r"Network.add needs a Layer, got Tensor"):
         net.add(torch.zeros(2))
     assert net.layers == [x, W]
+
+
+# every kind of layer, built on an Input x (2, 3) in float64 (and a second one where it takes two)
+EVERY_LAYER = {
+    "Linear": lambda x: Linear(x, Input((4, 3), train=True, dtype=F64), Input((4,), train=True, dtype=F64)),
+    "ReLU": ReLU,
+    "Sigmoid": Sigmoid,
+    "Tanh": Tanh,
+    "Softmax": Softmax,
+    "Scale": lambda x: Scale(x, 0.5),
+    "Sum": lambda x: Sum(Scale(x, 1.0), Scale(x, 2.0)),
+    "Regularization": lambda x: Regularization(x, 0.1),
+    "MSELoss": lambda x: MSELoss(x, Input((2, 3), dtype=F64)),
+    "SoftmaxCrossEntropy": lambda x: SoftmaxCrossEntropy(x, Input((2,), dtype=torch.int64)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EVERY_LAYER))
+def test_every_layer_names_its_inputs_and_takes_their_dtype(kind):
+    """A layer reads its dtype from its inputs and the tape refuses it before them."""
+    x = Input((2, 3), dtype=F64)
+    layer = EVERY_LAYER[kind](x)
+    assert layer.dtype == F64
+    with pytest.raises(ValueError, match=r"is not on the tape yet"):
+        Network().add(layer)
 
 
 def test_backward_before_forward_and_bad_step_sizes_change_nothing():

@@ -46,6 +46,28 @@ def test_ranges_counts_and_non_negative_numbers():
         validate.count("f", "epochs", 0)
 
 
+@pytest.mark.parametrize(
+    "bounds, value, message",
+    [
+        (dict(low=0, high=1), 2, "in [0, 1]"),
+        (dict(low=0, high=1, low_open=True, high_open=True), 1, "in (0, 1)"),
+        (dict(low=-1, high=1, low_open=True), -1, "in (-1, 1]"),
+        (dict(low=0), -1, "a finite number >= 0"),
+        (dict(low=0, low_open=True), 0, "a positive finite number"),
+        (dict(low=2), 1, "a finite number >= 2"),
+        (dict(low=2, low_open=True), 2, "a finite number > 2"),
+        (dict(high=3), 4, "a finite number <= 3"),
+        (dict(high=3, high_open=True), 3, "a finite number < 3"),
+        (dict(), math.inf, "a finite number"),
+    ],
+)
+def test_a_number_out_of_range_is_told_the_range_in_full(bounds, value, message):
+    """The whole message, bound by bound: an open bound reads as < or (, a closed one as <= or [."""
+    with pytest.raises(ValueError) as error:
+        validate.number("f", "x", value, **bounds)
+    assert str(error.value) == f"f: x must be {message}, got {value!r}"
+
+
 def test_labels_and_finite_rows():
     validate.labels("f", torch.tensor([0, 2, 1]), classes=3)
     with pytest.raises(ValueError, match=r"f: class labels must lie in \[0, 3\), got values from 0 to 3"):
