@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from expect import expect
 from layer_testing import F64, assert_close, sizes, t, tensors
+from scratchlib.course.validate import NonFiniteStep
 from scratchlib.layers import Input
 
 W = t([[1, -2, 0.5], [0, 3, -1]])
@@ -147,3 +148,22 @@ def test_an_input_follows_its_values_device_unless_told_one():
     assert w.device == meta
     fixed = Input((2, 3), device="cpu").set(torch.ones(2, 3))
     assert fixed.device == torch.device("cpu")
+
+
+def test_a_gradient_follows_its_input_onto_another_device():
+    x = Input((2, 3)).set(torch.zeros(2, 3))
+    x.accumulate_grad(torch.ones(2, 3))
+    x.set(torch.zeros(2, 3, device="meta"))
+    assert x.output.device.type == x.grad.device.type == "meta" and x.grad.shape == (2, 3)
+
+
+def test_a_step_that_would_make_a_parameter_non_finite_names_it_and_moves_nothing():
+    w = Input((2, 2), train=True).set(torch.ones(2, 2))
+    w.accumulate_grad(torch.tensor([[0.5, math.inf], [0.0, 1.0]]))
+    with pytest.raises(NonFiniteStep) as error:
+        w.step(0.1)
+    assert str(error.value) == (
+        "Input(2, 2) (parameter).step: the update would make Input(2, 2) (parameter) non-finite: "
+        "its gradient holds NaN or inf; nothing was moved"
+    )
+    assert w.output.tolist() == [[1.0, 1.0], [1.0, 1.0]]

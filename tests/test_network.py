@@ -244,29 +244,53 @@ def test_add_refuses_a_layer_before_its_inputs():
     assert net.layers == [x, W]
 
 
-# every kind of layer, built on an Input x (2, 3) in float64 (and a second one where it takes two)
-EVERY_LAYER = {
-    "Linear": lambda x: Linear(x, Input((4, 3), train=True, dtype=F64), Input((4,), train=True, dtype=F64)),
-    "ReLU": ReLU,
-    "Sigmoid": Sigmoid,
-    "Tanh": Tanh,
-    "Softmax": Softmax,
-    "Scale": lambda x: Scale(x, 0.5),
-    "Sum": lambda x: Sum(Scale(x, 1.0), Scale(x, 2.0)),
-    "Regularization": lambda x: Regularization(x, 0.1),
-    "MSELoss": lambda x: MSELoss(x, Input((2, 3), dtype=F64)),
-    "SoftmaxCrossEntropy": lambda x: SoftmaxCrossEntropy(x, Input((2,), dtype=torch.int64)),
-}
+# every kind of layer, built on an Input x (2, 3) in float64: the layer and the inputs it reads
+def _every_layer():
+    x, W, b = Input((2, 3), dtype=F64), Input((4, 3), train=True, dtype=F64), Input((4,), train=True, dtype=F64)
+    target, labels, halved, doubled = (
+        Input((2, 3), dtype=F64),
+        Input((2,), dtype=torch.int64),
+        Scale(x, 0.5),
+        Scale(x, 2),
+    )
+    return x, {
+        "Linear": (Linear(x, W, b), (x, W, b)),
+        "ReLU": (ReLU(x), (x,)),
+        "Sigmoid": (Sigmoid(x), (x,)),
+        "Tanh": (Tanh(x), (x,)),
+        "Softmax": (Softmax(x), (x,)),
+        "Scale": (halved, (x,)),
+        "Sum": (Sum(halved, doubled), (halved, doubled)),
+        "Regularization": (Regularization(x, 0.1), (x,)),
+        "MSELoss": (MSELoss(x, target), (x, target)),
+        "SoftmaxCrossEntropy": (SoftmaxCrossEntropy(x, labels), (x, labels)),
+    }
 
 
-@pytest.mark.parametrize("kind", sorted(EVERY_LAYER))
+@pytest.mark.parametrize("kind", sorted(_every_layer()[1]))
 def test_every_layer_names_its_inputs_and_takes_their_dtype(kind):
-    """A layer reads its dtype from its inputs and the tape refuses it before them."""
-    x = Input((2, 3), dtype=F64)
-    layer = EVERY_LAYER[kind](x)
-    assert layer.dtype == F64
+    """A layer records what it reads (the tape checks it, backward walks it) and takes its dtype from it."""
+    x, layers = _every_layer()
+    layer, inputs = layers[kind]
+    assert layer.inputs == inputs and layer.dtype == F64
     with pytest.raises(ValueError, match=r"is not on the tape yet"):
         Network().add(layer)
+
+
+def test_a_network_prints_its_tape_with_the_inputs_of_each_layer():
+    net = Network()
+    x, W, b = net.add(Input((2, 3))), net.add(Input((4, 3), train=True)), net.add(Input((4,), train=True))
+    net.add(ReLU(net.add(Linear(x, W, b))))
+    assert repr(net) == (
+        "Network(\n"
+        "  0: Input(2, 3)\n"
+        "  1: Input(4, 3) (parameter)\n"
+        "  2: Input(4,) (parameter)\n"
+        "  3: Linear(2, 4) <- [0, 1, 2]\n"
+        "  4: ReLU(2, 4) <- [3]\n"
+        ")"
+    )
+    assert repr(Network()) == "Network(\n)"
 
 
 def test_backward_before_forward_and_bad_step_sizes_change_nothing():
