@@ -167,3 +167,23 @@ def test_a_step_that_would_make_a_parameter_non_finite_names_it_and_moves_nothin
         "its gradient holds NaN or inf; nothing was moved"
     )
     assert w.output.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+def test_values_of_another_float_dtype_take_the_declared_one():
+    x = Input((2, 2), dtype=F64).set(torch.ones(2, 2, dtype=torch.float32))
+    w = Input((2, 2), train=True).set(torch.ones(2, 2, dtype=F64) / 3)
+    assert (x.output.dtype, x.dtype, w.output.dtype, w.dtype) == (F64, F64, torch.float32, torch.float32)
+    labels = Input((2,), dtype=torch.int64).set(torch.tensor([0.5, 1.5]))  # floats in an integer Input
+    assert labels.output.dtype == torch.get_default_dtype() and labels.output.tolist() == [0.5, 1.5]
+    assert labels.set(torch.tensor([1, 0], dtype=torch.int16)).output.dtype == torch.int64
+
+
+def test_randomize_draws_in_the_inputs_dtype_from_the_generator():
+    for shape, train, draw in [
+        ((3,), True, lambda g: torch.randn(3, generator=g, dtype=F64)),
+        ((2, 3), False, lambda g: torch.randn(2, 3, generator=g, dtype=F64)),
+        ((2, 3), True, lambda g: (2 * torch.rand(2, 3, generator=g, dtype=F64) - 1) * math.sqrt(6 / 5)),
+    ]:
+        made = Input(shape, train=train, dtype=F64).randomize(torch.Generator().manual_seed(5))
+        assert made.output.dtype == made.dtype == F64
+        assert_close(made.output, draw(torch.Generator().manual_seed(5)), tol=1e-15)
