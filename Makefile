@@ -98,13 +98,13 @@ mutation: $(STAMP)  ## mutation testing of the graded modules, report in docs/mu
 	set -f; HYPOTHESIS_PROFILE=ci $(VENV)/bin/mutmut run --max-children $(CHILDREN) $$MUTANTS
 	$(PY) tools/mutation_report.py
 
-TIMEOUT ?= 120
+TIMEOUT ?= 60
 student: $(STAMP)  ## write the student edition to build/student (solutions replaced by stubs)
 	PYTHONPATH=tools $(PY) -m teacher student
 
-grade: $(STAMP)  ## grade a student's copy, or a folder of copies: make grade DIR=path [TIMEOUT=120]
+grade: $(STAMP)  ## grade a student's copy, or a folder of copies: make grade DIR=path [TIMEOUT=60] [JOBS=2]
 	@test -n "$(DIR)" || { echo "usage: make grade DIR=path/to/a/student/copy (or a folder of copies)"; exit 2; }
-	PYTHONPATH=tools $(PY) -m teacher --timeout $(TIMEOUT) grade "$(DIR)"
+	PYTHONPATH=tools $(PY) -m teacher --timeout $(TIMEOUT) $(if $(JOBS),--jobs $(JOBS)) grade "$(DIR)"
 gradescope: $(STAMP)  ## write build/gradescope.zip, the autograder for Gradescope (setup.sh, run_autograder)
 	PYTHONPATH=tools $(PY) -m teacher gradescope
 # END TEACHER ONLY

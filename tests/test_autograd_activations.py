@@ -78,7 +78,7 @@ def leaf(values):
 
 
 def test_tanh_backward_alone_by_hand():
-    """Runs only exercise 6.30 (Tanh.backward), called directly on a given G."""
+    """Runs only exercise 6.50 (Tanh.backward), called directly on a given G."""
     # tanh(ln 3) = (9 - 1) / (9 + 1) = 0.8, tanh(ln 2) = (4 - 1) / (4 + 1) = 0.6: 1 - tanh^2 = 0.36, 0.64
     x = [[0.0, LN3, -LN2], [LN2, -LN3, 0.0]]
     (dx,) = local_backward(leaf(x).tanh(), GRAD)
@@ -88,7 +88,7 @@ def test_tanh_backward_alone_by_hand():
 
 
 def test_sigmoid_backward_alone_by_hand():
-    """Runs only exercise 6.31 (Sigmoid.backward), called directly on a given G."""
+    """Runs only exercise 6.51 (Sigmoid.backward), called directly on a given G."""
     # sigmoid(ln k) = k / (k + 1): at [0, ln 3, -ln 3, ln 4, -ln 4] it is [1/2, 3/4, 1/4, 4/5, 1/5],
     # so s (1 - s) = [1/4, 3/16, 3/16, 4/25, 4/25]
     x = [[0.0, LN3, -2 * LN2], [2 * LN2, -LN3, 0.0]]
@@ -104,7 +104,7 @@ def test_sigmoid_backward_alone_by_hand():
 
 
 def test_gelu_backward_alone_by_hand():
-    """Runs only exercise 6.35 (GELUFunction.backward), called directly on a given G."""
+    """Runs only exercise 6.55 (GELUFunction.backward), called directly on a given G."""
     # slope Phi(x) + x phi(x): 1/2 at 0; Phi(1) + phi(1) at 1 and Phi(-1) - phi(1) = 1 - Phi(1) - phi(1) at -1
     cdf, density = 0.5 * (1 + math.erf(1 / math.sqrt(2))), math.exp(-0.5) / math.sqrt(2 * math.pi)  # 0.8413, 0.2420
     up, down = cdf + density, 1 - cdf - density  # 1.0833, -0.0833
@@ -146,7 +146,7 @@ def test_softmax_module_and_softmax_by_hand():
 
 
 def test_softmax_backward_alone_by_hand():
-    """Runs only exercise 6.33 (SoftmaxFunction.backward), called directly on a given G."""
+    """Runs only exercise 6.53 (SoftmaxFunction.backward), called directly on a given G."""
     # row 0: e^x = [1, 3, 4], s = [1/8, 3/8, 4/8], G = [0, 1, 0]: sum_j G_j s_j = 3/8, s (G - 3/8) = [-3, 15, -12] / 64
     # row 1: e^x = [3, 1, 1], s = [3/5, 1/5, 1/5], G = [0, 2, 1]: sum_j G_j s_j = 3/5, s (G - 3/5) = [-9, 7, 2] / 25
     x = [[0.0, LN3, 2 * LN2], [LN3, 0.0, 0.0]]
@@ -164,7 +164,7 @@ def test_softmax_backward_alone_by_hand():
 
 
 def test_log_softmax_backward_alone_by_hand():
-    """Runs only exercise 6.34 (LogSoftmaxFunction.backward), called directly on a given G."""
+    """Runs only exercise 6.54 (LogSoftmaxFunction.backward), called directly on a given G."""
     # the rows of test_softmax_backward_alone_by_hand: G - s sum_j G_j =
     # [0, 1, 0] - [1, 3, 4] / 8 = [-1, 5, -4] / 8 and [0, 2, 1] - 3 [3, 1, 1] / 5 = [-9, 7, 2] / 5
     x = [[0.0, LN3, 2 * LN2], [LN3, 0.0, 0.0]]
@@ -192,7 +192,7 @@ def test_permute_matches_torch(shape_dims, seed, packed):
 
 
 def test_permute_backward_alone_by_hand():
-    """Runs only exercise 6.32 (Permute.backward), called directly on a given G."""
+    """Runs only exercise 6.52 (Permute.backward), called directly on a given G."""
     x = Tensor(torch.zeros(2, 3, 4, dtype=F64), requires_grad=True)
     grad = torch.arange(24.0, dtype=F64).reshape(4, 2, 3)  # G[k, i, j] = 6k + 3i + j
     dx, ddims = local_backward(x.permute(2, 0, 1), grad)  # out[k, i, j] = x[i, j, k], so dx[i, j, k] = G[k, i, j]
@@ -329,7 +329,7 @@ def test_dropout_inverted_eval_identity_and_reproducible():
 
 
 def test_dropout_backward_alone_by_hand():
-    """Runs only exercise 6.36 (DropoutFunction.backward), called directly on a given G."""
+    """Runs only exercise 6.56 (DropoutFunction.backward), called directly on a given G."""
     # a node made by hand with a known mask (no random draw): p = 3/4, kept entries scaled by 1 / (1 - p) = 4
     ctx = Context(F.DropoutFunction, (None,), (True,))
     ctx.save_for_backward(torch.tensor([[4.0, 0.0, 4.0], [0.0, 0.0, 4.0]], dtype=F64))

@@ -162,7 +162,7 @@ BAD_INPUT = [
         lambda o: o["loss"].backward(),
         RuntimeError,
         (
-            "modified by an inplace operation",
+            "one of the variables needed for gradient computation has been modified by an inplace operation: ",
             "MulBackward's saved tensor 0",
             "input 0 of Mul: a leaf",
             "is at version 1",
@@ -349,6 +349,17 @@ BAD_INPUT = [
             "position 2 is the one at position 0 again",
         ),
     ),
+    *(
+        Row(
+            f"9 {name}(one Tensor)",
+            lambda: dict(v=leaf([1.0, 2.0])),
+            lambda o, make=make: make(o["v"]),
+            TypeError,
+            (f"{name}: params must be an iterable of Tensors", "got one Tensor: write [w]"),
+            grad_of("v"),
+        )
+        for name, make in [("SGD", lambda v: optim.SGD(v, lr=0.1)), ("Adam", lambda v: optim.Adam(v))]
+    ),
     Row(
         "9 a non-leaf parameter",
         lambda: dict(v=leaf([1.0])),
@@ -372,6 +383,11 @@ BAD_INPUT = [
             ("log_softmax", lambda o: F.log_softmax(Tensor([1, 2]), 0), ("log_softmax needs a floating-point",)),
             ("nn.Softmax", lambda o: nn.Softmax(0)(Tensor([1, 2])), ("softmax needs a floating-point",)),
             ("mean", lambda o: Tensor([1, 2]).mean(), ("mean() needs a floating-point tensor", "torch.int64")),
+            (
+                "cross_entropy",
+                lambda o: nn.CrossEntropyLoss()(Tensor([[1, 2]]), torch.tensor([0])),
+                ("CrossEntropyLoss expects floating-point logits, got dtype torch.int64",),
+            ),
         ]
     ),
     *(
@@ -447,6 +463,22 @@ def test_a_tensor_counts_its_changes_in_place_as_torch_counts_them():
         assert t._version == reference._version
     t.data = torch.zeros(2)  # a new tensor, not a change in place: a fresh count
     assert t._version == 0
+
+
+def test_the_error_opens_with_torchs_words_so_a_search_finds_torchs_answers():
+    w, ref = leaf([1.0, 2.0]), torch.tensor([1.0, 2.0], requires_grad=True)
+    loss, loss_ref = (w * w).sum(), (ref * ref).sum()
+    w.data.sub_(1.0)
+    with torch.no_grad():  # torch's .data escapes its counter; an update under no_grad does not
+        ref.sub_(1.0)
+    with pytest.raises(RuntimeError) as ours:
+        loss.backward()
+    with pytest.raises(RuntimeError) as torchs:
+        loss_ref.backward()
+    opening = "one of the variables needed for gradient computation has been modified by an inplace operation:"
+    for message in (str(torchs.value), str(ours.value)):  # torch's words (torch 2.x), then ours
+        assert message.startswith(opening), message
+        assert "is at version 1; expected version 0" in message, message
 
 
 def test_the_right_order_trains_and_the_graph_kept_for_a_second_backward_is_checked_too():
@@ -600,6 +632,20 @@ def test_softmax_over_an_empty_tensor_is_empty_as_torch(name, shape, dim):
     assert out.shape == getattr(torch, name)(x, dim).shape == shape
     out.backward(torch.zeros(shape, dtype=F64))
     assert ours.grad.shape == shape
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_a_0d_tensor_is_torchs(name):
+    x = torch.tensor(1.5, dtype=F64)
+    ours, ref = Tensor(x, requires_grad=True), x.clone().requires_grad_(True)
+    out, expected = getattr(F, name)(ours, 0), getattr(torch, name)(ref, 0)
+    assert out.shape == expected.shape == ()
+    assert_close(out.data, torch.tensor(1.0 if name == "softmax" else 0.0, dtype=F64))  # one entry: s = 1
+    g = torch.tensor(0.75, dtype=F64)
+    out.backward(g)
+    expected.backward(g)
+    assert_close(ours.grad, ref.grad)
+    assert_close(ours.grad, torch.tensor(0.0, dtype=F64))  # d/dx of a constant 1 (log: 0)
 
 
 # ------------------------------------------------------------------------- 15: NaN through ReLU, as torch

@@ -48,6 +48,21 @@ def nothing():
     Bad("Input((2, 'a'))", nothing, lambda _: Input((2, "a")), TypeError, ["shape[1] must be an integer", "'a'"]),
     Bad("Input((2, -1))", nothing, lambda _: Input((2, -1)), ValueError, ["non-negative sizes", "(2, -1)"]),
     Bad(
+        "Input(train='no')",
+        nothing,
+        lambda _: Input((2, 3), train="no"),
+        TypeError,
+        ["Input: train must be True (a parameter) or False (data)", "str 'no'"],
+    ),
+    Bad("Input(train=None)", nothing, lambda _: Input(3, train=None), TypeError, ["train must be True", "None"]),
+    Bad(
+        "Input(2**70)",
+        nothing,
+        lambda _: Input((2**70, 3)),
+        ValueError,
+        ["Input: shape[0] must be an integer in [0, 2**63)", "1180591620717411303424"],
+    ),
+    Bad(
         "Input(dtype='float')",
         nothing,
         lambda _: Input(3, dtype="float"),
@@ -154,6 +169,12 @@ def test_a_float_batch_after_an_integer_batch_stays_float_and_forward_works():
     expect(x.output.tolist(), [[0.5, 1.5], [2.5, 3.25]])
     layer.forward()
     expect(layer.output.tolist(), [[2.0], [5.75]])
+
+
+def test_train_is_a_flag_as_torch_requires_grad():
+    np = pytest.importorskip("numpy")
+    assert Input(3, train=np.bool_(True)).train is True  # a NumPy bool (from a mask) is a bool
+    assert Input(3, train=False).train is False and Input(3).train is False
 
 
 def test_integer_labels_in_a_float_input_stay_integers():

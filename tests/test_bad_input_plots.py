@@ -14,7 +14,7 @@ from matplotlib.colors import to_hex
 from bad_input import Bad, check, rows
 from scratchlib.layers import mlp
 from scratchlib.show import plots
-from scratchlib.show.draw import draw_network
+from scratchlib.show.draw import draw_graph, draw_network
 from scratchlib.show.stepper import BackwardStepper
 from scratchlib.training import data
 
@@ -38,6 +38,10 @@ def small_net():
     return net
 
 
+def nothing():
+    return None
+
+
 def stepper():
     s = BackwardStepper(small_net())
     s.step = 2
@@ -50,6 +54,18 @@ def stepper_state(s):
 
 def boundary(pair):
     return plots.plot_decision_boundary(lambda g: g, *pair, resolution=10)
+
+
+def boundary_of(predict):
+    """plot_decision_boundary of xor's points under ``predict``."""
+    return lambda pair: plots.plot_decision_boundary(predict, *pair, resolution=10)
+
+
+def nan_for_the_left_half(points):
+    """Scores for two classes, NaN where x1 < 0: a model that has diverged there."""
+    scores = torch.stack([points[:, 0], -points[:, 0]], dim=1)
+    scores[points[:, 0] < 0] = math.nan
+    return scores
 
 
 @rows(
@@ -97,6 +113,56 @@ def boundary(pair):
         lambda _: plots.plot_confusion_matrix([0.5, 1.0], [0, 1]),
         ValueError,
         ["whole numbers, got 0.5"],
+    ),
+    Bad(
+        "predict gives NaN scores",
+        xor_with(0.5),
+        boundary_of(nan_for_the_left_half),
+        ValueError,
+        ["plot_decision_boundary: predict returned NaN or inf", "50 of the 100 grid points", "nothing to shade"],
+    ),
+    Bad(
+        "predict gives NaN probabilities",
+        xor_with(0.5),
+        boundary_of(lambda g: torch.full((len(g), 1), math.nan)),
+        ValueError,
+        ["predict returned NaN or inf", "100 of the 100 grid points"],
+    ),
+    Bad(
+        "predict gives 3 rows for 100 points",
+        xor_with(0.5),
+        boundary_of(lambda g: torch.zeros(3, 2)),
+        ValueError,
+        ["plot_decision_boundary: predict must return one row per point", "(100, 2)", "got shape (3, 2)"],
+    ),
+    Bad("class_colours(-1)", nothing, lambda _: plots.class_colours(-1), ValueError, ["class_colours: n", "got -1"]),
+    Bad(
+        "class_colours(2.5)",
+        nothing,
+        lambda _: plots.class_colours(2.5),
+        TypeError,
+        ["class_colours: n must be an integer", "float 2.5"],
+    ),
+    Bad(
+        "draw_network of a torch model",
+        nothing,
+        lambda _: draw_network(torch.nn.Linear(2, 2)),
+        TypeError,
+        ["draw_network: net must be a library Network", "got Linear", "draw_graph"],
+    ),
+    Bad(
+        "draw_graph of a torch tensor",
+        nothing,
+        lambda _: draw_graph((torch.ones(2, requires_grad=True) * 2).sum()),
+        TypeError,
+        ["draw_graph: tensor must be the engine's Tensor", "scratchlib.autograd", "got torch.Tensor"],
+    ),
+    Bad(
+        "a stepper over a torch tensor",
+        nothing,
+        lambda _: BackwardStepper((torch.ones(2, requires_grad=True) * 2).sum()),
+        TypeError,
+        ["record_backward needs a Network or an autograd Tensor", "got torch.Tensor", "scratchlib.autograd"],
     ),
     Bad(
         "stepper.rule(999)",

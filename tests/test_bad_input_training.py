@@ -4,6 +4,8 @@ and what training must get right: labels of any integer dtype, to_torch's output
 Rows from issue 30 (items 5, 10 and the training parts of 14).
 """
 
+import math
+
 import pytest
 import torch
 
@@ -36,6 +38,21 @@ def notebook03_weights(net):
 
 def nothing():
     return None
+
+
+def torch_classifier():
+    """A torch.nn twin of :func:`classifier`'s net and the same data: (model, x, y)."""
+    net, x, y = classifier()
+    return train.to_torch(net), x, y
+
+
+def torch_weights(made):
+    return [p.detach() for p in made[0].parameters()]
+
+
+def train_torch(made, **changes):
+    model, x, y = made
+    return train.train_torch(**{"model": model, "x": x, "y": y, "epochs": 1, "lr": 0.1, **changes})
 
 
 @rows(
@@ -93,6 +110,100 @@ def nothing():
         ValueError,
         ["train: labels for x: class labels must be integers", "torch.float32"],
         weights,
+    ),
+    Bad(
+        "train_torch given a library network",
+        classifier,
+        lambda m: train.train_torch(m[0], m[1], m[2], epochs=1, lr=0.1),
+        TypeError,
+        ["train_torch: model must be a torch.nn.Module", "got MLP", "for a library network use train"],
+        weights,
+    ),
+    Bad(
+        "train_torch with list targets",
+        torch_classifier,
+        lambda m: train_torch(m, y=m[2].tolist()),
+        TypeError,
+        ["train_torch: the targets of x must be a tensor", "got list"],
+        torch_weights,
+    ),
+    Bad(
+        "train_torch with float labels 0.7",
+        torch_classifier,
+        lambda m: train_torch(m, y=m[2] * 0.7),
+        ValueError,
+        ["train_torch: labels for x: class labels must be integers", "torch.float32"],
+        torch_weights,
+    ),
+    Bad(
+        "train_torch with label 2 for 2 classes",
+        torch_classifier,
+        lambda m: train_torch(m, y=m[2] + 1),
+        ValueError,
+        ["train_torch: labels for x: class labels must lie in [0, 2)", "from 1 to 2"],
+        torch_weights,
+    ),
+    Bad(
+        "train_torch on 0 rows",
+        torch_classifier,
+        lambda m: train_torch(m, x=m[1][:0], y=m[2][:0]),
+        ValueError,
+        ["train_torch: x is empty"],
+        torch_weights,
+    ),
+    Bad(
+        "train_torch with a string seed",
+        torch_classifier,
+        lambda m: train_torch(m, seed="a"),
+        TypeError,
+        ["train_torch: seed must be an integer", "str 'a'"],
+        torch_weights,
+    ),
+    Bad(
+        "train_torch with a seed of 2**70",
+        torch_classifier,
+        lambda m: train_torch(m, seed=2**70),
+        ValueError,
+        ["train_torch: seed must be an integer in [0, 2**64)"],
+        torch_weights,
+    ),
+    Bad(
+        "train_torch with lr=0",
+        torch_classifier,
+        lambda m: train_torch(m, lr=0),
+        ValueError,
+        ["train_torch: lr must be a positive finite number", "got 0"],
+        torch_weights,
+    ),
+    Bad(
+        "train_torch with x_val and no y_val",
+        torch_classifier,
+        lambda m: train_torch(m, x_val=m[1]),
+        ValueError,
+        ["train_torch: give both x_val and y_val"],
+        torch_weights,
+    ),
+    Bad(
+        "to_torch given a torch model",
+        torch_classifier,
+        lambda m: train.to_torch(m[0]),
+        TypeError,
+        ["to_torch: net must be a library network built by mlp(...)", "got Sequential"],
+        torch_weights,
+    ),
+    Bad(
+        "batches of lists",
+        nothing,
+        lambda _: list(data.batches([[0.0, 1.0], [1.0, 0.0]], [0, 1], 1)),
+        TypeError,
+        ["batches: x must be a tensor (torch.tensor(x) makes one), got list"],
+    ),
+    Bad(
+        "batches with list targets",
+        nothing,
+        lambda _: list(data.batches(torch.zeros(2, 2), [0, 1], 1)),
+        TypeError,
+        ["batches: y must be a tensor", "got list"],
     ),
     Bad("xor(seed='a')", nothing, lambda _: data.xor(seed="a"), TypeError, ["xor: seed must be an integer", "'a'"]),
     Bad("xor(seed=2**70)", nothing, lambda _: data.xor(seed=2**70), ValueError, ["xor: seed must be", "[0, 2**64)"]),
@@ -169,6 +280,19 @@ def test_train_takes_labels_of_any_integer_dtype(dtype):
     assert runs[0] == runs[1]
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32])
+def test_train_torch_takes_labels_of_any_integer_dtype(dtype):
+    # issue 30, item 5, in the reference loop: int16 labels crashed inside torch's cross_entropy
+    x, y = data.xor(n=40)
+    runs = []
+    for labels in (y, y.to(dtype)):
+        model, _, _ = torch_classifier()
+        history = train.train_torch(model, x, labels, epochs=2, lr=0.1, batch_size=8, x_val=x, y_val=labels)
+        runs.append((history.step_loss, history.val_accuracy))
+    assert runs[0] == runs[1]
+    assert len(runs[0][0]) == 10 and all(math.isfinite(loss) for loss in runs[0][0])
+
+
 def test_to_torch_keeps_the_output_activation():
     # issue 30, item 10: the torch twin of an mse net with a sigmoid output had no Sigmoid
     net = mlp([2, 3, 1], loss="mse", output_activation="sigmoid", generator=torch.Generator().manual_seed(0))
@@ -187,3 +311,6 @@ def test_seeds_as_numpy_integers_and_up_to_2_64_are_seeds():
     np = pytest.importorskip("numpy")
     assert torch.equal(data.xor(n=8, seed=np.int64(3))[0], data.xor(n=8, seed=3)[0])
     assert data.xor(n=8, seed=2**64 - 1)[0].shape == (8, 2)
+    # train_torch too (torch's manual_seed refuses a NumPy integer): the same batches as seed 3
+    runs = [train_torch(torch_classifier(), seed=seed, batch_size=8).step_loss for seed in (3, np.int64(3))]
+    assert runs[0] == runs[1] and len(runs[0]) == 5

@@ -20,7 +20,7 @@ from layer_testing import (
 )
 from scratchlib.layers import ReLU
 
-X = t([[1.5, -2, 0.5], [-0.5, 3, -1]])  # (2, 3), signs mixed
+X = t([[1.5, -2, 0.5], [-0.5, 3, 0]])  # (2, 3), signs mixed and one zero (ReLU's kink: torch passes 0 there)
 G = t([[2, -1, 0.5], [4, -3, 1.5]])  # dJ/dY, not ones
 
 

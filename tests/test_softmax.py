@@ -40,7 +40,7 @@ def test_forward_and_backward_by_hand():
 
 
 def test_forward_alone_by_hand():
-    """Runs only exercise 4.30 (Softmax.forward): e^X = [[1, 2, 5], [3, 1, 4]], each row divided by its sum 8."""
+    """Runs only exercise 4.50 (Softmax.forward): e^X = [[1, 2, 5], [3, 1, 4]], each row divided by its sum 8."""
     (x,) = inputs(X)
     layer = Softmax(x)
     layer.forward()
@@ -48,7 +48,7 @@ def test_forward_alone_by_hand():
 
 
 def test_backward_alone_on_a_given_forward_by_hand():
-    """Runs only exercise 4.31 (Softmax.backward): the forward Y = softmax(X) is given, not run."""
+    """Runs only exercise 4.51 (Softmax.backward): the forward Y = softmax(X) is given, not run."""
     # G = [[1, -2, 0.5], [2, 1, -2]]
     # row 0: sum_j G_j Y_j = (1 - 4 + 2.5)/8 = -1/16;  dX = Y * (G + 1/16) = [1/8 * 17/16, 2/8 * -31/16, 5/8 * 9/16]
     #        = [17, -62, 45] / 128

@@ -106,8 +106,9 @@ class Context:
                 kind = "a parameter" if child.variable.is_parameter else "a leaf"
                 what += f", the data of input {i} of {forward}: {kind}"
                 break
+        # torch's own opening words, so that a search for this error finds torch's explanations too
         return (
-            "one of the tensors needed for gradient computation has been modified by an inplace "
+            "one of the variables needed for gradient computation has been modified by an inplace "
             f"operation: {self.name()}'s saved tensor {k} ({what}) is at version {tensor._version}; "
             f"expected version {version}, as when {forward}.forward saved it. An optimizer's step() "
             "or a p.data -= ... between a forward and its backward does this: call loss.backward() "

@@ -161,6 +161,11 @@ def cross_entropy(logits: Tensor, target: Tensor | torch.Tensor) -> Tensor:
     target = target.data if isinstance(target, Tensor) else torch.as_tensor(target)
     if logits.data.dim() != 2:
         raise ValueError(f"CrossEntropyLoss expects logits of shape (batch, classes), got {tuple(logits.shape)}")
+    if not logits.data.is_floating_point():  # torch refuses too: its log_softmax has no integer kernel
+        raise TypeError(
+            f"CrossEntropyLoss expects floating-point logits, got dtype {logits.dtype}: "
+            "convert them first, e.g. Tensor(z.data.float())"
+        )
     batch, classes = logits.shape
     if target.shape != (batch,):
         raise ValueError(
@@ -210,7 +215,7 @@ class SoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
-        if x.shape[dim] == 0:  # nothing to normalize over: an empty result, as torch's
+        if x.numel() == 0:  # nothing to normalize: an empty result, as torch's (a 0-d x has one entry)
             out = x.clone()
         else:
             exps = (x - x.amax(dim, keepdim=True)).exp()  # every exponent <= 0: no overflow
@@ -223,7 +228,7 @@ class SoftmaxFunction(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        ### BEGIN SOLUTION 6.33: SoftmaxFunction.backward: s (G - sum_j G_j s_j)
+        ### BEGIN SOLUTION 6.53: SoftmaxFunction.backward: s (G - sum_j G_j s_j)
         (s,) = ctx.saved_tensors
         return s * (grad - (grad * s).sum(ctx.dim, keepdim=True)), None
         ### END SOLUTION
@@ -243,7 +248,7 @@ class LogSoftmaxFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
-        if x.shape[dim] == 0:  # nothing to normalize over: an empty result, as torch's
+        if x.numel() == 0:  # nothing to normalize: an empty result, as torch's (a 0-d x has one entry)
             out = x.clone()
         else:
             shifted = x - x.amax(dim, keepdim=True)
@@ -256,7 +261,7 @@ class LogSoftmaxFunction(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        ### BEGIN SOLUTION 6.34: LogSoftmaxFunction.backward: G - softmax * sum_j G_j
+        ### BEGIN SOLUTION 6.54: LogSoftmaxFunction.backward: G - softmax * sum_j G_j
         (log_s,) = ctx.saved_tensors
         return grad - log_s.exp() * grad.sum(ctx.dim, keepdim=True), None
         ### END SOLUTION
@@ -283,7 +288,7 @@ class GELUFunction(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
-        ### BEGIN SOLUTION 6.35: GELUFunction.backward: G (Phi(x) + x phi(x))
+        ### BEGIN SOLUTION 6.55: GELUFunction.backward: G (Phi(x) + x phi(x))
         (x,) = ctx.saved_tensors
         cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
         density = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
@@ -314,7 +319,7 @@ class DropoutFunction(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
-        ### BEGIN SOLUTION 6.36: DropoutFunction.backward: G times the scaled mask
+        ### BEGIN SOLUTION 6.56: DropoutFunction.backward: G times the scaled mask
         (scaled_mask,) = ctx.saved_tensors
         return grad * scaled_mask, None, None
         ### END SOLUTION

@@ -335,7 +335,7 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
-        ### BEGIN SOLUTION 6.30: Tanh.backward: G (1 - tanh^2)
+        ### BEGIN SOLUTION 6.50: Tanh.backward: G (1 - tanh^2)
         (out,) = ctx.saved_tensors
         return grad * (1 - out * out)
         ### END SOLUTION
@@ -354,7 +354,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
-        ### BEGIN SOLUTION 6.31: Sigmoid.backward: G sigma (1 - sigma)
+        ### BEGIN SOLUTION 6.51: Sigmoid.backward: G sigma (1 - sigma)
         (out,) = ctx.saved_tensors
         return grad * out * (1 - out)
         ### END SOLUTION

@@ -16,6 +16,11 @@ from scratchlib.course import validate
 
 def _parameter_list(where: str, params: Iterable[Tensor]) -> list[Tensor]:
     """The parameters as a list, after checking that there are some, each a leaf Tensor, each once."""
+    if isinstance(params, (Tensor, torch.Tensor)):  # torch refuses one tensor too
+        raise TypeError(
+            f"{where}: params must be an iterable of Tensors (model.parameters(), or a list such as [w, b]), "
+            f"got one {type(params).__name__}: write [w]"
+        )
     params = list(params)
     if not params:
         raise ValueError(f"{where} got an empty parameter list")
@@ -146,7 +151,7 @@ class Adam(Optimizer):
                 self.exp_avg_sq[i] = torch.zeros_like(p.data)
             self.steps[i] += 1
             t, m, v = self.steps[i], self.exp_avg[i], self.exp_avg_sq[i]
-            ### BEGIN SOLUTION 6.37: Adam.step: moments, bias correction, update (weight decay both ways)
+            ### BEGIN SOLUTION 6.57: Adam.step: moments, bias correction, update (weight decay both ways)
             grad = p.grad
             if self.weight_decay and self.decoupled:
                 p.data.mul_(1 - self.lr * self.weight_decay)  # AdamW: shrink p itself

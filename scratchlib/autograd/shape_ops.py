@@ -78,7 +78,7 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        ### BEGIN SOLUTION 6.32: Permute.backward: undo the permutation
+        ### BEGIN SOLUTION 6.52: Permute.backward: undo the permutation
         inverse = [0] * len(ctx.dims)
         for i, d in enumerate(ctx.dims):
             inverse[d] = i

@@ -165,6 +165,11 @@ class Tensor:
         A ``Function`` notes the versions of the tensors it saves; ``backward`` refuses to
         use one whose version moved since: its gradient would be computed from new numbers.
         """
+        # torch's counter, not one of our own: torch bumps it on every change in place of this
+        # storage, whoever makes it (an optimizer, p.data -= ..., p.data[0] = ..., a view, the
+        # user's own torch tensor passed to Tensor()), so no path can forget to count. Unlike
+        # torch, whose .data is a detached alias that escapes its counter, a write through our
+        # .data counts: it is the one storage, and .data writes are the students' usual route.
         return self.data._version
 
     def __len__(self) -> int:

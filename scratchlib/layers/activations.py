@@ -103,7 +103,7 @@ class Softmax(Layer):
         self.x = x
 
     def forward(self) -> None:
-        ### BEGIN SOLUTION 4.30: Softmax.forward: shift by the row maximum, exponentiate, normalize
+        ### BEGIN SOLUTION 4.50: Softmax.forward: shift by the row maximum, exponentiate, normalize
         x = self.x.output  # (B, C)
         exps = torch.exp(x - x.max(dim=1, keepdim=True).values)  # (B, C), each <= 1
         self.output = exps / exps.sum(dim=1, keepdim=True)
@@ -113,7 +113,7 @@ class Softmax(Layer):
 
     def backward(self) -> None:
         self.check_forward_ran()
-        ### BEGIN SOLUTION 4.31: Softmax.backward: P * (G - rowsum(G * P)), from the saved output P
+        ### BEGIN SOLUTION 4.51: Softmax.backward: P * (G - rowsum(G * P)), from the saved output P
         p, g = self.output, self.grad  # (B, C) each
         self.x.accumulate_grad(p * (g - (g * p).sum(dim=1, keepdim=True)))
         ### END SOLUTION

@@ -142,12 +142,13 @@ class Input(Layer):
         device: torch.device | str | None = None,
     ) -> None:
         shape = wiring.input_shape(shape)
-        dtype = wiring.input_dtype(shape, bool(train), dtype)
+        train = wiring.input_train(train)
+        dtype = wiring.input_dtype(shape, train, dtype)
         self._float_dtype = dtype if dtype.is_floating_point else torch.get_default_dtype()
         dtype = dtype if dtype.is_floating_point else torch.int64  # integers are held as int64 (see set)
         super().__init__(shape=shape, dtype=dtype, device=device)
         self._fixed_device = device is not None
-        self.train = bool(train)
+        self.train = train
         self.output = torch.zeros(shape, dtype=dtype, device=self.device)
         self.label_range: int | None = None  # set by SoftmaxCrossEntropy on its target
 

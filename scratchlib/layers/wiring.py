@@ -14,6 +14,7 @@ from __future__ import annotations
 from numbers import Integral
 from typing import Any
 
+import numpy as np
 import torch
 
 from scratchlib.course import validate
@@ -30,7 +31,19 @@ def input_shape(shape: object) -> tuple[int, ...]:
     result = tuple(int(validate.number("Input", f"shape[{i}]", size, integer=True)) for i, size in enumerate(sizes))
     if any(size < 0 for size in result):
         raise ValueError(f"Input: shape must have non-negative sizes, got {result}")
+    for i, size in enumerate(result):
+        if size >= 2**63:  # torch's sizes are int64
+            raise ValueError(f"Input: shape[{i}] must be an integer in [0, 2**63), got {size}")
     return result
+
+
+def input_train(train: object) -> bool:
+    """An Input's ``train`` flag: a bool, as torch's ``requires_grad`` (``bool("no")`` is True)."""
+    if not isinstance(train, (bool, np.bool_)):
+        raise TypeError(
+            f"Input: train must be True (a parameter) or False (data), got {type(train).__name__} {train!r}"
+        )
+    return bool(train)
 
 
 def input_dtype(shape: tuple, train: bool, dtype: object) -> torch.dtype:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib.pyplot as plt
+import torch
 from matplotlib.patches import Patch
 
 from scratchlib.autograd.function import AccumulateGrad, _node_of
@@ -288,6 +289,11 @@ def draw_network(
     network's gradients as they are), every node also shows a summary of its value and,
     once the backward pass has reached it, of its gradient (see the module's docstring).
     """
+    if not hasattr(net, "layers"):
+        raise TypeError(
+            f"draw_network: net must be a library Network (notebook 04), got {type(net).__name__}; "
+            "an engine Tensor's graph is drawn by draw_graph"
+        )
     layers = list(net.layers)
     if not layers:
         raise ValueError("draw_network: the network has no layers yet")
@@ -383,7 +389,10 @@ def draw_graph(
     every ``.grad`` as it was), nodes show the values and gradients of that step.
     Returns the matplotlib Axes.
     """
-    if not isinstance(tensor, Tensor) or not tensor.requires_grad:
+    if not isinstance(tensor, Tensor):
+        what = "torch.Tensor" if isinstance(tensor, torch.Tensor) else type(tensor).__name__
+        raise TypeError(f"draw_graph: tensor must be the engine's Tensor (scratchlib.autograd), got {what}")
+    if not tensor.requires_grad:
         raise ValueError("draw_graph needs a tensor computed from tensors with requires_grad=True")
     nodes, edges = graph_nodes(tensor)
     frame = _Frame.at("draw_graph", step, replay, lambda: record_backward(tensor, names))

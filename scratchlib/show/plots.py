@@ -39,6 +39,7 @@ def class_predictions(scores: torch.Tensor) -> torch.Tensor:
 def class_colours(n: int) -> list[tuple[float, float, float, float]]:
     """``n`` distinct colours, one per class, class k's the same whatever ``n``: tab10's ten, then
     tab20's ten light shades, then hues spread evenly around the colour wheel."""
+    n = validate.count("class_colours", "n", n, minimum=0)
     tab10, tab20, extra = plt.get_cmap("tab10"), plt.get_cmap("tab20"), max(0, n - 20)
     colours = [tab10(c) for c in range(10)] + [tab20(2 * c + 1) for c in range(10)]
     return (colours + [plt.get_cmap("hsv")(k / extra) for k in range(extra)])[:n]
@@ -55,6 +56,25 @@ def decision_grid(
     v = torch.linspace(low[1] - margin[1], high[1] + margin[1], resolution)
     uu, vv = torch.meshgrid(u, v, indexing="xy")
     return uu, vv, torch.stack([uu.reshape(-1), vv.reshape(-1)], dim=1)
+
+
+def _checked_scores(scores: object, points: int) -> torch.Tensor:
+    """``predict``'s answer for the grid: one finite row per point (an argmax of NaN or a NaN > 0.5
+    would shade the plane with a class the model never chose)."""
+    scores = torch.as_tensor(scores).detach().cpu()
+    if scores.dim() == 0 or len(scores) != points or (scores.dim() == 2 and scores.shape[1] == 0) or scores.dim() > 2:
+        raise ValueError(
+            f"plot_decision_boundary: predict must return one row per point: given ({points}, 2) points, "
+            f"(m, C) scores or (m,) probabilities, got shape {tuple(scores.shape)}"
+        )
+    if scores.is_floating_point():
+        bad = int((~torch.isfinite(scores)).reshape(points, -1).any(dim=1).sum())
+        if bad:
+            raise ValueError(
+                f"plot_decision_boundary: predict returned NaN or inf for {bad} of the {points} grid points; "
+                "its classes there are undefined, so there is nothing to shade (has training diverged?)"
+            )
+    return scores
 
 
 def plot_decision_boundary(
@@ -80,11 +100,11 @@ def plot_decision_boundary(
     y = validate.labels("plot_decision_boundary", y, classes=None, whole_floats=True)
     # a NaN or inf point would stretch the grid to NaN or inf and leave the background blank
     validate.finite_rows("plot_decision_boundary", "x", x, before="before plotting")
-    ax = _axes(ax)
     uu, vv, grid = decision_grid(x, resolution)
     with torch.no_grad():
-        scores = predict(grid.to(x.dtype))
-    classes = class_predictions(torch.as_tensor(scores).cpu()).reshape(uu.shape)
+        scores = _checked_scores(predict(grid.to(x.dtype)), len(grid))
+    ax = _axes(ax)  # a figure only once the scores are known to be good
+    classes = class_predictions(scores).reshape(uu.shape)
     n_classes = int(max(classes.max().item(), y.max().item() if len(y) else 0)) + 1
     colours = class_colours(n_classes)
     levels = [c - 0.5 for c in range(n_classes + 1)]

@@ -192,6 +192,13 @@ def recording(source: Network | Tensor, labels: Mapping | None = None) -> Iterat
                 setattr(node, name, before)
 
 
+def _kind(value: object) -> str:
+    """What ``value`` is, in an error: torch's tensor is not told apart from the engine's by name alone."""
+    if isinstance(value, torch.Tensor):
+        return "torch.Tensor (the engine's Tensor is scratchlib.autograd.Tensor)"
+    return type(value).__name__
+
+
 def record_backward(
     source: Network | Tensor, labels: Mapping | None = None, gradient: torch.Tensor | None = None
 ) -> Replay:
@@ -204,7 +211,7 @@ def record_backward(
     if isinstance(source, Tensor):
         return _record_graph(source, labels, gradient)
     if not hasattr(source, "layers"):
-        raise TypeError(f"record_backward needs a Network or an autograd Tensor, got {type(source).__name__}")
+        raise TypeError(f"record_backward needs a Network or an autograd Tensor, got {_kind(source)}")
     return _record_tape(source, labels)
 
 

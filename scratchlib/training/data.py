@@ -99,6 +99,11 @@ def batches(
 
     With ``shuffle`` the order is a fresh permutation drawn from ``generator`` on each call.
     """
+    for name, value in (("x", x), ("y", y)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"batches: {name} must be a tensor (torch.tensor({name}) makes one), got {type(value).__name__}"
+            )
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same number of rows, got {len(x)} and {len(y)}")
     batch_size = validate.count("batches", "batch_size", batch_size)

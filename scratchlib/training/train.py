@@ -17,6 +17,7 @@ that step touches the weights. :func:`train_torch` runs the identical loop on a
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -115,40 +116,46 @@ class History:
 
 
 def _check_data(
-    name: str, x: object, y: object, in_features: int, classes: int | None, out_shape: tuple | None
+    name: str,
+    x: object,
+    y: object,
+    in_features: int | None,
+    classes: int | None,
+    out_shape: tuple | None,
+    where: str = "train",
 ) -> torch.Tensor:
     """Rows, targets and values checked before training starts, so that nothing is half-trained.
 
     Returns the targets, class labels as int64 (labels may come in any integer dtype)."""
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or not x.is_floating_point():
         what = f"shape {tuple(x.shape)} {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"train: {name} must be a float tensor of shape (n, {in_features}), got {what}")
-    if x.shape[1] != in_features:
-        raise ValueError(f"train: {name} has {x.shape[1]} features per row, the network takes {in_features}")
+        features = "features" if in_features is None else in_features
+        raise ValueError(f"{where}: {name} must be a float tensor of shape (n, {features}), got {what}")
+    if in_features is not None and x.shape[1] != in_features:
+        raise ValueError(f"{where}: {name} has {x.shape[1]} features per row, the network takes {in_features}")
     if not isinstance(y, torch.Tensor):
         raise TypeError(
-            f"train: the targets of {name} must be a tensor (torch.tensor(y) makes one), got {type(y).__name__}"
+            f"{where}: the targets of {name} must be a tensor (torch.tensor(y) makes one), got {type(y).__name__}"
         )
     if len(y) != len(x):
-        raise ValueError(f"train: {name} has {len(x)} rows but its targets have {len(y)}")
+        raise ValueError(f"{where}: {name} has {len(x)} rows but its targets have {len(y)}")
     if len(x) == 0:
-        raise ValueError(f"train: {name} is empty")
+        raise ValueError(f"{where}: {name} is empty")
     # one inf in the data would turn every weight into NaN a few steps later and look like a
     # too-large learning rate: refuse it here, naming the rows
-    validate.finite_rows("train", name, x)
+    validate.finite_rows(where, name, x)
     if classes is not None:
         if y.dim() != 1:
-            raise ValueError(f"train: labels for {name} must have shape (n,), got {tuple(y.shape)}")
-        return validate.labels(f"train: labels for {name}", y, classes)
+            raise ValueError(f"{where}: labels for {name} must have shape (n,), got {tuple(y.shape)}")
+        return validate.labels(f"{where}: labels for {name}", y, classes)
     else:
         assert out_shape is not None  # a network without classes has an output shape
         if tuple(y.shape[1:]) != out_shape:
-            raise ValueError(
-                f"train: targets for {name} must have shape (n, {', '.join(map(str, out_shape))}), got {tuple(y.shape)}"
-            )
+            shape = ", ".join(map(str, out_shape))
+            raise ValueError(f"{where}: targets for {name} must have shape (n, {shape}), got {tuple(y.shape)}")
         if y.dtype == torch.bool or y.is_complex():
-            raise ValueError(f"train: targets for {name} must be numbers, got dtype {y.dtype}")
-        validate.finite_rows("train", f"targets for {name}", y)
+            raise ValueError(f"{where}: targets for {name} must be numbers, got dtype {y.dtype}")
+        validate.finite_rows(where, f"targets for {name}", y)
         return y
 
 
@@ -161,6 +168,36 @@ def _check_net(net: object) -> None:
             f"train: net must be a library network built by mlp(...), with {', '.join(needed)}; "
             f"got {type(net).__name__}{torch_hint}"
         )
+
+
+def _checked_torch_run(
+    model: object,
+    x: object,
+    y: object,
+    x_val: object,
+    y_val: object,
+    numbers: Mapping[str, object],
+) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """train's checks for :func:`train_torch`, before any step: a torch.nn model, its sizes and
+    numbers, data as tensors. Returns the labels as int64 (torch's rule for class labels) and the
+    seed as a Python int (``manual_seed`` refuses a NumPy integer)."""
+    if not isinstance(model, torch.nn.Module):
+        hint = " (for a library network use train)" if hasattr(model, "target") else ""
+        raise TypeError(f"train_torch: model must be a torch.nn.Module, got {type(model).__name__}{hint}")
+    for name in ("epochs", "batch_size"):
+        validate.count("train_torch", name, numbers[name])
+    validate.positive("train_torch", "lr", numbers["lr"])
+    validate.non_negative("train_torch", "regularization", numbers["regularization"])
+    seed = validate.seed("train_torch", numbers["seed"])
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    in_features = linears[0].in_features if linears else None
+    classes = linears[-1].out_features if linears else None
+    y = _check_data("x", x, y, in_features, classes, None, where="train_torch")
+    if (x_val is None) != (y_val is None):
+        raise ValueError("train_torch: give both x_val and y_val for a held-out set, or neither")
+    if x_val is not None:
+        y_val = _check_data("x_val", x_val, y_val, in_features, classes, None, where="train_torch")
+    return y, y_val, seed  # type: ignore[return-value]
 
 
 def _is_classifier(net: MLP) -> bool:
@@ -343,6 +380,8 @@ def train(
 
 def to_torch(net: Any) -> torch.nn.Sequential:
     """A torch.nn.Sequential twin of an :func:`mlp` with copies of its weights (same init)."""
+    if not all(hasattr(net, name) for name in ("weights", "biases", "activations", "prediction", "logits")):
+        raise TypeError(f"to_torch: net must be a library network built by mlp(...), got {type(net).__name__}")
     modules = []
     for i, (W, b) in enumerate(zip(net.weights, net.biases)):
         linear = torch.nn.Linear(W.shape[1], W.shape[0], dtype=W.output.dtype)
@@ -377,6 +416,8 @@ def train_torch(
     Same batches (same seed), same objective $J = \mathrm{CE} + \lambda \sum_l \lVert W_l \rVert_F^2$
     (weights only, as the library's weight-decay branch), same History.
     """
+    numbers = dict(epochs=epochs, lr=lr, batch_size=batch_size, regularization=regularization, seed=seed)
+    y, y_val, seed = _checked_torch_run(model, x, y, x_val, y_val, numbers)  # as train, before any step
     weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import teacher.runner as runner_module
@@ -21,6 +22,7 @@ from teacher.grade import (
     grade_all,
     load_map,
     problems,
+    reference_file,
     rubric,
     table,
     to_csv,
@@ -30,6 +32,7 @@ from teacher.grade import (
 from teacher.gradescope import build_zip, find_copy, results, write_results
 from teacher.markers import MarkerError
 from teacher.runner import run_tests
+from teacher.supervise import dependencies
 
 
 def _print_map(data: dict) -> None:
@@ -91,6 +94,26 @@ def _print_reach(course: Course, files: list[str], timeout: float) -> int:
     return 0
 
 
+def _grade_wrong(course: Course, data: dict, timeout: float, jobs: int) -> int:
+    """Grade every wrong version of teacher.wrong; list those that keep marks (their exercise's own tests
+    do not catch them). Exit status 1 if any does."""
+    from teacher import wrong
+
+    with tempfile.TemporaryDirectory(prefix="teacher-wrong-") as folder:
+        made = wrong.copies(course, Path(folder))
+        graded = grade_all(course, data, [f for f, _ in made], timeout=timeout, jobs=jobs, notebooks="none")
+    kept = 0
+    for copy, holds in made:
+        rows = {r.exercise: r for r in graded[copy.name]}
+        for exercise, what in sorted(holds.items(), key=lambda kv: exercise_key(kv[0])):
+            row = rows[exercise]
+            kept += bool(row.score)
+            verdict = f"KEEPS {row.score:.2f}" if row.score else "0    "
+            print(f"{verdict} {exercise:<6} {what}: {row.reason or 'every test of its own passes'}")
+    print(f"{sum(len(h) for _, h in made)} wrong versions, {kept} keeping marks")
+    return 1 if kept else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m teacher", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path("."), help="the course folder (default: .)")
@@ -120,8 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         "reach", help="for writing tests: the exercises each test of FILES runs, and those whose stub it catches"
     )
     reach.add_argument("files", nargs="+", help="test files or node ids, relative to ROOT")
+    commands.add_parser(
+        "wrong", help="grade the plausible wrong versions of the library exercises (teacher.wrong): each must score 0"
+    )
     zipped = commands.add_parser("gradescope", help="write the Gradescope autograder zip")
     zipped.add_argument("--out", type=Path, default=None, help="default: ROOT/build/gradescope.zip")
+    commands.add_parser("requirements", help="(setup.sh) the course's dependencies, as pip takes them")
+    commands.add_parser("reference", help="(setup.sh) make the course's solution run the grader compares with")
     run = commands.add_parser("gradescope-run", help="(run_autograder) grade SUBMISSION, write RESULTS json")
     run.add_argument("submission", type=Path)
     run.add_argument("results", type=Path)
@@ -195,17 +223,31 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if found else 0
     if args.command == "reach":
         return _print_reach(course, args.files, args.timeout)
+    if args.command == "requirements":
+        print("\n".join(dependencies(root)))
+        return 0
     data = load_map(course, cache, timeout=max(args.timeout, 300))
+    if args.command == "wrong":
+        return _grade_wrong(course, data, args.timeout, args.jobs or 2)
     if args.command == "gradescope":
         out = build_zip(course, (args.out or root / "build" / "gradescope.zip").resolve())
         print(f"wrote {out}: upload it as the assignment's autograder")
         return 0
+    if args.command == "reference":
+        print(reference_file(course, data, args.timeout))
+        return 0
     if args.command == "gradescope-run":
+        started = time.monotonic()
         try:
-            rows = grade(course, data, find_copy(args.submission.resolve()), timeout=args.timeout)
-            write_results(args.results, results(rows))
-        except Exception as error:  # noqa: BLE001 (any failure is the student's 0 with its reason on Gradescope)
-            write_results(args.results, {"score": 0.0, "output": f"could not grade: {type(error).__name__}: {error}"})
+            copy = find_copy(args.submission.resolve())
+            rows = grade(course, data, copy, timeout=args.timeout, copy_timeout=args.copy_timeout)
+        except FileNotFoundError as error:  # the upload holds no copy of the course: the student's to fix
+            write_results(args.results, {"score": 0.0, "output": str(error), "tests": []})
+            return 0
+        # every process of the student's code has ended: only now the results, and the table for the
+        # instructor (run_autograder's stdout, hidden from students)
+        print(table(rows))
+        write_results(args.results, results(rows, time.monotonic() - started))
         return 0
     if args.command == "map":
         _print_map(data)

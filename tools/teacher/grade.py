@@ -22,6 +22,7 @@ written here, after every process of every copy has ended.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import html
 import io
@@ -245,10 +246,13 @@ def _private(path: Path) -> Path:
     return path
 
 
-def reference_file(course: Course, data: dict, timeout: float = TIMEOUT, lanes: int = 2) -> Path:
+def reference_file(
+    course: Course, data: dict, timeout: float = TIMEOUT, lanes: int = 2, repeat: int = 2, notebooks: bool = True
+) -> Path:
     """The course's solution run (teacher.supervise.reference), cached in ROOT/build/grader/ (a folder
-    only the teacher can read) while the course, its map and the sandbox are the same."""
-    key = hashlib.sha256()
+    only the teacher can read) while the course, its map and the sandbox are the same. repeat: runs
+    compared to find the values that change from run to run; notebooks: also the notebooks' cells."""
+    key = hashlib.sha256(f"{repeat} {notebooks}".encode())
     key.update(course.fingerprint().encode())
     key.update(json.dumps([data["exercises"], data.get("reaches", {})], sort_keys=True).encode())
     for tool in (supervise.SANDBOX, Path(supervise.__file__)):
@@ -260,9 +264,12 @@ def reference_file(course: Course, data: dict, timeout: float = TIMEOUT, lanes: 
     with tempfile.TemporaryDirectory(prefix="teacher-reference-") as tmp:
         solved = Path(tmp) / "solved"
         write_edition(course, solved, "solved")
-        found = supervise.reference(course, data, solved, Path(tmp) / "work", sys.executable, timeout, lanes)
-    for old in folder.glob("reference-*.json"):
-        old.unlink()
+        work = Path(tmp) / "work"
+        found = supervise.reference(course, data, solved, work, sys.executable, timeout, lanes, repeat, notebooks)
+    for old in sorted(folder.glob("reference-*.json"), key=lambda p: p.stat().st_mtime)[:-3]:
+        old.unlink()  # the three latest are kept (the teacher's, the tests', another lane's)
+    for problem in found["problems"]:  # once, when the course changed
+        print(f"warning: {problem}", file=sys.stderr)
     partial = path.with_name(path.name + f".{os.getpid()}")
     partial.write_text(json.dumps(found))
     os.chmod(partial, 0o600)
@@ -279,7 +286,7 @@ def _free_uid(slot: int) -> dict[str, int]:
 
 def _others_can_use(path: Path) -> str:
     """'' when a user who is neither owner nor group can reach path (every folder on the way
-    searchable, the file readable), else the first place that stops it."""
+    searchable, a file readable, a folder searchable), else the first place that stops it."""
     path = Path(os.path.realpath(path))
     for part in [*reversed(path.parents), path]:
         try:
@@ -288,23 +295,33 @@ def _others_can_use(path: Path) -> str:
             return f"{part} ({error.strerror})"
         if part != path and not mode & stat.S_IXOTH:
             return f"{part} is not searchable by other users"
-    if not path.stat().st_mode & stat.S_IROTH:
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH:
+        return f"{path} is not searchable by other users"
+    if not stat.S_ISDIR(mode) and not mode & stat.S_IROTH:
         return f"{path} is not readable by other users"
     return ""
 
 
-def sandbox_user(slot: int) -> tuple[dict[str, int] | None, str]:
+def sandbox_user(slot: int, python: str | None = None) -> tuple[dict[str, int] | None, str]:
     """As root: the unprivileged user copy slot n's code runs as, or None and why it cannot be (the
     interpreter or its packages are out of that user's reach, e.g. a Python under /root)."""
     if os.geteuid() != 0:
         return None, ""
-    import sysconfig
+    why = _unreachable(python or sys.executable)
+    return (None, why) if why else (_free_uid(slot), "")
 
-    for needed in (Path(sys.executable), Path(sysconfig.get_paths()["purelib"]), Path(sysconfig.get_paths()["stdlib"])):
+
+@functools.lru_cache(maxsize=8)
+def _unreachable(python: str) -> str:
+    """'' when every user can run python and read its packages, else what stops them."""
+    code = "import sysconfig; print(*(sysconfig.get_paths()[k] for k in ('purelib', 'stdlib')))"
+    paths = subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.split()
+    for needed in (Path(python), *map(Path, paths)):
         why = _others_can_use(needed)
         if why:
-            return None, why
-    return _free_uid(slot), ""
+            return why
+    return ""
 
 
 def isolation() -> str:
@@ -327,9 +344,11 @@ def _readable(path: Path) -> None:
 class Class:
     """What grading needs once for all copies: the map, the student edition, the solution's run."""
 
-    def __init__(self, course: Course, data: dict, tmp: Path, timeout: float, lanes: int):
+    def __init__(
+        self, course: Course, data: dict, tmp: Path, timeout: float, lanes: int, repeat: int = 2, notebooks: bool = True
+    ):
         self.course, self.data, self.tmp = course, data, tmp
-        self.reference = reference_file(course, data, timeout, lanes)
+        self.reference = reference_file(course, data, timeout, lanes, repeat, notebooks)
         self.edition = tmp / "edition"
         write_edition(course, self.edition, "student")
         _readable(self.edition)
@@ -337,6 +356,15 @@ class Class:
         self.map = tmp / "map.json"
         self.map.write_text(json.dumps(data))
         os.chmod(self.map, 0o600)
+        # as root, the students' code runs as a user of its own where that user can reach Python and
+        # the graded copies (this temporary folder: TMPDIR must be searchable by every user)
+        self.drop = os.geteuid() == 0 and sandbox_user(0)[0] is not None and not _others_can_use(tmp)
+        if os.geteuid() == 0 and sandbox_user(0)[0] is not None and not self.drop:
+            print(
+                f"warning: the students' code cannot run as a user of its own: {_others_can_use(tmp)} "
+                f"(TMPDIR={tmp.parent}); it runs as root, without capabilities where namespaces allow",
+                file=sys.stderr,
+            )
 
 
 def _failed_rows(course: Course, data: dict, why: str) -> list[Row]:
@@ -374,7 +402,7 @@ def grade_copy(
     started = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix=f"copy{slot}-", dir=shared.tmp))
     os.chmod(folder, 0o711)
-    user = sandbox_user(slot)[0]
+    user = sandbox_user(slot)[0] if shared.drop else None
     job = {
         "course": str(shared.course.root),
         "map": str(shared.map),
@@ -390,6 +418,14 @@ def grade_copy(
         "memory_mb": memory_mb,
         "user": user,
         "namespaces": supervise.namespaces(os.geteuid() == 0),
+        # out of the sandbox's sight: the course (its solutions, the reference run), the student's folder
+        # and the one holding the class's copies, the grader's temporary folder (other copies' work)
+        "hide": [
+            str(shared.course.root),
+            str(Path(student).resolve()),
+            str(Path(student).resolve().parent),
+            str(shared.tmp),
+        ],
     }
     (folder / "job.json").write_text(json.dumps(job))
     result = folder / "result.json"
@@ -440,6 +476,7 @@ def grade_all(
     notebooks: str = "exercises",
     report: Callable[[str], None] = print,
     memory_mb: int = 6144,
+    repeat: int = 2,
 ) -> dict[str, list[Row]]:
     """Grade every copy, jobs copies side by side (each in its own supervisor process, its code in its
     own sandbox), lanes test processes per copy. Returns when every process of every copy has ended."""
@@ -461,7 +498,7 @@ def grade_all(
         )
     out: dict[str, list[Row]] = {}
     with tempfile.TemporaryDirectory(prefix="teacher-grade-") as tmp:
-        shared = Class(course, data, Path(tmp), timeout, max(lanes, 2))
+        shared = Class(course, data, Path(tmp), timeout, max(lanes, 2), repeat, notebooks != "none")
 
         def one(item):
             slot, student = item

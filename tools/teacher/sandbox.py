@@ -149,6 +149,13 @@ def plugin(records: Records, timeout: float) -> object:
                 records.write(self.current)
             self.current = None
 
+        @pytest.hookimpl(trylast=True)
+        def pytest_sessionfinish(self, session: Any, exitstatus: Any) -> None:
+            # every record is written: pytest's summary and teardown (a third of a second) are of no use
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            os._exit(int(exitstatus))
+
     return Plugin()
 
 
@@ -318,6 +325,21 @@ def child(command: dict) -> None:
         os._exit(code)
 
 
+def warm(torch: Any) -> None:
+    """One thread, and torch's first-use costs paid once here rather than in every child (autograd,
+    the common kernels: a third of a second a child)."""
+    torch.set_num_threads(1)
+    try:
+        x = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+        w = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+        y = torch.nn.functional.cross_entropy(x @ w.T, torch.tensor([0, 1, 1])) + (x.tanh() * x.sigmoid()).sum()
+        y = y + torch.relu(x).logsumexp(1).sum() + (x.float() ** 2).mean()
+        torch.autograd.grad(y, [x, w])
+        torch.testing.assert_close(x, x)
+    except Exception:  # noqa: BLE001 (only a warm-up)
+        pass
+
+
 def loopback_up() -> None:
     """In a network namespace of its own the loopback interface starts down: a notebook's kernel talks to
     its client over 127.0.0.1. Raise it (nothing else exists in the namespace: no network)."""
@@ -331,6 +353,63 @@ def loopback_up() -> None:
         fcntl.ioctl(s, 0x8914, struct.pack("16sH14s", b"lo", flags | 1, b"\0" * 14))  # SIOCSIFFLAGS: IFF_UP
 
 
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    encoded = [None if v is None else v.encode() for v in (source, target, fstype, data)]
+    if libc.mount(encoded[0], encoded[1], encoded[2], flags, encoded[3]) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
+
+
+def hide(paths: list[str], keep: list[str]) -> None:
+    """In the sandbox's own mount namespace: every folder of paths (the course and its solutions, the
+    students' copies, the grader's temporary folder) covered by an empty file system, but the paths of
+    keep under them (this copy's own folder, the public edition, Python) bound back where they were
+    (from a descriptor opened before they were covered)."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here reaches the grader's mounts
+    hidden = [p.rstrip("/") for p in paths if os.path.isdir(p)]
+    saved = []
+    for path in keep:
+        if os.path.exists(path) and any(path == h or path.startswith(h + "/") for h in hidden):
+            saved.append((path, os.path.isdir(path), os.open(path, os.O_PATH)))
+    for path in hidden:
+        _mount("tmpfs", path, "tmpfs", 0, "mode=755")
+    for path, folder, fd in saved:
+        if folder:
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "w").close()
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        os.close(fd)
+
+
+def drop_capabilities() -> None:
+    """Root without its powers: no capability left (the bounding set emptied, no new privileges), so
+    the student's code, root in name, cannot undo the mounts above, nor reach what file modes guard."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in range(64):
+        libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP (past the last capability: an error, ignored)
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Sets(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    if libc.capset(ctypes.byref(Header(0x20080522, 0)), (Sets * 2)()) != 0:  # _LINUX_CAPABILITY_VERSION_3
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"capset: {os.strerror(errno)}")
+
+
 def drop_to(user: str) -> None:
     """Become the unprivileged sandbox user ("uid:gid"), for good, before any student's code."""
     uid, gid = (int(n) for n in user.split(":"))
@@ -341,7 +420,7 @@ def drop_to(user: str) -> None:
         raise SystemExit("sandbox: could not drop privileges")
 
 
-def serve(user: str = "", preload: tuple[str, ...] = PRELOAD) -> None:
+def serve(user: str = "", preload: tuple[str, ...] = PRELOAD, hidden: str = "", kept: str = "") -> None:
     import importlib
 
     if os.getpid() == 1:  # the init of namespaces of its own (see the supervisor)
@@ -349,8 +428,12 @@ def serve(user: str = "", preload: tuple[str, ...] = PRELOAD) -> None:
             loopback_up()
         except OSError:
             pass
+        if hidden:  # refuses to serve rather than run the student's code in sight of the course
+            hide(hidden.split(os.pathsep), kept.split(os.pathsep))
     if user:
         drop_to(user)
+    elif os.getpid() == 1 or os.geteuid() == 0:
+        drop_capabilities()
     os.environ.setdefault("MPLBACKEND", "Agg")
     for name in preload:  # once, before any student's code: each child starts warm
         try:
@@ -358,7 +441,7 @@ def serve(user: str = "", preload: tuple[str, ...] = PRELOAD) -> None:
         except ImportError:
             pass
     if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
+        warm(sys.modules["torch"])
     try:  # hypothesis draws "interesting" numbers from the literals of the local modules it sees loaded:
         # the graded code's (the student's, or the course's solution in the reference run). The
         # examples of a test must not depend on the code under test: none are taken.
@@ -406,7 +489,9 @@ def serve(user: str = "", preload: tuple[str, ...] = PRELOAD) -> None:
 
 if __name__ == "__main__":
     options = dict(zip(sys.argv[2::2], sys.argv[3::2]))
-    if sys.argv[1:2] != ["serve"] or len(sys.argv) % 2 or set(options) - {"--user", "--preload"}:
-        sys.exit("usage: python teacher_sandbox.py serve [--user UID:GID] [--preload MODULE,...]")
+    if sys.argv[1:2] != ["serve"] or len(sys.argv) % 2 or set(options) - {"--user", "--preload", "--hide", "--keep"}:
+        sys.exit(
+            "usage: python teacher_sandbox.py serve [--user UID:GID] [--preload M,...] [--hide P:...] [--keep P:...]"
+        )
     chosen = tuple(filter(None, options["--preload"].split(","))) if "--preload" in options else PRELOAD
-    serve(options.get("--user", ""), chosen)
+    serve(options.get("--user", ""), chosen, options.get("--hide", ""), options.get("--keep", ""))

@@ -168,8 +168,18 @@ def namespaces(as_root: bool) -> list[str]:
         found = shutil.which("unshare") if sys.platform.startswith("linux") else None
         flags = ["--pid", "--fork", "--mount-proc", "--net", "--kill-child"]
         command = [found, *([] if as_root else ["--user", "--map-root-user"]), *flags] if found else []
+        # what the server does there, tried once: start, and cover a folder with an empty file system
+        mount = (
+            "import ctypes, sys\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "raise SystemExit(libc.mount(b'tmpfs', sys.argv[1].encode(), b'tmpfs', 0, None) != 0)\n"
+        )
+        import tempfile
+
         try:
-            ok = bool(command) and subprocess.run([*command, "true"], capture_output=True, timeout=30).returncode == 0
+            with tempfile.TemporaryDirectory(prefix="teacher-probe-") as folder:
+                probe = [*command, sys.executable, "-c", mount, folder]
+                ok = bool(command) and subprocess.run(probe, capture_output=True, timeout=60).returncode == 0
         except (OSError, subprocess.SubprocessError):
             ok = False
         _NAMESPACES[as_root] = [str(part) for part in command] if ok else []
@@ -227,10 +237,17 @@ class Server:
     before it runs anything of the student's."""
 
     def __init__(
-        self, work: Path, python: str, env: dict[str, str], user: dict | None, prefix: list[str], preload: list[str]
+        self,
+        work: Path,
+        python: str,
+        env: dict[str, str],
+        user: dict | None,
+        prefix: list[str],
+        preload: list[str],
+        hidden: tuple[list[str], list[str]] = ([], []),
     ):
         self.work, self.python, self.env, self.user, self.prefix = work, python, env, user, prefix
-        self.preload = preload
+        self.preload, self.hidden = preload, hidden
         self.process: subprocess.Popen | None = None
         self.buffer = b""
 
@@ -243,6 +260,8 @@ class Server:
     def start(self) -> None:
         options: dict[str, Any] = {}
         command = [self.python, str(self.work / "teacher_sandbox.py"), "serve", "--preload", ",".join(self.preload)]
+        if self.prefix and self.hidden[0]:  # in its own mount namespace: the course and the copies out of sight
+            command += ["--hide", os.pathsep.join(self.hidden[0]), "--keep", os.pathsep.join(self.hidden[1])]
         if self.user is not None and self.prefix:  # unshare runs as root; the server drops to the user
             command += ["--user", f"{self.user['uid']}:{self.user['gid']}"]
         elif self.user is not None:
@@ -331,6 +350,7 @@ class Run:
     exit: int | None = None
     stopped: str = ""  # why the supervisor killed it: "timeout" (one test), "total" (all its tests) or "copy"
     limit: float = 0.0  # seconds for the whole run (0: none but the copy's)
+    ended: float = 0.0
 
 
 def _tail(run: Run) -> None:
@@ -360,6 +380,7 @@ def run_all(
     log: list[str],
     prefix: list[str] = (),  # type: ignore[assignment]
     preload: list[str] = (),  # type: ignore[assignment]
+    hidden: tuple[list[str], list[str]] = ([], []),
 ) -> None:
     """Run every command in the sandbox, lanes at a time; kill what overstays; end with nothing left."""
     queue = list(runs)
@@ -383,7 +404,7 @@ def run_all(
                         break
                 if not queue:
                     break
-                server = Server(work, python, env, user, prefix, preload)
+                server = Server(work, python, env, user, prefix, preload, hidden)
                 server.start()
             now = time.monotonic()
             if now > deadline:
@@ -407,6 +428,7 @@ def run_all(
                 if "pid" in message:
                     started.pid = server.pid(int(message["pid"]))
                 if "exit" in message:
+                    started.ended = time.monotonic()
                     started.exit = int(message["exit"])
                     started.done = True
                     _tail(started)
@@ -434,21 +456,54 @@ def run_all(
 # ---------------------------------------------------------------- the copy
 
 
-def preloads(course: Course) -> list[str]:
-    """What the sandbox imports once before it forks: the test tools, and those of the course's
-    dependencies it knows (pyproject.toml's [project] dependencies)."""
+def dependencies(root: Path) -> list[str]:
+    """The [project] dependencies of a course's pyproject.toml, as pip takes them (read without tomllib,
+    which Python 3.10 lacks)."""
     import re
 
     try:
-        text = (course.root / "pyproject.toml").read_text()
+        text = re.sub(r"#[^\n]*", "", (Path(root) / "pyproject.toml").read_text())  # comments
     except OSError:
-        text = ""
-    text = re.sub(r"#[^\n]*", "", text)  # comments
+        return []
     found = re.search(r"^\[project\].*?^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
-    entries = re.findall(r'"([^"]+)"', found.group(1)) if found else []
-    wanted = {re.split(r"[<>=!~ \[;]", d, maxsplit=1)[0].strip().lower() for d in entries}
+    return ["".join(d.split()) for d in re.findall(r'"([^"]+)"', found.group(1))] if found else []
+
+
+def preloads(course: Course) -> list[str]:
+    """What the sandbox imports once before it forks: the test tools, and those of the course's
+    dependencies it knows."""
+    import re
+
+    wanted = {re.split(r"[<>=!~\[;]", d, maxsplit=1)[0].lower() for d in dependencies(course.root)}
     always = {"pytest", "_pytest", "hypothesis", "_hypothesis_pytestplugin", "nbformat", "nbclient"}
     return [m for m in sandbox.PRELOAD if m.split(".")[0] in always or m.split(".")[0] in wanted]
+
+
+SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/dev", "/proc", "/sys", "/run", "/var")
+
+
+def hideable(paths: list[str]) -> list[str]:
+    """The folders to cover in the sandbox's mount namespace: the course, the students' copies, the
+    grader's temporary folder; never the root, a folder of the system, or one at the top (/tmp, /home)."""
+    out = []
+    for path in paths:
+        real = os.path.realpath(path)
+        system = any(s == real or s.startswith(real.rstrip("/") + "/") or real.startswith(s + "/") for s in SYSTEM)
+        if len(Path(real).parts) > 2 and not system and os.path.isdir(real):
+            out.append(real)
+    # a folder inside another is covered with it
+    return sorted({p for p in out if not any(p.startswith(q.rstrip("/") + "/") for q in out if q != p)})
+
+
+def kept(work: Path, edition: Path, python: str) -> list[str]:
+    """What the sandbox needs of what is covered: its own folder, the public edition, Python and its packages."""
+    import site
+    import sysconfig
+
+    places = {str(work), str(edition), sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(python))}
+    places |= {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    places |= set(site.getsitepackages())
+    return sorted(os.path.realpath(p) for p in places if p and os.path.exists(p))
 
 
 def sandbox_env(work: Path, python: str) -> dict[str, str]:
@@ -499,6 +554,49 @@ def limits(job: dict, user: dict | None) -> dict:
     }
 
 
+def notebook_command(i: int, code: Path, path: str, until: int, out: Path, timeout: float, box: dict) -> dict:
+    """What the sandbox runs for a notebook of the copy ``code`` (its cells up to ``until``), records in ``out``."""
+    return {
+        "id": i,
+        "kind": "notebook",
+        "notebook": str(code / path),
+        "cwd": str((code / path).parent),
+        "tests_dir": str(code / "tests"),
+        "until": until,
+        "timeout": timeout,
+        "records": str(out / f"nb{i}.jsonl"),
+        "log": str(out / f"nb{i}.log"),
+        "limits": box,
+        "env": {"PYTHONPATH": str(code)},
+    }
+
+
+def pytest_command(
+    i: int, name: str, root: Path, code: Path, tests: list[str], out: Path, timeout: float, box: dict
+) -> dict:
+    """What the sandbox runs for ``tests`` (node ids under ``root``) with ``code``'s package, records in ``out``."""
+    return {
+        "id": i,
+        "kind": "pytest",
+        "root": str(root),
+        "cwd": str(code),
+        "tests": [f"{root}/{t}" for t in tests],
+        "timeout": timeout,
+        "records": str(out / f"{name}.jsonl"),
+        "log": str(out / f"{name}.log"),
+        "limits": box,
+        "env": {"PYTHONPATH": str(code)},
+    }
+
+
+def last_cells(cells: list[dict]) -> dict[str, int]:
+    """Each notebook of these checking cells, and the last cell it must run to."""
+    last: dict[str, int] = {}
+    for c in cells:
+        last[c["notebook"]] = max(last.get(c["notebook"], -1), c["index"])
+    return last
+
+
 def supervise(job: dict) -> dict:
     """Grade one copy (see the module docstring); returns {"rows": [...], "log": [...], "seconds": t}."""
     started = time.monotonic()
@@ -517,8 +615,9 @@ def supervise(job: dict) -> dict:
     attempt = {e: copy.attempts.get(e, isolate.Attempt("stub")) for e in exercises}
     gradable = {t for t, r in reference["tests"].items() if r.get("ok")}
     tests = {e: [t for t in own_tests(data, e) if t in gradable] for e in exercises if kinds[e] == "library"}
+    skip_notebooks = job.get("notebooks", "exercises") == "none"
     cells = {
-        e: [c for c in exercises[e]["cells"] if reference["cells"].get(c["test"], {}).get("ok")]
+        e: [c for c in exercises[e]["cells"] if skip_notebooks or reference["cells"].get(c["test"], {}).get("ok")]
         for e in exercises
         if kinds[e] == "notebook"
     }
@@ -529,64 +628,32 @@ def supervise(job: dict) -> dict:
         box = limits(job, user)
         # the notebooks first: they take longest
         attempted = {e for e in exercises if attempt[e].state in ("own", "solution") and kinds[e] != "hand"}
-        wanted: dict[str, int] = {}
-        for e, found in cells.items():
-            if attempt[e].state == "own" and job.get("notebooks", "exercises") != "none":
-                for c in found:
-                    wanted[c["notebook"]] = max(wanted.get(c["notebook"], -1), c["index"])
+        wanted = last_cells(
+            [c for e, found in cells.items() if attempt[e].state == "own" and not skip_notebooks for c in found]
+        )
         if wanted:
             whole = work / "graded" / "all"
             isolate.write_graded(copy, edition, whole, attempted, notebooks=True)
             for path, until in sorted(wanted.items()):
-                runs.append(
-                    Run(
-                        path,
-                        {
-                            "id": len(runs),
-                            "kind": "notebook",
-                            "notebook": str(whole / path),
-                            "cwd": str((whole / path).parent),
-                            "tests_dir": str(whole / "tests"),
-                            "until": until,
-                            "timeout": timeout,
-                            "records": str(work / "out" / f"nb{len(runs)}.jsonl"),
-                            "log": str(work / "out" / f"nb{len(runs)}.log"),
-                            "limits": box,
-                            "env": {"PYTHONPATH": str(whole)},
-                        },
-                        limit=NOTEBOOK * timeout,
-                    )
-                )
+                command = notebook_command(len(runs), whole, path, until, work / "out", timeout, box)
+                runs.append(Run(path, command, limit=NOTEBOOK * timeout))
         for e in sorted(tests, key=exercise_key):
             if attempt[e].state != "own" or not tests[e]:
                 continue
             graded = work / "graded" / e
             isolate.write_graded(copy, edition, graded, {e})
-            runs.append(
-                Run(
-                    e,
-                    {
-                        "id": len(runs),
-                        "kind": "pytest",
-                        "root": str(edition),
-                        "cwd": str(graded),
-                        "tests": [f"{edition}/{t}" for t in tests[e]],
-                        "timeout": timeout,
-                        "records": str(work / "out" / f"{e}.jsonl"),
-                        "log": str(work / "out" / f"{e}.log"),
-                        "limits": box,
-                        "env": {"PYTHONPATH": str(graded)},
-                    },
-                    limit=EXERCISE * timeout,
-                )
-            )
+            command = pytest_command(len(runs), e, edition, graded, tests[e], work / "out", timeout, box)
+            runs.append(Run(e, command, limit=EXERCISE * timeout))
         if runs:
             deadline = started + copy_timeout - 5.0
             lanes = int(job.get("lanes", 2))
+            prefix = list(job.get("namespaces", []))
+            hidden = (hideable(job.get("hide", [])), kept(work, edition, job["python"]))
             run_all(
-                work, runs, job["python"], env, user, lanes, timeout, deadline, log, list(job.get("namespaces", []))
+                work, runs, job["python"], env, user, lanes, timeout, deadline, log, prefix, preloads(course), hidden
             )
         outcome = {run.name: (run, verdict.read_records(Path(run.command["records"]))) for run in runs}
+        log += [f"{run.name}: {run.ended - run.started:.1f} s" for run in runs if run.ended]
     finally:
         clear(user["uid"] if user else None)
         shutil.rmtree(work, ignore_errors=True)
@@ -612,7 +679,15 @@ def supervise(job: dict) -> dict:
 
 
 def reference(
-    course: Course, data: dict, solved: Path, work: Path, python: str, timeout: float, lanes: int, repeat: int = 2
+    course: Course,
+    data: dict,
+    solved: Path,
+    work: Path,
+    python: str,
+    timeout: float,
+    lanes: int,
+    repeat: int = 2,
+    notebooks: bool = True,
 ) -> dict:
     """The values the course's solution records in every graded test and checking cell (the solved
     edition, run as the grader runs a copy, repeat times: a value that changes from run to run is
@@ -622,53 +697,18 @@ def reference(
     exercises = data["exercises"]
     kinds = {e: kind_of(course, e) for e in exercises}
     tests = {e: own_tests(data, e) for e in exercises if kinds[e] == "library"}
-    wanted: dict[str, int] = {}
-    for e in exercises:
-        if kinds[e] == "notebook":
-            for c in exercises[e]["cells"]:
-                wanted[c["notebook"]] = max(wanted.get(c["notebook"], -1), c["index"])
+    wanted = last_cells([c for e in exercises if kinds[e] == "notebook" and notebooks for c in exercises[e]["cells"]])
     rounds = []
     for attempt in range(repeat):
         folder = work / f"round{attempt}"
         prepare(folder, None)
         runs = [
-            Run(
-                path,
-                {
-                    "id": i,
-                    "kind": "notebook",
-                    "notebook": str(solved / path),
-                    "cwd": str((solved / path).parent),
-                    "tests_dir": str(solved / "tests"),
-                    "until": until,
-                    "timeout": timeout,
-                    "records": str(folder / "out" / f"nb{i}.jsonl"),
-                    "log": str(folder / "out" / f"nb{i}.log"),
-                    "limits": {},
-                    "env": {"PYTHONPATH": str(solved)},
-                },
-            )
+            Run(path, notebook_command(i, solved, path, until, folder / "out", timeout, {}))
             for i, (path, until) in enumerate(sorted(wanted.items()))
         ]
         for e in sorted(tests, key=exercise_key):
             if tests[e]:
-                runs.append(
-                    Run(
-                        e,
-                        {
-                            "id": len(runs),
-                            "kind": "pytest",
-                            "root": str(solved),
-                            "cwd": str(solved),
-                            "tests": [f"{solved}/{t}" for t in tests[e]],
-                            "timeout": timeout,
-                            "records": str(folder / "out" / f"{e}.jsonl"),
-                            "log": str(folder / "out" / f"{e}.log"),
-                            "limits": {},
-                            "env": {"PYTHONPATH": str(solved)},
-                        },
-                    )
-                )
+                runs.append(Run(e, pytest_command(len(runs), e, solved, solved, tests[e], folder / "out", timeout, {})))
         log: list[str] = []
         deadline = time.monotonic() + 3600
         run_all(
@@ -685,7 +725,9 @@ def reference(
         shutil.rmtree(folder, ignore_errors=True)
     out: dict[str, Any] = {"tests": {}, "cells": {}, "problems": []}
     names = [f"t:{t}" for e in tests for t in tests[e]]
-    names += [f"c:{c['test']}" for e in exercises if kinds[e] == "notebook" for c in exercises[e]["cells"]]
+    names += [
+        f"c:{c['test']}" for e in exercises if kinds[e] == "notebook" and notebooks for c in exercises[e]["cells"]
+    ]
     for name in dict.fromkeys(names):
         first = rounds[0].get(name)
         end = (first or {}).get("end") or {}
@@ -766,6 +808,8 @@ def _row(
         return Row(**base, passed=0, total=0, reason="no test of its own to grade it (tell your teacher)")
     if attempt.state == "solution":
         return Row(**base, passed=total, total=total, score=1.0)
+    if kind == "notebook" and cells and cells[0]["notebook"] not in outcome:
+        return Row(**base, passed=0, total=total, reason="not run (--notebooks none)")
     if kind == "hand":
         names = assigned_names(region.body) or []
         path = _file_of(course, e)

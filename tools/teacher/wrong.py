@@ -1,0 +1,395 @@
+"""Plausible wrong versions of the library exercises: the slips a student makes (a missing transpose,
+a forgotten 1/B, a wrong sign, ``=`` for ``+=``, a sum over the wrong axis). Each must score 0: an
+exercise's own tests (those that run it alone) have to catch every one, or a wrong formula keeps its
+marks. ``python -m teacher wrong`` grades them all; tests/test_teacher.py checks that each scores 0.
+
+Each version is the body of the exercise's region as a student would write it, without the region's
+indentation (``copies`` indents it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+from teacher.edition import Course, write_edition
+from teacher.markers import student as student_edition
+
+WRONG: dict[str, list[tuple[str, str]]] = {
+    # 04: the layers
+    "4.1": [
+        ("= for +: only the last gradient is kept", "self.grad = g"),
+        ("+= in place: it writes into the first gradient handed in", "self.grad += g"),
+    ],
+    "4.2": [
+        ("W not transposed", "self.output = self.x.output @ self.W.output + self.b.output"),
+        ("the bias forgotten", "self.output = self.x.output @ self.W.output.T"),
+        ("the bias subtracted", "self.output = self.x.output @ self.W.output.T - self.b.output"),
+    ],
+    "4.3": [
+        (
+            "dJ/dW not transposed (X^T G)",
+            "self.x.accumulate_grad(g @ self.W.output)\n"
+            "self.W.accumulate_grad(self.x.output.T @ g)\n"
+            "self.b.accumulate_grad(g.sum(0))",
+        ),
+        (
+            "dJ/db summed over the wrong axis",
+            "self.x.accumulate_grad(g @ self.W.output)\n"
+            "self.W.accumulate_grad(g.T @ self.x.output)\n"
+            "self.b.accumulate_grad(g.sum(1))",
+        ),
+        (
+            "dJ/db averaged: a forgotten B",
+            "self.x.accumulate_grad(g @ self.W.output)\n"
+            "self.W.accumulate_grad(g.T @ self.x.output)\n"
+            "self.b.accumulate_grad(g.mean(0))",
+        ),
+        (
+            "dJ/dX with W^T",
+            "self.x.accumulate_grad(g @ self.W.output.T)\n"
+            "self.W.accumulate_grad(g.T @ self.x.output)\n"
+            "self.b.accumulate_grad(g.sum(0))",
+        ),
+    ],
+    "4.4": [
+        ("the negative part kept", "self.output = torch.clamp(self.x.output, max=0)"),
+        ("the absolute value", "self.output = self.x.output.abs()"),
+    ],
+    "4.5": [
+        ("the mask taken from the gradient", "self.x.accumulate_grad(self.grad * (self.grad > 0))"),
+        ("no mask", "self.x.accumulate_grad(self.grad)"),
+        ("the mask includes zero", "self.x.accumulate_grad(self.grad * (self.x.output >= 0))"),
+    ],
+    "4.6": [
+        ("the sign of the exponent", "self.output = 1 / (1 + torch.exp(self.x.output))"),
+        ("tanh for sigmoid", "self.output = torch.tanh(self.x.output)"),
+    ],
+    "4.7": [
+        (
+            "the derivative at the input, not the output",
+            "x = self.x.output\nself.x.accumulate_grad(self.grad * x * (1 - x))",
+        ),
+        ("G forgotten", "y = self.output\nself.x.accumulate_grad(y * (1 - y))"),
+    ],
+    "4.8": [("sigmoid for tanh", "self.output = torch.sigmoid(self.x.output)")],
+    "4.9": [
+        ("1 - Y for 1 - Y^2", "y = self.output\nself.x.accumulate_grad(self.grad * (1 - y))"),
+        ("the sign", "y = self.output\nself.x.accumulate_grad(self.grad * (y * y - 1))"),
+    ],
+    "4.10": [
+        ("the factor forgotten", "self.output = self.x.output"),
+        ("divided by the factor", "self.output = self.x.output / self.factor"),
+    ],
+    "4.11": [
+        ("the factor forgotten", "self.x.accumulate_grad(self.grad)"),
+        ("the sign", "self.x.accumulate_grad(-self.grad * self.factor)"),
+    ],
+    "4.12": [("a - b", "self.output = self.a.output - self.b.output")],
+    "4.13": [
+        ("b gets -G", "self.a.accumulate_grad(self.grad)\nself.b.accumulate_grad(-self.grad)"),
+        ("G halved between them", "self.a.accumulate_grad(0.5 * self.grad)\nself.b.accumulate_grad(0.5 * self.grad)"),
+    ],
+    "4.14": [
+        ("no square", "self.output = self.strength * self.W.output.sum()"),
+        ("the mean for the sum", "self.output = self.strength * (self.W.output**2).mean()"),
+        ("the strength forgotten", "self.output = (self.W.output**2).sum()"),
+    ],
+    "4.15": [
+        ("the 2 forgotten", "self.W.accumulate_grad(self.strength * self.grad * self.W.output)"),
+        ("G forgotten", "self.W.accumulate_grad(2 * self.strength * self.W.output)"),
+    ],
+    "4.16": [
+        ("the sum for the mean", "self.diff = pred - target\nself.output = (self.diff**2).sum()"),
+        ("the root of the mean", "self.diff = pred - target\nself.output = (self.diff**2).mean().sqrt()"),
+    ],
+    "4.17": [
+        (
+            "1/N forgotten",
+            "d_pred = 2 * self.grad * self.diff\n"
+            "self.pred.accumulate_grad(d_pred)\n"
+            "self.target.accumulate_grad(-d_pred)",
+        ),
+        (
+            "the 2 forgotten",
+            "d_pred = self.grad * self.diff / self.diff.numel()\n"
+            "self.pred.accumulate_grad(d_pred)\n"
+            "self.target.accumulate_grad(-d_pred)",
+        ),
+        (
+            "target gets +dP",
+            "d_pred = 2 * self.grad * self.diff / self.diff.numel()\n"
+            "self.pred.accumulate_grad(d_pred)\n"
+            "self.target.accumulate_grad(d_pred)",
+        ),
+    ],
+    "4.18": [
+        (
+            "the sign of the loss",
+            "log_p = torch.log_softmax(logits, dim=1)\n"
+            "self.classifications = log_p.exp()\n"
+            "self.output = log_p.gather(1, target.unsqueeze(1)).mean()",
+        ),
+        (
+            "the sum for the mean",
+            "log_p = torch.log_softmax(logits, dim=1)\n"
+            "self.classifications = log_p.exp()\n"
+            "self.output = -log_p.gather(1, target.unsqueeze(1)).sum()",
+        ),
+        (
+            "softmax over the wrong axis",
+            "log_p = torch.log_softmax(logits, dim=0)\n"
+            "self.classifications = log_p.exp()\n"
+            "self.output = -log_p.gather(1, target.unsqueeze(1)).mean()",
+        ),
+    ],
+    "4.19": [
+        (
+            "1/B forgotten",
+            "p = self.classifications\n"
+            "onehot = torch.eye(p.shape[1], dtype=p.dtype)[self.target.output]\n"
+            "self.logits.accumulate_grad(self.grad * (p - onehot))",
+        ),
+        (
+            "onehot - softmax",
+            "p = self.classifications\n"
+            "onehot = torch.eye(p.shape[1], dtype=p.dtype)[self.target.output]\n"
+            "self.logits.accumulate_grad(self.grad / p.shape[0] * (onehot - p))",
+        ),
+        (
+            "G forgotten",
+            "p = self.classifications\n"
+            "onehot = torch.eye(p.shape[1], dtype=p.dtype)[self.target.output]\n"
+            "self.logits.accumulate_grad((p - onehot) / p.shape[0])",
+        ),
+    ],
+    "4.20": [
+        ("the seed forgotten", "for layer in self._backward:\n    layer.backward()"),
+        (
+            "the tape walked forwards",
+            "last.grad = torch.ones_like(last.output)\nfor layer in reversed(self._backward):\n    layer.backward()",
+        ),
+    ],
+    # 06: the engine
+    "6.1": [
+        ("= for +=", "variable.grad = grad"),
+        ("only the first gradient kept", "if variable.grad is None:\n    variable.grad = grad"),
+    ],
+    "6.3": [
+        (
+            "only the leading dimensions summed",
+            "extra = grad.dim() - len(shape)\n"
+            "dims = list(range(extra))\n"
+            "if dims:\n"
+            "    grad = grad.sum(dim=dims, keepdim=True)\n"
+            "return grad.reshape(shape)",
+        ),
+        (
+            "the mean for the sum",
+            "extra = grad.dim() - len(shape)\n"
+            "stretched = [extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1]\n"
+            "dims = list(range(extra)) + stretched\n"
+            "if dims:\n"
+            "    grad = grad.mean(dim=dims, keepdim=True)\n"
+            "return grad.reshape(shape)",
+        ),
+    ],
+    "6.4": [
+        (
+            "b gets -G",
+            "shape_a, shape_b = ctx.shapes\n"
+            "da = sum_to_shape(grad, shape_a) if ctx.needs_input_grad[0] else None\n"
+            "db = sum_to_shape(-grad, shape_b) if ctx.needs_input_grad[1] else None\n"
+            "return da, db",
+        ),
+        (
+            "a gradient for a constant",
+            "shape_a, shape_b = ctx.shapes\nreturn sum_to_shape(grad, shape_a), sum_to_shape(grad, shape_b)",
+        ),
+    ],
+    "6.5": [
+        (
+            "b not negated",
+            "shape_a, shape_b = ctx.shapes\n"
+            "da = sum_to_shape(grad, shape_a) if ctx.needs_input_grad[0] else None\n"
+            "db = sum_to_shape(grad, shape_b) if ctx.needs_input_grad[1] else None\n"
+            "return da, db",
+        ),
+    ],
+    "6.6": [
+        (
+            "each input times itself",
+            "a, b = ctx.saved_tensors\n"
+            "da = sum_to_shape(grad * a, _shape(a)) if ctx.needs_input_grad[0] else None\n"
+            "db = sum_to_shape(grad * b, _shape(b)) if ctx.needs_input_grad[1] else None\n"
+            "return da, db",
+        ),
+    ],
+    "6.7": [
+        (
+            "the sign of db",
+            "a, b = ctx.saved_tensors\n"
+            "da = sum_to_shape(grad / b, _shape(a)) if ctx.needs_input_grad[0] else None\n"
+            "db = sum_to_shape(grad * a / (b * b), _shape(b)) if ctx.needs_input_grad[1] else None\n"
+            "return da, db",
+        ),
+        (
+            "b not squared",
+            "a, b = ctx.saved_tensors\n"
+            "da = sum_to_shape(grad / b, _shape(a)) if ctx.needs_input_grad[0] else None\n"
+            "db = sum_to_shape(-grad * a / b, _shape(b)) if ctx.needs_input_grad[1] else None\n"
+            "return da, db",
+        ),
+    ],
+    "6.8": [("not negated", "return grad")],
+    "6.9": [
+        ("the exponent not lowered", "(x,) = ctx.saved_tensors\np = ctx.exponent\nreturn grad * (p * x**p), None"),
+        ("the factor p forgotten", "(x,) = ctx.saved_tensors\np = ctx.exponent\nreturn grad * x ** (p - 1), None"),
+    ],
+    "6.10": [
+        (
+            "no transposes",
+            "a, b = ctx.saved_tensors\n"
+            "da = sum_to_shape(grad @ b, a.shape) if ctx.needs_input_grad[0] else None\n"
+            "db = sum_to_shape(a @ grad, b.shape) if ctx.needs_input_grad[1] else None\n"
+            "return da, db",
+        ),
+        (
+            "the factors swapped",
+            "a, b = ctx.saved_tensors\n"
+            "da = sum_to_shape(b.mT @ grad.mT, a.shape) if ctx.needs_input_grad[0] else None\n"
+            "db = sum_to_shape(grad.mT @ a, b.shape) if ctx.needs_input_grad[1] else None\n"
+            "return da, db",
+        ),
+    ],
+    "6.11": [("not transposed back", "return grad")],
+    "6.12": [("the output's shape kept", "return grad, None")],
+    "6.13": [
+        ("the summed axes not put back", "return grad.expand(ctx.input_shape), None, None"),
+        (
+            "divided by the count (a mean)",
+            "if not ctx.keepdims:\n"
+            "    for a in ctx.axes:\n"
+            "        grad = grad.unsqueeze(a)\n"
+            "return (grad / 2).expand(ctx.input_shape), None, None",
+        ),
+    ],
+    "6.14": [("G times x", "(x,) = ctx.saved_tensors\nreturn grad * x")],
+    "6.15": [("G forgotten", "(out,) = ctx.saved_tensors\nreturn out")],
+    "6.16": [
+        ("the mask includes zero", "(out,) = ctx.saved_tensors\nreturn grad * (out >= 0)"),
+        ("no mask", "return grad"),
+    ],
+    "6.17": [
+        (
+            "exp(lse - x)",
+            "x, out = ctx.saved_tensors\n"
+            "if not ctx.keepdims:\n"
+            "    grad = grad.reshape(out.shape)\n"
+            "return grad * (out - x).exp(), None, None",
+        ),
+    ],
+    "6.18": [
+        (
+            "dW not transposed",
+            "x, weight = ctx.saved_tensors\n"
+            "dx = grad @ weight if ctx.needs_input_grad[0] else None\n"
+            "dweight = x.T @ grad if ctx.needs_input_grad[1] else None\n"
+            "dbias = grad.sum(0) if ctx.needs_input_grad[2] else None\n"
+            "return dx, dweight, dbias",
+        ),
+        (
+            "db averaged: a forgotten B",
+            "x, weight = ctx.saved_tensors\n"
+            "dx = grad @ weight if ctx.needs_input_grad[0] else None\n"
+            "dweight = grad.T @ x if ctx.needs_input_grad[1] else None\n"
+            "dbias = grad.mean(0) if ctx.needs_input_grad[2] else None\n"
+            "return dx, dweight, dbias",
+        ),
+    ],
+    "6.19": [
+        (
+            "dx without the batch terms",
+            "x_hat, weight, inv_std = ctx.saved_tensors\n"
+            "dweight = (grad * x_hat).sum(0)\n"
+            "dbias = grad.sum(0)\n"
+            "return grad * weight * inv_std, dweight, dbias, None, None, None, None",
+        ),
+        (
+            "dbeta averaged",
+            "x_hat, weight, inv_std = ctx.saved_tensors\n"
+            "batch = grad.shape[0]\n"
+            "dweight = (grad * x_hat).sum(0)\n"
+            "dbias = grad.mean(0)\n"
+            "dx_hat = grad * weight\n"
+            "dx = (inv_std / batch) * (batch * dx_hat - dx_hat.sum(0) - x_hat * (dx_hat * x_hat).sum(0))\n"
+            "return dx, dweight, dbias, None, None, None, None",
+        ),
+    ],
+    "6.20": [
+        (
+            "1/B forgotten",
+            "log_p, target = ctx.saved_tensors\n"
+            "p = log_p.exp()\n"
+            "onehot = torch.eye(p.shape[1], dtype=p.dtype)[target]\n"
+            "return grad * (p - onehot), None",
+        ),
+        (
+            "log p for p",
+            "log_p, target = ctx.saved_tensors\n"
+            "onehot = torch.eye(log_p.shape[1], dtype=log_p.dtype)[target]\n"
+            "return grad * (log_p - onehot) / len(target), None",
+        ),
+    ],
+    "6.21": [
+        ("momentum forgotten", "p.data.add_(p.grad, alpha=-self.lr)"),
+        (
+            "v = g: the velocity never kept",
+            "grad = p.grad\n"
+            "if self.momentum:\n"
+            "    v = self.velocity[i] = grad.clone()\n"
+            "    grad = v\n"
+            "p.data.add_(grad, alpha=-self.lr)",
+        ),
+        (
+            "+ lr: a step uphill",
+            "grad = p.grad\n"
+            "if self.momentum:\n"
+            "    v = self.velocity[i]\n"
+            "    if v is None:\n"
+            "        v = self.velocity[i] = grad.clone()\n"
+            "    else:\n"
+            "        v.mul_(self.momentum).add_(grad)\n"
+            "    grad = v\n"
+            "p.data.add_(grad, alpha=self.lr)",
+        ),
+    ],
+}
+
+
+def copies(course: Course, out: Path) -> list[tuple[Path, dict[str, str]]]:
+    """Copies of the student edition under out, each holding one wrong version of every exercise that has
+    one left (copy n, the n-th): the copy and {exercise: which wrong version it holds}."""
+    rounds = max(len(versions) for versions in WRONG.values())
+    made = []
+    for n in range(rounds):
+        folder = out / f"wrong-{n + 1}"
+        if folder.exists():
+            shutil.rmtree(folder)
+        write_edition(course, folder, "student")
+        holds: dict[str, str] = {}
+        for path, regions in course.sources.items():
+            chosen = [r for r in regions if len(WRONG.get(r.id, [])) > n]
+            if not chosen:
+                continue
+            text, stubs = student_edition((course.root / path).read_text(encoding="utf-8"), regions)
+            lines = text.splitlines(keepends=True)
+            for line, region in sorted(stubs.items(), reverse=True):
+                if region in chosen:
+                    what, code = WRONG[region.id][n]
+                    lines[line : line + 1] = [textwrap.indent(code, region.indent) + "\n"]
+                    holds[region.id] = what
+            (folder / path).write_text("".join(lines), encoding="utf-8")
+        made.append((folder, holds))
+    return made
