@@ -301,3 +301,40 @@ def test_each_constructor_passes_on_dtype_device_and_requires_grad(make):
 def test_retain_grad_needs_a_tensor_that_requires_grad():
     with pytest.raises(RuntimeError, match=r"^retain_grad\(\) on a tensor that does not require grad$"):
         Tensor(torch.ones(2)).retain_grad()
+
+
+@pytest.mark.parametrize("is_parameter, kind", [(True, "a parameter"), (False, "a leaf")])
+def test_the_step_before_backward_bug_is_explained_in_full(is_parameter, kind):
+    """The version counter's error: torch's opening words, which saved tensor, whose data, and the fix."""
+    w = Tensor(torch.tensor([1.0, 2.0]), requires_grad=True, is_parameter=is_parameter)
+    loss = (w * w).sum()
+    w.data.sub_(1.0)  # an optimizer step between the forward and its backward
+    with pytest.raises(RuntimeError) as error:
+        loss.backward()
+    assert str(error.value) == (
+        "one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"MulBackward's saved tensor 0 (shape (2,), torch.float32, the data of input 0 of Mul: {kind}) is at "
+        "version 1; expected version 0, as when Mul.forward saved it. An optimizer's step() or a p.data -= ... "
+        "between a forward and its backward does this: call loss.backward() before optimizer.step(), and run a "
+        "new forward after the step"
+    )
+
+
+def test_a_cycle_made_by_hand_is_named_node_by_node():
+    x = Tensor(torch.tensor([1.0]), requires_grad=True)
+    y = x * 2.0
+    z = y * 3.0
+    y.grad_fn.next_functions = (z.grad_fn, None)  # z's node now feeds y's, which feeds z's
+    with pytest.raises(RuntimeError) as error:
+        z.backward()
+    assert str(error.value) == (
+        "backward: the graph has a cycle: MulBackward -> MulBackward -> MulBackward. "
+        "Function.apply never makes one: a grad_fn or next_functions was changed by hand"
+    )
+
+
+def test_a_leaf_is_reached_through_its_accumulate_grad_node():
+    x = Tensor(torch.tensor([1.0]), requires_grad=True)
+    node = (x * 2.0).grad_fn.next_functions[0]
+    assert isinstance(node, AccumulateGrad) and node.variable is x
+    assert (node.name(), repr(node)) == ("AccumulateGrad", "<AccumulateGrad>")
