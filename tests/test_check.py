@@ -324,3 +324,73 @@ def test_an_exercise_names_at_most_eight_wrong_entries():
     with pytest.raises(AssertionError) as info:
         compare([3.0] * 11, [1.0] * 11, exercise="3.6")
     assert "  value: and 3 more wrong entries\n" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: compare(1.0, 1.0, exercise=3.6), TypeError, "compare: exercise must be an id such as '3.6', got 3.6"),
+        (
+            lambda: compare(..., 1.0),
+            ValueError,
+            "compare: the expected values hold ... (Ellipsis): fill in the numbers",
+        ),
+        (
+            lambda: compare([1 + 5j] * 4, [1.0] * 4),
+            TypeError,
+            "compare: complex numbers are not compared (got [1+5j, 1+5j, 1+5j, 1+5j]); "
+            "compare the real and imaginary parts as two rows",
+        ),
+        (
+            lambda: compare([1 + 5j] * 5, [1.0] * 5),
+            TypeError,
+            "compare: complex numbers are not compared (got dtype torch.complex128, shape (5,)); "
+            "compare the real and imaginary parts as two rows",
+        ),
+        (
+            lambda: gradcheck(lambda a: a.sum(), [torch.ones(2)], []),
+            ValueError,
+            "gradcheck needs one gradient per input: got 1 inputs, 0 gradients",
+        ),
+    ],
+)
+def test_misuse_of_compare_and_gradcheck_is_named_in_full(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_a_mismatch_names_every_wrong_row_with_five_digits():
+    with pytest.raises(AssertionError) as info:
+        compare([1.234567, 2.0], [2.0, 4.0], labels=["a", "b"])
+    assert str(info.value).splitlines()[:3] == [
+        "mismatch in a, b:",
+        "  a: hand 1.2346, computed 2, off by 0.76543",
+        "  b: hand 2, computed 4, off by 2",
+    ]
+    with pytest.raises(AssertionError) as info:
+        compare(torch.zeros(8), torch.ones(8))
+    assert str(info.value).count("off by 1") == 8 and "more wrong entries" not in str(info.value)
+
+
+def test_empty_values_match_and_a_row_that_cannot_match_has_an_infinite_error(monkeypatch):
+    table = compare(torch.zeros(0), torch.zeros(0))
+    assert table.ok and (table.rows[0].label, table.rows[0].error, tuple(table.rows[0].actual.shape)) == (
+        "value",
+        0.0,
+        (0,),
+    )
+    assert repr(table).splitlines()[2].split() == ["value", "[]", "[]", "<", "1e-12", "yes"]
+    shown = _displayed(monkeypatch)
+    for expected, actual in [([1.0, 2.0], [1.0, 2.0, 3.0]), (1.0, float("nan")), (1.0, float("inf"))]:
+        with pytest.raises(AssertionError):
+            compare(expected, actual)
+    assert [table.rows[0].error for table in shown] == [float("inf")] * 3
+
+
+def test_gradcheck_titles_autograds_column_and_takes_an_unused_input_as_zero():
+    table = gradcheck(
+        lambda a, b: (2 * a).sum(), [torch.ones(2), torch.ones(3)], [torch.full((2,), 2.0), torch.zeros(3)]
+    )
+    assert table.ok and table.columns[1] == "hand"
+    assert gradcheck(lambda a: a.sum(), [torch.ones(2)], [torch.ones(2)], source="torch").columns[1] == "torch"
