@@ -577,3 +577,25 @@ def test_a_refused_train_step_names_the_parameter_it_would_break(hidden_bias, na
 def test_bad_data_is_named_in_full(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call(NeuralNetwork(2, 1, [3]))
+
+
+def test_a_layer_takes_an_activation_object_its_default_is_tanh_and_its_bias_has_the_weights_dtype():
+    class Halve:  # any object with forward and get_gradient is an activation
+        def forward(self, x):
+            return x / 2
+
+        def get_gradient(self, x):
+            return torch.full_like(x, 0.5)
+
+    layer = NeuralLayer(2, 3, Halve(), dtype=torch.float64)
+    layer.linear.weight.zero_()
+    layer.linear.bias.fill_(1.0)
+    assert layer.forward(torch.ones(1, 2, dtype=torch.float64)).tolist() == [[0.5, 0.5, 0.5]]  # (0 + 1) / 2
+    assert isinstance(NeuralLayer(2, 3).act, Tanh)
+    assert layer.linear.bias.dtype == layer.linear.weight.dtype == torch.float64
+    with pytest.raises(TypeError, match=r"^NeuralLayer: activation needs forward and get_gradient, got <object"):
+        NeuralLayer(2, 3, object())
+    with pytest.raises(TypeError, match=r"^NeuralLayer: activation needs forward and get_gradient"):
+        NeuralLayer(2, 3, type("OnlyForward", (), {"forward": lambda self, x: x})())
+    with pytest.raises(TypeError, match=r"^Linear: generator must be a torch.Generator .*got str 'g'$"):
+        Linear(2, 3, generator="g")
