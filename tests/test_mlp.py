@@ -599,3 +599,12 @@ def test_a_layer_takes_an_activation_object_its_default_is_tanh_and_its_bias_has
         NeuralLayer(2, 3, type("OnlyForward", (), {"forward": lambda self, x: x})())
     with pytest.raises(TypeError, match=r"^Linear: generator must be a torch.Generator .*got str 'g'$"):
         Linear(2, 3, generator="g")
+
+
+def test_train_takes_a_learning_rate_given_as_a_tensor():
+    runs = []
+    for lr in (0.25, torch.tensor(0.25), torch.tensor(0.25, dtype=torch.float64)):
+        net, x, y = random_network(2, 1, [3], seed=0, batch_size=4)
+        _, losses = train(x, y, net, epochs=3, lr=lr)
+        runs.append((losses.tolist(), net.layers[0].linear.weight.tolist()))
+    assert runs[0] == runs[1] == runs[2]
