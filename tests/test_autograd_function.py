@@ -338,3 +338,24 @@ def test_a_leaf_is_reached_through_its_accumulate_grad_node():
     node = (x * 2.0).grad_fn.next_functions[0]
     assert isinstance(node, AccumulateGrad) and node.variable is x
     assert (node.name(), repr(node)) == ("AccumulateGrad", "<AccumulateGrad>")
+
+
+def test_a_node_no_gradient_reached_passes_none_on():
+    """A backward may return None for an input (torch allows it): the nodes behind it get nothing,
+    the traversal still visits them once, and a leaf reached only that way keeps grad None."""
+
+    class Stop(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return None
+
+    a = Tensor(torch.tensor([1.0, 2.0]), requires_grad=True)
+    (Stop.apply(a * 3.0).sum() + (a * a).sum()).backward()
+    assert a.grad.tolist() == [2.0, 4.0]  # only the path through a * a carried a gradient
+    b = Tensor(torch.tensor([1.0, 2.0]), requires_grad=True)
+    Stop.apply(b * 3.0).sum().backward()
+    assert b.grad is None
