@@ -291,6 +291,9 @@ def test_a_network_prints_its_tape_with_the_inputs_of_each_layer():
         ")"
     )
     assert repr(Network()) == "Network(\n)"
+    assert net.index(x) == 0 and net.index(b) == 2
+    with pytest.raises(ValueError, match=r"^Input\(2, 3\) is not on this tape$"):
+        Network().index(x)
 
 
 def test_backward_before_forward_and_bad_step_sizes_change_nothing():
