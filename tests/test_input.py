@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from expect import expect
 from layer_testing import F64, assert_close, sizes, t, tensors
 from scratchlib.course.validate import NonFiniteStep
-from scratchlib.layers import Input
+from scratchlib.layers import Input, ReLU, Scale, Sum
 
 W = t([[1, -2, 0.5], [0, 3, -1]])
 G = t([[2, -1, 4], [0.5, 3, -2]])
@@ -187,3 +187,20 @@ def test_randomize_draws_in_the_inputs_dtype_from_the_generator():
         made = Input(shape, train=train, dtype=F64).randomize(torch.Generator().manual_seed(5))
         assert made.output.dtype == made.dtype == F64
         assert_close(made.output, draw(torch.Generator().manual_seed(5)), tol=1e-15)
+
+
+def test_an_input_told_a_device_keeps_its_values_there_and_layers_follow_it():
+    meta = torch.device("meta")  # shapes and devices without data
+    x, w = Input((2, 3), device="meta"), Input((2, 3), train=True, device="meta")
+    assert x.output.device == w.output.device == x.device == meta
+    x.set(torch.ones(2, 3))  # a CPU value moves to the device it was told
+    assert x.output.device == x.device == meta
+    assert x.randomize(torch.Generator().manual_seed(0)).output.device == meta
+    assert ReLU(x).device == meta and Scale(Input((2, 3)), 2.0).device == torch.device("cpu")
+
+
+def test_a_layer_takes_the_dtype_of_its_first_float_input():
+    labels, values = Input((2,), dtype=torch.int64), Input((2,), dtype=F64)
+    assert Sum(labels, values).dtype == F64 and Sum(values, labels).dtype == F64
+    assert Scale(labels, 2.0).dtype == torch.int64  # no float input: the first one's
+    assert labels.randomize(torch.Generator().manual_seed(0)).output.dtype == torch.get_default_dtype()
