@@ -402,3 +402,15 @@ def test_to_torch_computes_the_same_function():
     net = net64(sizes=(3, 7, 6, 4), activation="tanh")
     x, _ = blobs(n=5)
     torch.testing.assert_close(train.to_torch(net)(x), net.predict(x), rtol=0, atol=1e-14)
+
+
+def test_train_defaults_and_what_the_history_records(capsys):
+    """Batch size 32, seed 0 and a progress bar named "training" unless told otherwise; the history
+    keeps the settings it ran with."""
+    x, y = blobs(n=70)
+    default = train.train(net64(), x, y, epochs=1, lr=0.1)
+    explicit = train.train(net64(), x, y, epochs=1, lr=0.1, batch_size=32, seed=0, progress=False)
+    assert default.step_loss == explicit.step_loss and default.steps_per_epoch == 3
+    assert (default.lr, default.batch_size, default.regularization) == (0.1, 32, 0.0)
+    bar = capsys.readouterr().err
+    assert "training: 100%" in bar and "3/3" in bar and "step" in bar
