@@ -359,3 +359,25 @@ def test_a_node_no_gradient_reached_passes_none_on():
     b = Tensor(torch.tensor([1.0, 2.0]), requires_grad=True)
     Stop.apply(b * 3.0).sum().backward()
     assert b.grad is None
+
+
+def test_backward_without_a_usable_gradient_is_named_in_full():
+    with pytest.raises(RuntimeError) as error:
+        Tensor(torch.ones(2)).backward()
+    assert str(error.value) == (
+        "backward() on a tensor that does not require grad: no input of the computation was created with "
+        "requires_grad=True"
+    )
+    with pytest.raises(RuntimeError) as error:
+        (Tensor(torch.ones(2), requires_grad=True) * 2.0).backward()
+    assert str(error.value) == (
+        "backward() without a gradient works only for a scalar output; this output has shape (2,): pass "
+        "backward(gradient) with dL/d(output) of that shape"
+    )
+
+
+def test_backward_takes_a_gradient_as_a_tensor_a_list_or_an_engine_tensor_in_the_outputs_dtype():
+    for gradient in ([1.0, -2.0], torch.tensor([1.0, -2.0], dtype=torch.float64), Tensor(torch.tensor([1.0, -2.0]))):
+        x = Tensor(torch.tensor([3.0, 4.0]), requires_grad=True)
+        (x * 2.0).backward(gradient)
+        assert x.grad.tolist() == [2.0, -4.0] and x.grad.dtype == torch.float32

@@ -434,3 +434,27 @@ def test_layers_agree_with_finite_differences(layer):
     objective(leaf).backward()
     numeric = numerical_gradient(lambda v: objective(Tensor(v)).item(), x.clone())
     torch.testing.assert_close(leaf.grad, numeric, atol=1e-7, rtol=1e-7)
+
+
+def test_linear_and_sequential_name_bad_arguments_and_a_seed_repeats_the_bias():
+    for make, message in [
+        (lambda: nn.Linear(0, 2), "Linear: in_features must be a positive integer, got 0"),
+        (lambda: nn.Linear(2, 0), "Linear: out_features must be a positive integer, got 0"),
+        (lambda: nn.Sequential(nn.ReLU(), 3), "Sequential takes Modules, got int at position 1"),
+    ]:
+        with pytest.raises((ValueError, TypeError)) as error:
+            make()
+        assert str(error.value) == message
+    assert nn.Linear(2, 3, bias=False).bias is None
+    first, second = (nn.Linear(2, 3, generator=torch.Generator().manual_seed(4)) for _ in range(2))
+    assert torch.equal(first.bias.data, second.bias.data) and first.bias.data.abs().max() <= 1 / math.sqrt(2)
+
+
+def test_a_parameter_assigned_twice_on_one_module_is_listed_once():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = Tensor(torch.ones(2), requires_grad=True, is_parameter=True)
+            self.same = self.weight
+
+    assert [name for name, _ in Tied().named_parameters()] == ["weight"]
