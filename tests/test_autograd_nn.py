@@ -458,3 +458,15 @@ def test_a_parameter_assigned_twice_on_one_module_is_listed_once():
             self.same = self.weight
 
     assert [name for name, _ in Tied().named_parameters()] == ["weight"]
+
+
+def test_linear_backward_alone_gives_only_the_gradients_asked_for():
+    """F.linear's node: with only x requiring grad (a frozen layer) dx alone; with only the weight, dW alone."""
+    x, w, b = torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, -1.0]]), torch.tensor([0.5])
+    grad = torch.tensor([[2.0]])
+    dx, dw, db = local_backward(F.linear(Tensor(x, requires_grad=True), Tensor(w), Tensor(b)), grad)
+    assert (dx.tolist(), dw, db) == ([[6.0, -2.0]], None, None)  # G W
+    dx, dw, db = local_backward(F.linear(Tensor(x), Tensor(w, requires_grad=True), Tensor(b)), grad)
+    assert (dx, dw.tolist(), db) == (None, [[2.0, 4.0]], None)  # G^T X
+    dx, dw, db = local_backward(F.linear(Tensor(x), Tensor(w), Tensor(b, requires_grad=True)), grad)
+    assert (dx, dw, db.tolist()) == (None, None, [2.0])
