@@ -220,8 +220,11 @@ def test_permute_rejects_bad_dims_before_building_anything():
         x.permute(0, 1)
     with pytest.raises(ValueError, match="dim 3 is out of range for a tensor with 3 dimensions"):
         x.permute(0, 1, 3)
-    with pytest.raises(ValueError, match=re.escape("dims (0, 1, -2) repeat a dimension")):
+    repeated = "dims (0, 1, -2) repeat a dimension; each of 0..2 must appear once"
+    with pytest.raises(ValueError, match=re.escape(repeated)):
         x.permute(0, 1, -2)
+    with pytest.raises(ValueError, match="dim 1 is out of range for a tensor with 1 dimensions"):
+        Tensor(torch.randn(3)).permute(1)  # a vector's only dim is 0 (or -1)
     with pytest.raises(TypeError, match=re.escape("dims must be integers, got float 1.0")):
         x.permute(0, 1.0, 2)
 
@@ -360,3 +363,35 @@ def test_dropout_rejects_p_outside_0_1():
     with pytest.raises(TypeError, match=re.escape("generator must be a torch.Generator")):
         nn.Dropout(0.5, generator=0)
     assert nn.Dropout(np.float32(0.5)).p == 0.5
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda x: F.softmax([1.0], 0), TypeError, "softmax takes a scratchlib Tensor, got list"),
+        (lambda x: F.softmax(x, 1.0), TypeError, "softmax: dim must be an integer, got float 1.0"),
+        (
+            lambda x: F.softmax(x, 2),
+            ValueError,
+            "softmax: dim 2 is out of range for a tensor of shape (2, 3) (allowed: -2 to 1)",
+        ),
+        (lambda x: F.dropout([1.0]), TypeError, "dropout takes a scratchlib Tensor, got list"),
+        (
+            lambda x: F.linear(x, Tensor(torch.ones(4, 3, dtype=F64))),
+            TypeError,
+            "linear: the input has dtype torch.float32 but the weights have torch.float64: convert "
+            "the input (Tensor(x.data.to(torch.float64))) or make the layer with dtype=torch.float32",
+        ),
+    ],
+)
+def test_bad_functional_arguments_are_named_in_full(call, error, message):
+    with pytest.raises(error) as info:
+        call(Tensor(torch.ones(2, 3)))
+    assert str(info.value) == message
+
+
+def test_dropout_by_default_drops_half_in_training():
+    x = Tensor(torch.ones(1000, dtype=F64))
+    dropped = F.dropout(x, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(dropped.data, F.dropout(x, 0.5, True, torch.Generator().manual_seed(0)).data)
+    assert set(dropped.data.tolist()) == {0.0, 2.0} and 400 < int((dropped.data == 0).sum()) < 600

@@ -402,6 +402,7 @@ def test_tensor_constructors_and_properties():
     assert Tensor([1.0, 2.0]).data.tolist() == [1.0, 2.0]
     assert "grad_fn=<AddBackward>" in repr(o + 1.0)
     assert repr(Tensor(torch.tensor([1.0]))) == "Tensor([1.])"
+    assert repr(Tensor(torch.tensor([1.0]), requires_grad=True)) == "Tensor([1.], requires_grad=True)"
     with pytest.raises(TypeError, match="floating-point"):
         Tensor(torch.tensor([1, 2]), requires_grad=True)
     with pytest.raises(TypeError, match="scratchlib Tensor"):
@@ -410,6 +411,95 @@ def test_tensor_constructors_and_properties():
     assert d.grad_fn is None and not d.requires_grad
 
 
+@pytest.mark.parametrize("make", [Tensor.zeros, Tensor.ones, Tensor.randn])
+def test_each_constructor_passes_on_dtype_device_and_requires_grad(make):
+    plain = make(2, 3)
+    assert plain.dtype == torch.get_default_dtype() and not plain.requires_grad and plain.is_leaf
+    # the meta device holds shapes and dtypes without memory: it shows the device is passed on
+    made = make((2, 3), dtype=F64, device="meta", requires_grad=True)
+    assert (made.shape, made.dtype, made.data.device.type, made.requires_grad) == ((2, 3), F64, "meta", True)
+
+
 def test_retain_grad_needs_a_tensor_that_requires_grad():
-    with pytest.raises(RuntimeError, match="retain_grad"):
+    with pytest.raises(RuntimeError, match=r"^retain_grad\(\) on a tensor that does not require grad$"):
         Tensor(torch.ones(2)).retain_grad()
+
+
+@pytest.mark.parametrize("is_parameter, kind", [(True, "a parameter"), (False, "a leaf")])
+def test_the_step_before_backward_bug_is_explained_in_full(is_parameter, kind):
+    """The version counter's error: torch's opening words, which saved tensor, whose data, and the fix."""
+    w = Tensor(torch.tensor([1.0, 2.0]), requires_grad=True, is_parameter=is_parameter)
+    loss = (w * w).sum()
+    w.data.sub_(1.0)  # an optimizer step between the forward and its backward
+    with pytest.raises(RuntimeError) as error:
+        loss.backward()
+    assert str(error.value) == (
+        "one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"MulBackward's saved tensor 0 (shape (2,), torch.float32, the data of input 0 of Mul: {kind}) is at "
+        "version 1; expected version 0, as when Mul.forward saved it. An optimizer's step() or a p.data -= ... "
+        "between a forward and its backward does this: call loss.backward() before optimizer.step(), and run a "
+        "new forward after the step"
+    )
+
+
+def test_a_cycle_made_by_hand_is_named_node_by_node():
+    x = Tensor(torch.tensor([1.0]), requires_grad=True)
+    y = x * 2.0
+    z = y * 3.0
+    y.grad_fn.next_functions = (z.grad_fn, None)  # z's node now feeds y's, which feeds z's
+    with pytest.raises(RuntimeError) as error:
+        z.backward()
+    assert str(error.value) == (
+        "backward: the graph has a cycle: MulBackward -> MulBackward -> MulBackward. "
+        "Function.apply never makes one: a grad_fn or next_functions was changed by hand"
+    )
+
+
+def test_a_leaf_is_reached_through_its_accumulate_grad_node():
+    x = Tensor(torch.tensor([1.0]), requires_grad=True)
+    node = (x * 2.0).grad_fn.next_functions[0]
+    assert isinstance(node, AccumulateGrad) and node.variable is x
+    assert (node.name(), repr(node)) == ("AccumulateGrad", "<AccumulateGrad>")
+
+
+def test_a_node_no_gradient_reached_passes_none_on():
+    """A backward may return None for an input (torch allows it): the nodes behind it get nothing,
+    the traversal still visits them once, and a leaf reached only that way keeps grad None."""
+
+    class Stop(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return None
+
+    a = Tensor(torch.tensor([1.0, 2.0]), requires_grad=True)
+    (Stop.apply(a * 3.0).sum() + (a * a).sum()).backward()
+    assert a.grad.tolist() == [2.0, 4.0]  # only the path through a * a carried a gradient
+    b = Tensor(torch.tensor([1.0, 2.0]), requires_grad=True)
+    Stop.apply(b * 3.0).sum().backward()
+    assert b.grad is None
+
+
+def test_backward_without_a_usable_gradient_is_named_in_full():
+    with pytest.raises(RuntimeError) as error:
+        Tensor(torch.ones(2)).backward()
+    assert str(error.value) == (
+        "backward() on a tensor that does not require grad: no input of the computation was created with "
+        "requires_grad=True"
+    )
+    with pytest.raises(RuntimeError) as error:
+        (Tensor(torch.ones(2), requires_grad=True) * 2.0).backward()
+    assert str(error.value) == (
+        "backward() without a gradient works only for a scalar output; this output has shape (2,): pass "
+        "backward(gradient) with dL/d(output) of that shape"
+    )
+
+
+def test_backward_takes_a_gradient_as_a_tensor_a_list_or_an_engine_tensor_in_the_outputs_dtype():
+    for gradient in ([1.0, -2.0], torch.tensor([1.0, -2.0], dtype=torch.float64), Tensor(torch.tensor([1.0, -2.0]))):
+        x = Tensor(torch.tensor([3.0, 4.0]), requires_grad=True)
+        (x * 2.0).backward(gradient)
+        assert x.grad.tolist() == [2.0, -4.0] and x.grad.dtype == torch.float32

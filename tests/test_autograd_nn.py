@@ -290,12 +290,68 @@ def test_sequential_finds_parameters_in_order_and_switches_modes():
     names = [n for n, _ in model.named_parameters()]
     assert names == ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"]
     assert [tuple(p.shape) for p in model.parameters()] == [(3, 4), (3,), (3,), (3,), (2, 3), (2,)]
-    assert model.eval() is model and not any(m.training for m in model.modules())
+    assert model.eval() is model and all(m.training is False for m in model.modules())
     assert all(m.training for m in model.train().modules())
     assert len(model) == 4 and isinstance(model[2], nn.ReLU)
     assert "BatchNorm1d(3, eps=1e-05, momentum=0.1)" in repr(model)
     with pytest.raises(TypeError, match="Sequential takes Modules"):
         nn.Sequential(nn.ReLU(), torch.nn.ReLU())
+
+
+def test_modules_print_as_torch_prints_them():
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Dropout(), nn.Softmax(1))
+    assert repr(model) == (
+        "Sequential(\n"
+        "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
+        "  (1): ReLU()\n"
+        "  (2): Dropout(p=0.5)\n"
+        "  (3): Softmax(dim=1)\n"
+        ")"
+    )
+
+
+def test_a_module_without_forward_says_so_and_zero_grad_forgets_gradients():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(2, 1)
+
+    net = Net()
+    with pytest.raises(NotImplementedError, match=r"^Net must define forward$"):
+        net(Tensor(torch.ones(1, 2)))
+    net.linear(Tensor(torch.ones(1, 2))).sum().backward()
+    assert net.linear.weight.grad is not None
+    net.zero_grad()
+    assert net.linear.weight.grad is None and net.linear.bias.grad is None
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda: nn.BatchNorm1d(0), ValueError, "BatchNorm1d: num_features must be a positive integer, got 0"),
+        (lambda: nn.BatchNorm1d(3, eps=0), ValueError, "BatchNorm1d: eps must be a positive finite number, got 0"),
+        (lambda: nn.BatchNorm1d(3, momentum=2), ValueError, "BatchNorm1d: momentum must be in [0, 1], got 2"),
+        (lambda: nn.Dropout(generator="7"), TypeError, "Dropout: generator must be a torch.Generator, got str"),
+        (lambda: nn.Softmax(1.0), TypeError, "Softmax: dim must be an integer, got float 1.0"),
+        (
+            lambda: nn.BatchNorm1d(3)(Tensor(torch.ones(1, 3))),
+            ValueError,
+            "BatchNorm1d(3) in training needs a batch of at least 2 rows to estimate a variance, got 1",
+        ),
+    ],
+)
+def test_bad_module_arguments_are_named_in_full(make, error, message):
+    with pytest.raises(error) as info:
+        make()
+    assert str(info.value) == message
+
+
+def test_batchnorm_statistics_take_the_dtype_and_device_asked_for():
+    bn = nn.BatchNorm1d(3, dtype=torch.float64, device="meta")
+    for t in (bn.weight.data, bn.bias.data, bn.running_mean, bn.running_var):
+        assert (t.dtype, t.device.type, tuple(t.shape)) == (torch.float64, "meta", (3,))
+    assert (bn.num_batches_tracked.dtype, bn.num_batches_tracked.device.type) == (torch.long, "meta")
+    assert nn.BatchNorm1d(3).num_batches_tracked.dtype == torch.long
 
 
 def test_a_shared_parameter_is_listed_once():
@@ -448,3 +504,39 @@ def test_sequential_forward_alone_runs_each_module_on_the_last_output():
     expect(model(0), 123)  # ((0 * 10 + 1) * 10 + 2) * 10 + 3
     expect(log, ["first", "second", "third"])
     expect(nn.Sequential(Step("only", 5, log))(4), 45)
+
+
+def test_linear_and_sequential_name_bad_arguments_and_a_seed_repeats_the_bias():
+    for make, message in [
+        (lambda: nn.Linear(0, 2), "Linear: in_features must be a positive integer, got 0"),
+        (lambda: nn.Linear(2, 0), "Linear: out_features must be a positive integer, got 0"),
+        (lambda: nn.Sequential(nn.ReLU(), 3), "Sequential takes Modules, got int at position 1"),
+    ]:
+        with pytest.raises((ValueError, TypeError)) as error:
+            make()
+        assert str(error.value) == message
+    assert nn.Linear(2, 3, bias=False).bias is None
+    first, second = (nn.Linear(2, 3, generator=torch.Generator().manual_seed(4)) for _ in range(2))
+    assert torch.equal(first.bias.data, second.bias.data) and first.bias.data.abs().max() <= 1 / math.sqrt(2)
+
+
+def test_a_parameter_assigned_twice_on_one_module_is_listed_once():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = Tensor(torch.ones(2), requires_grad=True, is_parameter=True)
+            self.same = self.weight
+
+    assert [name for name, _ in Tied().named_parameters()] == ["weight"]
+
+
+def test_linear_backward_alone_gives_only_the_gradients_asked_for():
+    """F.linear's node: with only x requiring grad (a frozen layer) dx alone; with only the weight, dW alone."""
+    x, w, b = torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, -1.0]]), torch.tensor([0.5])
+    grad = torch.tensor([[2.0]])
+    dx, dw, db = local_backward(F.linear(Tensor(x, requires_grad=True), Tensor(w), Tensor(b)), grad)
+    assert (dx.tolist(), dw, db) == ([[6.0, -2.0]], None, None)  # G W
+    dx, dw, db = local_backward(F.linear(Tensor(x), Tensor(w, requires_grad=True), Tensor(b)), grad)
+    assert (dx, dw.tolist(), db) == (None, [[2.0, 4.0]], None)  # G^T X
+    dx, dw, db = local_backward(F.linear(Tensor(x), Tensor(w), Tensor(b, requires_grad=True)), grad)
+    assert (dx, dw, db.tolist()) == (None, None, [2.0])

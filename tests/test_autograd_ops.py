@@ -225,6 +225,8 @@ def test_incompatible_shapes_are_a_clear_error(expr, shapes_, op):
 def test_matmul_of_a_vector_and_a_bad_reshape_are_clear_errors():
     with pytest.raises(ValueError, match=r"MatMul needs two tensors of at least 2 dimensions.*\(3,\)"):
         Tensor(torch.randn(2, 3)) @ Tensor(torch.randn(3))
+    with pytest.raises(ValueError, match=r"got shapes \(3,\) and \(3, 2\)$"):
+        Tensor(torch.randn(3)) @ Tensor(torch.randn(3, 2))
     with pytest.raises(ValueError, match=r"Reshape .*\(2, 3\).*\(4, 2\)"):
         Tensor(torch.randn(2, 3)).reshape(4, 2)
     with pytest.raises(ValueError, match="axis 2 is out of range"):
@@ -398,6 +400,48 @@ def test_matmul_backward_alone_by_hand():
         dtype=True,
     )
     assert_like_torch((da, db), lambda a, b: a @ b, tensor(A), tensor(b), grad=tensor(grad))
+
+
+def test_matmul_backward_alone_skips_the_input_that_needs_no_gradient():
+    """Runs only exercise 6.10 (MatMul.backward): A @ B with only one of them requiring grad."""
+    a_data = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=F64)
+    b_data = torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.0, -0.5]], dtype=F64)
+    grad = torch.tensor([[1.0, 0.0, -1.0], [2.0, 1.0, 0.0]], dtype=F64)
+    da, db = local_backward(Tensor(a_data, requires_grad=True) @ Tensor(b_data), grad)
+    expect(da.tolist(), (grad @ b_data.T).tolist())  # G B^T = [[-1.5, 2], [0, 3]]
+    expect(db, None)
+    da, db = local_backward(Tensor(a_data) @ Tensor(b_data, requires_grad=True), grad)
+    expect(da, None)
+    expect(db.tolist(), (a_data.T @ grad).tolist())
+
+
+@pytest.mark.parametrize(
+    "op, da, db",
+    [
+        (lambda a, b: a - b, [[1.0, -2.0]], [[-1.0, 2.0]]),  # dA = G, dB = -G
+        (lambda a, b: a / b, [[0.5, -0.5]], [[-0.75, 0.5]]),  # dA = G / B, dB = -G A / B^2
+    ],
+)
+def test_a_backward_alone_skips_the_input_that_needs_no_gradient(op, da, db):
+    """Sub and Div: only the input that requires grad gets one (torch's needs_input_grad)."""
+    a_data, b_data, grad = (torch.tensor([[x, y]], dtype=F64) for x, y in ((3.0, 4.0), (2.0, 4.0), (1.0, -2.0)))
+    expect(local_backward(op(Tensor(a_data, requires_grad=True), Tensor(b_data)), grad)[0].tolist(), da)
+    expect(local_backward(op(Tensor(a_data, requires_grad=True), Tensor(b_data)), grad)[1], None)
+    expect(local_backward(op(Tensor(a_data), Tensor(b_data, requires_grad=True)), grad)[0], None)
+    expect(local_backward(op(Tensor(a_data), Tensor(b_data, requires_grad=True)), grad)[1].tolist(), db)
+
+
+def test_pow_backward_alone_for_the_exponents_zero_and_one():
+    x = Tensor(torch.tensor([0.0, 2.0, -3.0], dtype=F64), requires_grad=True)
+    grad = torch.tensor([1.0, -2.0, 0.5], dtype=F64)
+    expect(local_backward(x**1, grad)[0].tolist(), [1.0, -2.0, 0.5])  # d(x^1) = G, also at x = 0
+    expect(local_backward(x**0, grad)[0].tolist(), [0.0, 0.0, 0.0])
+
+
+def test_logsumexp_drops_its_axis_unless_told_to_keep_it():
+    x = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=F64)
+    expect(tuple(ops.LogSumExp.apply(Tensor(x), 1).shape), (2,))  # as torch.logsumexp's keepdim=False
+    expect(tuple(ops.LogSumExp.apply(Tensor(x), 1, True).shape), (2, 1))
 
 
 def test_transpose_backward_alone_by_hand():

@@ -149,3 +149,19 @@ def test_adam_rejects_bad_settings_before_keeping_anything(name):
     with pytest.raises(ValueError, match=f"{name} got an empty parameter list"):
         Adam([])
     assert Adam([p], lr=np.float32(0.5), betas=(np.float64(0.5), 0.9)).betas == (0.5, 0.9)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_adam_defaults_are_torchs_and_a_parameter_without_gradient_waits(name):
+    """torch's defaults (lr 1e-3, AdamW's decay 1e-2); a parameter without a gradient is skipped, the
+    ones after it still move."""
+    idle, moving = Tensor(torch.ones(2), requires_grad=True), Tensor(torch.ones(2), requires_grad=True)
+    opt = getattr(optim, name)([idle, moving])
+    assert (opt.lr, opt.weight_decay) == (1e-3, 1e-2 if name == "AdamW" else 0.0)
+    moving.grad = torch.tensor([1.0, -1.0])
+    opt.step()
+    ref = torch.ones(2, requires_grad=True)
+    ref.grad = torch.tensor([1.0, -1.0])
+    getattr(torch.optim, name)([ref]).step()
+    assert idle.data.tolist() == [1.0, 1.0] and opt.steps == [0, 1]
+    assert torch.allclose(moving.data, ref.detach(), rtol=0, atol=1e-7)

@@ -205,5 +205,192 @@ def test_numgrad_on_hand_numbers_and_bad_input():
         numgrad(lambda v: v * 2, [1.0, 2.0])
     with pytest.raises(ValueError, match="numgrad: eps"):
         numgrad(lambda v: v.sum(), [1.0], eps=0.0)
-    with pytest.raises(ValueError, match="numgrad: give at least one tensor"):
+    with pytest.raises(ValueError, match=r"^numgrad: give at least one tensor to differentiate with respect to$"):
         numgrad(lambda: torch.tensor(1.0))
+
+
+def test_the_table_shows_errors_in_coarse_buckets_and_small_values_in_five_digits():
+    table = compare(
+        [0.0, 0.0, 0.0, 0.0, 1.0, torch.zeros(7)],
+        [1e-12, 1e-9, 1e-6, 0.5, 1.234567, torch.full((7,), 0.5)],
+        labels=list("abcdef"),
+        atol=1,
+    )
+    rows = [line.split("  ") for line in repr(table).splitlines()[2:8]]
+    rows = [[cell.strip() for cell in row if cell.strip()] for row in rows]
+    assert rows == [
+        ["a", "0", "1e-12", "< 1e-9", "yes"],  # each bucket's edge falls in the next one
+        ["b", "0", "1e-09", "< 1e-6", "yes"],
+        ["c", "0", "1e-06", "1.0e-06", "yes"],
+        ["d", "0", "0.5", "5.0e-01", "yes"],
+        ["e", "1", "1.2346", "2.3e-01", "yes"],
+        ["f", "tensor of shape (7,)", "tensor of shape (7,)", "5.0e-01", "yes"],
+    ]
+    assert "[0, 0, 0, 0, 0, 0]" in repr(compare([0.0] * 6, [0.0] * 6))  # six numbers are still shown
+
+
+def _displayed(monkeypatch):
+    """What compare displays in a kernel (IPython's get_ipython answers there)."""
+    import IPython
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    return shown
+
+
+def test_the_html_table_has_one_coloured_row_per_quantity(monkeypatch):
+    shown = _displayed(monkeypatch)
+    with pytest.raises(AssertionError):
+        compare([1.0, 2.0], [1.0, 3.0], labels=["a", "b<"])
+    cell = "<td style='text-align:left'>{}</td>"
+    assert shown[0]._repr_html_() == (
+        "<table><caption style='caption-side:bottom'>1/2 match (atol=1e-06, rtol=1e-05)</caption>"
+        "<thead><tr><th>quantity</th><th>hand</th><th>computed</th><th>max |error|</th><th>pass</th></tr></thead>"
+        "<tbody><tr style='background:rgba(76,175,80,0.2);color:var(--jp-content-font-color1)'>"
+        + "".join(cell.format(c) for c in ["a", "1", "1", "&lt; 1e-12", "yes"])
+        + "</tr><tr style='background:rgba(244,67,54,0.25);color:var(--jp-content-font-color1)'>"
+        + "".join(cell.format(c) for c in ["b&lt;", "2", "3", "1.0e+00", "NO"])
+        + "</tr></tbody></table>"
+    )
+
+
+def test_a_failing_table_is_displayed_in_a_notebook_before_the_error(monkeypatch):
+    import IPython
+
+    shown = _displayed(monkeypatch)
+    with pytest.raises(AssertionError) as info:
+        compare(1.0, 2.0)
+    assert len(shown) == 1 and repr(shown[0]) in str(info.value) and not shown[0].ok
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)  # a plain Python run: nothing displayed
+    with pytest.raises(AssertionError):
+        compare(1.0, 2.0)
+    assert len(shown) == 1
+
+
+@pytest.mark.parametrize(
+    "hand, right, how",
+    [
+        (-1.0, 1.0, "sign flipped"),
+        (2.0, 1.0, "off by a factor of 2 (yours is 2 times too large)"),
+        (1.0, 0.5, "off by a factor of 2 (yours is 2 times too large)"),
+        (-2.0, 1.0, "off by a factor of 2 (yours is 2 times too large, and its sign is flipped)"),
+        (-0.25, 1.0, "off by a factor of 1/4 (yours is 4 times too small, and its sign is flipped)"),
+        (100.008, 2.0, "off by a factor of 50 (yours is 50 times too large)"),  # within 1e-4 of 50
+        (3.0, 0.0, "wrong"),
+        (0.0, 3.0, "wrong"),
+        (float("inf"), 1.0, "wrong"),
+        (1.0, float("-inf"), "wrong"),
+        (float("nan"), 1.0, "wrong"),
+    ],
+)
+def test_an_exercise_entry_is_told_how_it_is_wrong(hand, right, how):
+    with pytest.raises(AssertionError) as info:
+        compare([hand, 5.0], [right, 5.0], exercise="3.6")
+    assert str(info.value) == (
+        f"exercise 3.6: mismatch in value:\n  value[0]: {how}\n  value: 1 of 2 entries are right\n"
+        "(the right values are shown once every entry matches)"
+    )
+
+
+def test_an_exercise_answer_is_judged_with_the_tolerances():
+    """Right within atol + rtol |hand| (the edge included), NaN where NaN is; a transposed answer too."""
+    with pytest.raises(AssertionError) as info:
+        compare(
+            [1000.005, 0.0, float("nan"), float("nan"), 3.0], [1000.0, 1e-6, float("nan"), 1.0, 1.0], exercise="3.6"
+        )
+    assert str(info.value).splitlines()[1:4] == [
+        "  value[3]: wrong",
+        "  value[4]: off by a factor of 3 (yours is 3 times too large)",
+        "  value: 3 of 5 entries are right",
+    ]
+    for hand, right, tolerances in [
+        ([[1.0, 5e-7]], [[1.0], [0.0]], {}),  # within atol = 1e-6
+        ([[1000.5, 0.0]], [[1000.0], [0.0]], dict(atol=0.0, rtol=1e-3)),  # within rtol |hand|
+    ]:
+        with pytest.raises(AssertionError) as info:
+            compare(hand, right, exercise="3.6", **tolerances)
+        assert "value: transposed: your (1, 2) answer is the transpose of the right one" in str(info.value)
+    with pytest.raises(AssertionError) as info:
+        compare(float("nan"), 1.0, exercise="3.6")
+    assert "  value: wrong\n" in str(info.value)  # a scalar is named without an index
+
+
+def test_an_exercise_names_at_most_eight_wrong_entries():
+    with pytest.raises(AssertionError) as info:
+        compare([3.0] * 8, [1.0] * 8, exercise="3.6")
+    assert str(info.value).count("off by a factor of 3") == 8 and "more wrong entries" not in str(info.value)
+    with pytest.raises(AssertionError) as info:
+        compare([3.0] * 11, [1.0] * 11, exercise="3.6")
+    assert "  value: and 3 more wrong entries\n" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: compare(1.0, 1.0, exercise=3.6), TypeError, "compare: exercise must be an id such as '3.6', got 3.6"),
+        (
+            lambda: compare(..., 1.0),
+            ValueError,
+            "compare: the expected values hold ... (Ellipsis): fill in the numbers",
+        ),
+        (
+            lambda: compare([1 + 5j] * 4, [1.0] * 4),
+            TypeError,
+            "compare: complex numbers are not compared (got [1+5j, 1+5j, 1+5j, 1+5j]); "
+            "compare the real and imaginary parts as two rows",
+        ),
+        (
+            lambda: compare([1 + 5j] * 5, [1.0] * 5),
+            TypeError,
+            "compare: complex numbers are not compared (got dtype torch.complex128, shape (5,)); "
+            "compare the real and imaginary parts as two rows",
+        ),
+        (
+            lambda: gradcheck(lambda a: a.sum(), [torch.ones(2)], []),
+            ValueError,
+            "gradcheck needs one gradient per input: got 1 inputs, 0 gradients",
+        ),
+    ],
+)
+def test_misuse_of_compare_and_gradcheck_is_named_in_full(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_a_mismatch_names_every_wrong_row_with_five_digits():
+    with pytest.raises(AssertionError) as info:
+        compare([1.234567, 2.0], [2.0, 4.0], labels=["a", "b"])
+    assert str(info.value).splitlines()[:3] == [
+        "mismatch in a, b:",
+        "  a: hand 1.2346, computed 2, off by 0.76543",
+        "  b: hand 2, computed 4, off by 2",
+    ]
+    with pytest.raises(AssertionError) as info:
+        compare(torch.zeros(8), torch.ones(8))
+    assert str(info.value).count("off by 1") == 8 and "more wrong entries" not in str(info.value)
+
+
+def test_empty_values_match_and_a_row_that_cannot_match_has_an_infinite_error(monkeypatch):
+    table = compare(torch.zeros(0), torch.zeros(0))
+    assert table.ok and (table.rows[0].label, table.rows[0].error, tuple(table.rows[0].actual.shape)) == (
+        "value",
+        0.0,
+        (0,),
+    )
+    assert repr(table).splitlines()[2].split() == ["value", "[]", "[]", "<", "1e-12", "yes"]
+    shown = _displayed(monkeypatch)
+    for expected, actual in [([1.0, 2.0], [1.0, 2.0, 3.0]), (1.0, float("nan")), (1.0, float("inf"))]:
+        with pytest.raises(AssertionError):
+            compare(expected, actual)
+    assert [table.rows[0].error for table in shown] == [float("inf")] * 3
+
+
+def test_gradcheck_titles_autograds_column_and_takes_an_unused_input_as_zero():
+    table = gradcheck(
+        lambda a, b: (2 * a).sum(), [torch.ones(2), torch.ones(3)], [torch.full((2,), 2.0), torch.zeros(3)]
+    )
+    assert table.ok and table.columns[1] == "hand"
+    assert gradcheck(lambda a: a.sum(), [torch.ones(2)], [torch.ones(2)], source="torch").columns[1] == "torch"

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from expect import expect
 from layer_testing import F64, assert_close, sizes, t, tensors
-from scratchlib.layers import Input
+from scratchlib.course.validate import NonFiniteStep
+from scratchlib.layers import Input, ReLU, Scale, Sum
 
 W = t([[1, -2, 0.5], [0, 3, -1]])
 G = t([[2, -1, 4], [0.5, 3, -2]])
@@ -174,3 +175,59 @@ def test_an_input_follows_its_values_device_unless_told_one():
     assert w.device == meta
     fixed = Input((2, 3), device="cpu").set(torch.ones(2, 3))
     assert fixed.device == torch.device("cpu")
+
+
+def test_a_gradient_follows_its_input_onto_another_device():
+    x = Input((2, 3)).set(torch.zeros(2, 3))
+    x.accumulate_grad(torch.ones(2, 3))
+    x.set(torch.zeros(2, 3, device="meta"))
+    assert x.output.device.type == x.grad.device.type == "meta" and x.grad.shape == (2, 3)
+
+
+def test_a_step_that_would_make_a_parameter_non_finite_names_it_and_moves_nothing():
+    w = Input((2, 2), train=True).set(torch.ones(2, 2))
+    w.accumulate_grad(torch.tensor([[0.5, math.inf], [0.0, 1.0]]))
+    with pytest.raises(NonFiniteStep) as error:
+        w.step(0.1)
+    assert str(error.value) == (
+        "Input(2, 2) (parameter).step: the update would make Input(2, 2) (parameter) non-finite: "
+        "its gradient holds NaN or inf; nothing was moved"
+    )
+    assert w.output.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+def test_values_of_another_float_dtype_take_the_declared_one():
+    x = Input((2, 2), dtype=F64).set(torch.ones(2, 2, dtype=torch.float32))
+    w = Input((2, 2), train=True).set(torch.ones(2, 2, dtype=F64) / 3)
+    assert (x.output.dtype, x.dtype, w.output.dtype, w.dtype) == (F64, F64, torch.float32, torch.float32)
+    labels = Input((2,), dtype=torch.int64).set(torch.tensor([0.5, 1.5]))  # floats in an integer Input
+    assert labels.output.dtype == torch.get_default_dtype() and labels.output.tolist() == [0.5, 1.5]
+    assert labels.set(torch.tensor([1, 0], dtype=torch.int16)).output.dtype == torch.int64
+
+
+def test_randomize_draws_in_the_inputs_dtype_from_the_generator():
+    for shape, train, draw in [
+        ((3,), True, lambda g: torch.randn(3, generator=g, dtype=F64)),
+        ((2, 3), False, lambda g: torch.randn(2, 3, generator=g, dtype=F64)),
+        ((2, 3), True, lambda g: (2 * torch.rand(2, 3, generator=g, dtype=F64) - 1) * math.sqrt(6 / 5)),
+    ]:
+        made = Input(shape, train=train, dtype=F64).randomize(torch.Generator().manual_seed(5))
+        assert made.output.dtype == made.dtype == F64
+        assert_close(made.output, draw(torch.Generator().manual_seed(5)), tol=1e-15)
+
+
+def test_an_input_told_a_device_keeps_its_values_there_and_layers_follow_it():
+    meta = torch.device("meta")  # shapes and devices without data
+    x, w = Input((2, 3), device="meta"), Input((2, 3), train=True, device="meta")
+    assert x.output.device == w.output.device == x.device == meta
+    x.set(torch.ones(2, 3))  # a CPU value moves to the device it was told
+    assert x.output.device == x.device == meta
+    assert x.randomize(torch.Generator().manual_seed(0)).output.device == meta
+    assert ReLU(x).device == meta and Scale(Input((2, 3)), 2.0).device == torch.device("cpu")
+
+
+def test_a_layer_takes_the_dtype_of_its_first_float_input():
+    labels, values = Input((2,), dtype=torch.int64), Input((2,), dtype=F64)
+    assert Sum(labels, values).dtype == F64 and Sum(values, labels).dtype == F64
+    assert Scale(labels, 2.0).dtype == torch.int64  # no float input: the first one's
+    assert labels.randomize(torch.Generator().manual_seed(0)).output.dtype == torch.get_default_dtype()

@@ -626,3 +626,78 @@ def test_train_refuses_non_finite_data_and_stops_a_diverging_run_with_the_last_g
         train(x, y, net, epochs=5, lr=1e308)
     after = [p for layer in net.layers for p in (layer.linear.weight, layer.linear.bias)]
     assert all(torch.equal(a, b) for a, b in zip(before, after))
+
+
+@pytest.mark.parametrize("hidden_bias, named", [(0.0, "bias of layer 1"), (1.0, "weight of layer 1")])
+def test_a_refused_train_step_names_the_parameter_it_would_break(hidden_bias, named):
+    """Parameters in order W0, b0, W1, b1. With x = 0 and W1 = 0 only the last layer gets a gradient:
+    its bias always, its weight where the hidden layer's output tanh(b0) is not 0."""
+    net = NeuralNetwork(2, 1, [3])
+    net.layers[0].linear.bias.fill_(hidden_bias)
+    net.layers[1].linear.weight.zero_()
+    x, y = torch.zeros(4, 2), torch.full((4, 1), 1e6)  # a far target: gradients of about 1e5
+    with pytest.raises(FloatingPointError, match=rf"^train, epoch 0: the update would make {named} non-finite"):
+        train(x, y, net, epochs=1, lr=1e38)  # 1e38 * 1e5 overflows float32
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda net: net.forward([[1.0, 2.0]]), r"Linear\(2 -> 3\): expected x of shape \(batch, 2\), got list$"),
+        (
+            lambda net: net.backward(torch.zeros(2), torch.zeros(2, 1)),
+            r"NeuralNetwork.backward: expected x of shape \(batch, 2\), got \(2,\)$",
+        ),
+        (
+            lambda net: net.backward([[0.0, 0.0]], torch.zeros(1, 1)),
+            r"NeuralNetwork.backward: expected x of shape \(batch, 2\), got list$",
+        ),
+        (
+            lambda net: net.backward(torch.zeros(1, 2), [[0.0]]),
+            r"NeuralNetwork.backward: expected y of shape \(1, 1\) \(one row per row of x\), got list$",
+        ),
+        (
+            lambda net: net.backward(torch.zeros(2, 2), torch.zeros(1, 2)),
+            r"NeuralNetwork.backward: expected y of shape \(2, 1\) \(one row per row of x\), got \(1, 2\)$",
+        ),
+        (lambda net: NeuralNetwork(2, 0, [3]), r"^NeuralNetwork: output_size must be a positive integer, got 0$"),
+        (
+            lambda net: train(torch.zeros(3, 2), torch.tensor([[0.0], [float("nan")], [1.0]]), net, 1, 0.1),
+            r"^train: y holds NaN or inf in 1 row \(1\); clean or drop them before training$",
+        ),
+    ],
+)
+def test_bad_data_is_named_in_full(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call(NeuralNetwork(2, 1, [3]))
+
+
+def test_a_layer_takes_an_activation_object_its_default_is_tanh_and_its_bias_has_the_weights_dtype():
+    class Halve:  # any object with forward and get_gradient is an activation
+        def forward(self, x):
+            return x / 2
+
+        def get_gradient(self, x):
+            return torch.full_like(x, 0.5)
+
+    layer = NeuralLayer(2, 3, Halve(), dtype=torch.float64)
+    layer.linear.weight.zero_()
+    layer.linear.bias.fill_(1.0)
+    assert layer.forward(torch.ones(1, 2, dtype=torch.float64)).tolist() == [[0.5, 0.5, 0.5]]  # (0 + 1) / 2
+    assert isinstance(NeuralLayer(2, 3).act, Tanh)
+    assert layer.linear.bias.dtype == layer.linear.weight.dtype == torch.float64
+    with pytest.raises(TypeError, match=r"^NeuralLayer: activation needs forward and get_gradient, got <object"):
+        NeuralLayer(2, 3, object())
+    with pytest.raises(TypeError, match=r"^NeuralLayer: activation needs forward and get_gradient"):
+        NeuralLayer(2, 3, type("OnlyForward", (), {"forward": lambda self, x: x})())
+    with pytest.raises(TypeError, match=r"^Linear: generator must be a torch.Generator .*got str 'g'$"):
+        Linear(2, 3, generator="g")
+
+
+def test_train_takes_a_learning_rate_given_as_a_tensor():
+    runs = []
+    for lr in (0.25, torch.tensor(0.25), torch.tensor(0.25, dtype=torch.float64)):
+        net, x, y = random_network(2, 1, [3], seed=0, batch_size=4)
+        _, losses = train(x, y, net, epochs=3, lr=lr)
+        runs.append((losses.tolist(), net.layers[0].linear.weight.tolist()))
+    assert runs[0] == runs[1] == runs[2]

@@ -16,6 +16,9 @@ from scratchlib.layers import (
     Network,
     Regularization,
     ReLU,
+    Scale,
+    Sigmoid,
+    Softmax,
     SoftmaxCrossEntropy,
     Sum,
     Tanh,
@@ -241,6 +244,58 @@ def test_add_refuses_a_layer_before_its_inputs():
     assert net.layers == [x, W]
 
 
+# every kind of layer, built on an Input x (2, 3) in float64: the layer and the inputs it reads
+def _every_layer():
+    x, W, b = Input((2, 3), dtype=F64), Input((4, 3), train=True, dtype=F64), Input((4,), train=True, dtype=F64)
+    target, labels, halved, doubled = (
+        Input((2, 3), dtype=F64),
+        Input((2,), dtype=torch.int64),
+        Scale(x, 0.5),
+        Scale(x, 2),
+    )
+    return x, {
+        "Linear": (Linear(x, W, b), (x, W, b)),
+        "ReLU": (ReLU(x), (x,)),
+        "Sigmoid": (Sigmoid(x), (x,)),
+        "Tanh": (Tanh(x), (x,)),
+        "Softmax": (Softmax(x), (x,)),
+        "Scale": (halved, (x,)),
+        "Sum": (Sum(halved, doubled), (halved, doubled)),
+        "Regularization": (Regularization(x, 0.1), (x,)),
+        "MSELoss": (MSELoss(x, target), (x, target)),
+        "SoftmaxCrossEntropy": (SoftmaxCrossEntropy(x, labels), (x, labels)),
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(_every_layer()[1]))
+def test_every_layer_names_its_inputs_and_takes_their_dtype(kind):
+    """A layer records what it reads (the tape checks it, backward walks it) and takes its dtype from it."""
+    x, layers = _every_layer()
+    layer, inputs = layers[kind]
+    assert layer.inputs == inputs and layer.dtype == F64
+    with pytest.raises(ValueError, match=r"is not on the tape yet"):
+        Network().add(layer)
+
+
+def test_a_network_prints_its_tape_with_the_inputs_of_each_layer():
+    net = Network()
+    x, W, b = net.add(Input((2, 3))), net.add(Input((4, 3), train=True)), net.add(Input((4,), train=True))
+    net.add(ReLU(net.add(Linear(x, W, b))))
+    assert repr(net) == (
+        "Network(\n"
+        "  0: Input(2, 3)\n"
+        "  1: Input(4, 3) (parameter)\n"
+        "  2: Input(4,) (parameter)\n"
+        "  3: Linear(2, 4) <- [0, 1, 2]\n"
+        "  4: ReLU(2, 4) <- [3]\n"
+        ")"
+    )
+    assert repr(Network()) == "Network(\n)"
+    assert net.index(x) == 0 and net.index(b) == 2
+    with pytest.raises(ValueError, match=r"^Input\(2, 3\) is not on this tape$"):
+        Network().index(x)
+
+
 def test_backward_before_forward_and_bad_step_sizes_change_nothing():
     with pytest.raises(RuntimeError, match=r"Network.backward: the tape is empty"):
         Network().backward()
@@ -398,3 +453,47 @@ def test_a_layer_nothing_downstream_reads_gets_no_gradient():
     net.backward()
     assert side.output.tolist() == [[3.5], [1.0]] and side.grad is None  # as torch: never reached
     assert W.grad.tolist() == [[-2.5, -2.5]] and b.grad.tolist() == [-0.5]
+
+
+def test_a_layer_on_a_data_only_branch_is_left_out_of_backward():
+    """The target scaled by a layer: no parameter lies upstream of the Scale, so backward skips it."""
+    net = Network()
+    x = net.add(Input((2, 2), dtype=F64).set(t([[1, 2], [3, 4]])))
+    w = net.add(Input((2, 2), train=True, dtype=F64).set(t([[1, 0], [0, 1]])))
+    b = net.add(Input((2,), train=True, dtype=F64).set(t([0, 0])))
+    y = net.add(Input((2, 2), dtype=F64).set(t([[0, 1], [2, 3]])))
+    half = net.add(Scale(y, 0.5))
+    net.add(MSELoss(net.add(Linear(x, w, b)), half))
+    net.forward()
+    net.backward()
+    assert half.grad is None and y.grad is None
+    expect(b.grad.tolist(), [1.5, 2.0])  # the rows of 2 (x - y/2) / 4 summed: [[0.5, 0.75], [1, 1.25]]
+
+
+def test_an_empty_tape_and_a_non_scalar_objective_are_named_in_full():
+    for run, what in [(Network().forward, "forward"), (Network().backward, "backward")]:
+        with pytest.raises(RuntimeError) as error:
+            run()
+        assert str(error.value) == f"Network.{what}: the tape is empty; add layers first"
+    net = Network()
+    x, w = net.add(Input((2, 2))), net.add(Input((2, 2), train=True))
+    net.add(Sum(x, w))
+    net.forward()
+    with pytest.raises(RuntimeError) as error:
+        net.backward()
+    assert str(error.value) == (
+        "Network.backward: the last layer Sum(2, 2) has an output of shape (2, 2), but backward starts from "
+        "dJ/dJ = 1 and needs a scalar objective J: add a loss layer last"
+    )
+
+
+def test_mlp_puts_every_input_on_its_device_in_its_dtype():
+    net = mlp([2, 3, 2], device="meta", dtype=F64)
+    inputs = [layer for layer in net.layers if isinstance(layer, Input)]
+    assert {layer.output.device.type for layer in inputs} == {"meta"}
+    assert [layer.dtype for layer in inputs] == [F64, torch.int64, F64, F64, F64, F64]  # x, labels, W1, b1, W2, b2
+    assert net.x.shape == (1, 2) and mlp([2, 2], loss="mse").target.dtype == torch.get_default_dtype()
+    with pytest.raises(ValueError, match=r"^mlp: sizes must be a list of at least two layer sizes, got 5$"):
+        mlp(5)
+    with pytest.raises(ValueError, match=r"^mlp: batch_size must be a positive integer, got 0$"):
+        mlp([2, 2], batch_size=0)

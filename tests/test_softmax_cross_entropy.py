@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from expect import expect
 from layer_testing import F64, TOL, assert_close, autograd, backward_alone, inputs, run, sizes, t, tensors
-from scratchlib.layers import Input, SoftmaxCrossEntropy
+from scratchlib.layers import Input, Layer, SoftmaxCrossEntropy
 
 # softmax is shift invariant: rows are logs of (1, 2, 5) and of (3, 1, 4), the second shifted by -1
 LOGITS = t([[0, math.log(2), math.log(5)], [math.log(3) - 1, -1, math.log(4) - 1]])
@@ -149,3 +149,29 @@ def test_an_empty_batch_is_named_not_a_division_by_zero():
     loss = SoftmaxCrossEntropy(logits, target)
     with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy.forward: the batch is empty \(0 rows\)"):
         loss.forward()
+
+
+def test_labels_from_a_layer_are_checked_at_forward():
+    """A target that is not an Input (here a hand-made layer) is checked when the loss runs."""
+
+    class Labels(Layer):
+        def __init__(self, values):
+            super().__init__(shape=(len(values),))
+            self.output = values
+
+    logits = Input((2, 3), dtype=F64).set(t([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]))
+    for values, message in [
+        (
+            torch.tensor([0, 3]),
+            r"^SoftmaxCrossEntropy.forward: class labels must lie in \[0, 3\), got values from 0 to 3$",
+        ),
+        (
+            torch.tensor([True, False]),
+            r"^SoftmaxCrossEntropy.forward: class labels must be integers, got dtype torch.bool$",
+        ),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            SoftmaxCrossEntropy(logits, Labels(values)).forward()
+    loss = SoftmaxCrossEntropy(logits, Labels(torch.tensor([2, 0], dtype=torch.int16)))
+    loss.forward()  # any integer dtype: taken as int64
+    expect(round(loss.output.item(), 6), round((0.407606 + 1.098612) / 2, 6))

@@ -176,6 +176,47 @@ def test_history_adds_up():
     plt.close(loss_ax.figure)
 
 
+def test_history_plot_draws_what_was_measured():
+    """Each curve's points read back from the axes: faint per-step values, epoch means at each
+    epoch's last step, held-out values (every k steps, or per epoch); accuracy in percent."""
+    h = train.History(steps_per_epoch=2, step_loss=[4.0, 2.0, 1.0, 0.5], epoch_loss=[3.0, 0.75])
+    h.step_accuracy, h.epoch_accuracy = [0.25, 0.5, 0.75, 1.0], [0.375, 0.875]
+    h.val_loss, h.val_accuracy = [2.5, 1.5], [0.5, 0.75]
+    loss_ax, accuracy_ax = h.plot()
+    assert loss_ax.figure is accuracy_ax.figure and tuple(loss_ax.figure.get_size_inches()) == (9, 3.4)
+    lines = {line.get_label(): line for line in accuracy_ax.get_lines()}
+    assert [line.get_xydata().tolist() for line in loss_ax.get_lines()] == [
+        [[1, 4.0], [2, 2.0], [3, 1.0], [4, 0.5]],
+        [[2, 3.0], [4, 0.75]],
+        [[2, 2.5], [4, 1.5]],
+    ]
+    assert list(lines)[1:] == ["train", "held-out"]
+    assert lines["train"].get_xydata().tolist() == [[2, 37.5], [4, 87.5]]
+    assert lines["held-out"].get_xydata().tolist() == [[2, 50.0], [4, 75.0]]
+    assert lines["train"].get_color() == accuracy_ax.get_lines()[0].get_color()
+    assert (loss_ax.get_xlabel(), loss_ax.get_ylabel(), loss_ax.get_yscale()) == ("step", "loss", "log")
+    assert (accuracy_ax.get_ylabel(), accuracy_ax.get_yscale()) == ("accuracy (%)", "linear")
+    assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["train", "held-out"]
+    # the look: faint steps, dots for the epochs, squares for the held-out epochs, a light grid
+    steps, epochs, held_out = loss_ax.get_lines()
+    assert (steps.get_alpha(), steps.get_linewidth(), epochs.get_marker(), epochs.get_markersize()) == (
+        0.25,
+        0.8,
+        "o",
+        3,
+    )
+    assert (held_out.get_marker(), held_out.get_linestyle(), held_out.get_markersize()) == ("s", "--", 3)
+    assert loss_ax.xaxis.get_gridlines()[0].get_visible() and loss_ax.xaxis.get_gridlines()[0].get_alpha() == 0.3
+    assert loss_ax.get_legend().get_texts()[0].get_fontsize() == 8
+    plt.close(loss_ax.figure)
+    h.eval_step, h.eval_loss, h.eval_accuracy = [1, 3], [3.5, 1.25], [0.5, 1.0]
+    loss_ax, _ = h.plot(label="run")
+    assert [line.get_label() for line in loss_ax.get_lines()][1:] == ["run train", "run held-out"]
+    assert loss_ax.get_lines()[2].get_xydata().tolist() == [[1, 3.5], [3, 1.25]]
+    assert loss_ax.get_lines()[2].get_linestyle() == "--"
+    plt.close("all")
+
+
 def test_same_seed_same_batches_other_seed_other_batches():
     x, y = blobs(n=40)
     runs = [
@@ -213,6 +254,16 @@ def test_regularization_sets_every_strength_and_shrinks_the_weights():
     assert [r.strength for r in decayed.regularizers] == [0.05, 0.05] and h.regularization == 0.05
     norm = lambda net: sum((W.output**2).sum().item() for W in net.weights)  # noqa: E731
     assert norm(decayed) < 0.8 * norm(free)
+    # strength 0 asks for no decay, which a network without the branch already has
+    h = train.train(free, x, y, epochs=1, lr=0.1, batch_size=10, regularization=0.0, progress=False)
+    assert h.regularization == 0.0 and len(h.step_loss) == 4
+
+
+def test_predict_gives_one_class_per_row():
+    net = net64()
+    x = blobs(n=5)[0]
+    expect(train.predict(net, x).tolist(), net.predict(x).argmax(dim=1).tolist())
+    assert train.predict(net, x).shape == (5,)
 
 
 def test_nan_loss_stops_before_the_step_and_says_where():
@@ -351,3 +402,15 @@ def test_to_torch_computes_the_same_function():
     net = net64(sizes=(3, 7, 6, 4), activation="tanh")
     x, _ = blobs(n=5)
     torch.testing.assert_close(train.to_torch(net)(x), net.predict(x), rtol=0, atol=1e-14)
+
+
+def test_train_defaults_and_what_the_history_records(capsys):
+    """Batch size 32, seed 0 and a progress bar named "training" unless told otherwise; the history
+    keeps the settings it ran with."""
+    x, y = blobs(n=70)
+    default = train.train(net64(), x, y, epochs=1, lr=0.1)
+    explicit = train.train(net64(), x, y, epochs=1, lr=0.1, batch_size=32, seed=0, progress=False)
+    assert default.step_loss == explicit.step_loss and default.steps_per_epoch == 3
+    assert (default.lr, default.batch_size, default.regularization) == (0.1, 32, 0.0)
+    bar = capsys.readouterr().err
+    assert "training: 100%" in bar and "3/3" in bar and "step" in bar

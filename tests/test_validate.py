@@ -46,6 +46,28 @@ def test_ranges_counts_and_non_negative_numbers():
         validate.count("f", "epochs", 0)
 
 
+@pytest.mark.parametrize(
+    "bounds, value, message",
+    [
+        (dict(low=0, high=1), 2, "in [0, 1]"),
+        (dict(low=0, high=1, low_open=True, high_open=True), 1, "in (0, 1)"),
+        (dict(low=-1, high=1, low_open=True), -1, "in (-1, 1]"),
+        (dict(low=0), -1, "a finite number >= 0"),
+        (dict(low=0, low_open=True), 0, "a positive finite number"),
+        (dict(low=2), 1, "a finite number >= 2"),
+        (dict(low=2, low_open=True), 2, "a finite number > 2"),
+        (dict(high=3), 4, "a finite number <= 3"),
+        (dict(high=3, high_open=True), 3, "a finite number < 3"),
+        (dict(), math.inf, "a finite number"),
+    ],
+)
+def test_a_number_out_of_range_is_told_the_range_in_full(bounds, value, message):
+    """The whole message, bound by bound: an open bound reads as < or (, a closed one as <= or [."""
+    with pytest.raises(ValueError) as error:
+        validate.number("f", "x", value, **bounds)
+    assert str(error.value) == f"f: x must be {message}, got {value!r}"
+
+
 def test_labels_and_finite_rows():
     validate.labels("f", torch.tensor([0, 2, 1]), classes=3)
     with pytest.raises(ValueError, match=r"f: class labels must lie in \[0, 3\), got values from 0 to 3"):
@@ -122,3 +144,50 @@ def test_good_seeds_generators_and_dtypes_pass_through():
     g = torch.Generator()
     assert validate.generator("f", g) is g and validate.generator("f", None) is None
     assert validate.float_dtype("f", torch.float64) is torch.float64 and validate.float_dtype("f", None) is None
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: validate.labels("f", [0, 1], 3), TypeError, "f: class labels must be a tensor of integers, got list"),
+        (
+            lambda: validate.labels("f", torch.tensor([True]), 2),
+            ValueError,
+            "f: class labels must be integers, got dtype torch.bool",
+        ),
+        (
+            lambda: validate.labels("f", torch.tensor([1 + 0j]), 2),
+            ValueError,
+            "f: class labels must be integers, got dtype torch.complex64",
+        ),
+        (lambda: validate.count("f", "n", 1, minimum=2), ValueError, "f: n must be an integer >= 2, got 1"),
+        (
+            lambda: validate.seed("f", 2**64),
+            ValueError,
+            "f: seed must be an integer in [0, 2**64), got 18446744073709551616",
+        ),
+        (
+            lambda: validate.finite_rows("f", "x", torch.zeros(20, 2).index_fill_(0, torch.arange(0, 20, 2), math.nan)),
+            ValueError,
+            "f: x holds NaN or inf in 10 rows (0, 2, 4, 6, 8 and 5 more); clean or drop them before training",
+        ),
+        (
+            lambda: validate.safe_step("f", [torch.tensor([math.inf])], [torch.tensor([1.0])], 1e300),
+            validate.NonFiniteStep,
+            "f: the update would make parameter 0 non-finite: it already holds NaN or inf; nothing was moved",
+        ),
+    ],
+)
+def test_each_refusal_is_named_in_full(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_what_has_no_values_to_check_passes():
+    """Meta tensors (shapes without values) and integer rows have nothing non-finite in them."""
+    meta_labels = torch.zeros(3, dtype=torch.int64, device="meta")
+    assert validate.labels("f", meta_labels, 2) is meta_labels
+    validate.finite_rows("f", "x", torch.zeros(2, 2, device="meta"))
+    validate.finite_rows("f", "x", torch.tensor([[1, 2]]))
+    assert validate.seed("f", 2**64 - 1) == 2**64 - 1

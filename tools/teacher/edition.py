@@ -41,13 +41,16 @@ DERIVATION = re.compile(
 # the student's own tests (MSOE lab 7): test files whose solution regions are tests the student writes.
 # Such an exercise (kind "test") is graded by the wrong layers it catches (teacher.wrong), not by a test.
 STUDENT_TESTS = ("tests/test_my_layers.py",)
-# never part of an edition: the teacher's tools, their tests, generated files
+# never part of an edition: the teacher's tools, their tests, generated files, and the mutation
+# report (its survivors quote lines of the solutions)
 TEACHER_ONLY = (
     "tools/teacher/",
     "tests/test_teacher",
     "tests/test_handout_tasks.py",
     "tests/teacher_fixture/",
     "build/",
+    "tools/mutation_report.py",
+    "docs/mutation",
 )
 SKIP_PARTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints", "build"}
 # lines from one naming BEGIN TEACHER ONLY to one naming END TEACHER ONLY are left out of the
