@@ -494,3 +494,8 @@ def test_logsumexp_backward_alone_by_hand():
     dx, _, _ = local_backward(leaf(x).logsumexp(1, keepdims=True), [[2.0], [-1.0]])
     expect(dx, tensor([[0.25, 0.5, 1.25], [-0.6, -0.2, -0.2]]), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), lambda x: x.logsumexp(1, keepdim=True), tensor(x), grad=tensor([[2.0], [-1.0]]))
+
+
+def test_a_vectors_only_axis_is_zero():
+    with pytest.raises(ValueError, match=r"^axis 1 is out of range for a tensor with 1 dimensions$"):
+        Tensor(torch.randn(3)).sum(1)
