@@ -102,7 +102,11 @@ class Linear:
 
 
 class Sigmoid:
-    r"""$\sigma(z) = 1 / (1 + e^{-z})$ element-wise, with $\sigma'(z) = \sigma(z)\,(1 - \sigma(z))$."""
+    r"""$\sigma(z) = 1 / (1 + e^{-z})$ element-wise, and its derivative $\sigma'(z)$ (exercise 3.1).
+    BEGIN TEACHER ONLY
+    $\sigma'(z) = \sigma(z)\,(1 - \sigma(z))$.
+    END TEACHER ONLY
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(x)  # = 1 / (1 + exp(-x)), one fused op, no overflow for large |x|
@@ -119,7 +123,11 @@ class Sigmoid:
 
 
 class Tanh:
-    r"""$\tanh(z)$ element-wise, with $\tanh'(z) = 1 - \tanh^2(z)$."""
+    r"""$\tanh(z)$ element-wise, and its derivative $\tanh'(z)$ (exercise 3.2).
+    BEGIN TEACHER ONLY
+    $\tanh'(z) = 1 - \tanh^2(z)$.
+    END TEACHER ONLY
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(x)
@@ -140,7 +148,10 @@ class MSELoss:
     As ``torch.nn.MSELoss()``.
 
     Both arguments have the same shape, (B, out); the gradient with respect to
-    ``y_pred`` is $\frac{2}{n} (\hat Y - Y)$, of that shape too.
+    ``y_pred`` (exercise 3.3) has that shape too.
+    BEGIN TEACHER ONLY
+    It is $\frac{2}{n} (\hat Y - Y)$.
+    END TEACHER ONLY
     """
 
     def forward(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
@@ -148,7 +159,7 @@ class MSELoss:
         return ((y_pred - y_true) ** 2).mean()
 
     def get_gradient(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        r"""$\partial \mathcal{L} / \partial \hat Y = \frac{2}{n}(\hat Y - Y)$, $n$ = number of elements."""
+        r"""$\partial \mathcal{L} / \partial \hat Y$, of the shape of ``y_pred``; $n$ = number of elements."""
         _check_same_shape("MSELoss.get_gradient", y_true, y_pred)
         ### BEGIN SOLUTION 3.3: MSELoss.get_gradient: dL/dy_pred of the mean squared error
         return 2 * (y_pred - y_true) / y_pred.numel()
@@ -234,14 +245,18 @@ class NeuralNetwork:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Predictions (B, output_size) for inputs (B, input_size); every layer keeps its values."""
+        ### BEGIN SOLUTION 3.12: NeuralNetwork.forward: the input through every layer, first to last
         for layer in self.layers:
             x = layer.forward(x)
         return x
+        ### END SOLUTION
 
     def get_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The mean squared error of the predictions for ``x`` against targets ``y`` (B, output_size)."""
         self._check_data("get_loss", x, y)
+        ### BEGIN SOLUTION 3.13: NeuralNetwork.get_loss: the network's loss on (x, y)
         return self.loss.forward(y, self.forward(x))
+        ### END SOLUTION
 
     def backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         r"""Fill every layer's ``weight_grad`` and ``bias_grad``.
@@ -325,7 +340,8 @@ def train(
 
     ``x`` (B, input_size), float targets ``y`` (B, output_size). Returns ``(net, losses)``,
     trained in place, with ``losses`` of shape (epochs,): the loss before each update.
-    Stops with ``FloatingPointError`` naming the epoch if the loss becomes NaN or infinite.
+    Between the backward pass and the update, ``stop_if_diverging(net, loss, epoch, lr)`` stops
+    with ``FloatingPointError`` naming the epoch if the loss or the step is NaN or infinite.
     """
     validate.count("train", "epochs", epochs)
     validate.positive("train", "lr", lr)
@@ -333,21 +349,32 @@ def train(
     validate.finite_rows("train", "x", x)  # bad data is named here, not mistaken for divergence
     validate.finite_rows("train", "y", y)
     losses = torch.empty(epochs, dtype=x.dtype)
+    ### BEGIN SOLUTION 3.14: train: each epoch, backward on the whole batch, record its loss, step
     for epoch in range(epochs):
         loss = net.backward(x, y)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"train: the loss is {loss.item()} at epoch {epoch} (before its update); "
-                "the steps diverge: try a smaller lr"
-            )
-        layers = [layer.linear for layer in net.layers]
-        validate.safe_step(
-            f"train, epoch {epoch}",
-            [p for layer in layers for p in (layer.weight, layer.bias)],
-            [g for layer in layers for g in (layer.weight_grad, layer.bias_grad)],
-            lr,
-            name_of=lambda i: f"{'weight' if i % 2 == 0 else 'bias'} of layer {i // 2}",
-        )
+        stop_if_diverging(net, loss, epoch, lr)
         losses[epoch] = loss
         net.step(lr)
+    ### END SOLUTION
     return net, losses
+
+
+def stop_if_diverging(net: NeuralNetwork, loss: torch.Tensor, epoch: int, lr: float) -> None:
+    """Raise ``FloatingPointError`` naming the epoch when the loss, or the step ``lr`` would take, is not finite.
+
+    ``train`` calls it after each backward pass and before the update, so a diverging run stops
+    with the parameters of its last good epoch.
+    """
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"train: the loss is {loss.item()} at epoch {epoch} (before its update); "
+            "the steps diverge: try a smaller lr"
+        )
+    layers = [layer.linear for layer in net.layers]
+    validate.safe_step(
+        f"train, epoch {epoch}",
+        [p for layer in layers for p in (layer.weight, layer.bias)],
+        [g for layer in layers for g in (layer.weight_grad, layer.bias_grad)],
+        lr,
+        name_of=lambda i: f"{'weight' if i % 2 == 0 else 'bias'} of layer {i // 2}",
+    )

@@ -2,7 +2,8 @@
 
 import torch
 
-from scratchlib.autograd import Tensor
+from scratchlib.autograd import AccumulateGrad, Tensor
+from scratchlib.autograd.function import Context
 
 ATOL = RTOL = 1e-10  # float64; the largest difference seen in these tests is about 1e-14
 
@@ -49,13 +50,42 @@ def numerical_gradient(f, x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return grad
 
 
-def local_backward(out, grad):
-    """Run only the backward of the node that made ``out``, on the upstream gradient ``grad``.
+def node(function, *inputs, **saved):
+    """The graph node of one call of ``function`` on ``inputs``, made here by the test.
 
-    No traversal (exercise 6.2), no AccumulateGrad (6.1), no other node: a test of one
-    Function's own backward. Returns its gradients, one per forward input (None for a constant).
+    A test double of ``Function.apply``: the node is a ``Context`` whose inputs that are Tensors requiring
+    grad ask for a gradient (the rest are constants). With ``saved`` given, ``forward`` does not run: the
+    test hands the node what that forward would have saved (``tensors=(...)`` for ``save_for_backward``,
+    any other ``ctx`` attribute by its name), so a test of a backward runs no forward that is an exercise
+    of its own (Sub's, Mul's, Div's). Without it, the Function's own ``forward`` fills the node.
     """
-    return out.grad_fn.run(torch.as_tensor(grad, dtype=out.dtype))
+    values = [x.data if isinstance(x, Tensor) else x for x in inputs]
+    wanted = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+    children = [AccumulateGrad(x) if wants else None for x, wants in zip(inputs, wanted)]
+    made = Context(function, tuple(children), tuple(wanted))
+    made.input_shapes = tuple(v.shape if isinstance(v, torch.Tensor) else None for v in values)
+    made.input_dtypes = tuple(v.dtype if isinstance(v, torch.Tensor) else None for v in values)
+    if not saved:
+        function.forward(made, *values)
+    for name, value in saved.items():
+        if name == "tensors":
+            made.save_for_backward(*value)
+        else:
+            setattr(made, name, value)
+    return made
+
+
+def local_backward(out, grad):
+    """Run only the backward of one node, on the upstream gradient ``grad``.
+
+    ``out`` is a node made by the test (``node``) or a Tensor whose ``grad_fn`` is the node. No
+    traversal (exercise 6.2), no AccumulateGrad (6.1), no other node: a test of one Function's own
+    backward. Returns its gradients, one per forward input (None for a constant).
+    """
+    if isinstance(out, Tensor):
+        return out.grad_fn.run(torch.as_tensor(grad, dtype=out.dtype))
+    dtype = next(d for d in out.input_dtypes if d is not None)  # the first tensor input's, as the output's
+    return out.run(torch.as_tensor(grad, dtype=dtype))
 
 
 def assert_like_torch(grads, torch_fn, *inputs, grad):

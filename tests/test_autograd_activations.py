@@ -10,9 +10,18 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import ATOL, RTOL, assert_close, assert_like_torch, local_backward, numerical_gradient, parity
+from autograd_parity import (
+    ATOL,
+    RTOL,
+    assert_close,
+    assert_like_torch,
+    local_backward,
+    node,
+    numerical_gradient,
+    parity,
+)
 from expect import expect
-from scratchlib.autograd import Tensor, nn
+from scratchlib.autograd import Tensor, nn, ops, shape_ops
 from scratchlib.autograd import functional as F
 from scratchlib.autograd.function import Context
 
@@ -81,7 +90,7 @@ def test_tanh_backward_alone_by_hand():
     """Runs only exercise 6.50 (Tanh.backward), called directly on a given G."""
     # tanh(ln 3) = (9 - 1) / (9 + 1) = 0.8, tanh(ln 2) = (4 - 1) / (4 + 1) = 0.6: 1 - tanh^2 = 0.36, 0.64
     x = [[0.0, LN3, -LN2], [LN2, -LN3, 0.0]]
-    (dx,) = local_backward(leaf(x).tanh(), GRAD)
+    (dx,) = local_backward(node(ops.Tanh, leaf(x)), GRAD)
     # G (1 - tanh^2) = [[1 * 1, -2 * 0.36, 0.5 * 0.64], [3 * 0.64, 1 * 0.36, -1 * 1]]
     expect(dx, torch.tensor([[1.0, -0.72, 0.32], [1.92, 0.36, -1.0]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), torch.tanh, torch.tensor(x, dtype=F64), grad=torch.tensor(GRAD, dtype=F64))
@@ -92,7 +101,7 @@ def test_sigmoid_backward_alone_by_hand():
     # sigmoid(ln k) = k / (k + 1): at [0, ln 3, -ln 3, ln 4, -ln 4] it is [1/2, 3/4, 1/4, 4/5, 1/5],
     # so s (1 - s) = [1/4, 3/16, 3/16, 4/25, 4/25]
     x = [[0.0, LN3, -2 * LN2], [2 * LN2, -LN3, 0.0]]
-    (dx,) = local_backward(leaf(x).sigmoid(), GRAD)
+    (dx,) = local_backward(node(ops.Sigmoid, leaf(x)), GRAD)
     expect(
         dx,
         torch.tensor([[1 / 4, -3 / 8, 2 / 25], [12 / 25, 3 / 16, -1 / 4]], dtype=F64),
@@ -109,7 +118,7 @@ def test_gelu_backward_alone_by_hand():
     cdf, density = 0.5 * (1 + math.erf(1 / math.sqrt(2))), math.exp(-0.5) / math.sqrt(2 * math.pi)  # 0.8413, 0.2420
     up, down = cdf + density, 1 - cdf - density  # 1.0833, -0.0833
     x = [[0.0, 1.0, -1.0], [1.0, -1.0, 0.0]]
-    (dx,) = local_backward(F.gelu(leaf(x)), GRAD)
+    (dx,) = local_backward(node(F.GELUFunction, leaf(x)), GRAD)
     expect(
         dx,
         torch.tensor([[0.5, -2 * up, 0.5 * down], [3 * up, down, -0.5]], dtype=F64),
@@ -151,7 +160,7 @@ def test_softmax_backward_alone_by_hand():
     # row 1: e^x = [3, 1, 1], s = [3/5, 1/5, 1/5], G = [0, 2, 1]: sum_j G_j s_j = 3/5, s (G - 3/5) = [-9, 7, 2] / 25
     x = [[0.0, LN3, 2 * LN2], [LN3, 0.0, 0.0]]
     g = torch.tensor([[0.0, 1.0, 0.0], [0.0, 2.0, 1.0]], dtype=F64)
-    dx, ddim = local_backward(F.softmax(leaf(x), 1), g)
+    dx, ddim = local_backward(node(F.SoftmaxFunction, leaf(x), 1), g)
     expect(
         dx,
         torch.tensor([[-3 / 64, 15 / 64, -12 / 64], [-9 / 25, 7 / 25, 2 / 25]], dtype=F64),
@@ -169,7 +178,7 @@ def test_log_softmax_backward_alone_by_hand():
     # [0, 1, 0] - [1, 3, 4] / 8 = [-1, 5, -4] / 8 and [0, 2, 1] - 3 [3, 1, 1] / 5 = [-9, 7, 2] / 5
     x = [[0.0, LN3, 2 * LN2], [LN3, 0.0, 0.0]]
     g = torch.tensor([[0.0, 1.0, 0.0], [0.0, 2.0, 1.0]], dtype=F64)
-    dx, ddim = local_backward(F.log_softmax(leaf(x), 1), g)
+    dx, ddim = local_backward(node(F.LogSoftmaxFunction, leaf(x), 1), g)
     expect(
         dx, torch.tensor([[-1 / 8, 5 / 8, -4 / 8], [-9 / 5, 7 / 5, 2 / 5]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True
     )
@@ -195,7 +204,9 @@ def test_permute_backward_alone_by_hand():
     """Runs only exercise 6.52 (Permute.backward), called directly on a given G."""
     x = Tensor(torch.zeros(2, 3, 4, dtype=F64), requires_grad=True)
     grad = torch.arange(24.0, dtype=F64).reshape(4, 2, 3)  # G[k, i, j] = 6k + 3i + j
-    dx, ddims = local_backward(x.permute(2, 0, 1), grad)  # out[k, i, j] = x[i, j, k], so dx[i, j, k] = G[k, i, j]
+    dx, ddims = local_backward(
+        node(shape_ops.Permute, x, (2, 0, 1)), grad
+    )  # out[k, i, j] = x[i, j, k], so dx[i, j, k] = G[k, i, j]
     expect(tuple(dx.shape), (2, 3, 4))
     expect(dx[0, 0].tolist(), [0.0, 6.0, 12.0, 18.0])  # G[k, 0, 0] = 6k
     expect(dx[1, 2].tolist(), [5.0, 11.0, 17.0, 23.0])  # G[k, 1, 2] = 6k + 5

@@ -10,6 +10,8 @@ import torch
 from autograd_parity import ATOL, RTOL, assert_close, parity
 from expect import expect
 from scratchlib.autograd import AccumulateGrad, Function, Tensor
+from scratchlib.autograd import function as engine
+from scratchlib.autograd.function import Context
 
 F64 = torch.float64
 
@@ -91,6 +93,126 @@ def test_accumulate_grad_alone_sets_then_adds_by_hand():
     expect(
         x.grad, torch.tensor([[1.5, 0.0, -0.5], [0.0, 5.0, -0.75]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True
     )  # then summed
+
+
+class ThreeXPlusB(Function):
+    """A Function written by the test: y = 3 x + b for a constant b; forward notes what it received."""
+
+    @staticmethod
+    def forward(ctx, x, b):
+        ctx.received = (x, b)
+        return 3 * x + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return 3 * grad, None
+
+
+def test_apply_alone_runs_forward_on_the_data_and_records_the_node():
+    """Runs only exercise 6.34 (Function.apply), on a Function written by the test."""
+    x = leaf([1.0, -2.0])
+    y = ThreeXPlusB.apply(x, 0.5)
+    expect(y, torch.tensor([3.5, -5.5], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)  # 3 [1, -2] + 0.5
+    expect([type(y).__name__, y.requires_grad, y.is_leaf], ["Tensor", True, False])
+    node = y.grad_fn  # the ctx forward filled is the result's node
+    expect([type(node).__name__, node.function.__name__], ["Context", "ThreeXPlusB"])
+    expect([node.received[0] is x.data, node.received[1]], [True, 0.5])  # forward got the data, and b as given
+    expect(list(node.needs_input_grad), [True, False])
+    expect([type(child).__name__ for child in node.next_functions], ["AccumulateGrad", "NoneType"])
+    expect(node.next_functions[0].variable is x, True)  # x's gradient goes to x's own accumulator
+    z = ThreeXPlusB.apply(y, Tensor(torch.tensor(1.0, dtype=F64)))  # a non-leaf input, a Tensor constant
+    expect([z.grad_fn.next_functions[0] is node, z.grad_fn.next_functions[1]], [True, None])
+    expect(list(z.grad_fn.needs_input_grad), [True, False])
+    expect(z.grad_fn.received[1], torch.tensor(1.0, dtype=F64), dtype=True)  # the constant's data
+    constant = ThreeXPlusB.apply(Tensor(torch.tensor([1.0, 2.0], dtype=F64)), 0.0)  # nothing requires grad
+    expect([constant.requires_grad, constant.is_leaf, constant.grad_fn], [False, True, None])
+    expect(constant, torch.tensor([3.0, 6.0], dtype=F64), dtype=True)
+
+
+def hand_made_output(values, dtype=F64):
+    """A non-leaf Tensor whose node is made by the test (no Function ran)."""
+    out = Tensor(torch.tensor(values, dtype=dtype), requires_grad=True, is_leaf=False)
+    out.grad_fn = Context(ThreeXPlusB, (None, None), (False, False))
+    return out
+
+
+def test_backward_alone_seeds_the_gradient_and_starts_at_the_outputs_node(monkeypatch):
+    """Runs only exercise 6.35 (Tensor.backward's seed and start), with the traversal (6.2) recorded."""
+    started = []
+
+    def traverse(root, gradient, retain_graph=False):  # records where the traversal would start, with what
+        started.append((root, gradient, retain_graph))
+
+    monkeypatch.setattr(engine, "traverse", traverse)
+    loss = hand_made_output(2.5)
+    loss.backward()  # a scalar: dL/dL = 1, of its shape and dtype
+    root, seed, retain = started[-1]
+    expect([root is loss.grad_fn, retain], [True, False])
+    expect(seed, torch.tensor(1.0, dtype=F64), dtype=True)
+    square = hand_made_output([[4.0]], dtype=torch.float32)  # one element, shape (1, 1)
+    square.backward(retain_graph=True)
+    root, seed, retain = started[-1]
+    expect([root is square.grad_fn, retain], [True, True])
+    expect(seed, torch.tensor([[1.0]]), dtype=True)
+    out = hand_made_output([1.0, 2.0])
+    given = torch.tensor([0.5, -2.0], dtype=F64)
+    out.backward(given)  # dL/d(out) given: passed on as it is (a copy of it)
+    root, seed, retain = started[-1]
+    expect([root is out.grad_fn, retain], [True, False])
+    expect(seed, given, dtype=True)
+    x = leaf(1.5)
+    x.backward()  # a leaf: its own AccumulateGrad node is the start
+    root, seed, _ = started[-1]
+    expect([type(root).__name__, root.variable is x], ["AccumulateGrad", True])
+    expect(seed, torch.tensor(1.0, dtype=F64), dtype=True)
+
+
+class HandNode:
+    """A graph node written by the test: hands child i the gradient times factors[i], logs each run."""
+
+    def __init__(self, label, children, factors, log):
+        self.label, self.next_functions, self.factors, self.log = label, tuple(children), factors, log
+        self.released = False
+
+    def run(self, grad):
+        self.log.append((self.label, grad.item()))
+        return tuple(None if factor is None else grad * factor for factor in self.factors)
+
+    def release(self):
+        self.released = True
+
+    def check_saved(self):
+        pass
+
+    def name(self):
+        return self.label
+
+
+def hand_made_diamond(log):
+    """root -> (left, right, a constant); left and right -> top -> sink: top is reached along two paths."""
+    sink = HandNode("sink", [], [], log)
+    top = HandNode("top", [sink], [2.0], log)
+    left = HandNode("left", [top], [-1.0], log)
+    right = HandNode("right", [top], [3.0], log)
+    root = HandNode("root", [left, right, None], [1.0, 0.5, None], log)
+    return root, [root, left, right, top, sink]
+
+
+def test_traversal_alone_runs_each_node_once_after_all_its_uses_by_hand():
+    """Runs only exercise 6.2 (the traversal), on a graph of nodes written by the test."""
+    log = []
+    root, nodes = hand_made_diamond(log)
+    engine.traverse(root, torch.tensor(2.0, dtype=F64))
+    # root gets G = 2: left 2, right 1; top then holds -1 * 2 + 3 * 1 = 1, once; sink 2 * 1 = 2
+    expect(log[0], ("root", 2.0))
+    expect(sorted(log[1:3]), [("left", 2.0), ("right", 1.0)])  # the two uses of top, in either order
+    expect(log[3:], [("top", 1.0), ("sink", 2.0)])
+    expect([node.released for node in nodes], [True] * 5)  # each node's buffers freed once it ran
+    log.clear()
+    root, nodes = hand_made_diamond(log)
+    engine.traverse(root, torch.tensor(-1.0, dtype=F64), retain_graph=True)
+    expect([entry for entry in log if entry[0] in ("top", "sink")], [("top", -0.5), ("sink", -1.0)])
+    expect([node.released for node in nodes], [False] * 5)
 
 
 def test_gradients_accumulate_over_backward_calls():

@@ -7,9 +7,18 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import ATOL, RTOL, assert_close, assert_like_torch, local_backward, numerical_gradient, parity
+from autograd_parity import (
+    ATOL,
+    RTOL,
+    assert_close,
+    assert_like_torch,
+    local_backward,
+    node,
+    numerical_gradient,
+    parity,
+)
 from expect import expect
-from scratchlib.autograd import Tensor, nn, optim
+from scratchlib.autograd import Tensor, nn, ops, optim
 from scratchlib.autograd import functional as F
 
 F64 = torch.float64
@@ -62,7 +71,7 @@ def test_linear_backward_alone_by_hand():
     x, w, b = [[1.0, 2.0, -1.0], [0.0, -1.0, 3.0]], [[1.0, 0.0, 2.0], [-1.0, 3.0, 1.0]], [0.5, -1.0]
     leaves = [Tensor(torch.tensor(v, dtype=F64), requires_grad=True) for v in (x, w, b)]
     g = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=F64)
-    dx, dw, db = local_backward(F.linear(*leaves), g)
+    dx, dw, db = local_backward(node(F.LinearFunction, *leaves), g)
     # dX = G W: row 0 = 1 [1, 0, 2] - 2 [-1, 3, 1]; dW = G^T X: row 1 = -2 [1, 2, -1] + 3 [0, -1, 3]
     expect(dx, torch.tensor([[3.0, -6.0, 0.0], [-2.5, 9.0, 4.0]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
     expect(dw, torch.tensor([[1.0, 1.5, 0.5], [-2.0, -7.0, 11.0]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
@@ -175,7 +184,7 @@ def test_batchnorm_backward_alone_by_hand():
     x = torch.tensor([[0.0, 1.0], [3.0, 1.0], [6.0, 4.0]], dtype=F64)
     gamma, beta = torch.tensor([2.0, -1.0], dtype=F64), torch.tensor([0.5, 0.25], dtype=F64)
     leaves = [Tensor(v, requires_grad=True) for v in (x, gamma, beta)]
-    out = F.BatchNormFunction.apply(*leaves, None, None, 0.1, 1e-300)  # eps ~ 0: the hand numbers stay exact
+    out = node(F.BatchNormFunction, *leaves, None, None, 0.1, 1e-300)  # eps ~ 0: the hand numbers stay exact
     g = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], dtype=F64)
     dx, dgamma, dbeta, *constants = local_backward(out, g)
     by_column = torch.tensor([3 * math.sqrt(6), 3 * math.sqrt(2)], dtype=F64)
@@ -246,7 +255,7 @@ def test_cross_entropy_backward_alone_by_hand():
     # target 0. With G = 3 (not 1) and B = 2: dZ = (3 / 2) (softmax - onehot)
     z = torch.tensor([[0.0, math.log(2), math.log(5)], [math.log(3), 0.0, 0.0]], dtype=F64)
     target = torch.tensor([2, 0])
-    dz, dtarget = local_backward(F.cross_entropy(Tensor(z, requires_grad=True), target), 3.0)
+    dz, dtarget = local_backward(node(F.CrossEntropyFunction, Tensor(z, requires_grad=True), target), 3.0)
     expect(
         dz,
         torch.tensor([[3 / 16, 3 / 8, -9 / 16], [-3 / 5, 3 / 10, 3 / 10]], dtype=F64),
@@ -434,6 +443,67 @@ def test_layers_agree_with_finite_differences(layer):
     objective(leaf).backward()
     numeric = numerical_gradient(lambda v: objective(Tensor(v)).item(), x.clone())
     torch.testing.assert_close(leaf.grad, numeric, atol=1e-7, rtol=1e-7)
+
+
+# ------------------------------------- each module's forward alone (CMU HW1P1 2.1, 2.2), with test doubles
+
+
+def recorder(monkeypatch, function):
+    """Replace ``function.apply`` by one that records its arguments and returns "the result"."""
+    calls = []
+
+    def apply(cls, *args):
+        calls.append((cls.__name__, *args))
+        return "the result"
+
+    monkeypatch.setattr(function, "apply", classmethod(apply))
+    return calls
+
+
+def test_relu_module_forward_alone_calls_the_relu_function(monkeypatch):
+    """Runs only exercise 6.37 (nn.ReLU.forward): its input goes through the ReLU Function (recorded here)."""
+    calls = recorder(monkeypatch, ops.ReLU)
+    x = Tensor(torch.tensor([[1.0, -2.0]], dtype=F64), requires_grad=True)
+    result = nn.ReLU()(x)
+    expect([[call[0], call[1] is x, len(call)] for call in calls], [["ReLU", True, 2]])
+    expect(result, "the result")
+
+
+def test_linear_module_forward_alone_calls_the_linear_function(monkeypatch):
+    """Runs only exercise 6.39 (nn.Linear.forward): X, W and b go to LinearFunction (recorded here)."""
+    calls = recorder(monkeypatch, F.LinearFunction)
+    layer = nn.Linear(3, 2, dtype=F64)
+    x = Tensor(torch.ones(4, 3, dtype=F64))
+    result = layer(x)
+    expect(
+        [[c[0], c[1] is x, c[2] is layer.weight, c[3] is layer.bias, len(c)] for c in calls],
+        [["LinearFunction", True, True, True, 4]],
+    )
+    expect(result, "the result")
+    no_bias = nn.Linear(3, 2, bias=False, dtype=F64)
+    no_bias(x)
+    expect([calls[-1][2] is no_bias.weight, calls[-1][3]], [True, None])
+
+
+class Step(nn.Module):
+    """A module written by the test: notes its name in a log and computes 10 x + k on a plain number."""
+
+    def __init__(self, name, k, log):
+        super().__init__()
+        self.name, self.k, self.log = name, k, log
+
+    def forward(self, x):
+        self.log.append(self.name)
+        return 10 * x + self.k
+
+
+def test_sequential_forward_alone_runs_each_module_on_the_last_output():
+    """Runs only exercise 6.38 (Sequential.forward), on modules written by the test."""
+    log = []
+    model = nn.Sequential(Step("first", 1, log), Step("second", 2, log), Step("third", 3, log))
+    expect(model(0), 123)  # ((0 * 10 + 1) * 10 + 2) * 10 + 3
+    expect(log, ["first", "second", "third"])
+    expect(nn.Sequential(Step("only", 5, log))(4), 45)
 
 
 def test_linear_and_sequential_name_bad_arguments_and_a_seed_repeats_the_bias():

@@ -8,9 +8,19 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_parity import ATOL, RTOL, assert_close, assert_like_torch, local_backward, numerical_gradient, parity
+from autograd_parity import (
+    ATOL,
+    RTOL,
+    assert_close,
+    assert_like_torch,
+    local_backward,
+    node,
+    numerical_gradient,
+    parity,
+)
 from expect import expect
-from scratchlib.autograd import Function, Tensor, ops
+from scratchlib.autograd import Function, Tensor, ops, shape_ops
+from scratchlib.autograd.function import Context
 from scratchlib.autograd.ops import sum_to_shape
 
 F64 = torch.float64
@@ -284,27 +294,27 @@ def leaf(values):
 
 def test_add_backward_alone_by_hand():
     """Runs only exercise 6.4 (Add.backward), called directly on a given G."""
-    da, db = local_backward(leaf(A) + leaf(B), GRAD)
+    da, db = local_backward(node(ops.Add, leaf(A), leaf(B)), GRAD)
     expect(da, tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)  # d(a + b)/da = 1: G passes through to both
     expect(db, tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)
-    da, db = local_backward(leaf(A) + 2.5, GRAD)
+    da, db = local_backward(node(ops.Add, leaf(A), 2.5), GRAD)
     expect(da, tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)
     expect(db, None)  # a constant needs no gradient
 
 
 def test_sub_backward_alone_by_hand():
     """Runs only exercise 6.5 (Sub.backward), called directly on a given G."""
-    da, db = local_backward(leaf(A) - leaf(B), GRAD)
+    da, db = local_backward(node(ops.Sub, leaf(A), leaf(B), shapes=((2, 3), (2, 3))), GRAD)  # not Sub.forward (6.28)
     expect(da, tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)  # d(a - b)/da = 1, d(a - b)/db = -1
     expect(db, tensor([[-1.0, 2.0, -0.5], [-3.0, -1.0, 1.0]]), atol=ATOL, rtol=RTOL, dtype=True)
-    da, db = local_backward(2.5 - leaf(B), GRAD)
+    da, db = local_backward(node(ops.Sub, 2.5, leaf(B), shapes=((), (2, 3))), GRAD)
     expect(da, None)
     expect(db, -tensor(GRAD), atol=ATOL, rtol=RTOL, dtype=True)
 
 
 def test_mul_backward_alone_by_hand():
     """Runs only exercise 6.6 (Mul.backward), called directly on a given G."""
-    da, db = local_backward(leaf(A) * leaf(B), GRAD)
+    da, db = local_backward(node(ops.Mul, leaf(A), leaf(B), tensors=(tensor(A), tensor(B))), GRAD)  # not 6.29
     # da = G * b = [[1*2, -2*-1, 0.5*0.5], [3*4, 1*-3, -1*1]]
     expect(da, tensor([[2.0, 2.0, 0.25], [12.0, -3.0, -1.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     # db = G * a = [[1*1, -2*-2, 0.5*3], [3*-1, 1*0.5, -1*2]]
@@ -321,24 +331,29 @@ def given_sum_to_shape(grad, shape):
     return grad.sum_to_size(shape) if len(shape) else grad.sum()
 
 
+SHAPES = {"shapes": ((2, 3), (3,))}  # what Add's and Sub's forward save for A and ROW
+OPERANDS = {"tensors": (torch.tensor(A, dtype=F64), torch.tensor(ROW, dtype=F64))}  # what Mul's and Div's save
+
+
 @pytest.mark.parametrize(
-    "op, exercise, da, db",
+    "op, function, saved, exercise, da, db",
     [
         # db: the column sums of what reaches the broadcast row, [1 + 3, -2 + 1, 0.5 - 1] for G
-        (lambda a, b: a + b, "6.4", GRAD, [4.0, -1.0, -0.5]),
-        (lambda a, b: a - b, "6.5", GRAD, [-4.0, 1.0, 0.5]),
+        (lambda a, b: a + b, ops.Add, SHAPES, "6.4", GRAD, [4.0, -1.0, -0.5]),
+        (lambda a, b: a - b, ops.Sub, SHAPES, "6.5", GRAD, [-4.0, 1.0, 0.5]),
         # da = G * b per row; db = column sums of G * a = [[1, 4, 1.5], [-3, 0.5, -2]]
-        (lambda a, b: a * b, "6.6", [[2.0, 2.0, 0.25], [6.0, -1.0, -0.5]], [-2.0, 4.5, -0.5]),
+        (lambda a, b: a * b, ops.Mul, OPERANDS, "6.6", [[2.0, 2.0, 0.25], [6.0, -1.0, -0.5]], [-2.0, 4.5, -0.5]),
         # da = G / b per row; db = column sums of -G a / b^2 = [[-0.25, -4, -6], [0.75, -0.5, 8]]
-        (lambda a, b: a / b, "6.7", [[0.5, 2.0, 1.0], [1.5, -1.0, -2.0]], [0.5, -4.5, 2.0]),
+        (lambda a, b: a / b, ops.Div, OPERANDS, "6.7", [[0.5, 2.0, 1.0], [1.5, -1.0, -2.0]], [0.5, -4.5, 2.0]),
     ],
     ids=["Add", "Sub", "Mul", "Div"],
 )
-def test_a_broadcast_backward_alone_sums_over_the_rows_by_hand(monkeypatch, op, exercise, da, db):
+def test_a_broadcast_backward_alone_sums_over_the_rows_by_hand(monkeypatch, op, function, saved, exercise, da, db):
     """Runs only the operation's exercise (6.4 to 6.7) on a (2, 3) and a (3,) input: its backward must
-    hand back a gradient of each input's shape, through sum_to_shape (here a given one, not 6.3)."""
+    hand back a gradient of each input's shape, through sum_to_shape (here a given one, not 6.3), on a
+    node made by the test with what the forward saves (not the forward, 6.28 to 6.30)."""
     monkeypatch.setattr(ops, "sum_to_shape", given_sum_to_shape)
-    grad_a, grad_b = local_backward(op(leaf(A), leaf(ROW)), GRAD)
+    grad_a, grad_b = local_backward(node(function, leaf(A), leaf(ROW), **saved), GRAD)
     expect(grad_a, tensor(da), atol=ATOL, rtol=RTOL, dtype=True)
     expect(grad_b, tensor(db), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((grad_a, grad_b), op, tensor(A), tensor(ROW), grad=tensor(GRAD))
@@ -346,7 +361,7 @@ def test_a_broadcast_backward_alone_sums_over_the_rows_by_hand(monkeypatch, op, 
 
 def test_div_backward_alone_by_hand():
     """Runs only exercise 6.7 (Div.backward), called directly on a given G."""
-    da, db = local_backward(leaf(A) / leaf(B), GRAD)
+    da, db = local_backward(node(ops.Div, leaf(A), leaf(B), tensors=(tensor(A), tensor(B))), GRAD)  # not 6.30
     # da = G / b = [[1/2, -2/-1, 0.5/0.5], [3/4, 1/-3, -1/1]]
     expect(da, tensor([[0.5, 2.0, 1.0], [0.75, -1 / 3, -1.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     # db = -G a / b^2 = [[-1/4, -4/1, -1.5/0.25], [3/16, -0.5/9, 2/1]]
@@ -356,13 +371,13 @@ def test_div_backward_alone_by_hand():
 
 def test_neg_backward_alone_by_hand():
     """Runs only exercise 6.8 (Neg.backward), called directly on a given G."""
-    (dx,) = local_backward(-leaf(A), GRAD)
+    (dx,) = local_backward(node(ops.Neg, leaf(A)), GRAD)
     expect(dx, tensor([[-1.0, 2.0, -0.5], [-3.0, -1.0, 1.0]]), atol=ATOL, rtol=RTOL, dtype=True)  # -G
 
 
 def test_pow_backward_alone_by_hand():
     """Runs only exercise 6.9 (Pow.backward), called directly on a given G."""
-    dx, dp = local_backward(leaf(A) ** 3, GRAD)
+    dx, dp = local_backward(node(ops.Pow, leaf(A), 3), GRAD)
     # dx = G * 3 x^2 = G * [[3, 12, 27], [3, 0.75, 12]]
     expect(dx, tensor([[3.0, -24.0, 13.5], [9.0, 0.75, -12.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     expect(dp, None)  # the exponent is a constant
@@ -373,7 +388,7 @@ def test_matmul_backward_alone_by_hand():
     """Runs only exercise 6.10 (MatMul.backward), called directly on a given G."""
     b = [[1.0, 0.0, 2.0, -1.0], [0.0, 1.0, -1.0, 2.0], [3.0, -2.0, 0.0, 1.0]]  # (3, 4)
     grad = [[1.0, 0.0, -1.0, 2.0], [0.0, 2.0, 1.0, -1.0]]  # (2, 4)
-    da, db = local_backward(leaf(A) @ leaf(b), grad)
+    da, db = local_backward(node(ops.MatMul, leaf(A), leaf(b)), grad)
     # dA = G B^T: entry (i, j) = row i of G . row j of B; e.g. (0, 0) = 1 - 2 - 2 = -3
     expect(da, tensor([[-3.0, 5.0, 5.0], [3.0, -1.0, -5.0]]), atol=ATOL, rtol=RTOL, dtype=True)
     # dB = A^T G: row i = A[0, i] G[0] + A[1, i] G[1]; e.g. row 1 = -2 [1, 0, -1, 2] + 0.5 [0, 2, 1, -1]
@@ -431,18 +446,20 @@ def test_logsumexp_drops_its_axis_unless_told_to_keep_it():
 
 def test_transpose_backward_alone_by_hand():
     """Runs only exercise 6.11 (Transpose.backward), called directly on a given G."""
-    (dx,) = local_backward(leaf(A).T, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    (dx,) = local_backward(node(shape_ops.Transpose, leaf(A)), [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     expect(dx, tensor([[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]), atol=ATOL, rtol=RTOL, dtype=True)  # G^T, of x's shape (2, 3)
     cube = Tensor(torch.zeros(2, 3, 4, dtype=F64), requires_grad=True)
     grad = torch.arange(24.0, dtype=F64).reshape(4, 3, 2)
-    (dx,) = local_backward(cube.T, grad)  # all dimensions reversed back: dx[i, j, k] = G[k, j, i] = 6k + 2j + i
+    (dx,) = local_backward(
+        node(shape_ops.Transpose, cube), grad
+    )  # all dimensions reversed back: dx[i, j, k] = G[k, j, i] = 6k + 2j + i
     expect((tuple(dx.shape), dx[1, 2, 3].item(), dx[0, 1, 2].item()), ((2, 3, 4), 23.0, 14.0))
     expect(dx, grad.permute(2, 1, 0), atol=ATOL, rtol=RTOL, dtype=True)
 
 
 def test_reshape_backward_alone_by_hand():
     """Runs only exercise 6.12 (Reshape.backward), called directly on a given G."""
-    dx, dshape = local_backward(leaf(A).reshape(3, 2), [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    dx, dshape = local_backward(node(shape_ops.Reshape, leaf(A), (3, 2)), [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     expect(
         dx, tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), atol=ATOL, rtol=RTOL, dtype=True
     )  # the same entries in order, shape (2, 3)
@@ -451,18 +468,18 @@ def test_reshape_backward_alone_by_hand():
 
 def test_sum_backward_alone_by_hand():
     """Runs only exercise 6.13 (Sum.backward), called directly on a given G."""
-    dx, _, _ = local_backward(leaf(A).sum(1), [2.0, -1.0])  # each row's G copied along the row
+    dx, _, _ = local_backward(node(ops.Sum, leaf(A), 1, False), [2.0, -1.0])  # each row's G copied along the row
     expect(dx, tensor([[2.0, 2.0, 2.0], [-1.0, -1.0, -1.0]]), atol=ATOL, rtol=RTOL, dtype=True)
-    dx, _, _ = local_backward(leaf(A).sum(0, keepdims=True), [[1.0, -2.0, 3.0]])  # each column's G down it
+    dx, _, _ = local_backward(node(ops.Sum, leaf(A), 0, True), [[1.0, -2.0, 3.0]])  # each column's G down it
     expect(dx, tensor([[1.0, -2.0, 3.0], [1.0, -2.0, 3.0]]), atol=ATOL, rtol=RTOL, dtype=True)
-    dx, _, _ = local_backward(leaf(A).sum(), 1.5)  # G everywhere
+    dx, _, _ = local_backward(node(ops.Sum, leaf(A), None, False), 1.5)  # G everywhere
     expect(dx, torch.full((2, 3), 1.5, dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), lambda x: x.sum(), tensor(A), grad=tensor(1.5))
 
 
 def test_log_backward_alone_by_hand():
     """Runs only exercise 6.14 (Log.backward), called directly on a given G."""
-    (dx,) = local_backward(leaf([[1.0, 2.0, 4.0], [0.5, 0.25, 8.0]]).log(), GRAD)
+    (dx,) = local_backward(node(ops.Log, leaf([[1.0, 2.0, 4.0], [0.5, 0.25, 8.0]])), GRAD)
     # dx = G / x = [[1/1, -2/2, 0.5/4], [3/0.5, 1/0.25, -1/8]]
     expect(dx, tensor([[1.0, -1.0, 0.125], [6.0, 4.0, -0.125]]), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), torch.log, tensor([[1.0, 2.0, 4.0], [0.5, 0.25, 8.0]]), grad=tensor(GRAD))
@@ -471,14 +488,19 @@ def test_log_backward_alone_by_hand():
 def test_exp_backward_alone_by_hand():
     """Runs only exercise 6.15 (Exp.backward), called directly on a given G."""
     x = [[0.0, math.log(2), math.log(3)], [math.log(4), -math.log(2), 0.0]]  # e^x = [[1, 2, 3], [4, 0.5, 1]]
-    (dx,) = local_backward(leaf(x).exp(), GRAD)
+    (dx,) = local_backward(node(ops.Exp, leaf(x)), GRAD)
     expect(dx, tensor([[1.0, -4.0, 1.5], [12.0, 0.5, -1.0]]), atol=ATOL, rtol=RTOL, dtype=True)  # G e^x
     assert_like_torch((dx,), torch.exp, tensor(x), grad=tensor(GRAD))
 
 
 def test_relu_backward_alone_by_hand():
     """Runs only exercise 6.16 (ReLU.backward), called directly on a given G."""
-    (dx,) = local_backward(leaf([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]]).relu(), GRAD)
+    (dx,) = local_backward(
+        node(
+            ops.ReLU, leaf([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]]), tensors=(tensor([[1.0, 0.0, 3.0], [0.0, 0.5, 0.0]]),)
+        ),
+        GRAD,
+    )  # what ReLU.forward (6.36) saves: max(x, 0)
     expect(
         dx, tensor([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]]), atol=ATOL, rtol=RTOL, dtype=True
     )  # G where x > 0, else 0 (x = 0 too)
@@ -489,11 +511,127 @@ def test_logsumexp_backward_alone_by_hand():
     """Runs only exercise 6.17 (LogSumExp.backward), called directly on a given G."""
     # row 0: e^x = [1, 2, 5], softmax [1/8, 2/8, 5/8]; row 1: e^x = [3, 1, 1], softmax [3/5, 1/5, 1/5]
     x = [[0.0, math.log(2), math.log(5)], [math.log(3), 0.0, 0.0]]
-    dx, _, _ = local_backward(leaf(x).logsumexp(1), [2.0, -1.0])  # dx = G_row softmax(row)
+    dx, _, _ = local_backward(node(ops.LogSumExp, leaf(x), 1, False), [2.0, -1.0])  # dx = G_row softmax(row)
     expect(dx, tensor([[0.25, 0.5, 1.25], [-0.6, -0.2, -0.2]]), atol=ATOL, rtol=RTOL, dtype=True)
-    dx, _, _ = local_backward(leaf(x).logsumexp(1, keepdims=True), [[2.0], [-1.0]])
+    dx, _, _ = local_backward(node(ops.LogSumExp, leaf(x), 1, True), [[2.0], [-1.0]])
     expect(dx, tensor([[0.25, 0.5, 1.25], [-0.6, -0.2, -0.2]]), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), lambda x: x.logsumexp(1, keepdim=True), tensor(x), grad=tensor([[2.0], [-1.0]]))
+
+
+# ------------------------------------------ each forward and operator alone, by hand (CMU HW1P1 1.1)
+# A forward is called on a ctx made here, not through Function.apply; an operator is checked by the
+# call it makes, with its Function's apply replaced by a recorder: no forward, no graph.
+
+
+def made_ctx(function):
+    """A ctx for calling ``function.forward`` directly: two constant inputs, no graph."""
+    return Context(function, (None, None), (False, False))
+
+
+def test_sub_forward_alone_by_hand():
+    """Runs only exercise 6.28 (Sub.forward), on a ctx made by the test."""
+    # A - B = [[1 - 2, -2 + 1, 3 - 0.5], [-1 - 4, 0.5 + 3, 2 - 1]]
+    expect(
+        ops.Sub.forward(made_ctx(ops.Sub), tensor(A), tensor(B)),
+        tensor([[-1.0, -1.0, 2.5], [-5.0, 3.5, 1.0]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    # broadcasting: ROW taken from every row of A
+    expect(
+        ops.Sub.forward(made_ctx(ops.Sub), tensor(A), tensor(ROW)),
+        tensor([[-1.0, -1.0, 2.5], [-3.0, 1.5, 1.5]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    # a constant first (2.5 - x, as __rsub__ calls it): the order of the operands is the forward's
+    expect(ops.Sub.forward(made_ctx(ops.Sub), 2.5, tensor(ROW)), tensor([0.5, 3.5, 2.0]), atol=ATOL, rtol=RTOL)
+
+
+def test_mul_forward_alone_by_hand():
+    """Runs only exercise 6.29 (Mul.forward), on a ctx made by the test."""
+    ctx = made_ctx(ops.Mul)
+    # A * B entry by entry = [[1 * 2, -2 * -1, 3 * 0.5], [-1 * 4, 0.5 * -3, 2 * 1]]
+    expect(
+        ops.Mul.forward(ctx, tensor(A), tensor(B)),
+        tensor([[2.0, 2.0, 1.5], [-4.0, -1.5, 2.0]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    expect(
+        ops.Mul.forward(made_ctx(ops.Mul), tensor(A), tensor(ROW)),
+        tensor([[2.0, 2.0, 1.5], [-2.0, -0.5, 1.0]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    expect(ops.Mul.forward(made_ctx(ops.Mul), 2.5, tensor(ROW)), tensor([5.0, -2.5, 1.25]), atol=ATOL, rtol=RTOL)
+
+
+def test_div_forward_alone_by_hand():
+    """Runs only exercise 6.30 (Div.forward), on a ctx made by the test."""
+    # A / B = [[1 / 2, -2 / -1, 3 / 0.5], [-1 / 4, 0.5 / -3, 2 / 1]]
+    expect(
+        ops.Div.forward(made_ctx(ops.Div), tensor(A), tensor(B)),
+        tensor([[0.5, 2.0, 6.0], [-0.25, -1 / 6, 2.0]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    expect(
+        ops.Div.forward(made_ctx(ops.Div), tensor(A), tensor(ROW)),
+        tensor([[0.5, 2.0, 6.0], [-0.5, -0.5, 4.0]]),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
+    )
+    # a constant numerator (2.5 / x, as __rtruediv__ calls it)
+    expect(ops.Div.forward(made_ctx(ops.Div), 2.5, tensor(ROW)), tensor([1.25, -2.5, 5.0]), atol=ATOL, rtol=RTOL)
+
+
+def recorder(monkeypatch, function):
+    """Replace ``function.apply`` by one that records its arguments and returns "the result": the test
+    sees which Function an operator calls, and with what, without running it."""
+    calls = []
+
+    def apply(cls, *args):
+        calls.append((cls.__name__, *args))
+        return "the result"
+
+    monkeypatch.setattr(function, "apply", classmethod(apply))
+    return calls
+
+
+@pytest.mark.parametrize(
+    "exercise, operator, function",
+    [
+        ("6.31", lambda x, y: x - y, ops.Sub),
+        ("6.32", lambda x, y: x * y, ops.Mul),
+        ("6.33", lambda x, y: x / y, ops.Div),
+    ],
+    ids=["__sub__", "__mul__", "__truediv__"],
+)
+def test_an_operator_alone_calls_its_function_on_both_operands_in_order(monkeypatch, exercise, operator, function):
+    """Runs only the operator's exercise (6.31 to 6.33): ``x - y`` is ``Sub.apply(x, y)``, the Tensor
+    itself first (apply reads its ``.data`` and links it into the graph), the other operand as given."""
+    calls = recorder(monkeypatch, function)
+    x, y = leaf(A), leaf(B)
+    results = [operator(x, y), operator(x, 2.5)]
+    names = {id(x): "x", id(y): "y"}
+    recorded = [[call[0]] + [names.get(id(a), a) for a in call[1:]] for call in calls]
+    expect(recorded, [[function.__name__, "x", "y"], [function.__name__, "x", 2.5]])
+    expect(results, ["the result", "the result"])  # what apply returns is the operator's result
+
+
+def test_relu_forward_alone_by_hand():
+    """Runs only exercise 6.36 (ReLU.forward), on a ctx made by the test."""
+    ctx = Context(ops.ReLU, (None,), (False,))
+    out = ops.ReLU.forward(ctx, tensor([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]]))
+    expect(out, tensor([[1.0, 0.0, 3.0], [0.0, 0.5, 0.0]]), dtype=True)  # max(x, 0), entry by entry
+    expect(ctx.saved_tensors[0] is out, True)  # the output is what backward reads
 
 
 def test_a_vectors_only_axis_is_zero():

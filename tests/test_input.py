@@ -50,6 +50,33 @@ def test_step_is_plain_sgd(rows, cols, lr, data):
     assert_close(w.output, value - lr * grad, tol=1e-12)
 
 
+def test_step_alone_by_hand():
+    """Runs only exercise 4.30 (Input.step): the gradient is put in by hand, not by accumulate_grad."""
+    # W - 0.5 G = [[1 - 1, -2 + 0.5, 0.5 - 2], [0 - 0.25, 3 - 1.5, -1 + 1]] = [[0, -1.5, -1.5], [-0.25, 1.5, 0]]
+    w = Input((2, 3), train=True, dtype=F64).set(W)
+    held = w.output
+    w.grad = G.clone()
+    w.step(0.5)
+    expect(w.output.tolist(), [[0.0, -1.5, -1.5], [-0.25, 1.5, 0.0]])
+    expect(w.output is held, True)  # in place: whatever reads this parameter's tensor sees the new value
+    expect(w.grad.tolist(), G.tolist())  # the step reads the gradient, it does not change it
+    x = Input((2, 3), dtype=F64).set(W)  # data never moves, even with a gradient
+    x.grad = G.clone()
+    x.step(0.5)
+    expect(x.output.tolist(), W.tolist())
+
+
+def test_clear_grad_alone_by_hand():
+    """Runs only exercise 4.31 (clear_grad): the gradient is put in by hand, not by accumulate_grad."""
+    w = Input((2, 3), train=True, dtype=F64).set(W)
+    w.grad = G.clone()
+    w.clear_grad()
+    expect(w.grad, None)  # None stands for zeros, as torch's zero_grad sets it
+    expect(w.output.tolist(), W.tolist())  # the value stays
+    w.clear_grad()  # nothing held: still nothing
+    expect(w.grad, None)
+
+
 def test_accumulate_grad_adds_and_clear_grad_forgets():
     w = Input((2, 3), train=True, dtype=F64).set(W)
     w.accumulate_grad(G)

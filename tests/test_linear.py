@@ -31,11 +31,13 @@ def test_forward_and_backward_by_hand():
     # Z_ij = sum_k X_ik W_jk + b_j:
     #   row 0: 1*2 + (-2)*0 + 3*(-1) + 0.5 = -0.5,   1*1 + (-2)(-3) + 3*1 - 1 = 9
     #   row 1: 0 + 0 + (-1)(-1) + 0.5 = 1.5,          0 + 4*(-3) + (-1)*1 - 1 = -14
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 04's derivations ask the student for it)
     # dX = G W:   row 0: 1*[2,0,-1] - 2*[1,-3,1] = [0, 6, -3]
     #             row 1: 0.5*[2,0,-1] + 3*[1,-3,1] = [4, -9, 2.5]
     # dW = G^T X: row 0: 1*[1,-2,3] + 0.5*[0,4,-1] = [1, 0, 2.5]
     #             row 1: -2*[1,-2,3] + 3*[0,4,-1] = [-2, 16, -9]
     # db = column sums of G = [1.5, 1]
+    # END TEACHER ONLY
     x, w, bias = inputs(X, W, b)
     layer = Linear(x, w, bias)
     out = run(layer, G)
@@ -57,9 +59,11 @@ def test_forward_alone_by_hand():
 
 def test_backward_alone_on_a_given_forward_by_hand():
     """Runs only exercise 4.3 (Linear.backward): the forward Z = X W^T + b is given, not run."""
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 04's derivations ask the student for it)
     # dX = G W:   row 0: 1*[2,0,-1] - 2*[1,-3,1] = [0, 6, -3];   row 1: 0.5*[2,0,-1] + 3*[1,-3,1] = [4, -9, 2.5]
     # dW = G^T X: row 0: 1*[1,-2,3] + 0.5*[0,4,-1] = [1, 0, 2.5]; row 1: -2*[1,-2,3] + 3*[0,4,-1] = [-2, 16, -9]
     # db = column sums of G = [1 + 0.5, -2 + 3] = [1.5, 1]
+    # END TEACHER ONLY
     x, w, bias = inputs(X, W, b)
     backward_alone(Linear(x, w, bias), X @ W.T + b, G)
     expect(x.grad.tolist(), [[0.0, 6.0, -3.0], [4.0, -9.0, 2.5]])

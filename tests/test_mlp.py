@@ -285,9 +285,102 @@ def square_network():
     return net
 
 
-def test_backward_alone_with_a_hand_made_activation_and_loss():
-    """Runs only exercise 3.4 (NeuralNetwork.backward): the activations and the loss are made by hand in this test."""
+def layer_by_layer(net):
+    """A forward pass written in the test (each NeuralLayer.forward in turn), so that exercise 3.12 does not run."""
+
+    def forward(x):
+        for layer in net.layers:
+            x = layer.forward(x)
+        return x
+
+    return forward
+
+
+def test_forward_alone_by_hand():
+    """Runs only exercise 3.12 (NeuralNetwork.forward): every layer in turn, each keeping its values."""
     net = square_network()
+    x = torch.tensor([[1, -1, 2], [0, 2, -1]], dtype=F64)
+    # Z1 = X W1^T + b1 = [[1, -0.5], [-1, -1.5]];  H = Z1^2 = [[1, 0.25], [1, 2.25]]
+    # Z2 = H W2^T + b2 = [[0.5], [-1.5]];  y_hat = Z2^2 = [[0.25], [2.25]]
+    y_hat = net.forward(x)
+    hidden, out = net.layers
+    expect(y_hat.tolist(), [[0.25], [2.25]])
+    expect(hidden.last_input.tolist(), x.tolist())
+    expect(hidden.last_zin.tolist(), [[1.0, -0.5], [-1.0, -1.5]])
+    expect(hidden.last_zout.tolist(), [[1.0, 0.25], [1.0, 2.25]])
+    expect(out.last_input.tolist(), [[1.0, 0.25], [1.0, 2.25]])
+    expect(out.last_zin.tolist(), [[0.5], [-1.5]])
+    assert out.last_zout is y_hat or torch.equal(out.last_zout, y_hat)
+    # no hidden layer: one layer's output is the network's
+    single = NeuralNetwork(3, 1, [], dtype=F64)
+    single.layers[0].linear.weight = torch.tensor(W2[0][:1] * 3, dtype=F64)[None]
+    single.layers[0].act = Square()
+    expect(single.forward(x).tolist(), [[4.0], [1.0]])  # (x1 + x2 + x3)^2 = 2^2, 1^2
+
+
+def test_get_loss_alone_with_a_given_forward():
+    """Runs only exercise 3.13 (NeuralNetwork.get_loss): the forward pass and the loss are made by hand here."""
+    net = square_network()
+    net.forward = lambda x: torch.tensor([[0.25], [2.25]], dtype=F64)
+    x = torch.tensor([[1, -1, 2], [0, 2, -1]], dtype=F64)
+    y = torch.tensor([[0.5], [2.0]], dtype=F64)
+    # HalfSquaredError of y_hat - y = [[-0.25], [0.25]]: (1/16 + 1/16) / 2 = 1/16
+    expect(net.get_loss(x, y).item(), 1 / 16)
+    y = torch.tensor([[1.25], [0.25]], dtype=F64)  # y_hat - y = [[-1], [2]]: (1 + 4) / 2
+    expect(net.get_loss(x, y).item(), 2.5)
+    # the loss compares predictions with targets in its own order: forward(y_true, y_pred)
+    seen = []
+    net.loss = type("Recording", (), {"forward": lambda self, y_true, y_pred: seen.append((y_true, y_pred)) or 0.0})()
+    net.get_loss(x, y)
+    assert torch.equal(seen[0][0], y) and seen[0][1].tolist() == [[0.25], [2.25]]
+
+
+def test_train_alone_with_a_recording_backward_and_step():
+    """Runs only exercise 3.14 (train): backward and step are test doubles that record their calls."""
+    net, x, y = random_network(2, 1, [3], seed=0, batch_size=4)
+    calls, given_losses = [], [0.5, 0.25, 0.125]
+
+    def backward(x_given, y_given):
+        assert x_given is x and y_given is y  # the whole batch, every epoch
+        calls.append("backward")
+        for layer in net.layers:  # finite gradients, as a real backward leaves them
+            layer.linear.weight_grad = torch.zeros_like(layer.linear.weight)
+            layer.linear.bias_grad = torch.zeros_like(layer.linear.bias)
+        return torch.tensor(given_losses[calls.count("backward") - 1], dtype=F64)
+
+    net.backward = backward
+    net.step = lambda lr: calls.append(("step", lr))
+    trained, losses = train(x, y, net, epochs=3, lr=0.75)
+    assert trained is net
+    assert calls == ["backward", ("step", 0.75)] * 3
+    expect(losses.tolist(), given_losses)  # the loss of each epoch, before its update
+    assert losses.dtype == F64
+
+
+def test_train_alone_stops_at_the_first_non_finite_loss_before_its_update():
+    """Runs only exercise 3.14 (train): a diverging loss stops it with the epoch named, before that step."""
+    net, x, y = random_network(2, 1, [3], seed=0, batch_size=4)
+    steps = []
+    losses = iter([0.5, float("nan")])
+
+    def backward(x_given, y_given):
+        for layer in net.layers:
+            layer.linear.weight_grad = torch.zeros_like(layer.linear.weight)
+            layer.linear.bias_grad = torch.zeros_like(layer.linear.bias)
+        return torch.tensor(next(losses), dtype=F64)
+
+    net.backward = backward
+    net.step = steps.append
+    with pytest.raises(FloatingPointError, match=r"train: the loss is nan at epoch 1 \(before its update\)"):
+        train(x, y, net, epochs=5, lr=0.5)
+    assert steps == [0.5]
+
+
+def test_backward_alone_with_a_hand_made_activation_and_loss():
+    """Runs only exercise 3.4 (NeuralNetwork.backward): the activations, the loss and the forward pass are made
+    by hand in this test."""
+    net = square_network()
+    net.forward = layer_by_layer(net)
     x = torch.tensor([[1, -1, 2], [0, 2, -1]], dtype=F64)
     y = torch.tensor([[0.5], [2]], dtype=F64)
     loss = net.backward(x, y)

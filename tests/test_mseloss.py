@@ -1,4 +1,4 @@
-"""MSELoss: L = mean (P - T)^2 (as torch.nn.MSELoss), by hand and against torch autograd."""
+"""MSELoss (as torch.nn.MSELoss): forward and backward by hand and against torch autograd."""
 
 import pytest
 import torch
@@ -27,7 +27,9 @@ T = t([[0, 1, 0.5], [1, -2, 1]])
 
 def test_forward_and_backward_by_hand():
     # D = P - T = [[1, -3, 0], [2, 2, -2]]; sum D^2 = 1 + 9 + 0 + 4 + 4 + 4 = 22; N = 6: L = 22/6
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 04's derivations ask the student for it)
     # with g = 1.5: dP = (2 g / N) D = 0.5 D = [[0.5, -1.5, 0], [1, 1, -1]], dT = -dP
+    # END TEACHER ONLY
     p, target = inputs(P, T)
     out = run(MSELoss(p, target), t(1.5))
     assert_close(out, t(22 / 6), tol=1e-15)
@@ -46,7 +48,9 @@ def test_forward_alone_by_hand():
 
 def test_backward_alone_on_a_given_forward_by_hand():
     """Runs only exercise 4.17 (MSELoss.backward): the forward (L and D = P - T) is given, not run."""
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 04's derivations ask the student for it)
     # g = 1.5, N = 6:  dP = (2 g / N) D = 0.5 D = [[0.5, -1.5, 0], [1, 1, -1]],  dT = -dP
+    # END TEACHER ONLY
     p, target = inputs(P, T)
     backward_alone(MSELoss(p, target), ((P - T) ** 2).mean(), t(1.5), diff=P - T)
     expect(p.grad.tolist(), [[0.5, -1.5, 0.0], [1.0, 1.0, -1.0]])
@@ -75,7 +79,10 @@ def test_accumulate_grad_adds_and_step_moves_nothing():
     layer = MSELoss(p, target)
     layer.forward()
     layer.accumulate_grad(t(1.0))
-    layer.accumulate_grad(t(2.0))  # g = 3: dP = D
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 04's derivations ask the student for it)
+    # g = 3: dP = D
+    # END TEACHER ONLY
+    layer.accumulate_grad(t(2.0))
     layer.backward()
     assert p.grad.tolist() == (P - T).tolist()
     layer.step(0.1)

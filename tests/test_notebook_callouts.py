@@ -28,7 +28,9 @@ def cell_sources(number: int) -> list[str]:
 def exercise_regions(number: int) -> dict[str, Path]:
     """Exercise id -> the file that holds its solution region (library module or notebook)."""
     found = {}
-    texts = [(path, path.read_text(encoding="utf-8")) for path in sorted(ROOT.glob("scratchlib/**/*.py"))]
+    # the library, and the student's own tests (tests/test_my_layers.py: exercises of notebook 04)
+    paths = [*sorted(ROOT.glob("scratchlib/**/*.py")), ROOT / "tests" / "test_my_layers.py"]
+    texts = [(path, path.read_text(encoding="utf-8")) for path in paths]
     texts += [(notebook_path(number), source) for source in cell_sources(number)]  # not the outputs
     for path, text in texts:
         for exercise in REGION.findall(text):

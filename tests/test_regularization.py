@@ -1,4 +1,4 @@
-"""Regularization: R = lambda * sum W^2, dW = 2 lambda g W, by hand and against torch autograd."""
+"""Regularization: forward and backward by hand and against torch autograd."""
 
 import pytest
 import torch
@@ -26,7 +26,9 @@ W = t([[1, -2, 0.5], [0, 3, -1]])
 
 def test_forward_and_backward_by_hand():
     # sum of squares = 1 + 4 + 0.25 + 0 + 9 + 1 = 15.25, R = 0.1 * 15.25 = 1.525
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 04's derivations ask the student for it)
     # with g = dJ/dR = -2: dW = 2 * 0.1 * (-2) * W = -0.4 W = [[-0.4, 0.8, -0.2], [0, -1.2, 0.4]]
+    # END TEACHER ONLY
     (w,) = inputs(W)
     out = run(Regularization(w, 0.1), t(-2.0))
     assert_close(out, t(1.525), tol=1e-15)
@@ -44,7 +46,9 @@ def test_forward_alone_by_hand():
 
 def test_backward_alone_on_a_given_forward_by_hand():
     """Runs only exercise 4.15 (Regularization.backward): the forward R is given, not run."""
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 04's derivations ask the student for it)
     # g = dJ/dR = -2:  dW = 2 * 0.1 * (-2) * W = -0.4 W = [[-0.4, 0.8, -0.2], [0, -1.2, 0.4]]
+    # END TEACHER ONLY
     (w,) = inputs(W)
     backward_alone(Regularization(w, 0.1), 0.1 * (W**2).sum(), t(-2.0))
     expect(w.grad, t([[-0.4, 0.8, -0.2], [0, -1.2, 0.4]]), atol=1e-15)
@@ -64,7 +68,10 @@ def test_accumulate_grad_adds_and_parameter_steps():
     layer = Regularization(w, 0.25)
     layer.forward()
     layer.accumulate_grad(t(1.0))
-    layer.accumulate_grad(t(1.0))  # g = 2: dW = 2 * 0.25 * 2 * W = W
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 04's derivations ask the student for it)
+    # g = 2: dW = 2 * 0.25 * 2 * W = W
+    # END TEACHER ONLY
+    layer.accumulate_grad(t(1.0))
     layer.backward()
     assert_close(w.grad, W, tol=0)
     layer.step(0.5)  # the layer itself has no parameter

@@ -1,4 +1,4 @@
-"""Scale: Y = c X, dX = c G, by hand and against torch autograd."""
+"""Scale: forward and backward by hand and against torch autograd."""
 
 import pytest
 import torch
@@ -26,7 +26,9 @@ G = t([[2, -1, 4], [0.5, 3, -2]])
 
 def test_forward_and_backward_by_hand():
     # c = -2.5:  Y = -2.5 X = [[-2.5, 5, -1.25], [-7.5, 0, 10]]
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 04's derivations ask the student for it)
     # dX = -2.5 G = [[-5, 2.5, -10], [-1.25, -7.5, 5]]
+    # END TEACHER ONLY
     (x,) = inputs(X)
     out = run(Scale(x, -2.5), G)
     assert out.tolist() == [[-2.5, 5.0, -1.25], [-7.5, 0.0, 10.0]]
@@ -43,7 +45,9 @@ def test_forward_alone_by_hand():
 
 def test_backward_alone_on_a_given_forward_by_hand():
     """Runs only exercise 4.11 (Scale.backward): the forward Y = c X is given, not run."""
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 04's derivations ask the student for it)
     # c = -2.5:  dX = c G = [[-5, 2.5, -10], [-1.25, -7.5, 5]]
+    # END TEACHER ONLY
     (x,) = inputs(X)
     backward_alone(Scale(x, -2.5), -2.5 * X, G)
     expect(x.grad.tolist(), [[-5.0, 2.5, -10.0], [-1.25, -7.5, 5.0]])

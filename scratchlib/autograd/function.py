@@ -11,14 +11,16 @@ methods working on plain torch tensors:
 ``Function.apply`` runs ``forward`` and, when any input requires a gradient, makes
 the ``ctx`` a node of the graph: it becomes the result's ``grad_fn`` and links to
 the nodes of its inputs in ``ctx.next_functions`` (the input's own ``grad_fn``, or
-an :class:`AccumulateGrad` node for a leaf). :func:`backward` then visits the nodes
-in reverse topological order, each once, summing the gradients that arrive at a node
-from several uses before running it.
+an :class:`AccumulateGrad` node for a leaf). :func:`backward` seeds the output's gradient and
+:func:`traverse` then visits the nodes in reverse topological order, each once, summing
+the gradients that arrive at a node from several uses before running it.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -233,34 +235,41 @@ class Function:
         """Run ``forward`` on the inputs' data and link the result into the graph.
 
         Tensor arguments are passed to ``forward`` as their ``.data``; anything else
-        (numbers, axes, plain torch tensors) is passed as is and treated as a constant.
+        (numbers, axes, plain torch tensors) is passed as is (``as_operand``) and treated as a
+        constant. An input that requires a gradient is linked through its node (``_node_of``);
+        a result computed from such an input requires a gradient too, and its ``grad_fn`` is the
+        ``ctx`` that ``forward`` filled.
         """
-        raw, next_functions, needs = [], [], []
-        requires_grad = False
-        for arg in args:
-            if isinstance(arg, Tensor):
-                raw.append(arg.data)
-                if arg.requires_grad:
-                    requires_grad = True
-                    next_functions.append(_node_of(arg))
-                    needs.append(True)
-                    continue
-            else:
-                raw.append(as_operand(arg))
-            next_functions.append(None)
-            needs.append(False)
-        ctx = Context(cls, tuple(next_functions), tuple(needs))
-        try:
-            data = cls.forward(ctx, *raw)
-        except RuntimeError as error:  # torch's shape errors, with the op and the shapes named
-            shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, torch.Tensor) else repr(a) for a in raw)
-            raise ValueError(f"{cls.__name__} got incompatible inputs ({shapes}): {error}") from None
-        result = Tensor(data, requires_grad=requires_grad, is_leaf=not requires_grad)
-        if requires_grad:
-            ctx.input_shapes = tuple(a.shape if isinstance(a, torch.Tensor) else None for a in raw)
-            ctx.input_dtypes = tuple(a.dtype if isinstance(a, torch.Tensor) else None for a in raw)
-            result.grad_fn = ctx
+        with _named_errors(cls, args):
+            ### BEGIN SOLUTION 6.34: Function.apply: run forward on the inputs' data and record the node
+            data = [arg.data if isinstance(arg, Tensor) else as_operand(arg) for arg in args]
+            needs_grad = tuple(isinstance(arg, Tensor) and arg.requires_grad for arg in args)
+            next_functions = tuple(_node_of(arg) if wants else None for arg, wants in zip(args, needs_grad))
+            ctx = Context(cls, next_functions, needs_grad)
+            requires_grad = any(needs_grad)
+            result = Tensor(cls.forward(ctx, *data), requires_grad=requires_grad, is_leaf=not requires_grad)
+            if requires_grad:
+                result.grad_fn = ctx
+            ### END SOLUTION
+        if result.grad_fn is not None:  # what Context.run checks backward's gradients against
+            inputs = [arg if isinstance(arg, (Tensor, torch.Tensor)) else None for arg in args]
+            result.grad_fn.input_shapes = tuple(None if arg is None else arg.shape for arg in inputs)
+            result.grad_fn.input_dtypes = tuple(None if arg is None else arg.dtype for arg in inputs)
         return result
+
+
+@contextmanager
+def _named_errors(function: type, args: tuple) -> Iterator[None]:
+    """torch's errors inside ``function``'s forward (a shape mismatch) as a ValueError naming the op and
+    the inputs' shapes; anything else (the course's stubs among it) passes as it is."""
+    try:
+        yield
+    except RuntimeError as error:
+        shapes = ", ".join(
+            str(tuple(arg.shape)) if isinstance(arg, (Tensor, torch.Tensor, np.ndarray)) else repr(as_operand(arg))
+            for arg in args
+        )
+        raise ValueError(f"{function.__name__} got incompatible inputs ({shapes}): {error}") from None
 
 
 def _dependencies(root: Context | AccumulateGrad) -> dict:
@@ -309,26 +318,27 @@ def _cycle(path: list, back_to: Context | AccumulateGrad) -> str:
 
 
 def backward(tensor: Tensor, gradient: Tensor | torch.Tensor | float | None = None, retain_graph: bool = False) -> None:
-    r"""Back-propagate $G = \partial L/\partial\,\mathrm{tensor}$ through the graph behind ``tensor``."""
+    r"""Back-propagate $G = \partial L/\partial\,\mathrm{tensor}$ through the graph behind ``tensor``.
+
+    ``gradient`` may be left out for a scalar ``tensor``: then $G = \partial L/\partial L = 1$, of the
+    scalar's shape and dtype. The traversal starts at the node that receives ``tensor``'s gradient.
+    """
+    gradient = _checked_gradient(tensor, gradient)  # None: the scalar's own, left to you
+    ### BEGIN SOLUTION 6.35: Tensor.backward: seed the output's gradient and start the traversal at its node
+    if gradient is None:
+        gradient = torch.ones_like(tensor.data)
+    traverse(_node_of(tensor), gradient, retain_graph)
+    ### END SOLUTION
+
+
+def _checked_gradient(tensor: Tensor, gradient: Tensor | torch.Tensor | float | None) -> torch.Tensor | None:
+    """Refuse a backward that cannot run, as torch does; the given gradient as our own torch copy, or None."""
     if not tensor.requires_grad:
         raise RuntimeError(
             "backward() on a tensor that does not require grad: no input of the "
             "computation was created with requires_grad=True"
         )
-    if gradient is None:
-        if tensor.data.is_complex():  # torch: the implicit gradient 1 is defined for real outputs only
-            raise RuntimeError(
-                f"backward() without a gradient works only for a real scalar output; this one is "
-                f"{tensor.dtype}: pass backward(gradient)"
-            )
-        if tensor.data.numel() != 1:
-            raise RuntimeError(
-                f"backward() without a gradient works only for a scalar output; this "
-                f"output has shape {tuple(tensor.shape)}: pass backward(gradient) "
-                "with dL/d(output) of that shape"
-            )
-        gradient = torch.ones_like(tensor.data)
-    else:
+    if gradient is not None:
         gradient = gradient.data if isinstance(gradient, Tensor) else torch.as_tensor(gradient)
         if gradient.shape != tensor.shape:
             raise RuntimeError(
@@ -336,9 +346,27 @@ def backward(tensor: Tensor, gradient: Tensor | torch.Tensor | float | None = No
                 f"the output has shape {tuple(tensor.shape)}"
             )
         # our copy: the output's retained .grad may keep it, and the caller keeps theirs
-        gradient = gradient.to(tensor.data.dtype, copy=True)
-    root = _node_of(tensor)
+        return gradient.to(tensor.data.dtype, copy=True)
+    if tensor.data.is_complex():  # torch: the implicit gradient 1 is defined for real outputs only
+        raise RuntimeError(
+            f"backward() without a gradient works only for a real scalar output; this one is "
+            f"{tensor.dtype}: pass backward(gradient)"
+        )
+    if tensor.data.numel() != 1:
+        raise RuntimeError(
+            f"backward() without a gradient works only for a scalar output; this "
+            f"output has shape {tuple(tensor.shape)}: pass backward(gradient) "
+            "with dL/d(output) of that shape"
+        )
+    return None
 
+
+def traverse(root: Context | AccumulateGrad, gradient: torch.Tensor, retain_graph: bool = False) -> None:
+    r"""Run every node behind ``root`` once, in reverse topological order, ``root`` first with $G$ = ``gradient``.
+
+    A node runs once every node that uses its output has handed it its part; the parts that reach
+    a node are summed first. Each node's saved tensors are freed after it ran, unless ``retain_graph``.
+    """
     ### BEGIN SOLUTION 6.2: the traversal: each node once, in reverse topological order
     dependencies = _dependencies(root)
     buffers = {root: gradient}  # node -> the sum of the gradients that reached it so far

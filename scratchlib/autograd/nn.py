@@ -93,9 +93,11 @@ class Sequential(Module):
         self.layers = tuple(modules)  # a tuple: not searched for parameters a second time
 
     def forward(self, x: Tensor) -> Tensor:
+        ### BEGIN SOLUTION 6.38: Sequential.forward: each module on the output of the one before
         for module in self.layers:
             x = module(x)
         return x
+        ### END SOLUTION
 
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]
@@ -145,7 +147,9 @@ class Linear(Module):
                 f"(batch, {self.in_features}), got {tuple(x.shape)}"
             )
         F.same_dtype(f"Linear({self.in_features}, {self.out_features})", x, self.weight)
+        ### BEGIN SOLUTION 6.39: Linear.forward: X W^T + b through the functional op
         return F.LinearFunction.apply(x, self.weight, self.bias)
+        ### END SOLUTION
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -155,7 +159,9 @@ class ReLU(Module):
     r"""$\max(x, 0)$ elementwise."""
 
     def forward(self, x: Tensor) -> Tensor:
+        ### BEGIN SOLUTION 6.37: nn.ReLU.forward: through the ReLU Function
         return x.relu()
+        ### END SOLUTION
 
 
 class Tanh(Module):

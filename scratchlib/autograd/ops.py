@@ -67,7 +67,9 @@ class Sub(Function):
     @staticmethod
     def forward(ctx: Context, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
         ctx.shapes = (_shape(a), _shape(b))
+        ### BEGIN SOLUTION 6.28: Sub.forward
         return a - b  # type: ignore[return-value]  # a Tensor's operator passes its data: one is a tensor
+        ### END SOLUTION
 
     rule = {"a": "G, summed to a's shape", "b": "-G, summed to b's shape"}
 
@@ -87,7 +89,9 @@ class Mul(Function):
     @staticmethod
     def forward(ctx: Context, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
         ctx.save_for_backward(a, b)
+        ### BEGIN SOLUTION 6.29: Mul.forward
         return a * b  # type: ignore[return-value]  # a Tensor's operator passes its data: one is a tensor
+        ### END SOLUTION
 
     rule = {"a": "G * b, summed to a's shape", "b": "G * a, summed to b's shape"}
 
@@ -107,7 +111,9 @@ class Div(Function):
     @staticmethod
     def forward(ctx: Context, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
         ctx.save_for_backward(a, b)
+        ### BEGIN SOLUTION 6.30: Div.forward
         return a / b  # type: ignore[return-value]  # a Tensor's operator passes its data: one is a tensor
+        ### END SOLUTION
 
     rule = {"a": "G / b, summed to a's shape", "b": "-G * a / b^2, summed to b's shape"}
 
@@ -280,7 +286,9 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
+        ### BEGIN SOLUTION 6.36: ReLU.forward: max(x, 0) elementwise
         out = x.relu()
+        ### END SOLUTION
         ctx.save_for_backward(out)
         return out
 

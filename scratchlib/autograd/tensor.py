@@ -223,19 +223,25 @@ class Tensor:
         return _ops.Add.apply(other, self)
 
     def __sub__(self, other):
+        ### BEGIN SOLUTION 6.31: Tensor.__sub__: self - other, through its Function
         return _ops.Sub.apply(self, other)
+        ### END SOLUTION
 
     def __rsub__(self, other):
         return _ops.Sub.apply(other, self)
 
     def __mul__(self, other):
+        ### BEGIN SOLUTION 6.32: Tensor.__mul__: self * other, through its Function
         return _ops.Mul.apply(self, other)
+        ### END SOLUTION
 
     def __rmul__(self, other):
         return _ops.Mul.apply(other, self)
 
     def __truediv__(self, other):
+        ### BEGIN SOLUTION 6.33: Tensor.__truediv__: self / other, through its Function
         return _ops.Div.apply(self, other)
+        ### END SOLUTION
 
     def __rtruediv__(self, other):
         return _ops.Div.apply(other, self)

@@ -7,6 +7,11 @@ with ``ast`` and refuses any right-hand side that is not written by hand: number
 of numbers, unary minus, ``+ - * / ** // %`` on them, and ``math.log``/``math.exp``/``math.sqrt``
 of such (``math.pi`` and ``math.e`` too). A name, an attribute, a subscript or any other call is
 the notebook's own result, not the student's numbers. The self-check and the grader both ask it.
+
+A student's own test of a layer (tests/test_my_layers.py) is read the same way: ``test_refusal``
+asks that the expected value of each of its checks, ``expect(actual, expected)``, be such a literal
+(or None): an expected value computed with torch or the course's code agrees with the code it
+computes, right or wrong, and tests nothing.
 """
 
 from __future__ import annotations
@@ -62,13 +67,16 @@ def _parse(source: str) -> ast.Module | None:
         return None  # the run reports the syntax error itself
 
 
-def _message(exercise: str, name: str, bad: ast.AST) -> str:
-    text = ast.unparse(bad)
-    text = text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."
+def _shown(node: ast.AST) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."
+
+
+def _message(exercise: str, name: str, bad: ast.AST, whose_result: str = "the notebook's own result") -> str:
     whose = f"exercise {exercise}: " if exercise else ""
     return (
         f"{whose}{name} must be numbers you wrote (numbers, lists of them, + - * / ** on them, "
-        f"math.log/exp/sqrt of numbers): write the numbers you worked out; `{text}` is the notebook's own result"
+        f"math.log/exp/sqrt of numbers): write the numbers you worked out; `{_shown(bad)}` is {whose_result}"
     )
 
 
@@ -177,4 +185,62 @@ def notebook_refusal(notebook: Path | str, exercise: str) -> str | None:
             if tree is not None and _assignments(tree, set(names)):
                 return refusal(earlier, names, exercise)
         return None
+    return None
+
+
+#: the checks of a student's own test whose expected values are read (the skeleton's ``expect``)
+CHECKS = frozenset({"expect"})
+
+
+def _check_name(func: ast.AST) -> str | None:
+    """``expect`` for a call of ``expect(...)`` or ``module.expect(...)``, else None."""
+    if isinstance(func, ast.Name) and func.id in CHECKS:
+        return func.id
+    if isinstance(func, ast.Attribute) and func.attr in CHECKS:
+        return func.attr
+    return None
+
+
+def test_refusal(source: str, function: str | None = None, exercise: str = "") -> str | None:
+    """Why a student's own test in ``source`` (a test file) is refused, else None.
+
+    Its checks are the calls ``expect(actual, expected, ...)`` in the test function named ``function``
+    (the whole source without one). The expected value of each (the second argument, or ``expected=``)
+    must be a literal as a hand value is (see the module docstring), or None (a gradient that is not
+    there). A check whose expected value cannot be read (``expect(*pair)``, ``check = expect``) is
+    refused too. A source that does not parse is not refused here: running it reports the error.
+    """
+    try:
+        tree = ast.parse(source)
+        scope: ast.AST = tree
+        if function is not None:
+            defined = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            found = [n for n in defined if n.name == function]
+            if not found:
+                return None
+            scope = found[-1]  # the one pytest runs: a later definition replaces an earlier one
+        nodes = list(ast.walk(scope))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    whose = f"exercise {exercise}: " if exercise else ""
+    hidden = (
+        f"{whose}call expect(actual, expected) by its name, each expected value the numbers you worked out: "
+        "`{}` hides which values a check expects"
+    )
+    calls = [n for n in nodes if isinstance(n, ast.Call) and _check_name(n.func) is not None]
+    named = {id(n.func) for n in calls} | {id(n.func.value) for n in calls if isinstance(n.func, ast.Attribute)}
+    for node in nodes:  # the name of a check, but not called: an alias or an argument
+        if _check_name(node) is not None and id(node) not in named:
+            return hidden.format(_shown(node))
+    for call in calls:
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            return hidden.format(_shown(call))
+        given = call.args[1:2] or [k.value for k in call.keywords if k.arg == "expected"]
+        if not given or (isinstance(given[0], ast.Constant) and given[0].value is None):
+            continue  # no expected value (the call fails when run), or None: no gradient there
+        bad = not_literal(given[0])
+        if bad is not None:
+            actual = _shown(call.args[0]) if call.args else "..."
+            name = f"the expected value in expect({actual}, ...)"
+            return _message(exercise, name, bad, "computed by code, not worked out by hand")
     return None

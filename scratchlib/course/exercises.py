@@ -317,6 +317,12 @@ def run_check(
     if entry.get("cells") and (refused := answers.notebook_refusal(root / entry["cells"][0]["notebook"], exercise)):
         out(f"FAIL  {refused}\n0 of {len(entry['tests'])} passed: an answer is the numbers you worked out by hand")
         return False
+    if entry.get("kind") == "test" and (refused := own_test_refusal(entry["tests"], root, exercise)):
+        out(
+            f"FAIL  {refused}\n0 of {len(entry['tests'])} passed: a test's expected values are the numbers you "
+            "worked out by hand"
+        )
+        return False
     if entry.get("cells"):
         results = run_notebook_cells(entry["cells"], root, timeout=max(timeout, 300.0))
     else:
@@ -350,6 +356,9 @@ def run_check(
         )
     )
     failed = [r for r in results if not r.passed and r not in waiting]
+    if entry.get("kind") == "test":  # the student's own test: run against the student's own layer
+        _report_own_test(exercise, entry, failed, waiting, root, out)
+        return not failed and not waiting
     # the tests that run this exercise's code and no other's: when they all pass, the exercise is done
     # as far as it can be checked alone (a library exercise always has some: `make student` sees to it)
     own = [r for r in results if reaches.get(r.key or r.test) == [exercise]]
@@ -380,6 +389,48 @@ def run_check(
             f"{'s' if len(others) > 1 else ''} {', '.join(others)} first, then check again."
         )
     return not failed and (passed == len(results) or alone)
+
+
+def own_test_refusal(tests: list[str], root: Path, exercise: str) -> str | None:
+    """Why the student's own test (the map's node ids ``path::function``) is refused, else None: an expected
+    value of its checks that is not a literal (answers.test_refusal; the grader asks the same)."""
+    for test in tests:
+        path, _, function = test.partition("::")
+        try:
+            source = (root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # running it reports the missing file
+        if refused := answers.test_refusal(source, function or None, exercise):
+            return refused
+    return None
+
+
+def _report_own_test(
+    exercise: str, entry: dict, failed: list[Outcome], waiting: list[Outcome], root: Path, out: Callable[[str], None]
+) -> None:
+    """What a check of the student's own test says: it ran against the student's own layer, and how the
+    teacher grades it (against the correct layer and plausible wrong ones)."""
+    layers = [e for e in entry.get("layers", []) if e != exercise]
+    named = ", ".join(layers)
+    if waiting:
+        others = sorted({r.reason.split()[2] for r in waiting}, key=_key)
+        out(
+            f"\nYour test runs your layer, and exercise{'s' if len(others) > 1 else ''} {', '.join(others)} "
+            f"{'are' if len(others) > 1 else 'is'} not done yet: do {_either(others)} first, then check again "
+            "(this is not a failure of your test)."
+        )
+    elif failed:
+        out(
+            f"\nYour test fails on your own layer: a number you wrote, or your layer (exercises {named}: "
+            f"make check EX={layers[0] if layers else exercise}), is wrong. Work the failing value out again by hand."
+        )
+        out(f"\nHint for exercise {exercise}:\n{plain_text(hint(exercise, entry['task'], root))}")
+    else:
+        out(f"\nYour test passes on your own layer (exercises {named}).")
+    out(
+        "Your teacher grades this test against the course's correct layer (it must pass there) and against "
+        "plausible wrong layers: your score is the share of wrong layers it catches."
+    )
 
 
 def _either(exercises: list[str]) -> str:

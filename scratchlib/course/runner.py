@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -441,6 +442,11 @@ def execute_notebook(
     return records
 
 
+# CPython 3.11's ast.parse is not safe in threads (python/cpython#106905: "AST constructor recursion
+# depth mismatch"), and the teacher's tools read notebooks from a pool of threads: one parse at a time.
+_PARSING = threading.Lock()
+
+
 def cell_names(source: str) -> tuple[set[str], set[str], set[str], set[str]]:
     """The names a notebook cell assigns at its top level, those it changes (calling a method of
     them: ``net.forward()``), those it reads, and those it imports; empty for a cell that is not
@@ -452,7 +458,8 @@ def cell_names(source: str) -> tuple[set[str], set[str], set[str], set[str]]:
     except Exception:  # noqa: BLE001 (IPython missing or unable: read it as plain Python)
         pass
     try:
-        tree = ast.parse(source)
+        with _PARSING:
+            tree = ast.parse(source)
     except SyntaxError:
         return set(), set(), set(), set()
     sets: set[str] = set()

@@ -108,7 +108,11 @@ class Layer:
 
     def clear_grad(self) -> None:
         """Forget the gradient: ``grad`` becomes None, as torch's ``zero_grad`` sets it (it stands for zeros)."""
+        if self.grad is None:  # nothing held: nothing to forget
+            return
+        ### BEGIN SOLUTION 4.31: clear_grad: forget the gradient held, as torch's zero_grad does
         self.grad = None
+        ### END SOLUTION
 
     def step(self, step_size: float) -> None:
         """Plain SGD; layers without parameters only check the step size."""
@@ -219,4 +223,6 @@ class Input(Layer):
         if self.train and self.grad is not None:  # without a gradient nothing moves (as in torch's SGD)
             # the same guard as Network.step: a step that would make the weight NaN or inf is refused
             validate.safe_step(f"{self!r}.step", [self.output], [self.grad], step_size, name_of=lambda i: repr(self))
-            self.output.add_(self.grad, alpha=-step_size)
+            ### BEGIN SOLUTION 4.30: Input.step: one SGD step of a parameter, in place, against its gradient
+            self.output.add_(self.grad, alpha=-step_size)  # W <- W - step_size dJ/dW, in place
+            ### END SOLUTION

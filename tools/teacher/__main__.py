@@ -41,6 +41,12 @@ def _print_map(data: dict) -> None:
         print(f"{exercise:<6} {x['where']}  {x['task']}")
         if x.get("kind") == "derivation":
             print("       a derivation: graded by hand")
+        elif x.get("kind") == "test":
+            layers = ", ".join(x.get("layers", [])) or "NONE"
+            print(
+                f"       the student's own test {', '.join(tests) or 'NOT FOUND'}: "
+                f"graded by the wrong {layers} it catches"
+            )
         else:
             print(
                 f"       {len(tests)} tests of its own behaviour (of {x.get('reached', len(tests))} reaching it); "
@@ -54,6 +60,12 @@ def _map_table(data: dict) -> str:
     for exercise, x in sorted(data["exercises"].items(), key=lambda kv: exercise_key(kv[0])):
         if x.get("kind") == "derivation":
             lines.append(f"| {exercise} | {x['where']} | - | - | a derivation, graded by hand |")
+            continue
+        if x.get("kind") == "test":
+            layers = ", ".join(x.get("layers", [])) or "NONE"
+            lines.append(
+                f"| {exercise} | {x['where']} | - | - | the student's own test: the wrong {layers} it catches |"
+            )
             continue
         names = [t.split("::", 1)[1] if t.startswith("tests/") else t.split("/")[-1] for t in x["tests"]]
         files = sorted({t.split("::", 1)[0].removeprefix("tests/") for t in x["tests"]})
@@ -131,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="grade: copies graded side by side (default 1); map: pytest processes side by side",
+    )
+    parser.add_argument(
+        "--lanes",
+        type=int,
+        default=None,
+        help="grade: test processes and notebook kernels of one copy side by side (default: 2 where the cores "
+        "allow; gradescope-run: 1, as two kernels at once pass Gradescope's default 768 MB)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("check", help="check the solution markers and list the exercises")
@@ -240,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         try:
             copy = find_copy(args.submission.resolve())
-            rows = grade(course, data, copy, timeout=args.timeout, copy_timeout=args.copy_timeout)
+            # one lane: a notebook kernel (torch, matplotlib, the course) holds about 300 MB of its own,
+            # and two side by side took a full copy to about 960 MB (proportional set size) here
+            rows = grade(
+                course, data, copy, timeout=args.timeout, copy_timeout=args.copy_timeout, lanes=args.lanes or 1
+            )
         except FileNotFoundError as error:  # the upload holds no copy of the course: the student's to fix
             write_results(args.results, {"score": 0.0, "output": str(error), "tests": []})
             return 0
@@ -272,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout=args.timeout,
         copy_timeout=args.copy_timeout,
         jobs=args.jobs or 1,
+        lanes=args.lanes,
         notebooks=args.notebooks,
     )
     # every process of every copy has ended: only now are the reports written

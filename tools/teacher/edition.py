@@ -38,11 +38,15 @@ DERIVATION = re.compile(
     r"<!--\s*END SOLUTION\s*-->",
     re.S,
 )
+# the student's own tests (MSOE lab 7): test files whose solution regions are tests the student writes.
+# Such an exercise (kind "test") is graded by the wrong layers it catches (teacher.wrong), not by a test.
+STUDENT_TESTS = ("tests/test_my_layers.py",)
 # never part of an edition: the teacher's tools, their tests, generated files, and the mutation
 # report (its survivors quote lines of the solutions)
 TEACHER_ONLY = (
     "tools/teacher/",
     "tests/test_teacher",
+    "tests/test_handout_tasks.py",
     "tests/teacher_fixture/",
     "build/",
     "tools/mutation_report.py",
@@ -117,8 +121,11 @@ class Course:
         return next(r for r in self.regions if r.id == exercise)
 
     def kind(self, exercise: str) -> str:
-        """library (a .py source), notebook (a code cell) or derivation (markdown, graded by hand)."""
+        """library (a .py source), notebook (a code cell), derivation (markdown, graded by hand) or test (a
+        test the student writes, in one of STUDENT_TESTS)."""
         region = self.region(exercise)
+        if region.where in STUDENT_TESTS:
+            return "test"
         if any(region in regions for cells in self.derivations.values() for regions in cells.values()):
             return "derivation"
         return "notebook" if " cell " in region.where else "library"
@@ -169,7 +176,7 @@ def scan(root: Path) -> Course:
     seen: dict[str, Region] = {}
     for path in course.files:
         found = []
-        if path.startswith(f"{PACKAGE}/") and path.endswith(".py"):
+        if (path.startswith(f"{PACKAGE}/") and path.endswith(".py")) or path in STUDENT_TESTS:
             text = (root / path).read_bytes().decode("utf-8")
             found = find_regions(text, path)
             check_python_source(text, found, path)

@@ -21,6 +21,7 @@ written here, after every process of every copy has ended.
 
 from __future__ import annotations
 
+import ast
 import csv
 import functools
 import hashlib
@@ -44,7 +45,7 @@ import nbformat
 
 import teacher.runner as runner
 from teacher import course_runner, isolate, supervise
-from teacher.edition import MAP_VERSION, PACKAGE, Course, exercise_key, write_edition
+from teacher.edition import MAP_VERSION, PACKAGE, STUDENT_TESTS, Course, exercise_key, write_edition
 from teacher.runner import execute_notebook, run_tests, test_files
 from teacher.supervise import Row
 
@@ -111,9 +112,35 @@ def notebook_tests(course: Course, probe: Path, timeout: float) -> dict[str, dic
     return found
 
 
+def test_entry(course: Course, exercise: str, results: dict) -> dict:
+    """The map's entry of a student's own test (kind "test"), from the course's tests as run on the probe
+    edition: its test (the test function holding the region, which must pass on the solutions) and the
+    layer exercises it runs (``layers``: those whose wrong versions the student's test must catch)."""
+    region = course.region(exercise)
+    tree = ast.parse((course.root / region.where).read_text(encoding="utf-8"))
+    names = [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.lineno <= region.line <= (node.end_lineno or node.lineno)
+    ]
+    mine = [
+        f"{region.where}::{name}"
+        for name in names
+        if results.get((f"{region.where}::{name}", None), {}).get("outcome") == "passed"
+    ]
+    hits = {e for n in mine for e in results[(n, None)]["hits"]} - {exercise}
+    return {
+        "tests": mine,
+        "cells": [],
+        "caught_by": mine[0] if mine else None,
+        "reached": len(mine),
+        "layers": sorted(hits, key=exercise_key),
+    }
+
+
 def exercise_map(course: Course, timeout: float = 300.0) -> dict:
     """Find the tests of every exercise's own behaviour (see the module docstring)."""
-    library = [r.id for path in course.sources for r in course.sources[path]]
+    library = [r.id for path in course.sources for r in course.sources[path] if course.kind(r.id) == "library"]
     reach: dict[str, list[str]] = {exercise: [] for exercise in library}
     own: dict[str, list[str]] = {exercise: [] for exercise in library}
     caught: dict[str, str | None] = dict.fromkeys(library)
@@ -125,7 +152,8 @@ def exercise_map(course: Course, timeout: float = 300.0) -> dict:
         if library:  # run the course's tests once to see which exercises each one reaches
             results = run_tests(course, probe, test_files(course), timeout=timeout)
         for (nodeid, _), result in sorted(results.items()):
-            if result["outcome"] == "passed":
+            # a test the student writes checks no library exercise: it is graded by the wrong layers it catches
+            if result["outcome"] == "passed" and nodeid.split("::", 1)[0] not in STUDENT_TESTS:
                 for exercise in result["hits"]:
                     reach.setdefault(exercise, []).append(nodeid)
         runs = [(nodeid, exercise) for exercise in library for nodeid in reach[exercise]]
@@ -153,6 +181,8 @@ def exercise_map(course: Course, timeout: float = 300.0) -> dict:
         }
         if entry["kind"] == "derivation":
             entry.update(tests=[], cells=[], caught_by=None, reached=0)
+        elif entry["kind"] == "test":
+            entry.update(test_entry(course, exercise, results))
         elif exercise in notebooks:
             cells = notebooks[exercise]["cells"]
             entry.update(
@@ -227,6 +257,14 @@ def problems(data: dict) -> list[str]:
         f"(python -m teacher reach FILE shows what each test runs)"
         for e, x in data["exercises"].items()
         if x["kind"] == "library" and x["tests"] and not any(reaches.get(t) == [e] for t in x["tests"])
+    ]
+    from teacher import wrong
+
+    out += [
+        f"exercise {e} ({x['where']}): the student's test runs no layer exercise that has wrong versions in "
+        f"teacher.wrong ({', '.join(x.get('layers', [])) or 'none'}): there is nothing for it to catch"
+        for e, x in data["exercises"].items()
+        if x["kind"] == "test" and x["caught_by"] and not any(wrong.WRONG.get(o) for o in x.get("layers", []))
     ]
     out += [f"{n} fails on the solutions:\n{m}" for n, m in data["failing_on_solutions"].items()]
     return out

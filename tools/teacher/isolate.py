@@ -303,3 +303,36 @@ def write_graded(copy: Copy, edition: Path, out: Path, exercises: set[str], note
             key = (path, None)
             (out / path).write_text(splice(copy.edition[key], by_key[key] + copy.imports.get(key, [])), "utf-8")
     return paths
+
+
+def write_variant(
+    course: Course, copy: Copy, edition: Path, out: Path, test: str, code: dict[str, list[str]]
+) -> list[str]:
+    """Write the copy that runs a student's own test (exercise ``test``, kind "test") against one version
+    of the layer it tests: the edition, linked, with the student's code for ``test`` (and their added
+    imports in its file) and, in the region of each exercise in ``code``, those lines (indented as
+    the region). Returns the paths written."""
+    stretches: dict[tuple[str, int | None], list[Stretch]] = {}
+    if test in copy.stretches:
+        mine = copy.stretches[test]
+        stretches[mine.key] = [mine, *copy.imports.get(mine.key, [])]
+    for path, regions in course.sources.items():
+        chosen = {r.id for r in regions} & set(code)
+        if not chosen:
+            continue
+        _, stubs = student_edition((course.root / path).read_text(encoding="utf-8"), regions)
+        for line, region in stubs.items():
+            if region.id in chosen:
+                lines = [region.indent + x if x.strip() else x for x in code[region.id]]
+                stretches.setdefault((path, None), []).append(Stretch((path, None), line, line + 1, lines))
+    paths = sorted(key[0] for key in stretches)
+    if out.exists():
+        shutil.rmtree(out)
+    _link_tree(edition, out, set(paths))
+    for path in paths:
+        key = (path, None)
+        text = copy.edition.get(key)
+        if text is None:
+            text = student_edition((course.root / path).read_text(encoding="utf-8"), course.sources[path])[0]
+        (out / path).write_text(splice(text, stretches[key]), "utf-8")
+    return paths

@@ -7,9 +7,19 @@ of a list: rounded to 4 or 5 significant digits, or exact): each notebook cell's
 outputs, each markdown file, each .py file (docstrings, stub messages, tests). A leak is
 
 * a run of at least 3 of one answer's numbers, in order, as consecutive numbers of the text
-  (not all equal, not all 0 or 1 in size), or
+  (not all equal, not all 0 or 1 in size, at least two of them not 0: a count such as 3, 0, 0
+  stands in any table), or
 * a single answer number of at least 4 significant digits that is not a simple fraction
   (``1/3``, ``2/3``, ``1/6``), written to at least 4 significant digits.
+
+A code exercise's answer is its solution's lines: a line of a solution region (at least ``LINE``
+characters once comments and spacing are set aside) that stands as a whole line of code anywhere in
+the student edition (another notebook cell, a .py file, a fenced code block of markdown) shows that
+answer, unless the exercise's own task (its stub) states it or ``GIVEN`` says why the course gives
+it on purpose (an idiom, a call every test makes, a line the exercise's hint spells out).
+
+A notebook cell of the student edition that calls an exercise's self-check
+(``check.compare(..., exercise="k.m")``) and keeps its output shows that exercise's answer too.
 
 ``make student`` refuses to finish on a leak, naming the exercise and the file and cell. A
 notebook cell that must compute an answer to check something else is cleared in the student
@@ -27,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from teacher.edition import STUDENT_TESTS
 from teacher.markers import Region, assigned_names
 
 if TYPE_CHECKING:  # teacher.edition imports nothing of this module; only the type is needed
@@ -40,9 +51,31 @@ DIGITS = 4  # significant digits that make a single number a leak
 
 #: Known leaks not fixed yet, as (exercise, place): the scan reports them but does not refuse.
 #: This list only shrinks (tests/test_leaks.py holds it to that).
-#: None left: the last ones (03's 3.7 and 3.9, 04 cell 47's row of 4.52) were given numbers of
-#: their own.
-KNOWN: frozenset[tuple[str, str]] = frozenset()
+#: The numbers' last ones (03's 3.7 and 3.9, 04 cell 47's row of 4.52) were given numbers of their
+#: own. The two below came with the scan of solution lines: each is a test double of an exercise that
+#: a test of the next one writes so as not to run it (DESIGN's "a given forward"), and it is that
+#: exercise's answer; the lead decides between the double and the answer.
+KNOWN: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("3.12", "tests/test_mlp.py"),  # layer_by_layer: NeuralNetwork.forward, for the tests of 3.4
+        ("5.1", "tests/test_train.py"),  # the batch set on the Inputs by hand, for the test of sgd_update
+    }
+)
+
+#: the characters a solution line needs to count (comments and spacing set aside): shorter lines are
+#: the calls any user of the API writes (``net.backward()``, ``return x``)
+LINE = 20
+
+#: solution lines the course gives on purpose, with why: they are never a leak
+GIVEN: dict[str, str] = {
+    "generator = torch.Generator().manual_seed(seed)": "the course's seeded draw: given in 02's fit and in "
+    "05's train.py, and 2.7's hint names it",
+    "for epoch in range(epochs):": "a loop header, in every training loop of the course",
+    "optimizer.zero_grad()": "torch's own call, which notebook 06 shows before 6.22 asks for the loop",
+    "a, b = ctx.saved_tensors": "how every Function reads what it saved: notebook 06 shows it first",
+    "for child, child_grad in zip(node.next_functions, grads):": "6.2's hint spells it out",
+    "loss = net.backward(x, y)": "the call every test of NeuralNetwork.backward (3.4) makes",
+}
 
 
 @dataclass(frozen=True)
@@ -224,7 +257,9 @@ def find(text: str, answers: list[Answer]) -> list[tuple[Answer, str]]:
         runs = [
             values[j : j + RUN]
             for j in range(len(values) - RUN + 1)
-            if len(set(values[j : j + RUN])) > 1 and any(abs(v) not in (0.0, 1.0) for v in values[j : j + RUN])
+            if len(set(values[j : j + RUN])) > 1
+            and any(abs(v) not in (0.0, 1.0) for v in values[j : j + RUN])
+            and sum(v != 0 for v in values[j : j + RUN]) > 1
         ]
         windows = (group[i : i + RUN] for group in groups for i in range(len(group) - RUN + 1))
         for window in windows:
@@ -269,20 +304,106 @@ def _units(root: Path, path: str) -> list[tuple[str, str]]:
     return []
 
 
+def code_line(line: str) -> str:
+    """A line of code as the scan compares it: without its comment, indentation and runs of spaces."""
+    line = line.strip()
+    if line.startswith("#"):
+        return ""
+    return re.sub(r"\s+", " ", re.sub(r"\s+#.*$", "", line))
+
+
+def solution_lines(course: Course) -> dict[str, set[str]]:
+    """Each countable line of a code or prediction region (not a derivation, which is prose) -> its exercises."""
+    derivations = {r.id for cells in course.derivations.values() for regions in cells.values() for r in regions}
+    lines: dict[str, set[str]] = {}
+    for region in course.regions:
+        # a derivation is prose; a student's own test (STUDENT_TESTS) makes the calls its skeleton asks
+        # for, and its answer is the numbers it expects, not its lines
+        if region.id in derivations or region.where in STUDENT_TESTS:
+            continue
+        for raw in "".join(region.body).splitlines():
+            line = code_line(raw)
+            if len(line) >= LINE and line not in GIVEN and line not in region.task:
+                lines.setdefault(line, set()).add(region.id)
+    return lines
+
+
+FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+
+
+def _code_units(root: Path, path: str) -> list[tuple[str, str]]:
+    """(place, code) for each part of an edition file that holds code: a .py file, a notebook's code
+    cells, the fenced code blocks of a notebook's markdown or of a markdown file."""
+    file = root / path
+    if path.endswith(".py"):
+        return [(path, file.read_text(encoding="utf-8", errors="replace"))]
+    if path.endswith(".md"):
+        return [(path, "\n".join(FENCE.findall(file.read_text(encoding="utf-8", errors="replace"))))]
+    if not path.endswith(".ipynb"):
+        return []
+    units = []
+    for index, cell in enumerate(json.loads(file.read_text(encoding="utf-8")).get("cells", [])):
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else source
+        units.append(
+            (f"{path} cell {index}", text if cell.get("cell_type") == "code" else "\n".join(FENCE.findall(text)))
+        )
+    return units
+
+
+def code_leaks(course: Course, out: Path, files: list[str]) -> list[Leak]:
+    """Each place of the edition under ``out`` that shows a line of a solution region, once per exercise."""
+    lines = solution_lines(course)
+    found: dict[tuple[str, str], str] = {}
+    for path in files:
+        if not (out / path).is_file():
+            continue
+        for place, text in _code_units(out, path):
+            for raw in text.splitlines():
+                for exercise in sorted(lines.get(code_line(raw), ())):
+                    found.setdefault((exercise, place), f"the line {code_line(raw)!r} of its solution")
+    return [Leak(exercise, place, shown) for (exercise, place), shown in found.items()]
+
+
+#: a self-check of an exercise in a notebook cell: ``check.compare(..., exercise="3.51")``
+CHECKED = re.compile(r"""\bexercise\s*=\s*["'](\d+\.\d+)["']""")
+
+
+def checked_outputs(course: Course, out: Path, files: list[str]) -> list[Leak]:
+    """Each cell of an edition notebook that keeps the output of an exercise's self-check: its table's
+    computed column is the answer, whatever its numbers look like (a count, a 0 or 1 the scan of
+    numbers cannot tell from any other)."""
+    ids = {r.id for r in course.regions}
+    found = []
+    for path in files:
+        if not path.endswith(".ipynb") or not (out / path).is_file():
+            continue
+        for index, cell in enumerate(json.loads((out / path).read_text(encoding="utf-8")).get("cells", [])):
+            source = cell.get("source", "")
+            text = "".join(source) if isinstance(source, list) else source
+            if cell.get("cell_type") != "code" or not cell.get("outputs"):
+                continue
+            for exercise in sorted({e for e in CHECKED.findall(text) if e in ids}):
+                found.append(Leak(exercise, f"{path} cell {index} output", "the output of its self-check"))
+    return found
+
+
 def scan(course: Course, out: Path, files: list[str] | None = None) -> list[Leak]:
-    """Every leak of a hand or prediction answer in the edition written under ``out``."""
+    """Every leak of an answer in the edition written under ``out``: a hand or prediction answer's
+    numbers, and a line of a solution's code."""
     answers = [
         a for cells in course.notebooks.values() for regions in cells.values() for r in regions for a in answers_of(r)
     ]
     leaks = []
-    for path in sorted(files if files is not None else course.files):
+    paths = sorted(files if files is not None else course.files)
+    for path in paths:
         if not (out / path).is_file():
             continue
         for place, text in _units(out, path):
             hits = worked_entries(text, answers) if place.endswith("(inline code)") else find(text, answers)
             for answer, shown in hits:
                 leaks.append(Leak(answer.exercise, place, f"{answer.name} = {list(answer.values)} shown as {shown}"))
-    return leaks
+    return leaks + code_leaks(course, out, paths) + checked_outputs(course, out, paths)
 
 
 def refused(leaks: list[Leak]) -> list[Leak]:

@@ -22,17 +22,20 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import random
+import secrets
 import select
 import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from teacher import course_runner, isolate, sandbox, verdict
+from teacher import course_answers, course_runner, isolate, sandbox, verdict
 from teacher.edition import Course, exercise_key, scan
 from teacher.markers import assigned_names
 
@@ -53,7 +56,7 @@ class Row:
     passed: int
     total: int
     reason: str = ""  # one line, built by the grader: why not full marks ("" when full marks)
-    kind: str = "library"  # library, notebook (code in a notebook), hand (a value by hand), derivation
+    kind: str = "library"  # library, notebook (code in a notebook), hand (a value by hand), derivation, test
     optional: bool = False
     score: float | None = 0.0  # None: graded by hand
 
@@ -87,6 +90,64 @@ def is_hand(course: Course, exercise: str) -> bool:
 def kind_of(course: Course, exercise: str) -> str:
     kind = course.kind(exercise)
     return "hand" if kind == "notebook" and is_hand(course, exercise) else kind
+
+
+def test_versions(course: Course, layers: list[str]) -> list[tuple[str, str, dict[str, list[str]]]]:
+    """The versions of a layer a student's own test runs against, as (kind, what, code): "correct" (the
+    course's solution), "another" (a correct one written otherwise, teacher.wrong.ALTERNATIVE) and
+    "wrong" (teacher.wrong.WRONG: one exercise wrong, the others as the solution). ``code`` holds the
+    lines of every exercise in ``layers`` (the layer exercises the course's test of it runs)."""
+    from teacher import wrong
+
+    def lines(text: str) -> list[str]:
+        return [line + "\n" for line in textwrap.dedent(text).splitlines()]
+
+    solution = {e: lines("".join(course.region(e).body)) for e in layers}
+    out = [("correct", "the course's solution", solution)]
+    for kind, table in (("another", wrong.ALTERNATIVE), ("wrong", wrong.WRONG)):
+        out += [(kind, f"{e}: {what}", {**solution, e: lines(code)}) for e in layers for what, code in table.get(e, [])]
+    return out
+
+
+def test_refused(copy: isolate.Copy, exercise: str, tests: list[str]) -> str:
+    """Why a student's own test scores 0 before it runs, else "": an expected value of its checks that is
+    not written by hand (course_answers.test_refusal, which the self-check asks too), read with ``ast``
+    from the student's file as graded (the edition with the student's code for the test)."""
+    stretch = copy.stretches.get(exercise)
+    if stretch is None:
+        return ""
+    text = isolate.splice(copy.edition[stretch.key], [stretch, *copy.imports.get(stretch.key, [])])
+    for test in tests:
+        refused = course_answers.test_refusal(text, test.partition("::")[2] or None, exercise)
+        if refused:
+            return refused
+    return ""
+
+
+def test_verdict(versions: list[tuple[str, str, dict]], ran: list[bool | None]) -> tuple[int, int, str]:
+    """A student's own test: (wrong layers caught, wrong layers, why not full marks) from whether it
+    passed on each version (None: it never ran). It must pass on every correct version, else it
+    catches nothing; a wrong version it passes on is let through, and the reason names it."""
+    wrong = [(what, ok) for (kind, what, _), ok in zip(versions, ran) if kind == "wrong"]
+    for (kind, what, _), ok in zip(versions, ran):
+        if kind == "wrong" or ok:
+            continue
+        if ok is None:
+            return 0, len(wrong), "not run: the copy's time ran out"
+        if kind == "correct":
+            return 0, len(wrong), "your test fails on the course's correct layer: a test must pass on a correct layer"
+        return (
+            0,
+            len(wrong),
+            (
+                f"your test fails on a correct layer written another way ({what}): check what the layer computes, "
+                "not how its code is written"
+            ),
+        )
+    caught = sum(ok is False for _, ok in wrong)
+    through = [what for what, ok in wrong if ok is not False]
+    why = f"caught {caught} of {len(wrong)} wrong layers; let through: {'; '.join(through)}" if through else ""
+    return caught, len(wrong), why
 
 
 # ---------------------------------------------------------------- processes
@@ -615,6 +676,10 @@ def supervise(job: dict) -> dict:
     attempt = {e: copy.attempts.get(e, isolate.Attempt("stub")) for e in exercises}
     gradable = {t for t, r in reference["tests"].items() if r.get("ok")}
     tests = {e: [t for t in own_tests(data, e) if t in gradable] for e in exercises if kinds[e] == "library"}
+    written = {e: exercises[e].get("layers", []) for e in exercises if kinds[e] == "test"}  # the student's tests
+    versions = {e: test_versions(course, layers) for e, layers in written.items()}
+    refused = {e: test_refused(copy, e, exercises[e]["tests"]) for e in written if attempt[e].state == "own"}
+    tokens: dict[str, tuple[str, int]] = {}  # a run of a student's test -> (its exercise, the version)
     skip_notebooks = job.get("notebooks", "exercises") == "none"
     cells = {
         e: [c for c in exercises[e]["cells"] if skip_notebooks or reference["cells"].get(c["test"], {}).get("ok")]
@@ -644,6 +709,23 @@ def supervise(job: dict) -> dict:
             isolate.write_graded(copy, edition, graded, {e})
             command = pytest_command(len(runs), e, edition, graded, tests[e], work / "out", timeout, box)
             runs.append(Run(e, command, limit=EXERCISE * timeout))
+        # a student's own test, against each version of its layer: one run each, in folders named at
+        # random and in no telling order, so that nothing but what the layer computes tells them apart
+        pending = [
+            (e, n)
+            for e in written
+            if attempt[e].state == "own" and exercises[e]["tests"] and not refused[e]
+            for n in range(len(versions[e]))
+        ]
+        for e, n in random.sample(pending, len(pending)):
+            token = "t" + secrets.token_hex(8)
+            graded = work / "graded" / token
+            isolate.write_variant(course, copy, edition, graded, e, versions[e][n][2])
+            command = pytest_command(
+                len(runs), token, graded, graded, exercises[e]["tests"], work / "out", timeout, box
+            )
+            runs.append(Run(token, command, limit=EXERCISE * timeout))
+            tokens[token] = (e, n)
         if runs:
             deadline = started + copy_timeout - 5.0
             lanes = int(job.get("lanes", 2))
@@ -657,8 +739,17 @@ def supervise(job: dict) -> dict:
     finally:
         clear(user["uid"] if user else None)
         shutil.rmtree(work, ignore_errors=True)
+    ran: dict[str, list[bool | None]] = {e: [None] * len(v) for e, v in versions.items()}
+    for token, (e, n) in tokens.items():
+        found, _ = verdict.by_test(outcome.get(token, (None, []))[1])
+        runs_of = [found.get(t) for t in exercises[e]["tests"]]
+        if all(r is not None for r in runs_of):  # each test started: it passed, or it caught something
+            ran[e][n] = all((r.get("end") or {}).get("outcome") == "passed" for r in runs_of if r is not None)
     rows = []
     for e in sorted(exercises, key=exercise_key):
+        if kinds[e] == "test":
+            rows.append(_test_row(course, data, e, attempt[e], versions[e], ran[e], refused.get(e, "")))
+            continue
         rows.append(
             _row(
                 course,
@@ -860,6 +951,41 @@ def _row(
         if not ok and not first:
             first = f"{c['test']}: {why}{check}"
     return Row(**base, passed=passed, total=len(cells), reason=first, score=score(kind, passed, len(cells)))
+
+
+def _test_row(
+    course: Course,
+    data: dict,
+    e: str,
+    attempt: isolate.Attempt,
+    versions: list,
+    ran: list[bool | None],
+    refused: str = "",
+) -> Row:
+    """The row of a student's own test: the share of the wrong layers it catches (see test_verdict), or 0
+    with the reason where it was refused (an expected value computed, not written: see test_refused)."""
+    x = data["exercises"][e]
+    region = course.region(e)
+    total = sum(kind == "wrong" for kind, _, _ in versions)
+    base = dict(
+        exercise=e, task=x["task"], where=x["where"], kind="test", optional=bool(x.get("optional")), total=total
+    )
+    if attempt.state == "missing":
+        return Row(
+            **base, passed=0, reason=f"file missing: {_file_of(course, e)} is not in the copy ({region.message})"
+        )
+    if attempt.state == "stub":
+        return Row(**base, passed=0, reason=course_runner.not_attempted(region.message))
+    if attempt.state == "broken":
+        return Row(**base, passed=0, reason=attempt.note)
+    if refused:
+        return Row(**base, passed=0, reason=refused)
+    if not total:
+        return Row(**base, passed=0, reason="no wrong layer to grade it against (tell your teacher)")
+    if attempt.state == "solution":  # the course's own test, which catches every wrong layer
+        return Row(**base, passed=total, score=1.0)
+    caught, total, why = test_verdict(versions, ran)
+    return Row(**base, passed=caught, reason=why, score=caught / total)
 
 
 def _cells(path: Path) -> list:

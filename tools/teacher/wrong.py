@@ -81,24 +81,36 @@ WRONG: dict[str, list[tuple[str, str]]] = {
     "4.10": [
         ("the factor forgotten", "self.output = self.x.output"),
         ("divided by the factor", "self.output = self.x.output / self.factor"),
+        ("the factor added", "self.output = self.x.output + self.factor"),
     ],
     "4.11": [
         ("the factor forgotten", "self.x.accumulate_grad(self.grad)"),
         ("the sign", "self.x.accumulate_grad(-self.grad * self.factor)"),
+        ("divided by the factor", "self.x.accumulate_grad(self.grad / self.factor)"),
     ],
-    "4.12": [("a - b", "self.output = self.a.output - self.b.output")],
+    "4.12": [
+        ("a - b", "self.output = self.a.output - self.b.output"),
+        ("b forgotten", "self.output = self.a.output"),
+    ],
     "4.13": [
         ("b gets -G", "self.a.accumulate_grad(self.grad)\nself.b.accumulate_grad(-self.grad)"),
         ("G halved between them", "self.a.accumulate_grad(0.5 * self.grad)\nself.b.accumulate_grad(0.5 * self.grad)"),
+        ("b forgotten: only a gets G", "self.a.accumulate_grad(self.grad)"),
     ],
     "4.14": [
         ("no square", "self.output = self.strength * self.W.output.sum()"),
         ("the mean for the sum", "self.output = self.strength * (self.W.output**2).mean()"),
         ("the strength forgotten", "self.output = (self.W.output**2).sum()"),
+        ("the norm for its square: a root taken", "self.output = self.strength * (self.W.output**2).sum().sqrt()"),
     ],
     "4.15": [
         ("the 2 forgotten", "self.W.accumulate_grad(self.strength * self.grad * self.W.output)"),
         ("G forgotten", "self.W.accumulate_grad(2 * self.strength * self.W.output)"),
+        ("the sign", "self.W.accumulate_grad(-2 * self.strength * self.grad * self.W.output)"),
+        (
+            "the sum not broadcast back: one number for all of W",
+            "self.W.accumulate_grad((2 * self.strength * self.grad * self.W.output).sum())",
+        ),
     ],
     "4.16": [
         ("the sum for the mean", "self.diff = pred - target\nself.output = (self.diff**2).sum()"),
@@ -143,6 +155,12 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "self.classifications = log_p.exp()\n"
             "self.output = -log_p.gather(1, target.unsqueeze(1)).mean()",
         ),
+        (
+            "log p kept as the classifications, not p",
+            "log_p = torch.log_softmax(logits, dim=1)\n"
+            "self.classifications = log_p\n"
+            "self.output = -log_p.gather(1, target.unsqueeze(1)).mean()",
+        ),
     ],
     "4.19": [
         (
@@ -163,6 +181,12 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "onehot = torch.eye(p.shape[1], dtype=p.dtype)[self.target.output]\n"
             "self.logits.accumulate_grad((p - onehot) / p.shape[0])",
         ),
+        (
+            "1/C for 1/B: the size of the wrong axis",
+            "p = self.classifications\n"
+            "onehot = torch.eye(p.shape[1], dtype=p.dtype)[self.target.output]\n"
+            "self.logits.accumulate_grad(self.grad / p.shape[1] * (p - onehot))",
+        ),
     ],
     "4.20": [
         ("the seed forgotten", "for layer in self._backward:\n    layer.backward()"),
@@ -171,10 +195,29 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "last.grad = torch.ones_like(last.output)\nfor layer in reversed(self._backward):\n    layer.backward()",
         ),
     ],
+    "4.30": [
+        ("+ step_size: a step uphill", "self.output.add_(self.grad, alpha=step_size)"),
+        ("the step size forgotten", "self.output.sub_(self.grad)"),
+    ],
+    "4.31": [("0 for None: a number where a gradient or None is held", "self.grad = 0")],
     # 06: the engine
     "6.1": [
         ("= for +=", "variable.grad = grad"),
         ("only the first gradient kept", "if variable.grad is None:\n    variable.grad = grad"),
+    ],
+    "6.2": [
+        (
+            "a node run for each use, before its gradient is complete",
+            "ready = [(root, gradient)]\n"
+            "while ready:\n"
+            "    node, grad = ready.pop()\n"
+            "    grads = node.run(grad)\n"
+            "    if not retain_graph:\n"
+            "        node.release()\n"
+            "    for child, child_grad in zip(node.next_functions, grads):\n"
+            "        if child is not None and child_grad is not None:\n"
+            "            ready.append((child, child_grad))",
+        ),
     ],
     "6.3": [
         (
@@ -342,6 +385,105 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "return grad * (log_p - onehot) / len(target), None",
         ),
     ],
+    "6.28": [
+        ("the operands swapped: b - a", "return b - a"),
+        ("the sign lost: a + b", "return a + b"),
+    ],
+    "6.29": [
+        ("the matrix product for the elementwise one", "return a @ b.T"),
+        ("a sum for the product", "return a + b"),
+    ],
+    "6.30": [
+        ("the operands swapped: b / a", "return b / a"),
+        ("a product for the quotient", "return a * b"),
+    ],
+    "6.31": [
+        ("the operands swapped", "return _ops.Sub.apply(other, self)"),
+        ("the wrong Function: Add", "return _ops.Add.apply(self, other)"),
+    ],
+    "6.32": [
+        ("the arithmetic on the data, outside the graph", "return Tensor(self.data * getattr(other, 'data', other))"),
+        ("the wrong Function: Add", "return _ops.Add.apply(self, other)"),
+    ],
+    "6.33": [
+        ("the operands swapped", "return _ops.Div.apply(other, self)"),
+        ("the wrong Function: Mul", "return _ops.Mul.apply(self, other)"),
+    ],
+    "6.34": [
+        (
+            "forward given the Tensors, not their data",
+            "needs_grad = tuple(isinstance(arg, Tensor) and arg.requires_grad for arg in args)\n"
+            "next_functions = tuple(_node_of(arg) if wants else None for arg, wants in zip(args, needs_grad))\n"
+            "ctx = Context(cls, next_functions, needs_grad)\n"
+            "requires_grad = any(needs_grad)\n"
+            "result = Tensor(cls.forward(ctx, *args), requires_grad=requires_grad, is_leaf=not requires_grad)\n"
+            "if requires_grad:\n"
+            "    result.grad_fn = ctx",
+        ),
+        (
+            "every Tensor input linked, constants too",
+            "data = [arg.data if isinstance(arg, Tensor) else as_operand(arg) for arg in args]\n"
+            "needs_grad = tuple(isinstance(arg, Tensor) for arg in args)\n"
+            "next_functions = tuple(_node_of(arg) if wants else None for arg, wants in zip(args, needs_grad))\n"
+            "ctx = Context(cls, next_functions, needs_grad)\n"
+            "requires_grad = any(needs_grad)\n"
+            "result = Tensor(cls.forward(ctx, *data), requires_grad=requires_grad, is_leaf=not requires_grad)\n"
+            "if requires_grad:\n"
+            "    result.grad_fn = ctx",
+        ),
+        (
+            "the node never attached: no grad_fn",
+            "data = [arg.data if isinstance(arg, Tensor) else as_operand(arg) for arg in args]\n"
+            "needs_grad = tuple(isinstance(arg, Tensor) and arg.requires_grad for arg in args)\n"
+            "next_functions = tuple(_node_of(arg) if wants else None for arg, wants in zip(args, needs_grad))\n"
+            "ctx = Context(cls, next_functions, needs_grad)\n"
+            "requires_grad = any(needs_grad)\n"
+            "result = Tensor(cls.forward(ctx, *data), requires_grad=requires_grad, is_leaf=not requires_grad)",
+        ),
+    ],
+    "6.35": [
+        (
+            "zeros for the seed",
+            "if gradient is None:\n"
+            "    gradient = torch.zeros_like(tensor.data)\n"
+            "traverse(_node_of(tensor), gradient, retain_graph)",
+        ),
+        (
+            "a float32 1 for every seed",
+            "if gradient is None:\n"
+            "    gradient = torch.tensor(1.0)\n"
+            "traverse(_node_of(tensor), gradient, retain_graph)",
+        ),
+        (
+            "started at grad_fn: a leaf has none",
+            "if gradient is None:\n"
+            "    gradient = torch.ones_like(tensor.data)\n"
+            "traverse(tensor.grad_fn, gradient, retain_graph)",
+        ),
+        (
+            "retain_graph dropped",
+            "if gradient is None:\n    gradient = torch.ones_like(tensor.data)\ntraverse(_node_of(tensor), gradient)",
+        ),
+    ],
+    "6.36": [
+        ("the negative part kept", "out = x.clamp(max=0)"),
+        ("the absolute value", "out = x.abs()"),
+    ],
+    "6.37": [
+        ("the arithmetic on the data, outside the graph", "return Tensor(x.data.relu())"),
+        ("the input passed through", "return x"),
+    ],
+    "6.38": [
+        ("the modules in reverse order", "for module in reversed(self.layers):\n    x = module(x)\nreturn x"),
+        (
+            "each module on the input, the last output kept",
+            "out = x\nfor module in self.layers:\n    out = module(x)\nreturn out",
+        ),
+    ],
+    "6.39": [
+        ("the bias left out", "return F.LinearFunction.apply(x, self.weight)"),
+        ("W and X swapped", "return F.LinearFunction.apply(self.weight, x, self.bias)"),
+    ],
     "6.21": [
         ("momentum forgotten", "p.data.add_(p.grad, alpha=-self.lr)"),
         (
@@ -365,6 +507,67 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "p.data.add_(grad, alpha=self.lr)",
         ),
     ],
+}
+
+# Correct versions written another way, for grading a student's own test (tests/test_my_layers.py): a
+# test must pass on each, as on the course's solution, so a test that reads the layer's code instead
+# of checking what it computes scores 0. Each computes the same numbers as the solution, bit for bit
+# (the same operations in the same order, spelled otherwise), so a test with exact numbers passes them.
+ALTERNATIVE: dict[str, list[tuple[str, str]]] = {
+    "4.1": [("the sum written the other way round", "self.grad = g + self.grad")],
+    "4.2": [("matmul and t()", "self.output = self.x.output.matmul(self.W.output.t()) + self.b.output")],
+    "4.3": [
+        (
+            "matmul, t() and sum(dim=0), without the needs_grad shortcut",
+            "self.x.accumulate_grad(g.matmul(self.W.output))\n"
+            "self.W.accumulate_grad(g.t().matmul(self.x.output))\n"
+            "self.b.accumulate_grad(g.sum(dim=0))",
+        )
+    ],
+    "4.4": [("clamp at 0", "self.output = self.x.output.clamp(min=0)")],
+    "4.5": [
+        (
+            "torch.where on the output",
+            "self.x.accumulate_grad(torch.where(self.output > 0, self.grad, torch.zeros_like(self.grad)))",
+        )
+    ],
+    "4.10": [("the factor first", "self.output = self.factor * self.x.output")],
+    "4.11": [("the factor first, G through a name", "g = self.grad\nself.x.accumulate_grad(self.factor * g)")],
+    "4.12": [("b + a", "self.output = self.b.output + self.a.output")],
+    "4.13": [("b first, in a loop", "for x in (self.b, self.a):\n    x.accumulate_grad(self.grad)")],
+    "4.14": [("torch.sum of a product", "self.output = self.strength * torch.sum(self.W.output * self.W.output)")],
+    "4.15": [
+        (
+            "the coefficient first, the product the other way round",
+            "coefficient = 2 * self.strength * self.grad\nself.W.accumulate_grad(self.W.output * coefficient)",
+        )
+    ],
+    "4.16": [("the square as a product", "self.diff = pred - target\nself.output = (self.diff * self.diff).mean()")],
+    "4.17": [
+        (
+            "div and neg",
+            "d_pred = (2 * self.grad * self.diff).div(self.diff.numel())\n"
+            "self.pred.accumulate_grad(d_pred)\n"
+            "self.target.accumulate_grad(d_pred.neg())",
+        )
+    ],
+    "4.18": [
+        (
+            "log_softmax as a method, exp as a function, the labels picked by index",
+            "log_p = logits.log_softmax(dim=-1)\n"
+            "self.classifications = torch.exp(log_p)\n"
+            "self.output = -log_p[torch.arange(len(target)), target].mean()",
+        )
+    ],
+    "4.19": [
+        (
+            "one-hot by scatter_, B as len(p)",
+            "p = self.classifications\n"
+            "onehot = torch.zeros_like(p).scatter_(1, self.target.output.unsqueeze(1), 1.0)\n"
+            "self.logits.accumulate_grad(self.grad / len(p) * (p - onehot))",
+        )
+    ],
+    "4.30": [("sub_ with alpha", "self.output.sub_(self.grad, alpha=step_size)")],
 }
 
 
