@@ -632,3 +632,8 @@ def test_relu_forward_alone_by_hand():
     out = ops.ReLU.forward(ctx, tensor([[1.0, -2.0, 3.0], [-1.0, 0.5, 0.0]]))
     expect(out, tensor([[1.0, 0.0, 3.0], [0.0, 0.5, 0.0]]), dtype=True)  # max(x, 0), entry by entry
     expect(ctx.saved_tensors[0] is out, True)  # the output is what backward reads
+
+
+def test_a_vectors_only_axis_is_zero():
+    with pytest.raises(ValueError, match=r"^axis 1 is out of range for a tensor with 1 dimensions$"):
+        Tensor(torch.randn(3)).sum(1)

@@ -165,3 +165,12 @@ def test_adam_defaults_are_torchs_and_a_parameter_without_gradient_waits(name):
     getattr(torch.optim, name)([ref]).step()
     assert idle.data.tolist() == [1.0, 1.0] and opt.steps == [0, 1]
     assert torch.allclose(moving.data, ref.detach(), rtol=0, atol=1e-7)
+
+
+def test_sgd_is_plain_by_default_and_a_parameter_without_gradient_waits():
+    idle, moving = Tensor(torch.ones(2), requires_grad=True), Tensor(torch.ones(2), requires_grad=True)
+    opt = optim.SGD([idle, moving], lr=0.5)
+    for _ in range(2):
+        moving.grad = torch.tensor([1.0, -1.0])
+        opt.step()  # no momentum: the same step twice
+    assert idle.data.tolist() == [1.0, 1.0] and moving.data.tolist() == [0.0, 2.0]

@@ -394,3 +394,11 @@ def test_gradcheck_titles_autograds_column_and_takes_an_unused_input_as_zero():
     )
     assert table.ok and table.columns[1] == "hand"
     assert gradcheck(lambda a: a.sum(), [torch.ones(2)], [torch.ones(2)], source="torch").columns[1] == "torch"
+
+
+def test_the_tolerance_edge_passes_and_a_wrong_computed_value_shows_five_digits():
+    assert compare(0.0, 1e-6).ok  # |e - a| = atol exactly: within
+    with pytest.raises(AssertionError, match=r"value: hand 2, computed 1.2346, off by 0.76543"):
+        compare(2.0, 1.234567)
+    with pytest.raises(AssertionError, match=r"^exercise 1.1: mismatch in a, b:\n"):
+        compare([3.0, 3.0], [1.0, 1.0], labels=["a", "b"], exercise="1.1")

@@ -231,3 +231,11 @@ def test_a_layer_takes_the_dtype_of_its_first_float_input():
     assert Sum(labels, values).dtype == F64 and Sum(values, labels).dtype == F64
     assert Scale(labels, 2.0).dtype == torch.int64  # no float input: the first one's
     assert labels.randomize(torch.Generator().manual_seed(0)).output.dtype == torch.get_default_dtype()
+
+
+def test_an_input_takes_a_list_and_refuses_a_size_past_int64():
+    assert Input((2, 2), dtype=F64).set([[1.5, 2.0], [3.0, 4.0]]).output.tolist() == [[1.5, 2.0], [3.0, 4.0]]
+    with pytest.raises(
+        ValueError, match=r"^Input: shape\[0\] must be an integer in \[0, 2\*\*63\), got 9223372036854775808$"
+    ):
+        Input((2**63,))

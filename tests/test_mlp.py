@@ -701,3 +701,10 @@ def test_train_takes_a_learning_rate_given_as_a_tensor():
         _, losses = train(x, y, net, epochs=3, lr=lr)
         runs.append((losses.tolist(), net.layers[0].linear.weight.tolist()))
     assert runs[0] == runs[1] == runs[2]
+
+
+def test_a_network_refuses_a_string_of_sizes_and_an_integer_dtype():
+    with pytest.raises(TypeError, match=r"^NeuralNetwork: hidden_sizes must be a list of layer sizes, got '35'$"):
+        NeuralNetwork(2, 1, "35")
+    with pytest.raises(TypeError, match=r"^NeuralNetwork: dtype must be a floating-point dtype .* got torch.int64$"):
+        NeuralNetwork(2, 1, [3], dtype=torch.int64)

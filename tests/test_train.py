@@ -148,6 +148,10 @@ def test_library_loop_matches_torch_nn_with_autograd_step_for_step():
     for W, linear in zip(net.weights, linears):
         torch.testing.assert_close(W.output, linear.weight.detach(), rtol=0, atol=1e-12)
     assert mine.epoch_loss[-1] < 0.8 * mine.epoch_loss[0]  # it learns (1.69 -> 1.20)
+    # the reference's history holds the same per-epoch means and the settings it ran with
+    torch.testing.assert_close(torch.tensor(mine.epoch_loss), torch.tensor(ref.epoch_loss), rtol=0, atol=1e-12)
+    assert mine.epoch_accuracy == ref.epoch_accuracy
+    assert (ref.lr, ref.batch_size, ref.regularization, ref.steps_per_epoch) == (0.3, 8, 0.01, 7)
 
 
 def test_history_adds_up():
@@ -414,3 +418,8 @@ def test_train_defaults_and_what_the_history_records(capsys):
     assert (default.lr, default.batch_size, default.regularization) == (0.1, 32, 0.0)
     bar = capsys.readouterr().err
     assert "training: 100%" in bar and "3/3" in bar and "step" in bar
+
+
+def test_the_summary_line_reads_the_last_epoch_in_percent():
+    h = train.History(epoch_loss=[0.5, 0.25], epoch_accuracy=[0.5, 0.875], val_loss=[0.3], val_accuracy=[0.8125])
+    assert h.summary() == "epoch 2: train loss 0.2500, accuracy 87.50%; held-out loss 0.3000, accuracy 81.25%"

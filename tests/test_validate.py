@@ -191,3 +191,12 @@ def test_what_has_no_values_to_check_passes():
     validate.finite_rows("f", "x", torch.zeros(2, 2, device="meta"))
     validate.finite_rows("f", "x", torch.tensor([[1, 2]]))
     assert validate.seed("f", 2**64 - 1) == 2**64 - 1
+
+
+def test_a_bool_tensor_is_not_a_number_and_five_bad_rows_are_all_listed():
+    with pytest.raises(TypeError) as info:
+        validate.positive("f", "lr", torch.tensor(True))
+    assert str(info.value) == "f: lr must be a number, got a tensor of shape () and dtype torch.bool"
+    with pytest.raises(ValueError) as info:
+        validate.finite_rows("f", "x", torch.full((5, 1), math.nan))
+    assert str(info.value) == "f: x holds NaN or inf in 5 rows (0, 1, 2, 3, 4); clean or drop them before training"

@@ -36,6 +36,9 @@ else:  # pragma: no cover - mutmut brings `toml` on 3.10
 
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLD = 95.0
+# named by issue 30 but not in [tool.mutmut] yet: the tests import them as `teacher.*` (tools/ on the
+# path) while mutmut names them by their path, and their tests grade copies in subprocesses
+NOT_COVERED = ["tools/teacher/isolate.py", "tools/teacher/grade.py"]
 
 # mutmut's exit codes (mutmut/stats.py): killed, or caught by its time limit
 KILLED = {1, 3}
@@ -164,6 +167,11 @@ def render(modules: list[Module]) -> str:
     total = sum(m.total for m in modules if m.not_run != -1)
     killed = sum(m.killed for m in modules if m.not_run != -1)
     out.append(f"| **all** | {total} | {killed} | | | {100.0 * killed / max(total, 1):.1f}% |")
+    if NOT_COVERED:
+        out += [
+            "",
+            "Not in this run yet: " + ", ".join(NOT_COVERED) + " (see NOT_COVERED in tools/mutation_report.py).",
+        ]
     out += ["", "## Survivors", ""]
     any_survivor = False
     for m in modules:
