@@ -27,7 +27,9 @@ def test_an_id_is_read_as_text_so_4_10_is_not_4_1():
 
 
 def test_an_unknown_id_is_a_clear_error_naming_nearby_ids():
-    with pytest.raises(ValueError, match=r"no exercise 4\.99 in this course; notebook 04's nearest are .*4\.52 \(it has \d+\)"):
+    with pytest.raises(
+        ValueError, match=r"no exercise 4\.99 in this course; notebook 04's nearest are .*4\.52 \(it has \d+\)"
+    ):
         exercises.exercise_id("4.99", COURSE)
     with pytest.raises(ValueError, match=r"no exercise 99\.9 in this course; its exercises are 1\.1 to 1\.\d+, 2\.1"):
         exercises.exercise_id("99.9", COURSE)
