@@ -20,6 +20,7 @@ from autograd_parity import (
 from expect import expect
 from scratchlib.autograd import Tensor, nn, ops, optim
 from scratchlib.autograd import functional as F
+from scratchlib.autograd.function import Context
 
 F64 = torch.float64
 seeds = st.integers(0, 2**31 - 1)
@@ -255,7 +256,10 @@ def test_cross_entropy_backward_alone_by_hand():
     # target 0. With G = 3 (not 1) and B = 2: dZ = (3 / 2) (softmax - onehot)
     z = torch.tensor([[0.0, math.log(2), math.log(5)], [math.log(3), 0.0, 0.0]], dtype=F64)
     target = torch.tensor([2, 0])
-    dz, dtarget = local_backward(node(F.CrossEntropyFunction, Tensor(z, requires_grad=True), target), 3.0)
+    log_p = torch.tensor([[1 / 8, 2 / 8, 5 / 8], [3 / 5, 1 / 5, 1 / 5]], dtype=F64).log()  # what forward (6.40) saves
+    dz, dtarget = local_backward(
+        node(F.CrossEntropyFunction, Tensor(z, requires_grad=True), target, tensors=(log_p, target)), 3.0
+    )
     expect(
         dz,
         torch.tensor([[3 / 16, 3 / 8, -9 / 16], [-3 / 5, 3 / 10, 3 / 10]], dtype=F64),
@@ -266,6 +270,36 @@ def test_cross_entropy_backward_alone_by_hand():
     expect(dtarget, None)
     assert_like_torch(
         (dz,), lambda z: torch.nn.functional.cross_entropy(z, target), z, grad=torch.tensor(3.0, dtype=F64)
+    )
+
+
+def test_cross_entropy_forward_alone_by_hand_even_for_huge_logits():
+    """Runs only exercise 6.40 (CrossEntropyFunction.forward), on a ctx made by the test."""
+    # row 0: 1000 + ln [1, 2, 5] -> softmax [1/8, 2/8, 5/8], target 2: -log p = ln 8/5; row 1: -1000 + ln [3, 1, 1]
+    # -> softmax [3/5, 1/5, 1/5], target 0: ln 5/3. e^1000 overflows and e^-1000 is 0 in float64: only the
+    # rows shifted by their maximum give these. L = (ln 8/5 + ln 5/3) / 2 = ln(8/3) / 2, a mean over the batch.
+    z = torch.tensor(
+        [[1000.0, 1000 + math.log(2), 1000 + math.log(5)], [-1000 + math.log(3), -1000.0, -1000.0]], dtype=F64
+    )
+    target = torch.tensor([2, 0])
+    ctx = Context(F.CrossEntropyFunction, (None, None), (False, False))
+    loss = F.CrossEntropyFunction.forward(ctx, z, target)
+    expect(loss, torch.tensor(math.log(8 / 3) / 2, dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)  # a scalar
+    log_p, saved_target = ctx.saved_tensors  # what backward (6.20) reads
+    softmax = torch.tensor([[1 / 8, 2 / 8, 5 / 8], [3 / 5, 1 / 5, 1 / 5]], dtype=F64)
+    expect(log_p, softmax.log(), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(saved_target is target, True)
+    # three rows of two classes: a mean (or log-sum-exp) over the wrong axis gives another number or shape
+    z = torch.tensor([[0.0, math.log(3)], [math.log(2), 0.0], [0.0, 0.0]], dtype=F64)
+    loss = F.CrossEntropyFunction.forward(
+        Context(F.CrossEntropyFunction, (None, None), (False, False)), z, torch.tensor([1, 1, 0])
+    )
+    expect(
+        loss,
+        torch.tensor(-(math.log(3 / 4) + math.log(1 / 3) + math.log(1 / 2)) / 3, dtype=F64),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
     )
 
 

@@ -78,6 +78,7 @@ TASKS = [
     ("CMU HW1P1 2.2", "nn.ReLU.forward", NN, "6.37"),
     ("CMU HW1P1 2.2", "the ReLU Function's backward", OPS, "6.16"),
     ("CMU HW1P1 2.4", "BatchNorm1d's backward", FUNCTIONAL, "6.19"),
+    ("CMU HW1P1 2.5", "cross-entropy's stable forward (the LogSumExp trick)", FUNCTIONAL, "6.40"),
     ("CMU HW1P1 2.5", "cross-entropy's backward", FUNCTIONAL, "6.20"),
     ("CMU HW1P1 3.1", "SGD with momentum: step", OPTIM, "6.21"),
 ]

@@ -484,6 +484,31 @@ WRONG: dict[str, list[tuple[str, str]]] = {
         ("the bias left out", "return F.LinearFunction.apply(x, self.weight)"),
         ("W and X swapped", "return F.LinearFunction.apply(self.weight, x, self.bias)"),
     ],
+    "6.40": [
+        (
+            "no maximum subtracted: e^z overflows for large logits",
+            "log_p = logits - logits.exp().sum(dim=1, keepdim=True).log()\n"
+            "loss = -log_p.gather(1, target[:, None]).mean()",
+        ),
+        (
+            "the log-sum-exp over the batch axis",
+            "shifted = logits - logits.amax(dim=0, keepdim=True)\n"
+            "log_p = shifted - shifted.exp().sum(dim=0, keepdim=True).log()\n"
+            "loss = -log_p.gather(1, target[:, None]).mean()",
+        ),
+        (
+            "a sum over the batch instead of a mean",
+            "shifted = logits - logits.amax(dim=1, keepdim=True)\n"
+            "log_p = shifted - shifted.exp().sum(dim=1, keepdim=True).log()\n"
+            "loss = -log_p.gather(1, target[:, None]).sum()",
+        ),
+        (
+            "the mean of -log p over every class, not only the target's",
+            "shifted = logits - logits.amax(dim=1, keepdim=True)\n"
+            "log_p = shifted - shifted.exp().sum(dim=1, keepdim=True).log()\n"
+            "loss = -log_p.mean()",
+        ),
+    ],
     "6.21": [
         ("momentum forgotten", "p.data.add_(p.grad, alpha=-self.lr)"),
         (
