@@ -185,7 +185,13 @@ def test_batchnorm_backward_alone_by_hand():
     x = torch.tensor([[0.0, 1.0], [3.0, 1.0], [6.0, 4.0]], dtype=F64)
     gamma, beta = torch.tensor([2.0, -1.0], dtype=F64), torch.tensor([0.5, 0.25], dtype=F64)
     leaves = [Tensor(v, requires_grad=True) for v in (x, gamma, beta)]
-    out = node(F.BatchNormFunction, *leaves, None, None, 0.1, 1e-300)  # eps ~ 0: the hand numbers stay exact
+    a = math.sqrt(1.5)
+    saved = (  # what forward (6.41) saves: x_hat, gamma, 1 / sqrt(var + eps)
+        torch.tensor([[-a, -1 / math.sqrt(2)], [0.0, -1 / math.sqrt(2)], [a, math.sqrt(2)]], dtype=F64),
+        gamma,
+        torch.tensor([1 / math.sqrt(6), 1 / math.sqrt(2)], dtype=F64),
+    )
+    out = node(F.BatchNormFunction, *leaves, None, None, 0.1, 1e-300, tensors=saved)  # eps ~ 0: exact numbers
     g = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], dtype=F64)
     dx, dgamma, dbeta, *constants = local_backward(out, g)
     by_column = torch.tensor([3 * math.sqrt(6), 3 * math.sqrt(2)], dtype=F64)
@@ -204,6 +210,76 @@ def test_batchnorm_backward_alone_by_hand():
         return torch.nn.functional.batch_norm(x, None, None, gamma, beta, training=True, eps=1e-300)
 
     assert_like_torch((dx, dgamma, dbeta), theirs, x, gamma, beta, grad=g)
+
+
+def test_batchnorm_forward_alone_by_hand(monkeypatch):
+    """Runs only exercise 6.41 (BatchNormFunction.forward in training), on a ctx made by the test; the update of
+    the running statistics (6.42) is recorded, not run."""
+    # eps 1/4. Column 0: x [0, 3, 6], mean 3, biased var 6, sqrt(6 + 1/4) = 5/2: x_hat [-6/5, 0, 6/5];
+    # gamma 2, beta 1/2: y = [-19/10, 1/2, 29/10]. Column 1: x [1, 1, 4], mean 2, biased var 2, sqrt(9/4) = 3/2:
+    # x_hat [-2/3, -2/3, 4/3]; gamma -1, beta 1: y = [5/3, 5/3, -1/3].
+    calls = []
+    monkeypatch.setattr(F, "update_running_statistics", lambda *args: calls.append(args))
+    x = torch.tensor([[0.0, 1.0], [3.0, 1.0], [6.0, 4.0]], dtype=F64)
+    gamma, beta = torch.tensor([2.0, -1.0], dtype=F64), torch.tensor([0.5, 1.0], dtype=F64)
+    ctx = Context(F.BatchNormFunction, (None,) * 7, (False,) * 7)
+    out = F.BatchNormFunction.forward(ctx, x, gamma, beta, None, None, 0.1, 0.25)
+    y = torch.tensor([[-1.9, 5 / 3], [0.5, 5 / 3], [2.9, -1 / 3]], dtype=F64)
+    expect(out, y, atol=ATOL, rtol=RTOL, dtype=True)
+    saved_x_hat, saved_gamma, saved_inv_std = ctx.saved_tensors  # what backward (6.19) reads
+    expect(saved_x_hat, torch.tensor([[-1.2, -2 / 3], [0.0, -2 / 3], [1.2, 4 / 3]], dtype=F64), atol=ATOL, rtol=RTOL)
+    expect(saved_gamma is gamma, True)
+    expect(saved_inv_std, torch.tensor([0.4, 2 / 3], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(calls, [])  # no running statistics given: none to update
+    running = torch.zeros(2, dtype=F64), torch.ones(2, dtype=F64)
+    out = F.BatchNormFunction.forward(
+        Context(F.BatchNormFunction, (None,) * 7, (False,) * 7), x, gamma, beta, *running, 0.1, 0.25
+    )
+    expect(out, y, atol=ATOL, rtol=RTOL, dtype=True)
+    ((running_mean, running_var, mean, var, batch, momentum),) = calls
+    expect([running_mean is running[0], running_var is running[1], batch, momentum], [True, True, 3, 0.1])
+    expect(mean, torch.tensor([3.0, 2.0], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(var, torch.tensor([6.0, 2.0], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)  # the batch's biased variance
+
+
+def test_batchnorm_running_statistics_update_alone_by_hand():
+    """Runs only exercise 6.42 (update_running_statistics), on statistics made by the test."""
+    # momentum 0.1, a batch of B = 3 with mean [3, 2] and biased variance [6, 2] (unbiased: 3/2 of it, [9, 3]):
+    # running mean 0.9 [0, 1] + 0.1 [3, 2] = [0.3, 1.1]; running var 0.9 [1, 2] + 0.1 [9, 3] = [1.8, 2.1]
+    running_mean, running_var = torch.tensor([0.0, 1.0], dtype=F64), torch.tensor([1.0, 2.0], dtype=F64)
+    mean, var = torch.tensor([3.0, 2.0], dtype=F64), torch.tensor([6.0, 2.0], dtype=F64)
+    F.update_running_statistics(running_mean, running_var, mean, var, 3, 0.1)  # in place: the module's tensors
+    expect(running_mean, torch.tensor([0.3, 1.1], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(running_var, torch.tensor([1.8, 2.1], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(mean, torch.tensor([3.0, 2.0], dtype=F64))  # the batch's statistics are left as they were
+    expect(var, torch.tensor([6.0, 2.0], dtype=F64))
+    # B = 2, momentum 0.5: unbiased var 2 * [1, 0.5] = [2, 1]; mean [0.5 (0.3 + 0.7), 0.5 (1.1 - 0.1)]
+    F.update_running_statistics(
+        running_mean, running_var, torch.tensor([0.7, -0.1], dtype=F64), torch.tensor([1.0, 0.5], dtype=F64), 2, 0.5
+    )
+    expect(running_mean, torch.tensor([0.5, 0.5], dtype=F64), atol=ATOL, rtol=RTOL)
+    expect(running_var, torch.tensor([1.9, 1.55], dtype=F64), atol=ATOL, rtol=RTOL)
+
+
+def test_batchnorm_eval_forward_alone_by_hand():
+    """Runs only exercise 6.43 (BatchNorm1d.forward in eval mode); the input, gamma and beta are plain torch
+    tensors here (test doubles), so no Tensor operator (6.28-6.33) runs."""
+    # eps 1/4, running mean [1, -1], running var [15/4, 0]: sqrt(var + eps) = [2, 1/2].
+    # x [[3, 0], [1, -2]]: x_hat = [[1, 2], [0, -2]]; gamma [2, 3], beta [1/2, -1/2]: y = [[5/2, 11/2], [1/2, -13/2]].
+    # The batch's own statistics (mean [2, -1], variance [1, 1]) would give other numbers.
+    bn = nn.BatchNorm1d(2, eps=0.25, dtype=F64)
+    bn.eval()
+    bn.running_mean = torch.tensor([1.0, -1.0], dtype=F64)
+    bn.running_var = torch.tensor([3.75, 0.0], dtype=F64)
+    bn.weight, bn.bias = torch.tensor([2.0, 3.0], dtype=F64), torch.tensor([0.5, -0.5], dtype=F64)
+    out = bn(torch.tensor([[3.0, 0.0], [1.0, -2.0]], dtype=F64))
+    expect(out, torch.tensor([[2.5, 5.5], [0.5, -6.5]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(bn.running_mean, torch.tensor([1.0, -1.0], dtype=F64))  # eval leaves the running statistics alone
+    expect(bn.running_var, torch.tensor([3.75, 0.0], dtype=F64))
+    expect(int(bn.num_batches_tracked), 0)
+    expect(
+        bn(torch.tensor([[5.0, -1.5]], dtype=F64)), torch.tensor([[4.5, -3.5]], dtype=F64), atol=ATOL, rtol=RTOL
+    )  # one row
 
 
 def test_batchnorm_rejects_bad_input_before_touching_its_statistics():

@@ -96,15 +96,16 @@ class BatchNormFunction(Function):
         momentum: float,
         eps: float,
     ) -> torch.Tensor:
-        var, mean = torch.var_mean(x, dim=0, unbiased=False)
+        ### BEGIN SOLUTION 6.41: BatchNormFunction.forward: normalise with the batch's statistics, scale and shift
+        var, mean = torch.var_mean(x, dim=0, unbiased=False)  # per feature; the biased variance
         inv_std = (var + eps).rsqrt()
         x_hat = (x - mean) * inv_std
-        ctx.save_for_backward(x_hat, weight, inv_std)
+        out = x_hat * weight + bias
+        ### END SOLUTION
+        ctx.save_for_backward(x_hat, weight, inv_std)  # what backward (6.19) reads
         if running_mean is not None and running_var is not None:
-            batch = x.shape[0]
-            running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
-            running_var.mul_(1 - momentum).add_(var, alpha=momentum * batch / (batch - 1))
-        return x_hat * weight + bias
+            update_running_statistics(running_mean, running_var, mean, var, x.shape[0], momentum)
+        return out
 
     rule = {
         "x": "(B dxhat - sum_i dxhat_i - xhat sum_i dxhat_i xhat_i) / (B sqrt(var + eps)),  dxhat = G * weight",
@@ -125,6 +126,26 @@ class BatchNormFunction(Function):
         dx = (inv_std / batch) * (batch * dx_hat - dx_hat.sum(0) - x_hat * (dx_hat * x_hat).sum(0))
         return dx, dweight, dbias, None, None, None, None
         ### END SOLUTION
+
+
+def update_running_statistics(
+    running_mean: torch.Tensor,
+    running_var: torch.Tensor,
+    mean: torch.Tensor,
+    var: torch.Tensor,
+    batch: int,
+    momentum: float,
+) -> None:
+    r"""Move BatchNorm1d's running statistics, in place, towards those of one training batch.
+
+    ``mean`` and ``var`` are the batch's mean and *biased* variance of each feature over its ``batch`` rows.
+    As torch does: $r \leftarrow (1 - m)\,r + m\,s$, with the *unbiased* variance $\frac{B}{B-1}\mathrm{Var}[x]$
+    for the running variance. The tensors are the module's own (plain torch, outside the graph).
+    """
+    ### BEGIN SOLUTION 6.42: update_running_statistics: the running mean and the unbiased running variance
+    running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
+    running_var.mul_(1 - momentum).add_(var, alpha=momentum * batch / (batch - 1))
+    ### END SOLUTION
 
 
 class CrossEntropyFunction(Function):

@@ -274,8 +274,10 @@ class BatchNorm1d(Module):
             return F.BatchNormFunction.apply(
                 x, self.weight, self.bias, self.running_mean, self.running_var, momentum, self.eps
             )
+        ### BEGIN SOLUTION 6.43: BatchNorm1d.forward in eval mode: the running statistics
         inv_std = (self.running_var + self.eps).rsqrt()  # constants: no gradient flows to them
         return (x - self.running_mean) * inv_std * self.weight + self.bias
+        ### END SOLUTION
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

@@ -509,6 +509,73 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "loss = -log_p.mean()",
         ),
     ],
+    "6.41": [
+        (
+            "the unbiased variance used to normalise",
+            "var, mean = torch.var_mean(x, dim=0, unbiased=True)\n"
+            "inv_std = (var + eps).rsqrt()\n"
+            "x_hat = (x - mean) * inv_std\n"
+            "out = x_hat * weight + bias",
+        ),
+        (
+            "eps added to the standard deviation, not the variance",
+            "var, mean = torch.var_mean(x, dim=0, unbiased=False)\n"
+            "inv_std = 1 / (var.sqrt() + eps)\n"
+            "x_hat = (x - mean) * inv_std\n"
+            "out = x_hat * weight + bias",
+        ),
+        (
+            "gamma and beta swapped",
+            "var, mean = torch.var_mean(x, dim=0, unbiased=False)\n"
+            "inv_std = (var + eps).rsqrt()\n"
+            "x_hat = (x - mean) * inv_std\n"
+            "out = x_hat * bias + weight",
+        ),
+        (
+            "the statistics over the features (dimension 1), not the batch",
+            "var, mean = torch.var_mean(x, dim=1, unbiased=False, keepdim=True)\n"
+            "inv_std = (var + eps).rsqrt()\n"
+            "x_hat = (x - mean) * inv_std\n"
+            "out = x_hat * weight + bias",
+        ),
+    ],
+    "6.42": [
+        (
+            "the biased variance in the running variance",
+            "running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)\n"
+            "running_var.mul_(1 - momentum).add_(var, alpha=momentum)",
+        ),
+        (
+            "momentum the wrong way round (the old value weighted by it)",
+            "running_mean.mul_(momentum).add_(mean, alpha=1 - momentum)\n"
+            "running_var.mul_(momentum).add_(var * batch / (batch - 1), alpha=1 - momentum)",
+        ),
+        (
+            "the names rebound, the module's tensors left as they were",
+            "running_mean = (1 - momentum) * running_mean + momentum * mean\n"
+            "running_var = (1 - momentum) * running_var + momentum * var * batch / (batch - 1)",
+        ),
+        (
+            "the unbiased factor (B - 1) / B upside down",
+            "running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)\n"
+            "running_var.mul_(1 - momentum).add_(var, alpha=momentum * (batch - 1) / batch)",
+        ),
+    ],
+    "6.43": [
+        (
+            "the batch's statistics in eval mode",
+            "var, mean = torch.var_mean(x, dim=0, unbiased=False)\n"
+            "return (x - mean) * (var + self.eps).rsqrt() * self.weight + self.bias",
+        ),
+        (
+            "the running variance used as a standard deviation",
+            "return (x - self.running_mean) / (self.running_var + self.eps) * self.weight + self.bias",
+        ),
+        (
+            "eps forgotten",
+            "return (x - self.running_mean) * self.running_var.rsqrt() * self.weight + self.bias",
+        ),
+    ],
     "6.21": [
         ("momentum forgotten", "p.data.add_(p.grad, alpha=-self.lr)"),
         (
