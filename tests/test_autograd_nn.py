@@ -650,3 +650,35 @@ def test_linear_backward_alone_gives_only_the_gradients_asked_for():
     assert (dx, dw.tolist(), db) == (None, [[2.0, 4.0]], None)  # G^T X
     dx, dw, db = local_backward(F.linear(Tensor(x), Tensor(w), Tensor(b, requires_grad=True)), grad)
     assert (dx, dw, db.tolist()) == (None, None, [2.0])
+
+
+# ------------------------------------------- validation (CMU HW1P1 3.1-3.3's validate), on a hand-made model
+
+
+class Fixed(nn.Module):
+    """A model written by the test: notes its mode, torch's grad mode and its input, and returns fixed scores."""
+
+    def __init__(self, scores):
+        super().__init__()
+        self.scores, self.log = scores, []
+
+    def forward(self, x):
+        self.log.append((self.training, torch.is_grad_enabled(), x))
+        return self.scores
+
+
+def test_validation_accuracy_alone_on_a_hand_made_model():
+    """Runs only exercise 6.44 (nn.validation_accuracy), on a model written by the test."""
+    # four rows of three class scores; the largest is at [2, 0, 1, 1], the labels are [2, 0, 0, 1]: 3 of 4 right
+    scores = torch.tensor([[0.1, 0.2, 0.9], [3.0, 1.0, 2.0], [0.0, 5.0, -1.0], [-2.0, -1.0, -3.0]], dtype=F64)
+    y = torch.tensor([2, 0, 0, 1])
+    x = torch.zeros(4, 5)
+    model = Fixed(Tensor(scores))  # our Tensor: validation reads its numbers
+    result = nn.validation_accuracy(model, x, y, wrap=lambda t: ("wrapped", t))
+    expect([type(result), result], [float, 0.75])
+    ((training, grad_enabled, seen),) = model.log
+    expect([training, grad_enabled, seen[0], seen[1] is x], [False, False, "wrapped", True])  # eval, no graph
+    expect(model.training, True)  # back in training mode for the next batch
+    twin = Fixed(scores[:, [2, 1, 0]])  # a torch.nn twin's plain tensor, its classes reversed: 1 of 4 right
+    expect(nn.validation_accuracy(twin, x, y, wrap=lambda t: t), 0.25)
+    expect([twin.log[0][0], twin.log[0][2] is x, twin.training], [False, True, True])

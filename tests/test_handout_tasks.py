@@ -84,6 +84,7 @@ TASKS = [
     ("CMU HW1P1 2.5", "cross-entropy's stable forward (the LogSumExp trick)", FUNCTIONAL, "6.40"),
     ("CMU HW1P1 2.5", "cross-entropy's backward", FUNCTIONAL, "6.20"),
     ("CMU HW1P1 3.1", "SGD with momentum: step", OPTIM, "6.21"),
+    ("CMU HW1P1 3.3", "validate: eval mode, the accuracy over the validation set", NN, "6.44"),
 ]
 
 

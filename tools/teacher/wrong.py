@@ -576,6 +576,50 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "return (x - self.running_mean) * self.running_var.rsqrt() * self.weight + self.bias",
         ),
     ],
+    "6.44": [
+        (
+            "left in eval mode after validating",
+            "model.eval()\n"
+            "with torch.no_grad():\n"
+            "    scores = model(wrap(x))\n"
+            'scores = getattr(scores, "data", scores)\n'
+            "return (scores.argmax(dim=1) == y).double().mean().item()",
+        ),
+        (
+            "never put in eval mode (BatchNorm1d on the batch's statistics)",
+            "with torch.no_grad():\n"
+            "    scores = model(wrap(x))\n"
+            "model.train()\n"
+            'scores = getattr(scores, "data", scores)\n'
+            "return (scores.argmax(dim=1) == y).double().mean().item()",
+        ),
+        (
+            "the number of right answers, not their share",
+            "model.eval()\n"
+            "with torch.no_grad():\n"
+            "    scores = model(wrap(x))\n"
+            "model.train()\n"
+            'scores = getattr(scores, "data", scores)\n'
+            "return int((scores.argmax(dim=1) == y).sum())",
+        ),
+        (
+            "the largest score over the batch axis",
+            "model.eval()\n"
+            "with torch.no_grad():\n"
+            "    scores = model(wrap(x))\n"
+            "model.train()\n"
+            'scores = getattr(scores, "data", scores)\n'
+            "return (scores.argmax(dim=0) == y).double().mean().item()",
+        ),
+        (
+            "a graph built for the twin (no torch.no_grad)",
+            "model.eval()\n"
+            "scores = model(wrap(x))\n"
+            "model.train()\n"
+            'scores = getattr(scores, "data", scores)\n'
+            "return (scores.argmax(dim=1) == y).double().mean().item()",
+        ),
+    ],
     "6.21": [
         ("momentum forgotten", "p.data.add_(p.grad, alpha=-self.lr)"),
         (
