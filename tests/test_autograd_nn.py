@@ -20,6 +20,7 @@ from autograd_parity import (
 from expect import expect
 from scratchlib.autograd import Tensor, nn, ops, optim
 from scratchlib.autograd import functional as F
+from scratchlib.autograd.function import Context
 
 F64 = torch.float64
 seeds = st.integers(0, 2**31 - 1)
@@ -184,7 +185,13 @@ def test_batchnorm_backward_alone_by_hand():
     x = torch.tensor([[0.0, 1.0], [3.0, 1.0], [6.0, 4.0]], dtype=F64)
     gamma, beta = torch.tensor([2.0, -1.0], dtype=F64), torch.tensor([0.5, 0.25], dtype=F64)
     leaves = [Tensor(v, requires_grad=True) for v in (x, gamma, beta)]
-    out = node(F.BatchNormFunction, *leaves, None, None, 0.1, 1e-300)  # eps ~ 0: the hand numbers stay exact
+    a = math.sqrt(1.5)
+    saved = (  # what forward (6.41) saves: x_hat, gamma, 1 / sqrt(var + eps)
+        torch.tensor([[-a, -1 / math.sqrt(2)], [0.0, -1 / math.sqrt(2)], [a, math.sqrt(2)]], dtype=F64),
+        gamma,
+        torch.tensor([1 / math.sqrt(6), 1 / math.sqrt(2)], dtype=F64),
+    )
+    out = node(F.BatchNormFunction, *leaves, None, None, 0.1, 1e-300, tensors=saved)  # eps ~ 0: exact numbers
     g = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], dtype=F64)
     dx, dgamma, dbeta, *constants = local_backward(out, g)
     by_column = torch.tensor([3 * math.sqrt(6), 3 * math.sqrt(2)], dtype=F64)
@@ -203,6 +210,76 @@ def test_batchnorm_backward_alone_by_hand():
         return torch.nn.functional.batch_norm(x, None, None, gamma, beta, training=True, eps=1e-300)
 
     assert_like_torch((dx, dgamma, dbeta), theirs, x, gamma, beta, grad=g)
+
+
+def test_batchnorm_forward_alone_by_hand(monkeypatch):
+    """Runs only exercise 6.41 (BatchNormFunction.forward in training), on a ctx made by the test; the update of
+    the running statistics (6.42) is recorded, not run."""
+    # eps 1/4. Column 0: x [0, 3, 6], mean 3, biased var 6, sqrt(6 + 1/4) = 5/2: x_hat [-6/5, 0, 6/5];
+    # gamma 2, beta 1/2: y = [-19/10, 1/2, 29/10]. Column 1: x [1, 1, 4], mean 2, biased var 2, sqrt(9/4) = 3/2:
+    # x_hat [-2/3, -2/3, 4/3]; gamma -1, beta 1: y = [5/3, 5/3, -1/3].
+    calls = []
+    monkeypatch.setattr(F, "update_running_statistics", lambda *args: calls.append(args))
+    x = torch.tensor([[0.0, 1.0], [3.0, 1.0], [6.0, 4.0]], dtype=F64)
+    gamma, beta = torch.tensor([2.0, -1.0], dtype=F64), torch.tensor([0.5, 1.0], dtype=F64)
+    ctx = Context(F.BatchNormFunction, (None,) * 7, (False,) * 7)
+    out = F.BatchNormFunction.forward(ctx, x, gamma, beta, None, None, 0.1, 0.25)
+    y = torch.tensor([[-1.9, 5 / 3], [0.5, 5 / 3], [2.9, -1 / 3]], dtype=F64)
+    expect(out, y, atol=ATOL, rtol=RTOL, dtype=True)
+    saved_x_hat, saved_gamma, saved_inv_std = ctx.saved_tensors  # what backward (6.19) reads
+    expect(saved_x_hat, torch.tensor([[-1.2, -2 / 3], [0.0, -2 / 3], [1.2, 4 / 3]], dtype=F64), atol=ATOL, rtol=RTOL)
+    expect(saved_gamma is gamma, True)
+    expect(saved_inv_std, torch.tensor([0.4, 2 / 3], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(calls, [])  # no running statistics given: none to update
+    running = torch.zeros(2, dtype=F64), torch.ones(2, dtype=F64)
+    out = F.BatchNormFunction.forward(
+        Context(F.BatchNormFunction, (None,) * 7, (False,) * 7), x, gamma, beta, *running, 0.1, 0.25
+    )
+    expect(out, y, atol=ATOL, rtol=RTOL, dtype=True)
+    ((running_mean, running_var, mean, var, batch, momentum),) = calls
+    expect([running_mean is running[0], running_var is running[1], batch, momentum], [True, True, 3, 0.1])
+    expect(mean, torch.tensor([3.0, 2.0], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(var, torch.tensor([6.0, 2.0], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)  # the batch's biased variance
+
+
+def test_batchnorm_running_statistics_update_alone_by_hand():
+    """Runs only exercise 6.42 (update_running_statistics), on statistics made by the test."""
+    # momentum 0.1, a batch of B = 3 with mean [3, 2] and biased variance [6, 2] (unbiased: 3/2 of it, [9, 3]):
+    # running mean 0.9 [0, 1] + 0.1 [3, 2] = [0.3, 1.1]; running var 0.9 [1, 2] + 0.1 [9, 3] = [1.8, 2.1]
+    running_mean, running_var = torch.tensor([0.0, 1.0], dtype=F64), torch.tensor([1.0, 2.0], dtype=F64)
+    mean, var = torch.tensor([3.0, 2.0], dtype=F64), torch.tensor([6.0, 2.0], dtype=F64)
+    F.update_running_statistics(running_mean, running_var, mean, var, 3, 0.1)  # in place: the module's tensors
+    expect(running_mean, torch.tensor([0.3, 1.1], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(running_var, torch.tensor([1.8, 2.1], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(mean, torch.tensor([3.0, 2.0], dtype=F64))  # the batch's statistics are left as they were
+    expect(var, torch.tensor([6.0, 2.0], dtype=F64))
+    # B = 2, momentum 0.5: unbiased var 2 * [1, 0.5] = [2, 1]; mean [0.5 (0.3 + 0.7), 0.5 (1.1 - 0.1)]
+    F.update_running_statistics(
+        running_mean, running_var, torch.tensor([0.7, -0.1], dtype=F64), torch.tensor([1.0, 0.5], dtype=F64), 2, 0.5
+    )
+    expect(running_mean, torch.tensor([0.5, 0.5], dtype=F64), atol=ATOL, rtol=RTOL)
+    expect(running_var, torch.tensor([1.9, 1.55], dtype=F64), atol=ATOL, rtol=RTOL)
+
+
+def test_batchnorm_eval_forward_alone_by_hand():
+    """Runs only exercise 6.43 (BatchNorm1d.forward in eval mode); the input, gamma and beta are plain torch
+    tensors here (test doubles), so no Tensor operator (6.28-6.33) runs."""
+    # eps 1/4, running mean [1, -1], running var [15/4, 0]: sqrt(var + eps) = [2, 1/2].
+    # x [[3, 0], [1, -2]]: x_hat = [[1, 2], [0, -2]]; gamma [2, 3], beta [1/2, -1/2]: y = [[5/2, 11/2], [1/2, -13/2]].
+    # The batch's own statistics (mean [2, -1], variance [1, 1]) would give other numbers.
+    bn = nn.BatchNorm1d(2, eps=0.25, dtype=F64)
+    bn.eval()
+    bn.running_mean = torch.tensor([1.0, -1.0], dtype=F64)
+    bn.running_var = torch.tensor([3.75, 0.0], dtype=F64)
+    bn.weight, bn.bias = torch.tensor([2.0, 3.0], dtype=F64), torch.tensor([0.5, -0.5], dtype=F64)
+    out = bn(torch.tensor([[3.0, 0.0], [1.0, -2.0]], dtype=F64))
+    expect(out, torch.tensor([[2.5, 5.5], [0.5, -6.5]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(bn.running_mean, torch.tensor([1.0, -1.0], dtype=F64))  # eval leaves the running statistics alone
+    expect(bn.running_var, torch.tensor([3.75, 0.0], dtype=F64))
+    expect(int(bn.num_batches_tracked), 0)
+    expect(
+        bn(torch.tensor([[5.0, -1.5]], dtype=F64)), torch.tensor([[4.5, -3.5]], dtype=F64), atol=ATOL, rtol=RTOL
+    )  # one row
 
 
 def test_batchnorm_rejects_bad_input_before_touching_its_statistics():
@@ -255,7 +332,10 @@ def test_cross_entropy_backward_alone_by_hand():
     # target 0. With G = 3 (not 1) and B = 2: dZ = (3 / 2) (softmax - onehot)
     z = torch.tensor([[0.0, math.log(2), math.log(5)], [math.log(3), 0.0, 0.0]], dtype=F64)
     target = torch.tensor([2, 0])
-    dz, dtarget = local_backward(node(F.CrossEntropyFunction, Tensor(z, requires_grad=True), target), 3.0)
+    log_p = torch.tensor([[1 / 8, 2 / 8, 5 / 8], [3 / 5, 1 / 5, 1 / 5]], dtype=F64).log()  # what forward (6.40) saves
+    dz, dtarget = local_backward(
+        node(F.CrossEntropyFunction, Tensor(z, requires_grad=True), target, tensors=(log_p, target)), 3.0
+    )
     expect(
         dz,
         torch.tensor([[3 / 16, 3 / 8, -9 / 16], [-3 / 5, 3 / 10, 3 / 10]], dtype=F64),
@@ -266,6 +346,36 @@ def test_cross_entropy_backward_alone_by_hand():
     expect(dtarget, None)
     assert_like_torch(
         (dz,), lambda z: torch.nn.functional.cross_entropy(z, target), z, grad=torch.tensor(3.0, dtype=F64)
+    )
+
+
+def test_cross_entropy_forward_alone_by_hand_even_for_huge_logits():
+    """Runs only exercise 6.40 (CrossEntropyFunction.forward), on a ctx made by the test."""
+    # row 0: 1000 + ln [1, 2, 5] -> softmax [1/8, 2/8, 5/8], target 2: -log p = ln 8/5; row 1: -1000 + ln [3, 1, 1]
+    # -> softmax [3/5, 1/5, 1/5], target 0: ln 5/3. e^1000 overflows and e^-1000 is 0 in float64: only the
+    # rows shifted by their maximum give these. L = (ln 8/5 + ln 5/3) / 2 = ln(8/3) / 2, a mean over the batch.
+    z = torch.tensor(
+        [[1000.0, 1000 + math.log(2), 1000 + math.log(5)], [-1000 + math.log(3), -1000.0, -1000.0]], dtype=F64
+    )
+    target = torch.tensor([2, 0])
+    ctx = Context(F.CrossEntropyFunction, (None, None), (False, False))
+    loss = F.CrossEntropyFunction.forward(ctx, z, target)
+    expect(loss, torch.tensor(math.log(8 / 3) / 2, dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)  # a scalar
+    log_p, saved_target = ctx.saved_tensors  # what backward (6.20) reads
+    softmax = torch.tensor([[1 / 8, 2 / 8, 5 / 8], [3 / 5, 1 / 5, 1 / 5]], dtype=F64)
+    expect(log_p, softmax.log(), atol=ATOL, rtol=RTOL, dtype=True)
+    expect(saved_target is target, True)
+    # three rows of two classes: a mean (or log-sum-exp) over the wrong axis gives another number or shape
+    z = torch.tensor([[0.0, math.log(3)], [math.log(2), 0.0], [0.0, 0.0]], dtype=F64)
+    loss = F.CrossEntropyFunction.forward(
+        Context(F.CrossEntropyFunction, (None, None), (False, False)), z, torch.tensor([1, 1, 0])
+    )
+    expect(
+        loss,
+        torch.tensor(-(math.log(3 / 4) + math.log(1 / 3) + math.log(1 / 2)) / 3, dtype=F64),
+        atol=ATOL,
+        rtol=RTOL,
+        dtype=True,
     )
 
 
@@ -540,3 +650,35 @@ def test_linear_backward_alone_gives_only_the_gradients_asked_for():
     assert (dx, dw.tolist(), db) == (None, [[2.0, 4.0]], None)  # G^T X
     dx, dw, db = local_backward(F.linear(Tensor(x), Tensor(w), Tensor(b, requires_grad=True)), grad)
     assert (dx, dw, db.tolist()) == (None, None, [2.0])
+
+
+# ------------------------------------------- validation (CMU HW1P1 3.1-3.3's validate), on a hand-made model
+
+
+class Fixed(nn.Module):
+    """A model written by the test: notes its mode, torch's grad mode and its input, and returns fixed scores."""
+
+    def __init__(self, scores):
+        super().__init__()
+        self.scores, self.log = scores, []
+
+    def forward(self, x):
+        self.log.append((self.training, torch.is_grad_enabled(), x))
+        return self.scores
+
+
+def test_validation_accuracy_alone_on_a_hand_made_model():
+    """Runs only exercise 6.44 (nn.validation_accuracy), on a model written by the test."""
+    # four rows of three class scores; the largest is at [2, 0, 1, 1], the labels are [2, 0, 0, 1]: 3 of 4 right
+    scores = torch.tensor([[0.1, 0.2, 0.9], [3.0, 1.0, 2.0], [0.0, 5.0, -1.0], [-2.0, -1.0, -3.0]], dtype=F64)
+    y = torch.tensor([2, 0, 0, 1])
+    x = torch.zeros(4, 5)
+    model = Fixed(Tensor(scores))  # our Tensor: validation reads its numbers
+    result = nn.validation_accuracy(model, x, y, wrap=lambda t: ("wrapped", t))
+    expect([type(result), result], [float, 0.75])
+    ((training, grad_enabled, seen),) = model.log
+    expect([training, grad_enabled, seen[0], seen[1] is x], [False, False, "wrapped", True])  # eval, no graph
+    expect(model.training, True)  # back in training mode for the next batch
+    twin = Fixed(scores[:, [2, 1, 0]])  # a torch.nn twin's plain tensor, its classes reversed: 1 of 4 right
+    expect(nn.validation_accuracy(twin, x, y, wrap=lambda t: t), 0.25)
+    expect([twin.log[0][0], twin.log[0][2] is x, twin.training], [False, True, True])

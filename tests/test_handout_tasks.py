@@ -77,9 +77,14 @@ TASKS = [
     ("CMU HW1P1 2.2", "the ReLU Function's forward", OPS, "6.36"),
     ("CMU HW1P1 2.2", "nn.ReLU.forward", NN, "6.37"),
     ("CMU HW1P1 2.2", "the ReLU Function's backward", OPS, "6.16"),
+    ("CMU HW1P1 2.4", "BatchNorm1d's forward in training: the batch's statistics normalise", FUNCTIONAL, "6.41"),
+    ("CMU HW1P1 2.4", "BatchNorm1d's running mean and unbiased running variance", FUNCTIONAL, "6.42"),
+    ("CMU HW1P1 2.4", "BatchNorm1d's forward in eval: the running statistics", NN, "6.43"),
     ("CMU HW1P1 2.4", "BatchNorm1d's backward", FUNCTIONAL, "6.19"),
+    ("CMU HW1P1 2.5", "cross-entropy's stable forward (the LogSumExp trick)", FUNCTIONAL, "6.40"),
     ("CMU HW1P1 2.5", "cross-entropy's backward", FUNCTIONAL, "6.20"),
     ("CMU HW1P1 3.1", "SGD with momentum: step", OPTIM, "6.21"),
+    ("CMU HW1P1 3.3", "validate: eval mode, the accuracy over the validation set", NN, "6.44"),
 ]
 
 

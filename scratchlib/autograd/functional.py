@@ -96,15 +96,16 @@ class BatchNormFunction(Function):
         momentum: float,
         eps: float,
     ) -> torch.Tensor:
-        var, mean = torch.var_mean(x, dim=0, unbiased=False)
+        ### BEGIN SOLUTION 6.41: BatchNormFunction.forward: normalise with the batch's statistics, scale and shift
+        var, mean = torch.var_mean(x, dim=0, unbiased=False)  # per feature; the biased variance
         inv_std = (var + eps).rsqrt()
         x_hat = (x - mean) * inv_std
-        ctx.save_for_backward(x_hat, weight, inv_std)
+        out = x_hat * weight + bias
+        ### END SOLUTION
+        ctx.save_for_backward(x_hat, weight, inv_std)  # what backward (6.19) reads
         if running_mean is not None and running_var is not None:
-            batch = x.shape[0]
-            running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
-            running_var.mul_(1 - momentum).add_(var, alpha=momentum * batch / (batch - 1))
-        return x_hat * weight + bias
+            update_running_statistics(running_mean, running_var, mean, var, x.shape[0], momentum)
+        return out
 
     rule = {
         "x": "(B dxhat - sum_i dxhat_i - xhat sum_i dxhat_i xhat_i) / (B sqrt(var + eps)),  dxhat = G * weight",
@@ -127,6 +128,26 @@ class BatchNormFunction(Function):
         ### END SOLUTION
 
 
+def update_running_statistics(
+    running_mean: torch.Tensor,
+    running_var: torch.Tensor,
+    mean: torch.Tensor,
+    var: torch.Tensor,
+    batch: int,
+    momentum: float,
+) -> None:
+    r"""Move BatchNorm1d's running statistics, in place, towards those of one training batch.
+
+    ``mean`` and ``var`` are the batch's mean and *biased* variance of each feature over its ``batch`` rows.
+    As torch does: $r \leftarrow (1 - m)\,r + m\,s$, with the *unbiased* variance $\frac{B}{B-1}\mathrm{Var}[x]$
+    for the running variance. The tensors are the module's own (plain torch, outside the graph).
+    """
+    ### BEGIN SOLUTION 6.42: update_running_statistics: the running mean and the unbiased running variance
+    running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
+    running_var.mul_(1 - momentum).add_(var, alpha=momentum * batch / (batch - 1))
+    ### END SOLUTION
+
+
 class CrossEntropyFunction(Function):
     r"""Mean cross-entropy of logits Z (B, C) against integer targets y (B,).
 
@@ -138,11 +159,15 @@ class CrossEntropyFunction(Function):
 
     @staticmethod
     def forward(ctx: Context, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        # log p = Z - lse(Z), lse by torch's stable logsumexp; the loss is torch's nll_loss of it (not the
-        # code of exercise 4.18, which the student writes for the layer library)
-        log_p = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-        ctx.save_for_backward(log_p, target)
-        return torch.nn.functional.nll_loss(log_p, target)
+        # log p = Z - lse(Z) row by row, lse computed so that no e^z overflows; the loss is the mean over the
+        # batch of -log p at each row's target (cross_entropy has checked the shapes and labels)
+        ### BEGIN SOLUTION 6.40: CrossEntropyFunction.forward: the stable log-softmax and the mean loss
+        shifted = logits - logits.amax(dim=1, keepdim=True)  # each row's largest logit becomes 0
+        log_p = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+        loss = -log_p.gather(1, target[:, None]).mean()
+        ### END SOLUTION
+        ctx.save_for_backward(log_p, target)  # what backward (6.20) reads
+        return loss
 
     rule = {"logits": "(G / B) (softmax(logits) - onehot(target))"}
 

@@ -1,5 +1,6 @@
 r"""Layers on the engine, with torch.nn's names: Module, Sequential, Linear, ReLU, Tanh, Sigmoid, GELU,
-Softmax, Dropout, BatchNorm1d, CrossEntropyLoss.
+Softmax, Dropout, BatchNorm1d, CrossEntropyLoss; and ``validation_accuracy``, the validation of a trained
+classifier (CMU HW1P1's ``validate``).
 
 A ``Module`` owns parameters (``Tensor``s with ``is_parameter=True`` and
 ``requires_grad=True``) and sub-modules as plain attributes; ``parameters()`` finds
@@ -274,8 +275,10 @@ class BatchNorm1d(Module):
             return F.BatchNormFunction.apply(
                 x, self.weight, self.bias, self.running_mean, self.running_var, momentum, self.eps
             )
+        ### BEGIN SOLUTION 6.43: BatchNorm1d.forward in eval mode: the running statistics
         inv_std = (self.running_var + self.eps).rsqrt()  # constants: no gradient flows to them
         return (x - self.running_mean) * inv_std * self.weight + self.bias
+        ### END SOLUTION
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
@@ -286,3 +289,20 @@ class CrossEntropyLoss(Module):
 
     def forward(self, logits: Tensor, target: Tensor | torch.Tensor) -> Tensor:
         return F.cross_entropy(logits, target)
+
+
+def validation_accuracy(model: Any, x: torch.Tensor, y: torch.Tensor, wrap: Any = Tensor) -> float:
+    """The share of the rows of ``x`` that ``model`` classifies as ``y`` says (CMU HW1P1's ``validate``).
+
+    ``x`` (n, features) and ``y`` (n,) are plain torch tensors; ``wrap`` turns ``x`` into the model's input
+    (``Tensor`` for ours, ``lambda t: t`` for a torch.nn twin). The model runs in eval mode (BatchNorm1d on its
+    running statistics) and is left in training mode, where the training loop wants it.
+    """
+    ### BEGIN SOLUTION 6.44: validation_accuracy: eval mode, the scores, the accuracy, back to training
+    model.eval()
+    with torch.no_grad():  # a torch.nn twin builds no graph (our engine has no such switch)
+        scores = model(wrap(x))
+    model.train()
+    scores = getattr(scores, "data", scores)  # our Tensor's numbers, or torch's tensor itself
+    return (scores.argmax(dim=1) == y).double().mean().item()
+    ### END SOLUTION

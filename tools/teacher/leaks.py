@@ -75,6 +75,8 @@ GIVEN: dict[str, str] = {
     "a, b = ctx.saved_tensors": "how every Function reads what it saved: notebook 06 shows it first",
     "for child, child_grad in zip(node.next_functions, grads):": "6.2's hint spells it out",
     "loss = net.backward(x, y)": "the call every test of NeuralNetwork.backward (3.4) makes",
+    "with torch.no_grad():": "torch's switch for a pass that needs no graph: 02, 05 and 06 use it all along, "
+    "before 6.44 (validation) asks for it",
 }
 
 

@@ -484,6 +484,142 @@ WRONG: dict[str, list[tuple[str, str]]] = {
         ("the bias left out", "return F.LinearFunction.apply(x, self.weight)"),
         ("W and X swapped", "return F.LinearFunction.apply(self.weight, x, self.bias)"),
     ],
+    "6.40": [
+        (
+            "no maximum subtracted: e^z overflows for large logits",
+            "log_p = logits - logits.exp().sum(dim=1, keepdim=True).log()\n"
+            "loss = -log_p.gather(1, target[:, None]).mean()",
+        ),
+        (
+            "the log-sum-exp over the batch axis",
+            "shifted = logits - logits.amax(dim=0, keepdim=True)\n"
+            "log_p = shifted - shifted.exp().sum(dim=0, keepdim=True).log()\n"
+            "loss = -log_p.gather(1, target[:, None]).mean()",
+        ),
+        (
+            "a sum over the batch instead of a mean",
+            "shifted = logits - logits.amax(dim=1, keepdim=True)\n"
+            "log_p = shifted - shifted.exp().sum(dim=1, keepdim=True).log()\n"
+            "loss = -log_p.gather(1, target[:, None]).sum()",
+        ),
+        (
+            "the mean of -log p over every class, not only the target's",
+            "shifted = logits - logits.amax(dim=1, keepdim=True)\n"
+            "log_p = shifted - shifted.exp().sum(dim=1, keepdim=True).log()\n"
+            "loss = -log_p.mean()",
+        ),
+    ],
+    "6.41": [
+        (
+            "the unbiased variance used to normalise",
+            "var, mean = torch.var_mean(x, dim=0, unbiased=True)\n"
+            "inv_std = (var + eps).rsqrt()\n"
+            "x_hat = (x - mean) * inv_std\n"
+            "out = x_hat * weight + bias",
+        ),
+        (
+            "eps added to the standard deviation, not the variance",
+            "var, mean = torch.var_mean(x, dim=0, unbiased=False)\n"
+            "inv_std = 1 / (var.sqrt() + eps)\n"
+            "x_hat = (x - mean) * inv_std\n"
+            "out = x_hat * weight + bias",
+        ),
+        (
+            "gamma and beta swapped",
+            "var, mean = torch.var_mean(x, dim=0, unbiased=False)\n"
+            "inv_std = (var + eps).rsqrt()\n"
+            "x_hat = (x - mean) * inv_std\n"
+            "out = x_hat * bias + weight",
+        ),
+        (
+            "the statistics over the features (dimension 1), not the batch",
+            "var, mean = torch.var_mean(x, dim=1, unbiased=False, keepdim=True)\n"
+            "inv_std = (var + eps).rsqrt()\n"
+            "x_hat = (x - mean) * inv_std\n"
+            "out = x_hat * weight + bias",
+        ),
+    ],
+    "6.42": [
+        (
+            "the biased variance in the running variance",
+            "running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)\n"
+            "running_var.mul_(1 - momentum).add_(var, alpha=momentum)",
+        ),
+        (
+            "momentum the wrong way round (the old value weighted by it)",
+            "running_mean.mul_(momentum).add_(mean, alpha=1 - momentum)\n"
+            "running_var.mul_(momentum).add_(var * batch / (batch - 1), alpha=1 - momentum)",
+        ),
+        (
+            "the names rebound, the module's tensors left as they were",
+            "running_mean = (1 - momentum) * running_mean + momentum * mean\n"
+            "running_var = (1 - momentum) * running_var + momentum * var * batch / (batch - 1)",
+        ),
+        (
+            "the unbiased factor (B - 1) / B upside down",
+            "running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)\n"
+            "running_var.mul_(1 - momentum).add_(var, alpha=momentum * (batch - 1) / batch)",
+        ),
+    ],
+    "6.43": [
+        (
+            "the batch's statistics in eval mode",
+            "var, mean = torch.var_mean(x, dim=0, unbiased=False)\n"
+            "return (x - mean) * (var + self.eps).rsqrt() * self.weight + self.bias",
+        ),
+        (
+            "the running variance used as a standard deviation",
+            "return (x - self.running_mean) / (self.running_var + self.eps) * self.weight + self.bias",
+        ),
+        (
+            "eps forgotten",
+            "return (x - self.running_mean) * self.running_var.rsqrt() * self.weight + self.bias",
+        ),
+    ],
+    "6.44": [
+        (
+            "left in eval mode after validating",
+            "model.eval()\n"
+            "with torch.no_grad():\n"
+            "    scores = model(wrap(x))\n"
+            'scores = getattr(scores, "data", scores)\n'
+            "return (scores.argmax(dim=1) == y).double().mean().item()",
+        ),
+        (
+            "never put in eval mode (BatchNorm1d on the batch's statistics)",
+            "with torch.no_grad():\n"
+            "    scores = model(wrap(x))\n"
+            "model.train()\n"
+            'scores = getattr(scores, "data", scores)\n'
+            "return (scores.argmax(dim=1) == y).double().mean().item()",
+        ),
+        (
+            "the number of right answers, not their share",
+            "model.eval()\n"
+            "with torch.no_grad():\n"
+            "    scores = model(wrap(x))\n"
+            "model.train()\n"
+            'scores = getattr(scores, "data", scores)\n'
+            "return int((scores.argmax(dim=1) == y).sum())",
+        ),
+        (
+            "the largest score over the batch axis",
+            "model.eval()\n"
+            "with torch.no_grad():\n"
+            "    scores = model(wrap(x))\n"
+            "model.train()\n"
+            'scores = getattr(scores, "data", scores)\n'
+            "return (scores.argmax(dim=0) == y).double().mean().item()",
+        ),
+        (
+            "a graph built for the twin (no torch.no_grad)",
+            "model.eval()\n"
+            "scores = model(wrap(x))\n"
+            "model.train()\n"
+            'scores = getattr(scores, "data", scores)\n'
+            "return (scores.argmax(dim=1) == y).double().mean().item()",
+        ),
+    ],
     "6.21": [
         ("momentum forgotten", "p.data.add_(p.grad, alpha=-self.lr)"),
         (
