@@ -594,3 +594,12 @@ def test_refusals_in_full(call, error, message):
     with pytest.raises(error) as raised:
         call()
     assert str(raised.value) == message
+
+
+def test_progress_false_prints_nothing_and_the_bar_counts_steps(capsys):
+    x, y = blobs(n=20)
+    train.train(net64(), x, y, epochs=1, lr=0.1, batch_size=10, progress=False)
+    assert capsys.readouterr().err == ""
+    train.train(net64(), x, y, epochs=1, lr=0.1, batch_size=10)
+    err = capsys.readouterr().err
+    assert "step/s" in err or "s/step" in err, err
