@@ -503,3 +503,65 @@ def test_backward_takes_a_gradient_as_a_tensor_a_list_or_an_engine_tensor_in_the
         x = Tensor(torch.tensor([3.0, 4.0]), requires_grad=True)
         (x * 2.0).backward(gradient)
         assert x.grad.tolist() == [2.0, -4.0] and x.grad.dtype == torch.float32
+
+
+def test_the_engines_backward_frees_the_graph_unless_asked_as_torch():
+    """engine.backward called directly (not through Tensor.backward): retain_graph defaults to False."""
+    x = leaf([1.0, 2.0])
+    loss = (x * x).sum()
+    engine.backward(loss)
+    with pytest.raises(RuntimeError, match=r"MulBackward a second time.*retain_graph=True"):
+        engine.backward(loss)
+    assert x.grad.tolist() == [2.0, 4.0]
+
+
+def test_the_root_gradient_is_our_copy_in_the_outputs_dtype():
+    """The given gradient is converted to the output's dtype and copied: a leaf's and a retained .grad get
+    float32 from a float64 gradient, and a backward that works in place on G leaves the caller's alone."""
+    x = Tensor(torch.tensor([3.0, 4.0]), requires_grad=True)
+    x.backward(torch.tensor([1.0, -2.0], dtype=F64))  # the root is the leaf itself
+    assert x.grad.tolist() == [1.0, -2.0] and x.grad.dtype == torch.float32
+    y = x * 2.0
+    y.retain_grad()
+    y.backward(torch.tensor([0.5, 1.0], dtype=F64))
+    assert y.grad.tolist() == [0.5, 1.0] and y.grad.dtype == torch.float32
+
+    class DoubleInPlace(Function):  # y = 2 x, its backward doubling G where it lies
+        @staticmethod
+        def forward(ctx, x):
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad.mul_(2)
+
+    z = leaf([1.0, 2.0])
+    given = torch.tensor([1.0, -1.0], dtype=F64)
+    DoubleInPlace.apply(z).backward(given)
+    assert given.tolist() == [1.0, -1.0] and z.grad.tolist() == [2.0, -2.0]
+
+
+def test_a_saved_tensor_changed_in_place_is_caught_beside_an_inference_tensor():
+    """save_for_backward records the versions at save time even when one saved tensor, made in
+    torch.inference_mode, has no counter: the others are still checked."""
+    with torch.inference_mode():
+        constant = torch.tensor([2.0, 3.0], dtype=F64)
+
+    class TimesConstant(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x, constant)
+            return x * constant
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, c = ctx.saved_tensors
+            return grad * c
+
+    w = leaf([1.0, 1.0])
+    TimesConstant.apply(w).sum().backward()  # unchanged: runs
+    assert w.grad.tolist() == [2.0, 3.0]
+    loss = TimesConstant.apply(w).sum()
+    w.data.add_(1.0)
+    with pytest.raises(RuntimeError, match=r"saved tensor 0 .* is at version \d+; expected version \d+"):
+        loss.backward()

@@ -423,3 +423,183 @@ def test_train_defaults_and_what_the_history_records(capsys):
 def test_the_summary_line_reads_the_last_epoch_in_percent():
     h = train.History(epoch_loss=[0.5, 0.25], epoch_accuracy=[0.5, 0.875], val_loss=[0.3], val_accuracy=[0.8125])
     assert h.summary() == "epoch 2: train loss 0.2500, accuracy 87.50%; held-out loss 0.3000, accuracy 81.25%"
+
+
+def test_history_plot_makes_one_row_and_fits_the_axes_it_is_given():
+    """One row of axes (two with accuracy, one without), drawn without warnings; given axes are used as
+    they come: a classifier's history on one axis draws only the loss, a regression's on two leaves the
+    second empty."""
+    import copy
+    import warnings
+
+    h = train.History(steps_per_epoch=1, step_loss=[2.0, 1.0], epoch_loss=[2.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (loss_ax,) = h.plot()
+    assert len(loss_ax.figure.axes) == 1
+    classifier = copy.copy(h)
+    classifier.step_accuracy, classifier.epoch_accuracy = [0.5, 0.75], [0.5, 0.75]
+    loss_ax, accuracy_ax = classifier.plot()
+    assert len(loss_ax.figure.axes) == 2
+    _, one = plt.subplots()
+    assert classifier.plot(axes=[one]) == [one] and len(one.get_lines()) == 2
+    _, two = plt.subplots(1, 2)
+    h.plot(axes=two)
+    assert len(two[0].get_lines()) == 2 and two[1].get_lines() == []
+    plt.close("all")
+
+
+def test_train_step_alone_stops_at_step_0_with_an_empty_history():
+    """Called alone, train_step names step 0 and hands an empty History with its TrainingDiverged, for
+    a NaN objective and for a step that would overflow."""
+    net = net64()
+    x, y = blobs(n=4)
+    with pytest.raises(train.TrainingDiverged, match=r"^training stopped at step 0: the loss is nan") as stop:
+        train.train_step(net, torch.full_like(x, math.nan), y, lr=0.1)
+    assert stop.value.history == train.History()
+    with pytest.raises(train.TrainingDiverged, match=r"^training stopped at step 0: Network.step") as stop:
+        train.train_step(net, torch.full_like(x, 1e30), y, lr=1e300)
+    assert stop.value.history == train.History()
+
+
+def test_whole_number_regression_targets_reach_the_network_as_floats():
+    """The targets' Input holds floats after training on int64 targets (the last batch, or the held-out set)."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(8, 2, dtype=torch.float64, generator=g), torch.randint(0, 3, (8, 3), generator=g)
+    net = net64(sizes=(2, 3), loss="mse")
+    train.train(net, x, y, epochs=1, lr=0.01, batch_size=4, progress=False)
+    assert net.target.output.dtype == torch.float64
+    net = net64(sizes=(2, 3), loss="mse")
+    train.train(net, x, y.double(), epochs=1, lr=0.01, batch_size=4, x_val=x, y_val=y, progress=False)
+    assert net.target.output.dtype == torch.float64
+
+
+def test_a_one_layer_network_records_its_regularization():
+    x, y = blobs(n=6)
+    history = train.train(net64(sizes=(3, 4), regularization=0.5), x, y, epochs=1, lr=0.1, progress=False)
+    assert history.regularization == 0.5
+
+
+def test_the_progress_bar_shows_the_summary_after_each_epoch(monkeypatch):
+    """The bar's postfix is the summary without "epoch k: ", drawn with the bar's next update."""
+    postfixes = []
+
+    class Bar:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self):
+            pass
+
+        def set_postfix_str(self, text, **kwargs):
+            postfixes.append((text, kwargs))
+
+    monkeypatch.setattr(train, "_progress", lambda total, enabled, desc: Bar())
+    x, y = blobs(n=6)
+    history = train.train(net64(), x, y, epochs=2, lr=0.1, x_val=x, y_val=y)
+    assert len(postfixes) == 2 and postfixes[-1] == (history.summary()[len("epoch 2: ") :], {"refresh": False})
+
+
+def _torch_three_layers():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2)
+    )
+
+
+def test_train_torch_defaults_and_what_the_history_records():
+    """Batch size 32, no regularization and seed 0 unless told otherwise, as train."""
+    import copy
+
+    x, y = blobs(n=40, classes=2, dtype=torch.float32)
+    model = _torch_three_layers()
+    twin = copy.deepcopy(model)
+    default = train.train_torch(model, x, y, epochs=1, lr=0.1)
+    explicit = train.train_torch(twin, x, y, epochs=1, lr=0.1, batch_size=32, regularization=0.0, seed=0)
+    assert default.step_loss == explicit.step_loss and len(default.step_loss) == 2
+    assert (default.lr, default.batch_size, default.regularization, default.steps_per_epoch) == (0.1, 32, 0.0, 2)
+    for p, q in zip(model.parameters(), twin.parameters()):
+        assert torch.equal(p, q)
+
+
+def _x(n=6, features=3):
+    return torch.zeros(n, features)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: train.train_torch(object(), _x(), torch.zeros(6, dtype=torch.int64), 1, 0.1),
+            TypeError,
+            "train_torch: model must be a torch.nn.Module, got object",
+        ),
+        (
+            lambda: train.train(object(), _x(), torch.zeros(6, dtype=torch.int64), 1, 0.1, progress=False),
+            TypeError,
+            "train: net must be a library network built by mlp(...), with x, target, loss, regularizers, "
+            "clear_grad, backward, step; got object",
+        ),
+        (  # a model without a Linear: its sizes are unknown
+            lambda: train.train_torch(torch.nn.ReLU(), [[1.0]], torch.zeros(1, dtype=torch.int64), 1, 0.1),
+            ValueError,
+            "train_torch: x must be a float tensor of shape (n, features), got list",
+        ),
+        (
+            lambda: train.train_torch(_torch_three_layers(), torch.zeros(5), torch.zeros(5, dtype=torch.int64), 1, 0.1),
+            ValueError,
+            "train_torch: x must be a float tensor of shape (n, 3), got shape (5,) torch.float32",
+        ),
+        (
+            lambda: train.train_torch(_torch_three_layers(), _x(6, 4), torch.zeros(6, dtype=torch.int64), 1, 0.1),
+            ValueError,
+            "train_torch: x has 4 features per row, the network takes 3",
+        ),
+        (  # classes from the last Linear (2), not from a hidden one (5)
+            lambda: train.train_torch(_torch_three_layers(), _x(), torch.full((6,), 3), 1, 0.1),
+            ValueError,
+            "train_torch: labels for x: class labels must lie in [0, 2), got values from 3 to 3",
+        ),
+        (
+            lambda: train.train_torch(
+                _torch_three_layers(),
+                _x(),
+                torch.zeros(6, dtype=torch.int64),
+                1,
+                0.1,
+                x_val=_x(2, 4),
+                y_val=torch.zeros(2, dtype=torch.int64),
+            ),
+            ValueError,
+            "train_torch: x_val has 4 features per row, the network takes 3",
+        ),
+        (
+            lambda: train.train(net64(), _x().double(), torch.zeros(6, 1, dtype=torch.int64), 1, 0.1, progress=False),
+            ValueError,
+            "train: labels for x must have shape (n,), got (6, 1)",
+        ),
+        (
+            lambda: train.train(
+                net64(sizes=(3, 2), loss="mse"), _x().double(), torch.zeros(6, 2, dtype=torch.bool), 1, 0.1
+            ),
+            ValueError,
+            "train: targets for x must be numbers, got dtype torch.bool",
+        ),
+    ],
+)
+def test_refusals_in_full(call, error, message):
+    with pytest.raises(error) as raised:
+        call()
+    assert str(raised.value) == message
+
+
+def test_progress_false_prints_nothing_and_the_bar_counts_steps(capsys):
+    x, y = blobs(n=20)
+    train.train(net64(), x, y, epochs=1, lr=0.1, batch_size=10, progress=False)
+    assert capsys.readouterr().err == ""
+    train.train(net64(), x, y, epochs=1, lr=0.1, batch_size=10)
+    err = capsys.readouterr().err
+    assert "step/s" in err or "s/step" in err, err
