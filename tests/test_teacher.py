@@ -1269,6 +1269,11 @@ def test_as_a_normal_user_the_grader_works_and_keeps_its_promises(fixture_course
         python = _accessible_python(base)
         if setpriv is None or python is None:
             pytest.skip("no setpriv, or no Python readable by every user, to run the grader as a normal user")
+        from teacher.grade import _others_can_use, _unreachable
+
+        out_of_reach = _unreachable(python) or _others_can_use(ROOT / "tools" / "teacher" / "__main__.py")
+        if out_of_reach:  # e.g. a clone in a folder only root can enter
+            pytest.skip(f"the grader's packages or tools are out of a normal user's reach here: {out_of_reach}")
         run_as = [setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]
         os.chmod(base, 0o777)
     else:

@@ -352,9 +352,11 @@ def sandbox_user(slot: int, python: str | None = None) -> tuple[dict[str, int] |
 
 @functools.lru_cache(maxsize=8)
 def _unreachable(python: str) -> str:
-    """'' when every user can run python and read its packages, else what stops them."""
-    code = "import sysconfig; print(*(sysconfig.get_paths()[k] for k in ('purelib', 'stdlib')))"
-    paths = subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.split()
+    """'' when every user can run python and read its packages, else what stops them: every folder
+    the interpreter imports from counts, those a .pth file adds too (a virtual environment whose
+    packages live in another one, under a folder only its owner can enter, imports nothing there)."""
+    code = "import os, sys; print(*(p for p in sys.path if p and os.path.exists(p)), sep='\\n')"
+    paths = subprocess.run([python, "-c", code], capture_output=True, text=True, env={}).stdout.splitlines()
     for needed in (Path(python), *map(Path, paths)):
         why = _others_can_use(needed)
         if why:
