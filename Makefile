@@ -11,7 +11,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --nbval-sanitize-
 # the lab, none in the committed notebooks, nbval failing on each plot cell). The unit tests
 # select Agg in tests/conftest.py.
 
-.PHONY: help lab test test-unit test-notebooks notebooks lint bench bench-check test-browser check mutation student grade gradescope clean
+.PHONY: help lab test test-unit test-notebooks notebooks lint bench bench-check test-browser check mutation student grade bench-grade gradescope clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -105,6 +105,9 @@ student: $(STAMP)  ## write the student edition to build/student (solutions repl
 grade: $(STAMP)  ## grade a student's copy, or a folder of copies: make grade DIR=path [TIMEOUT=60] [JOBS=2]
 	@test -n "$(DIR)" || { echo "usage: make grade DIR=path/to/a/student/copy (or a folder of copies)"; exit 2; }
 	PYTHONPATH=tools $(PY) -m teacher --timeout $(TIMEOUT) $(if $(JOBS),--jobs $(JOBS)) grade "$(DIR)"
+# Not part of `make test`: a measure, not a test (about a minute). LANES=2: as `make grade` does.
+bench-grade: $(STAMP)  ## grade an honest copy of the whole course: its time and memory (Gradescope's limit is 768 MB)
+	$(PY) benchmarks/grade_copy.py --lanes $(or $(LANES),1) --csv build/grade_copy.csv
 gradescope: $(STAMP)  ## write build/gradescope.zip, the autograder for Gradescope (setup.sh, run_autograder)
 	PYTHONPATH=tools $(PY) -m teacher gradescope
 # END TEACHER ONLY

@@ -666,6 +666,40 @@ def test_isolation_costs_a_wrong_exercise_only_its_own_failures(fixture_course, 
     assert rows["1.1"].reason == "notebooks/01_demo.ipynb::cell 2: raised NameError; run `make check EX=1.1` to see it"
 
 
+def test_notebook_cells_run_in_the_sandbox_as_in_a_kernel_and_a_cell_that_hangs_or_exits_costs_its_exercise(
+    fixture_course, fresh, tmp_path
+):
+    """The grader runs a notebook's cells in an IPython shell of the sandbox's own child, not in a kernel
+    (issue 29: a kernel cost 350 MB): what a notebook uses of IPython works there (display, magics,
+    get_ipython), a cell past its time stops the notebook with a timeout, and a cell that ends the
+    process is a cell that did not finish."""
+    course, data = fixture_course
+    cells = {
+        "shell": "from IPython.display import display\n%time y = double(21)\ndisplay(get_ipython() is not None)",
+        "hang": "y = double(21)\nwhile True:\n    pass",
+        "exit": "import os\nos._exit(0)",
+    }
+    copies = {}
+    for name, code in cells.items():
+        copies[name] = student = _student_with(fresh, tmp_path / name, "return x + x", "out.append(0.0)")
+        nb = nbformat.read(student / "notebooks/01_demo.ipynb", as_version=4)
+        nb.cells[2].source = nb.cells[2].source.replace(
+            'raise ExerciseNotDone("exercise 1.1: set y to double of 21")', code
+        )
+        nbformat.write(nb, student / "notebooks/01_demo.ipynb")
+    rows = {
+        n: {r.exercise: r for r in grade(course, data, c, timeout=3, report=lambda line: None)}
+        for n, c in copies.items()
+    }
+    assert (rows["shell"]["1.1"].passed, rows["shell"]["1.1"].total) == (2, 2)
+    assert rows["shell"]["3.1"].score == 1.0  # the library exercise, graded beside it
+    assert rows["hang"]["1.1"].passed == 0
+    assert rows["hang"]["1.1"].reason.startswith("notebooks/01_demo.ipynb::cell 2: timed out")
+    assert rows["exit"]["1.1"].passed == 0
+    assert rows["exit"]["1.1"].reason.startswith("notebooks/01_demo.ipynb::cell 2: did not finish")
+    assert rows["exit"]["3.1"].score == 1.0
+
+
 def test_gradescope_autograder_grades_a_submission_laid_out_as_gradescope_does(fixture_course, fresh, tmp_path):
     """run_autograder as Gradescope runs it (AUTOGRADER_ROOT stands for /autograder): results.json with one
     test per exercise (the core score counted, optional apart, a derivation's point to grade by hand), the

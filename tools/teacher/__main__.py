@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         "--lanes",
         type=int,
         default=None,
-        help="grade: test processes and notebook kernels of one copy side by side (default: 2 where the cores "
-        "allow; gradescope-run: 1, as two kernels at once pass Gradescope's default 768 MB)",
+        help="grade: test processes and notebook runs of one copy side by side (default: 2 where the cores "
+        "allow; gradescope-run: 1, the smallest memory, well under Gradescope's default 768 MB)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("check", help="check the solution markers and list the exercises")
@@ -259,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         try:
             copy = find_copy(args.submission.resolve())
-            # one lane: a notebook kernel (torch, matplotlib, the course) holds about 300 MB of its own,
-            # and two side by side took a full copy to about 960 MB (proportional set size) here
+            # one lane: an honest full copy peaked at about 590 MB (proportional set size) this way and at
+            # about 700 MB with two, against Gradescope's default limit of 768 MB
             rows = grade(
                 course, data, copy, timeout=args.timeout, copy_timeout=args.copy_timeout, lanes=args.lanes or 1
             )

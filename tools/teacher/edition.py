@@ -51,6 +51,7 @@ TEACHER_ONLY = (
     "build/",
     "tools/mutation_report.py",
     "docs/mutation",
+    "benchmarks/grade_copy.py",
 )
 SKIP_PARTS = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints", "build"}
 # lines from one naming BEGIN TEACHER ONLY to one naming END TEACHER ONLY are left out of the

@@ -536,7 +536,7 @@ def preloads(course: Course) -> list[str]:
     import re
 
     wanted = {re.split(r"[<>=!~\[;]", d, maxsplit=1)[0].lower() for d in dependencies(course.root)}
-    always = {"pytest", "_pytest", "hypothesis", "_hypothesis_pytestplugin", "nbformat", "nbclient"}
+    always = {"pytest", "_pytest", "hypothesis", "_hypothesis_pytestplugin", "nbformat", "IPython"}
     return [m for m in sandbox.PRELOAD if m.split(".")[0] in always or m.split(".")[0] in wanted]
 
 
