@@ -175,7 +175,9 @@ def test_each_engine_function_carries_its_rule_and_the_stepper_shows_it(name):
 
     cls = _engine_functions()[name]  # one home: beside each backward, for forward's own inputs
     inputs = list(inspect.signature(cls.forward).parameters)[1:]
-    assert "rule" in vars(cls) and cls.rule and set(cls.rule) <= set(inputs), cls
+    # the student edition leaves each rule empty (it is the derivation the backward exercise asks for);
+    # the teacher's tests (test_teacher_edition.py) check that the course's rules are written
+    assert "rule" in vars(cls) and set(cls.rule) <= set(inputs), cls
     assert all(isinstance(formula, str) for formula in cls.rule.values()), cls
     out = _engine_graphs()[name]()
     stepper = BackwardStepper(out.sum() if out.ndim else out)

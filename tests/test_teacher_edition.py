@@ -327,3 +327,110 @@ def test_the_layers_tests_give_no_derived_result_in_the_student_edition(real_cou
             ours = (real_course.root / "tests" / name).read_text(encoding="utf-8")
             assert giveaways(exercise, theirs) + FORMULA.findall(theirs) == [], name
             assert FORMULA.findall(ours), f"{name}: the teacher's copy states no formula"
+
+
+# ---------------------------------------------------------------- notebook 06 and scratchlib/autograd
+
+NB06 = "notebooks/06_autograd_from_scratch.ipynb"
+AUTOGRAD = "scratchlib/autograd/"
+# what gives each backward (and 6.40's stable forward, 6.41's forward) away, as a docstring, a stepper rule,
+# a region title, a table row or a hint writes it
+GIVEAWAYS_06 = {
+    "6.4": [r"\bd[aA]\s*=\s*G\s*[,$]", r"\bd[bB]\s*=\s*G\s*[,$]"],
+    "6.5": [r"\bd[bB]\s*=\s*(-|\\pm\s*)G\b", r'"-G, summed'],
+    "6.6": [r"G\s*\\odot\s*[bB]\b", r"G\s*\\odot\s*[aA]\b", r"G \* [ab]\b"],
+    "6.7": [r"G\s*/\s*[bB]\b", r"[aA]\s*/\s*[bB]\^2"],
+    "6.8": [r"\bd[xX]\s*=\s*-G\b", r'"-G"'],
+    "6.9": [r"p\\?,?\s*[xX]\^\{p\s*-\s*1\}", r"x\^\(p - 1\)"],
+    "6.10": [r"G\s*B\^\\top", r"A\^\\top\s*G", r"G b\^T", r"a\^T G"],
+    "6.11": [r"G\^\\top", r'"G\^T'],
+    "6.12": [r"G reshaped to"],
+    "6.13": [r"copied (back )?along the summed"],
+    "6.14": [r"G\s*/\s*[xX]\b"],
+    "6.15": [r"G\s*\\odot\s*e\^", r"G \* exp"],
+    "6.16": [r"\\text\{not \}", r"not x <= 0", r"G\s*\\odot\s*\[X > 0\]"],
+    "6.17": [r"e\^\{x_j - \\mathrm\{lse\}", r"exp\(x - lse", r"G\s*\\odot\s*\\mathrm\{softmax\}"],
+    "6.18": [r"dX\s*=\s*G\s*W", r"G\^\\top\s*X", r"G\^T x", r'"G weight"'],
+    "6.19": [r"B\\?,?\s*d\\hat x\s*-\s*\\sum", r"B dxhat - sum", r"column sums of G \* xhat", r"\\sum_i G_i \\hat x_i"],
+    "6.20": [
+        r"\\mathrm\{softmax\}\(Z\)\s*-\s*\\mathrm\{onehot\}",
+        r"softmax\(logits\) - onehot",
+        r"\(softmax - onehot\)",
+    ],
+    "6.40": [r"m_i\s*=\s*\\max_j", r"z_j - m - \\log", r"m = \\max_k z_k"],
+    "6.41": [r"\(var \+ eps\) \*\* 0\.5"],
+    "6.50": [r"1 - \\tanh\^2", r"1 - Y\^2", r"1 - tanh\^2"],
+    "6.51": [
+        r"\\sigma\(x\)\s*\(1 - \\sigma\(x\)\)",
+        r"\\sigma\s*\(1 - \\sigma\)",
+        r"Y\s*\(1 - Y\)",
+        r"Y \* \(1 - Y\)",
+        r"out \* \(1 - out\)",
+    ],
+    "6.52": [r"permuted (back )?by the inverse"],
+    "6.53": [r"s_j\s*\(\\delta_\{ij\} - s_i\)", r"G_i - \\sum_j G_j s_j", r"G - sum_j G_j Y_j", r"G - \\sum_j G_j S_j"],
+    "6.54": [r"G_i - s_i \\sum_j", r"G - S \\sum_j", r"G - softmax\(x\) \* sum"],
+    "6.55": [r"\\Phi\([xX]\) \+ [xX]\s*\\?,?\s*\\varphi", r"Phi\(x\) \+ x phi"],
+    "6.56": [r"G\s*\\odot\s*k", r"G \* mask"],
+}
+
+
+def giveaways_06(text: str) -> list[tuple[str, str]]:
+    return [(ex, m.group()) for ex, patterns in GIVEAWAYS_06.items() for p in patterns for m in re.finditer(p, text)]
+
+
+def notebook_06_before_training(root: Path) -> str:
+    """Notebook 06 up to its section 4 (Training on MNIST): every cell's source and outputs, as one text."""
+    nb = nbformat.read(root / NB06, as_version=4)
+    texts = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("## 4 "):
+            break
+        texts.append(cell.source + "\n" + json.dumps(cell.get("outputs", [])))
+    return "\n".join(texts)
+
+
+def autograd_sources(root: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted((root / AUTOGRAD).glob("*.py"))}
+
+
+def test_the_student_edition_of_06_and_the_engine_gives_no_backward_formula(student):
+    """Docstrings, stepper rules, stub messages, comments, the table of rules, hints and Try-this answers:
+    the student derives each backward; nothing in the student edition writes it out."""
+    found = giveaways_06(notebook_06_before_training(student))
+    assert found == [], f"{NB06}: {found}"
+    for name, text in autograd_sources(student).items():
+        assert giveaways_06(text) == [], (name, giveaways_06(text))
+
+
+def test_the_teachers_edition_still_writes_every_formula(real_course):
+    """The teacher's copy reads as a textbook: each formula the student edition hides is still there
+    (otherwise the test above would check nothing)."""
+    text = notebook_06_before_training(real_course.root) + "\n".join(autograd_sources(real_course.root).values())
+    stated = {ex for ex, _ in giveaways_06(text)}
+    assert stated == set(GIVEAWAYS_06), sorted(set(GIVEAWAYS_06) - stated)
+
+
+def test_the_try_this_answers_of_06_are_the_teachers(real_course, student):
+    ours, theirs = notebook_06_before_training(real_course.root), notebook_06_before_training(student)
+    assert ours.count("<summary>Answer</summary>") >= 6
+    assert "<summary>Answer" not in theirs
+    assert theirs.count("**Try this.**") == 3 and theirs.count("<summary>Hint</summary>") > 3
+
+
+def test_the_stepper_rules_of_the_engine_are_empty_in_the_student_edition(real_course, student):
+    """Each Function's ``rule`` (the backward stepper's text) is its derived backward: the teacher's
+    edition writes one for every input the tests step through, the student's edition leaves ``{}``."""
+    for name in ("ops.py", "shape_ops.py", "functional.py"):
+        for root, empty in ((real_course.root, False), (student, True)):
+            tree = ast.parse((root / AUTOGRAD / name).read_text(encoding="utf-8"))
+            rules = [
+                node.value
+                for cls in ast.walk(tree)
+                if isinstance(cls, ast.ClassDef)
+                for node in cls.body
+                if isinstance(node, ast.Assign) and [getattr(t, "id", "") for t in node.targets] == ["rule"]
+            ]
+            assert rules, name
+            for rule in rules:
+                assert isinstance(rule, ast.Dict) and (not rule.keys) == empty, (name, root, ast.unparse(rule))

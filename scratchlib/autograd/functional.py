@@ -20,7 +20,10 @@ from scratchlib.course import validate
 class LinearFunction(Function):
     r"""$Y = X W^\top + b$; shapes X (B, in), W (out, in), b (out,) -> Y (B, out).
 
-    Backward: $dX = G W$, $dW = G^\top X$, $db = \sum_i G_i$ (sum over the batch).
+    Backward (exercise 6.18): $dX$ (B, in), $dW$ (out, in), $db$ (out,).
+    BEGIN TEACHER ONLY
+    $dX = G W$, $dW = G^\top X$, $db = \sum_i G_i$ (sum over the batch).
+    END TEACHER ONLY
     """
 
     @staticmethod
@@ -30,7 +33,14 @@ class LinearFunction(Function):
             return x @ weight.T
         return torch.addmm(bias, x, weight.T)
 
-    rule = {"x": "G weight", "weight": "G^T x", "bias": "column sums of G"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G weight",
+        "weight": "G^T x",
+        "bias": "column sums of G",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(
@@ -76,9 +86,13 @@ class BatchNormFunction(Function):
     $\mathrm{Var}[x] = \frac1B\sum_i (x_i-\mathrm{E}[x])^2$ (biased),
     $\hat x = (x - \mathrm{E}[x])/\sqrt{\mathrm{Var}[x]+\epsilon}$, $y = \gamma \hat x + \beta$.
 
-    Backward, with $d\hat x = G\gamma$: $dx = \frac{1}{B\sqrt{\mathrm{Var}[x]+\epsilon}}
+    Backward (exercise 6.19): $dx$ (B, C), $d\gamma$ (C,), $d\beta$ (C,); every $x_i$ also moves the
+    batch's mean and variance. Forward saved $\hat x$, $\gamma$ and $1/\sqrt{\mathrm{Var}[x]+\epsilon}$.
+    BEGIN TEACHER ONLY
+    With $d\hat x = G\gamma$: $dx = \frac{1}{B\sqrt{\mathrm{Var}[x]+\epsilon}}
     \big(B\,d\hat x - \sum_i d\hat x_i - \hat x \sum_i d\hat x_i \hat x_i\big)$,
     $d\gamma = \sum_i G_i \hat x_i$, $d\beta = \sum_i G_i$.
+    END TEACHER ONLY
 
     The running statistics (plain torch tensors, outside the graph) move towards the
     batch's: $r \leftarrow (1 - m)\,r + m\,s$ with the unbiased variance
@@ -107,10 +121,13 @@ class BatchNormFunction(Function):
             update_running_statistics(running_mean, running_var, mean, var, x.shape[0], momentum)
         return out
 
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
     rule = {
+        # BEGIN TEACHER ONLY
         "x": "(B dxhat - sum_i dxhat_i - xhat sum_i dxhat_i xhat_i) / (B sqrt(var + eps)),  dxhat = G * weight",
         "weight": "column sums of G * xhat",
         "bias": "column sums of G",
+        # END TEACHER ONLY
     }
 
     @staticmethod
@@ -151,15 +168,22 @@ def update_running_statistics(
 class CrossEntropyFunction(Function):
     r"""Mean cross-entropy of logits Z (B, C) against integer targets y (B,).
 
-    $L = -\frac1B \sum_i \log p_{i,y_i}$ with $\log p_{ij} = z_{ij} - \mathrm{lse}(z_i)$ and
-    $\mathrm{lse}(z_i) = m_i + \log\sum_j e^{z_{ij}-m_i}$, $m_i = \max_j z_{ij}$ (no overflow).
+    $L = -\frac1B \sum_i \log p_{i,y_i}$ with $p_i = \mathrm{softmax}(z_i)$, finite for logits of any size
+    (exercise 6.40: no $e^{z}$ may overflow, not even for $z = 1000$).
+    BEGIN TEACHER ONLY
+    $\log p_{ij} = z_{ij} - \mathrm{lse}(z_i)$ with $\mathrm{lse}(z_i) = m_i + \log\sum_j e^{z_{ij}-m_i}$,
+    $m_i = \max_j z_{ij}$ (no overflow).
+    END TEACHER ONLY
 
-    Backward: $dZ = \frac{G}{B}(\mathrm{softmax}(Z) - \mathrm{onehot}(y))$.
+    Backward (exercise 6.20): $dZ$ (B, C), and no gradient for the targets.
+    BEGIN TEACHER ONLY
+    $dZ = \frac{G}{B}(\mathrm{softmax}(Z) - \mathrm{onehot}(y))$.
+    END TEACHER ONLY
     """
 
     @staticmethod
     def forward(ctx: Context, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        # log p = Z - lse(Z) row by row, lse computed so that no e^z overflows; the loss is the mean over the
+        # log p = log softmax(Z) row by row, with no e^z that overflows; the loss is the mean over the
         # batch of -log p at each row's target (cross_entropy has checked the shapes and labels)
         ### BEGIN SOLUTION 6.40: CrossEntropyFunction.forward: the stable log-softmax and the mean loss
         shifted = logits - logits.amax(dim=1, keepdim=True)  # each row's largest logit becomes 0
@@ -169,11 +193,16 @@ class CrossEntropyFunction(Function):
         ctx.save_for_backward(log_p, target)  # what backward (6.20) reads
         return loss
 
-    rule = {"logits": "(G / B) (softmax(logits) - onehot(target))"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "logits": "(G / B) (softmax(logits) - onehot(target))",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        ### BEGIN SOLUTION 6.20: CrossEntropyFunction.backward: (softmax - onehot) / B
+        ### BEGIN SOLUTION 6.20: CrossEntropyFunction.backward: dZ of the mean loss, none for the targets
         log_p, target = ctx.saved_tensors
         p = log_p.exp()  # softmax, (B, C)
         onehot = torch.eye(p.shape[1], dtype=p.dtype, device=p.device)[target]  # row y of I, (B, C)
@@ -234,8 +263,11 @@ def _dim(where: str, x: object, dim: object) -> int:
 class SoftmaxFunction(Function):
     r"""$s_j = e^{x_j - m} / \sum_k e^{x_k - m}$ along ``dim``, $m = \max_k x_k$ (no overflow).
 
-    Backward: the Jacobian is $\partial s_j/\partial x_i = s_j(\delta_{ij} - s_i)$, so
+    Backward (exercise 6.53): $dx$, of $x$'s shape; forward saved its output $s$.
+    BEGIN TEACHER ONLY
+    The Jacobian is $\partial s_j/\partial x_i = s_j(\delta_{ij} - s_i)$, so
     $dx_i = \sum_j G_j s_j(\delta_{ij} - s_i) = s_i\,(G_i - \sum_j G_j s_j)$.
+    END TEACHER ONLY
     """
 
     @staticmethod
@@ -249,11 +281,16 @@ class SoftmaxFunction(Function):
         ctx.dim = dim
         return out
 
-    rule = {"x": "Y * (G - sum_j G_j Y_j)  along dim {dim}  (Y = softmax(x), the saved output)"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "Y * (G - sum_j G_j Y_j)  along dim {dim}  (Y = softmax(x), the saved output)",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        ### BEGIN SOLUTION 6.53: SoftmaxFunction.backward: s (G - sum_j G_j s_j)
+        ### BEGIN SOLUTION 6.53: SoftmaxFunction.backward: from the saved softmax
         (s,) = ctx.saved_tensors
         return s * (grad - (grad * s).sum(ctx.dim, keepdim=True)), None
         ### END SOLUTION
@@ -267,8 +304,11 @@ def softmax(x: Tensor, dim: int) -> Tensor:
 class LogSoftmaxFunction(Function):
     r"""$\log s_j = x_j - \mathrm{lse}(x)$ along ``dim``, $\mathrm{lse}(x) = m + \log\sum_k e^{x_k - m}$.
 
-    Backward: $\partial \log s_j/\partial x_i = \delta_{ij} - s_i$, so
+    Backward (exercise 6.54): $dx$, of $x$'s shape; forward saved its output $\log s$.
+    BEGIN TEACHER ONLY
+    $\partial \log s_j/\partial x_i = \delta_{ij} - s_i$, so
     $dx_i = G_i - s_i \sum_j G_j$ with $s = e^{\log s}$ (the saved output).
+    END TEACHER ONLY
     """
 
     @staticmethod
@@ -282,11 +322,16 @@ class LogSoftmaxFunction(Function):
         ctx.dim = dim
         return out
 
-    rule = {"x": "G - softmax(x) * sum_j G_j  along dim {dim}"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G - softmax(x) * sum_j G_j  along dim {dim}",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        ### BEGIN SOLUTION 6.54: LogSoftmaxFunction.backward: G - softmax * sum_j G_j
+        ### BEGIN SOLUTION 6.54: LogSoftmaxFunction.backward: from the saved log-softmax
         (log_s,) = ctx.saved_tensors
         return grad - log_s.exp() * grad.sum(ctx.dim, keepdim=True), None
         ### END SOLUTION
@@ -301,7 +346,10 @@ class GELUFunction(Function):
     r"""$\mathrm{GELU}(x) = x\,\Phi(x)$, $\Phi(x) = \frac12\big(1 + \mathrm{erf}(x/\sqrt2)\big)$ (torch's exact form).
 
     $\Phi$ is the standard normal's distribution function; its density is
-    $\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$. Backward: $dx = G \odot (\Phi(x) + x\,\varphi(x))$.
+    $\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$. Backward (exercise 6.55): $dx$, of $x$'s shape.
+    BEGIN TEACHER ONLY
+    $dx = G \odot (\Phi(x) + x\,\varphi(x))$.
+    END TEACHER ONLY
     """
 
     @staticmethod
@@ -309,11 +357,16 @@ class GELUFunction(Function):
         ctx.save_for_backward(x)
         return x * 0.5 * (1 + torch.erf(x / math.sqrt(2)))
 
-    rule = {"x": "G * (Phi(x) + x phi(x))  (element-wise; Phi, phi: the normal's cdf and density)"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G * (Phi(x) + x phi(x))  (element-wise; Phi, phi: the normal's cdf and density)",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
-        ### BEGIN SOLUTION 6.55: GELUFunction.backward: G (Phi(x) + x phi(x))
+        ### BEGIN SOLUTION 6.55: GELUFunction.backward: from the saved input
         (x,) = ctx.saved_tensors
         cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
         density = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
@@ -329,8 +382,11 @@ def gelu(x: Tensor) -> Tensor:
 class DropoutFunction(Function):
     r"""Inverted dropout: $y = x \odot k / (1 - p)$ with a mask $k_i \in \{0, 1\}$, $P(k_i = 1) = 1 - p$.
 
-    Dividing by $1 - p$ keeps $E[y] = x$, so evaluation needs no rescaling. Backward:
+    Dividing by $1 - p$ keeps $E[y] = x$, so evaluation needs no rescaling. Backward (exercise 6.56):
+    $dx$, of $x$'s shape; forward saved the scaled mask $k / (1 - p)$.
+    BEGIN TEACHER ONLY
     $dx = G \odot k / (1 - p)$, the same scaled mask.
+    END TEACHER ONLY
     """
 
     @staticmethod
@@ -340,11 +396,16 @@ class DropoutFunction(Function):
         ctx.save_for_backward(scaled_mask)
         return x * scaled_mask
 
-    rule = {"x": "G * mask / (1 - p)  (the saved scaled mask)"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G * mask / (1 - p)  (the saved scaled mask)",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
-        ### BEGIN SOLUTION 6.56: DropoutFunction.backward: G times the scaled mask
+        ### BEGIN SOLUTION 6.56: DropoutFunction.backward: through the saved scaled mask
         (scaled_mask,) = ctx.saved_tensors
         return grad * scaled_mask, None, None
         ### END SOLUTION

@@ -42,14 +42,26 @@ def _shape(x):
 
 
 class Add(Function):
-    r"""$a + b$ (broadcasting). Backward: $da = G$, $db = G$, each summed to its input's shape."""
+    r"""$a + b$ (broadcasting).
+
+    Backward (exercise 6.4): $da$ and $db$, each of its input's shape.
+    BEGIN TEACHER ONLY
+    $da = G$, $db = G$, each summed to its input's shape.
+    END TEACHER ONLY
+    """
 
     @staticmethod
     def forward(ctx: Context, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
         ctx.shapes = (_shape(a), _shape(b))
         return a + b  # type: ignore[return-value]  # a Tensor's operator passes its data: one is a tensor
 
-    rule = {"a": "G, summed to a's shape", "b": "G, summed to b's shape"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "a": "G, summed to a's shape",
+        "b": "G, summed to b's shape",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -62,7 +74,13 @@ class Add(Function):
 
 
 class Sub(Function):
-    r"""$a - b$ (broadcasting). Backward: $da = G$, $db = -G$."""
+    r"""$a - b$ (broadcasting).
+
+    Backward (exercise 6.5): $da$ and $db$, each of its input's shape.
+    BEGIN TEACHER ONLY
+    $da = G$, $db = -G$, each summed to its input's shape.
+    END TEACHER ONLY
+    """
 
     @staticmethod
     def forward(ctx: Context, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
@@ -71,7 +89,13 @@ class Sub(Function):
         return a - b  # type: ignore[return-value]  # a Tensor's operator passes its data: one is a tensor
         ### END SOLUTION
 
-    rule = {"a": "G, summed to a's shape", "b": "-G, summed to b's shape"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "a": "G, summed to a's shape",
+        "b": "-G, summed to b's shape",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -84,7 +108,13 @@ class Sub(Function):
 
 
 class Mul(Function):
-    r"""$a \odot b$ (broadcasting). Backward: $da = G \odot b$, $db = G \odot a$."""
+    r"""$a \odot b$ (broadcasting).
+
+    Backward (exercise 6.6): $da$ and $db$, each of its input's shape.
+    BEGIN TEACHER ONLY
+    $da = G \odot b$, $db = G \odot a$, each summed to its input's shape.
+    END TEACHER ONLY
+    """
 
     @staticmethod
     def forward(ctx: Context, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
@@ -93,7 +123,13 @@ class Mul(Function):
         return a * b  # type: ignore[return-value]  # a Tensor's operator passes its data: one is a tensor
         ### END SOLUTION
 
-    rule = {"a": "G * b, summed to a's shape", "b": "G * a, summed to b's shape"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "a": "G * b, summed to a's shape",
+        "b": "G * a, summed to b's shape",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -106,7 +142,13 @@ class Mul(Function):
 
 
 class Div(Function):
-    r"""$a / b$ (broadcasting). Backward: $da = G / b$, $db = -G \odot a / b^2$."""
+    r"""$a / b$ (broadcasting).
+
+    Backward (exercise 6.7): $da$ and $db$, each of its input's shape.
+    BEGIN TEACHER ONLY
+    $da = G / b$, $db = -G \odot a / b^2$, each summed to its input's shape.
+    END TEACHER ONLY
+    """
 
     @staticmethod
     def forward(ctx: Context, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
@@ -115,7 +157,13 @@ class Div(Function):
         return a / b  # type: ignore[return-value]  # a Tensor's operator passes its data: one is a tensor
         ### END SOLUTION
 
-    rule = {"a": "G / b, summed to a's shape", "b": "-G * a / b^2, summed to b's shape"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "a": "G / b, summed to a's shape",
+        "b": "-G * a / b^2, summed to b's shape",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -128,13 +176,24 @@ class Div(Function):
 
 
 class Neg(Function):
-    r"""$-x$. Backward: $dx = -G$."""
+    r"""$-x$.
+
+    Backward (exercise 6.8): $dx$, of $x$'s shape.
+    BEGIN TEACHER ONLY
+    $dx = -G$.
+    END TEACHER ONLY
+    """
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
         return -x
 
-    rule = {"x": "-G"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "-G",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
@@ -144,7 +203,13 @@ class Neg(Function):
 
 
 class Pow(Function):
-    r"""$x^p$ for a constant $p$. Backward: $dx = G \odot p\, x^{p-1}$."""
+    r"""$x^p$ for a constant $p$.
+
+    Backward (exercise 6.9): $dx$, of $x$'s shape, and no gradient for $p$.
+    BEGIN TEACHER ONLY
+    $dx = G \odot p\, x^{p-1}$.
+    END TEACHER ONLY
+    """
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor, exponent: float) -> torch.Tensor:
@@ -152,7 +217,12 @@ class Pow(Function):
         ctx.exponent = exponent
         return x**exponent
 
-    rule = {"x": "p G * x^(p - 1)  (element-wise),  p = {exponent:g}"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "p G * x^(p - 1)  (element-wise),  p = {exponent:g}",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
@@ -168,8 +238,11 @@ class Pow(Function):
 class MatMul(Function):
     r"""$A B$ for matrices, or stacks of them with broadcast batch dimensions.
 
-    Shapes (..., n, k) @ (..., k, m) -> (..., n, m). Backward: $dA = G B^\top$,
-    $dB = A^\top G$ (summed over broadcast batch dimensions).
+    Shapes (..., n, k) @ (..., k, m) -> (..., n, m). Backward (exercise 6.10): $dA$ (..., n, k) and
+    $dB$ (..., k, m), each summed over the batch dimensions broadcasting added to its input.
+    BEGIN TEACHER ONLY
+    $dA = G B^\top$, $dB = A^\top G$.
+    END TEACHER ONLY
     """
 
     @staticmethod
@@ -182,7 +255,13 @@ class MatMul(Function):
         ctx.save_for_backward(a, b)
         return a @ b
 
-    rule = {"a": "G b^T", "b": "a^T G"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "a": "G b^T",
+        "b": "a^T G",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -213,7 +292,10 @@ def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
 
 
 class Sum(Function):
-    r"""$\sum$ over ``axis`` (all by default). Backward: $G$ copied along the summed axes.
+    r"""$\sum$ over ``axis`` (all by default). Backward (exercise 6.13): $dx$, of $x$'s shape.
+    BEGIN TEACHER ONLY
+    $G$ copied along the summed axes.
+    END TEACHER ONLY
 
     This ``Sum`` reduces one tensor over axes; the layer library's ``scratchlib.layers.Sum`` is a
     different thing: it adds two values ($s = a + b$).
@@ -229,7 +311,12 @@ class Sum(Function):
             return x.clone()
         return x.sum(dim=axes, keepdim=keepdims)
 
-    rule = {"x": "G copied along the summed axes {axes}"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G copied along the summed axes {axes}",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
@@ -242,14 +329,25 @@ class Sum(Function):
 
 
 class Log(Function):
-    r"""$\log x$ elementwise. Backward: $dx = G / x$."""
+    r"""$\log x$ elementwise.
+
+    Backward (exercise 6.14): $dx$, of $x$'s shape.
+    BEGIN TEACHER ONLY
+    $dx = G / x$.
+    END TEACHER ONLY
+    """
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(x)
         return x.log()
 
-    rule = {"x": "G / x  (element-wise)"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G / x  (element-wise)",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
@@ -260,7 +358,13 @@ class Log(Function):
 
 
 class Exp(Function):
-    r"""$e^x$ elementwise. Backward: $dx = G \odot e^x$ (the saved output)."""
+    r"""$e^x$ elementwise.
+
+    Backward (exercise 6.15): $dx$, of $x$'s shape; forward saved its output.
+    BEGIN TEACHER ONLY
+    $dx = G \odot e^x$ (the saved output).
+    END TEACHER ONLY
+    """
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
@@ -268,7 +372,12 @@ class Exp(Function):
         ctx.save_for_backward(out)
         return out
 
-    rule = {"x": "G * exp(x)  (element-wise; exp(x) is the saved output)"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G * exp(x)  (element-wise; exp(x) is the saved output)",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
@@ -279,9 +388,13 @@ class Exp(Function):
 
 
 class ReLU(Function):
-    r"""$\max(x, 0)$ elementwise. Backward: $dx = G \odot [\text{not } x \le 0]$: 0 where $x \le 0$, else $G$.
+    r"""$\max(x, 0)$ elementwise.
 
-    Written this way round, a NaN input (neither $> 0$ nor $\le 0$) passes $G$ on, as torch's does.
+    Backward (exercise 6.16): $dx$, of $x$'s shape; a NaN input passes $G$ on, as torch's does.
+    BEGIN TEACHER ONLY
+    $dx = G \odot [\text{not } x \le 0]$: 0 where $x \le 0$, else $G$. Written this way round, a NaN
+    input (neither $> 0$ nor $\le 0$) passes $G$ on.
+    END TEACHER ONLY
     """
 
     @staticmethod
@@ -292,7 +405,12 @@ class ReLU(Function):
         ctx.save_for_backward(out)
         return out
 
-    rule = {"x": "G * [not x <= 0]  (element-wise: 0 where x <= 0, else G)"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G * [not x <= 0]  (element-wise: 0 where x <= 0, else G)",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
@@ -305,7 +423,10 @@ class ReLU(Function):
 class LogSumExp(Function):
     r"""$\mathrm{lse}(x) = m + \log \sum_j e^{x_j - m}$ over ``axis``, $m = \max_j x_j$ (no overflow).
 
-    Backward: $dx_j = G\, e^{x_j - \mathrm{lse}(x)}$, the softmax of $x$ along ``axis``.
+    Backward (exercise 6.17): $dx$, of $x$'s shape; forward saved $x$ and its output.
+    BEGIN TEACHER ONLY
+    $dx_j = G\, e^{x_j - \mathrm{lse}(x)}$, the softmax of $x$ along ``axis``.
+    END TEACHER ONLY
     """
 
     @staticmethod
@@ -318,7 +439,12 @@ class LogSumExp(Function):
         ctx.keepdims = keepdims
         return out if keepdims else out.squeeze(axes)
 
-    rule = {"x": "G * exp(x - lse(x)), the softmax of x along the axis"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G * exp(x - lse(x)), the softmax of x along the axis",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
@@ -331,7 +457,13 @@ class LogSumExp(Function):
 
 
 class Tanh(Function):
-    r"""$\tanh x$ elementwise. Backward: $dx = G \odot (1 - \tanh^2 x)$ (from the saved output)."""
+    r"""$\tanh x$ elementwise.
+
+    Backward (exercise 6.50): $dx$, of $x$'s shape; forward saved its output.
+    BEGIN TEACHER ONLY
+    $dx = G \odot (1 - \tanh^2 x)$ (from the saved output).
+    END TEACHER ONLY
+    """
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
@@ -339,18 +471,29 @@ class Tanh(Function):
         ctx.save_for_backward(out)
         return out
 
-    rule = {"x": "G * (1 - Y^2)  (element-wise; Y = tanh(x), the saved output)"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G * (1 - Y^2)  (element-wise; Y = tanh(x), the saved output)",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
-        ### BEGIN SOLUTION 6.50: Tanh.backward: G (1 - tanh^2)
+        ### BEGIN SOLUTION 6.50: Tanh.backward: from the saved output
         (out,) = ctx.saved_tensors
         return grad * (1 - out * out)
         ### END SOLUTION
 
 
 class Sigmoid(Function):
-    r"""$\sigma(x) = 1/(1 + e^{-x})$ elementwise. Backward: $dx = G \odot \sigma(x)(1 - \sigma(x))$."""
+    r"""$\sigma(x) = 1/(1 + e^{-x})$ elementwise.
+
+    Backward (exercise 6.51): $dx$, of $x$'s shape; forward saved its output.
+    BEGIN TEACHER ONLY
+    $dx = G \odot \sigma(x)(1 - \sigma(x))$.
+    END TEACHER ONLY
+    """
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
@@ -358,11 +501,16 @@ class Sigmoid(Function):
         ctx.save_for_backward(out)
         return out
 
-    rule = {"x": "G * Y * (1 - Y)  (element-wise; Y = sigmoid(x), the saved output)"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G * Y * (1 - Y)  (element-wise; Y = sigmoid(x), the saved output)",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
-        ### BEGIN SOLUTION 6.51: Sigmoid.backward: G sigma (1 - sigma)
+        ### BEGIN SOLUTION 6.51: Sigmoid.backward: from the saved output
         (out,) = ctx.saved_tensors
         return grad * out * (1 - out)
         ### END SOLUTION

@@ -14,13 +14,24 @@ from scratchlib.autograd.function import Context, Function
 
 
 class Transpose(Function):
-    r"""The dimensions reversed ($X^\top$ for a matrix). Backward: $dX = G^\top$."""
+    r"""The dimensions reversed ($X^\top$ for a matrix).
+
+    Backward (exercise 6.11): $dX$, of $X$'s shape.
+    BEGIN TEACHER ONLY
+    $dX = G^\top$.
+    END TEACHER ONLY
+    """
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor) -> torch.Tensor:
         return x.permute(tuple(reversed(range(x.dim()))))
 
-    rule = {"x": "G^T  (the dimensions reversed back)"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G^T  (the dimensions reversed back)",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> torch.Tensor:
@@ -30,14 +41,25 @@ class Transpose(Function):
 
 
 class Reshape(Function):
-    r"""The same elements in another shape. Backward: $G$ reshaped to the input's shape."""
+    r"""The same elements in another shape.
+
+    Backward (exercise 6.12): $dX$, of the input's shape.
+    BEGIN TEACHER ONLY
+    $G$ reshaped to the input's shape.
+    END TEACHER ONLY
+    """
 
     @staticmethod
     def forward(ctx: Context, x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
         ctx.input_shape = x.shape
         return x.reshape(shape)
 
-    rule = {"x": "G reshaped to x's shape"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G reshaped to x's shape",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
@@ -65,8 +87,11 @@ def permutation(dims: Sequence[int], ndim: int) -> tuple[int, ...]:
 class Permute(Function):
     r"""The dimensions reordered: output dimension $i$ is input dimension $\pi_i$.
 
-    Backward: $G$ permuted by the inverse permutation $\pi^{-1}$ (input dimension
-    $\pi_i$ comes back from output dimension $i$).
+    Backward (exercise 6.52): $dX$, of the input's shape, and no gradient for ``dims``.
+    BEGIN TEACHER ONLY
+    $G$ permuted by the inverse permutation $\pi^{-1}$ (input dimension $\pi_i$ comes back from
+    output dimension $i$).
+    END TEACHER ONLY
     """
 
     @staticmethod
@@ -74,7 +99,12 @@ class Permute(Function):
         ctx.dims = dims
         return x.permute(dims)
 
-    rule = {"x": "G permuted back by the inverse of {dims}"}
+    # the stepper's text of each input's gradient (empty in the student edition: your derivation fills it)
+    rule = {
+        # BEGIN TEACHER ONLY
+        "x": "G permuted back by the inverse of {dims}",
+        # END TEACHER ONLY
+    }
 
     @staticmethod
     def backward(ctx: Context, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
