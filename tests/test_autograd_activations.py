@@ -88,10 +88,15 @@ def leaf(values):
 
 def test_tanh_backward_alone_by_hand():
     """Runs only exercise 6.50 (Tanh.backward), called directly on a given G."""
-    # tanh(ln 3) = (9 - 1) / (9 + 1) = 0.8, tanh(ln 2) = (4 - 1) / (4 + 1) = 0.6: 1 - tanh^2 = 0.36, 0.64
+    # tanh(ln 3) = (9 - 1) / (9 + 1) = 0.8, tanh(ln 2) = (4 - 1) / (4 + 1) = 0.6
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 06 asks the student to derive it)
+    # 1 - tanh^2 = 0.36, 0.64
+    # END TEACHER ONLY
     x = [[0.0, LN3, -LN2], [LN2, -LN3, 0.0]]
     (dx,) = local_backward(node(ops.Tanh, leaf(x)), GRAD)
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 06 asks the student to derive it)
     # G (1 - tanh^2) = [[1 * 1, -2 * 0.36, 0.5 * 0.64], [3 * 0.64, 1 * 0.36, -1 * 1]]
+    # END TEACHER ONLY
     expect(dx, torch.tensor([[1.0, -0.72, 0.32], [1.92, 0.36, -1.0]], dtype=F64), atol=ATOL, rtol=RTOL, dtype=True)
     assert_like_torch((dx,), torch.tanh, torch.tensor(x, dtype=F64), grad=torch.tensor(GRAD, dtype=F64))
 
@@ -99,7 +104,9 @@ def test_tanh_backward_alone_by_hand():
 def test_sigmoid_backward_alone_by_hand():
     """Runs only exercise 6.51 (Sigmoid.backward), called directly on a given G."""
     # sigmoid(ln k) = k / (k + 1): at [0, ln 3, -ln 3, ln 4, -ln 4] it is [1/2, 3/4, 1/4, 4/5, 1/5],
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 06 asks the student to derive it)
     # so s (1 - s) = [1/4, 3/16, 3/16, 4/25, 4/25]
+    # END TEACHER ONLY
     x = [[0.0, LN3, -2 * LN2], [2 * LN2, -LN3, 0.0]]
     (dx,) = local_backward(node(ops.Sigmoid, leaf(x)), GRAD)
     expect(
@@ -114,7 +121,9 @@ def test_sigmoid_backward_alone_by_hand():
 
 def test_gelu_backward_alone_by_hand():
     """Runs only exercise 6.55 (GELUFunction.backward), called directly on a given G."""
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 06 asks the student to derive it)
     # slope Phi(x) + x phi(x): 1/2 at 0; Phi(1) + phi(1) at 1 and Phi(-1) - phi(1) = 1 - Phi(1) - phi(1) at -1
+    # END TEACHER ONLY
     cdf, density = 0.5 * (1 + math.erf(1 / math.sqrt(2))), math.exp(-0.5) / math.sqrt(2 * math.pi)  # 0.8413, 0.2420
     up, down = cdf + density, 1 - cdf - density  # 1.0833, -0.0833
     x = [[0.0, 1.0, -1.0], [1.0, -1.0, 0.0]]

@@ -318,7 +318,10 @@ def test_cross_entropy_matches_torch_even_for_huge_logits(batch, classes, seed, 
 
 def test_cross_entropy_by_hand():
     # logits [[0, ln 3], [ln 2, 0]] -> softmax rows [1/4, 3/4] and [2/3, 1/3]; targets [1, 1]
-    # L = -(ln 3/4 + ln 1/3) / 2; dZ = (softmax - onehot) / 2 = [[1/8, -1/8], [1/3, -1/3]]
+    # L = -(ln 3/4 + ln 1/3) / 2
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 06 asks the student to derive it)
+    # dZ = (softmax - onehot) / 2 = [[1/8, -1/8], [1/3, -1/3]]
+    # END TEACHER ONLY
     z = Tensor(torch.tensor([[0.0, math.log(3)], [math.log(2), 0.0]], dtype=F64), requires_grad=True)
     loss = nn.CrossEntropyLoss()(z, Tensor(torch.tensor([1, 1])))
     loss.backward()
@@ -329,7 +332,10 @@ def test_cross_entropy_by_hand():
 def test_cross_entropy_backward_alone_by_hand():
     """Runs only exercise 6.20 (CrossEntropyFunction.backward), called directly on a given G."""
     # row 0: e^z = [1, 2, 5], softmax [1/8, 2/8, 5/8], target 2; row 1: e^z = [3, 1, 1], softmax [3/5, 1/5, 1/5],
-    # target 0. With G = 3 (not 1) and B = 2: dZ = (3 / 2) (softmax - onehot)
+    # target 0. With G = 3 (not 1) and B = 2
+    # BEGIN TEACHER ONLY: the backward worked out (notebook 06 asks the student to derive it)
+    # dZ = (3 / 2) (softmax - onehot)
+    # END TEACHER ONLY
     z = torch.tensor([[0.0, math.log(2), math.log(5)], [math.log(3), 0.0, 0.0]], dtype=F64)
     target = torch.tensor([2, 0])
     log_p = torch.tensor([[1 / 8, 2 / 8, 5 / 8], [3 / 5, 1 / 5, 1 / 5]], dtype=F64).log()  # what forward (6.40) saves

@@ -242,16 +242,13 @@ def run_notebook(command: dict, records: Records) -> int:
     """
     import nbformat
     from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
 
     nb = nbformat.read(command["notebook"], as_version=4)
     timeout = float(command["timeout"])
     for entry in reversed(command.get("env", {}).get("PYTHONPATH", "").split(os.pathsep)):
         if entry:  # what a kernel started with this PYTHONPATH would have on its path
             sys.path.insert(0, entry)
-    config = Config()
-    config.HistoryManager.enabled = False  # no history database in the sandbox's home
-    shell = InteractiveShell.instance(config=config)
+    shell = InteractiveShell.instance()  # its history goes to the sandbox's own home (IPYTHONDIR)
     shell.run_cell(HOOK.replace("RECORDS", repr(records.path)).replace("TESTS", repr(command["tests_dir"])))
 
     def alarm(signum: int, frame: Any) -> None:
@@ -267,7 +264,7 @@ def run_notebook(command: dict, records: Records) -> int:
         error: BaseException | None = None
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
-            result = shell.run_cell(cell.source, store_history=True)
+            result = shell.run_cell(cell.source, store_history=False)
             error = result.error_before_exec or result.error_in_exec
         except CellTimedOut as late:  # the alarm rang outside the cell's own code (in the shell)
             error = late
