@@ -57,9 +57,7 @@ def train(
     steps, accuracies, losses = [0], [nn.validation_accuracy(model, x_val, y_val, wrap)], []
     for _epoch in range(epochs):
         model.train()
-        order = torch.randperm(len(x_train), generator=generator)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
+        for rows in torch.randperm(len(x_train), generator=generator).split(batch_size):
             optimizer.zero_grad()
             loss = criterion(model(wrap(x_train[rows])), y_train[rows])
             loss.backward()
