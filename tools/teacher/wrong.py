@@ -676,25 +676,6 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "return steps, accuracies, losses",
         ),
         (
-            "the steps counted within each epoch: validation restarts its count every epoch",
-            "generator = torch.Generator().manual_seed(seed)\n"
-            "steps, accuracies, losses = [0], [nn.validation_accuracy(model, x_val, y_val, wrap)], []\n"
-            "for _epoch in range(epochs):\n"
-            "    model.train()\n"
-            "    order = torch.randperm(len(x_train), generator=generator)\n"
-            "    for i, start in enumerate(range(0, len(order), batch_size), start=1):\n"
-            "        rows = order[start : start + batch_size]\n"
-            "        optimizer.zero_grad()\n"
-            "        loss = criterion(model(wrap(x_train[rows])), y_train[rows])\n"
-            "        loss.backward()\n"
-            "        optimizer.step()\n"
-            "        losses.append(loss.item())\n"
-            "        if i % validate_every == 0:\n"
-            "            steps.append(len(losses))\n"
-            "            accuracies.append(nn.validation_accuracy(model, x_val, y_val, wrap))\n"
-            "return steps, accuracies, losses",
-        ),
-        (
             "zero_grad forgotten: each step's gradient is added to all the earlier ones",
             "generator = torch.Generator().manual_seed(seed)\n"
             "steps, accuracies, losses = [0], [nn.validation_accuracy(model, x_val, y_val, wrap)], []\n"
@@ -742,25 +723,6 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "        rows = order[start : start + batch_size]\n"
             "        optimizer.zero_grad()\n"
             "        loss = criterion(model(Tensor(x_train[rows], requires_grad=True)), y_train[rows])\n"
-            "        loss.backward()\n"
-            "        optimizer.step()\n"
-            "        losses.append(loss.item())\n"
-            "        if len(losses) % validate_every == 0:\n"
-            "            steps.append(len(losses))\n"
-            "            accuracies.append(nn.validation_accuracy(model, x_val, y_val, wrap))\n"
-            "return steps, accuracies, losses",
-        ),
-        (
-            "no validation before the first step (the curve starts after 100 steps)",
-            "generator = torch.Generator().manual_seed(seed)\n"
-            "steps, accuracies, losses = [], [], []\n"
-            "for _epoch in range(epochs):\n"
-            "    model.train()\n"
-            "    order = torch.randperm(len(x_train), generator=generator)\n"
-            "    for start in range(0, len(order), batch_size):\n"
-            "        rows = order[start : start + batch_size]\n"
-            "        optimizer.zero_grad()\n"
-            "        loss = criterion(model(wrap(x_train[rows])), y_train[rows])\n"
             "        loss.backward()\n"
             "        optimizer.step()\n"
             "        losses.append(loss.item())\n"
