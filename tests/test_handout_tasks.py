@@ -34,6 +34,7 @@ ENGINE = "scratchlib/autograd/function.py"
 NN = "scratchlib/autograd/nn.py"
 FUNCTIONAL = "scratchlib/autograd/functional.py"
 OPTIM = "scratchlib/autograd/optim.py"
+MNIST = "scratchlib/autograd/mnist.py"
 
 # handout, task, the file that holds it, exercise id. Add the rows of your notebook here.
 TASKS = [
@@ -84,6 +85,8 @@ TASKS = [
     ("CMU HW1P1 2.5", "cross-entropy's stable forward (the LogSumExp trick)", FUNCTIONAL, "6.40"),
     ("CMU HW1P1 2.5", "cross-entropy's backward", FUNCTIONAL, "6.20"),
     ("CMU HW1P1 3.1", "SGD with momentum: step", OPTIM, "6.21"),
+    ("CMU HW1P1 3.1", "mnist: the loss, SGD and the 784-20-BatchNorm-ReLU-10 model, then train", MNIST, "6.46"),
+    ("CMU HW1P1 3.2", "train: shuffle each epoch, inputs without gradients, validate every 100 batches", MNIST, "6.45"),
     ("CMU HW1P1 3.3", "validate: eval mode, the accuracy over the validation set", NN, "6.44"),
 ]
 

@@ -71,7 +71,7 @@ GIVEN: dict[str, str] = {
     "generator = torch.Generator().manual_seed(seed)": "the course's seeded draw: given in 02's fit and in "
     "05's train.py, and 2.7's hint names it",
     "for epoch in range(epochs):": "a loop header, in every training loop of the course",
-    "optimizer.zero_grad()": "torch's own call, which notebook 06 shows before 6.22 asks for the loop",
+    "optimizer.zero_grad()": "torch's own call, which 05's training loop shows before 6.45 asks for the loop",
     "a, b = ctx.saved_tensors": "how every Function reads what it saved: notebook 06 shows it first",
     "for child, child_grad in zip(node.next_functions, grads):": "6.2's hint spells it out",
     "loss = net.backward(x, y)": "the call every test of NeuralNetwork.backward (3.4) makes",

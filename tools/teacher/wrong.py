@@ -620,6 +620,166 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "return (scores.argmax(dim=1) == y).double().mean().item()",
         ),
     ],
+    "6.45": [
+        (
+            "never shuffled: the rows in the same order every epoch",
+            "steps, accuracies, losses = [0], [nn.validation_accuracy(model, x_val, y_val, wrap)], []\n"
+            "for _epoch in range(epochs):\n"
+            "    model.train()\n"
+            "    for start in range(0, len(x_train), batch_size):\n"
+            "        optimizer.zero_grad()\n"
+            "        rows = slice(start, start + batch_size)\n"
+            "        loss = criterion(model(wrap(x_train[rows])), y_train[rows])\n"
+            "        loss.backward()\n"
+            "        optimizer.step()\n"
+            "        losses.append(loss.item())\n"
+            "        if len(losses) % validate_every == 0:\n"
+            "            steps.append(len(losses))\n"
+            "            accuracies.append(nn.validation_accuracy(model, x_val, y_val, wrap))\n"
+            "return steps, accuracies, losses",
+        ),
+        (
+            "shuffled once, before the first epoch: every epoch in the same order",
+            "generator = torch.Generator().manual_seed(seed)\n"
+            "steps, accuracies, losses = [0], [nn.validation_accuracy(model, x_val, y_val, wrap)], []\n"
+            "order = torch.randperm(len(x_train), generator=generator)\n"
+            "for _epoch in range(epochs):\n"
+            "    model.train()\n"
+            "    for start in range(0, len(order), batch_size):\n"
+            "        rows = order[start : start + batch_size]\n"
+            "        optimizer.zero_grad()\n"
+            "        loss = criterion(model(wrap(x_train[rows])), y_train[rows])\n"
+            "        loss.backward()\n"
+            "        optimizer.step()\n"
+            "        losses.append(loss.item())\n"
+            "        if len(losses) % validate_every == 0:\n"
+            "            steps.append(len(losses))\n"
+            "            accuracies.append(nn.validation_accuracy(model, x_val, y_val, wrap))\n"
+            "return steps, accuracies, losses",
+        ),
+        (
+            "validated once per epoch, not every validate_every steps",
+            "generator = torch.Generator().manual_seed(seed)\n"
+            "steps, accuracies, losses = [0], [nn.validation_accuracy(model, x_val, y_val, wrap)], []\n"
+            "for _epoch in range(epochs):\n"
+            "    model.train()\n"
+            "    order = torch.randperm(len(x_train), generator=generator)\n"
+            "    for start in range(0, len(order), batch_size):\n"
+            "        rows = order[start : start + batch_size]\n"
+            "        optimizer.zero_grad()\n"
+            "        loss = criterion(model(wrap(x_train[rows])), y_train[rows])\n"
+            "        loss.backward()\n"
+            "        optimizer.step()\n"
+            "        losses.append(loss.item())\n"
+            "    steps.append(len(losses))\n"
+            "    accuracies.append(nn.validation_accuracy(model, x_val, y_val, wrap))\n"
+            "return steps, accuracies, losses",
+        ),
+        (
+            "zero_grad forgotten: each step's gradient is added to all the earlier ones",
+            "generator = torch.Generator().manual_seed(seed)\n"
+            "steps, accuracies, losses = [0], [nn.validation_accuracy(model, x_val, y_val, wrap)], []\n"
+            "for _epoch in range(epochs):\n"
+            "    model.train()\n"
+            "    order = torch.randperm(len(x_train), generator=generator)\n"
+            "    for start in range(0, len(order), batch_size):\n"
+            "        rows = order[start : start + batch_size]\n"
+            "        loss = criterion(model(wrap(x_train[rows])), y_train[rows])\n"
+            "        loss.backward()\n"
+            "        optimizer.step()\n"
+            "        losses.append(loss.item())\n"
+            "        if len(losses) % validate_every == 0:\n"
+            "            steps.append(len(losses))\n"
+            "            accuracies.append(nn.validation_accuracy(model, x_val, y_val, wrap))\n"
+            "return steps, accuracies, losses",
+        ),
+        (
+            "step before backward: each update uses the last batch's gradient",
+            "generator = torch.Generator().manual_seed(seed)\n"
+            "steps, accuracies, losses = [0], [nn.validation_accuracy(model, x_val, y_val, wrap)], []\n"
+            "for _epoch in range(epochs):\n"
+            "    model.train()\n"
+            "    order = torch.randperm(len(x_train), generator=generator)\n"
+            "    for start in range(0, len(order), batch_size):\n"
+            "        rows = order[start : start + batch_size]\n"
+            "        optimizer.zero_grad()\n"
+            "        loss = criterion(model(wrap(x_train[rows])), y_train[rows])\n"
+            "        optimizer.step()\n"
+            "        loss.backward()\n"
+            "        losses.append(loss.item())\n"
+            "        if len(losses) % validate_every == 0:\n"
+            "            steps.append(len(losses))\n"
+            "            accuracies.append(nn.validation_accuracy(model, x_val, y_val, wrap))\n"
+            "return steps, accuracies, losses",
+        ),
+        (
+            "the inputs gradient-enabled (and wrap ignored)",
+            "generator = torch.Generator().manual_seed(seed)\n"
+            "steps, accuracies, losses = [0], [nn.validation_accuracy(model, x_val, y_val, wrap)], []\n"
+            "for _epoch in range(epochs):\n"
+            "    model.train()\n"
+            "    order = torch.randperm(len(x_train), generator=generator)\n"
+            "    for start in range(0, len(order), batch_size):\n"
+            "        rows = order[start : start + batch_size]\n"
+            "        optimizer.zero_grad()\n"
+            "        loss = criterion(model(Tensor(x_train[rows], requires_grad=True)), y_train[rows])\n"
+            "        loss.backward()\n"
+            "        optimizer.step()\n"
+            "        losses.append(loss.item())\n"
+            "        if len(losses) % validate_every == 0:\n"
+            "            steps.append(len(losses))\n"
+            "            accuracies.append(nn.validation_accuracy(model, x_val, y_val, wrap))\n"
+            "return steps, accuracies, losses",
+        ),
+    ],
+    "6.46": [
+        (
+            "momentum forgotten",
+            "criterion = nn.CrossEntropyLoss()\n"
+            "model = nn.Sequential(nn.Linear(784, 20), nn.BatchNorm1d(20), nn.ReLU(), nn.Linear(20, 10))\n"
+            "optimizer = optim.SGD(model.parameters(), lr=0.1)\n"
+            "return model, train(model, optimizer, criterion, x_train, y_train, x_val, y_val, "
+            "epochs=epochs, seed=seed)",
+        ),
+        (
+            "BatchNorm1d after the ReLU",
+            "criterion = nn.CrossEntropyLoss()\n"
+            "model = nn.Sequential(nn.Linear(784, 20), nn.ReLU(), nn.BatchNorm1d(20), nn.Linear(20, 10))\n"
+            "optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)\n"
+            "return model, train(model, optimizer, criterion, x_train, y_train, x_val, y_val, "
+            "epochs=epochs, seed=seed)",
+        ),
+        (
+            "no BatchNorm1d",
+            "criterion = nn.CrossEntropyLoss()\n"
+            "model = nn.Sequential(nn.Linear(784, 20), nn.ReLU(), nn.Linear(20, 10))\n"
+            "optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)\n"
+            "return model, train(model, optimizer, criterion, x_train, y_train, x_val, y_val, "
+            "epochs=epochs, seed=seed)",
+        ),
+        (
+            "the learning rate 0.01",
+            "criterion = nn.CrossEntropyLoss()\n"
+            "model = nn.Sequential(nn.Linear(784, 20), nn.BatchNorm1d(20), nn.ReLU(), nn.Linear(20, 10))\n"
+            "optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)\n"
+            "return model, train(model, optimizer, criterion, x_train, y_train, x_val, y_val, "
+            "epochs=epochs, seed=seed)",
+        ),
+        (
+            "epochs and seed not handed on (train's defaults)",
+            "criterion = nn.CrossEntropyLoss()\n"
+            "model = nn.Sequential(nn.Linear(784, 20), nn.BatchNorm1d(20), nn.ReLU(), nn.Linear(20, 10))\n"
+            "optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)\n"
+            "return model, train(model, optimizer, criterion, x_train, y_train, x_val, y_val)",
+        ),
+        (
+            "the curve returned without the model",
+            "criterion = nn.CrossEntropyLoss()\n"
+            "model = nn.Sequential(nn.Linear(784, 20), nn.BatchNorm1d(20), nn.ReLU(), nn.Linear(20, 10))\n"
+            "optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)\n"
+            "return train(model, optimizer, criterion, x_train, y_train, x_val, y_val, epochs=epochs, seed=seed)",
+        ),
+    ],
     "6.21": [
         ("momentum forgotten", "p.data.add_(p.grad, alpha=-self.lr)"),
         (
