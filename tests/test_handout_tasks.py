@@ -62,6 +62,8 @@ TASKS = [
     ("MSOE lab 7", "your own unit test of SoftmaxCrossEntropy, by hand", MINE, "4.38"),
     ("LMU explorations", "explore: the learning rate on MNIST", NB05, "5.50"),
     ("MSOE lab 3", "explore: noise, and whether regularization helps", NB05, "5.51"),
+    ("LMU explorations", "explore: width (the hidden units circles and xor need)", NB05, "5.52"),
+    ("LMU explorations", "explore: initialisation (the loss before training by the initial scale)", NB05, "5.53"),
     ("CMU HW1P1 1.1", "Sub.backward", OPS, "6.5"),
     ("CMU HW1P1 1.1", "Mul.backward", OPS, "6.6"),
     ("CMU HW1P1 1.1", "Div.backward", OPS, "6.7"),
