@@ -310,11 +310,11 @@ def test_base_py_opened_first_gives_no_derived_result(student):
 FORMULA = re.compile(r"\bd[XWPa]\s*=\s*(?:[A-Za-z(]|\d+ \*)")
 # the course's tests of each derived layer: a student opens them when a check fails
 LAYER_TESTS = {
-    "4.25": "test_linear.py",
-    "4.26": "test_relu.py",
-    "4.27": "test_regularization.py",
-    "4.28": "test_mseloss.py",
-    "4.29": "test_scale.py test_sum.py",
+    "4.25": ("test_linear.py",),
+    "4.26": ("test_relu.py",),
+    "4.27": ("test_regularization.py",),
+    "4.28": ("test_mseloss.py",),
+    "4.29": ("test_scale.py", "test_sum.py"),
 }
 
 
@@ -322,7 +322,7 @@ def test_the_layers_tests_give_no_derived_result_in_the_student_edition(real_cou
     """The tests' worked numbers stay; the formula they were worked with is teacher-only (the derivation
     asks for it). The teacher's copy keeps it: otherwise this test would check nothing."""
     for exercise, files in LAYER_TESTS.items():
-        for name in files.split():
+        for name in files:
             theirs = (student / "tests" / name).read_text(encoding="utf-8")
             ours = (real_course.root / "tests" / name).read_text(encoding="utf-8")
             assert giveaways(exercise, theirs) + FORMULA.findall(theirs) == [], name
