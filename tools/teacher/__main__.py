@@ -259,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         try:
             copy = find_copy(args.submission.resolve())
-            # one lane: an honest full copy peaked at about 590 MB (proportional set size) this way and at
-            # about 700 MB with two, against Gradescope's default limit of 768 MB
+            # one lane: an honest full copy peaked at about 580 MB (proportional set size) this way and at
+            # 610 to 720 MB with two, against Gradescope's default limit of 768 MB
             rows = grade(
                 course, data, copy, timeout=args.timeout, copy_timeout=args.copy_timeout, lanes=args.lanes or 1
             )
