@@ -40,10 +40,8 @@ collect_ignore = ["teacher_fixture"]
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_teardown(item):
-    """`make mutation`'s stats run only: what the teacher processes this test started reached counts
+    """`make mutation`'s stats run only: what the teacher processes this test started reached count
     as reached by the test (before mutmut reads it; see tools/teacher/mutation_alias.py)."""
     alias = sys.modules.get("tools.teacher.mutation_alias")
-    if alias is not None and os.environ.get("MUTANT_UNDER_TEST") == "stats":
-        from mutmut.state import state
-
-        state()._stats.update(alias.collect_hits())
+    if alias is not None:
+        alias.merge_hits()

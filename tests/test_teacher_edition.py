@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from teacher import isolate  # noqa: E402
 from teacher.edition import edition_file, scan, teacher_blocks, write_edition  # noqa: E402
-from teacher.markers import MarkerError  # noqa: E402
+from teacher.markers import MarkerError, find_regions  # noqa: E402
 
 # the markers, as the course writes them
 BEGIN, END = "BEGIN TEACHER ONLY", "END TEACHER ONLY"
@@ -327,3 +327,66 @@ def test_the_layers_tests_give_no_derived_result_in_the_student_edition(real_cou
             ours = (real_course.root / "tests" / name).read_text(encoding="utf-8")
             assert giveaways(exercise, theirs) + FORMULA.findall(theirs) == [], name
             assert FORMULA.findall(ours), f"{name}: the teacher's copy states no formula"
+
+
+# ---------------------------------------------------------------- how the grader reads a student's file
+
+TWO = f'''"""Two exercises."""
+
+import math
+
+
+def double(x):
+    {SOLUTION} 9.1: double
+    return 2 * x
+    {DONE}
+
+
+def root(x):
+    {SOLUTION} 9.2: root
+    y = math.sqrt(x)
+    return y
+    {DONE}
+'''
+STUB_1 = 'raise ExerciseNotDone("exercise 9.1: double")'
+STUB_2 = 'raise ExerciseNotDone("exercise 9.2: root")'
+
+
+def test_the_grader_reads_each_exercise_of_a_file_as_missing_stub_solution_own_or_broken():
+    """Each exercise's lines are found by lining the student's file up with the edition, whatever else
+    the student changed: an import added on top is kept, and a compile error is counted in the
+    student's own lines."""
+    key = ("scratchlib/two.py", None)
+    regions = find_regions(TWO, "scratchlib/two.py")
+
+    missing = isolate.Copy()
+    isolate.read_text(key, TWO, regions, None, missing)
+    edition = missing.edition[key]
+    assert {e: a.state for e, a in missing.attempts.items()} == {"9.1": "missing", "9.2": "missing"}
+    assert missing.stretches == {} and missing.imports == {}
+    assert edition.splitlines()[6:11] == ["def double(x):", f"    {STUB_1}", "", "", "def root(x):"]
+
+    # a stub left with other spacing is the stub; other code for the same result is the student's own
+    spaced = isolate.Copy()
+    isolate.read_text(
+        key, TWO, regions, edition.replace(STUB_1, STUB_1 + "  \n").replace(STUB_2, "return x**0.5"), spaced
+    )
+    assert {e: a.state for e, a in spaced.attempts.items()} == {"9.1": "stub", "9.2": "own"}
+
+    mine = "import numpy as np\n" + edition.replace(STUB_1, "return 2*x  # mine").replace(
+        STUB_2, "y = x ** 0.5\n    return y +"
+    )
+    copy = isolate.Copy()
+    isolate.read_text(key, TWO, regions, mine, copy)
+    assert copy.attempts == {
+        "9.1": isolate.Attempt("solution"),
+        "9.2": isolate.Attempt("broken", "your code does not compile: invalid syntax (line 2 of your code)"),
+    }
+    assert copy.stretches == {
+        "9.1": isolate.Stretch(key, 7, 8, ["    return 2*x  # mine\n"], ("9.1",)),
+        "9.2": isolate.Stretch(key, 11, 12, ["    y = x ** 0.5\n", "    return y +\n"], ("9.2",)),
+    }
+    assert copy.imports == {key: [isolate.Stretch(key, 0, 0, ["import numpy as np\n"])]}
+    graded = isolate.splice(edition, [copy.stretches["9.1"], *copy.imports[key]]).splitlines()
+    assert graded[:2] == ["import numpy as np", '"""Two exercises."""']
+    assert graded[7:13] == ["def double(x):", "    return 2*x  # mine", "", "", "def root(x):", f"    {STUB_2}"]

@@ -118,12 +118,14 @@ def _share_hits(mutants: Path) -> None:
     trampoline.record_trampoline_hit = record_and_share
 
 
-def collect_hits() -> set[str]:
-    """The names the subprocesses recorded since the last call (tests/conftest.py, stats run only)."""
+def merge_hits() -> None:
+    """Add the names the subprocesses recorded since the last call to the names this process
+    recorded for the test now ending (tests/conftest.py; mutmut's stats run only)."""
     path = os.environ.get(HITS)
-    if not path or not os.path.exists(path):
-        return set()
+    if os.environ.get("MUTANT_UNDER_TEST") != "stats" or not path or not os.path.exists(path):
+        return
+    from mutmut.state import state
+
     with open(path, "r+", encoding="utf-8") as file:
-        names = set(file.read().split())
+        state()._stats.update(file.read().split())
         file.truncate(0)
-    return names
