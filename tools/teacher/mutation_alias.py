@@ -10,14 +10,13 @@ mutants/tools/ on PYTHONPATH) import the package as ``teacher``, which would giv
 So when the mutated copy's ``teacher/__init__.py`` is imported as ``teacher`` with mutmut's
 MUTANT_UNDER_TEST in the environment (the subprocesses inherit it), ``install`` imports the
 package once more as ``tools.teacher`` and makes ``teacher`` and every ``teacher.X`` that same
-module object. The course's own tree never does this (it is not under mutants/), and neither
-does any run without mutmut.
+module object. No run without mutmut does this.
 
 mutmut learns which tests reach a function from a run of the tests with MUTANT_UNDER_TEST=stats,
 in which each function called records its name in that process's memory. What the grader does
 in a subprocess would be lost, and a mutant reached only there would count as reached by no
 test. So in that run each teacher process a test starts appends the names it records to the
-file named by TEACHER_MUTMUT_HITS, and tests/conftest.py adds them to the test's own.
+file named by TEACHER_MUTMUT_HITS (in mutants/), and tests/conftest.py adds them to the test's own.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
-import tempfile
 import types
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,11 +37,11 @@ HITS = "TEACHER_MUTMUT_HITS"
 
 
 def wanted(name: str, init_file: str) -> bool:
-    """Whether the package imported as ``name`` from ``init_file`` is mutmut's copy, under test."""
+    """Whether the package imported as ``name`` from ``init_file`` is a copy mutmut is testing:
+    MUTANT_UNDER_TEST is only ever set by mutmut, and it copies the package to tools/teacher/
+    (under mutants/; the autograder a test builds from it copies it on to its own tools/)."""
     return (
-        name == "teacher"
-        and "MUTANT_UNDER_TEST" in os.environ
-        and Path(init_file).resolve().parents[2].name == "mutants"
+        name == "teacher" and "MUTANT_UNDER_TEST" in os.environ and Path(init_file).resolve().parents[1].name == "tools"
     )
 
 
@@ -97,23 +95,30 @@ def install(init_file: str) -> None:
 
 def _share_hits(mutants: Path) -> None:
     """mutmut's stats run: hand the names a test's subprocess records back to the test's process."""
-    if HITS not in os.environ:  # the process that runs the tests
-        os.environ[HITS] = tempfile.mkstemp(prefix="teacher-mutmut-hits-")[1]
+    if HITS not in os.environ:  # the process that runs the tests, which imports mutants/tools/teacher
+        hits = mutants / "teacher-subprocess-hits.txt"
+        hits.touch()
+        hits.chmod(0o666)  # the grader runs some processes as another user
+        os.environ[HITS] = str(hits)
         return
     import mutmut.mutation.trampoline as trampoline
     from mutmut.configuration import config
     from mutmut.utils.file_utils import change_cwd
 
-    with change_cwd(mutants):
+    path = os.environ[HITS]
+    with change_cwd(Path(path).parent):
         config()  # mutmut's settings, from mutants/pyproject.toml whatever this process's folder
-    record, seen, path = trampoline.record_trampoline_hit, set(), os.environ[HITS]
+    record, seen = trampoline.record_trampoline_hit, set()
 
     def record_and_share(name: str, caller: str | None = None) -> None:
         record(name, caller=caller)
         if name not in seen:  # written at once: a grader process may end by a signal
             seen.add(name)
-            with open(path, "a", encoding="utf-8") as file:
-                file.write(name + "\n")
+            try:
+                with open(path, "a", encoding="utf-8") as file:
+                    file.write(name + "\n")
+            except OSError:  # out of this user's reach: only this process's names are lost
+                pass
 
     trampoline.record_trampoline_hit = record_and_share
 
