@@ -390,3 +390,26 @@ def test_the_grader_reads_each_exercise_of_a_file_as_missing_stub_solution_own_o
     graded = isolate.splice(edition, [copy.stretches["9.1"], *copy.imports[key]]).splitlines()
     assert graded[:2] == ["import numpy as np", '"""Two exercises."""']
     assert graded[7:13] == ["def double(x):", "    return 2*x  # mine", "", "", "def root(x):", f"    {STUB_2}"]
+
+
+def test_the_grader_names_a_compile_error_where_the_student_looks_and_compares_code_as_the_notebook_runs_it():
+    """A compile error inside the student's lines [start, stop) is counted in them, elsewhere in the
+    file; a notebook's %magic is read as IPython runs it; lines are compared as code, not text."""
+    assert isolate._compile_error("x = 1\ny = (\n", False, 1, 2) == "'(' was never closed (line 1 of your code)"
+    assert isolate._compile_error("y = (\nx = 1\n", False, 1, 2) == "'(' was never closed (line 1)"
+    assert isolate._compile_error("x = 1\0", False, 0, 1).startswith("source code string cannot contain null bytes")
+    assert isolate._compile_error("%time x = 1", True, 0, 1) == ""
+    assert isolate._compile_error("%time x = 1", False, 0, 1) == "invalid syntax (line 1 of your code)"
+    assert isolate.python_text("%time x = 1", True) == "get_ipython().run_line_magic('time', 'x = 1')\n"
+
+    assert isolate.tree(["y = 1", "return y"], False) == isolate.tree(["y = 1\n", "return y\n"], False) is not None
+    assert isolate.tree(["%time x = 1"], True) is not None and isolate.tree(["%time x = 1"], False) is None
+
+    # added lines kept in a graded copy: top-level imports only
+    assert isolate._is_imports(["from math import pi\n", "import os"])
+    for lines in (["    import os\n"], ["import os\n", "x = 1\n"], [], ["import (\n"], ["\n"]):
+        assert not isolate._is_imports(lines), lines
+
+    # overlapping stretches (not made by one reading): the first is kept, and the ones after still spliced
+    s = [isolate.Stretch(("f", None), *where) for where in ((0, 2, ["X"]), (1, 2, ["Y"]), (3, 4, ["Z"]))]
+    assert isolate.splice("a\nb\nc\nd\n", s) == "X\nc\nZ\n"
