@@ -36,18 +36,6 @@ else:  # pragma: no cover - mutmut brings `toml` on 3.10
 
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLD = 95.0
-# named by issue 30 but not in [tool.mutmut] yet: the tests import them as `teacher.*` (tools/ on the
-# path) while mutmut names them by their path, and their tests grade copies in subprocesses
-NOT_COVERED = ["tools/teacher/isolate.py", "tools/teacher/grade.py"]
-NOT_COVERED_WHY = (
-    "mutmut 3.8's trampoline picks the mutant to run by comparing the function's runtime `__module__` "
-    "with the mutant's name, which it takes from the file's path (`tools.teacher.isolate.x_...`); the "
-    "tests import the package as `teacher` (tools/ on sys.path), so `__module__` is `teacher.isolate`, "
-    "no test is recorded as reaching a mutant and none is ever switched on. Bringing them in needs the "
-    "tests (and the teacher package's own imports) to use one name, and grade.py's tests run the grader "
-    "in subprocesses that the mutant switch must reach too"
-)
-
 # mutmut's exit codes (mutmut/stats.py): killed, or caught by its time limit
 KILLED = {1, 3}
 TIMEOUT = {36, -24, 24, 152, 255}
@@ -175,11 +163,6 @@ def render(modules: list[Module]) -> str:
     total = sum(m.total for m in modules if m.not_run != -1)
     killed = sum(m.killed for m in modules if m.not_run != -1)
     out.append(f"| **all** | {total} | {killed} | | | {100.0 * killed / max(total, 1):.1f}% |")
-    if NOT_COVERED:
-        out += [
-            "",
-            "Not in this run yet: " + ", ".join(NOT_COVERED) + ": " + NOT_COVERED_WHY + ".",
-        ]
     out += ["", "## Survivors", ""]
     any_survivor = False
     for m in modules:

@@ -9,12 +9,17 @@ pytest and kernels that grade import ``scratchlib`` from the copy they grade (a 
 which may not import, or another course given with --root), and the runner must not come from
 there. The course's reading of answers, scratchlib/course/answers.py (a hand value is numbers the
 student wrote), is loaded the same way as ``teacher.course_answers``.
+
+In mutmut's copy under mutants/ (``make mutation``), ``teacher`` is made the package imported as
+``tools.teacher``, the name mutmut gives its mutants: see mutation_alias.py.
 """
 
 import importlib.util
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from . import mutation_alias
 
 RUNNER = Path(__file__).resolve().parents[2] / "scratchlib" / "course" / "runner.py"
 
@@ -23,6 +28,8 @@ ANSWERS = RUNNER.with_name("answers.py")
 if TYPE_CHECKING:  # the same files, as the type checker finds them
     from scratchlib.course import answers as course_answers
     from scratchlib.course import runner as course_runner
+elif mutation_alias.wanted(__name__, __file__):
+    mutation_alias.install(__file__)  # the runner and answers are loaded by tools.teacher
 else:
 
     def _load(name, path):

@@ -208,6 +208,7 @@ def splice(text: str, stretches: list[Stretch]) -> str:
 
 def _read(path: Path) -> str | None:
     try:
+        # not a plain file (a folder, a named pipe a reader would wait on forever): not the student's file
         return path.read_text(encoding="utf-8") if path.is_file() else None
     except (UnicodeDecodeError, OSError):
         return None
@@ -234,7 +235,7 @@ def read(course: Course, student: Path) -> Copy:
         nb = nbformat.read(course.root / path, as_version=nbformat.NO_CONVERT)
         try:
             theirs = nbformat.read(student / path, as_version=4) if (student / path).is_file() else None
-        except Exception:  # noqa: BLE001 (an unreadable notebook counts as missing)
+        except Exception:  # noqa: BLE001 (a missing or unreadable notebook counts as missing)
             theirs = None
         for index, regions in cells.items():
             cell = _student_cell(theirs, index, nb.cells[index].get("id"))
@@ -267,7 +268,7 @@ def _link_tree(edition: Path, out: Path, real: set[str]) -> None:
     for path in real:
         for parent in Path(path).parents:
             needed.add(out / parent)
-    for folder in sorted(needed, key=lambda p: len(p.parts)):
+    for folder in sorted(needed):  # a folder sorts before the folders in it
         folder.mkdir(parents=True, exist_ok=True)
         source = edition / folder.relative_to(out)
         for entry in sorted(os.listdir(source)):
