@@ -101,9 +101,9 @@ def _share_hits(mutants: Path) -> None:
         hits.chmod(0o666)  # the grader runs some processes as another user
         os.environ[HITS] = str(hits)
         return
-    import mutmut.mutation.trampoline as trampoline
-    from mutmut.configuration import config
-    from mutmut.utils.file_utils import change_cwd
+    import mutmut.mutation.trampoline as trampoline  # type: ignore[import-not-found, unused-ignore]  # the [mutation] extra only
+    from mutmut.configuration import config  # type: ignore[import-not-found, unused-ignore]  # the [mutation] extra only
+    from mutmut.utils.file_utils import change_cwd  # type: ignore[import-not-found, unused-ignore]  # the [mutation] extra only
 
     path = os.environ[HITS]
     with change_cwd(Path(path).parent):
@@ -129,7 +129,7 @@ def merge_hits() -> None:
     path = os.environ.get(HITS)
     if os.environ.get("MUTANT_UNDER_TEST") != "stats" or not path or not os.path.exists(path):
         return
-    from mutmut.state import state
+    from mutmut.state import state  # type: ignore[import-not-found, unused-ignore]  # the [mutation] extra only
 
     with open(path, "r+", encoding="utf-8") as file:
         state()._stats.update(file.read().split())
