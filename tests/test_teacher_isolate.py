@@ -409,3 +409,69 @@ def test_a_source_the_compiler_cannot_even_read_is_broken_with_the_reason():
     assert isolate._compile_error("x = '\ud800'\n", True, 0, 1) == (
         "'utf-8' codec can't encode character '\\ud800' in position 5: surrogates not allowed"
     )
+
+
+# ---------------------------------------------------------------- reading one file, and the helpers
+
+
+def test_the_grader_reads_each_exercise_of_a_file_as_missing_stub_solution_own_or_broken():
+    """Each exercise's lines are found by lining the student's file up with the edition, whatever else
+    the student changed: an import added on top is kept, and a compile error is counted in the
+    student's own lines."""
+    key = ("scratchlib/two.py", None)
+    regions = find_regions(TWO, "scratchlib/two.py")
+
+    missing = isolate.Copy()
+    isolate.read_text(key, TWO, regions, None, missing)
+    edition = missing.edition[key]
+    assert {e: a.state for e, a in missing.attempts.items()} == {"9.1": "missing", "9.2": "missing"}
+    assert missing.stretches == {} and missing.imports == {}
+    assert edition.splitlines()[6:11] == ["def double(x):", f"    {STUB_1}", "", "", "def root(x):"]
+
+    # a stub left with other spacing is the stub; other code for the same result is the student's own
+    spaced = isolate.Copy()
+    isolate.read_text(
+        key, TWO, regions, edition.replace(STUB_1, STUB_1 + "  \n").replace(STUB_2, "return x**0.5"), spaced
+    )
+    assert {e: a.state for e, a in spaced.attempts.items()} == {"9.1": "stub", "9.2": "own"}
+
+    mine = "import numpy as np\n" + edition.replace(STUB_1, "return 2*x  # mine").replace(
+        STUB_2, "y = x ** 0.5\n    return y +"
+    )
+    copy = isolate.Copy()
+    isolate.read_text(key, TWO, regions, mine, copy)
+    assert copy.attempts == {
+        "9.1": isolate.Attempt("solution"),
+        "9.2": isolate.Attempt("broken", "your code does not compile: invalid syntax (line 2 of your code)"),
+    }
+    assert copy.stretches == {
+        "9.1": isolate.Stretch(key, 7, 8, ["    return 2*x  # mine\n"], ("9.1",)),
+        "9.2": isolate.Stretch(key, 11, 12, ["    y = x ** 0.5\n", "    return y +\n"], ("9.2",)),
+    }
+    assert copy.imports == {key: [isolate.Stretch(key, 0, 0, ["import numpy as np\n"])]}
+    graded = isolate.splice(edition, [copy.stretches["9.1"], *copy.imports[key]]).splitlines()
+    assert graded[:2] == ["import numpy as np", TWO.splitlines()[0]]
+    assert graded[7:13] == ["def double(x):", "    return 2*x  # mine", "", "", "def root(x):", f"    {STUB_2}"]
+
+
+def test_the_grader_names_a_compile_error_where_the_student_looks_and_compares_code_as_the_notebook_runs_it():
+    """A compile error inside the student's lines [start, stop) is counted in them, elsewhere in the
+    file; a notebook's %magic is read as IPython runs it; lines are compared as code, not text."""
+    assert isolate._compile_error("x = 1\ny = (\n", False, 1, 2) == "'(' was never closed (line 1 of your code)"
+    assert isolate._compile_error("y = (\nx = 1\n", False, 1, 2) == "'(' was never closed (line 1)"
+    assert isolate._compile_error("x = 1\0", False, 0, 1).startswith("source code string cannot contain null bytes")
+    assert isolate._compile_error("%time x = 1", True, 0, 1) == ""
+    assert isolate._compile_error("%time x = 1", False, 0, 1) == "invalid syntax (line 1 of your code)"
+    assert isolate.python_text("%time x = 1", True) == "get_ipython().run_line_magic('time', 'x = 1')\n"
+
+    assert isolate.tree(["y = 1", "return y"], False) == isolate.tree(["y = 1\n", "return y\n"], False) is not None
+    assert isolate.tree(["%time x = 1"], True) is not None and isolate.tree(["%time x = 1"], False) is None
+
+    # added lines kept in a graded copy: top-level imports only
+    assert isolate._is_imports(["from math import pi\n", "import os"])
+    for lines in (["    import os\n"], ["import os\n", "x = 1\n"], [], ["import (\n"], ["\n"]):
+        assert not isolate._is_imports(lines), lines
+
+    # overlapping stretches (not made by one reading): the first is kept, and the ones after still spliced
+    s = [isolate.Stretch(("f", None), *where) for where in ((0, 2, ["X"]), (1, 2, ["Y"]), (3, 4, ["Z"]))]
+    assert isolate.splice("a\nb\nc\nd\n", s) == "X\nc\nZ\n"
