@@ -8,6 +8,7 @@ tests/test_teacher.py makes maps of real courses end to end, minutes each.
 """
 
 import json
+import locale
 import os
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ import math
 
 
 def test_other():
-    assert math.pi > 3
+    assert math.pi > 3  # π > 3: the file is UTF-8
 
 def test_mine():
     x = 1
@@ -176,6 +177,7 @@ class Runs:
         self.editions.append((course, out, kind))
 
     def test_files(self, course):
+        assert isinstance(course, FakeCourse)
         return self.files
 
     def run_tests(self, course, code_dir, files, runs=None, timeout=120.0, workers=None):
@@ -381,7 +383,18 @@ def test_without_library_exercises_no_test_runs_and_without_reaching_tests_no_st
     assert data["failing_on_solutions"] == {f"{A}::test_x": "short"} and data["reaches"] == {}
 
 
-def test_a_students_test_is_the_function_holding_its_region_when_it_passes_on_the_solutions(tmp_path):
+@pytest.fixture
+def ascii_locale():
+    """A machine whose locale is not UTF-8 (a grading server's C locale): the grader reads UTF-8 all the same."""
+    old = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, old)
+
+
+def test_a_students_test_is_the_function_holding_its_region_when_it_passes_on_the_solutions(tmp_path, ascii_locale):
     """test_entry: the top-level test function whose lines hold the region's first line (from its def
     line to its last line), only when it passed; its layers are the other exercises it runs, in order."""
     (tmp_path / "tests").mkdir()
@@ -463,7 +476,13 @@ def unfit():
             "2.1": {"where": f"{N} cell 4:2", "kind": "notebook", "tests": [], "caught_by": None, "reached": 3},
             "2.2": {"where": f"{N} cell 5:1", "kind": "derivation", "tests": [], "caught_by": None},
             "2.3": {"where": f"{N} cell 6:1", "kind": "notebook", "tests": [f"{N}::cell 7"], "caught_by": "c"},
-            "3.1": {"where": f"{STUDENT}:5", "kind": "test", "tests": ["m"], "caught_by": "m", "layers": ["1.2"]},
+            "3.1": {
+                "where": f"{STUDENT}:5",
+                "kind": "test",
+                "tests": ["m"],
+                "caught_by": "m",
+                "layers": ["1.2", "1.10"],
+            },
             "3.2": {"where": f"{STUDENT}:9", "kind": "test", "tests": ["n"], "caught_by": "n"},
             "3.3": {
                 "where": f"{STUDENT}:14",
@@ -504,7 +523,7 @@ def test_problems_name_each_unfit_exercise_and_each_test_failing_on_the_solution
         "(1.2, 1.11, 2.1), so with only 1.10 done its check can only wait; add a test of its values that runs it "
         f"alone ({tests})",
         f"exercise 3.1 ({STUDENT}:5): the student's test runs no layer exercise that has wrong versions in "
-        "teacher.wrong (1.2): there is nothing for it to catch",
+        "teacher.wrong (1.2, 1.10): there is nothing for it to catch",
         f"exercise 3.2 ({STUDENT}:9): the student's test runs no layer exercise that has wrong versions in "
         "teacher.wrong (none): there is nothing for it to catch",
         "tests/test_a.py::test_bad fails on the solutions:\nAssertionError: 1 != 2",
