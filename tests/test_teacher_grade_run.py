@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
@@ -98,6 +99,7 @@ def test_the_table_without_optional_or_hand_rows_shows_a_dash_and_no_hand_line()
         "optional                     -  mean over 0 optional exercises",
     ]
     assert "by hand" not in text
+    assert grade.table(rows()[:3]).splitlines()[-1] == "optional                  0.25  mean over 1 optional exercises"
     assert grade.table([]).splitlines()[1] == "core                         -  mean over 0 autograded core exercises"
 
 
@@ -189,11 +191,11 @@ def test_an_exercise_file_is_its_where_without_the_cell(tmp_path):
         tmp_path,
         {
             "1.1": SimpleNamespace(where="scratchlib/layers/base.py"),
-            "2.1": SimpleNamespace(where="notebooks/03 cell work.ipynb cell 4 cell 5"),
+            "2.1": SimpleNamespace(where="notebooks/03 x.ipynb cell 4 cell 5"),
         },
     )
     assert grade._file_of(course, "1.1") == "scratchlib/layers/base.py"
-    assert grade._file_of(course, "2.1") == "notebooks/03"
+    assert grade._file_of(course, "2.1") == "notebooks/03 x.ipynb"
 
 
 def test_failed_rows_give_every_exercise_no_marks_and_derivations_to_grade_by_hand(monkeypatch, tmp_path):
@@ -463,7 +465,7 @@ def fake_class(monkeypatch, tmp_path):
 
     def others_can_use(path):
         calls["others"].append(path)
-        return calls.get("stop", "")
+        return calls.get("stop", "") if path == tmp else f"asked about {path}"
 
     monkeypatch.setattr(grade, "reference_file", reference_file)
     monkeypatch.setattr(grade, "write_edition", write_edition)
@@ -506,8 +508,10 @@ def test_the_class_runs_the_students_code_as_root_where_the_copies_are_out_of_th
         f"(TMPDIR={fake_class.tmp.parent}); it runs as root, without capabilities where namespaces allow\n"
     )
     # no sandbox user, or not root: no user of its own, and nothing to warn of here
+    fake_class.calls["stop"] = ""
     monkeypatch.setattr(grade, "sandbox_user", lambda slot: (None, "why"))
     assert grade.Class(fake_class.course, DATA, fake_class.tmp, 5.0, 3).drop is False
+    fake_class.calls["stop"] = "/tmp/x is not searchable by other users"
     monkeypatch.setattr(grade, "sandbox_user", lambda slot: ({"uid": 1, "gid": 1}, ""))
     monkeypatch.setattr(grade.os, "geteuid", lambda: 1000)
     assert grade.Class(fake_class.course, DATA, fake_class.tmp, 5.0, 3).drop is False
@@ -516,11 +520,14 @@ def test_the_class_runs_the_students_code_as_root_where_the_copies_are_out_of_th
     assert grade.Class(fake_class.course, DATA, fake_class.tmp, 5.0, 3).drop is False
 
 
-SUPERVISOR = """
+SUPERVISOR = r"""
 import json, sys, time
 job, result, rows, status, sleep = sys.argv[1:6]
 print("supervisor says hello")
 sys.stdout.flush()
+if rows == "long":
+    sys.stdout.buffer.write(b"y" * 3000 + b"\xff" + b"z" * 1998 + b"\n")
+    sys.stdout.flush()
 time.sleep(float(sleep))
 if rows != "-":
     with open(result, "w") as out:
@@ -533,8 +540,15 @@ sys.exit(int(status))
 def supervisor(monkeypatch, tmp_path):
     """grade_copy with its supervisor a real, harmless, short-lived child that writes what `answer`
     says (result.json's text or "-" for none, its exit status, seconds it sleeps first)."""
-    state = SimpleNamespace(answer=("-", 0, 0), popen=[], kills=[], users=[], jobs=[], children=[])
-    real_popen, real_kill = subprocess.Popen, supervise.kill
+    state = SimpleNamespace(
+        answer=("-", 0, 0), popen=[], kills=[], users=[], jobs=[], children=[], descendants=[], removed=[]
+    )
+    real_popen, real_kill, real_descendants, real_rmtree = (
+        subprocess.Popen,
+        supervise.kill,
+        supervise.descendants,
+        grade.shutil.rmtree,
+    )
 
     def popen(argv, **kwargs):
         job = Path(argv[3])
@@ -551,6 +565,14 @@ def supervisor(monkeypatch, tmp_path):
         state.kills.append(list(pids))
         real_kill([p for p in pids if p in [c.pid for c in state.children]])
 
+    def descendants(pid):
+        state.descendants.append(pid)
+        return real_descendants(pid)
+
+    def rmtree(path, **kwargs):
+        state.removed.append((Path(path), kwargs))
+        real_rmtree(path, **kwargs)
+
     def processes_of(uid):
         state.users.append(uid)
         return [-424242]
@@ -558,8 +580,10 @@ def supervisor(monkeypatch, tmp_path):
     monkeypatch.setattr(grade.subprocess, "Popen", popen)
     monkeypatch.setattr(supervise, "kill", kill)
     monkeypatch.setattr(supervise, "processes_of", processes_of)
+    monkeypatch.setattr(supervise, "descendants", descendants)
+    monkeypatch.setattr(grade.shutil, "rmtree", rmtree)
     monkeypatch.setattr(supervise, "namespaces", lambda as_root: ["unshare", f"root={as_root}"])
-    monkeypatch.setattr(supervise, "kind_of", lambda course, e: "derivation" if e == "2.2" else "library")
+    monkeypatch.setattr(supervise, "kind_of", lambda course, e: course.kinds[e])
     monkeypatch.setattr(grade, "sandbox_user", lambda slot: ({"uid": 62000 + slot, "gid": 62000 + slot}, ""))
     monkeypatch.setattr(grade.os, "geteuid", lambda: 0)
     tmp = tmp_path / "grading"
@@ -571,7 +595,7 @@ def supervisor(monkeypatch, tmp_path):
         }
     }
     state.shared = SimpleNamespace(
-        course=FakeCourse(tmp_path / "course"),
+        course=FakeCourse(tmp_path / "course", kinds={"1.1": "library", "2.2": "derivation"}),
         data=data,
         tmp=tmp,
         map=tmp / "map.json",
@@ -631,6 +655,8 @@ def test_a_copy_is_graded_by_its_own_supervisor_from_the_job_it_is_given(supervi
     pid = supervisor.children[0].pid
     assert supervisor.kills[0][-1] == pid and supervisor.kills[1:] == [[-424242]]
     assert supervisor.users == [62003]
+    assert supervisor.descendants == [pid]
+    assert supervisor.removed == [(folder, {"ignore_errors": True})]
 
 
 def test_a_copy_whose_user_is_not_dropped_runs_with_the_defaults(supervisor):
@@ -662,8 +688,15 @@ def test_a_supervisor_that_ends_without_a_result_costs_every_row_of_its_copy(sup
     assert list(supervisor.shared.tmp.iterdir()) == []
 
 
+def test_the_warning_shows_the_last_2000_characters_of_the_supervisors_log(supervisor, capsys):
+    supervisor.answer = ("long", 1, 0)
+    grade.grade_copy(supervisor.shared, supervisor.student, copy_timeout=30.0)
+    why = "the grader's process for this copy ended without a result (status 1)"
+    assert capsys.readouterr().err == f"warning: ada: {why}\n" + "\ufffd" + "z" * 1998 + "\n\n"
+
+
 def test_a_supervisor_past_its_time_is_killed_and_its_copy_not_graded(supervisor, capsys):
-    supervisor.answer = (json.dumps({"rows": []}), 0, 30)
+    supervisor.answer = (json.dumps({"rows": []}), 0, 5)
     got, seconds = grade.grade_copy(supervisor.shared, supervisor.student, copy_timeout=-59.5)
     why = "not graded: the copy's grading did not finish in 0.5 s"
     assert [r.reason for r in got] == [why, WHY_HAND]
@@ -683,17 +716,26 @@ def fake_grading(monkeypatch, tmp_path):
     class FakeClass:
         def __init__(self, *args):
             calls["class"].append(args)
+            calls.setdefault("shared", []).append(self)
             assert args[2].is_dir() and args[2].name.startswith("teacher-grade-")
+
+    active = []
 
     def grade_copy(shared, student, *args):
         calls["copy"].append((shared, student, *args))
+        active.append(student)
+        calls.setdefault("together", []).append(len(active))
+        time.sleep(0.05)
+        active.remove(student)
         return [Row("1.1", "t", "w", 1, 1, "", "library", False, 1.0 if "ada" in str(student) else 0.0)], 1.25
 
     monkeypatch.setattr(grade, "Class", FakeClass)
     monkeypatch.setattr(grade, "grade_copy", grade_copy)
     monkeypatch.setattr(supervise, "subreaper", lambda: calls["subreaper"].append(1))
     monkeypatch.setattr(supervise, "clear", lambda: calls["clear"].append(1))
-    monkeypatch.setattr(grade, "sandbox_user", lambda slot: ({"uid": 62000, "gid": 62000}, ""))
+    monkeypatch.setattr(
+        grade, "sandbox_user", lambda slot: calls.setdefault("slots", []).append(slot) or ({"uid": 1, "gid": 1}, "")
+    )
     monkeypatch.setattr(grade.os, "cpu_count", lambda: 8)
     students = []
     for name in ["ada", "bob", "cy"]:
@@ -725,7 +767,7 @@ def test_grade_all_grades_every_copy_and_reports_each(fake_grading, capsys):
     assert sorted(said) == ["graded ada in 1.2 s", "graded bob in 1.2 s", "graded cy in 1.2 s"]
     [args] = fake_grading.calls["class"]
     assert args[:2] == (course, DATA) and args[3:] == (5.0, 2, 3, False)
-    shared = fake_grading.calls["copy"][0][0]
+    [shared] = fake_grading.calls["shared"]
     assert sorted(c[1:] for c in fake_grading.calls["copy"]) == [
         (students[0], 0, 5.0, 50.0, 2, "none", 256),
         (students[1], 1, 5.0, 50.0, 2, "none", 256),
@@ -734,6 +776,8 @@ def test_grade_all_grades_every_copy_and_reports_each(fake_grading, capsys):
     assert all(c[0] is shared for c in fake_grading.calls["copy"])
     assert not args[2].exists()  # the class's temporary folder is gone
     assert fake_grading.calls["subreaper"] == [1] and fake_grading.calls["clear"] == [1]
+    assert fake_grading.calls["slots"] == [0]
+    assert max(fake_grading.calls["together"]) == 2
     assert capsys.readouterr().err == ""
 
 
@@ -782,9 +826,11 @@ def test_grade_all_as_root_warns_when_the_code_cannot_run_as_a_user_of_its_own(f
     assert capsys.readouterr().err == ""
 
 
-def test_grade_all_reports_with_print_by_default(fake_grading, capsys):
-    grade.grade_all(fake_grading.course, DATA, fake_grading.students[:1])
-    assert capsys.readouterr().out == "graded ada in 1.2 s\n"
+def test_grade_all_grades_one_copy_at_a_time_and_prints_by_default(fake_grading, capsys):
+    grade.grade_all(fake_grading.course, DATA, fake_grading.students)
+    assert capsys.readouterr().out == "graded ada in 1.2 s\ngraded bob in 1.2 s\ngraded cy in 1.2 s\n"
+    assert [c[2] for c in fake_grading.calls["copy"]] == [0, 0, 0]
+    assert fake_grading.calls["together"] == [1, 1, 1]
 
 
 def test_grade_grades_one_copy_by_its_resolved_folder(monkeypatch, tmp_path):
