@@ -14,7 +14,17 @@ matplotlib.use("Agg")
 # thread also sums in the same order everywhere.
 torch.set_num_threads(1)
 
+import threading  # noqa: E402
+
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+# tqdm guards its bars with a lock shared across processes (a POSIX semaphore) as well as a thread
+# lock. `make mutation` forks one test process per mutant from a parent that has made that
+# semaphore; a process killed at its time limit while holding it left every later process waiting
+# on it forever, so each of their mutants was counted a timeout (killed) without being tested.
+# One test process needs only the thread lock.
+tqdm.set_lock(threading.RLock())
 
 # No deadline: a busy 2-core machine must not turn a slow example into a failure.
 # CI is derandomized so that a run is reproducible; locally examples vary.
