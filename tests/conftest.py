@@ -1,5 +1,6 @@
 """Shared test setup: a headless matplotlib and a hypothesis profile that never flakes."""
 
+import locale
 import os
 import sys
 
@@ -46,6 +47,18 @@ settings.load_profile(profile)
 # tests/teacher_fixture is a tiny course that tests/test_teacher.py builds and grades; its
 # own tests and notebook are run by the grader there, not by this test run.
 collect_ignore = ["teacher_fixture"]
+
+
+@pytest.fixture
+def ascii_locale():
+    """A machine whose locale is not UTF-8 (a grading server's C locale): the grader and the course
+    read and write their files as UTF-8 all the same."""
+    old = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, old)
 
 
 @pytest.hookimpl(tryfirst=True)

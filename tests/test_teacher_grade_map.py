@@ -8,7 +8,6 @@ tests/test_teacher.py makes maps of real courses end to end, minutes each.
 """
 
 import json
-import locale
 import os
 import sys
 from pathlib import Path
@@ -381,17 +380,6 @@ def test_without_library_exercises_no_test_runs_and_without_reaching_tests_no_st
         "seconds": 0.0,
     }
     assert data["failing_on_solutions"] == {f"{A}::test_x": "short"} and data["reaches"] == {}
-
-
-@pytest.fixture
-def ascii_locale():
-    """A machine whose locale is not UTF-8 (a grading server's C locale): the grader reads UTF-8 all the same."""
-    old = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        yield
-    finally:
-        locale.setlocale(locale.LC_CTYPE, old)
 
 
 def test_a_students_test_is_the_function_holding_its_region_when_it_passes_on_the_solutions(tmp_path, ascii_locale):

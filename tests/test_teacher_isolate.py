@@ -8,7 +8,6 @@ writing value by value, so that mutation testing of isolate.py runs in minutes.
 
 import ast
 import json
-import locale
 import os
 import signal
 import sys
@@ -51,18 +50,6 @@ HALVE = f"a = 1\n{SOLUTION} 9.4: halve\nh = a / 2\n{DONE}\nprint(h)"
 MORE = "notebooks/10_more.ipynb"
 TRIPLE = f"{SOLUTION} 9.7: triple\nt = 3\nu = t\n{DONE}\nprint(u)"
 STUB_7 = 'raise ExerciseNotDone("exercise 9.7: triple")'
-
-
-@pytest.fixture
-def ascii_locale():
-    """A machine whose locale is not UTF-8 (a grading server's C locale): the grader reads and writes
-    UTF-8 all the same."""
-    old = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        yield
-    finally:
-        locale.setlocale(locale.LC_CTYPE, old)
 
 
 @pytest.fixture
