@@ -304,8 +304,9 @@ def reference_file(
         write_edition(course, solved, "solved")
         work = Path(tmp) / "work"
         found = supervise.reference(course, data, solved, work, sys.executable, timeout, lanes, repeat, notebooks)
-    for old in sorted(folder.glob("reference-*.json"), key=lambda p: p.stat().st_mtime)[:-3]:
-        old.unlink()  # the three latest are kept (the teacher's, the tests', another lane's)
+    # three are kept, the new one and the two latest before it (the teacher's, the tests', another lane's)
+    for old in sorted(folder.glob("reference-*.json"), key=lambda p: p.stat().st_mtime)[:-2]:
+        old.unlink()
     for problem in found["problems"]:  # once, when the course changed
         print(f"warning: {problem}", file=sys.stderr)
     partial = path.with_name(path.name + f".{os.getpid()}")
@@ -642,8 +643,8 @@ def to_csv(graded: dict[str, list[Row]]) -> str:
 
 
 def to_wide_csv(graded: dict[str, list[Row]]) -> str:
-    """One row per student, one column per exercise (its score 0..1; "by hand" for a derivation), the
-    core score and the optional score: for a gradebook."""
+    """One row per student, one column per exercise (its score 0..1; "by hand" for a derivation; empty
+    where the student has no row for it), the core score and the optional score: for a gradebook."""
     exercises = sorted({r.exercise for rows in graded.values() for r in rows}, key=exercise_key)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -654,7 +655,10 @@ def to_wide_csv(graded: dict[str, list[Row]]) -> str:
         writer.writerow(
             [
                 name,
-                *(f"{score[e]:.4f}" if score.get(e) is not None else "by hand" for e in exercises),
+                *(
+                    f"{score[e]:.4f}" if score.get(e) is not None else "by hand" if e in score else ""
+                    for e in exercises
+                ),
                 "" if both["core"] is None else f"{both['core']:.4f}",
                 "" if both["optional"] is None else f"{both['optional']:.4f}",
             ]
