@@ -74,8 +74,8 @@ def _shape(value: Any) -> list[int] | None:
 
 def encode(value: Any) -> dict:
     """``value`` as plain JSON data: numbers, arrays (tensors, numpy arrays, nested lists of numbers)
-    with their shape (and dtype; a number is an array of shape ()), text, None, lists and dicts of
-    these; anything else by its type."""
+    with their shape (and dtype; a number is an array of shape ()), text, None, lists, dicts and sets
+    of these; anything else by its type."""
     data = getattr(value, "data", None)
     if type(value).__module__.split(".")[0] != "torch" and type(data).__module__.split(".")[0] == "torch":
         value = data  # scratchlib's engine Tensor: its torch tensor
@@ -106,6 +106,8 @@ def encode(value: Any) -> dict:
         return {"kind": "list", "items": [encode(v) for v in value]}
     if isinstance(value, dict):
         return {"kind": "dict", "items": {str(k): encode(v) for k, v in value.items()}}
+    if isinstance(value, (set, frozenset)):  # its members, in one order whatever the set's own
+        return {"kind": "set", "items": sorted(json.dumps(encode(v), sort_keys=True) for v in value)}
     return {"kind": "object", "type": type(value).__name__}
 
 

@@ -140,6 +140,23 @@ def test_train_alone_shuffles_each_epoch_and_steps_in_order(monkeypatch):
     )
 
 
+def test_train_alone_by_default_runs_the_handouts_3_epochs_of_100_rows_validating_every_100_steps(monkeypatch):
+    """Runs only exercise 6.45 with its defaults (CMU's): 3,400 rows make 34 batches of 100 an epoch, so
+    3 epochs are 102 steps, validated at steps 0 and 100; the shuffles come from seed 0."""
+    log = Log()
+    monkeypatch.setattr(nn, "validation_accuracy", validation_written_in_the_test(log, lambda model: 0.5))
+    x = torch.arange(3400.0).unsqueeze(1)
+    y = torch.zeros(3400, dtype=torch.long)
+    steps, accuracies, losses = loop.train(Recorder(log), Optimizer(log), Criterion(log), x, y, x[:2], y[:2])
+
+    generator = torch.Generator().manual_seed(0)
+    first_epoch = torch.randperm(3400, generator=generator)
+    rows = [x_in.data[:, 0].long() for x_in in log.values("forward")]
+    expect([len(rows), {len(r) for r in rows}], [102, {100}])
+    expect(torch.equal(torch.cat(rows[:34]), first_epoch), True)
+    expect([steps, accuracies, len(losses)], [[0, 100], [0.5, 0.5], 102])
+
+
 # ------------------------------------------------ train (6.45): a torch.nn model, against a loop written here
 
 
@@ -247,3 +264,7 @@ def test_mnist_alone_builds_the_model_loss_and_optimizer_and_trains(monkeypatch)
         [7, 4, 100, 100, True],
     )
     expect(isinstance(sgd, optim.SGD), True)
+
+    # by default, the handout's 3 epochs from seed 0
+    loop.mnist(x, y, x_val, y_val)
+    expect([given["epochs"], given["seed"]], [3, 0])

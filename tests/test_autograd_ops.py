@@ -442,6 +442,7 @@ def test_logsumexp_drops_its_axis_unless_told_to_keep_it():
     x = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=F64)
     expect(tuple(ops.LogSumExp.apply(Tensor(x), 1).shape), (2,))  # as torch.logsumexp's keepdim=False
     expect(tuple(ops.LogSumExp.apply(Tensor(x), 1, True).shape), (2, 1))
+    expect(tuple(Tensor(x).logsumexp(1).shape), (2,))  # the method's default too
 
 
 def test_transpose_backward_alone_by_hand():
