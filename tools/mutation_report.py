@@ -16,7 +16,8 @@ that has since taken the same number (mutmut numbers the mutants of a function i
 an edited function renumbers them) no longer matches and its survivor shows as unexplained.
 
 It exits 1, after writing the report, when a module has under 95% killed, a survivor has no
-(matching) explanation, or a module has mutants mutmut did not run.
+(matching) explanation, a module has mutants mutmut did not run, or an explanation matches no
+survivor (the mutant is killed now: its entry would only wait to mislead).
 """
 
 from __future__ import annotations
@@ -203,6 +204,14 @@ def main() -> int:
         if m.percent < THRESHOLD:
             problems.append(f"{m.path}: {m.percent:.1f}% killed, under {THRESHOLD:.0f}%")
         problems += [f"{m.path}: {s.name} survived unexplained: {code(s.added)}" for s in m.survivors if not s.why]
+    if all(m.not_run != -1 for m in modules):  # with every module's results: an entry no survivor wears
+        survivors = {s.name for m in modules for s in m.survivors if s.why}
+        problems += [
+            f"{name}: explained in {explanations_path.name} but no survivor of this run matches it "
+            "(killed now, renamed, or its change differs): remove or rewrite its entry"
+            for name in explanations
+            if name not in survivors
+        ]
     print(f"wrote {args.output}")
     for problem in problems:
         print(problem)
