@@ -140,7 +140,7 @@ def test_train_alone_shuffles_each_epoch_and_steps_in_order(monkeypatch):
     )
 
 
-def test_train_alone_by_default_runs_the_handouts_3_epochs_of_100_rows_validating_every_100_steps(monkeypatch):
+def test_train_alone_with_its_defaults_runs_the_handouts_3_epochs_of_100_rows_validating_every_100_steps(monkeypatch):
     """Runs only exercise 6.45 with its defaults (CMU's): 3,400 rows make 34 batches of 100 an epoch, so
     3 epochs are 102 steps, validated at steps 0 and 100; the shuffles come from seed 0."""
     log = Log()
