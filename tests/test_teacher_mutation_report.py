@@ -28,6 +28,7 @@ def project(tmp: Path, exit_codes: dict[str, int | None], explanations: str) -> 
 
 def run(tmp: Path, monkeypatch, capsys) -> tuple[int, str, list[str]]:
     monkeypatch.setattr(report, "ROOT", tmp)
+    monkeypatch.chdir(tmp)  # main() moves there (mutmut reads mutants/ from the working directory): back after
     monkeypatch.setattr(report, "changed_lines", lambda name, path: (["return a + b"], [f"return a - b  # {name[-1]}"]))
     monkeypatch.setattr(
         sys,
