@@ -58,11 +58,17 @@ def run_in_lab(page, lab, name: str) -> list[labpage.Cell]:
                 "SCRATCHLIB_BROWSER_TIMEOUT sets the limit)"
             )
     if failure is None:
+        # the widgets' views, rendering, send the kernel messages: it may be busy a moment (once seen in CI
+        # for notebook 05's explorer, judged a death), so a kernel is judged once it is idle or 30 s have passed
+        try:
+            labpage.wait_idle(page, timeout_ms=30_000)
+        except labpage.PlaywrightTimeout:
+            pass
         kernel, cells = labpage.state(page)
         if kernel != "idle":
             unrun = [c.head() for c in cells if c.type == "code" and c.source.strip() and c.count is None]
             failure = (
-                f"{name}: the kernel died while running the cells (now {kernel}; "
+                f"{name}: the kernel died or stayed busy after running the cells (now {kernel}; "
                 f"not run: {unrun or 'none'}); "
                 f"JupyterLab's log:\n{lab.log_tail(1500)}"
             )
