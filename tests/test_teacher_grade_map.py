@@ -197,6 +197,35 @@ class Runs:
         return [{"index": i, "ok": i not in fails, "hits": []} for i in SOLVED[notebook] if i <= until]
 
 
+def library(exercise, where, tests, caught_by, reached, seconds, optional=False):
+    """A library exercise's expected map entry."""
+    return {
+        "task": f"task {exercise}",
+        "where": where,
+        "kind": "library",
+        "optional": optional,
+        "tests": tests,
+        "cells": [],
+        "caught_by": caught_by,
+        "reached": reached,
+        "seconds": seconds,
+    }
+
+
+def derivation(exercise, where):
+    """A derivation's expected map entry: no test, graded by hand."""
+    return {
+        "task": f"task {exercise}",
+        "where": where,
+        "kind": "derivation",
+        "optional": False,
+        "tests": [],
+        "cells": [],
+        "caught_by": None,
+        "reached": 0,
+    }
+
+
 def test_needs_optional_only_for_a_core_exercise_that_runs_an_optional_one():
     assert grade._needs_optional("2.1", ["2.1", "2.50"]) is True
     assert grade._needs_optional("2.1", ["2.1", "2.49"]) is False
@@ -247,19 +276,6 @@ def test_the_map_of_a_course_names_each_exercises_own_tests_cells_and_catch(tmp_
         key=str,
     )
 
-    def library(exercise, where, tests, caught_by, reached, seconds, optional=False):
-        return {
-            "task": f"task {exercise}",
-            "where": where,
-            "kind": "library",
-            "optional": optional,
-            "tests": tests,
-            "cells": [],
-            "caught_by": caught_by,
-            "reached": reached,
-            "seconds": seconds,
-        }
-
     def notebook(exercise, where, path, cells, reached, optional=False):
         return {
             "task": f"task {exercise}",
@@ -305,16 +321,7 @@ def test_the_map_of_a_course_names_each_exercises_own_tests_cells_and_catch(tmp_
                 "layers": ["1.2", "1.10", "4.1"],
             },
             "5.1": notebook("5.1", f"{N} cell 1:2", N, [2, 6], 3),
-            "5.2": {
-                "task": "task 5.2",
-                "where": f"{N} cell 3:1",
-                "kind": "derivation",
-                "optional": False,
-                "tests": [],
-                "cells": [],
-                "caught_by": None,
-                "reached": 0,
-            },
+            "5.2": derivation("5.2", f"{N} cell 3:1"),
             "5.3": notebook("5.3", f"{N} cell 4:1", N, [6], 2),
             "6.1": notebook("6.1", f"{M} cell 0:1", M, [3], 3),
             "6.2": notebook("6.2", f"{M} cell 4:1", M, [], 1),
@@ -347,18 +354,7 @@ def test_without_library_exercises_no_test_runs_and_without_reaching_tests_no_st
     assert data == {
         "version": MAP_VERSION,
         "fingerprint": "f1",
-        "exercises": {
-            "5.2": {
-                "task": "task 5.2",
-                "where": f"{N} cell 3:4",
-                "kind": "derivation",
-                "optional": False,
-                "tests": [],
-                "cells": [],
-                "caught_by": None,
-                "reached": 0,
-            }
-        },
+        "exercises": {"5.2": derivation("5.2", f"{N} cell 3:4")},
         "reaches": {},
         "failing_on_solutions": {},
     }
@@ -368,17 +364,7 @@ def test_without_library_exercises_no_test_runs_and_without_reaching_tests_no_st
     data = grade.exercise_map(lone)
     [(_, probe, _)] = runs.editions
     assert runs.tests == [(lone, probe, [A], None, 300.0)]  # the default timeout, and no stubbed run
-    assert data["exercises"]["1.1"] == {
-        "task": "task 1.1",
-        "where": "scratchlib/a.py:3",
-        "kind": "library",
-        "optional": False,
-        "tests": [],
-        "cells": [],
-        "caught_by": None,
-        "reached": 0,
-        "seconds": 0.0,
-    }
+    assert data["exercises"]["1.1"] == library("1.1", "scratchlib/a.py:3", [], None, 0, 0.0)
     assert data["failing_on_solutions"] == {f"{A}::test_x": "short"} and data["reaches"] == {}
 
 

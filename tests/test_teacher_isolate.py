@@ -95,6 +95,22 @@ def links(out: Path) -> dict[str, bool]:
     return {p.relative_to(out).as_posix(): p.is_symlink() for p in sorted(out.rglob("*"))}
 
 
+# a graded copy that writes two.py only: its folder is real, everything else links into the edition
+ONLY_TWO_WRITTEN = {
+    "notebooks": True,
+    "scratchlib": False,
+    "scratchlib/aa.py": True,
+    "scratchlib/course": True,
+    "scratchlib/zz.py": True,
+    "scratchlib/two.py": False,
+}
+
+
+def add_import(path: Path) -> None:
+    """The student adds `import numpy as np` at the top of a file."""
+    path.write_text("import numpy as np\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+
+
 def test_a_copy_is_read_exercise_by_exercise_and_its_derivation_found_by_cell_id(toy, tmp_path, ascii_locale):
     course, edition = toy
     me = student_copy(
@@ -200,9 +216,7 @@ def test_a_graded_copy_holds_the_chosen_exercises_only_and_links_the_rest(toy, t
     me = student_copy(
         edition, tmp_path / "me", {STUB_1: "return x + x", STUB_2: "return x ** 0.5", "import math\n": ""}, "h = 0", ""
     )
-    (me / "scratchlib" / "two.py").write_text(
-        "import numpy as np\n" + (me / "scratchlib" / "two.py").read_text(encoding="utf-8"), encoding="utf-8"
-    )
+    add_import(me / "scratchlib" / "two.py")
     nb = nbformat.read(me / NB, as_version=4)
     nb.cells[1].source = "import os\n" + nb.cells[1].source
     nbformat.write(nb, me / NB)
@@ -210,14 +224,7 @@ def test_a_graded_copy_holds_the_chosen_exercises_only_and_links_the_rest(toy, t
     out = tmp_path / "graded"
     (out / "stale").mkdir(parents=True)  # an earlier copy there is replaced
     assert isolate.write_graded(copy, edition, out, {"9.1", "9.4", "9.9"}) == ["scratchlib/two.py"]
-    assert links(out) == {
-        "notebooks": True,
-        "scratchlib": False,
-        "scratchlib/aa.py": True,
-        "scratchlib/course": True,
-        "scratchlib/zz.py": True,
-        "scratchlib/two.py": False,
-    }
+    assert links(out) == ONLY_TWO_WRITTEN
     assert os.readlink(out / "scratchlib" / "zz.py") == str(edition / "scratchlib" / "zz.py")
     text = (edition / "scratchlib" / "two.py").read_text(encoding="utf-8")
     graded = (out / "scratchlib" / "two.py").read_text(encoding="utf-8")
@@ -238,23 +245,14 @@ def test_a_graded_copy_holds_the_chosen_exercises_only_and_links_the_rest(toy, t
 def test_a_students_test_runs_against_the_versions_of_the_layer_it_is_given(toy, tmp_path, ascii_locale):
     course, edition = toy
     me = student_copy(edition, tmp_path / "me", {STUB_1: "return x + x"}, None, "")
-    (me / "scratchlib" / "two.py").write_text(
-        "import numpy as np\n" + (me / "scratchlib" / "two.py").read_text(encoding="utf-8"), encoding="utf-8"
-    )
+    add_import(me / "scratchlib" / "two.py")
     copy = isolate.read(course, me)
     text = (edition / "scratchlib" / "two.py").read_text(encoding="utf-8")
     out = tmp_path / "variant"
     (out / "stale").mkdir(parents=True)
     code = {"9.2": ["y = 3", "", "return y"]}
     assert isolate.write_variant(course, copy, edition, out, "9.1", code) == ["scratchlib/two.py"]
-    assert links(out) == {
-        "notebooks": True,
-        "scratchlib": False,
-        "scratchlib/aa.py": True,
-        "scratchlib/course": True,
-        "scratchlib/zz.py": True,
-        "scratchlib/two.py": False,
-    }
+    assert links(out) == ONLY_TWO_WRITTEN
     mine = text.replace(STUB_1, "return x + x").replace(STUB_2, "y = 3\n\n    return y")
     assert (out / "scratchlib" / "two.py").read_text(encoding="utf-8") == "import numpy as np\n" + mine
 
